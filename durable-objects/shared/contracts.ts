@@ -1,0 +1,65 @@
+/**
+ * The RPC contract between the relay's two Durable Object classes and the front door: what the
+ * ExchangeDO asks of a QueueDO (enqueue, cancel) and what a QueueDO hands the ExchangeDO
+ * (outcomes to deliver). Plain structured-cloneable data only; keep changes additive, since a
+ * new Worker may talk to an old object for a while during a deploy.
+ */
+import type { ErrorFrame, ReplyFrame, RequestFrame, WireError } from "../../protocol/index.js";
+
+/** Headers the front door sets on a WebSocket upgrade it forwards to a Durable Object. */
+export const FORWARD_HEADERS = {
+  /** The peer's identity, established by the front door (never copied from the peer). */
+  identity: "X-EdgeMQ-Identity",
+  /** The queue a server connection serves (QueueDO only). */
+  queue: "X-EdgeMQ-Queue",
+} as const;
+
+/** One request handed by the exchange to a queue, already stamped with its sender. */
+export interface EnqueueInput {
+  /** The queue's name (a Durable Object does not know its own). */
+  queue: string;
+  /** The client's identity, from its authenticated connection. */
+  from: string;
+  requests: RequestFrame[];
+}
+
+/** Per request, in order: stored (with its deadline), or refused with a typed error. */
+export type EnqueueOutcome =
+  | { id: string; ok: true; deadline: number }
+  | { id: string; ok: false; error: WireError };
+
+/** A request's end, on its way to its client: a reply, or a typed error. */
+export interface Outcome {
+  /** The client identity the outcome belongs to. */
+  to: string;
+  /** The client's own request id. */
+  frame: ReplyFrame | ErrorFrame;
+}
+
+/** Methods a QueueDO exposes over RPC to the ExchangeDO. */
+export interface QueueRpc {
+  enqueue(input: EnqueueInput): Promise<EnqueueOutcome[]>;
+  cancel(input: { queue: string; from: string; id: string }): Promise<void>;
+}
+
+/** Methods an ExchangeDO exposes over RPC to QueueDOs. */
+export interface ExchangeRpc {
+  /** Stores the outcomes durably (until the client acks them) and sends them to their clients. */
+  deliver(outcomes: Outcome[]): Promise<void>;
+}
+
+/** Name of the exchange object that holds `identity`'s connections. */
+export function exchangeName(identity: string, shards: number): string {
+  if (shards <= 1) return "exchange";
+  return `exchange-${fnv1a(identity) % shards}`;
+}
+
+/** 32-bit FNV-1a: a stable, fast hash for choosing shards. */
+export function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}

@@ -1,0 +1,48 @@
+/**
+ * Relay settings: the protocol's default limits, overridden per deployment by `EDGEMQ_*`
+ * variables (wrangler.toml [vars], or `--var` with wrangler dev). Read once per object.
+ */
+import { DEFAULT_LIMITS, type Limits } from "../../protocol/index.js";
+
+export interface RelaySettings {
+  limits: Limits;
+  /** Number of exchange objects identities are spread over (EDGEMQ_EXCHANGE_SHARDS). */
+  exchangeShards: number;
+  /** Peers declare their identity, no token needed (EDGEMQ_DEV_MODE=true; `npm start` only). */
+  devMode: boolean;
+}
+
+/** The environment variables that map to limits. */
+export const LIMIT_VARS: Readonly<Record<keyof Limits, string>> = {
+  maxBodyBytes: "EDGEMQ_MAX_BODY_BYTES",
+  defaultTimeoutMs: "EDGEMQ_DEFAULT_TIMEOUT_MS",
+  maxTimeoutMs: "EDGEMQ_MAX_TIMEOUT_MS",
+  maxQueueDepth: "EDGEMQ_MAX_QUEUE_DEPTH",
+  maxInFlightPerClient: "EDGEMQ_MAX_IN_FLIGHT_PER_CLIENT",
+  maxAttempts: "EDGEMQ_MAX_ATTEMPTS",
+  maxConcurrency: "EDGEMQ_MAX_CONCURRENCY",
+  maxHeaders: "EDGEMQ_MAX_HEADERS",
+  maxHeaderBytes: "EDGEMQ_MAX_HEADER_BYTES",
+  leaseMs: "EDGEMQ_LEASE_MS",
+  dedupWindowMs: "EDGEMQ_DEDUP_WINDOW_MS",
+};
+
+function readPositiveInt(value: unknown, fallback: number): number {
+  if (typeof value !== "string" || value.trim() === "") return fallback;
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n > 0 ? n : fallback;
+}
+
+/** Reads settings from a Worker/DO `env`; unknown or invalid values fall back to defaults. */
+export function readSettings(env: object): RelaySettings {
+  const vars = env as Record<string, unknown>;
+  const limits: Limits = { ...DEFAULT_LIMITS };
+  for (const key of Object.keys(LIMIT_VARS) as (keyof Limits)[]) {
+    limits[key] = readPositiveInt(vars[LIMIT_VARS[key]], DEFAULT_LIMITS[key]);
+  }
+  return {
+    limits,
+    exchangeShards: readPositiveInt(vars.EDGEMQ_EXCHANGE_SHARDS, 1),
+    devMode: vars.EDGEMQ_DEV_MODE === "true",
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * Request and reply bodies on the wire. A body is a JSON value, a string or bytes, and arrives as
+ * the same kind with the same content. On the wire it is always a string plus its encoding, so the
+ * relay can measure and store it without parsing it:
+ *   { enc: "json", data: "<JSON text>" } | { enc: "utf8", data: "<text>" } | { enc: "base64", data: "<bytes>" }
+ */
+import { EdgeMQError, ERROR_CODE } from "./errors.js";
+
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+/** What an SDK user sends and receives as a body. */
+export type Body = JsonValue | Uint8Array | undefined;
+
+export const BODY_ENCODING = { json: "json", utf8: "utf8", base64: "base64" } as const;
+export type BodyEncoding = (typeof BODY_ENCODING)[keyof typeof BODY_ENCODING];
+
+export interface WireBody {
+  enc: BodyEncoding;
+  data: string;
+  /** Optional media type (set by the HTTP API; carried unchanged). */
+  type?: string;
+}
+
+const EMPTY_JSON: WireBody = { enc: "json", data: "null" };
+
+/** Turns a user body into its wire form. Strings stay strings, bytes stay bytes. */
+export function encodeBody(body: Body): WireBody {
+  if (body === undefined) return EMPTY_JSON;
+  if (typeof body === "string") return { enc: "utf8", data: body };
+  if (body instanceof Uint8Array) return { enc: "base64", data: bytesToBase64(body) };
+  const data = JSON.stringify(body);
+  if (data === undefined) {
+    throw new EdgeMQError(ERROR_CODE.badRequest, "body is not serialisable as JSON");
+  }
+  return { enc: "json", data };
+}
+
+/** Turns a wire body back into the user's value. Throws `bad_request` on corrupt content. */
+export function decodeBody(wire: WireBody): Body {
+  switch (wire.enc) {
+    case "utf8":
+      return wire.data;
+    case "base64":
+      return base64ToBytes(wire.data);
+    case "json":
+      try {
+        return JSON.parse(wire.data) as JsonValue;
+      } catch (cause) {
+        throw new EdgeMQError(ERROR_CODE.badRequest, "body is not valid JSON", { cause });
+      }
+  }
+}
+
+/** Size in bytes of the body's content (decoded bytes for base64, UTF-8 bytes otherwise). */
+export function bodySize(wire: WireBody): number {
+  if (wire.enc === "base64") return base64DecodedLength(wire.data);
+  return utf8Length(wire.data);
+}
+
+/** UTF-8 length of a string without allocating an encoded copy. */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+function base64DecodedLength(data: string): number {
+  let padding = 0;
+  if (data.endsWith("==")) padding = 2;
+  else if (data.endsWith("=")) padding = 1;
+  return Math.floor((data.length * 3) / 4) - padding;
+}
+
+const BASE64_PATTERN = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export function isBase64(data: string): boolean {
+  return data.length % 4 === 0 && BASE64_PATTERN.test(data);
+}
+
+const CHUNK = 0x8000;
+
+export function bytesToBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += CHUNK) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + CHUNK));
+  }
+  return btoa(binary);
+}
+
+export function base64ToBytes(data: string): Uint8Array {
+  let binary: string;
+  try {
+    binary = atob(data);
+  } catch (cause) {
+    throw new EdgeMQError(ERROR_CODE.badRequest, "body is not valid base64", { cause });
+  }
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}

@@ -1,0 +1,207 @@
+/**
+ * Encodes frames to WebSocket text and decodes text (or anything else) back into typed frames.
+ * `decodeFrames` never throws: it returns the frames, or a `bad_request` EdgeMQError that names
+ * what was wrong (and the request id, when one could be read, so the error reaches its request).
+ */
+import { EdgeMQError, ERROR_CODE, isErrorCode } from "./errors.js";
+import { FRAME_TYPE, type Frame, type FrameType, ROLE } from "./frames.js";
+import { DEFAULT_LIMITS, type Limits } from "./limits.js";
+import { err, ok, type Result } from "./result.js";
+import {
+  type Fields,
+  isIdentity,
+  isNonNegativeInteger,
+  isQueueName,
+  isRecord,
+  isRequestId,
+  readHeaders,
+  readIds,
+  readWireBody,
+} from "./validate.js";
+
+/** A frame that failed validation; `id` is set when the frame named a readable request id. */
+export class FrameError extends EdgeMQError {
+  readonly id: string | undefined;
+  constructor(message: string, id?: string) {
+    super(ERROR_CODE.badRequest, message);
+    this.id = id;
+  }
+}
+
+export type DecodeResult = Result<Frame, FrameError>;
+
+/** Most frames one batch may carry. */
+export const MAX_BATCH = 1_000;
+
+export function encodeFrame(frame: Frame): string {
+  return JSON.stringify(frame);
+}
+
+/** One message carrying several frames (a JSON array); a single frame is sent bare. */
+export function encodeFrames(frames: readonly Frame[]): string {
+  return frames.length === 1 ? JSON.stringify(frames[0]) : JSON.stringify(frames);
+}
+
+/**
+ * Decodes one WebSocket message into frame results. A message that is not JSON, or not an object
+ * or array, is a single error; in a batch each frame stands alone, so one bad frame does not
+ * spoil its neighbours.
+ */
+export function decodeFrames(raw: unknown): DecodeResult[] {
+  if (typeof raw !== "string") return [err(new FrameError("frames must be JSON text messages"))];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return [err(new FrameError("message is not valid JSON"))];
+  }
+  if (Array.isArray(parsed)) {
+    if (parsed.length === 0) return [err(new FrameError("empty batch"))];
+    if (parsed.length > MAX_BATCH) return [err(new FrameError(`batch over ${MAX_BATCH} frames`))];
+    return parsed.map(decodeFrameValue);
+  }
+  return [decodeFrameValue(parsed)];
+}
+
+/** Decodes one already-parsed value into a frame. */
+export function decodeFrameValue(value: unknown): DecodeResult {
+  if (!isRecord(value)) return err(new FrameError("a frame must be a JSON object"));
+  const type = value.type;
+  if (typeof type !== "string" || !FRAME_TYPES.has(type)) {
+    return err(new FrameError(`unknown frame type ${JSON.stringify(String(type).slice(0, 32))}`));
+  }
+  const id = isRequestId(value.id) ? value.id : undefined;
+  const result = DECODERS[type as FrameType](value);
+  if (typeof result === "string") return err(new FrameError(`${type}: ${result}`, id));
+  return ok(result);
+}
+
+const FRAME_TYPES: ReadonlySet<string> = new Set(Object.values(FRAME_TYPE));
+
+type Decoder = (f: Fields) => Frame | string;
+
+const DECODERS: Record<FrameType, Decoder> = {
+  welcome: decodeWelcome,
+  request: decodeRequest,
+  accepted: (f) => {
+    if (!isRequestId(f.id)) return "id must be a request id";
+    if (!isNonNegativeInteger(f.deadline)) return "deadline must be epoch milliseconds";
+    return { type: "accepted", id: f.id, deadline: f.deadline };
+  },
+  reply: (f) => {
+    if (!isRequestId(f.id)) return "id must be a request id";
+    const body = readWireBody(f.body);
+    if (typeof body === "string") return body;
+    const headers = f.headers === undefined ? undefined : readHeaders(f.headers);
+    if (typeof headers === "string") return headers;
+    return headers ? { type: "reply", id: f.id, body, headers } : { type: "reply", id: f.id, body };
+  },
+  error: (f) => {
+    if (!isErrorCode(f.code)) return "code must be a known error code";
+    if (typeof f.message !== "string") return "message must be a string";
+    if (f.id !== undefined && !isRequestId(f.id)) return "id must be a request id";
+    const frame = { type: "error", code: f.code, message: f.message } as const;
+    return f.id === undefined ? frame : { ...frame, id: f.id };
+  },
+  ack: (f) => {
+    const ids = readIds(f.ids);
+    return typeof ids === "string" ? ids : { type: "ack", ids };
+  },
+  cancel: (f) => {
+    if (!isRequestId(f.id)) return "id must be a request id";
+    if (f.queue === undefined) return { type: "cancel", id: f.id };
+    if (!isQueueName(f.queue)) return "queue must match [A-Za-z0-9._-]{1,128}";
+    return { type: "cancel", id: f.id, queue: f.queue };
+  },
+  ready: (f) => {
+    if (!isNonNegativeInteger(f.concurrency) || f.concurrency > DEFAULT_LIMITS.maxConcurrency) {
+      return `concurrency must be an integer from 0 to ${DEFAULT_LIMITS.maxConcurrency}`;
+    }
+    return { type: "ready", concurrency: f.concurrency };
+  },
+  dispatch: decodeDispatch,
+  fail: (f) => {
+    if (!isRequestId(f.id)) return "id must be a request id";
+    if (typeof f.message !== "string") return "message must be a string";
+    return { type: "fail", id: f.id, message: f.message.slice(0, 4096) };
+  },
+  extend: (f) => {
+    const ids = readIds(f.ids);
+    return typeof ids === "string" ? ids : { type: "extend", ids };
+  },
+};
+
+function decodeRequest(f: Fields): Frame | string {
+  if (!isRequestId(f.id)) return "id must be a request id";
+  if (!isQueueName(f.queue)) return "queue must match [A-Za-z0-9._-]{1,128}";
+  const body = readWireBody(f.body);
+  if (typeof body === "string") return body;
+  const frame: Frame = { type: "request", id: f.id, queue: f.queue, body };
+  if (f.headers !== undefined) {
+    const headers = readHeaders(f.headers);
+    if (typeof headers === "string") return headers;
+    frame.headers = headers;
+  }
+  if (f.timeout !== undefined) {
+    if (!isNonNegativeInteger(f.timeout) || f.timeout === 0) {
+      return "timeout must be a positive integer of milliseconds";
+    }
+    frame.timeout = f.timeout;
+  }
+  if (f.failFast !== undefined) {
+    if (typeof f.failFast !== "boolean") return "failFast must be a boolean";
+    frame.failFast = f.failFast;
+  }
+  return frame;
+}
+
+function decodeDispatch(f: Fields): Frame | string {
+  if (!isRequestId(f.id)) return "id must be a request id";
+  if (!isIdentity(f.from)) return "from must be an identity";
+  if (!isQueueName(f.queue)) return "queue must be a queue name";
+  const body = readWireBody(f.body);
+  if (typeof body === "string") return body;
+  if (!isNonNegativeInteger(f.deadline)) return "deadline must be epoch milliseconds";
+  if (!isNonNegativeInteger(f.attempt) || f.attempt < 1) return "attempt must be 1 or more";
+  const frame: Frame = {
+    type: "dispatch",
+    id: f.id,
+    from: f.from,
+    queue: f.queue,
+    body,
+    deadline: f.deadline,
+    attempt: f.attempt,
+  };
+  if (f.headers !== undefined) {
+    const headers = readHeaders(f.headers);
+    if (typeof headers === "string") return headers;
+    frame.headers = headers;
+  }
+  return frame;
+}
+
+function decodeWelcome(f: Fields): Frame | string {
+  if (!isNonNegativeInteger(f.v)) return "v must be the protocol version";
+  if (!isIdentity(f.identity)) return "identity must be an identity";
+  if (f.role !== ROLE.client && f.role !== ROLE.server) return "role must be client or server";
+  const limits = readLimits(f.limits);
+  if (typeof limits === "string") return limits;
+  const frame: Frame = { type: "welcome", v: f.v, identity: f.identity, role: f.role, limits };
+  if (f.queue !== undefined) {
+    if (!isQueueName(f.queue)) return "queue must be a queue name";
+    frame.queue = f.queue;
+  }
+  return frame;
+}
+
+function readLimits(value: unknown): Limits | string {
+  if (!isRecord(value)) return "limits must be an object";
+  const limits: Limits = { ...DEFAULT_LIMITS };
+  for (const key of Object.keys(DEFAULT_LIMITS) as (keyof Limits)[]) {
+    const v = value[key];
+    if (v === undefined) continue;
+    if (!isNonNegativeInteger(v)) return `limits.${key} must be a non-negative integer`;
+    limits[key] = v;
+  }
+  return limits;
+}

@@ -1,0 +1,11 @@
+/**
+ * The EdgeMQ wire protocol: frames, codec, bodies, errors and limits. Shared by the relay
+ * (src/, durable-objects/) and the SDK (client/); imports nothing outside this folder.
+ */
+export * from "./body.js";
+export * from "./codec.js";
+export * from "./errors.js";
+export * from "./frames.js";
+export * from "./limits.js";
+export * from "./result.js";
+export * from "./validate.js";

@@ -1,0 +1,86 @@
+/**
+ * Protocol constants and the relay's default limits: the single source for every number both
+ * sides need. The relay may lower or raise the limits per deployment (see relay settings); it
+ * announces the values in force in its `welcome` frame.
+ */
+
+/** Version of the wire protocol; carried in `welcome`. Additive changes keep the number. */
+export const PROTOCOL_VERSION = 1;
+
+/** Queue names: 1 to 128 of `A-Z a-z 0-9 . _ -`. */
+export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** Identities: 1 to 128 printable ASCII characters, no spaces or slashes. */
+export const IDENTITY_PATTERN = /^[A-Za-z0-9._:@+=-]{1,128}$/;
+
+/** Request ids chosen by clients: 1 to 128 of the same characters as identities. */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:@+=-]{1,128}$/;
+
+export const DEFAULT_LIMITS = {
+  /** Largest request or reply body, in bytes (decoded). */
+  maxBodyBytes: 1024 * 1024,
+  /** Deadline used when a request gives none. */
+  defaultTimeoutMs: 30_000,
+  /** Longest deadline a request may ask for. */
+  maxTimeoutMs: 5 * 60_000,
+  /** Most requests a queue holds (waiting or in hand) before `queue_full`. */
+  maxQueueDepth: 10_000,
+  /** Most unanswered requests one client identity may have in one queue. */
+  maxInFlightPerClient: 1_000,
+  /** Dispatches of one request before it fails with `server_error`. */
+  maxAttempts: 3,
+  /** Most requests one server may hold at once, whatever it asks for. */
+  maxConcurrency: 1_000,
+  /** Most headers on one request or reply, and their total size. */
+  maxHeaders: 32,
+  maxHeaderBytes: 8 * 1024,
+  /** How long a lease lasts before an unanswered request is redelivered. */
+  leaseMs: 30_000,
+  /** How long a finished request's id is remembered, so a resend is not run twice. */
+  dedupWindowMs: 5 * 60_000,
+} as const;
+
+export type Limits = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };
+
+/** Largest WebSocket message the relay reads: a max body in base64 plus room for the frame. */
+export function maxFrameChars(limits: Pick<Limits, "maxBodyBytes" | "maxHeaderBytes">): number {
+  return Math.ceil((limits.maxBodyBytes * 4) / 3) + limits.maxHeaderBytes + 64 * 1024;
+}
+
+/** Keep-alive text messages, answered by the relay without waking its Durable Objects. */
+export const PING_MESSAGE = "ping";
+export const PONG_MESSAGE = "pong";
+/** How often the SDK pings, and how many missed pongs mean a dead connection. */
+export const HEARTBEAT_INTERVAL_MS = 15_000;
+export const HEARTBEAT_MISSES = 2;
+
+/** Named WebSocket close codes (4000-4999 are application codes). */
+export const CLOSE_CODE = {
+  /** Normal close by either side. */
+  normal: 1000,
+  /** The relay is going away (deploy, restart). Reconnect. */
+  goingAway: 1001,
+  /** A newer connection of the same identity took over. Do not reconnect. */
+  replaced: 4001,
+  /** The connection failed authentication. Do not reconnect with the same token. */
+  unauthorized: 4401,
+  /** The token does not allow this. */
+  forbidden: 4403,
+  /** The upgrade request was malformed. */
+  badRequest: 4400,
+} as const;
+
+/** Paths of the front door. */
+export const PATHS = {
+  /** WebSocket for a client: requests out, replies in (the global exchange). */
+  connect: "/v1/connect",
+  /** WebSocket for a server of queue `:queue`. */
+  serve: (queue: string) => `/v1/queues/${encodeURIComponent(queue)}/serve`,
+  health: "/healthz",
+} as const;
+
+/** Headers the front door sets (after removing any copy a peer sent). */
+export const HEADERS = {
+  /** Dev mode: the identity a peer declares. */
+  identity: "EdgeMQ-Identity",
+} as const;

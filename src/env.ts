@@ -1,0 +1,16 @@
+/**
+ * The Worker's bindings and variables: the single `Env` type for the front door and both
+ * Durable Object classes.
+ */
+import type { ExchangeDO } from "../durable-objects/exchange/exchange-do.js";
+import type { QueueDO } from "../durable-objects/queue/queue-do.js";
+
+export interface Env {
+  QUEUE: DurableObjectNamespace<QueueDO>;
+  EXCHANGE: DurableObjectNamespace<ExchangeDO>;
+  /** "true" only under `npm start`: peers declare their identity without a token. */
+  EDGEMQ_DEV_MODE?: string;
+  /** HS256 secret for peer tokens (issue: security). */
+  EDGEMQ_SECRET?: string;
+  EDGEMQ_EXCHANGE_SHARDS?: string;
+}
