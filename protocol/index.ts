@@ -8,4 +8,5 @@ export * from "./errors.js";
 export * from "./frames.js";
 export * from "./limits.js";
 export * from "./result.js";
+export * from "./token.js";
 export * from "./validate.js";

@@ -1,0 +1,151 @@
+/**
+ * Peer tokens: HS256 JSON Web Tokens carrying `sub` (the identity), `role` (client, server or
+ * both), `queues` (names, a trailing `*` matching a prefix) and `exp`. Minted by `edgemq token`
+ * (operators) and verified by the front door. WebCrypto only, so it runs in Workers and Node alike.
+ * Only HS256 is accepted: `alg: none` and every other algorithm are refused.
+ */
+import { EdgeMQError, ERROR_CODE } from "./errors.js";
+import { err, ok, type Result } from "./result.js";
+import { isIdentity, isRecord } from "./validate.js";
+
+export const TOKEN_ROLES = ["client", "server"] as const;
+export type TokenRole = (typeof TOKEN_ROLES)[number];
+
+export interface Principal {
+  identity: string;
+  roles: ReadonlySet<TokenRole>;
+  /** Queue patterns: exact names, or a prefix ending in `*`. */
+  queues: readonly string[];
+  /** Expiry, epoch milliseconds. */
+  expiresAt: number;
+}
+
+export interface TokenClaims {
+  sub: string;
+  role: TokenRole | "both" | TokenRole[];
+  queues: string[];
+  /** Expiry, epoch seconds. */
+  exp: number;
+  iat?: number;
+}
+
+/** Clock skew tolerated on `exp`, in seconds. */
+export const TOKEN_SKEW_SECONDS = 30;
+/** Longest token accepted, in characters. */
+export const MAX_TOKEN_CHARS = 4096;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function base64url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function fromBase64url(text: string): Uint8Array<ArrayBuffer> | undefined {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) return undefined;
+  const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4);
+  try {
+    const binary = atob(padded);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return bytes;
+  } catch {
+    return undefined;
+  }
+}
+
+async function hmacKey(secret: string) {
+  return crypto.subtle.importKey(
+    "raw",
+    encoder.encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign", "verify"],
+  );
+}
+
+/** Signs claims into a compact HS256 JWT. */
+export async function signToken(claims: TokenClaims, secret: string): Promise<string> {
+  const header = base64url(encoder.encode(JSON.stringify({ alg: "HS256", typ: "JWT" })));
+  const payload = base64url(encoder.encode(JSON.stringify(claims)));
+  const signature = await crypto.subtle.sign(
+    "HMAC",
+    await hmacKey(secret),
+    encoder.encode(`${header}.${payload}`),
+  );
+  return `${header}.${payload}.${base64url(new Uint8Array(signature))}`;
+}
+
+function unauthorized(message: string): Result<Principal, EdgeMQError> {
+  return err(new EdgeMQError(ERROR_CODE.unauthorized, message));
+}
+
+function decodeJson(part: string): unknown {
+  const bytes = fromBase64url(part);
+  if (!bytes) return undefined;
+  try {
+    return JSON.parse(decoder.decode(bytes));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Verifies a token's signature and claims; `now` is epoch milliseconds. */
+export async function verifyToken(
+  token: string,
+  secret: string,
+  now: number,
+): Promise<Result<Principal, EdgeMQError>> {
+  if (token.length > MAX_TOKEN_CHARS) return unauthorized("token too long");
+  const parts = token.split(".");
+  const [headerPart, payloadPart, signaturePart] = parts;
+  if (parts.length !== 3 || !headerPart || !payloadPart || signaturePart === undefined) {
+    return unauthorized("token is not a JWT");
+  }
+  const header = decodeJson(headerPart);
+  if (!isRecord(header) || header.alg !== "HS256") return unauthorized("token must use HS256");
+  const signature = fromBase64url(signaturePart);
+  if (!signature || signature.length !== 32) return unauthorized("bad token signature");
+  const valid = await crypto.subtle.verify(
+    "HMAC",
+    await hmacKey(secret),
+    signature,
+    encoder.encode(`${headerPart}.${payloadPart}`),
+  );
+  if (!valid) return unauthorized("bad token signature");
+  return readClaims(decodeJson(payloadPart), now);
+}
+
+function readRoles(role: unknown): Set<TokenRole> | undefined {
+  if (role === "both") return new Set(TOKEN_ROLES);
+  const list = Array.isArray(role) ? role : [role];
+  const roles = new Set<TokenRole>();
+  for (const r of list) {
+    if (r !== "client" && r !== "server") return undefined;
+    roles.add(r);
+  }
+  return roles.size > 0 ? roles : undefined;
+}
+
+function readClaims(payload: unknown, now: number): Result<Principal, EdgeMQError> {
+  if (!isRecord(payload)) return unauthorized("token payload is not an object");
+  const { sub, role, queues, exp } = payload;
+  if (!isIdentity(sub)) return unauthorized("token sub must be an identity");
+  const roles = readRoles(role);
+  if (!roles) return unauthorized("token role must be client, server or both");
+  if (!Array.isArray(queues) || !queues.every((q) => typeof q === "string" && q.length <= 129)) {
+    return unauthorized("token queues must be a list of queue names");
+  }
+  if (typeof exp !== "number" || !Number.isFinite(exp)) return unauthorized("token has no exp");
+  if (exp * 1000 + TOKEN_SKEW_SECONDS * 1000 < now) return unauthorized("token expired");
+  return ok({ identity: sub, roles, queues: queues as string[], expiresAt: exp * 1000 });
+}
+
+/** Whether a principal's queue patterns allow `queue`. */
+export function allowsQueue(principal: Pick<Principal, "queues">, queue: string): boolean {
+  return principal.queues.some((pattern) =>
+    pattern.endsWith("*") ? queue.startsWith(pattern.slice(0, -1)) : pattern === queue,
+  );
+}

@@ -1,0 +1,83 @@
+/** Peer tokens: signing, verification, and every way a forged or stale token must fail. */
+import { describe, expect, it } from "vitest";
+import { allowsQueue, signToken, type TokenClaims, verifyToken } from "../../../protocol/index.js";
+
+const SECRET = "test-secret-that-is-long-enough";
+const NOW = Date.UTC(2026, 10, 29);
+const claims: TokenClaims = {
+  sub: "alice",
+  role: "client",
+  queues: ["resize", "img.*"],
+  exp: NOW / 1000 + 3600,
+};
+
+function b64url(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString("base64url");
+}
+
+describe("verifyToken", () => {
+  it("accepts a token it signed and returns its identity, roles and queues", async () => {
+    const result = await verifyToken(await signToken(claims, SECRET), SECRET, NOW);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.value.identity).toBe("alice");
+    expect([...result.value.roles]).toEqual(["client"]);
+    expect(result.value.queues).toEqual(["resize", "img.*"]);
+  });
+
+  it("expands role both into client and server", async () => {
+    const token = await signToken({ ...claims, role: "both" }, SECRET);
+    const result = await verifyToken(token, SECRET, NOW);
+    expect(result.ok && [...result.value.roles].sort()).toEqual(["client", "server"]);
+  });
+
+  it("refuses a token signed with another secret", async () => {
+    const result = await verifyToken(await signToken(claims, "other-secret"), SECRET, NOW);
+    expect(result.ok || result.error.code).toBe("unauthorized");
+  });
+
+  it("refuses a token whose payload was changed after signing", async () => {
+    const [header, , signature] = (await signToken(claims, SECRET)).split(".");
+    const forged = `${header}.${b64url({ ...claims, sub: "bob" })}.${signature}`;
+    const result = await verifyToken(forged, SECRET, NOW);
+    expect(result.ok || result.error.message).toBe("bad token signature");
+  });
+
+  it("refuses alg none even with an empty signature", async () => {
+    const token = `${b64url({ alg: "none", typ: "JWT" })}.${b64url(claims)}.`;
+    const result = await verifyToken(token, SECRET, NOW);
+    expect(result.ok || result.error.message).toBe("token must use HS256");
+  });
+
+  it("refuses an expired token", async () => {
+    const token = await signToken({ ...claims, exp: NOW / 1000 - 3600 }, SECRET);
+    const result = await verifyToken(token, SECRET, NOW);
+    expect(result.ok || result.error.message).toBe("token expired");
+  });
+
+  it("refuses garbage, oversized tokens and bad claims with unauthorized", async () => {
+    const bad = [
+      "",
+      "a.b",
+      "not.a.jwt",
+      "x".repeat(5000),
+      await signToken({ ...claims, sub: "has space" }, SECRET),
+      await signToken({ ...claims, role: "admin" } as unknown as TokenClaims, SECRET),
+      await signToken({ ...claims, queues: "resize" } as unknown as TokenClaims, SECRET),
+    ];
+    for (const token of bad) {
+      const result = await verifyToken(token, SECRET, NOW);
+      expect(result.ok || result.error.code).toBe("unauthorized");
+    }
+  });
+});
+
+describe("allowsQueue", () => {
+  it("matches exact names and trailing-star prefixes only", () => {
+    const p = { queues: ["resize", "img.*"] };
+    expect(allowsQueue(p, "resize")).toBe(true);
+    expect(allowsQueue(p, "img.thumbs")).toBe(true);
+    expect(allowsQueue(p, "resize2")).toBe(false);
+    expect(allowsQueue(p, "im")).toBe(false);
+  });
+});
