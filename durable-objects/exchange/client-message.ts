@@ -1,0 +1,86 @@
+/**
+ * Pure triage of one WebSocket message from a client: which requests go to which queue, which
+ * outbox entries are acked, which requests are cancelled, and which frames are refused at once
+ * (malformed, not a client frame, body too large). No I/O; exchange-do.ts carries out the plan.
+ */
+import {
+  bodySize,
+  decodeFrames,
+  ERROR_CODE,
+  type ErrorCode,
+  type ErrorFrame,
+  type Frame,
+  type Limits,
+  maxFrameChars,
+  type RequestFrame,
+} from "../../protocol/index.js";
+
+export interface ClientPlan {
+  /** Error frames to send back: refused frames, with the request id when one was readable. */
+  refused: ErrorFrame[];
+  /** Requests to hand to queues, grouped by queue name, in arrival order. */
+  enqueues: Map<string, RequestFrame[]>;
+  /** Outbox ids the client has received. */
+  acks: string[];
+  /** Requests the client gives up. */
+  cancels: { id: string; queue: string }[];
+}
+
+export function errorFrame(code: ErrorCode, message: string, id?: string): ErrorFrame {
+  return id === undefined ? { type: "error", code, message } : { type: "error", id, code, message };
+}
+
+/** Decodes and sorts one client message. Never throws. */
+export function planClientMessage(raw: unknown, limits: Limits): ClientPlan {
+  const plan: ClientPlan = { refused: [], enqueues: new Map(), acks: [], cancels: [] };
+  if (typeof raw === "string" && raw.length > maxFrameChars(limits)) {
+    plan.refused.push(errorFrame(ERROR_CODE.tooLarge, "message is over the relay's frame size"));
+    return plan;
+  }
+  for (const result of decodeFrames(raw)) {
+    if (result.ok) addFrame(plan, result.value, limits);
+    else
+      plan.refused.push(errorFrame(ERROR_CODE.badRequest, result.error.message, result.error.id));
+  }
+  return plan;
+}
+
+function addFrame(plan: ClientPlan, frame: Frame, limits: Limits): void {
+  switch (frame.type) {
+    case "request":
+      addRequest(plan, frame, limits);
+      return;
+    case "ack":
+      plan.acks.push(...frame.ids);
+      return;
+    case "cancel":
+      if (frame.queue === undefined) {
+        plan.refused.push(
+          errorFrame(ERROR_CODE.badRequest, "cancel: queue is required by the relay", frame.id),
+        );
+      } else {
+        plan.cancels.push({ id: frame.id, queue: frame.queue });
+      }
+      return;
+    default:
+      plan.refused.push(
+        errorFrame(ERROR_CODE.badRequest, `${frame.type} is not a client frame`, frameId(frame)),
+      );
+  }
+}
+
+function addRequest(plan: ClientPlan, frame: RequestFrame, limits: Limits): void {
+  const size = bodySize(frame.body);
+  if (size > limits.maxBodyBytes) {
+    const message = `body is ${size} bytes, over the limit of ${limits.maxBodyBytes}`;
+    plan.refused.push(errorFrame(ERROR_CODE.tooLarge, message, frame.id));
+    return;
+  }
+  const group = plan.enqueues.get(frame.queue);
+  if (group) group.push(frame);
+  else plan.enqueues.set(frame.queue, [frame]);
+}
+
+function frameId(frame: Frame): string | undefined {
+  return "id" in frame ? frame.id : undefined;
+}

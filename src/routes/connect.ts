@@ -1,0 +1,19 @@
+/**
+ * GET /v1/connect: a client's WebSocket. Establishes the identity and forwards the upgrade to the
+ * exchange object that holds that identity; the object's 101 response is returned untouched.
+ */
+import type { Context } from "hono";
+import { exchangeName, FORWARD_HEADERS } from "../../durable-objects/shared/contracts.js";
+import { readSettings } from "../../durable-objects/shared/settings.js";
+import type { Env } from "../env.js";
+import { forwardRequest } from "../forward.js";
+import { isWebSocketUpgrade, upgradeRequired } from "../http-error.js";
+import { establishIdentity } from "../identity.js";
+
+export function connect(c: Context<{ Bindings: Env }>): Promise<Response> | Response {
+  if (!isWebSocketUpgrade(c.req.raw)) return upgradeRequired();
+  const identity = establishIdentity(c.req.raw, c.env);
+  const name = exchangeName(identity, readSettings(c.env).exchangeShards);
+  const forwarded = forwardRequest(c.req.raw, { [FORWARD_HEADERS.identity]: identity });
+  return c.env.EXCHANGE.getByName(name).fetch(forwarded);
+}

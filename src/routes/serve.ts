@@ -1,0 +1,29 @@
+/**
+ * GET /v1/queues/:queue/serve: a server's WebSocket for one queue. Validates the queue name,
+ * establishes the identity and forwards the upgrade to the queue's object, whose 101 response is
+ * returned untouched.
+ */
+import type { Context } from "hono";
+import { FORWARD_HEADERS } from "../../durable-objects/shared/contracts.js";
+import { EdgeMQError, ERROR_CODE, isQueueName } from "../../protocol/index.js";
+import type { Env } from "../env.js";
+import { forwardRequest } from "../forward.js";
+import { isWebSocketUpgrade, upgradeRequired } from "../http-error.js";
+import { establishIdentity } from "../identity.js";
+
+export function serve(c: Context<{ Bindings: Env }>): Promise<Response> | Response {
+  const queue = c.req.param("queue");
+  if (!isQueueName(queue)) {
+    throw new EdgeMQError(
+      ERROR_CODE.badRequest,
+      "queue must be 1-128 of A-Z a-z 0-9 . _ - (and not . or ..)",
+    );
+  }
+  if (!isWebSocketUpgrade(c.req.raw)) return upgradeRequired();
+  const identity = establishIdentity(c.req.raw, c.env);
+  const forwarded = forwardRequest(c.req.raw, {
+    [FORWARD_HEADERS.identity]: identity,
+    [FORWARD_HEADERS.queue]: queue,
+  });
+  return c.env.QUEUE.getByName(queue).fetch(forwarded);
+}

@@ -1,0 +1,85 @@
+import { describe, expect, it } from "vitest";
+import { planClientMessage } from "../../../durable-objects/exchange/client-message.js";
+import { DEFAULT_LIMITS, encodeBody, type Limits } from "../../../protocol/index.js";
+
+const limits: Limits = { ...DEFAULT_LIMITS, maxBodyBytes: 16 };
+
+function request(id: string, queue: string, body: unknown = "hi") {
+  return { type: "request", id, queue, body: encodeBody(typeof body === "string" ? body : null) };
+}
+
+describe("planClientMessage", () => {
+  it("groups requests by queue, keeping their order", () => {
+    const raw = JSON.stringify([request("a", "q1"), request("b", "q2"), request("c", "q1")]);
+    const plan = planClientMessage(raw, limits);
+    expect([...plan.enqueues.keys()]).toEqual(["q1", "q2"]);
+    expect(plan.enqueues.get("q1")?.map((r) => r.id)).toEqual(["a", "c"]);
+    expect(plan.refused).toEqual([]);
+  });
+
+  it("refuses a body over maxBodyBytes with too_large and the request's id", () => {
+    const raw = JSON.stringify(request("big", "q", "x".repeat(17)));
+    const plan = planClientMessage(raw, limits);
+    expect(plan.enqueues.size).toBe(0);
+    expect(plan.refused).toEqual([
+      expect.objectContaining({ type: "error", id: "big", code: "too_large" }),
+    ]);
+  });
+
+  it("accepts a body exactly at maxBodyBytes", () => {
+    const plan = planClientMessage(JSON.stringify(request("ok", "q", "x".repeat(16))), limits);
+    expect(plan.enqueues.get("q")?.length).toBe(1);
+  });
+
+  it("answers text that is not JSON with one bad_request error and no id", () => {
+    const plan = planClientMessage("{nope", limits);
+    expect(plan.refused).toEqual([expect.objectContaining({ code: "bad_request" })]);
+    expect(plan.refused[0]?.id).toBeUndefined();
+  });
+
+  it("answers a binary message with bad_request", () => {
+    const plan = planClientMessage(new ArrayBuffer(4), limits);
+    expect(plan.refused.map((f) => f.code)).toEqual(["bad_request"]);
+  });
+
+  it("keeps good frames of a batch when one of them is malformed", () => {
+    const raw = JSON.stringify([request("a", "q"), { type: "request", id: "b", queue: "bad/q" }]);
+    const plan = planClientMessage(raw, limits);
+    expect(plan.enqueues.get("q")?.map((r) => r.id)).toEqual(["a"]);
+    expect(plan.refused).toEqual([expect.objectContaining({ id: "b", code: "bad_request" })]);
+  });
+
+  it("refuses frames a client may not send, such as reply or ready", () => {
+    const raw = JSON.stringify([
+      { type: "reply", id: "r", body: encodeBody("x") },
+      { type: "ready", concurrency: 1 },
+    ]);
+    const plan = planClientMessage(raw, limits);
+    expect(plan.refused.map((f) => [f.code, f.id])).toEqual([
+      ["bad_request", "r"],
+      ["bad_request", undefined],
+    ]);
+  });
+
+  it("collects acked ids and cancels that name their queue", () => {
+    const raw = JSON.stringify([
+      { type: "ack", ids: ["a", "b"] },
+      { type: "cancel", id: "c", queue: "q" },
+    ]);
+    const plan = planClientMessage(raw, limits);
+    expect(plan.acks).toEqual(["a", "b"]);
+    expect(plan.cancels).toEqual([{ id: "c", queue: "q" }]);
+  });
+
+  it("refuses a cancel without a queue with bad_request and the request's id", () => {
+    const plan = planClientMessage(JSON.stringify({ type: "cancel", id: "c" }), limits);
+    expect(plan.cancels).toEqual([]);
+    expect(plan.refused).toEqual([expect.objectContaining({ id: "c", code: "bad_request" })]);
+  });
+
+  it("refuses a message longer than the relay's frame size with too_large", () => {
+    const small: Limits = { ...limits, maxBodyBytes: 1, maxHeaderBytes: 1 };
+    const plan = planClientMessage(" ".repeat(200_000), small);
+    expect(plan.refused.map((f) => f.code)).toEqual(["too_large"]);
+  });
+});

@@ -1,0 +1,66 @@
+/**
+ * End to end inside workerd: a client socket and a server socket through the front door, with the
+ * real ExchangeDO and QueueDO between them.
+ */
+import { describe, expect, it } from "vitest";
+import { encodeBody } from "../../protocol/index.js";
+import { TestSocket } from "./exchange-test-socket.js";
+
+async function server(queue: string, identity: string): Promise<TestSocket> {
+  const socket = await TestSocket.open(`/v1/queues/${queue}/serve?identity=${identity}`);
+  expect(await socket.next()).toMatchObject({ type: "welcome", role: "server", queue });
+  socket.send({ type: "ready", concurrency: 4 });
+  return socket;
+}
+
+function relayIdOf(frame: unknown): unknown {
+  return typeof frame === "object" && frame !== null && "id" in frame ? frame.id : undefined;
+}
+
+describe("request and reply through the relay", () => {
+  it("brings a server's reply to the client that sent the request, then forgets it on ack", async () => {
+    const worker = await server("echo", "worker-1");
+    const { socket: client } = await TestSocket.client("alice-rt");
+
+    client.send({ type: "request", id: "r1", queue: "echo", body: encodeBody({ n: 21 }) });
+    expect(await client.next()).toMatchObject({ type: "accepted", id: "r1" });
+
+    const dispatch = await worker.next();
+    expect(dispatch).toMatchObject({ type: "dispatch", from: "alice-rt", queue: "echo" });
+    expect(dispatch).toHaveProperty("body", encodeBody({ n: 21 }));
+    worker.send({ type: "reply", id: relayIdOf(dispatch), body: encodeBody({ n: 42 }) });
+
+    expect(await client.next()).toEqual({ type: "reply", id: "r1", body: encodeBody({ n: 42 }) });
+    client.send({ type: "ack", ids: ["r1"] });
+    client.close();
+
+    const again = await TestSocket.client("alice-rt");
+    again.socket.send({ type: "barrier" });
+    expect(await again.socket.next()).toMatchObject({ type: "error", code: "bad_request" });
+    again.socket.close();
+    worker.close();
+  });
+
+  it("stamps the request with the socket's identity, not anything the frame claims", async () => {
+    const worker = await server("stamp", "worker-2");
+    const { socket: client } = await TestSocket.client("real-sender");
+    client.send({
+      type: "request",
+      id: "r1",
+      queue: "stamp",
+      from: "someone-else",
+      body: encodeBody("x"),
+    });
+    expect(await client.next()).toMatchObject({ type: "accepted", id: "r1" });
+    expect(await worker.next()).toMatchObject({ type: "dispatch", from: "real-sender" });
+    client.close();
+    worker.close();
+  });
+
+  it("answers a failFast request with no_responders when the queue has no server", async () => {
+    const { socket: client } = await TestSocket.client("hasty");
+    client.send({ type: "request", id: "r1", queue: "empty", body: encodeBody(1), failFast: true });
+    expect(await client.next()).toMatchObject({ type: "error", id: "r1", code: "no_responders" });
+    client.close();
+  });
+});

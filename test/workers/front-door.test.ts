@@ -1,0 +1,120 @@
+/** The Hono front door in workerd: routes, typed errors, identity rules and header hygiene. */
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { PROTOCOL_VERSION } from "../../protocol/index.js";
+import { app } from "../../src/app.js";
+import { TestSocket } from "./exchange-test-socket.js";
+
+const upgrade = { Upgrade: "websocket" };
+
+function get(path: string, headers: Record<string, string> = {}): Promise<Response> {
+  return exports.default.fetch(`https://relay.test${path}`, { headers });
+}
+
+async function expectError(response: Response, status: number, code: string): Promise<void> {
+  expect(response.status).toBe(status);
+  expect(response.headers.get("content-type")).toContain("application/json");
+  const body: unknown = await response.json();
+  expect(body).toEqual({ error: { code, message: expect.any(String) } });
+}
+
+describe("front door", () => {
+  it("answers /healthz with ok and the protocol version", async () => {
+    const response = await get("/healthz");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ ok: true, protocol: PROTOCOL_VERSION });
+  });
+
+  it("answers an unknown route with a typed 404 not_found", async () => {
+    await expectError(await get("/v2/nothing"), 404, "not_found");
+  });
+
+  it("answers a plain GET on /v1/connect with 426 and bad_request", async () => {
+    await expectError(await get("/v1/connect?identity=alice"), 426, "bad_request");
+  });
+
+  it("answers a plain GET on a queue's serve route with 426 and bad_request", async () => {
+    await expectError(await get("/v1/queues/jobs/serve?identity=w1"), 426, "bad_request");
+  });
+
+  it.each([
+    ["an encoded path traversal", "..%2F..%2Fsecret"],
+    ["unicode", "%C3%A9t%C3%A9"],
+    ["a space", "a%20b"],
+    ["a name over 128 characters", "q".repeat(129)],
+  ])("refuses a queue name with %s with 400 bad_request", async (_label, queue) => {
+    const response = await get(`/v1/queues/${queue}/serve?identity=w1`, upgrade);
+    await expectError(response, 400, "bad_request");
+  });
+
+  it("refuses a connection that declares no identity with 401 unauthorized", async () => {
+    await expectError(await get("/v1/connect", upgrade), 401, "unauthorized");
+  });
+
+  it("refuses an invalid identity with 400 bad_request", async () => {
+    await expectError(await get("/v1/connect?identity=a%2Fb", upgrade), 400, "bad_request");
+  });
+
+  it("refuses an identity sent only as X-EdgeMQ-Identity, since peers cannot set it", async () => {
+    const response = await get("/v1/connect", { ...upgrade, "X-EdgeMQ-Identity": "mallory" });
+    await expectError(response, 401, "unauthorized");
+  });
+
+  it("replaces a spoofed X-EdgeMQ-Identity header with the established identity", async () => {
+    const socket = await TestSocket.open("/v1/connect?identity=alice", {
+      "X-EdgeMQ-Identity": "mallory",
+    });
+    expect(await socket.next()).toMatchObject({ type: "welcome", identity: "alice" });
+    socket.close();
+  });
+
+  it("takes the declared identity from the EdgeMQ-Identity header", async () => {
+    const socket = await TestSocket.open("/v1/connect", { "EdgeMQ-Identity": "header-peer" });
+    expect(await socket.next()).toMatchObject({ type: "welcome", identity: "header-peer" });
+    socket.close();
+  });
+
+  it("fails closed with 401 when not in dev mode and no EDGEMQ_SECRET is configured", async () => {
+    const bindings = { QUEUE: env.QUEUE, EXCHANGE: env.EXCHANGE };
+    const response = await app.request(
+      "/v1/connect?identity=alice",
+      { headers: upgrade },
+      bindings,
+    );
+    await expectError(response, 401, "unauthorized");
+  });
+
+  it("refuses tokens with 401 while token authentication is not built, even with a secret", async () => {
+    const bindings = { QUEUE: env.QUEUE, EXCHANGE: env.EXCHANGE, EDGEMQ_SECRET: "s3cret" };
+    const response = await app.request(
+      "/v1/connect?identity=alice",
+      { headers: upgrade },
+      bindings,
+    );
+    await expectError(response, 401, "unauthorized");
+  });
+
+  it("serves the queue named in the path, not a spoofed X-EdgeMQ-Queue header", async () => {
+    const socket = await TestSocket.open("/v1/queues/real-queue/serve?identity=w1", {
+      "X-EdgeMQ-Queue": "other-queue",
+    });
+    expect(await socket.next()).toMatchObject({
+      type: "welcome",
+      role: "server",
+      queue: "real-queue",
+    });
+    socket.close();
+  });
+
+  it("answers an unexpected fault with 500 internal and no details", async () => {
+    const response = await app.request(
+      "/v1/connect?identity=alice",
+      { headers: upgrade },
+      { EDGEMQ_DEV_MODE: "true" },
+    );
+    expect(response.status).toBe(500);
+    expect(await response.json()).toEqual({
+      error: { code: "internal", message: "internal error" },
+    });
+  });
+});
