@@ -70,12 +70,16 @@ export function utf8Length(text: string): number {
     const c = text.charCodeAt(i);
     if (c < 0x80) bytes += 1;
     else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+    else if (c >= 0xd800 && c <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
       bytes += 4;
       i++;
-    } else bytes += 3;
+    } else bytes += 3; // includes a lone surrogate, sent as U+FFFD (3 bytes)
   }
   return bytes;
+}
+
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
 }
 
 function base64DecodedLength(data: string): number {
@@ -102,6 +106,8 @@ export function bytesToBase64(bytes: Uint8Array): string {
 }
 
 export function base64ToBytes(data: string): Uint8Array {
+  // atob is forgiving (no padding, whitespace); the wire is not, and bodySize relies on that.
+  if (!isBase64(data)) throw new EdgeMQError(ERROR_CODE.badRequest, "body is not valid base64");
   let binary: string;
   try {
     binary = atob(data);

@@ -110,7 +110,7 @@ const DECODERS: Record<FrameType, Decoder> = {
   cancel: (f) => {
     if (!isRequestId(f.id)) return "id must be a request id";
     if (f.queue === undefined) return { type: "cancel", id: f.id };
-    if (!isQueueName(f.queue)) return "queue must match [A-Za-z0-9._-]{1,128}";
+    if (!isQueueName(f.queue)) return "queue must be a queue name";
     return { type: "cancel", id: f.id, queue: f.queue };
   },
   ready: (f) => {
@@ -133,7 +133,7 @@ const DECODERS: Record<FrameType, Decoder> = {
 
 function decodeRequest(f: Fields): Frame | string {
   if (!isRequestId(f.id)) return "id must be a request id";
-  if (!isQueueName(f.queue)) return "queue must match [A-Za-z0-9._-]{1,128}";
+  if (!isQueueName(f.queue)) return "queue must be a queue name";
   const body = readWireBody(f.body);
   if (typeof body === "string") return body;
   const frame: Frame = { type: "request", id: f.id, queue: f.queue, body };

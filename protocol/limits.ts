@@ -7,8 +7,11 @@
 /** Version of the wire protocol; carried in `welcome`. Additive changes keep the number. */
 export const PROTOCOL_VERSION = 1;
 
-/** Queue names: 1 to 128 of `A-Z a-z 0-9 . _ -`. */
-export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+/**
+ * Queue names: 1 to 128 of `A-Z a-z 0-9 . _ -`, but not `.` or `..`: a URL resolves those as
+ * dot segments, so `/v1/queues/../serve` would leave the queue's path.
+ */
+export const QUEUE_NAME_PATTERN = /^(?!\.\.?$)[A-Za-z0-9._-]{1,128}$/;
 
 /** Identities: 1 to 128 printable ASCII characters, no spaces or slashes. */
 export const IDENTITY_PATTERN = /^[A-Za-z0-9._:@+=-]{1,128}$/;

@@ -2,7 +2,7 @@
  * Small guards that narrow `unknown` values read off the wire. The codec builds every frame from
  * these; nothing else in EdgeMQ casts wire data.
  */
-import { BODY_ENCODING, type BodyEncoding, isBase64, type WireBody } from "./body.js";
+import { BODY_ENCODING, type BodyEncoding, isBase64, utf8Length, type WireBody } from "./body.js";
 import type { Headers } from "./frames.js";
 import {
   DEFAULT_LIMITS,
@@ -60,15 +60,16 @@ export function readHeaders(value: unknown): Headers | string {
   const entries = Object.entries(value);
   if (entries.length > DEFAULT_LIMITS.maxHeaders) return "too many headers";
   let size = 0;
-  const headers: Headers = {};
+  const checked: [string, string][] = [];
   for (const [name, headerValue] of entries) {
     if (!HEADER_NAME.test(name)) return `bad header name ${JSON.stringify(name.slice(0, 64))}`;
     if (typeof headerValue !== "string") return `header ${name} must be a string`;
-    size += name.length + headerValue.length;
-    headers[name] = headerValue;
+    size += name.length + utf8Length(headerValue);
+    checked.push([name, headerValue]);
   }
   if (size > DEFAULT_LIMITS.maxHeaderBytes) return "headers too large";
-  return headers;
+  // fromEntries defines own properties, so a header named "__proto__" stays a header.
+  return Object.fromEntries(checked);
 }
 
 /** A list of request ids, bounded. */
