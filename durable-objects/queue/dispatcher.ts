@@ -1,0 +1,71 @@
+/**
+ * One dispatch pass: while some server has free capacity, take the next queued request
+ * (round-robin across client identities, ready-index.ts), give it to the least recently used
+ * server with room (server-choice.ts), lease it in SQLite and queue its `dispatch` frame in the
+ * outbox (batched per server). Expired requests met on the way are ended, never dispatched.
+ * Runs inside the caller's transaction; used by queue-do.ts.
+ */
+import { type DispatchFrame, ERROR_CODE, type Limits } from "../../protocol/index.js";
+import { expiryError, isExpired, leaseUntil } from "./deadlines.js";
+import type { FrameOutbox } from "./frame-outbox.js";
+import type { ReadyIndex } from "./ready-index.js";
+import type { RequestLifecycle } from "./request-lifecycle.js";
+import type { RequestStore, StoredRequest } from "./request-store.js";
+import { chooseServer } from "./server-choice.js";
+import type { ServerRegistry } from "./server-registry.js";
+
+export interface DispatchDeps {
+  store: RequestStore;
+  servers: ServerRegistry;
+  ready: ReadyIndex;
+  lifecycle: RequestLifecycle;
+  outbox: FrameOutbox;
+  limits: Limits;
+  queue: string;
+  now: number;
+}
+
+/** Dispatches as many queued requests as servers can take; returns how many were sent. */
+export function dispatchReady(deps: DispatchDeps): number {
+  const { store, servers, ready, lifecycle, limits, now } = deps;
+  let sent = 0;
+  for (;;) {
+    const server = chooseServer(servers.all());
+    if (server === undefined) return sent;
+    const next = ready.take();
+    if (next === undefined) return sent;
+    const row = store.get(next.rid);
+    if (row === undefined || row.state !== "queued") continue;
+    if (isExpired(row.deadline, now)) {
+      const { code, message } = expiryError(row.sawServer);
+      lifecycle.fail(row, code, message, now);
+      continue;
+    }
+    if (row.body === undefined) {
+      lifecycle.fail(row, ERROR_CODE.internal, "the stored request is unreadable", now);
+      continue;
+    }
+    store.lease(row.rid, server.connId, leaseUntil(now, row.deadline, limits.leaseMs));
+    servers.markDispatched(server);
+    deps.outbox.push(server.ws, dispatchFrame(row, row.body, deps.queue));
+    sent++;
+  }
+}
+
+function dispatchFrame(
+  row: StoredRequest,
+  body: DispatchFrame["body"],
+  queue: string,
+): DispatchFrame {
+  const frame: DispatchFrame = {
+    type: "dispatch",
+    id: String(row.rid),
+    from: row.from,
+    queue,
+    body,
+    deadline: row.deadline,
+    attempt: row.attempt + 1,
+  };
+  if (row.headers !== undefined) frame.headers = row.headers;
+  return frame;
+}

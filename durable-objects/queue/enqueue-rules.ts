@@ -1,0 +1,57 @@
+/**
+ * Pure admission rules for one new request entering a queue: timeout within the maximum, body
+ * within the size limit (the exchange checks too, but the queue does not trust it), failFast with
+ * no server, queue depth and per-client in-flight bounds. Used by queue-do.ts; unit-tested.
+ */
+import {
+  bodySize,
+  ERROR_CODE,
+  err,
+  type Limits,
+  ok,
+  type RequestFrame,
+  type Result,
+  type WireError,
+} from "../../protocol/index.js";
+
+/** What the queue knows when it admits a request. */
+export interface AdmissionContext {
+  now: number;
+  limits: Limits;
+  /** Live (queued or leased) requests in the queue. */
+  depth: number;
+  /** Live requests of the sending client in the queue. */
+  clientInFlight: number;
+  /** Whether any server connection is open. */
+  serverConnected: boolean;
+}
+
+/** Admits a request (giving its deadline) or refuses it with a typed error. */
+export function admit(request: RequestFrame, ctx: AdmissionContext): Result<number, WireError> {
+  const { limits } = ctx;
+  const timeout = request.timeout ?? limits.defaultTimeoutMs;
+  if (!Number.isSafeInteger(timeout) || timeout <= 0 || timeout > limits.maxTimeoutMs) {
+    return refuse(ERROR_CODE.badRequest, `timeout must be 1 to ${limits.maxTimeoutMs} ms`);
+  }
+  const size = bodySize(request.body);
+  if (size > limits.maxBodyBytes) {
+    return refuse(ERROR_CODE.tooLarge, `body is ${size} bytes, over ${limits.maxBodyBytes}`);
+  }
+  if (request.failFast === true && !ctx.serverConnected) {
+    return refuse(ERROR_CODE.noResponders, "no server is connected to the queue");
+  }
+  if (ctx.depth >= limits.maxQueueDepth) {
+    return refuse(ERROR_CODE.queueFull, `the queue holds ${limits.maxQueueDepth} requests`);
+  }
+  if (ctx.clientInFlight >= limits.maxInFlightPerClient) {
+    return refuse(
+      ERROR_CODE.tooManyInFlight,
+      `this client has ${limits.maxInFlightPerClient} requests in flight in the queue`,
+    );
+  }
+  return ok(ctx.now + timeout);
+}
+
+function refuse(code: WireError["code"], message: string): Result<number, WireError> {
+  return err({ code, message });
+}

@@ -1,0 +1,84 @@
+/**
+ * The storage side of `QueueRpc.enqueue`: re-validates each request handed over by the exchange,
+ * answers a resend of a known id with its stored deadline (never stored or run twice), admits
+ * or refuses new ones (enqueue-rules.ts) and inserts them. Runs inside one transaction; used by
+ * queue-do.ts.
+ */
+import {
+  decodeFrameValue,
+  ERROR_CODE,
+  isIdentity,
+  isQueueName,
+  type Limits,
+  type WireError,
+} from "../../protocol/index.js";
+import type { EnqueueInput, EnqueueOutcome } from "../shared/contracts.js";
+import { admit } from "./enqueue-rules.js";
+import type { RequestStore } from "./request-store.js";
+
+export interface EnqueueDeps {
+  store: RequestStore;
+  limits: Limits;
+  serverConnected: boolean;
+  now: number;
+  /** Called for each newly stored request (to keep the ready index current). */
+  onStored: (from: string, rid: number) => void;
+}
+
+export function enqueueAll(input: EnqueueInput, deps: EnqueueDeps): EnqueueOutcome[] {
+  const { store, now } = deps;
+  const requests: readonly unknown[] = Array.isArray(input.requests) ? input.requests : [];
+  const refuseAll = (error: WireError) => requests.map((r) => refused(readId(r), error));
+  if (!isQueueName(input.queue) || !isIdentity(input.from)) {
+    return refuseAll({ code: ERROR_CODE.badRequest, message: "invalid queue or sender" });
+  }
+  const known = store.queueName();
+  if (known !== undefined && known !== input.queue) {
+    return refuseAll({ code: ERROR_CODE.badRequest, message: "this object serves another queue" });
+  }
+  store.setQueueName(input.queue);
+  let depth = store.liveDepth();
+  let clientInFlight = store.clientLive(input.from);
+  return requests.map((raw): EnqueueOutcome => {
+    const decoded = decodeFrameValue(raw);
+    if (!decoded.ok || decoded.value.type !== "request") {
+      const message = decoded.ok ? "not a request" : decoded.error.message;
+      return refused(readId(raw), { code: ERROR_CODE.badRequest, message });
+    }
+    const request = decoded.value;
+    const stored = store.findDeadline(input.from, request.id);
+    if (stored !== undefined) return { id: request.id, ok: true, deadline: stored };
+    const ctx = {
+      now,
+      limits: deps.limits,
+      depth,
+      clientInFlight,
+      serverConnected: deps.serverConnected,
+    };
+    const admitted = admit(request, ctx);
+    if (!admitted.ok) return refused(request.id, admitted.error);
+    const rid = store.insert({
+      clientId: request.id,
+      from: input.from,
+      body: request.body,
+      headers: request.headers,
+      deadline: admitted.value,
+      now,
+      sawServer: deps.serverConnected,
+    });
+    deps.onStored(input.from, rid);
+    depth++;
+    clientInFlight++;
+    return { id: request.id, ok: true, deadline: admitted.value };
+  });
+}
+
+function refused(id: string, error: WireError): EnqueueOutcome {
+  return { id, ok: false, error };
+}
+
+function readId(raw: unknown): string {
+  return typeof raw === "object" && raw !== null && "id" in raw && typeof raw.id === "string"
+    ? raw.id
+    : "";
+}

@@ -1,0 +1,55 @@
+/**
+ * Pure lease rules: whether an answer (reply, fail, extend) from a server connection is accepted
+ * for a request, and what happens to a request whose lease is lost (back to the queue, or
+ * server_error past maxAttempts dispatches). Used by queue-do.ts; unit-tested.
+ */
+import { ERROR_CODE, type ErrorCode, err, ok, type Result } from "../../protocol/index.js";
+
+export type RequestState = "queued" | "leased" | "done";
+
+/** The parts of a stored request the rules look at. */
+export interface LeaseView {
+  state: RequestState;
+  leaseConn: string | null;
+  deadline: number;
+}
+
+export interface Refusal {
+  code: ErrorCode;
+  message: string;
+}
+
+/**
+ * Accepts an answer only from the connection the request is leased to, once, before the
+ * deadline. `row` is `undefined` for an unknown (or purged) relay id.
+ */
+export function checkAnswer(
+  row: LeaseView | undefined,
+  connId: string,
+  now: number,
+): Result<void, Refusal> {
+  if (row === undefined) return err(refusal(ERROR_CODE.forbidden, "unknown request id"));
+  if (row.state === "done") {
+    if (row.deadline <= now) return err(refusal(ERROR_CODE.expired, "the deadline has passed"));
+    if (row.leaseConn === connId) {
+      return err(refusal(ERROR_CODE.conflict, "the request was already answered"));
+    }
+    return err(refusal(ERROR_CODE.forbidden, "the request is not leased to this connection"));
+  }
+  if (row.state !== "leased" || row.leaseConn !== connId) {
+    return err(refusal(ERROR_CODE.forbidden, "the request is not leased to this connection"));
+  }
+  if (row.deadline <= now) return err(refusal(ERROR_CODE.expired, "the deadline has passed"));
+  return ok(undefined);
+}
+
+/** What becomes of a request whose lease was lost after `attempt` dispatches. */
+export function afterLeaseLoss(attempt: number, maxAttempts: number): "requeue" | "fail" {
+  return attempt >= maxAttempts ? "fail" : "requeue";
+}
+
+export const REDELIVERY_MESSAGE = "the request was redelivered too many times";
+
+function refusal(code: ErrorCode, message: string): Refusal {
+  return { code, message };
+}

@@ -1,0 +1,60 @@
+/**
+ * The in-memory index of queued requests used by dispatch: relay ids grouped by client identity,
+ * FIFO within an identity, taken round-robin across identities so one flooding client does not
+ * hold back the others. Pure (no I/O); rebuilt from SQLite on wake by queue-do.ts. Entries may be
+ * stale (a request cancelled or expired since): the dispatcher re-reads each row before leasing.
+ */
+
+export class ReadyIndex {
+  /** Identities with queued requests, in ring order. */
+  private readonly ring: string[] = [];
+  private readonly byIdentity = new Map<string, number[]>();
+  /** Position in `ring` of the identity served next. */
+  private cursor = 0;
+
+  /** Builds an index from rows in any order. */
+  static from(rows: Iterable<{ rid: number; from: string }>): ReadyIndex {
+    const index = new ReadyIndex();
+    for (const row of rows) index.add(row.from, row.rid);
+    return index;
+  }
+
+  get size(): number {
+    let total = 0;
+    for (const rids of this.byIdentity.values()) total += rids.length;
+    return total;
+  }
+
+  /** Adds a request; kept in relay-id order within its identity (ids grow with arrival). */
+  add(from: string, rid: number): void {
+    const rids = this.byIdentity.get(from);
+    if (!rids) {
+      this.byIdentity.set(from, [rid]);
+      this.ring.push(from);
+      return;
+    }
+    let at = rids.length;
+    while (at > 0 && (rids[at - 1] ?? 0) > rid) at--;
+    if (rids[at - 1] === rid) return;
+    rids.splice(at, 0, rid);
+  }
+
+  /** Takes the next request round-robin across identities; `undefined` when empty. */
+  take(): { from: string; rid: number } | undefined {
+    while (this.ring.length > 0) {
+      if (this.cursor >= this.ring.length) this.cursor = 0;
+      const from = this.ring[this.cursor];
+      if (from === undefined) return undefined;
+      const rids = this.byIdentity.get(from);
+      const rid = rids?.shift();
+      if (rids === undefined || rids.length === 0) {
+        this.byIdentity.delete(from);
+        this.ring.splice(this.cursor, 1);
+      } else {
+        this.cursor++;
+      }
+      if (rid !== undefined) return { from, rid };
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * How requests end or lose their lease, in one place: finishing with an outcome (kept in SQLite
+ * until delivered), telling a lessee to stop (`cancel`), expiring past deadlines, and returning
+ * lost leases to the queue (or failing them past maxAttempts). Callers run these inside a
+ * transaction and flush the outbox after. Used by queue-do.ts and server-messages.ts.
+ */
+import { ERROR_CODE, type ErrorCode, type Limits } from "../../protocol/index.js";
+import type { Outcome } from "../shared/contracts.js";
+import { expiryError } from "./deadlines.js";
+import type { FrameOutbox } from "./frame-outbox.js";
+import { afterLeaseLoss, REDELIVERY_MESSAGE } from "./lease-rules.js";
+import { errorFrame } from "./outcome-frames.js";
+import type { RequestStore, StoredRequest } from "./request-store.js";
+import type { ServerRegistry } from "./server-registry.js";
+
+export class RequestLifecycle {
+  /** Set when requests went back to the queue: the ready index must be rebuilt. */
+  requeued = false;
+
+  constructor(
+    private readonly store: RequestStore,
+    private readonly servers: ServerRegistry,
+    private readonly outbox: FrameOutbox,
+    private readonly limits: Limits,
+  ) {}
+
+  /** Ends a request with its client's frame; a lessee other than `answeredBy` is told to stop. */
+  finish(row: StoredRequest, frame: Outcome["frame"], now: number, answeredBy?: string): void {
+    if (row.state === "done") return;
+    if (row.state === "leased") {
+      this.servers.release(row.leaseConn);
+      if (row.leaseConn !== answeredBy) this.tellLesseeToStop(row);
+    }
+    this.store.finish(row.rid, frame, now);
+  }
+
+  fail(row: StoredRequest, code: ErrorCode, message: string, now: number, by?: string): void {
+    this.finish(row, errorFrame(row.clientId, code, message), now, by);
+  }
+
+  /** Ends every live request whose deadline passed: timeout, or no_responders. */
+  expireDue(now: number): void {
+    for (const row of this.store.expired(now)) {
+      const { code, message } = expiryError(row.sawServer);
+      this.fail(row, code, message, now);
+    }
+  }
+
+  /** Leases that ran out without a reply or extend go back to the queue. */
+  reclaimEndedLeases(now: number): void {
+    for (const row of this.store.leaseEnded(now)) {
+      this.tellLesseeToStop(row);
+      this.loseLease(row, now);
+    }
+  }
+
+  /** A server connection is gone: its leased requests go back to the queue. */
+  dropConnection(connId: string, now: number): void {
+    for (const row of this.store.leasedTo(connId)) this.loseLease(row, now);
+    this.servers.invalidate();
+  }
+
+  /**
+   * After a restart, leases held by connections that no longer exist (sockets die with the
+   * object) return to the queue. Run once per wake.
+   */
+  reclaimOrphanLeases(now: number): void {
+    const open = new Set(this.servers.all().map((s) => s.connId));
+    for (const connId of this.store.leasedCounts().keys()) {
+      if (!open.has(connId)) this.dropConnection(connId, now);
+    }
+  }
+
+  private loseLease(row: StoredRequest, now: number): void {
+    this.servers.release(row.leaseConn);
+    if (afterLeaseLoss(row.attempt, this.limits.maxAttempts) === "fail") {
+      this.store.finish(
+        row.rid,
+        errorFrame(row.clientId, ERROR_CODE.serverError, REDELIVERY_MESSAGE),
+        now,
+      );
+      return;
+    }
+    this.store.requeue(row.rid);
+    this.requeued = true;
+  }
+
+  private tellLesseeToStop(row: StoredRequest): void {
+    const lessee = row.leaseConn === null ? undefined : this.servers.get(row.leaseConn);
+    if (lessee) this.outbox.push(lessee.ws, { type: "cancel", id: String(row.rid) });
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * Typed access to the QueueDO's `requests` and `meta` tables (schema.ts). Every read narrows
+ * the row; stored bodies, headers and outcome frames are re-validated with the protocol's codec.
+ * Synchronous (SQLite in a Durable Object); used by queue-do.ts, dispatcher.ts and outcome-delivery.ts.
+ */
+
+import type { Headers, WireBody } from "../../protocol/index.js";
+import type { Outcome } from "../shared/contracts.js";
+import { DELIVERY_RETRY_MS } from "./deadlines.js";
+import { num, optNum, str } from "./sql-values.js";
+import { readOutcomeFrame, type StoredRequest, toStored } from "./stored-request.js";
+
+export type { StoredRequest } from "./stored-request.js";
+
+export interface NewRequest {
+  clientId: string;
+  from: string;
+  body: WireBody;
+  headers: Headers | undefined;
+  deadline: number;
+  now: number;
+  sawServer: boolean;
+}
+
+const LIVE = "state IN ('queued', 'leased')";
+
+export class RequestStore {
+  constructor(private readonly sql: SqlStorage) {}
+
+  queueName(): string | undefined {
+    const row = this.sql.exec("SELECT value FROM meta WHERE key = 'queue'").toArray()[0];
+    return row === undefined ? undefined : str(row.value, "meta.value");
+  }
+
+  setQueueName(name: string): void {
+    this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('queue', ?)", name);
+  }
+
+  findDeadline(from: string, clientId: string): number | undefined {
+    const row = this.sql
+      .exec(
+        "SELECT deadline FROM requests WHERE from_identity = ? AND client_id = ?",
+        from,
+        clientId,
+      )
+      .toArray()[0];
+    return row === undefined ? undefined : num(row.deadline, "deadline");
+  }
+
+  findRid(from: string, clientId: string): number | undefined {
+    const row = this.sql
+      .exec("SELECT rid FROM requests WHERE from_identity = ? AND client_id = ?", from, clientId)
+      .toArray()[0];
+    return row === undefined ? undefined : num(row.rid, "rid");
+  }
+
+  liveDepth(): number {
+    return num(this.sql.exec(`SELECT COUNT(*) AS n FROM requests WHERE ${LIVE}`).one().n, "n");
+  }
+
+  clientLive(from: string): number {
+    const q = `SELECT COUNT(*) AS n FROM requests WHERE from_identity = ? AND ${LIVE}`;
+    return num(this.sql.exec(q, from).one().n, "n");
+  }
+
+  insert(r: NewRequest): number {
+    const headers = r.headers === undefined ? null : JSON.stringify(r.headers);
+    const row = this.sql
+      .exec(
+        `INSERT INTO requests (client_id, from_identity, body, headers, deadline, created, state,
+           saw_server) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?) RETURNING rid`,
+        r.clientId,
+        r.from,
+        JSON.stringify(r.body),
+        headers,
+        r.deadline,
+        r.now,
+        r.sawServer ? 1 : 0,
+      )
+      .one();
+    return num(row.rid, "rid");
+  }
+
+  get(rid: number): StoredRequest | undefined {
+    const row = this.sql.exec("SELECT * FROM requests WHERE rid = ?", rid).toArray()[0];
+    return row === undefined ? undefined : toStored(row);
+  }
+
+  /** Queued requests, for rebuilding the ready index. */
+  queued(): { rid: number; from: string }[] {
+    return this.sql
+      .exec("SELECT rid, from_identity FROM requests WHERE state = 'queued' ORDER BY rid")
+      .toArray()
+      .map((row) => ({ rid: num(row.rid, "rid"), from: str(row.from_identity, "from_identity") }));
+  }
+
+  /** Number of leased requests per connection. */
+  leasedCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    const q = "SELECT lease_conn, COUNT(*) AS n FROM requests WHERE state = 'leased' GROUP BY 1";
+    for (const row of this.sql.exec(q))
+      counts.set(str(row.lease_conn, "lease_conn"), num(row.n, "n"));
+    return counts;
+  }
+
+  /** Leases a queued request; returns its new attempt number. */
+  lease(rid: number, connId: string, until: number): void {
+    this.sql.exec(
+      `UPDATE requests SET state = 'leased', lease_conn = ?, lease_until = ?, attempt = attempt + 1
+       WHERE rid = ?`,
+      connId,
+      until,
+      rid,
+    );
+  }
+
+  extend(rid: number, until: number): void {
+    this.sql.exec("UPDATE requests SET lease_until = ? WHERE rid = ?", until, rid);
+  }
+
+  requeue(rid: number): void {
+    this.sql.exec(
+      "UPDATE requests SET state = 'queued', lease_conn = NULL, lease_until = NULL WHERE rid = ?",
+      rid,
+    );
+  }
+
+  /** Ends a request: drops its body, keeps its ids and the outcome until delivered (the
+   * immediate delivery attempt picks it up; otherwise the alarm retries it). */
+  finish(rid: number, frame: Outcome["frame"], now: number): void {
+    this.sql.exec(
+      `UPDATE requests SET state = 'done', body = NULL, headers = NULL, lease_until = NULL,
+         outcome = ?, deliver_at = ? WHERE rid = ?`,
+      JSON.stringify(frame),
+      now + DELIVERY_RETRY_MS,
+      rid,
+    );
+  }
+
+  /** Live requests leased to `connId`. */
+  leasedTo(connId: string): StoredRequest[] {
+    const q = "SELECT * FROM requests WHERE state = 'leased' AND lease_conn = ?";
+    return this.sql.exec(q, connId).toArray().map(toStored);
+  }
+
+  /** Live requests whose deadline has passed. */
+  expired(now: number): StoredRequest[] {
+    const q = `SELECT * FROM requests WHERE ${LIVE} AND deadline <= ?`;
+    return this.sql.exec(q, now).toArray().map(toStored);
+  }
+
+  /** Leased requests whose lease ran out before their deadline. */
+  leaseEnded(now: number): StoredRequest[] {
+    const q = "SELECT * FROM requests WHERE state = 'leased' AND lease_until <= ? AND deadline > ?";
+    return this.sql.exec(q, now, now).toArray().map(toStored);
+  }
+
+  /** A server connected: every live request has now seen one. */
+  markSawServer(): void {
+    this.sql.exec(`UPDATE requests SET saw_server = 1 WHERE ${LIVE} AND saw_server = 0`);
+  }
+
+  /** Outcomes due for delivery (an unreadable one is dropped from the list and logged). */
+  dueOutcomes(now: number, limit: number): { rid: number; outcome: Outcome }[] {
+    const q = `SELECT rid, from_identity, outcome FROM requests
+               WHERE outcome IS NOT NULL AND deliver_at <= ? ORDER BY deliver_at LIMIT ?`;
+    const due: { rid: number; outcome: Outcome }[] = [];
+    for (const row of this.sql.exec(q, now, limit)) {
+      const rid = num(row.rid, "rid");
+      const frame = readOutcomeFrame(str(row.outcome, "outcome"));
+      if (frame === undefined) {
+        console.error(JSON.stringify({ evt: "queue.corrupt_outcome", rid }));
+        this.sql.exec("UPDATE requests SET outcome = NULL, deliver_at = NULL WHERE rid = ?", rid);
+        continue;
+      }
+      due.push({ rid, outcome: { to: str(row.from_identity, "from_identity"), frame } });
+    }
+    return due;
+  }
+
+  delivered(rids: readonly number[]): void {
+    for (const rid of rids) {
+      this.sql.exec("UPDATE requests SET outcome = NULL, deliver_at = NULL WHERE rid = ?", rid);
+    }
+  }
+
+  retryDelivery(rids: readonly number[], at: number): void {
+    for (const rid of rids)
+      this.sql.exec("UPDATE requests SET deliver_at = ? WHERE rid = ?", at, rid);
+  }
+
+  /** Forgets finished, delivered requests whose dedup window has passed. */
+  purge(now: number, dedupWindowMs: number): void {
+    this.sql.exec(
+      "DELETE FROM requests WHERE state = 'done' AND outcome IS NULL AND deadline <= ?",
+      now - dedupWindowMs,
+    );
+  }
+
+  timers(dedupWindowMs: number): {
+    nextDeadline: number | undefined;
+    nextLeaseEnd: number | undefined;
+    nextDeliveryRetry: number | undefined;
+    nextPurge: number | undefined;
+  } {
+    const row = this.sql
+      .exec(
+        `SELECT
+           (SELECT MIN(deadline) FROM requests WHERE ${LIVE}) AS d,
+           (SELECT MIN(lease_until) FROM requests WHERE state = 'leased') AS l,
+           (SELECT MIN(deliver_at) FROM requests WHERE outcome IS NOT NULL) AS r,
+           (SELECT MIN(deadline) FROM requests WHERE state = 'done' AND outcome IS NULL) AS p`,
+      )
+      .one();
+    const purge = optNum(row.p, "p");
+    return {
+      nextDeadline: optNum(row.d, "d") ?? undefined,
+      nextLeaseEnd: optNum(row.l, "l") ?? undefined,
+      nextDeliveryRetry: optNum(row.r, "r") ?? undefined,
+      nextPurge: purge === null ? undefined : purge + dedupWindowMs,
+    };
+  }
+
+  counts(): { queued: number; leased: number } {
+    const q = `SELECT SUM(state = 'queued') AS q, SUM(state = 'leased') AS l FROM requests`;
+    const row = this.sql.exec(q).one();
+    return { queued: optNum(row.q, "q") ?? 0, leased: optNum(row.l, "l") ?? 0 };
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The QueueDO's SQLite schema and its migrations (run once per wake in blockConcurrencyWhile).
+ *   meta(key, value)       - the queue's name (a Durable Object does not know its own).
+ *   requests               - one row per request, UNIQUE(from_identity, client_id):
+ *     rid (relay id), client_id, from_identity, body/headers (JSON; NULL once done), deadline,
+ *     created, attempt (dispatches so far), state queued|leased|done, lease_conn, lease_until,
+ *     saw_server (0/1), outcome (client frame JSON awaiting delivery; NULL once delivered),
+ *     deliver_at (next delivery try). Done rows keep their ids until deadline + dedupWindowMs.
+ */
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE requests (
+     rid INTEGER PRIMARY KEY AUTOINCREMENT,
+     client_id TEXT NOT NULL,
+     from_identity TEXT NOT NULL,
+     body TEXT,
+     headers TEXT,
+     deadline INTEGER NOT NULL,
+     created INTEGER NOT NULL,
+     attempt INTEGER NOT NULL DEFAULT 0,
+     state TEXT NOT NULL,
+     lease_conn TEXT,
+     lease_until INTEGER,
+     saw_server INTEGER NOT NULL DEFAULT 0,
+     outcome TEXT,
+     deliver_at INTEGER,
+     UNIQUE (from_identity, client_id)
+   );
+   CREATE INDEX requests_state_deadline ON requests (state, deadline);
+   CREATE INDEX requests_pending ON requests (deliver_at) WHERE outcome IS NOT NULL;`,
+];
+
+/** Brings the database up to the latest schema; each migration runs in its own transaction. */
+export function migrate(sql: SqlStorage, transaction: (fn: () => void) => void): void {
+  sql.exec(
+    "CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)",
+  );
+  const row = sql.exec("SELECT MAX(version) AS v FROM _migrations").one();
+  const current = typeof row.v === "number" ? row.v : 0;
+  MIGRATIONS.forEach((statements, i) => {
+    const version = i + 1;
+    if (version <= current) return;
+    transaction(() => {
+      sql.exec(statements);
+      sql.exec("INSERT INTO _migrations (version, applied) VALUES (?, ?)", version, Date.now());
+    });
+  });
+}

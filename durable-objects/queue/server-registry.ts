@@ -1,0 +1,93 @@
+/**
+ * The QueueDO's in-memory view of its server connections: open sockets with a valid attachment,
+ * their concurrency, how many requests each holds (from SQLite) and when each was last used.
+ * Rebuilt lazily from getWebSockets() + attachments + the requests table after any wake, and
+ * whenever queue-do.ts invalidates it; only the least-recently-used order lives in memory alone.
+ */
+import type { RequestStore } from "./request-store.js";
+import { readServerAttachment, SERVER_TAG, type ServerAttachment } from "./server-attachment.js";
+import type { ServerLoad } from "./server-choice.js";
+
+export interface LiveServer extends ServerLoad {
+  ws: WebSocket;
+  attachment: ServerAttachment;
+}
+
+export class ServerRegistry {
+  private servers: Map<string, LiveServer> | undefined;
+  /** Connections closed by a takeover; their sockets may linger in getWebSockets() a while. */
+  private readonly retired = new Set<string>();
+  private readonly lastUsed = new Map<string, number>();
+  private uses = 0;
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly store: RequestStore,
+  ) {}
+
+  all(): LiveServer[] {
+    return [...this.load().values()];
+  }
+
+  get(connId: string): LiveServer | undefined {
+    return this.load().get(connId);
+  }
+
+  anyConnected(): boolean {
+    return this.load().size > 0;
+  }
+
+  invalidate(): void {
+    this.servers = undefined;
+  }
+
+  retire(connId: string): void {
+    this.retired.add(connId);
+    this.invalidate();
+  }
+
+  markDispatched(server: LiveServer): void {
+    server.inFlight++;
+    server.lastUsed = ++this.uses;
+    this.lastUsed.set(server.attachment.connId, server.lastUsed);
+  }
+
+  release(connId: string | null): void {
+    const server = connId === null ? undefined : this.servers?.get(connId);
+    if (server) server.inFlight = Math.max(0, server.inFlight - 1);
+  }
+
+  private load(): Map<string, LiveServer> {
+    if (this.servers) return this.servers;
+    const counts = this.store.leasedCounts();
+    const servers = new Map<string, LiveServer>();
+    const present = new Set<string>();
+    for (const ws of this.ctx.getWebSockets(SERVER_TAG)) {
+      const attachment = readServerAttachment(ws.deserializeAttachment());
+      if (attachment) present.add(attachment.connId);
+      if (!attachment || ws.readyState !== WebSocket.OPEN) continue;
+      const connId = attachment.connId;
+      if (this.retired.has(connId)) continue;
+      servers.set(connId, {
+        ws,
+        attachment,
+        connId,
+        concurrency: attachment.concurrency,
+        inFlight: counts.get(connId) ?? 0,
+        lastUsed: this.lastUsed.get(connId) ?? 0,
+      });
+    }
+    forgetAbsent(this.retired, present);
+    forgetAbsent(this.lastUsed, present);
+    this.servers = servers;
+    return servers;
+  }
+}
+
+/** Drops memory of connections whose sockets are gone, so long-lived objects do not leak. */
+function forgetAbsent(
+  keys: Set<string> | Map<string, unknown>,
+  present: ReadonlySet<string>,
+): void {
+  for (const key of keys.keys()) if (!present.has(key)) keys.delete(key);
+}

@@ -1,0 +1,28 @@
+/**
+ * Small helpers for the QueueDO's server sockets and upgrade answers: the welcome frame, JSON
+ * HTTP errors for refused upgrades (status from the protocol's one mapping) and a close that
+ * tolerates an already-closed socket. Used by queue-do.ts.
+ */
+import {
+  type ErrorCode,
+  HTTP_STATUS,
+  type Limits,
+  PROTOCOL_VERSION,
+  type WelcomeFrame,
+} from "../../protocol/index.js";
+
+export function welcomeFrame(identity: string, queue: string, limits: Limits): WelcomeFrame {
+  return { type: "welcome", v: PROTOCOL_VERSION, identity, role: "server", queue, limits };
+}
+
+export function httpError(code: ErrorCode, message: string): Response {
+  return Response.json({ error: { code, message } }, { status: HTTP_STATUS[code] });
+}
+
+export function closeQuietly(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    // Already closed.
+  }
+}

@@ -1,0 +1,58 @@
+/** Admission of a new request: timeout, body size, failFast, queue depth and per-client bounds. */
+import { describe, expect, it } from "vitest";
+import { type AdmissionContext, admit } from "../../../durable-objects/queue/enqueue-rules.js";
+import { DEFAULT_LIMITS, type RequestFrame } from "../../../protocol/index.js";
+
+const base: AdmissionContext = {
+  now: 1_000,
+  limits: { ...DEFAULT_LIMITS },
+  depth: 0,
+  clientInFlight: 0,
+  serverConnected: true,
+};
+
+const req = (extra: Partial<RequestFrame> = {}): RequestFrame => ({
+  type: "request",
+  id: "r",
+  queue: "q",
+  body: { enc: "utf8", data: "hi" },
+  ...extra,
+});
+
+function codeOf(request: RequestFrame, ctx: Partial<AdmissionContext> = {}): string {
+  const result = admit(request, { ...base, ...ctx });
+  return result.ok ? `ok:${result.value}` : result.error.code;
+}
+
+describe("admit", () => {
+  it("gives the default timeout when the request names none", () => {
+    expect(codeOf(req())).toBe(`ok:${1_000 + DEFAULT_LIMITS.defaultTimeoutMs}`);
+  });
+
+  it("accepts the maximum timeout and refuses one over it with bad_request", () => {
+    expect(codeOf(req({ timeout: DEFAULT_LIMITS.maxTimeoutMs }))).toMatch(/^ok:/);
+    expect(codeOf(req({ timeout: DEFAULT_LIMITS.maxTimeoutMs + 1 }))).toBe("bad_request");
+  });
+
+  it("refuses a body over the size limit with too_large", () => {
+    const data = "x".repeat(DEFAULT_LIMITS.maxBodyBytes + 1);
+    expect(codeOf(req({ body: { enc: "utf8", data } }))).toBe("too_large");
+  });
+
+  it("refuses failFast with no_responders only when no server is connected", () => {
+    expect(codeOf(req({ failFast: true }), { serverConnected: false })).toBe("no_responders");
+    expect(codeOf(req({ failFast: true }), { serverConnected: true })).toMatch(/^ok:/);
+    expect(codeOf(req(), { serverConnected: false })).toMatch(/^ok:/);
+  });
+
+  it("refuses with queue_full once the queue holds maxQueueDepth live requests", () => {
+    expect(codeOf(req(), { depth: DEFAULT_LIMITS.maxQueueDepth - 1 })).toMatch(/^ok:/);
+    expect(codeOf(req(), { depth: DEFAULT_LIMITS.maxQueueDepth })).toBe("queue_full");
+  });
+
+  it("refuses with too_many_in_flight once the client has its maximum live requests", () => {
+    const limit = DEFAULT_LIMITS.maxInFlightPerClient;
+    expect(codeOf(req(), { clientInFlight: limit - 1 })).toMatch(/^ok:/);
+    expect(codeOf(req(), { clientInFlight: limit })).toBe("too_many_in_flight");
+  });
+});

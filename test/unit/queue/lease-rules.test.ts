@@ -1,0 +1,56 @@
+/** Which server answers are accepted, and what a lost lease becomes. */
+import { describe, expect, it } from "vitest";
+import {
+  afterLeaseLoss,
+  checkAnswer,
+  type LeaseView,
+} from "../../../durable-objects/queue/lease-rules.js";
+
+const leased = (leaseConn: string, deadline = 10_000): LeaseView => ({
+  state: "leased",
+  leaseConn,
+  deadline,
+});
+
+function codeOf(row: LeaseView | undefined, connId: string, now: number): string {
+  const result = checkAnswer(row, connId, now);
+  return result.ok ? "ok" : result.error.code;
+}
+
+describe("checkAnswer", () => {
+  it("accepts an answer from the lessee before the deadline", () => {
+    expect(codeOf(leased("c1"), "c1", 5_000)).toBe("ok");
+  });
+
+  it("refuses an answer from another connection with forbidden", () => {
+    expect(codeOf(leased("c1"), "c2", 5_000)).toBe("forbidden");
+  });
+
+  it("refuses an unknown request and a request back in the queue with forbidden", () => {
+    expect(codeOf(undefined, "c1", 5_000)).toBe("forbidden");
+    expect(codeOf({ state: "queued", leaseConn: null, deadline: 10_000 }, "c1", 5_000)).toBe(
+      "forbidden",
+    );
+  });
+
+  it("refuses a second answer from the lessee with conflict", () => {
+    expect(codeOf({ state: "done", leaseConn: "c1", deadline: 10_000 }, "c1", 5_000)).toBe(
+      "conflict",
+    );
+  });
+
+  it("refuses an answer after the deadline with expired, leased or already ended", () => {
+    expect(codeOf(leased("c1"), "c1", 10_000)).toBe("expired");
+    expect(codeOf({ state: "done", leaseConn: "c1", deadline: 10_000 }, "c1", 12_000)).toBe(
+      "expired",
+    );
+  });
+});
+
+describe("afterLeaseLoss", () => {
+  it("requeues a request below maxAttempts dispatches and fails it at the limit", () => {
+    expect(afterLeaseLoss(1, 3)).toBe("requeue");
+    expect(afterLeaseLoss(2, 3)).toBe("requeue");
+    expect(afterLeaseLoss(3, 3)).toBe("fail");
+  });
+});

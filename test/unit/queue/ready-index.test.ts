@@ -1,0 +1,60 @@
+/** Fair selection of queued requests: round-robin across identities, FIFO within one. */
+import { describe, expect, it } from "vitest";
+import { ReadyIndex } from "../../../durable-objects/queue/ready-index.js";
+
+function drain(index: ReadyIndex): string[] {
+  const taken: string[] = [];
+  for (let next = index.take(); next !== undefined; next = index.take()) {
+    taken.push(`${next.from}:${next.rid}`);
+  }
+  return taken;
+}
+
+describe("ReadyIndex", () => {
+  it("takes requests round-robin across identities and FIFO within each", () => {
+    const index = ReadyIndex.from([
+      { rid: 1, from: "a" },
+      { rid: 2, from: "a" },
+      { rid: 3, from: "a" },
+      { rid: 4, from: "b" },
+      { rid: 5, from: "c" },
+      { rid: 6, from: "b" },
+    ]);
+    expect(drain(index)).toEqual(["a:1", "b:4", "c:5", "a:2", "b:6", "a:3"]);
+  });
+
+  it("serves a small client's requests within its first turns despite a 5,000-request backlog", () => {
+    const rows = Array.from({ length: 5_000 }, (_, i) => ({ rid: i + 1, from: "flood" }));
+    const index = ReadyIndex.from(rows);
+    for (let i = 0; i < 20; i++) index.add("small", 10_000 + i);
+    const first40 = Array.from({ length: 40 }, () => index.take()?.from);
+    expect(first40.filter((from) => from === "small")).toHaveLength(20);
+  });
+
+  it("keeps relay-id order within an identity when an older request is added back", () => {
+    const index = new ReadyIndex();
+    index.add("a", 5);
+    index.add("a", 9);
+    index.add("a", 2);
+    index.add("a", 5);
+    expect(drain(index)).toEqual(["a:2", "a:5", "a:9"]);
+  });
+
+  it("returns undefined and reports size zero when empty", () => {
+    const index = ReadyIndex.from([{ rid: 1, from: "a" }]);
+    expect(index.size).toBe(1);
+    index.take();
+    expect(index.take()).toBeUndefined();
+    expect(index.size).toBe(0);
+  });
+
+  it("gives an identity that arrives later a turn in the ring", () => {
+    const index = ReadyIndex.from([
+      { rid: 1, from: "a" },
+      { rid: 2, from: "a" },
+    ]);
+    expect(index.take()?.from).toBe("a");
+    index.add("b", 3);
+    expect(drain(index)).toEqual(["b:3", "a:2"]);
+  });
+});

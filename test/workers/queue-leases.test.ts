@@ -1,0 +1,64 @@
+/**
+ * QueueDO leases in workerd: a lease that runs out without a reply goes back to the queue (its
+ * old lessee is told to stop), and `extend` renews only the caller's own leases.
+ */
+
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { request, TestServer } from "./queue-test-server.js";
+
+const queueStub = (queue: string) => env.QUEUE.getByName(queue);
+
+function leaseUntilOf(queue: string, rid: string): Promise<unknown> {
+  return runInDurableObject(queueStub(queue), (_instance, state) => {
+    const row = state.storage.sql.exec(
+      "SELECT lease_until FROM requests WHERE rid = ?",
+      Number(rid),
+    );
+    return row.one().lease_until;
+  });
+}
+
+describe("QueueDO leases", () => {
+  it("requeues a request whose lease ran out and tells the old lessee to stop", async () => {
+    const server = await TestServer.connect("lease-x", "w1", 1);
+    await queueStub("lease-x").enqueue({
+      queue: "lease-x",
+      from: "sam",
+      requests: [request("r", "lease-x")],
+    });
+    const first = await server.next("dispatch");
+    await runInDurableObject(queueStub("lease-x"), (_instance, state) => {
+      state.storage.sql.exec("UPDATE requests SET lease_until = 1 WHERE rid = ?", Number(first.id));
+    });
+    await runDurableObjectAlarm(queueStub("lease-x"));
+    expect(await server.next("cancel")).toEqual({ type: "cancel", id: first.id });
+    expect(await server.next("dispatch")).toMatchObject({ id: first.id, attempt: 2 });
+    server.close();
+  });
+
+  it("renews the caller's lease on extend and refuses to extend another's with forbidden", async () => {
+    const lessee = await TestServer.connect("lease-y", "w1", 1);
+    const other = await TestServer.connect("lease-y", "w2", 0);
+    await queueStub("lease-y").enqueue({
+      queue: "lease-y",
+      from: "tia",
+      requests: [request("r", "lease-y")],
+    });
+    const dispatch = await lessee.next("dispatch");
+    await runInDurableObject(queueStub("lease-y"), (_instance, state) => {
+      state.storage.sql.exec(
+        "UPDATE requests SET lease_until = 5 WHERE rid = ?",
+        Number(dispatch.id),
+      );
+    });
+    other.send({ type: "extend", ids: [dispatch.id] });
+    expect(await other.next("error")).toMatchObject({ id: dispatch.id, code: "forbidden" });
+    expect(await leaseUntilOf("lease-y", dispatch.id)).toBe(5);
+    lessee.send({ type: "extend", ids: [dispatch.id] });
+    await expect.poll(() => leaseUntilOf("lease-y", dispatch.id)).toBeGreaterThan(5);
+    lessee.close();
+    other.close();
+  });
+});

@@ -1,0 +1,142 @@
+/**
+ * QueueDO recovery in workerd: deadlines ended by the alarm (timeout vs no_responders), leases
+ * returned when a server disconnects or is replaced, the redelivery limit, and requests kept
+ * across a reset of every object (abortAllDurableObjects).
+ */
+
+import { abortAllDurableObjects, runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { outcomeFor, request, sleep, TestServer } from "./queue-test-server.js";
+
+const queueStub = (queue: string) => env.QUEUE.getByName(queue);
+
+/** Enqueues a request with a 1 ms timeout, lets it pass and runs the queue's alarm. */
+async function expireOne(queue: string, from: string, id: string): Promise<void> {
+  const [answer] = await queueStub(queue).enqueue({
+    queue,
+    from,
+    requests: [request(id, queue, { timeout: 1 })],
+  });
+  expect(answer).toMatchObject({ ok: true });
+  await sleep(5);
+  await runDurableObjectAlarm(queueStub(queue));
+}
+
+describe("QueueDO deadlines", () => {
+  it("ends an expired request with timeout when a server was connected", async () => {
+    const idle = await TestServer.connect("dl-1", "w1", 0);
+    await expireOne("dl-1", "kim", "t");
+    expect(await outcomeFor("kim", "t")).toMatchObject({ type: "error", id: "t", code: "timeout" });
+    idle.close();
+  });
+
+  it("ends an expired request with no_responders when no server was ever connected", async () => {
+    await expireOne("dl-2", "lea", "n");
+    expect(await outcomeFor("lea", "n")).toMatchObject({ code: "no_responders" });
+  });
+
+  it("counts a server that connects during a request's life as seen, giving timeout", async () => {
+    await queueStub("dl-3").enqueue({
+      queue: "dl-3",
+      from: "max",
+      requests: [request("s", "dl-3", { timeout: 50 })],
+    });
+    const idle = await TestServer.connect("dl-3", "w1", 0);
+    await sleep(60);
+    await runDurableObjectAlarm(queueStub("dl-3"));
+    expect(await outcomeFor("max", "s")).toMatchObject({ code: "timeout" });
+    idle.close();
+  });
+
+  it("tells the lessee to stop when a leased request's deadline passes", async () => {
+    const server = await TestServer.connect("dl-4", "w1");
+    await queueStub("dl-4").enqueue({
+      queue: "dl-4",
+      from: "ned",
+      requests: [request("l", "dl-4", { timeout: 30 })],
+    });
+    const dispatch = await server.next("dispatch");
+    await sleep(40);
+    await runDurableObjectAlarm(queueStub("dl-4"));
+    expect(await server.next("cancel")).toEqual({ type: "cancel", id: dispatch.id });
+    expect(await outcomeFor("ned", "l")).toMatchObject({ code: "timeout" });
+    server.send({ type: "reply", id: dispatch.id, body: { enc: "json", data: "1" } });
+    expect(await server.next("error")).toMatchObject({ id: dispatch.id, code: "expired" });
+    server.close();
+  });
+});
+
+describe("QueueDO server loss", () => {
+  it("redelivers a leased request with attempt 2 when its server disconnects", async () => {
+    const first = await TestServer.connect("loss-1", "w1");
+    await queueStub("loss-1").enqueue({
+      queue: "loss-1",
+      from: "ola",
+      requests: [request("r", "loss-1")],
+    });
+    expect((await first.next("dispatch")).attempt).toBe(1);
+    first.close();
+    await first.closed;
+    const second = await TestServer.connect("loss-1", "w2");
+    const again = await second.next("dispatch");
+    expect(again).toMatchObject({ attempt: 2, from: "ola" });
+    second.send({ type: "reply", id: again.id, body: { enc: "json", data: "2" } });
+    expect(await outcomeFor("ola", "r")).toMatchObject({ type: "reply", body: { data: "2" } });
+    second.close();
+  });
+
+  it("replaces an older connection of the same server identity and requeues its leases", async () => {
+    const old = await TestServer.connect("loss-2", "w1");
+    await queueStub("loss-2").enqueue({
+      queue: "loss-2",
+      from: "pam",
+      requests: [request("r", "loss-2")],
+    });
+    await old.next("dispatch");
+    const newer = await TestServer.connect("loss-2", "w1");
+    expect((await old.closed).code).toBe(4001);
+    expect(await newer.next("dispatch")).toMatchObject({ attempt: 2 });
+    expect((await queueStub("loss-2").stats()).servers).toBe(1);
+    newer.close();
+  });
+
+  it("gives the client server_error once a request has been dispatched maxAttempts times", async () => {
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const server = await TestServer.connect("loss-3", `w${attempt}`);
+      if (attempt === 1) {
+        await queueStub("loss-3").enqueue({
+          queue: "loss-3",
+          from: "quin",
+          requests: [request("r", "loss-3")],
+        });
+      }
+      expect((await server.next("dispatch")).attempt).toBe(attempt);
+      server.close();
+      await server.closed;
+    }
+    const outcome = await outcomeFor("quin", "r");
+    expect(outcome).toMatchObject({ type: "error", code: "server_error" });
+  });
+
+  it("keeps requests across a reset of every object and redelivers the lost lease", async () => {
+    const server = await TestServer.connect("reset-1", "w1", 1);
+    const stub = queueStub("reset-1");
+    await stub.enqueue({
+      queue: "reset-1",
+      from: "rae",
+      requests: [request("leased", "reset-1"), request("waiting", "reset-1")],
+    });
+    await server.next("dispatch");
+    await abortAllDurableObjects();
+    await server.closed;
+    const back = await TestServer.connect("reset-1", "w1", 2);
+    const frames = [await back.next("dispatch"), await back.next("dispatch")];
+    expect(frames.map((f) => f.attempt).sort()).toEqual([1, 2]);
+    for (const f of frames)
+      back.send({ type: "reply", id: f.id, body: { enc: "json", data: "1" } });
+    expect(await outcomeFor("rae", "leased")).toMatchObject({ type: "reply" });
+    expect(await outcomeFor("rae", "waiting")).toMatchObject({ type: "reply" });
+    back.close();
+  });
+});
