@@ -1,0 +1,39 @@
+/**
+ * A firewalled echo server: it dials out to the relay, serves the queue "echo", and answers each
+ * request with what it got and who sent it. It never listens on a port.
+ *
+ *   npm run build && node examples/echo/server.mjs [identity]
+ *
+ * EDGEMQ_URL chooses the relay (default ws://127.0.0.1:8787); the identity comes from argv, then
+ * EDGEMQ_IDENTITY, then "echo-server".
+ */
+import { connect } from "edgemq/client";
+
+const url = process.env.EDGEMQ_URL ?? "ws://127.0.0.1:8787";
+const identity = process.argv[2] ?? process.env.EDGEMQ_IDENTITY ?? "echo-server";
+
+const peer = await connect(url, { identity });
+const service = peer.serve(
+  "echo",
+  async (req) => {
+    console.log(`#${req.attempt} from ${req.from}: ${describe(req.body)}`);
+    // Bytes are echoed as bytes; JSON and text are wrapped with the sender's identity.
+    if (req.body instanceof Uint8Array) return req.body;
+    return { echo: req.body, from: req.from, by: identity, headers: req.headers };
+  },
+  { concurrency: 8 },
+);
+console.log(`${identity} serves "echo" through ${url} (Ctrl-C to stop)`);
+
+// Ctrl-C: stop taking requests, finish those in hand, then leave.
+process.once("SIGINT", async () => {
+  await service.close();
+  await peer.close();
+  console.log("closed");
+});
+
+/** A short printable form of a body. */
+function describe(body) {
+  if (body instanceof Uint8Array) return `${body.length} bytes`;
+  return JSON.stringify(body);
+}

@@ -1,0 +1,192 @@
+/**
+ * Bodies: a JSON value, a string or bytes goes onto the wire and comes back as the same kind with
+ * the same content; bodySize measures what the relay limits; corrupt content is a bad_request.
+ */
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import {
+  type Body,
+  base64ToBytes,
+  bodySize,
+  bytesToBase64,
+  decodeBody,
+  EdgeMQError,
+  ERROR_CODE,
+  encodeBody,
+  isBase64,
+  type JsonValue,
+  utf8Length,
+  type WireBody,
+} from "../../../protocol/index.js";
+
+/** Encodes, passes through JSON text as a frame would, and decodes. */
+function roundTrip(body: Body): Body {
+  const wire: unknown = JSON.parse(JSON.stringify(encodeBody(body)));
+  if (typeof wire !== "object" || wire === null || !("enc" in wire) || !("data" in wire)) {
+    throw new Error("not a wire body");
+  }
+  const { enc, data } = wire;
+  if ((enc !== "json" && enc !== "utf8" && enc !== "base64") || typeof data !== "string") {
+    throw new Error("not a wire body");
+  }
+  return decodeBody({ enc, data });
+}
+
+function expectBadRequest(run: () => unknown, message: RegExp): void {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(EdgeMQError);
+    if (!(error instanceof EdgeMQError)) return;
+    expect(error.code).toBe(ERROR_CODE.badRequest);
+    expect(error.message).toMatch(message);
+    return;
+  }
+  throw new Error("expected a bad_request EdgeMQError");
+}
+
+describe("encodeBody and decodeBody", () => {
+  const jsonValues: JsonValue[] = [
+    null,
+    true,
+    false,
+    0,
+    -1.5,
+    1e21,
+    [],
+    {},
+    [1, "two", { three: [null] }],
+    { url: "https://example.com/cat.png", width: 640, tags: ["a", "b"], nested: { ok: true } },
+    { clé: "välue", emoji: "😀", quote: '"\\\n' },
+  ];
+
+  it.each(jsonValues.map((v) => [JSON.stringify(v), v] as const))(
+    "returns the JSON value %s unchanged, encoded as json",
+    (_label, value) => {
+      expect(encodeBody(value).enc).toBe("json");
+      expect(roundTrip(value)).toEqual(value);
+    },
+  );
+
+  it("keeps strings as strings, never parsing them as JSON", () => {
+    for (const text of ["", "hello", "42", "null", '{"a":1}', "héllo wörld", "😀👍🏽", "行"]) {
+      expect(encodeBody(text)).toEqual({ enc: "utf8", data: text });
+      expect(roundTrip(text)).toBe(text);
+    }
+  });
+
+  it("sends an absent body as JSON null", () => {
+    expect(encodeBody(undefined)).toEqual({ enc: "json", data: "null" });
+    expect(roundTrip(undefined)).toBeNull();
+  });
+
+  it("returns all 256 byte values unchanged", () => {
+    const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+    const wire = encodeBody(bytes);
+    expect(wire.enc).toBe("base64");
+    expect(isBase64(wire.data)).toBe(true);
+    expect(roundTrip(bytes)).toEqual(bytes);
+  });
+
+  it("returns 1 MiB of random bytes unchanged, matching Node's base64", () => {
+    const bytes = new Uint8Array(randomBytes(1024 * 1024));
+    const wire = encodeBody(bytes);
+    expect(wire.data).toBe(Buffer.from(bytes).toString("base64"));
+    expect(bodySize(wire)).toBe(bytes.length);
+    const back = roundTrip(bytes);
+    expect(back).toBeInstanceOf(Uint8Array);
+    if (!(back instanceof Uint8Array)) return;
+    // Buffer.equals, not toEqual: deep equality over a million elements takes seconds.
+    expect(Buffer.from(back).equals(Buffer.from(bytes))).toBe(true);
+  });
+
+  it("returns empty bytes as empty bytes", () => {
+    expect(encodeBody(new Uint8Array(0))).toEqual({ enc: "base64", data: "" });
+    expect(roundTrip(new Uint8Array(0))).toEqual(new Uint8Array(0));
+  });
+
+  it("encodes only the bytes a view covers, not its whole buffer", () => {
+    const view = Uint8Array.from([9, 1, 2, 3, 9]).subarray(1, 4);
+    expect(roundTrip(view)).toEqual(Uint8Array.from([1, 2, 3]));
+  });
+
+  it("refuses a json body whose data does not parse", () => {
+    for (const data of ["", "{", "undefined", "{'a':1}", "NaN"]) {
+      expectBadRequest(() => decodeBody({ enc: "json", data }), /not valid JSON/);
+    }
+  });
+
+  it("refuses a base64 body whose data does not decode", () => {
+    for (const data of ["@@@@", "a b!", "AA==AA", "A", "AAA", "AA-_"]) {
+      expectBadRequest(() => decodeBody({ enc: "base64", data }), /not valid base64/);
+    }
+  });
+});
+
+describe("bodySize", () => {
+  it("counts the UTF-8 bytes of json and utf8 bodies", () => {
+    const cases: [string, number][] = [
+      ["", 0],
+      ["abc", 3],
+      ["é", 2],
+      ["€", 3],
+      ["😀", 4],
+      ["héllo €😀", 1 + 2 + 3 + 1 + 3 + 4],
+    ];
+    for (const [text, bytes] of cases) {
+      expect(bodySize({ enc: "utf8", data: text })).toBe(bytes);
+      expect(bodySize({ enc: "json", data: text })).toBe(bytes);
+    }
+  });
+
+  it("counts the decoded bytes of base64 bodies, whatever their padding", () => {
+    for (let n = 0; n <= 12; n++) {
+      const wire: WireBody = { enc: "base64", data: bytesToBase64(new Uint8Array(n)) };
+      expect(bodySize(wire)).toBe(n);
+    }
+  });
+
+  it("agrees with TextEncoder on every kind of string, lone surrogates included", () => {
+    const encoder = new TextEncoder();
+    const samples = [
+      "plain ascii",
+      "ünïcödé",
+      "中文字符",
+      "😀😀",
+      "\ud800",
+      "\udc00",
+      "\ud800\ud800",
+      "\ud800a",
+      "a\ud800",
+      "\udc00\ud800",
+      "x\ud83d\ude00y\ud83d",
+    ];
+    // A fixed pseudo-random walk over all UTF-16 code units, so the test is repeatable.
+    let seed = 7;
+    for (let s = 0; s < 200; s++) {
+      let text = "";
+      for (let i = 0; i < 20; i++) {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        text += String.fromCharCode(seed % 0x10000);
+      }
+      samples.push(text);
+    }
+    for (const text of samples) {
+      expect(utf8Length(text), JSON.stringify(text)).toBe(encoder.encode(text).length);
+    }
+  });
+});
+
+describe("base64 helpers", () => {
+  it("accepts only padded standard base64 in isBase64", () => {
+    for (const data of ["", "AAAA", "AA==", "AAA=", "+/+/"]) expect(isBase64(data)).toBe(true);
+    for (const data of ["A", "AAA", "AA-_", "A===", "AA AA", "AA=A"]) {
+      expect(isBase64(data)).toBe(false);
+    }
+  });
+
+  it("decodes what bytesToBase64 encodes", () => {
+    const bytes = Uint8Array.from([0, 255, 128, 1, 2]);
+    expect(base64ToBytes(bytesToBase64(bytes))).toEqual(bytes);
+  });
+});
