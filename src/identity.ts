@@ -1,31 +1,115 @@
 /**
- * Establishes who a peer is, before any Durable Object is touched. Dev mode (`npm start`): the
- * peer declares it (`EdgeMQ-Identity` header or `?identity=`). Otherwise the relay fails closed:
- * signed tokens (EDGEMQ_SECRET) are the seam for the security issue and are refused until then.
- * Used by the WebSocket routes.
+ * Establishes who a peer is, before any Durable Object is touched, as a Principal (identity,
+ * roles, queue patterns, expiry). Signed mode (EDGEMQ_SECRET set): an HS256 token, from
+ * `Authorization: Bearer <jwt>` or, for browsers (which cannot set headers on a WebSocket), the
+ * subprotocol `edgemq.token.<jwt>` beside `edgemq`; any other identity claim must agree with it.
+ * Dev mode (`npm start`, no secret): the peer declares its identity. Otherwise: fail closed.
  */
-
 import { readSettings } from "../durable-objects/shared/settings.js";
-import { EdgeMQError, ERROR_CODE, HEADERS, isIdentity } from "../protocol/index.js";
+import {
+  allowsQueue,
+  EdgeMQError,
+  ERROR_CODE,
+  HEADERS,
+  isIdentity,
+  type Principal,
+  type TokenRole,
+  verifyToken,
+} from "../protocol/index.js";
 import type { Env } from "./env.js";
 
-/** The identity `request` may act as; throws `unauthorized` or `bad_request` otherwise. */
-export function establishIdentity(request: Request, env: Env): string {
-  if (readSettings(env).devMode) return declaredIdentity(request);
-  if (!env.EDGEMQ_SECRET) {
-    throw new EdgeMQError(ERROR_CODE.unauthorized, "relay has no EDGEMQ_SECRET configured");
+/** The WebSocket subprotocol EdgeMQ speaks, and the prefix of the one that carries a token. */
+export const SUBPROTOCOL = "edgemq";
+export const TOKEN_SUBPROTOCOL_PREFIX = "edgemq.token.";
+
+const DEV_PRINCIPAL_EXPIRY = Number.MAX_SAFE_INTEGER;
+
+/** The principal `request` acts as; throws `unauthorized`, `forbidden` or `bad_request`. */
+export async function establishPrincipal(request: Request, env: Env): Promise<Principal> {
+  if (env.EDGEMQ_SECRET) return tokenPrincipal(request, env.EDGEMQ_SECRET);
+  if (readSettings(env).devMode) {
+    const identity = declaredIdentity(request);
+    if (identity === undefined) {
+      const message = `dev mode: declare an identity with the ${HEADERS.identity} header or ?identity=`;
+      throw new EdgeMQError(ERROR_CODE.unauthorized, message);
+    }
+    return devPrincipal(identity);
   }
-  // Seam: verify a signed token against EDGEMQ_SECRET here and return its subject.
-  throw new EdgeMQError(ERROR_CODE.unauthorized, "token authentication is not available yet");
+  throw new EdgeMQError(
+    ERROR_CODE.unauthorized,
+    "relay has no EDGEMQ_SECRET configured: it refuses every peer (see README, Deployment)",
+  );
 }
 
-function declaredIdentity(request: Request): string {
+export function devPrincipal(identity: string): Principal {
+  return {
+    identity,
+    roles: new Set<TokenRole>(["client", "server"]),
+    queues: ["*"],
+    expiresAt: DEV_PRINCIPAL_EXPIRY,
+  };
+}
+
+/** Throws `forbidden` unless the principal has `role`. */
+export function requireRole(principal: Principal, role: TokenRole): void {
+  if (!principal.roles.has(role)) {
+    throw new EdgeMQError(ERROR_CODE.forbidden, `this token does not allow the ${role} role`);
+  }
+}
+
+/** Throws `forbidden` unless the principal may use `queue`. */
+export function requireQueue(principal: Principal, queue: string): void {
+  if (!allowsQueue(principal, queue)) {
+    throw new EdgeMQError(ERROR_CODE.forbidden, `this token does not allow queue ${queue}`);
+  }
+}
+
+async function tokenPrincipal(request: Request, secret: string): Promise<Principal> {
+  const token = presentedToken(request);
+  if (token === undefined) {
+    throw new EdgeMQError(
+      ERROR_CODE.unauthorized,
+      `a token is required: Authorization: Bearer <token>, or the WebSocket subprotocol ${TOKEN_SUBPROTOCOL_PREFIX}<token>`,
+    );
+  }
+  const result = await verifyToken(token, secret, Date.now());
+  if (!result.ok) throw result.error;
+  const claimed = declaredIdentity(request);
+  if (claimed !== undefined && claimed !== result.value.identity) {
+    throw new EdgeMQError(ERROR_CODE.forbidden, "identity claim does not match the token");
+  }
+  return result.value;
+}
+
+/** The token from the Authorization header, or from the token subprotocol. */
+export function presentedToken(request: Request): string | undefined {
+  const authorization = request.headers.get("Authorization");
+  if (authorization !== null) {
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+    return match?.[1];
+  }
+  for (const protocol of offeredSubprotocols(request)) {
+    if (protocol.startsWith(TOKEN_SUBPROTOCOL_PREFIX)) {
+      return protocol.slice(TOKEN_SUBPROTOCOL_PREFIX.length);
+    }
+  }
+  return undefined;
+}
+
+export function offeredSubprotocols(request: Request): string[] {
+  const header = request.headers.get("Sec-WebSocket-Protocol");
+  if (header === null) return [];
+  return header
+    .split(",")
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
+}
+
+/** An identity the peer claims by header or query; `bad_request` when malformed. */
+function declaredIdentity(request: Request): string | undefined {
   const declared =
     request.headers.get(HEADERS.identity) ?? new URL(request.url).searchParams.get("identity");
-  if (declared === null || declared === "") {
-    const message = `dev mode: declare an identity with the ${HEADERS.identity} header or ?identity=`;
-    throw new EdgeMQError(ERROR_CODE.unauthorized, message);
-  }
+  if (declared === null || declared === "") return undefined;
   if (!isIdentity(declared)) {
     const message = "identity must be 1-128 of A-Z a-z 0-9 . _ : @ + = -";
     throw new EdgeMQError(ERROR_CODE.badRequest, message);

@@ -8,11 +8,13 @@ import { readSettings } from "../../durable-objects/shared/settings.js";
 import type { Env } from "../env.js";
 import { forwardRequest } from "../forward.js";
 import { isWebSocketUpgrade, upgradeRequired } from "../http-error.js";
-import { establishIdentity } from "../identity.js";
+import { establishPrincipal, requireRole } from "../identity.js";
 
-export function connect(c: Context<{ Bindings: Env }>): Promise<Response> | Response {
+export async function connect(c: Context<{ Bindings: Env }>): Promise<Response> {
   if (!isWebSocketUpgrade(c.req.raw)) return upgradeRequired();
-  const identity = establishIdentity(c.req.raw, c.env);
+  const principal = await establishPrincipal(c.req.raw, c.env);
+  requireRole(principal, "client");
+  const identity = principal.identity;
   const name = exchangeName(identity, readSettings(c.env).exchangeShards);
   const forwarded = forwardRequest(c.req.raw, { [FORWARD_HEADERS.identity]: identity });
   return c.env.EXCHANGE.getByName(name).fetch(forwarded);

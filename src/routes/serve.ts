@@ -9,9 +9,9 @@ import { EdgeMQError, ERROR_CODE, isQueueName } from "../../protocol/index.js";
 import type { Env } from "../env.js";
 import { forwardRequest } from "../forward.js";
 import { isWebSocketUpgrade, upgradeRequired } from "../http-error.js";
-import { establishIdentity } from "../identity.js";
+import { establishPrincipal, requireQueue, requireRole } from "../identity.js";
 
-export function serve(c: Context<{ Bindings: Env }>): Promise<Response> | Response {
+export async function serve(c: Context<{ Bindings: Env }>): Promise<Response> {
   const queue = c.req.param("queue");
   if (!isQueueName(queue)) {
     throw new EdgeMQError(
@@ -20,7 +20,10 @@ export function serve(c: Context<{ Bindings: Env }>): Promise<Response> | Respon
     );
   }
   if (!isWebSocketUpgrade(c.req.raw)) return upgradeRequired();
-  const identity = establishIdentity(c.req.raw, c.env);
+  const principal = await establishPrincipal(c.req.raw, c.env);
+  requireRole(principal, "server");
+  requireQueue(principal, queue);
+  const identity = principal.identity;
   const forwarded = forwardRequest(c.req.raw, {
     [FORWARD_HEADERS.identity]: identity,
     [FORWARD_HEADERS.queue]: queue,
