@@ -26,7 +26,7 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
-          include: ["test/workers/**/*.test.ts"],
+          include: ["test/workers/**/*.test.ts", "test/security/**/*.test.ts"],
         },
       },
       {
