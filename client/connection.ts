@@ -1,0 +1,272 @@
+/**
+ * One reconnecting WebSocket to the relay, used by peer.ts (the client socket) and service.ts (a
+ * queue's server socket). It waits for the relay's `welcome`, coalesces the frames sent in one
+ * tick into one message, keeps the socket alive with ping/pong, and after an unexpected drop
+ * reconnects with full-jitter backoff. It knows frames, not requests: its owner re-sends state.
+ */
+import {
+  CLOSE_CODE,
+  DEFAULT_LIMITS,
+  decodeFrames,
+  EdgeMQError,
+  ERROR_CODE,
+  type Frame,
+  HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_MISSES,
+  type Limits,
+  maxFrameChars,
+  PING_MESSAGE,
+  PONG_MESSAGE,
+  type WelcomeFrame,
+} from "../protocol/index.js";
+import { type BackoffOptions, backoffDelay } from "./backoff.js";
+import { packMessages } from "./batch.js";
+import { closeFailure, describeClose, httpStatusOf } from "./close-reasons.js";
+import { startTimer, stopTimer, type TimerHandle } from "./platform.js";
+import type { Status } from "./status.js";
+import { OPEN, type WebSocketConstructor, type WebSocketLike } from "./websocket.js";
+
+export interface ConnectionEvents {
+  /** The relay's welcome, on the first connection and on each reconnection. */
+  welcome(frame: WelcomeFrame, reconnected: boolean): void;
+  frame(frame: Frame): void;
+  status(status: Status): void;
+  /** The connection ended for good without close() being called (refused, replaced, failed). */
+  terminated(error: EdgeMQError): void;
+}
+
+export interface ConnectionOptions {
+  url: string;
+  WebSocket: WebSocketConstructor;
+  backoff: BackoffOptions;
+  events: ConnectionEvents;
+  /** Keep retrying when the very first connection fails (server sockets); default: give up. */
+  retryFirst?: boolean;
+  /** Tags statuses with the queue a server socket serves. */
+  queue?: string;
+  random?: () => number;
+}
+
+type State = "connecting" | "open" | "waiting" | "closed";
+
+/** How long close() waits for the socket's close handshake before resolving anyway. */
+const CLOSE_WAIT_MS = 1_000;
+
+export class Connection {
+  /** The limits from the latest welcome. */
+  limits: Limits = { ...DEFAULT_LIMITS };
+  /** Settles with the first welcome, or with the error that ended the connection before it. */
+  readonly opened: Promise<WelcomeFrame>;
+  readonly #options: ConnectionOptions;
+  #resolveOpened: (frame: WelcomeFrame) => void = () => {};
+  #rejectOpened: (error: EdgeMQError) => void = () => {};
+  #state: State = "connecting";
+  #socket: WebSocketLike | undefined;
+  #everOpened = false;
+  #attempt = 0;
+  #outbox: Frame[] = [];
+  #flushScheduled = false;
+  #heartbeat: TimerHandle | undefined;
+  #misses = 0;
+  #retry: TimerHandle | undefined;
+  #httpStatus: number | undefined;
+  #lastError: string | undefined;
+  #closeWaiter: (() => void) | undefined;
+
+  constructor(options: ConnectionOptions) {
+    this.#options = options;
+    this.opened = new Promise<WelcomeFrame>((resolve, reject) => {
+      this.#resolveOpened = resolve;
+      this.#rejectOpened = reject;
+    });
+    this.opened.catch(() => {});
+    this.#open();
+  }
+
+  get isOpen(): boolean {
+    return this.#state === "open";
+  }
+
+  /** Queues a frame for this tick's message; false (not sent) unless the socket is welcomed. */
+  send(frame: Frame): boolean {
+    if (this.#state !== "open") return false;
+    this.#outbox.push(frame);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      void Promise.resolve().then(() => this.#flush());
+    }
+    return true;
+  }
+
+  /** Sends what is queued, closes the socket and stops reconnecting. */
+  async close(): Promise<void> {
+    if (this.#state === "closed") return;
+    this.#flush();
+    this.#state = "closed";
+    stopTimer(this.#retry);
+    this.#stopHeartbeat();
+    this.#rejectOpened(new EdgeMQError(ERROR_CODE.closed, "connection closed by the client"));
+    const socket = this.#socket;
+    if (!socket) return;
+    await new Promise<void>((resolve) => {
+      const fallback = startTimer(resolve, CLOSE_WAIT_MS);
+      this.#closeWaiter = () => {
+        stopTimer(fallback);
+        resolve();
+      };
+      try {
+        socket.close(CLOSE_CODE.normal, "closed by client");
+      } catch {
+        this.#closeWaiter();
+      }
+    });
+    this.#socket = undefined;
+  }
+
+  #open(): void {
+    this.#state = "connecting";
+    this.#httpStatus = undefined;
+    this.#lastError = undefined;
+    this.#misses = 0;
+    let socket: WebSocketLike;
+    try {
+      socket = new this.#options.WebSocket(this.#options.url);
+    } catch (cause) {
+      this.#dropped(1006, cause instanceof Error ? cause.message : "could not open a WebSocket");
+      return;
+    }
+    this.#socket = socket;
+    socket.onmessage = (event) => {
+      if (this.#socket === socket) this.#receive(event.data);
+    };
+    socket.onerror = (event) => {
+      if (this.#socket !== socket) return;
+      this.#httpStatus ??= httpStatusOf(event);
+      if (typeof event.message === "string" && event.message !== "")
+        this.#lastError = event.message;
+    };
+    socket.onclose = (event) => {
+      if (this.#socket !== socket) return;
+      if (this.#state === "closed") this.#closeWaiter?.();
+      else this.#dropped(event.code, event.reason);
+    };
+    this.#startHeartbeat(socket);
+  }
+
+  #receive(data: unknown): void {
+    this.#misses = 0;
+    if (data === PONG_MESSAGE) return;
+    for (const result of decodeFrames(data)) {
+      if (this.#state === "closed") return;
+      if (!result.ok) {
+        this.#status({ type: "error", error: result.error });
+      } else if (result.value.type === "welcome") {
+        this.#welcomed(result.value);
+      } else {
+        try {
+          this.#options.events.frame(result.value);
+        } catch (error) {
+          this.#status({ type: "error", error: EdgeMQError.from(error) });
+        }
+      }
+    }
+  }
+
+  #welcomed(frame: WelcomeFrame): void {
+    if (this.#state !== "connecting") return;
+    this.#state = "open";
+    this.limits = frame.limits;
+    this.#attempt = 0;
+    const reconnected = this.#everOpened;
+    this.#everOpened = true;
+    this.#status({ type: "connected" });
+    this.#resolveOpened(frame);
+    this.#options.events.welcome(frame, reconnected);
+  }
+
+  #dropped(code: number, reason: string): void {
+    this.#stopHeartbeat();
+    this.#socket = undefined;
+    this.#outbox = [];
+    const retrying = this.#everOpened || this.#options.retryFirst === true;
+    if (retrying) this.#status({ type: "disconnected", code, reason });
+    const refused = closeFailure(code, this.#httpStatus);
+    if (refused || !retrying) {
+      const error =
+        refused ??
+        new EdgeMQError(
+          ERROR_CODE.closed,
+          `could not connect to ${this.#safeUrl()}: ${describeClose(code, reason || this.#lastError || "")}`,
+        );
+      this.#state = "closed";
+      this.#rejectOpened(error);
+      this.#options.events.terminated(error);
+      return;
+    }
+    const delayMs = backoffDelay(this.#attempt, this.#options.backoff, this.#options.random);
+    this.#attempt += 1;
+    this.#state = "waiting";
+    this.#status({ type: "reconnecting", attempt: this.#attempt, delayMs });
+    this.#retry = startTimer(() => {
+      this.#retry = undefined;
+      if (this.#state === "waiting") this.#open();
+    }, delayMs);
+  }
+
+  #startHeartbeat(socket: WebSocketLike): void {
+    const tick = () => {
+      if (this.#socket !== socket) return;
+      if (this.#misses >= HEARTBEAT_MISSES) {
+        this.#socket = undefined;
+        try {
+          socket.close(CLOSE_CODE.normal, "heartbeat timeout");
+        } catch {
+          // The socket is already unusable; dropping it is all that is left to do.
+        }
+        this.#dropped(1006, "heartbeat timeout");
+        return;
+      }
+      this.#misses += 1;
+      if (socket.readyState === OPEN) trySend(socket, PING_MESSAGE);
+      this.#heartbeat = startTimer(tick, HEARTBEAT_INTERVAL_MS);
+    };
+    this.#heartbeat = startTimer(tick, HEARTBEAT_INTERVAL_MS);
+  }
+
+  #stopHeartbeat(): void {
+    stopTimer(this.#heartbeat);
+    this.#heartbeat = undefined;
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const socket = this.#socket;
+    const frames = this.#outbox;
+    this.#outbox = [];
+    if (!socket || this.#state !== "open" || frames.length === 0) return;
+    for (const message of packMessages(frames, maxFrameChars(this.limits))) {
+      trySend(socket, message);
+    }
+  }
+
+  #status(status: Status): void {
+    const queue = this.#options.queue;
+    this.#options.events.status(
+      queue === undefined || status.type === "closed" ? status : { ...status, queue },
+    );
+  }
+
+  /** The URL without its query, so a token never lands in an error message. */
+  #safeUrl(): string {
+    return this.#options.url.split("?")[0] ?? "";
+  }
+}
+
+/** A send on a socket that is going away throws on some platforms; its close event follows. */
+function trySend(socket: WebSocketLike, data: string): void {
+  try {
+    socket.send(data);
+  } catch {
+    // Ignored on purpose: the close event that follows triggers the reconnect and re-send.
+  }
+}

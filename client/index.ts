@@ -1,0 +1,20 @@
+/**
+ * The EdgeMQ SDK (`edgemq/client`): connect() to a relay, then request() replies from a queue and
+ * serve() a queue. Runs in Node 20+ (with `ws`), browsers, Workers, Deno and Bun.
+ * Only what is exported here is public.
+ */
+export {
+  type Body,
+  EdgeMQError,
+  ERROR_CODE,
+  type ErrorCode,
+  type Headers,
+  isEdgeMQError,
+  type JsonValue,
+} from "../protocol/index.js";
+export { type ConnectOptions, connect, DEFAULT_MAX_PENDING_REQUESTS, type Peer } from "./peer.js";
+export type { AbortSignalLike } from "./platform.js";
+export type { RequestOptions } from "./requester.js";
+export type { Handler, ServeOptions, ServeRequest, Service } from "./service.js";
+export type { Status } from "./status.js";
+export type { WebSocketConstructor, WebSocketLike } from "./websocket.js";

@@ -1,0 +1,179 @@
+/**
+ * `connect()` and the Peer it returns: one client socket for requests (through the Requester) and
+ * one server socket per served queue (a Service), with a shared status feed. The public entry of
+ * the SDK; re-exported by index.ts.
+ */
+import {
+  type Body,
+  DEFAULT_LIMITS,
+  EdgeMQError,
+  ERROR_CODE,
+  type Frame,
+  isQueueName,
+} from "../protocol/index.js";
+import { type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
+import { Connection } from "./connection.js";
+import { Requester, type RequestOptions } from "./requester.js";
+import { DEFAULT_CONCURRENCY, type Handler, type ServeOptions, Service } from "./service.js";
+import { type Status, StatusFeed } from "./status.js";
+import { type Credentials, connectUrl, serveUrl } from "./url.js";
+import { resolveWebSocket, type WebSocketConstructor } from "./websocket.js";
+
+declare global {
+  interface SymbolConstructor {
+    readonly asyncDispose: unique symbol;
+  }
+}
+
+export interface ConnectOptions {
+  /** Dev mode: the identity this peer declares (sent as query `identity`). */
+  identity?: string;
+  /** Signed mode: a token naming the identity (sent as query `token`). */
+  token?: string;
+  /** A WebSocket constructor; default globalThis.WebSocket, else the `ws` package in Node. */
+  WebSocket?: WebSocketConstructor;
+  /** Full-jitter backoff bounds for reconnecting (defaults 100 ms and 10 s). */
+  reconnect?: { minDelayMs?: number; maxDelayMs?: number };
+  /**
+   * Most unfinished requests this peer holds (sent, or queued while disconnected). Past it,
+   * request() rejects at once with EdgeMQError `too_many_in_flight`. Default 10,000.
+   */
+  maxPendingRequests?: number;
+}
+
+export const DEFAULT_MAX_PENDING_REQUESTS = 10_000;
+/** Slack after a request's timeout before the SDK's own backstop rejects it with `timeout`. */
+export const BACKSTOP_GRACE_MS = 2_000;
+
+/** Connects to the relay at `url`; resolves after the relay's welcome, rejects if that fails. */
+export async function connect(url: string, options: ConnectOptions = {}): Promise<Peer> {
+  const credentials: Credentials = { identity: options.identity, token: options.token };
+  const address = connectUrl(url, credentials);
+  const WebSocket = await resolveWebSocket(options.WebSocket);
+  const backoff: BackoffOptions = {
+    minDelayMs: options.reconnect?.minDelayMs ?? DEFAULT_BACKOFF.minDelayMs,
+    maxDelayMs: options.reconnect?.maxDelayMs ?? DEFAULT_BACKOFF.maxDelayMs,
+  };
+  const maxPending = options.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS;
+  const peer = new Peer({ url, address, credentials, WebSocket, backoff, maxPending });
+  await peer.opened;
+  return peer;
+}
+
+interface PeerSetup {
+  url: string;
+  address: string;
+  credentials: Credentials;
+  WebSocket: WebSocketConstructor;
+  backoff: BackoffOptions;
+  maxPending: number;
+}
+
+export class Peer {
+  /** This peer's identity, as the relay established it. */
+  identity = "";
+  /** @internal Settles with the client socket's first welcome. */
+  readonly opened: Promise<void>;
+  readonly #setup: PeerSetup;
+  readonly #feed = new StatusFeed();
+  readonly #requester: Requester;
+  readonly #connection: Connection;
+  readonly #services = new Set<Service>();
+  #closing: Promise<void> | undefined;
+
+  constructor(setup: PeerSetup) {
+    this.#setup = setup;
+    this.#requester = new Requester({
+      send: (frame) => this.#connection.send(frame),
+      limits: () => this.#connection.limits,
+      maxPending: setup.maxPending,
+      graceMs: BACKSTOP_GRACE_MS,
+    });
+    this.#connection = new Connection({
+      url: setup.address,
+      WebSocket: setup.WebSocket,
+      backoff: setup.backoff,
+      events: {
+        welcome: (frame, reconnected) => {
+          this.identity = frame.identity;
+          if (reconnected) this.#requester.resend();
+        },
+        frame: (frame) => this.#onFrame(frame),
+        status: (status) => this.#feed.emit(status),
+        terminated: (error) => {
+          this.#requester.rejectAll(error);
+          this.#feed.emit({ type: "error", error });
+        },
+      },
+    });
+    this.opened = this.#connection.opened.then(() => {});
+  }
+
+  /** Sends `body` to `queue` and resolves with the reply body (same kind, same content). */
+  request(queue: string, body?: Body, options?: RequestOptions): Promise<Body> {
+    return this.#requester.request(queue, body, options);
+  }
+
+  /** Serves `queue` on its own socket: `handler`'s return value is each reply's body. */
+  serve(queue: string, handler: Handler, options: ServeOptions = {}): Service {
+    if (this.#closing) throw new EdgeMQError(ERROR_CODE.closed, "peer is closed");
+    if (!isQueueName(queue)) {
+      throw new EdgeMQError(ERROR_CODE.badRequest, "queue must match [A-Za-z0-9._-]{1,128}");
+    }
+    const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+    const max = Math.min(this.#connection.limits.maxConcurrency, DEFAULT_LIMITS.maxConcurrency);
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > max) {
+      throw new EdgeMQError(ERROR_CODE.badRequest, `concurrency must be an integer 1 to ${max}`);
+    }
+    const service = new Service({
+      queue,
+      handler,
+      concurrency,
+      url: serveUrl(this.#setup.url, queue, this.#setup.credentials),
+      WebSocket: this.#setup.WebSocket,
+      backoff: this.#setup.backoff,
+      status: (status) => this.#feed.emit(status),
+      closed: (closed) => this.#services.delete(closed),
+    });
+    this.#services.add(service);
+    return service;
+  }
+
+  /** Connection statuses from now on, ending after `closed`. */
+  status(): AsyncIterable<Status> {
+    return this.#feed.subscribe();
+  }
+
+  /** Closes every service (finishing their requests), then the client socket. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #shutdown(): Promise<void> {
+    await Promise.all([...this.#services].map((service) => service.close()));
+    this.#requester.rejectAll(new EdgeMQError(ERROR_CODE.closed, "peer closed"));
+    this.#requester.flushAcks();
+    await this.#connection.close();
+    this.#feed.emit({ type: "closed" });
+  }
+
+  #onFrame(frame: Frame): void {
+    switch (frame.type) {
+      case "accepted":
+      case "reply":
+        this.#requester.handle(frame);
+        return;
+      case "error":
+        if (frame.id !== undefined) this.#requester.handle(frame);
+        else this.#feed.emit({ type: "error", error: EdgeMQError.fromWire(frame) });
+        return;
+      default:
+        return;
+    }
+  }
+}

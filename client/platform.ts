@@ -1,0 +1,64 @@
+/**
+ * The few runtime globals the SDK needs beyond ECMAScript (timers, AbortController, crypto), typed
+ * here because the SDK compiles without Node or DOM types. Every runtime EdgeMQ supports (Node 20+,
+ * browsers, Workers, Deno, Bun) provides them. Used by every other file in client/.
+ */
+
+/** An opaque timer handle (a number in browsers, an object in Node). */
+export type TimerHandle = { readonly __timer: unique symbol } | number;
+
+declare function setTimeout(callback: () => void, ms: number): TimerHandle;
+declare function clearTimeout(handle: TimerHandle | undefined): void;
+
+export function startTimer(callback: () => void, ms: number): TimerHandle {
+  return setTimeout(callback, ms);
+}
+
+export function stopTimer(handle: TimerHandle | undefined): void {
+  if (handle !== undefined) clearTimeout(handle);
+}
+
+/** The part of AbortSignal the SDK reads; the platform's AbortSignal satisfies it. */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: () => void): void;
+}
+
+/** The platform's AbortSignal type where the user's program has one, else the minimal shape. */
+export type PlatformAbortSignal = typeof globalThis extends { AbortSignal: { prototype: infer S } }
+  ? S
+  : AbortSignalLike;
+
+declare const AbortController: new () => {
+  readonly signal: PlatformAbortSignal & AbortSignalLike;
+  abort(reason?: unknown): void;
+};
+
+export function createAbortController(): {
+  readonly signal: PlatformAbortSignal & AbortSignalLike;
+  abort(reason?: unknown): void;
+} {
+  return new AbortController();
+}
+
+let counter = 0;
+
+/** A random unique id: crypto.randomUUID where present, else random hex plus a counter. */
+export function randomId(): string {
+  const crypto: unknown = Reflect.get(globalThis, "crypto");
+  if (typeof crypto === "object" && crypto !== null && "randomUUID" in crypto) {
+    const make = crypto.randomUUID;
+    if (typeof make === "function") {
+      const id: unknown = make.call(crypto);
+      if (typeof id === "string") return id;
+    }
+  }
+  counter = (counter + 1) % 0x100000;
+  const random = () =>
+    Math.floor(Math.random() * 0x100000000)
+      .toString(16)
+      .padStart(8, "0");
+  return `${random()}${random()}-${counter.toString(16)}`;
+}

@@ -1,0 +1,236 @@
+/**
+ * The requesting side of a peer: the map of unfinished requests, each settled exactly once (reply,
+ * error, local backstop timeout, abort or close), acks for every outcome the relay delivers, and
+ * the re-send of unfinished requests after a reconnect. Used by peer.ts; sends through a callback.
+ */
+import {
+  type AcceptedFrame,
+  type Body,
+  bodySize,
+  type ClientFrame,
+  decodeBody,
+  EdgeMQError,
+  ERROR_CODE,
+  type ErrorFrame,
+  encodeBody,
+  type Headers,
+  isQueueName,
+  type Limits,
+  type ReplyFrame,
+  type RequestFrame,
+  readHeaders,
+  type WireBody,
+} from "../protocol/index.js";
+import {
+  type AbortSignalLike,
+  randomId,
+  startTimer,
+  stopTimer,
+  type TimerHandle,
+} from "./platform.js";
+
+export interface RequestOptions {
+  /** Milliseconds the relay waits for a reply (default and maximum: welcome.limits). */
+  timeout?: number;
+  /** Fail at once with `no_responders` when no server serves the queue. */
+  failFast?: boolean;
+  headers?: Headers;
+  /** Aborting rejects the request with `cancelled` and asks the relay to drop it. */
+  signal?: AbortSignalLike;
+}
+
+export interface RequesterOptions {
+  /** Sends a frame; false when it was not sent (disconnected: requests are re-sent later). */
+  send(frame: ClientFrame): boolean;
+  limits(): Limits;
+  /** Most unfinished requests held at once; past it request() rejects `too_many_in_flight`. */
+  maxPending: number;
+  /** Slack after the timeout before the local backstop rejects `timeout`. */
+  graceMs: number;
+}
+
+interface Pending {
+  frame: RequestFrame;
+  createdAt: number;
+  deadline: number | undefined;
+  timer: TimerHandle | undefined;
+  resolve(body: Body): void;
+  reject(error: EdgeMQError): void;
+  detach(): void;
+}
+
+type Outcome = { ok: true; body: Body } | { ok: false; error: EdgeMQError };
+
+/** Most ids in one ack frame. */
+const MAX_ACK_IDS = 1_000;
+
+export class Requester {
+  readonly #options: RequesterOptions;
+  readonly #pending = new Map<string, Pending>();
+  #acks: string[] = [];
+  #ackScheduled = false;
+  #closed: EdgeMQError | undefined;
+
+  constructor(options: RequesterOptions) {
+    this.#options = options;
+  }
+
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  request(queue: string, body: Body, options: RequestOptions = {}): Promise<Body> {
+    return new Promise<Body>((resolve, reject) => {
+      const built = this.#build(queue, body, options);
+      if (built instanceof EdgeMQError) {
+        reject(built);
+        return;
+      }
+      const { id } = built;
+      const signal = options.signal;
+      const onAbort = () => {
+        if (this.#settle(id, { ok: false, error: cancelled(signal) })) {
+          this.#options.send({ type: "cancel", id, queue });
+        }
+      };
+      const limits = this.#options.limits();
+      const entry: Pending = {
+        frame: built,
+        createdAt: Date.now(),
+        deadline: undefined,
+        timer: undefined,
+        resolve,
+        reject,
+        detach: () => signal?.removeEventListener("abort", onAbort),
+      };
+      const waitMs = (options.timeout ?? limits.defaultTimeoutMs) + this.#options.graceMs;
+      entry.timer = startTimer(() => {
+        const error = new EdgeMQError(ERROR_CODE.timeout, `no reply from ${queue} in time`);
+        this.#settle(id, { ok: false, error });
+      }, waitMs);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#pending.set(id, entry);
+      this.#options.send(built);
+    });
+  }
+
+  /** Handles `accepted`, `reply` and `error {id}` frames from the relay. */
+  handle(frame: AcceptedFrame | ReplyFrame | ErrorFrame): void {
+    if (frame.id === undefined) return;
+    if (frame.type === "accepted") {
+      const entry = this.#pending.get(frame.id);
+      if (entry) entry.deadline = frame.deadline;
+      return;
+    }
+    this.#ack(frame.id);
+    if (frame.type === "reply") this.#settle(frame.id, decodeOutcome(frame.body));
+    else this.#settle(frame.id, { ok: false, error: EdgeMQError.fromWire(frame) });
+  }
+
+  /** Re-sends every unfinished request (same id: the relay de-duplicates) after a reconnect. */
+  resend(): void {
+    const now = Date.now();
+    for (const entry of this.#pending.values()) {
+      const { timeout } = entry.frame;
+      const frame =
+        timeout === undefined
+          ? entry.frame
+          : { ...entry.frame, timeout: Math.max(1, timeout - (now - entry.createdAt)) };
+      this.#options.send(frame);
+    }
+  }
+
+  /** Rejects every unfinished request and refuses new ones with `error`. */
+  rejectAll(error: EdgeMQError): void {
+    this.#closed ??= error;
+    for (const id of [...this.#pending.keys()]) this.#settle(id, { ok: false, error });
+  }
+
+  /** Sends the acks gathered so far now, instead of at the end of the tick. */
+  flushAcks(): void {
+    this.#ackScheduled = false;
+    const ids = this.#acks;
+    this.#acks = [];
+    for (let i = 0; i < ids.length; i += MAX_ACK_IDS) {
+      this.#options.send({ type: "ack", ids: ids.slice(i, i + MAX_ACK_IDS) });
+    }
+  }
+
+  #build(queue: string, body: Body, options: RequestOptions): RequestFrame | EdgeMQError {
+    if (this.#closed) return this.#closed;
+    if (options.signal?.aborted) return cancelled(options.signal);
+    if (this.#pending.size >= this.#options.maxPending) {
+      return new EdgeMQError(
+        ERROR_CODE.tooManyInFlight,
+        `${this.#pending.size} requests are unfinished (maxPendingRequests)`,
+      );
+    }
+    if (!isQueueName(queue)) {
+      return new EdgeMQError(ERROR_CODE.badRequest, "queue must match [A-Za-z0-9._-]{1,128}");
+    }
+    const limits = this.#options.limits();
+    const { timeout, failFast, headers } = options;
+    if (timeout !== undefined && !(Number.isSafeInteger(timeout) && timeout > 0)) {
+      return new EdgeMQError(ERROR_CODE.badRequest, "timeout must be a positive integer of ms");
+    }
+    if (timeout !== undefined && timeout > limits.maxTimeoutMs) {
+      return new EdgeMQError(ERROR_CODE.badRequest, `timeout over ${limits.maxTimeoutMs} ms`);
+    }
+    const wire = encodeChecked(body, limits);
+    if (wire instanceof EdgeMQError) return wire;
+    const frame: RequestFrame = { type: "request", id: randomId(), queue, body: wire };
+    if (timeout !== undefined) frame.timeout = timeout;
+    if (failFast !== undefined) frame.failFast = failFast;
+    if (headers !== undefined) {
+      const checked = readHeaders(headers);
+      if (typeof checked === "string") return new EdgeMQError(ERROR_CODE.badRequest, checked);
+      frame.headers = checked;
+    }
+    return frame;
+  }
+
+  #settle(id: string, outcome: Outcome): boolean {
+    const entry = this.#pending.get(id);
+    if (!entry) return false;
+    this.#pending.delete(id);
+    stopTimer(entry.timer);
+    entry.detach();
+    if (outcome.ok) entry.resolve(outcome.body);
+    else entry.reject(outcome.error);
+    return true;
+  }
+
+  #ack(id: string): void {
+    this.#acks.push(id);
+    if (this.#ackScheduled) return;
+    this.#ackScheduled = true;
+    void Promise.resolve().then(() => {
+      if (this.#ackScheduled) this.flushAcks();
+    });
+  }
+}
+
+function encodeChecked(body: Body, limits: Limits): WireBody | EdgeMQError {
+  let wire: WireBody;
+  try {
+    wire = encodeBody(body);
+  } catch (error) {
+    return EdgeMQError.from(error);
+  }
+  if (bodySize(wire) > limits.maxBodyBytes) {
+    return new EdgeMQError(ERROR_CODE.tooLarge, `body over ${limits.maxBodyBytes} bytes`);
+  }
+  return wire;
+}
+
+function decodeOutcome(body: WireBody): Outcome {
+  try {
+    return { ok: true, body: decodeBody(body) };
+  } catch (error) {
+    return { ok: false, error: EdgeMQError.from(error) };
+  }
+}
+
+function cancelled(signal: AbortSignalLike | undefined): EdgeMQError {
+  return new EdgeMQError(ERROR_CODE.cancelled, "request cancelled", { cause: signal?.reason });
+}

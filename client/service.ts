@@ -1,0 +1,240 @@
+/**
+ * A served queue: its own reconnecting server socket, `ready {concurrency}` after each welcome,
+ * handlers for dispatched requests (at most `concurrency` at once), their replies or failures,
+ * lease extensions for long handlers, and a draining close. Created by Peer.serve (peer.ts).
+ */
+import {
+  type Body,
+  bodySize,
+  DEFAULT_LIMITS,
+  type DispatchFrame,
+  decodeBody,
+  EdgeMQError,
+  ERROR_CODE,
+  encodeBody,
+  type Frame,
+  type Headers,
+  type ServerFrame,
+} from "../protocol/index.js";
+import type { BackoffOptions } from "./backoff.js";
+import { Connection } from "./connection.js";
+import {
+  type AbortSignalLike,
+  createAbortController,
+  type PlatformAbortSignal,
+  startTimer,
+  stopTimer,
+  type TimerHandle,
+} from "./platform.js";
+import type { Status } from "./status.js";
+import type { WebSocketConstructor } from "./websocket.js";
+
+/** One dispatched request, as a handler sees it. */
+export interface ServeRequest {
+  /** The relay's id for this dispatch. */
+  readonly id: string;
+  /** The requester's identity, set by the relay (never by the requester). */
+  readonly from: string;
+  readonly queue: string;
+  readonly body: Body;
+  readonly headers: Headers;
+  /** Epoch milliseconds after which the requester has been answered `timeout`. */
+  readonly deadline: number;
+  /** 1 on the first dispatch, more after a server was lost while holding it. */
+  readonly attempt: number;
+  /** Aborted when the relay cancels the request or its deadline passes. */
+  readonly signal: PlatformAbortSignal & AbortSignalLike;
+}
+
+/** A handler's return value is the reply body; a throw becomes `fail {message}` (no stack). */
+export type Handler = (request: ServeRequest) => Body | Promise<Body>;
+
+export interface ServeOptions {
+  /** Most handlers running at once on this socket (default 16). */
+  concurrency?: number;
+}
+
+export const DEFAULT_CONCURRENCY = 16;
+
+export interface ServiceSetup {
+  queue: string;
+  handler: Handler;
+  concurrency: number;
+  url: string;
+  WebSocket: WebSocketConstructor;
+  backoff: BackoffOptions;
+  status(status: Status): void;
+  closed(service: Service): void;
+}
+
+interface Running {
+  abort(reason: EdgeMQError): void;
+  cancelled: boolean;
+}
+
+export class Service {
+  readonly queue: string;
+  /** Resolves once the relay welcomed the server socket and `ready` was sent. */
+  readonly ready: Promise<void>;
+  readonly #setup: ServiceSetup;
+  readonly #connection: Connection;
+  readonly #running = new Map<string, Running>();
+  readonly #waiting: DispatchFrame[] = [];
+  #closing: Promise<void> | undefined;
+  #drained: (() => void) | undefined;
+  #extendTimer: TimerHandle | undefined;
+
+  constructor(setup: ServiceSetup) {
+    this.#setup = setup;
+    this.queue = setup.queue;
+    this.#connection = new Connection({
+      url: setup.url,
+      WebSocket: setup.WebSocket,
+      backoff: setup.backoff,
+      retryFirst: true,
+      queue: setup.queue,
+      events: {
+        welcome: () => this.#sendReady(),
+        frame: (frame) => this.#onFrame(frame),
+        status: setup.status,
+        terminated: (error) => setup.status({ type: "error", error, queue: setup.queue }),
+      },
+    });
+    this.ready = this.#connection.opened.then(() => {});
+    this.ready.catch(() => {});
+  }
+
+  /** Handlers running or waiting for a slot. */
+  get inHand(): number {
+    return this.#running.size + this.#waiting.length;
+  }
+
+  /** Takes no more requests, finishes (and replies to) those in hand, then closes the socket. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#connection.send({ type: "ready", concurrency: 0 });
+    if (this.inHand > 0) {
+      await new Promise<void>((resolve) => {
+        this.#drained = resolve;
+      });
+    }
+    this.#stopExtending();
+    await this.#connection.close();
+    this.#setup.closed(this);
+  }
+
+  #sendReady(): void {
+    const concurrency = this.#closing ? 0 : this.#setup.concurrency;
+    this.#connection.send({ type: "ready", concurrency });
+  }
+
+  #onFrame(frame: Frame): void {
+    switch (frame.type) {
+      case "dispatch":
+        if (this.#running.size < this.#setup.concurrency) void this.#run(frame);
+        else this.#waiting.push(frame);
+        return;
+      case "cancel":
+        this.#cancel(frame.id);
+        return;
+      case "error":
+        // An error about one of our replies (not leased any more, expired) needs no action.
+        if (frame.id === undefined) {
+          const error = EdgeMQError.fromWire(frame);
+          this.#setup.status({ type: "error", error, queue: this.queue });
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  #cancel(id: string): void {
+    const running = this.#running.get(id);
+    if (running) {
+      running.cancelled = true;
+      running.abort(new EdgeMQError(ERROR_CODE.cancelled, "request cancelled by the relay"));
+      return;
+    }
+    const index = this.#waiting.findIndex((frame) => frame.id === id);
+    if (index >= 0) this.#waiting.splice(index, 1);
+    this.#checkDrained();
+  }
+
+  async #run(frame: DispatchFrame): Promise<void> {
+    const controller = createAbortController();
+    const running: Running = { abort: (reason) => controller.abort(reason), cancelled: false };
+    this.#running.set(frame.id, running);
+    this.#startExtending();
+    const expiry = startTimer(
+      () => controller.abort(new EdgeMQError(ERROR_CODE.timeout, "the request's deadline passed")),
+      Math.max(0, frame.deadline - Date.now()),
+    );
+    let outcome: ServerFrame;
+    try {
+      const request: ServeRequest = {
+        id: frame.id,
+        from: frame.from,
+        queue: frame.queue,
+        body: decodeBody(frame.body),
+        headers: frame.headers ?? {},
+        deadline: frame.deadline,
+        attempt: frame.attempt,
+        signal: controller.signal,
+      };
+      outcome = this.#replyFrame(frame.id, await this.#setup.handler(request));
+    } catch (error) {
+      outcome = { type: "fail", id: frame.id, message: failureMessage(error) };
+    }
+    stopTimer(expiry);
+    this.#running.delete(frame.id);
+    // A reply after a cancel would only be refused; while disconnected the relay re-queues it.
+    if (!running.cancelled) this.#connection.send(outcome);
+    const next = this.#waiting.shift();
+    if (next) void this.#run(next);
+    this.#checkDrained();
+  }
+
+  #replyFrame(id: string, body: Body): ServerFrame {
+    const wire = encodeBody(body);
+    const max = this.#connection.limits.maxBodyBytes;
+    if (bodySize(wire) > max) {
+      throw new EdgeMQError(ERROR_CODE.tooLarge, `reply body over ${max} bytes`);
+    }
+    return { type: "reply", id, body: wire };
+  }
+
+  #checkDrained(): void {
+    if (this.inHand > 0) return;
+    this.#stopExtending();
+    this.#drained?.();
+  }
+
+  /** While handlers run, renews their leases every half lease so none is redelivered. */
+  #startExtending(): void {
+    if (this.#extendTimer !== undefined) return;
+    const leaseMs = this.#connection.limits.leaseMs || DEFAULT_LIMITS.leaseMs;
+    const tick = () => {
+      this.#extendTimer = undefined;
+      if (this.#running.size === 0) return;
+      this.#connection.send({ type: "extend", ids: [...this.#running.keys()] });
+      this.#extendTimer = startTimer(tick, Math.max(1, Math.floor(leaseMs / 2)));
+    };
+    this.#extendTimer = startTimer(tick, Math.max(1, Math.floor(leaseMs / 2)));
+  }
+
+  #stopExtending(): void {
+    stopTimer(this.#extendTimer);
+    this.#extendTimer = undefined;
+  }
+}
+
+/** What a failed handler tells the requester: the error's message, never its stack. */
+function failureMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : typeof error === "string" ? error : "";
+  return (message || "handler failed").slice(0, 4096);
+}

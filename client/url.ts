@@ -1,0 +1,41 @@
+/**
+ * Builds the relay's WebSocket URLs from the base URL a user gives: http(s) becomes ws(s), a
+ * trailing slash is tolerated, and the identity (dev mode) or token travels as a query parameter,
+ * which works on every platform, browsers included. Used by peer.ts and service.ts.
+ */
+import { EdgeMQError, ERROR_CODE, PATHS } from "../protocol/index.js";
+
+export interface Credentials {
+  identity?: string | undefined;
+  token?: string | undefined;
+}
+
+const SCHEME = /^(wss?|https?):\/\//i;
+
+export function socketUrl(base: string, path: string, credentials: Credentials): string {
+  const match = SCHEME.exec(base);
+  const scheme = match?.[1]?.toLowerCase();
+  if (!match || !scheme) {
+    throw new EdgeMQError(
+      ERROR_CODE.badRequest,
+      `relay url must start with ws(s):// or http(s)://`,
+    );
+  }
+  const wsScheme = scheme === "https" ? "wss" : scheme === "http" ? "ws" : scheme;
+  const rest = base.slice(match[0].length).replace(/\/+$/, "");
+  const query: string[] = [];
+  if (credentials.identity !== undefined) {
+    query.push(`identity=${encodeURIComponent(credentials.identity)}`);
+  }
+  if (credentials.token !== undefined) query.push(`token=${encodeURIComponent(credentials.token)}`);
+  const search = query.length > 0 ? `?${query.join("&")}` : "";
+  return `${wsScheme}://${rest}${path}${search}`;
+}
+
+export function connectUrl(base: string, credentials: Credentials): string {
+  return socketUrl(base, PATHS.connect, credentials);
+}
+
+export function serveUrl(base: string, queue: string, credentials: Credentials): string {
+  return socketUrl(base, PATHS.serve(queue), credentials);
+}

@@ -1,0 +1,68 @@
+/**
+ * The minimal WebSocket shape the SDK uses, and how it finds a constructor: the one given in
+ * options, else globalThis.WebSocket (browsers, Workers, Deno, Bun, Node 22+), else the `ws`
+ * package loaded on demand (Node 20). Used by connection.ts; tests inject a fake relay here.
+ */
+import { EdgeMQError, ERROR_CODE } from "../protocol/index.js";
+
+/** Event handler types compared bivariantly, so platform sockets with richer events fit. */
+type Handler<E> = { bivarianceHack(event: E): void }["bivarianceHack"];
+
+export interface MessageEventLike {
+  readonly data: unknown;
+}
+
+export interface CloseEventLike {
+  readonly code: number;
+  readonly reason: string;
+}
+
+export interface ErrorEventLike {
+  readonly message?: unknown;
+}
+
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: Handler<unknown> | null;
+  onmessage: Handler<MessageEventLike> | null;
+  onclose: Handler<CloseEventLike> | null;
+  onerror: Handler<ErrorEventLike> | null;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+/** WebSocket.OPEN, the same number on every platform. */
+export const OPEN = 1;
+
+export async function resolveWebSocket(
+  given: WebSocketConstructor | undefined,
+): Promise<WebSocketConstructor> {
+  if (given) return given;
+  const global = globalWebSocket();
+  if (global) return global;
+  try {
+    const ws = await import("ws");
+    return ws.WebSocket;
+  } catch (cause) {
+    throw new EdgeMQError(
+      ERROR_CODE.badRequest,
+      "no WebSocket: pass options.WebSocket, or install the `ws` package in Node",
+      { cause },
+    );
+  }
+}
+
+function globalWebSocket(): WebSocketConstructor | undefined {
+  const candidate: unknown = Reflect.get(globalThis, "WebSocket");
+  return isConstructor(candidate) ? candidate : undefined;
+}
+
+/**
+ * The one audited narrowing of an untyped global: a function named WebSocket on globalThis is the
+ * platform's WebSocket constructor, which satisfies WebSocketLike on every supported runtime.
+ */
+function isConstructor(value: unknown): value is WebSocketConstructor {
+  return typeof value === "function";
+}

@@ -1,0 +1,184 @@
+/**
+ * An in-process fake of the relay side of EdgeMQ's WebSockets for SDK unit tests: its `WebSocket`
+ * constructor is injected through connect()'s options, each socket records what the SDK sent,
+ * and the test plays the relay (welcome, frames, drops, refusals) by hand. Events are delivered
+ * asynchronously (microtasks), like a real socket; `settle()` lets them run.
+ */
+
+import type {
+  CloseEventLike,
+  ErrorEventLike,
+  MessageEventLike,
+  WebSocketConstructor,
+  WebSocketLike,
+} from "../../../client/websocket.js";
+import {
+  DEFAULT_LIMITS,
+  decodeFrames,
+  encodeFrames,
+  type Frame,
+  type Limits,
+  PONG_MESSAGE,
+} from "../../../protocol/index.js";
+
+/** How the fake relay answers a new socket. */
+export type Answer =
+  | { kind: "welcome" }
+  | { kind: "silent" }
+  | { kind: "close"; code: number; reason?: string }
+  | { kind: "http"; status: number };
+
+export class FakeRelay {
+  readonly sockets: FakeSocket[] = [];
+  /** How the next sockets are answered; shift()ed per socket, then `fallback`. */
+  readonly answers: Answer[] = [];
+  fallback: Answer = { kind: "welcome" };
+  limits: Limits = { ...DEFAULT_LIMITS };
+  /** Answer "ping" with "pong", as the relay's auto-response does. */
+  autoPong = true;
+  readonly WebSocket: WebSocketConstructor;
+
+  constructor() {
+    const relay = this;
+    this.WebSocket = class extends FakeSocket {
+      constructor(url: string) {
+        super(relay, url);
+      }
+    };
+  }
+
+  /** The sockets whose URL path is `path` (e.g. "/v1/connect"), oldest first. */
+  socketsAt(path: string): FakeSocket[] {
+    return this.sockets.filter((socket) => socket.path === path);
+  }
+
+  latest(path: string): FakeSocket {
+    const found = this.socketsAt(path).at(-1);
+    if (!found) throw new Error(`no socket at ${path}`);
+    return found;
+  }
+}
+
+export class FakeSocket implements WebSocketLike {
+  readyState = 0;
+  onopen: ((event: unknown) => void) | null = null;
+  onmessage: ((event: MessageEventLike) => void) | null = null;
+  onclose: ((event: CloseEventLike) => void) | null = null;
+  onerror: ((event: ErrorEventLike) => void) | null = null;
+  /** Every message the SDK sent, in order (pings included). */
+  readonly sent: string[] = [];
+  readonly url: string;
+  readonly path: string;
+  readonly query: Record<string, string>;
+  closedBy: { code: number; reason: string } | undefined;
+  readonly #relay: FakeRelay;
+
+  constructor(relay: FakeRelay, url: string) {
+    this.#relay = relay;
+    this.url = url;
+    const [withoutQuery = "", search = ""] = url.split("?");
+    this.path = withoutQuery.replace(/^wss?:\/\/[^/]+/, "");
+    this.query = Object.fromEntries(new URLSearchParams(search));
+    relay.sockets.push(this);
+    const answer = relay.answers.shift() ?? relay.fallback;
+    void Promise.resolve().then(() => this.#answer(answer));
+  }
+
+  send(data: string): void {
+    if (this.readyState !== 1) throw new Error("InvalidStateError: socket not open");
+    this.sent.push(data);
+    if (data === "ping" && this.#relay.autoPong) this.#emitMessage(PONG_MESSAGE);
+  }
+
+  close(code = 1000, reason = ""): void {
+    if (this.readyState >= 2) return;
+    this.closedBy = { code, reason };
+    this.readyState = 2;
+    void Promise.resolve().then(() => this.#finish(code, reason));
+  }
+
+  /** Every frame the SDK sent, decoded (pings left out). */
+  frames(): Frame[] {
+    return this.sent
+      .filter((message) => message !== "ping")
+      .flatMap((message) => decodeFrames(message))
+      .flatMap((result) => (result.ok ? [result.value] : []));
+  }
+
+  framesOf<T extends Frame["type"]>(type: T): Extract<Frame, { type: T }>[] {
+    return this.frames().filter((frame): frame is Extract<Frame, { type: T }> => {
+      return frame.type === type;
+    });
+  }
+
+  /** The relay sends frames (several in one call go out as one batch message). */
+  deliver(...frames: Frame[]): void {
+    this.#emitMessage(encodeFrames(frames));
+  }
+
+  /** The relay sends a raw text message. */
+  deliverRaw(text: string): void {
+    this.#emitMessage(text);
+  }
+
+  /** The relay (or the network) drops the socket. */
+  drop(code = 1006, reason = ""): void {
+    if (this.readyState >= 3) return;
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+  }
+
+  welcome(): void {
+    const serving = /^\/v1\/queues\/([^/]+)\/serve$/.exec(this.path);
+    const identity = this.query.identity ?? "anonymous";
+    const limits = this.#relay.limits;
+    if (serving?.[1]) {
+      const queue = decodeURIComponent(serving[1]);
+      this.deliver({ type: "welcome", v: 1, identity, role: "server", queue, limits });
+    } else {
+      this.deliver({ type: "welcome", v: 1, identity, role: "client", limits });
+    }
+  }
+
+  #answer(answer: Answer): void {
+    if (this.readyState !== 0) return;
+    switch (answer.kind) {
+      case "http":
+        this.onerror?.({ message: `Unexpected server response: ${answer.status}` });
+        this.drop(1006, "");
+        return;
+      case "close":
+        this.readyState = 1;
+        this.onopen?.({});
+        this.drop(answer.code, answer.reason ?? "");
+        return;
+      case "silent":
+        this.readyState = 1;
+        this.onopen?.({});
+        return;
+      case "welcome":
+        this.readyState = 1;
+        this.onopen?.({});
+        this.welcome();
+        return;
+    }
+  }
+
+  #emitMessage(data: string): void {
+    if (this.readyState !== 1) return;
+    void Promise.resolve().then(() => {
+      if (this.readyState === 1) this.onmessage?.({ data });
+    });
+  }
+
+  #finish(code: number, reason: string): void {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+  }
+}
+
+/** Lets queued microtasks (socket events, coalesced sends) run. */
+export async function settle(rounds = 20): Promise<void> {
+  for (let i = 0; i < rounds; i++) await Promise.resolve();
+}

@@ -1,0 +1,225 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { connect, EdgeMQError, type Peer, type Status } from "../../../client/index.js";
+import { encodeBody, type RequestFrame } from "../../../protocol/index.js";
+import { FakeRelay, settle } from "./fake-relay.js";
+
+const CONNECT = "/v1/connect";
+let relay: FakeRelay;
+let peers: Peer[];
+
+async function open(url = "ws://relay.test", identity = "alice"): Promise<Peer> {
+  const peer = await connect(url, {
+    identity,
+    WebSocket: relay.WebSocket,
+    reconnect: { minDelayMs: 100, maxDelayMs: 100 },
+  });
+  peers.push(peer);
+  return peer;
+}
+
+async function failure(promise: Promise<unknown>): Promise<EdgeMQError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof EdgeMQError) return error;
+    throw error;
+  }
+  throw new Error("expected a rejection");
+}
+
+function collect(peer: Peer): Status[] {
+  const seen: Status[] = [];
+  void (async () => {
+    for await (const status of peer.status()) seen.push(status);
+  })();
+  return seen;
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  relay = new FakeRelay();
+  peers = [];
+});
+afterEach(async () => {
+  await Promise.all(peers.map((peer) => peer.close()));
+  await vi.runOnlyPendingTimersAsync();
+  vi.useRealTimers();
+});
+
+describe("connect()", () => {
+  it("opens <base>/v1/connect as ws(s) with the identity in the query and learns its identity", async () => {
+    const peer = await open("https://relay.test/", "alice");
+    expect(relay.latest(CONNECT).url).toBe("wss://relay.test/v1/connect?identity=alice");
+    expect(peer.identity).toBe("alice");
+  });
+
+  it("rejects with unauthorized when the relay closes the first connection with 4401", async () => {
+    relay.answers.push({ kind: "close", code: 4401, reason: "bad token" });
+    expect((await failure(open())).code).toBe("unauthorized");
+    expect(relay.sockets).toHaveLength(1);
+  });
+
+  it("rejects with unauthorized when the upgrade fails with HTTP 401", async () => {
+    relay.answers.push({ kind: "http", status: 401 });
+    expect((await failure(open())).code).toBe("unauthorized");
+  });
+
+  it("rejects with bad_request when the upgrade fails with HTTP 400", async () => {
+    relay.answers.push({ kind: "http", status: 400 });
+    expect((await failure(open())).code).toBe("bad_request");
+  });
+
+  it("rejects with closed, without retrying, when the first connection drops before its welcome", async () => {
+    relay.answers.push({ kind: "http", status: 502 });
+    expect((await failure(open())).code).toBe("closed");
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(relay.sockets).toHaveLength(1);
+  });
+
+  it("rejects with closed instead of hanging when the relay never sends a welcome", async () => {
+    relay.autoPong = false;
+    relay.answers.push({ kind: "silent" });
+    const pending = failure(open());
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect((await pending).code).toBe("closed");
+  });
+
+  it("rejects a url that is not ws(s) or http(s) with bad_request", async () => {
+    expect((await failure(open("ftp://relay.test"))).code).toBe("bad_request");
+  });
+});
+
+describe("peer.request()", () => {
+  it("sends frames queued in the same tick as one message", async () => {
+    const peer = await open();
+    const socket = relay.latest(CONNECT);
+    for (const n of [1, 2, 3]) void peer.request("q", n).catch(() => {});
+    await settle();
+    const messages = socket.sent.filter((message) => message !== "ping");
+    expect(messages).toHaveLength(1);
+    expect(JSON.parse(messages[0] ?? "")).toHaveLength(3);
+  });
+
+  it("resolves from the relay's reply and acks it", async () => {
+    const peer = await open();
+    const socket = relay.latest(CONNECT);
+    const reply = peer.request("q", { n: 1 });
+    await settle();
+    const [request] = socket.framesOf("request");
+    if (!request) throw new Error("no request");
+    socket.deliver(
+      { type: "accepted", id: request.id, deadline: Date.now() + 30_000 },
+      { type: "reply", id: request.id, body: encodeBody({ ok: true }) },
+    );
+    expect(await reply).toEqual({ ok: true });
+    await settle();
+    expect(socket.framesOf("ack")).toEqual([{ type: "ack", ids: [request.id] }]);
+  });
+
+  it("re-sends pending requests with the same ids after a reconnect and resolves from replies sent then", async () => {
+    const peer = await open();
+    const statuses = collect(peer);
+    const first = relay.latest(CONNECT);
+    const replies = [peer.request("q", "a"), peer.request("q", "b")];
+    await settle();
+    const ids = first.framesOf("request").map((frame) => frame.id);
+    first.drop(1006, "network");
+    await vi.advanceTimersByTimeAsync(100);
+    await settle();
+    const second = relay.latest(CONNECT);
+    expect(second).not.toBe(first);
+    expect(second.framesOf("request").map((frame) => frame.id)).toEqual(ids);
+    second.deliver(
+      ...ids.map((id, i) => ({ type: "reply" as const, id, body: encodeBody(`re-${i}`) })),
+    );
+    expect(await Promise.all(replies)).toEqual(["re-0", "re-1"]);
+    expect(statuses.map((status) => status.type)).toEqual([
+      "disconnected",
+      "reconnecting",
+      "connected",
+    ]);
+  });
+
+  it("queues a request made while disconnected and sends it once reconnected", async () => {
+    const peer = await open();
+    relay.latest(CONNECT).drop(1001, "going away");
+    const reply = peer.request("q", "later");
+    await settle();
+    await vi.advanceTimersByTimeAsync(100);
+    await settle();
+    const socket = relay.latest(CONNECT);
+    const [request] = socket.framesOf("request");
+    expect(request?.body).toEqual(encodeBody("later"));
+    socket.deliver({ type: "reply", id: request?.id ?? "", body: encodeBody("done") });
+    expect(await reply).toBe("done");
+  });
+
+  it("does not reconnect when replaced by a newer connection, and rejects pending requests", async () => {
+    const peer = await open();
+    const pending = failure(peer.request("q", 1));
+    await settle();
+    relay.latest(CONNECT).drop(4001, "replaced");
+    expect((await pending).code).toBe("closed");
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(relay.sockets).toHaveLength(1);
+  });
+
+  it("treats a socket with no pong for two heartbeat intervals as dead and reconnects", async () => {
+    await open();
+    relay.autoPong = false;
+    const first = relay.latest(CONNECT);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(first.sent.filter((message) => message === "ping")).toHaveLength(2);
+    expect(relay.sockets).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(15_000 + 100);
+    await settle();
+    expect(relay.sockets).toHaveLength(2);
+    expect(first.closedBy?.reason).toBe("heartbeat timeout");
+  });
+
+  it("keeps a socket that answers pings alive", async () => {
+    await open();
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(relay.sockets).toHaveLength(1);
+  });
+
+  it("surfaces a relay error frame without id on status() instead of throwing", async () => {
+    const peer = await open();
+    const statuses = collect(peer);
+    relay.latest(CONNECT).deliver({ type: "error", code: "bad_request", message: "what?" });
+    relay.latest(CONNECT).deliverRaw("not json");
+    await settle();
+    const errors = statuses.flatMap((status) => (status.type === "error" ? [status.error] : []));
+    expect(errors.map((error) => error.code)).toEqual(["bad_request", "bad_request"]);
+    expect(errors[0]?.message).toBe("what?");
+  });
+});
+
+describe("peer.close()", () => {
+  it("rejects pending requests with closed, closes the socket and ends status() with closed", async () => {
+    const peer = await open();
+    const statuses = collect(peer);
+    const pending = failure(peer.request("q", 1));
+    await settle();
+    await peer.close();
+    expect((await pending).code).toBe("closed");
+    expect(relay.latest(CONNECT).closedBy?.code).toBe(1000);
+    await settle();
+    expect(statuses.at(-1)).toEqual({ type: "closed" });
+    expect((await failure(peer.request("q", 2))).code).toBe("closed");
+  });
+
+  it("is what Symbol.asyncDispose does", async () => {
+    const peer = await open();
+    await peer[Symbol.asyncDispose]();
+    expect(relay.latest(CONNECT).closedBy?.code).toBe(1000);
+  });
+
+  it("leaves the frames sent just before it on the wire", async () => {
+    const peer = await open();
+    const socket = relay.latest(CONNECT);
+    void peer.request("q", 1).catch(() => {});
+    await peer.close();
+    expect(socket.framesOf("request") satisfies RequestFrame[]).toHaveLength(1);
+  });
+});

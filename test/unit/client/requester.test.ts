@@ -1,0 +1,203 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { Requester } from "../../../client/requester.js";
+import {
+  type ClientFrame,
+  DEFAULT_LIMITS,
+  EdgeMQError,
+  encodeBody,
+  type RequestFrame,
+} from "../../../protocol/index.js";
+import { settle } from "./fake-relay.js";
+
+function setup(options: { maxPending?: number; connected?: boolean } = {}) {
+  const sent: ClientFrame[] = [];
+  const state = { connected: options.connected ?? true };
+  const requester = new Requester({
+    send: (frame) => {
+      if (!state.connected) return false;
+      sent.push(frame);
+      return true;
+    },
+    limits: () => ({ ...DEFAULT_LIMITS, maxBodyBytes: 64 }),
+    maxPending: options.maxPending ?? 100,
+    graceMs: 2_000,
+  });
+  const requests = () => sent.filter((f): f is RequestFrame => f.type === "request");
+  const lastId = () => {
+    const id = requests().at(-1)?.id;
+    if (id === undefined) throw new Error("no request sent");
+    return id;
+  };
+  return { requester, sent, state, requests, lastId };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<EdgeMQError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof EdgeMQError) return error;
+    throw error;
+  }
+  throw new Error("expected the promise to reject");
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("Requester", () => {
+  it("sends a request frame with the encoded body, timeout, failFast and headers", () => {
+    const { requester, requests } = setup();
+    void requester.request(
+      "resize",
+      { url: "x" },
+      {
+        timeout: 5_000,
+        failFast: true,
+        headers: { trace: "t1" },
+      },
+    );
+    expect(requests()).toEqual([
+      {
+        type: "request",
+        id: expect.any(String),
+        queue: "resize",
+        body: { enc: "json", data: '{"url":"x"}' },
+        timeout: 5_000,
+        failFast: true,
+        headers: { trace: "t1" },
+      },
+    ]);
+  });
+
+  it("resolves with the first reply and ignores a duplicate, acking both in one frame", async () => {
+    const { requester, sent, lastId } = setup();
+    const settled = vi.fn();
+    const reply = requester.request("q", "hi").then(settled);
+    const id = lastId();
+    requester.handle({ type: "reply", id, body: encodeBody("one") });
+    requester.handle({ type: "reply", id, body: encodeBody("two") });
+    await reply;
+    await settle();
+    expect(settled).toHaveBeenCalledTimes(1);
+    expect(settled).toHaveBeenCalledWith("one");
+    expect(sent.filter((f) => f.type === "ack")).toEqual([{ type: "ack", ids: [id, id] }]);
+  });
+
+  it("returns bytes as bytes and strings as strings", async () => {
+    const { requester, lastId } = setup();
+    const bytes = requester.request("q", null);
+    requester.handle({ type: "reply", id: lastId(), body: encodeBody(new Uint8Array([1, 2, 3])) });
+    expect(await bytes).toEqual(new Uint8Array([1, 2, 3]));
+  });
+
+  it("rejects with the relay's error code and message on an error frame", async () => {
+    const { requester, lastId } = setup();
+    const pending = requester.request("q", 1);
+    requester.handle({ type: "error", id: lastId(), code: "no_responders", message: "nobody" });
+    const error = await rejection(pending);
+    expect(error.code).toBe("no_responders");
+    expect(error.message).toBe("nobody");
+  });
+
+  it("acks an outcome for an id it does not know, so the relay frees its outbox", async () => {
+    const { requester, sent } = setup();
+    requester.handle({ type: "reply", id: "long-gone", body: encodeBody(null) });
+    await settle();
+    expect(sent).toEqual([{ type: "ack", ids: ["long-gone"] }]);
+  });
+
+  it("rejects with timeout at the local backstop (timeout + grace) when the relay never answers", async () => {
+    const { requester } = setup();
+    const pending = rejection(requester.request("q", 1, { timeout: 1_000 }));
+    await vi.advanceTimersByTimeAsync(2_999);
+    expect(requester.size).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect((await pending).code).toBe("timeout");
+    expect(requester.size).toBe(0);
+  });
+
+  it("uses the relay's default timeout for the backstop when none is given", async () => {
+    const { requester } = setup();
+    const pending = rejection(requester.request("q", 1));
+    await vi.advanceTimersByTimeAsync(DEFAULT_LIMITS.defaultTimeoutMs + 1_999);
+    expect(requester.size).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect((await pending).code).toBe("timeout");
+  });
+
+  it("rejects with cancelled and sends a cancel frame when the signal aborts", async () => {
+    const { requester, sent, lastId } = setup();
+    const controller = new AbortController();
+    const pending = rejection(requester.request("q", 1, { signal: controller.signal }));
+    const id = lastId();
+    controller.abort();
+    expect((await pending).code).toBe("cancelled");
+    expect(sent.at(-1)).toEqual({ type: "cancel", id, queue: "q" });
+    requester.handle({ type: "reply", id, body: encodeBody("late") });
+    expect(requester.size).toBe(0);
+  });
+
+  it("rejects at once with cancelled, sending nothing, when the signal is already aborted", async () => {
+    const { requester, sent } = setup();
+    const error = await rejection(requester.request("q", 1, { signal: AbortSignal.abort() }));
+    expect(error.code).toBe("cancelled");
+    expect(sent).toEqual([]);
+  });
+
+  it("rejects a body over maxBodyBytes with too_large without sending it", async () => {
+    const { requester, sent } = setup();
+    const error = await rejection(requester.request("q", "x".repeat(65)));
+    expect(error.code).toBe("too_large");
+    expect(sent).toEqual([]);
+  });
+
+  it("rejects with too_many_in_flight once maxPendingRequests requests are unfinished", async () => {
+    const { requester } = setup({ maxPending: 2 });
+    void requester.request("q", 1).catch(() => {});
+    void requester.request("q", 2).catch(() => {});
+    const error = await rejection(requester.request("q", 3));
+    expect(error.code).toBe("too_many_in_flight");
+  });
+
+  it("rejects a bad queue name with bad_request", async () => {
+    const { requester } = setup();
+    expect((await rejection(requester.request("no spaces", 1))).code).toBe("bad_request");
+  });
+
+  it("re-sends unfinished requests with the same ids, including those made while disconnected", () => {
+    const { requester, state, requests } = setup({ connected: false });
+    void requester.request("q", "a");
+    void requester.request("q", "b");
+    expect(requests()).toEqual([]);
+    state.connected = true;
+    requester.resend();
+    expect(requests().map((f) => f.body.data)).toEqual(["a", "b"]);
+    const ids = requests().map((f) => f.id);
+    requester.resend();
+    expect(
+      requests()
+        .slice(2)
+        .map((f) => f.id),
+    ).toEqual(ids);
+  });
+
+  it("shortens a re-sent request's timeout by the time already spent", async () => {
+    const { requester, requests } = setup();
+    void requester.request("q", "a", { timeout: 10_000 });
+    await vi.advanceTimersByTimeAsync(4_000);
+    requester.resend();
+    expect(requests().map((f) => f.timeout)).toEqual([10_000, 6_000]);
+  });
+
+  it("rejects every unfinished request and every later one after rejectAll", async () => {
+    const { requester } = setup();
+    const pending = rejection(requester.request("q", 1));
+    requester.rejectAll(new EdgeMQError("closed", "peer closed"));
+    expect((await pending).code).toBe("closed");
+    expect((await rejection(requester.request("q", 2))).code).toBe("closed");
+  });
+});

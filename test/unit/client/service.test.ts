@@ -1,0 +1,230 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { connect, type Peer, type ServeRequest } from "../../../client/index.js";
+import { decodeBody, encodeBody, type Frame } from "../../../protocol/index.js";
+import { FakeRelay, type FakeSocket, settle } from "./fake-relay.js";
+
+const SERVE = "/v1/queues/resize/serve";
+let relay: FakeRelay;
+let peer: Peer;
+
+function dispatch(id: string, body: unknown = null): Frame {
+  return {
+    type: "dispatch",
+    id,
+    from: "alice",
+    queue: "resize",
+    body: encodeBody(typeof body === "string" ? body : JSON.parse(JSON.stringify(body))),
+    headers: { trace: id },
+    deadline: Date.now() + 60_000,
+    attempt: 1,
+  };
+}
+
+/** A handler whose calls wait until the test finishes them one by one. */
+function gate() {
+  const started: ServeRequest[] = [];
+  const finishers = new Map<string, (value: string) => void>();
+  const handler = (request: ServeRequest) => {
+    started.push(request);
+    return new Promise<string>((resolve) => finishers.set(request.id, resolve));
+  };
+  const finish = (id: string, value = `done-${id}`) => finishers.get(id)?.(value);
+  return { started, handler, finish };
+}
+
+async function served(socket: FakeSocket): Promise<void> {
+  await settle();
+  expect(socket.framesOf("ready").length).toBeGreaterThan(0);
+}
+
+beforeEach(async () => {
+  vi.useFakeTimers();
+  relay = new FakeRelay();
+  peer = await connect("ws://relay.test", {
+    identity: "worker-1",
+    WebSocket: relay.WebSocket,
+    reconnect: { minDelayMs: 50, maxDelayMs: 50 },
+  });
+});
+afterEach(async () => {
+  await peer.close();
+  await vi.runOnlyPendingTimersAsync();
+  vi.useRealTimers();
+});
+
+describe("peer.serve()", () => {
+  it("opens the queue's serve socket with the identity and sends ready {concurrency} after the welcome", async () => {
+    const service = peer.serve("resize", () => null, { concurrency: 8 });
+    await service.ready;
+    await settle();
+    const socket = relay.latest(SERVE);
+    expect(socket.url).toBe("ws://relay.test/v1/queues/resize/serve?identity=worker-1");
+    expect(socket.framesOf("ready")).toEqual([{ type: "ready", concurrency: 8 }]);
+  });
+
+  it("gives the handler the request's fields and replies with its return value", async () => {
+    const seen: ServeRequest[] = [];
+    peer.serve("resize", (request) => {
+      seen.push(request);
+      const body = request.body;
+      return body instanceof Uint8Array || body === undefined ? null : { ok: true, echo: body };
+    });
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    socket.deliver(dispatch("r1", { url: "u" }));
+    await settle();
+    expect(seen[0]).toMatchObject({
+      id: "r1",
+      from: "alice",
+      queue: "resize",
+      body: { url: "u" },
+      headers: { trace: "r1" },
+      attempt: 1,
+    });
+    const [reply] = socket.framesOf("reply");
+    expect(reply?.id).toBe("r1");
+    expect(reply && decodeBody(reply.body)).toEqual({ ok: true, echo: { url: "u" } });
+  });
+
+  it("runs at most `concurrency` handlers at once and starts the next when one finishes", async () => {
+    const { started, handler, finish } = gate();
+    peer.serve("resize", handler, { concurrency: 2 });
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    socket.deliver(dispatch("a"), dispatch("b"), dispatch("c"));
+    await settle();
+    expect(started.map((request) => request.id)).toEqual(["a", "b"]);
+    finish("a");
+    await settle();
+    expect(started.map((request) => request.id)).toEqual(["a", "b", "c"]);
+    expect(socket.framesOf("reply").map((frame) => frame.id)).toEqual(["a"]);
+    finish("b");
+    finish("c");
+    await settle();
+    expect(socket.framesOf("reply").map((frame) => frame.id)).toEqual(["a", "b", "c"]);
+  });
+
+  it("sends fail with the error's message, never its stack, when the handler throws", async () => {
+    peer.serve("resize", () => {
+      throw new Error("image too wide");
+    });
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    socket.deliver(dispatch("r1"));
+    await settle();
+    expect(socket.framesOf("fail")).toEqual([
+      { type: "fail", id: "r1", message: "image too wide" },
+    ]);
+    expect(socket.sent.join("")).not.toContain("at ");
+  });
+
+  it("extends the lease of a handler that runs past half of leaseMs", async () => {
+    relay.limits = { ...relay.limits, leaseMs: 1_000 };
+    const { handler, finish } = gate();
+    peer.serve("resize", handler);
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    socket.deliver(dispatch("slow"));
+    await settle();
+    expect(socket.framesOf("extend")).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1_600);
+    expect(socket.framesOf("extend")).toEqual([
+      { type: "extend", ids: ["slow"] },
+      { type: "extend", ids: ["slow"] },
+      { type: "extend", ids: ["slow"] },
+    ]);
+    finish("slow");
+    await settle();
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(socket.framesOf("extend")).toHaveLength(3);
+  });
+
+  it("aborts req.signal when the relay cancels the request, and sends no reply for it", async () => {
+    const { started, handler, finish } = gate();
+    peer.serve("resize", handler);
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    socket.deliver(dispatch("r1"));
+    await settle();
+    expect(started[0]?.signal.aborted).toBe(false);
+    socket.deliver({ type: "cancel", id: "r1" });
+    await settle();
+    expect(started[0]?.signal.aborted).toBe(true);
+    finish("r1");
+    await settle();
+    expect(socket.framesOf("reply")).toEqual([]);
+  });
+
+  it("re-sends ready after its socket reconnects, and sends a reply finished after that", async () => {
+    const { handler, finish } = gate();
+    peer.serve("resize", handler, { concurrency: 3 });
+    const first = relay.latest(SERVE);
+    await served(first);
+    first.deliver(dispatch("r1"));
+    await settle();
+    first.drop(1006, "network");
+    await vi.advanceTimersByTimeAsync(50);
+    await settle();
+    const second = relay.latest(SERVE);
+    expect(second).not.toBe(first);
+    expect(second.framesOf("ready")).toEqual([{ type: "ready", concurrency: 3 }]);
+    finish("r1");
+    await settle();
+    expect(second.framesOf("reply").map((frame) => frame.id)).toEqual(["r1"]);
+  });
+
+  it("ignores an error frame about one of its replies (not leased any more)", async () => {
+    peer.serve("resize", () => "ok");
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    socket.deliver({ type: "error", id: "r9", code: "conflict", message: "not leased" });
+    await settle();
+    socket.deliver(dispatch("r10"));
+    await settle();
+    expect(socket.framesOf("reply").map((frame) => frame.id)).toEqual(["r10"]);
+  });
+
+  it("rejects a bad queue name or concurrency with bad_request", () => {
+    expect(() => peer.serve("bad name", () => null)).toThrow(/queue/);
+    expect(() => peer.serve("resize", () => null, { concurrency: 0 })).toThrow(/concurrency/);
+  });
+});
+
+describe("service.close()", () => {
+  it("sends ready 0, finishes and replies to the requests in hand, then closes the socket", async () => {
+    const { handler, finish } = gate();
+    const service = peer.serve("resize", handler);
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    socket.deliver(dispatch("r1"));
+    await settle();
+    let closed = false;
+    const closing = service.close().then(() => {
+      closed = true;
+    });
+    await settle();
+    expect(socket.framesOf("ready").at(-1)).toEqual({ type: "ready", concurrency: 0 });
+    expect(closed).toBe(false);
+    expect(socket.closedBy).toBeUndefined();
+    finish("r1");
+    await closing;
+    expect(socket.framesOf("reply").map((frame) => frame.id)).toEqual(["r1"]);
+    expect(socket.closedBy?.code).toBe(1000);
+  });
+
+  it("is waited for by peer.close()", async () => {
+    const { handler, finish } = gate();
+    peer.serve("resize", handler);
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    socket.deliver(dispatch("r1"));
+    await settle();
+    const closing = peer.close();
+    await settle();
+    expect(socket.closedBy).toBeUndefined();
+    finish("r1");
+    await closing;
+    expect(socket.framesOf("reply").map((frame) => frame.id)).toEqual(["r1"]);
+    expect(socket.closedBy?.code).toBe(1000);
+  });
+});
