@@ -37,6 +37,8 @@ export interface ConnectionEvents {
 
 export interface ConnectionOptions {
   url: string;
+  /** WebSocket subprotocols to offer (they carry the token in signed mode). */
+  protocols?: string[] | undefined;
   WebSocket: WebSocketConstructor;
   backoff: BackoffOptions;
   events: ConnectionEvents;
@@ -130,7 +132,10 @@ export class Connection {
     this.#misses = 0;
     let socket: WebSocketLike;
     try {
-      socket = new this.#options.WebSocket(this.#options.url);
+      const { url, protocols } = this.#options;
+      socket = protocols
+        ? new this.#options.WebSocket(url, protocols)
+        : new this.#options.WebSocket(url);
     } catch (cause) {
       this.#dropped(1006, cause instanceof Error ? cause.message : "could not open a WebSocket");
       return;

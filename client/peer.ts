@@ -16,7 +16,7 @@ import { Connection } from "./connection.js";
 import { Requester, type RequestOptions } from "./requester.js";
 import { DEFAULT_CONCURRENCY, type Handler, type ServeOptions, Service } from "./service.js";
 import { type Status, StatusFeed } from "./status.js";
-import { type Credentials, connectUrl, serveUrl } from "./url.js";
+import { type Credentials, connectUrl, serveUrl, subprotocols } from "./url.js";
 import { resolveWebSocket, type WebSocketConstructor } from "./websocket.js";
 
 declare global {
@@ -28,7 +28,7 @@ declare global {
 export interface ConnectOptions {
   /** Dev mode: the identity this peer declares (sent as query `identity`). */
   identity?: string;
-  /** Signed mode: a token naming the identity (sent as query `token`). */
+  /** Signed mode: a token naming the identity (sent as a WebSocket subprotocol, never in the URL). */
   token?: string;
   /** A WebSocket constructor; default globalThis.WebSocket, else the `ws` package in Node. */
   WebSocket?: WebSocketConstructor;
@@ -91,6 +91,7 @@ export class Peer {
     });
     this.#connection = new Connection({
       url: setup.address,
+      protocols: subprotocols(setup.credentials),
       WebSocket: setup.WebSocket,
       backoff: setup.backoff,
       events: {
@@ -130,6 +131,7 @@ export class Peer {
       handler,
       concurrency,
       url: serveUrl(this.#setup.url, queue, this.#setup.credentials),
+      protocols: subprotocols(this.#setup.credentials),
       WebSocket: this.#setup.WebSocket,
       backoff: this.#setup.backoff,
       status: (status) => this.#feed.emit(status),

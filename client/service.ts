@@ -61,6 +61,7 @@ export interface ServiceSetup {
   handler: Handler;
   concurrency: number;
   url: string;
+  protocols: string[] | undefined;
   WebSocket: WebSocketConstructor;
   backoff: BackoffOptions;
   status(status: Status): void;
@@ -89,6 +90,7 @@ export class Service {
     this.queue = setup.queue;
     this.#connection = new Connection({
       url: setup.url,
+      protocols: setup.protocols,
       WebSocket: setup.WebSocket,
       backoff: setup.backoff,
       retryFirst: true,

@@ -1,9 +1,17 @@
 /**
  * Builds the relay's WebSocket URLs from the base URL a user gives: http(s) becomes ws(s), a
- * trailing slash is tolerated, and the identity (dev mode) or token travels as a query parameter,
- * which works on every platform, browsers included. Used by peer.ts and service.ts.
+ * trailing slash is tolerated, and the identity (dev mode) travels as a query parameter, which works
+ * on every platform. A token travels as a WebSocket subprotocol (`edgemq.token.<jwt>`): browsers
+ * cannot set headers on a WebSocket, and unlike a query it stays out of access logs.
+ * Used by peer.ts and service.ts.
  */
-import { EdgeMQError, ERROR_CODE, PATHS } from "../protocol/index.js";
+import {
+  EdgeMQError,
+  ERROR_CODE,
+  PATHS,
+  SUBPROTOCOL,
+  TOKEN_SUBPROTOCOL_PREFIX,
+} from "../protocol/index.js";
 
 export interface Credentials {
   identity?: string | undefined;
@@ -27,7 +35,6 @@ export function socketUrl(base: string, path: string, credentials: Credentials):
   if (credentials.identity !== undefined) {
     query.push(`identity=${encodeURIComponent(credentials.identity)}`);
   }
-  if (credentials.token !== undefined) query.push(`token=${encodeURIComponent(credentials.token)}`);
   const search = query.length > 0 ? `?${query.join("&")}` : "";
   return `${wsScheme}://${rest}${path}${search}`;
 }
@@ -38,4 +45,10 @@ export function connectUrl(base: string, credentials: Credentials): string {
 
 export function serveUrl(base: string, queue: string, credentials: Credentials): string {
   return socketUrl(base, PATHS.serve(queue), credentials);
+}
+
+/** The subprotocols to offer: none in dev mode; `edgemq` and the token when there is one. */
+export function subprotocols(credentials: Credentials): string[] | undefined {
+  if (credentials.token === undefined) return undefined;
+  return [SUBPROTOCOL, `${TOKEN_SUBPROTOCOL_PREFIX}${credentials.token}`];
 }

@@ -31,7 +31,7 @@ export interface WebSocketLike {
   onerror: Handler<ErrorEventLike> | null;
 }
 
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
+export type WebSocketConstructor = new (url: string, protocols?: string[]) => WebSocketLike;
 
 /** WebSocket.OPEN, the same number on every platform. */
 export const OPEN = 1;

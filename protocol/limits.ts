@@ -87,3 +87,11 @@ export const HEADERS = {
   /** Dev mode: the identity a peer declares. */
   identity: "EdgeMQ-Identity",
 } as const;
+
+/**
+ * WebSocket subprotocols. A peer with a token offers `edgemq` and `edgemq.token.<jwt>`: browsers
+ * cannot set an Authorization header on a WebSocket, and a subprotocol, unlike a query parameter,
+ * does not end up in access logs. The relay answers with `edgemq` and never echoes the token.
+ */
+export const SUBPROTOCOL = "edgemq";
+export const TOKEN_SUBPROTOCOL_PREFIX = "edgemq.token.";

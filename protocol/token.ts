@@ -107,7 +107,8 @@ export async function verifyToken(
   const header = decodeJson(headerPart);
   if (!isRecord(header) || header.alg !== "HS256") return unauthorized("token must use HS256");
   const signature = fromBase64url(signaturePart);
-  if (!signature || signature.length !== 32) return unauthorized("bad token signature");
+  if (signature === undefined) return unauthorized("bad token signature");
+  if (signature.length !== 32) return unauthorized("bad token signature");
   const valid = await crypto.subtle.verify(
     "HMAC",
     await hmacKey(secret),

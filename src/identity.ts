@@ -13,14 +13,11 @@ import {
   HEADERS,
   isIdentity,
   type Principal,
+  TOKEN_SUBPROTOCOL_PREFIX,
   type TokenRole,
   verifyToken,
 } from "../protocol/index.js";
 import type { Env } from "./env.js";
-
-/** The WebSocket subprotocol EdgeMQ speaks, and the prefix of the one that carries a token. */
-export const SUBPROTOCOL = "edgemq";
-export const TOKEN_SUBPROTOCOL_PREFIX = "edgemq.token.";
 
 const DEV_PRINCIPAL_EXPIRY = Number.MAX_SAFE_INTEGER;
 
