@@ -1,0 +1,100 @@
+/**
+ * E2E robustness: one raw-WebSocket peer sends 1,000 random and malformed messages (invalid JSON,
+ * wrong types, unknown types, huge ids, bad base64, junk batches, binary) while SDK peers in other
+ * processes keep sending requests. The SDK peers see no error, the junk peer gets `bad_request`
+ * error frames, and its socket stays up (a valid request on it is then answered).
+ */
+import { describe, expect, it } from "vitest";
+import { decodeFrames } from "../../protocol/index.js";
+import { awaitBurst, connectIdentities, serve, startBurst } from "./support/commands.js";
+import { useRelay } from "./support/fixture.js";
+import { junkGenerator } from "./support/junk.js";
+import { sleep } from "./support/ports.js";
+
+const QUEUE = "steady";
+const JUNK_MESSAGES = 1_000;
+
+describe("malformed frames", () => {
+  const e2e = useRelay();
+
+  it("answers 1,000 junk messages with bad_request errors on a socket that stays open, while SDK peers' requests all succeed", async () => {
+    const server = await e2e.peer("steady-server");
+    await serve(server, {
+      identity: "steady-worker",
+      queue: QUEUE,
+      mode: "tagged",
+      concurrency: 8,
+      name: "s",
+    });
+    const clients = await Promise.all([e2e.peer("steady-clients-0"), e2e.peer("steady-clients-1")]);
+    const identitiesOf = (p: number) => Array.from({ length: 5 }, (_, i) => `steady-${p}-${i}`);
+    await Promise.all(clients.map((c, p) => connectIdentities(c, identitiesOf(p))));
+    const junkPeer = await e2e.raw("/v1/connect", "junk-peer");
+
+    await Promise.all(
+      clients.map((c, p) =>
+        startBurst(
+          c,
+          {
+            job: "steady",
+            identities: identitiesOf(p),
+            perIdentity: 40,
+            queue: QUEUE,
+            timeout: 60_000,
+          },
+          30_000,
+        ),
+      ),
+    );
+
+    const next = junkGenerator(20_260_426);
+    let expectedErrors = 0;
+    for (let i = 0; i < JUNK_MESSAGES; i++) {
+      const message = next();
+      // Each text message must be junk by the protocol's own codec; binary is junk by rule.
+      const decoded = typeof message === "string" ? decodeFrames(message) : [{ ok: false }];
+      expect(decoded.every((r) => !r.ok)).toBe(true);
+      expectedErrors += decoded.length;
+      junkPeer.send(message);
+      if (i % 50 === 49) {
+        await junkPeer.drain(5_000);
+        await sleep(5);
+      }
+    }
+
+    const summaries = await Promise.all(clients.map((c) => awaitBurst(c, "steady", 90_000)));
+    for (const summary of summaries) {
+      expect(summary.samples).toEqual([]);
+      expect(summary).toMatchObject({
+        sent: 200,
+        ok: 200,
+        misrouted: 0,
+        wrongPayload: 0,
+        errors: {},
+      });
+    }
+    for (const c of clients) expect(c.eventsOf("unhandled")).toEqual([]);
+
+    // Every malformed frame is answered with a bad_request error frame.
+    const errors = await junkPeer.waitFor((f) => f.type === "error", expectedErrors, 30_000);
+    expect(errors.filter((f) => f.code !== "bad_request")).toEqual([]);
+    expect(junkPeer.isOpen).toBe(true);
+    expect(junkPeer.closeCode).toBeUndefined();
+
+    // ... and the socket still works: a valid request on it is accepted and answered.
+    const payload = { identity: "junk-peer", key: "after-junk" };
+    junkPeer.send({
+      type: "request",
+      id: "after-junk",
+      queue: QUEUE,
+      timeout: 30_000,
+      body: { enc: "json", data: JSON.stringify(payload) },
+    });
+    const [reply] = await junkPeer.waitFor(
+      (f) => f.type === "reply" && f.id === "after-junk",
+      1,
+      30_000,
+    );
+    expect(reply).toMatchObject({ type: "reply", id: "after-junk", body: { enc: "json" } });
+  });
+});
