@@ -1,7 +1,8 @@
 /**
- * Three test projects: `unit` (pure modules, Node, milliseconds), `workers` (the Worker and its
- * Durable Objects inside workerd via @cloudflare/vitest-pool-workers), and `e2e` (a real
- * `wrangler dev` with SDK peers in separate Node processes).
+ * Four test projects: `unit` (pure modules, Node, milliseconds), `workers` (the Worker and its
+ * Durable Objects inside workerd via @cloudflare/vitest-pool-workers), `e2e` (a real
+ * `wrangler dev` with SDK peers in separate Node processes), and `faults` (the same, with processes
+ * killed, paused and cut off mid-flight).
  */
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
@@ -35,6 +36,16 @@ export default defineConfig({
           environment: "node",
           include: ["test/e2e/**/*.test.ts"],
           testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: "faults",
+          environment: "node",
+          include: ["test/faults/**/*.test.ts"],
+          testTimeout: 180_000,
           hookTimeout: 120_000,
           fileParallelism: false,
         },
