@@ -1,0 +1,172 @@
+/**
+ * `npm run bench` (`node bench/run.mjs [--quick] [--no-readme]`): measures the relay against a
+ * raw WebSocket echo through one hibernating Durable Object (bench/echo/), both under `wrangler
+ * dev` on 127.0.0.1, driven by peers in separate Node processes. Workloads: serial, pipelined,
+ * fan-in, idle connections, HTTP API; then a CPU profile of the relay under pipelined load.
+ * Prints one table (relay figure, echo figure, ratio), writes bench/results/latest.json and, for
+ * a full run, appends the table to bench/README.md. Everything is bounded in count and time.
+ */
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { BENCH_VARS, FULL, HTTP_PATH, MODES, PORTS, QUICK } from "./config.mjs";
+import { echoWakeCheck, relayWakeCheck } from "./lib/checks.mjs";
+import { machine } from "./lib/machine.mjs";
+import { profileRelay } from "./lib/profile-run.mjs";
+import { appendReadme, buildRows, printTable } from "./lib/report.mjs";
+import { runHttp, runIdle, runLoad } from "./lib/workloads.mjs";
+import { startWrangler } from "./lib/wrangler.mjs";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const quick = process.argv.includes("--quick");
+const writeReadme = !quick && !process.argv.includes("--no-readme");
+const config = quick ? QUICK : FULL;
+const RUN_LIMIT_MS = quick ? 180_000 : 20 * 60_000;
+const started = Date.now();
+const running = new Set();
+
+const watchdog = setTimeout(() => {
+  console.error(`bench: over its ${RUN_LIMIT_MS / 1000} s limit, stopping`);
+  void shutdown(1);
+}, RUN_LIMIT_MS);
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => void shutdown(130));
+
+async function shutdown(code) {
+  await Promise.all([...running].map((server) => server.stop()));
+  process.exit(code);
+}
+
+async function start(name, port, inspectorPort, files, configFile, vars) {
+  const server = await startWrangler({
+    name,
+    root,
+    files,
+    config: configFile,
+    port,
+    inspectorPort,
+    vars,
+  });
+  running.add(server);
+  return server;
+}
+
+async function stop(server) {
+  running.delete(server);
+  await server.stop();
+}
+
+function load(target, name) {
+  const options = {
+    ...config[name],
+    bodyBytes: config.bodyBytes,
+    concurrency: config.serverConcurrency,
+    timeLimitMs: config.timeLimitMs[name],
+  };
+  return runLoad(target, name, options);
+}
+
+async function runAll(target, wakeCheck, httpPath) {
+  const figures = {};
+  console.log(`${target.label}: ${target.server.url}`);
+  figures.serial = await load(target, "serial");
+  figures.pipelined = await load(target, "pipelined");
+  figures.fanin = await load(target, "fanin");
+  try {
+    figures.idle = await runIdle(target, config.idle, wakeCheck);
+  } catch (error) {
+    // Seen at ~3,300 sockets on the echo: connections hang up and the server stops answering.
+    console.log(`  ${target.label} idle failed: ${error instanceof Error ? error.message : error}`);
+    figures.idle = { failed: String(error) };
+  }
+  figures.http = await httpFigures(target, httpPath);
+  return figures;
+}
+
+async function httpFigures(target, path) {
+  const probe = await fetch(`${target.server.url}${path.replace("{queue}", "bench-probe")}`, {
+    method: "POST",
+    headers: {
+      "content-type": "text/plain",
+      "edgemq-identity": "bench-probe",
+      "x-edgemq-timeout": "1000",
+    },
+    body: "probe",
+  }).catch((error) => ({ status: 0, error }));
+  if (probe.status === 404 || probe.status === 405 || probe.status === 0) {
+    console.log(`  ${target.label} http: n/a (POST ${path} answered ${probe.status})`);
+    return { available: false, probeStatus: probe.status };
+  }
+  const options = { ...config.http, bodyBytes: config.bodyBytes };
+  return { available: true, ...(await runHttp(target, path, options)) };
+}
+
+function build() {
+  const result = spawnSync(
+    process.execPath,
+    [`${root}node_modules/typescript/bin/tsc`, "-p", "tsconfig.build.json"],
+    {
+      cwd: root,
+      stdio: "inherit",
+      timeout: 180_000,
+    },
+  );
+  if (result.status !== 0) throw new Error("npm run build failed: the SDK in dist/ is needed");
+}
+
+try {
+  console.log(`EdgeMQ bench${quick ? " (--quick)" : ""}: building the SDK (dist/)`);
+  build();
+  const echo = await start(
+    "echo",
+    PORTS.echo,
+    PORTS.echoInspector,
+    ["bench/echo"],
+    "bench/echo/wrangler.toml",
+    {},
+  );
+  const echoTarget = { kind: "echo", mode: "echo", label: "echo", server: echo };
+  const baseline = await runAll(echoTarget, echoWakeCheck(echo), "/http");
+  await stop(echo);
+
+  const modes = {};
+  for (const mode of MODES) {
+    const relay = await start(
+      `relay-${mode.name}`,
+      PORTS.relay,
+      PORTS.relayInspector,
+      ["wrangler.toml", "package.json", "src", "durable-objects", "protocol"],
+      "wrangler.toml",
+      { EDGEMQ_DEV_MODE: "true", ...BENCH_VARS, ...mode.vars },
+    );
+    const target = { kind: "relay", mode: mode.name, label: `relay ${mode.name}`, server: relay };
+    const figures = await runAll(target, relayWakeCheck(relay), HTTP_PATH);
+    figures.profile = await profileRelay(target, config, load);
+    modes[mode.name] = figures;
+    await stop(relay);
+  }
+
+  const info = machine(root);
+  const rows = buildRows(modes, baseline);
+  const output = {
+    date: new Date().toISOString(),
+    quick,
+    machine: info,
+    config,
+    baseline,
+    modes,
+    rows,
+    seconds: (Date.now() - started) / 1000,
+  };
+  writeFileSync(`${root}bench/results/latest.json`, `${JSON.stringify(output, null, 2)}\n`);
+  printTable(rows, info);
+  console.log(`\nwrote bench/results/latest.json (${output.seconds.toFixed(0)} s)`);
+  if (writeReadme) {
+    appendReadme(`${root}bench/README.md`, rows, info, output.date);
+    console.log("appended this run to bench/README.md");
+  }
+  clearTimeout(watchdog);
+  await shutdown(0);
+} catch (error) {
+  console.error(`bench failed: ${error instanceof Error ? error.stack : String(error)}`);
+  await shutdown(1);
+}
