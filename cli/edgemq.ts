@@ -4,7 +4,7 @@
  * --ttl 1h` mints a peer token signed with EDGEMQ_SECRET (from the environment) and prints it.
  */
 import { parseArgs } from "node:util";
-import { signToken, type TokenClaims } from "../protocol/index.js";
+import { MAX_TOKEN_QUEUES, signToken, type TokenClaims } from "../protocol/index.js";
 import { parseTtl } from "./ttl.js";
 
 const USAGE = `usage: edgemq token --sub <identity> --role client|server|both --queue <name>[*] [--queue ...] [--ttl 1h]
@@ -31,6 +31,7 @@ async function mintToken(args: string[]): Promise<void> {
   const role = values.role;
   if (role !== "client" && role !== "server" && role !== "both") fail("--role is required");
   if (!values.queue?.length) fail("at least one --queue is required");
+  if (values.queue.length > MAX_TOKEN_QUEUES) fail(`at most ${MAX_TOKEN_QUEUES} --queue patterns`);
   const ttl = parseTtl(values.ttl);
   if (ttl === undefined) fail(`bad --ttl ${values.ttl}`);
   const now = Math.floor(Date.now() / 1000);

@@ -33,6 +33,8 @@ export interface TokenClaims {
 export const TOKEN_SKEW_SECONDS = 30;
 /** Longest token accepted, in characters. */
 export const MAX_TOKEN_CHARS = 4096;
+/** Most queue patterns one token may list (keeps socket attachments small). */
+export const MAX_TOKEN_QUEUES = 100;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -138,6 +140,9 @@ function readClaims(payload: unknown, now: number): Result<Principal, EdgeMQErro
   if (!roles) return unauthorized("token role must be client, server or both");
   if (!Array.isArray(queues) || !queues.every((q) => typeof q === "string" && q.length <= 129)) {
     return unauthorized("token queues must be a list of queue names");
+  }
+  if (queues.length > MAX_TOKEN_QUEUES) {
+    return unauthorized(`token lists more than ${MAX_TOKEN_QUEUES} queue patterns`);
   }
   if (typeof exp !== "number" || !Number.isFinite(exp)) return unauthorized("token has no exp");
   if (exp * 1000 + TOKEN_SKEW_SECONDS * 1000 < now) return unauthorized("token expired");

@@ -8,6 +8,8 @@ import type { Env } from "./env.js";
 import { errorResponse } from "./http-error.js";
 import { connect } from "./routes/connect.js";
 import { health } from "./routes/health.js";
+import { getRequest, postRequest } from "./routes/http-client.js";
+import { postReply, take } from "./routes/http-server.js";
 import { serve } from "./routes/serve.js";
 
 export const app = new Hono<{ Bindings: Env }>();
@@ -15,6 +17,11 @@ export const app = new Hono<{ Bindings: Env }>();
 app.get(PATHS.health, health);
 app.get(PATHS.connect, connect);
 app.get("/v1/queues/:queue/serve", serve);
+// The HTTP API (docs/http-api.md): clients and servers that cannot open a WebSocket.
+app.post("/v1/queues/:queue/requests", postRequest);
+app.get("/v1/requests/:id", getRequest);
+app.post("/v1/queues/:queue/take", take);
+app.post("/v1/queues/:queue/replies/:id", postReply);
 
 app.notFound((c) =>
   errorResponse(

@@ -5,6 +5,8 @@
  * subprotocol `edgemq.token.<jwt>` beside `edgemq`; any other identity claim must agree with it.
  * Dev mode (`npm start`, no secret): the peer declares its identity. Otherwise: fail closed.
  */
+
+import { devPrincipal } from "../durable-objects/shared/principal-header.js";
 import { readSettings } from "../durable-objects/shared/settings.js";
 import {
   allowsQueue,
@@ -19,7 +21,7 @@ import {
 } from "../protocol/index.js";
 import type { Env } from "./env.js";
 
-const DEV_PRINCIPAL_EXPIRY = Number.MAX_SAFE_INTEGER;
+export { devPrincipal };
 
 /** The principal `request` acts as; throws `unauthorized`, `forbidden` or `bad_request`. */
 export async function establishPrincipal(request: Request, env: Env): Promise<Principal> {
@@ -36,15 +38,6 @@ export async function establishPrincipal(request: Request, env: Env): Promise<Pr
     ERROR_CODE.unauthorized,
     "relay has no EDGEMQ_SECRET configured: it refuses every peer (see README, Deployment)",
   );
-}
-
-export function devPrincipal(identity: string): Principal {
-  return {
-    identity,
-    roles: new Set<TokenRole>(["client", "server"]),
-    queues: ["*"],
-    expiresAt: DEV_PRINCIPAL_EXPIRY,
-  };
 }
 
 /** Throws `forbidden` unless the principal has `role`. */

@@ -1,9 +1,12 @@
 /**
  * What an ExchangeDO keeps on each client socket (the Hibernation API attachment) and the socket tag
  * for an identity. The attachment survives hibernation; it is read back as `unknown` and validated,
- * so a socket with missing or foreign state is refused rather than trusted. Used by exchange-do.ts.
+ * so a socket with missing or foreign state is refused rather than trusted. The principal's rights
+ * (roles, queue patterns, expiry: at most 100 patterns, well under the 16 KiB attachment limit)
+ * are absent on sockets accepted before tokens were checked. Used by exchange-do.ts.
  */
 import { isIdentity, isRecord } from "../../protocol/index.js";
+import { readStoredPrincipal, type StoredPrincipal } from "../shared/principal-header.js";
 
 export const ATTACHMENT_VERSION = 1;
 
@@ -13,10 +16,18 @@ export interface ClientAttachment {
   connId: string;
   /** The client's identity, established by the front door. */
   identity: string;
+  /** The token's rights; absent on attachments written before tokens were checked. */
+  principal?: StoredPrincipal;
 }
 
-export function newAttachment(identity: string, connId: string): ClientAttachment {
-  return { v: ATTACHMENT_VERSION, connId, identity };
+export function newAttachment(
+  identity: string,
+  connId: string,
+  principal?: StoredPrincipal,
+): ClientAttachment {
+  const attachment: ClientAttachment = { v: ATTACHMENT_VERSION, connId, identity };
+  if (principal !== undefined) attachment.principal = principal;
+  return attachment;
 }
 
 /** Validates an attachment read back from a socket; `undefined` when it is not ours. */
@@ -25,7 +36,10 @@ export function readAttachment(value: unknown): ClientAttachment | undefined {
   if (value.v !== ATTACHMENT_VERSION) return undefined;
   if (typeof value.connId !== "string" || value.connId.length === 0) return undefined;
   if (!isIdentity(value.identity)) return undefined;
-  return { v: ATTACHMENT_VERSION, connId: value.connId, identity: value.identity };
+  if (value.principal === undefined) return newAttachment(value.identity, value.connId);
+  const principal = readStoredPrincipal(value.principal);
+  if (principal === undefined) return undefined;
+  return newAttachment(value.identity, value.connId, principal);
 }
 
 /** The socket tag for every connection of `identity` (≤ 256 chars: identities are ≤ 128). */

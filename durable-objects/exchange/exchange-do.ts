@@ -15,30 +15,56 @@ import {
   PING_MESSAGE,
   PONG_MESSAGE,
   PROTOCOL_VERSION,
+  type Principal,
   type RequestFrame,
 } from "../../protocol/index.js";
 import type { Env } from "../../src/env.js";
 import { errorResponse, isWebSocketUpgrade, upgradeRequired } from "../../src/http-error.js";
 import { type ExchangeRpc, FORWARD_HEADERS, type Outcome } from "../shared/contracts.js";
+import type {
+  HttpAwaitAnswer,
+  HttpAwaitInput,
+  HttpExchangeRpc,
+  HttpSubmitAnswer,
+  HttpSubmitInput,
+} from "../shared/http-contracts.js";
+import { forwardedPrincipal, storePrincipal } from "../shared/principal-header.js";
 import { type RelaySettings, readSettings } from "../shared/settings.js";
+import { RateLimiter } from "../shared/token-bucket.js";
+import { earliest, nextExpiry } from "../shared/token-expiry.js";
+import { webSocketAccepted } from "../shared/upgrade-response.js";
 import { identityTag, newAttachment, readAttachment } from "./client-attachment.js";
+import { alarmNoLaterThan, authorizedPrincipal, sweepExpiredClients } from "./client-expiry.js";
 import { errorFrame, planClientMessage } from "./client-message.js";
 import { answersFor, unreachableAnswers } from "./enqueue-answers.js";
 import { packFrames } from "./frame-batches.js";
+import { HttpClients } from "./http-clients.js";
 import { isDeliverable, Outbox, RESUME_WINDOW_MS } from "./outbox.js";
+import { admitCancels, admitRequests } from "./request-admission.js";
 import { closeQuietly, sendFrames, sendText } from "./socket-io.js";
 
 /** Close code for a socket whose attachment cannot be read (internal error: reconnect). */
 const CLOSE_LOST_STATE = 1011;
 
-export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc {
+export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpExchangeRpc {
   private readonly settings: RelaySettings;
   private readonly outbox: Outbox;
+  /** Requests of HTTP clients and their outcomes (the HTTP API; http-clients.ts). */
+  private readonly http: HttpClients;
+  /** Per-identity request buckets; in memory only (a bucket lost to hibernation refills). */
+  private readonly rateLimiter: RateLimiter;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.settings = readSettings(env);
+    this.rateLimiter = new RateLimiter(this.settings.rateLimit);
     this.outbox = new Outbox(ctx.storage);
+    this.http = new HttpClients(
+      ctx.storage,
+      (queue) => env.QUEUE.getByName(queue),
+      this.settings.limits,
+      (identity) => this.rateLimiter.take(identity),
+    );
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_MESSAGE, PONG_MESSAGE));
   }
 
@@ -50,17 +76,28 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc {
       const message = `missing or invalid ${FORWARD_HEADERS.identity} header`;
       return errorResponse(new EdgeMQError(ERROR_CODE.badRequest, message));
     }
+    const principalHeader = request.headers.get(FORWARD_HEADERS.principal);
+    const principal = forwardedPrincipal(principalHeader, identity, this.settings.devMode);
+    if (principal === undefined) {
+      const message = `missing or invalid ${FORWARD_HEADERS.principal} header`;
+      return errorResponse(new EdgeMQError(ERROR_CODE.unauthorized, message));
+    }
     const pair = new WebSocketPair();
-    this.openConnection(pair[1], identity);
-    return new Response(null, { status: 101, webSocket: pair[0] });
+    this.openConnection(pair[1], principal);
+    const expiry = nextExpiry([principal.expiresAt], Date.now());
+    if (expiry !== undefined) await alarmNoLaterThan(this.ctx.storage, expiry);
+    return webSocketAccepted(request, pair[0]);
   }
 
   /** Newest connection wins: older sockets of the identity close with `replaced`. */
-  private openConnection(server: WebSocket, identity: string): void {
+  private openConnection(server: WebSocket, principal: Principal): void {
+    const identity = principal.identity;
     const tag = identityTag(identity);
     const older = this.ctx.getWebSockets(tag);
     this.ctx.acceptWebSocket(server, [tag]);
-    server.serializeAttachment(newAttachment(identity, crypto.randomUUID()));
+    server.serializeAttachment(
+      newAttachment(identity, crypto.randomUUID(), storePrincipal(principal)),
+    );
     for (const ws of older) {
       closeQuietly(ws, CLOSE_CODE.replaced, "replaced by a newer connection of this identity");
     }
@@ -78,14 +115,18 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc {
       return;
     }
     const { identity } = attachment;
+    const principal = authorizedPrincipal(ws, attachment, this.settings.devMode, Date.now());
+    if (principal === undefined) return;
     const plan = planClientMessage(message, this.settings.limits);
     if (plan.acks.length > 0) this.outbox.remove(identity, plan.acks);
+    const admitted = admitRequests(plan.enqueues, principal, () => this.rateLimiter.take(identity));
+    const cancels = admitCancels(plan.cancels, principal);
     // Refusals go at once, before any RPC, so they keep the order of the client's messages.
-    sendFrames(ws, plan.refused);
-    if (plan.enqueues.size === 0 && plan.cancels.length === 0) return;
+    sendFrames(ws, [...plan.refused, ...admitted.refused, ...cancels.refused]);
+    if (admitted.enqueues.size === 0 && cancels.cancels.length === 0) return;
     const [enqueued, cancelled] = await Promise.all([
-      this.enqueueAll(identity, plan.enqueues),
-      this.cancelAll(identity, plan.cancels),
+      this.enqueueAll(identity, admitted.enqueues),
+      this.cancelAll(identity, cancels.cancels),
     ]);
     sendFrames(ws, [...enqueued, ...cancelled]);
   }
@@ -139,6 +180,16 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc {
     closeQuietly(ws, CLOSE_LOST_STATE, "socket error");
   }
 
+  /** HTTP API: enqueues an HTTP client's request (relay-chosen id) on its queue. */
+  async submit(input: HttpSubmitInput): Promise<HttpSubmitAnswer> {
+    return this.http.submit(input);
+  }
+
+  /** HTTP API: the outcome of an HTTP client's request, waiting up to `waitMs` for it. */
+  async awaitOutcome(input: HttpAwaitInput): Promise<HttpAwaitAnswer> {
+    return this.http.awaitOutcome(input);
+  }
+
   /** Stores outcomes (until acked) and sends them to their identity's open sockets. */
   async deliver(outcomes: Outcome[]): Promise<void> {
     const deliverable = outcomes.filter(isDeliverable);
@@ -146,25 +197,32 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc {
       const refused = outcomes.length - deliverable.length;
       console.error(JSON.stringify({ evt: "deliver_refused", refused }));
     }
-    if (deliverable.length === 0) return;
+    // Outcomes of HTTP clients' requests stay with those requests, never in a socket's outbox.
+    const forSockets = this.http.claim(deliverable);
+    if (forSockets.length === 0) return;
     const now = Date.now();
-    this.outbox.store(deliverable, now);
-    for (const [identity, frames] of groupByRecipient(deliverable)) {
+    this.outbox.store(forSockets, now);
+    for (const [identity, frames] of groupByRecipient(forSockets)) {
       for (const ws of this.ctx.getWebSockets(identityTag(identity))) {
         for (const message of packFrames(frames)) sendText(ws, message);
       }
     }
-    if ((await this.ctx.storage.getAlarm()) === null) {
-      await this.ctx.storage.setAlarm(now + RESUME_WINDOW_MS);
-    }
+    await alarmNoLaterThan(this.ctx.storage, now + RESUME_WINDOW_MS);
   }
 
-  /** Purges outcomes older than the resume window, then waits for the next oldest. */
+  /**
+   * Closes sockets whose token expired and purges outcomes older than the resume window, then
+   * waits for the next token expiry or the next oldest outcome, whichever comes first.
+   */
   override async alarm(): Promise<void> {
-    const purged = this.outbox.purge(Date.now() - RESUME_WINDOW_MS);
+    const now = Date.now();
+    const nextExpiry = sweepExpiredClients(this.ctx.getWebSockets(), this.settings.devMode, now);
+    const purged = this.outbox.purge(now - RESUME_WINDOW_MS);
     if (purged > 0) console.log(JSON.stringify({ evt: "outbox_purged", purged }));
     const oldest = this.outbox.oldest();
-    if (oldest !== undefined) await this.ctx.storage.setAlarm(oldest + RESUME_WINDOW_MS);
+    const outboxNext = oldest === undefined ? undefined : oldest + RESUME_WINDOW_MS;
+    const next = earliest(nextExpiry, outboxNext, this.http.purge(now));
+    if (next !== undefined) await this.ctx.storage.setAlarm(next);
   }
 }
 

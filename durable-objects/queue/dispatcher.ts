@@ -27,24 +27,13 @@ export interface DispatchDeps {
 
 /** Dispatches as many queued requests as servers can take; returns how many were sent. */
 export function dispatchReady(deps: DispatchDeps): number {
-  const { store, servers, ready, lifecycle, limits, now } = deps;
+  const { store, servers, limits, now } = deps;
   let sent = 0;
   for (;;) {
     const server = chooseServer(servers.all());
     if (server === undefined) return sent;
-    const next = ready.take();
-    if (next === undefined) return sent;
-    const row = store.get(next.rid);
-    if (row === undefined || row.state !== "queued") continue;
-    if (isExpired(row.deadline, now)) {
-      const { code, message } = expiryError(row.sawServer);
-      lifecycle.fail(row, code, message, now);
-      continue;
-    }
-    if (row.body === undefined) {
-      lifecycle.fail(row, ERROR_CODE.internal, "the stored request is unreadable", now);
-      continue;
-    }
+    const row = nextDispatchable(deps);
+    if (row === undefined) return sent;
     store.lease(row.rid, server.connId, leaseUntil(now, row.deadline, limits.leaseMs));
     servers.markDispatched(server);
     deps.outbox.push(server.ws, dispatchFrame(row, row.body, deps.queue));
@@ -52,7 +41,36 @@ export function dispatchReady(deps: DispatchDeps): number {
   }
 }
 
-function dispatchFrame(
+/**
+ * The next queued request that may be dispatched, taken from the ready index; expired or
+ * unreadable requests met on the way are ended, never dispatched. Also used for HTTP servers
+ * (http-takers.ts).
+ */
+export function nextDispatchable(
+  deps: Pick<DispatchDeps, "store" | "ready" | "lifecycle" | "now">,
+): (StoredRequest & { body: DispatchFrame["body"] }) | undefined {
+  const { store, ready, lifecycle, now } = deps;
+  for (;;) {
+    const next = ready.take();
+    if (next === undefined) return undefined;
+    const row = store.get(next.rid);
+    if (row === undefined || row.state !== "queued") continue;
+    if (isExpired(row.deadline, now)) {
+      const { code, message } = expiryError(row.sawServer);
+      lifecycle.fail(row, code, message, now);
+      continue;
+    }
+    const body = row.body;
+    if (body === undefined) {
+      lifecycle.fail(row, ERROR_CODE.internal, "the stored request is unreadable", now);
+      continue;
+    }
+    return { ...row, body };
+  }
+}
+
+/** The `dispatch` frame for a request leased now (its attempt counts this dispatch). */
+export function dispatchFrame(
   row: StoredRequest,
   body: DispatchFrame["body"],
   queue: string,

@@ -6,6 +6,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import {
+  allowsQueue,
   CLOSE_CODE,
   ERROR_CODE,
   encodeFrame,
@@ -17,11 +18,23 @@ import {
 import type { Env } from "../../src/env.js";
 import type { EnqueueInput, EnqueueOutcome, QueueRpc } from "../shared/contracts.js";
 import { FORWARD_HEADERS } from "../shared/contracts.js";
+import type {
+  HttpQueueRpc,
+  HttpReplyAnswer,
+  HttpReplyInput,
+  HttpTakeAnswer,
+  HttpTakeInput,
+} from "../shared/http-contracts.js";
+import { forwardedPrincipal } from "../shared/principal-header.js";
 import { type RelaySettings, readSettings } from "../shared/settings.js";
+import { earliest } from "../shared/token-expiry.js";
+import { webSocketAccepted } from "../shared/upgrade-response.js";
 import { nextAlarm } from "./deadlines.js";
 import { dispatchReady } from "./dispatcher.js";
 import { enqueueAll } from "./enqueue.js";
 import { FrameOutbox, send } from "./frame-outbox.js";
+import { httpInputRefusal } from "./http-input.js";
+import { type Handout, HttpTakers, MAX_WAITING_TAKES, replyAsHttpServer } from "./http-takers.js";
 import { OutcomeDelivery } from "./outcome-delivery.js";
 import { ReadyIndex } from "./ready-index.js";
 import { RequestLifecycle } from "./request-lifecycle.js";
@@ -34,6 +47,12 @@ import {
   type ServerAttachment,
   serverIdentityTag,
 } from "./server-attachment.js";
+import {
+  closeExpiredServers,
+  closeServer,
+  nextServerExpiry,
+  serverRefusal,
+} from "./server-expiry.js";
 import { handleServerMessage } from "./server-messages.js";
 import { ServerRegistry } from "./server-registry.js";
 import { closeQuietly, httpError, welcomeFrame } from "./server-socket.js";
@@ -44,12 +63,14 @@ export interface QueueStats {
   servers: number;
 }
 
-export class QueueDO extends DurableObject<Env> implements QueueRpc {
+export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRpc {
   private readonly settings: RelaySettings;
   private readonly store: RequestStore;
   private readonly servers: ServerRegistry;
   private readonly outbox = new FrameOutbox();
   private readonly lifecycle: RequestLifecycle;
+  /** HTTP servers: waiting takes and recent presence (the HTTP API; http-takers.ts). */
+  private readonly takers = new HttpTakers();
   private readonly delivery: OutcomeDelivery;
   private ready: ReadyIndex | undefined;
   /** Whether leases of connections lost in a restart were returned since this wake. */
@@ -87,7 +108,7 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc {
         enqueueAll(input, {
           store: this.store,
           limits: this.settings.limits,
-          serverConnected: this.servers.anyConnected(),
+          serverConnected: this.servers.anyConnected() || this.takers.present(now),
           now,
           onStored: (from, rid) => this.ready?.add(from, rid),
         }),
@@ -119,6 +140,46 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc {
     await this.settle(now);
   }
 
+  /** HTTP API: leases the next request to HTTP server `identity`, waiting up to `waitMs`. */
+  async take(input: HttpTakeInput): Promise<HttpTakeAnswer> {
+    const refusal = httpInputRefusal(input, this.store.queueName());
+    if (refusal !== undefined) return { ok: false, error: refusal };
+    if (this.takers.waitingCount >= MAX_WAITING_TAKES) {
+      const message = `${MAX_WAITING_TAKES} takes already wait on this queue; retry later`;
+      return { ok: false, error: { code: ERROR_CODE.rateLimited, message } };
+    }
+    const now = Date.now();
+    this.takers.seen(input.identity, now);
+    const frame = this.transaction(() => {
+      this.store.setQueueName(input.queue);
+      this.store.markSawServer();
+      return this.takers.takeNow(this.takeDeps(now), input.identity);
+    });
+    // Registered before any await, so a request enqueued meanwhile is handed to this take.
+    const waiting =
+      frame === undefined && input.waitMs > 0
+        ? this.takers.wait(input.identity, input.waitMs)
+        : undefined;
+    await this.settle(now);
+    const dispatch = frame ?? (waiting === undefined ? null : await waiting);
+    this.takers.seen(input.identity, Date.now());
+    return { ok: true, dispatch };
+  }
+
+  /** HTTP API: HTTP server `identity` replies to relay id `id` (lessee, once, before deadline). */
+  async httpReply(input: HttpReplyInput): Promise<HttpReplyAnswer> {
+    const refusal = httpInputRefusal(input, this.store.queueName(), this.settings.limits);
+    if (refusal !== undefined) return { ok: false, error: refusal };
+    const now = Date.now();
+    this.takers.seen(input.identity, now);
+    const deps = { store: this.store, lifecycle: this.lifecycle, now };
+    const answer = this.transaction(() =>
+      replyAsHttpServer(deps, input.identity, input.id, input.body),
+    );
+    await this.settle(now);
+    return answer;
+  }
+
   async stats(): Promise<QueueStats> {
     return { ...this.store.counts(), servers: this.servers.all().length };
   }
@@ -132,6 +193,14 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc {
     const queue = request.headers.get(FORWARD_HEADERS.queue);
     if (!isIdentity(identity) || !isQueueName(queue)) {
       return httpError(ERROR_CODE.badRequest, "missing or invalid identity or queue");
+    }
+    const principalHeader = request.headers.get(FORWARD_HEADERS.principal);
+    const principal = forwardedPrincipal(principalHeader, identity, this.settings.devMode);
+    if (principal === undefined) {
+      return httpError(ERROR_CODE.unauthorized, `missing or invalid ${FORWARD_HEADERS.principal}`);
+    }
+    if (!principal.roles.has("server") || !allowsQueue(principal, queue)) {
+      return httpError(ERROR_CODE.forbidden, `this token does not allow serving ${queue}`);
     }
     const known = this.store.queueName();
     if (known !== undefined && known !== queue) {
@@ -154,12 +223,13 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc {
       identity,
       queue,
       concurrency: 0,
+      expiresAt: principal.expiresAt,
     };
     server.serializeAttachment(attachment);
     this.servers.invalidate();
     send(server, encodeFrame(welcomeFrame(identity, queue, this.settings.limits)));
     await this.settle(now);
-    return new Response(null, { status: 101, webSocket: client });
+    return webSocketAccepted(request, client);
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -169,6 +239,12 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc {
       return;
     }
     const now = Date.now();
+    const refusal = serverRefusal(conn, this.settings.devMode, now);
+    if (refusal !== undefined) {
+      this.transaction(() => closeServer(this.expiryDeps(now), ws, conn, refusal));
+      await this.settle(now);
+      return;
+    }
     const deps = { ...this.parts(), limits: this.settings.limits, now };
     try {
       this.transaction(() => handleServerMessage(deps, ws, conn, message));
@@ -208,6 +284,17 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc {
     await this.scheduleAlarm();
   }
 
+  private expiryDeps(now: number) {
+    const { servers, lifecycle } = this;
+    return { servers, lifecycle, devMode: this.settings.devMode, now };
+  }
+
+  private takeDeps(now: number) {
+    const limits = this.settings.limits;
+    const queue = this.store.queueName() ?? "";
+    return { ...this.parts(), ready: this.readyIndex(), limits, queue, now };
+  }
+
   private parts() {
     const { store, servers, lifecycle, outbox } = this;
     return { store, servers, lifecycle, outbox };
@@ -234,9 +321,13 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc {
 
   /** After any change: dispatch what can go, send frames, start delivery, set the alarm. */
   private async settle(now: number): Promise<void> {
+    let handouts: Handout[] = [];
     this.transaction(() => {
       if (!this.orphansReclaimed) this.lifecycle.reclaimOrphanLeases(now);
       this.orphansReclaimed = true;
+      closeExpiredServers(this.expiryDeps(now));
+      // Waiting HTTP takes first: each has been idle since its wait began (http-takers.ts).
+      handouts = this.takers.handOut(this.takeDeps(now));
       dispatchReady({
         ...this.parts(),
         ready: this.readyIndex(),
@@ -246,6 +337,7 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc {
       });
     });
     this.outbox.flush();
+    this.takers.resolve(handouts);
     this.ctx.waitUntil(this.deliver());
     await this.scheduleAlarm();
   }
@@ -265,7 +357,8 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc {
 
   /** Sets the one alarm to the earliest timer, unless an earlier alarm is already set. */
   private async scheduleAlarm(): Promise<void> {
-    const next = nextAlarm(this.store.timers(this.settings.limits.dedupWindowMs));
+    const timers = this.store.timers(this.settings.limits.dedupWindowMs);
+    const next = earliest(nextAlarm(timers), nextServerExpiry(this.servers, Date.now()));
     if (next === undefined) return;
     if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
     if (this.alarmAt !== null && this.alarmAt <= next) return;

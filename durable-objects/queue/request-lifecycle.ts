@@ -6,6 +6,7 @@
  */
 import { ERROR_CODE, type ErrorCode, type Limits } from "../../protocol/index.js";
 import type { Outcome } from "../shared/contracts.js";
+import { isHttpConn } from "../shared/http-contracts.js";
 import { expiryError } from "./deadlines.js";
 import type { FrameOutbox } from "./frame-outbox.js";
 import { afterLeaseLoss, REDELIVERY_MESSAGE } from "./lease-rules.js";
@@ -67,7 +68,8 @@ export class RequestLifecycle {
   reclaimOrphanLeases(now: number): void {
     const open = new Set(this.servers.all().map((s) => s.connId));
     for (const connId of this.store.leasedCounts().keys()) {
-      if (!open.has(connId)) this.dropConnection(connId, now);
+      // HTTP servers' leases name no socket: they simply run out (http-takers.ts).
+      if (!open.has(connId) && !isHttpConn(connId)) this.dropConnection(connId, now);
     }
   }
 

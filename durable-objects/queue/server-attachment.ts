@@ -1,7 +1,8 @@
 /**
  * What a QueueDO keeps on each server socket (the Hibernation API attachment) and its socket tags.
  * Read back as `unknown` and validated, never trusted blindly: a socket whose attachment is not
- * ours is ignored by dispatch. Used by queue-do.ts and server-registry.ts.
+ * ours is ignored by dispatch. `expiresAt` (the token's expiry) is absent on sockets accepted
+ * before tokens were checked. Used by queue-do.ts, server-registry.ts and server-expiry.ts.
  */
 import { isIdentity, isNonNegativeInteger, isQueueName, isRecord } from "../../protocol/index.js";
 
@@ -19,6 +20,8 @@ export interface ServerAttachment {
   queue: string;
   /** Requests it takes at once (set by `ready`; 0 until then, or to drain). */
   concurrency: number;
+  /** The token's expiry, epoch milliseconds; absent on attachments older than token checks. */
+  expiresAt?: number;
 }
 
 /** The tag shared by every connection of one server identity (for takeover). */
@@ -28,9 +31,19 @@ export function serverIdentityTag(identity: string): string {
 
 export function readServerAttachment(value: unknown): ServerAttachment | undefined {
   if (!isRecord(value) || value.v !== SERVER_ATTACHMENT_VERSION) return undefined;
-  const { connId, identity, queue, concurrency } = value;
+  const { connId, identity, queue, concurrency, expiresAt } = value;
   if (typeof connId !== "string" || connId.length === 0 || connId.length > 64) return undefined;
   if (!isIdentity(identity) || !isQueueName(queue)) return undefined;
   if (!isNonNegativeInteger(concurrency)) return undefined;
-  return { v: SERVER_ATTACHMENT_VERSION, connId, identity, queue, concurrency };
+  const attachment: ServerAttachment = {
+    v: SERVER_ATTACHMENT_VERSION,
+    connId,
+    identity,
+    queue,
+    concurrency,
+  };
+  if (expiresAt === undefined) return attachment;
+  if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) return undefined;
+  attachment.expiresAt = expiresAt;
+  return attachment;
 }

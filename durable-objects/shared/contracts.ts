@@ -12,6 +12,11 @@ export const FORWARD_HEADERS = {
   identity: "X-EdgeMQ-Identity",
   /** The queue a server connection serves (QueueDO only). */
   queue: "X-EdgeMQ-Queue",
+  /**
+   * The peer's principal as JSON `{identity, roles, queues, expiresAt}` (principal-header.ts),
+   * established by the front door from the token (or dev mode).
+   */
+  principal: "X-EdgeMQ-Principal",
 } as const;
 
 /** One request handed by the exchange to a queue, already stamped with its sender. */

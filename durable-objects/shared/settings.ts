@@ -3,6 +3,10 @@
  * variables (wrangler.toml [vars], or `--var` with wrangler dev). Read once per object.
  */
 import { DEFAULT_LIMITS, type Limits } from "../../protocol/index.js";
+import type { RateLimit } from "./token-bucket.js";
+
+/** Per-identity request rate (token bucket, token-bucket.ts); not a protocol limit. */
+export const DEFAULT_RATE_LIMIT: Readonly<RateLimit> = { perSecond: 100, burst: 200 };
 
 export interface RelaySettings {
   limits: Limits;
@@ -10,6 +14,8 @@ export interface RelaySettings {
   exchangeShards: number;
   /** Peers declare their identity, no token needed (EDGEMQ_DEV_MODE=true; `npm start` only). */
   devMode: boolean;
+  /** EDGEMQ_RATE_LIMIT_PER_SECOND and EDGEMQ_RATE_LIMIT_BURST. */
+  rateLimit: RateLimit;
 }
 
 /** The environment variables that map to limits. */
@@ -44,5 +50,9 @@ export function readSettings(env: object): RelaySettings {
     limits,
     exchangeShards: readPositiveInt(vars.EDGEMQ_EXCHANGE_SHARDS, 1),
     devMode: vars.EDGEMQ_DEV_MODE === "true",
+    rateLimit: {
+      perSecond: readPositiveInt(vars.EDGEMQ_RATE_LIMIT_PER_SECOND, DEFAULT_RATE_LIMIT.perSecond),
+      burst: readPositiveInt(vars.EDGEMQ_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT.burst),
+    },
   };
 }

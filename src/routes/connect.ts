@@ -4,6 +4,7 @@
  */
 import type { Context } from "hono";
 import { exchangeName, FORWARD_HEADERS } from "../../durable-objects/shared/contracts.js";
+import { encodePrincipalHeader } from "../../durable-objects/shared/principal-header.js";
 import { readSettings } from "../../durable-objects/shared/settings.js";
 import type { Env } from "../env.js";
 import { forwardRequest } from "../forward.js";
@@ -16,6 +17,9 @@ export async function connect(c: Context<{ Bindings: Env }>): Promise<Response> 
   requireRole(principal, "client");
   const identity = principal.identity;
   const name = exchangeName(identity, readSettings(c.env).exchangeShards);
-  const forwarded = forwardRequest(c.req.raw, { [FORWARD_HEADERS.identity]: identity });
+  const forwarded = forwardRequest(c.req.raw, {
+    [FORWARD_HEADERS.identity]: identity,
+    [FORWARD_HEADERS.principal]: encodePrincipalHeader(principal),
+  });
   return c.env.EXCHANGE.getByName(name).fetch(forwarded);
 }

@@ -5,6 +5,7 @@
  */
 import type { Context } from "hono";
 import { FORWARD_HEADERS } from "../../durable-objects/shared/contracts.js";
+import { encodePrincipalHeader } from "../../durable-objects/shared/principal-header.js";
 import { EdgeMQError, ERROR_CODE, isQueueName } from "../../protocol/index.js";
 import type { Env } from "../env.js";
 import { forwardRequest } from "../forward.js";
@@ -27,6 +28,7 @@ export async function serve(c: Context<{ Bindings: Env }>): Promise<Response> {
   const forwarded = forwardRequest(c.req.raw, {
     [FORWARD_HEADERS.identity]: identity,
     [FORWARD_HEADERS.queue]: queue,
+    [FORWARD_HEADERS.principal]: encodePrincipalHeader(principal),
   });
   return c.env.QUEUE.getByName(queue).fetch(forwarded);
 }

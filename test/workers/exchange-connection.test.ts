@@ -1,7 +1,7 @@
 /** ExchangeDO connections in workerd: welcome, takeover, refusals, malformed frames, keep-alive. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_LIMITS, encodeBody, PROTOCOL_VERSION } from "../../protocol/index.js";
+import { DEFAULT_LIMITS, encodeBody, isRecord, PROTOCOL_VERSION } from "../../protocol/index.js";
 import { TestSocket } from "./exchange-test-socket.js";
 
 describe("exchange connections", () => {
@@ -48,8 +48,10 @@ describe("exchange connections", () => {
     socket.ws.send(new Uint8Array([1, 2, 3]));
     const errors = await socket.take(5);
     for (const frame of errors) expect(frame).toMatchObject({ type: "error", code: "bad_request" });
-    expect(errors[2]).toMatchObject({ id: "r1" });
-    expect(errors[3]).toMatchObject({ id: "r2" });
+    // Each message is answered; answers to separate messages may be reordered by the runtime's
+    // output gate when another connection's storage write is in flight on the same object.
+    const ids = errors.map((frame) => (isRecord(frame) ? frame.id : undefined));
+    expect(ids).toEqual(expect.arrayContaining(["r1", "r2"]));
     socket.send([{ type: "cancel", id: "r3" }]);
     expect(await socket.next()).toMatchObject({ type: "error", code: "bad_request", id: "r3" });
     expect(socket.ws.readyState).toBe(WebSocket.READY_STATE_OPEN);

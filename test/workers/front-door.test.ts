@@ -84,7 +84,7 @@ describe("front door", () => {
     await expectError(response, 401, "unauthorized");
   });
 
-  it("refuses tokens with 401 while token authentication is not built, even with a secret", async () => {
+  it("refuses a peer that presents no token with 401 when a secret is configured", async () => {
     const bindings = { QUEUE: env.QUEUE, EXCHANGE: env.EXCHANGE, EDGEMQ_SECRET: "s3cret" };
     const response = await app.request(
       "/v1/connect?identity=alice",

@@ -72,6 +72,17 @@ describe("verifyToken", () => {
   });
 });
 
+describe("token queue lists", () => {
+  it("accepts a token listing 100 queue patterns and refuses one listing 101", async () => {
+    const names = (n: number) => Array.from({ length: n }, (_, i) => `q${i}`);
+    const hundred = await signToken({ ...claims, queues: names(100) }, SECRET);
+    expect((await verifyToken(hundred, SECRET, NOW)).ok).toBe(true);
+    const tooMany = await signToken({ ...claims, queues: names(101) }, SECRET);
+    const result = await verifyToken(tooMany, SECRET, NOW);
+    expect(result.ok || result.error.message).toBe("token lists more than 100 queue patterns");
+  });
+});
+
 describe("allowsQueue", () => {
   it("matches exact names and trailing-star prefixes only", () => {
     const p = { queues: ["resize", "img.*"] };

@@ -11,7 +11,22 @@ describe("client attachment", () => {
     expect(readAttachment(structuredClone(attachment))).toEqual(attachment);
   });
 
+  it("reads back an attachment carrying the token's roles, queues and expiry", () => {
+    const principal = { roles: ["client" as const], queues: ["resize"], expiresAt: 5 };
+    const attachment = newAttachment("alice", "c-1", principal);
+    expect(readAttachment(structuredClone(attachment))).toEqual(attachment);
+  });
+
+  it("still reads an attachment written before tokens, with no principal", () => {
+    expect(readAttachment({ v: 1, connId: "c", identity: "alice" })).toEqual({
+      v: 1,
+      connId: "c",
+      identity: "alice",
+    });
+  });
+
   it.each([
+    ["a malformed principal", { v: 1, connId: "c", identity: "alice", principal: { roles: [] } }],
     ["null", null],
     ["another version", { v: 2, connId: "c", identity: "alice" }],
     ["an empty connection id", { v: 1, connId: "", identity: "alice" }],

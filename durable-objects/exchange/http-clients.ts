@@ -1,0 +1,109 @@
+/**
+ * The ExchangeDO's side of the HTTP API for clients: `submit` records a request (http-requests.ts)
+ * and enqueues it on its queue exactly as a WebSocket client's request is (QueueRpc.enqueue), and
+ * `awaitOutcome` answers with the stored outcome, or waits for `deliver` to bring it
+ * (http-waiters.ts), bounded by the caller's wait. Outcomes of HTTP requests are claimed from
+ * `deliver` before the WebSocket outbox sees them. Requests take tokens from the identity's
+ * rate-limit bucket like WebSocket requests do. Used by exchange-do.ts.
+ */
+import {
+  EdgeMQError,
+  ERROR_CODE,
+  isIdentity,
+  isQueueName,
+  isRequestId,
+  type Limits,
+} from "../../protocol/index.js";
+import type { Outcome, QueueRpc } from "../shared/contracts.js";
+import type {
+  HttpAwaitAnswer,
+  HttpAwaitInput,
+  HttpSubmitAnswer,
+  HttpSubmitInput,
+} from "../shared/http-contracts.js";
+import { type RateDecision, rateLimitedMessage } from "../shared/token-bucket.js";
+import { HttpRequests } from "./http-requests.js";
+import { HttpWaiters } from "./http-waiters.js";
+
+/** Longest one awaitOutcome call waits, whatever it asks: the longest deadline and a minute. */
+const MAX_AWAIT_EXTRA_MS = 60_000;
+
+export class HttpClients {
+  private readonly requests: HttpRequests;
+  private readonly waiters = new HttpWaiters();
+
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    private readonly queue: (name: string) => Pick<QueueRpc, "enqueue">,
+    private readonly limits: Limits,
+    /** The identity's rate-limit bucket, shared with its WebSocket requests. */
+    private readonly takeToken: (identity: string) => RateDecision,
+  ) {
+    this.requests = new HttpRequests(storage);
+  }
+
+  async submit(input: HttpSubmitInput): Promise<HttpSubmitAnswer> {
+    const { identity, queue, request } = input;
+    if (!isIdentity(identity) || !isQueueName(queue) || !isRequestId(request.id)) {
+      return refused(request.id, ERROR_CODE.badRequest, "invalid identity, queue or request id");
+    }
+    const decision = this.takeToken(identity);
+    if (!decision.ok) {
+      return refused(request.id, ERROR_CODE.rateLimited, rateLimitedMessage(decision.retryAfterMs));
+    }
+    const timeout = request.timeout ?? this.limits.defaultTimeoutMs;
+    const expires = this.requests.record(identity, request.id, queue, Date.now() + timeout);
+    await this.alarmBy(expires);
+    let outcomes: Awaited<ReturnType<QueueRpc["enqueue"]>>;
+    try {
+      outcomes = await this.queue(queue).enqueue({ queue, from: identity, requests: [request] });
+    } catch (error) {
+      console.error(JSON.stringify({ evt: "http_enqueue_failed", queue, error: String(error) }));
+      this.requests.forget(identity, request.id);
+      return refused(request.id, ERROR_CODE.internal, `queue ${queue} is unavailable; retry later`);
+    }
+    const outcome = outcomes.find((o) => o.id === request.id);
+    if (outcome === undefined) {
+      this.requests.forget(identity, request.id);
+      return refused(request.id, ERROR_CODE.internal, "the queue did not answer this request");
+    }
+    if (outcome.ok) this.requests.accepted(identity, request.id, outcome.deadline);
+    else this.requests.forget(identity, request.id);
+    return outcome;
+  }
+
+  async awaitOutcome(input: HttpAwaitInput): Promise<HttpAwaitAnswer> {
+    const { identity, id } = input;
+    if (!isIdentity(identity) || !isRequestId(id)) return { state: "unknown" };
+    const first = this.requests.lookup(identity, id, Date.now());
+    const waitMs = Math.min(input.waitMs, this.limits.maxTimeoutMs + MAX_AWAIT_EXTRA_MS);
+    if (first.state !== "pending" || !(waitMs > 0)) return first;
+    await this.waiters.wait(identity, id, waitMs);
+    return this.requests.lookup(identity, id, Date.now());
+  }
+
+  /** Keeps the outcomes of HTTP requests, wakes their waiters, returns the others. */
+  claim(outcomes: readonly Outcome[]): Outcome[] {
+    const { claimed, rest } = this.requests.claim(outcomes);
+    for (const { to, frame } of claimed)
+      if (frame.id !== undefined) this.waiters.wake(to, frame.id);
+    return rest;
+  }
+
+  /** Purges expired HTTP requests; returns when the next one expires, if any. */
+  purge(now: number): number | undefined {
+    const { purged, next } = this.requests.purge(now);
+    if (purged > 0) console.log(JSON.stringify({ evt: "http_requests_purged", purged }));
+    return next;
+  }
+
+  /** Makes sure the alarm fires by `at` (it purges, then re-arms for what is left). */
+  private async alarmBy(at: number): Promise<void> {
+    const current = await this.storage.getAlarm();
+    if (current === null || current > at) await this.storage.setAlarm(at);
+  }
+}
+
+function refused(id: string, code: EdgeMQError["code"], message: string): HttpSubmitAnswer {
+  return { id, ok: false, error: new EdgeMQError(code, message).toWire() };
+}

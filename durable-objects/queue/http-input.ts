@@ -1,0 +1,42 @@
+/**
+ * Re-validates what the front door hands a QueueDO for an HTTP server (a queue object trusts no
+ * caller blindly): identity and queue names, that this object serves that queue, and, for a
+ * reply, the relay id and the body (shape and size). Pure; used by queue-do.ts.
+ */
+import {
+  bodySize,
+  ERROR_CODE,
+  isIdentity,
+  isQueueName,
+  isRequestId,
+  type Limits,
+  readWireBody,
+  type WireError,
+} from "../../protocol/index.js";
+
+/** The refusal for `input`, or undefined when it may proceed. */
+export function httpInputRefusal(
+  input: { queue: unknown; identity: unknown; id?: unknown; body?: unknown },
+  knownQueue: string | undefined,
+  limits?: Limits,
+): WireError | undefined {
+  if (!isQueueName(input.queue) || !isIdentity(input.identity)) {
+    return { code: ERROR_CODE.badRequest, message: "invalid queue or identity" };
+  }
+  if (knownQueue !== undefined && knownQueue !== input.queue) {
+    return { code: ERROR_CODE.badRequest, message: "this object serves another queue" };
+  }
+  if (limits === undefined) return undefined;
+  if (!isRequestId(input.id)) {
+    return { code: ERROR_CODE.notFound, message: "not dispatched to this server (bad id)" };
+  }
+  const body = readWireBody(input.body);
+  if (typeof body === "string") return { code: ERROR_CODE.badRequest, message: body };
+  if (bodySize(body) > limits.maxBodyBytes) {
+    return {
+      code: ERROR_CODE.tooLarge,
+      message: `reply body is over ${limits.maxBodyBytes} bytes`,
+    };
+  }
+  return undefined;
+}

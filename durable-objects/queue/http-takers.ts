@@ -1,0 +1,157 @@
+/**
+ * HTTP servers of a queue (the HTTP API's `take` and `replies`). An HTTP server holds its leases
+ * as the virtual connection `http:<identity>`, under the same rules as a socket: a lease lasts
+ * leaseMs (never past the deadline), and a reply counts only from the lessee, once, before the
+ * deadline. A take that finds nothing queued waits in memory; waiting takes are served first,
+ * longest waiting first, each like a server with capacity 1 (so a waiting HTTP server is never
+ * passed over for a WebSocket server). An HTTP server counts as connected while a take waits and
+ * for HTTP_SERVER_PRESENCE_MS after its last take or reply. Leases are made inside the caller's
+ * transaction; waiters are resolved only after it commits. Used by queue-do.ts.
+ */
+import {
+  type DispatchFrame,
+  ERROR_CODE,
+  type Limits,
+  type WireBody,
+  type WireError,
+} from "../../protocol/index.js";
+import {
+  HTTP_SERVER_PRESENCE_MS,
+  type HttpReplyAnswer,
+  httpConnId,
+} from "../shared/http-contracts.js";
+import { leaseUntil } from "./deadlines.js";
+import { type DispatchDeps, dispatchFrame, nextDispatchable } from "./dispatcher.js";
+import { checkAnswer, type Refusal } from "./lease-rules.js";
+import { replyFrame } from "./outcome-frames.js";
+import type { RequestLifecycle } from "./request-lifecycle.js";
+import type { RequestStore } from "./request-store.js";
+
+/** Most takes that may wait at once on one queue; more are refused with `rate_limited`. */
+export const MAX_WAITING_TAKES = 1_000;
+
+export type TakeDeps = Pick<DispatchDeps, "store" | "ready" | "lifecycle" | "queue" | "now"> & {
+  limits: Limits;
+};
+
+interface Waiter {
+  identity: string;
+  resolve: (frame: DispatchFrame | null) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** A request leased to a waiting take, to be handed over once the transaction commits. */
+export interface Handout {
+  waiter: Waiter;
+  frame: DispatchFrame;
+}
+
+export class HttpTakers {
+  private readonly waiting: Waiter[] = [];
+  private readonly lastSeen = new Map<string, number>();
+
+  /** Records that HTTP server `identity` took or replied at `now`. */
+  seen(identity: string, now: number): void {
+    this.lastSeen.set(identity, now);
+  }
+
+  /** Whether an HTTP server counts as connected: a take waits, or one was seen lately. */
+  present(now: number): boolean {
+    if (this.waiting.length > 0) return true;
+    let found = false;
+    for (const [identity, at] of this.lastSeen) {
+      if (now - at < HTTP_SERVER_PRESENCE_MS) found = true;
+      else this.lastSeen.delete(identity);
+    }
+    return found;
+  }
+
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
+
+  /** Leases the next queued request to `identity`'s HTTP connection. Inside a transaction. */
+  takeNow(deps: TakeDeps, identity: string): DispatchFrame | undefined {
+    const row = nextDispatchable(deps);
+    if (row === undefined) return undefined;
+    const until = leaseUntil(deps.now, row.deadline, deps.limits.leaseMs);
+    deps.store.lease(row.rid, httpConnId(identity), until);
+    return dispatchFrame(row, row.body, deps.queue);
+  }
+
+  /** Waits up to `ms` for a request; resolves null when none came. Registered synchronously. */
+  wait(identity: string, ms: number): Promise<DispatchFrame | null> {
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        identity,
+        resolve,
+        timer: setTimeout(() => {
+          this.remove(waiter);
+          resolve(null);
+        }, ms),
+      };
+      this.waiting.push(waiter);
+    });
+  }
+
+  /** Leases queued requests to waiting takes, longest waiting first. Inside a transaction. */
+  handOut(deps: TakeDeps): Handout[] {
+    const handouts: Handout[] = [];
+    for (const waiter of this.waiting) {
+      const frame = this.takeNow(deps, waiter.identity);
+      if (frame === undefined) break;
+      handouts.push({ waiter, frame });
+    }
+    return handouts;
+  }
+
+  /** After the transaction that made the leases committed: each waiting take gets its request. */
+  resolve(handouts: readonly Handout[]): void {
+    for (const { waiter, frame } of handouts) {
+      clearTimeout(waiter.timer);
+      this.remove(waiter);
+      waiter.resolve(frame);
+    }
+  }
+
+  private remove(waiter: Waiter): void {
+    const at = this.waiting.indexOf(waiter);
+    if (at >= 0) this.waiting.splice(at, 1);
+  }
+}
+
+/**
+ * An HTTP server's reply to relay id `id`: accepted from the lessee, once, before the deadline.
+ * Refusals map to the HTTP API's statuses: not leased to this server → not_found (404), already
+ * answered → conflict (409), deadline passed → expired (410). Inside a transaction.
+ */
+export function replyAsHttpServer(
+  deps: { store: RequestStore; lifecycle: RequestLifecycle; now: number },
+  identity: string,
+  id: string,
+  body: WireBody,
+): HttpReplyAnswer {
+  const rid = /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : undefined;
+  const row = rid === undefined ? undefined : deps.store.get(rid);
+  const connId = httpConnId(identity);
+  const check = checkAnswer(row, connId, deps.now);
+  if (!check.ok) return { ok: false, error: httpRefusal(check.error) };
+  if (row === undefined) return { ok: false, error: httpRefusal(notDispatched()) };
+  deps.lifecycle.finish(row, replyFrame(row.clientId, body), deps.now, connId);
+  return { ok: true };
+}
+
+/** A lease refusal as the HTTP API reports it. */
+export function httpRefusal(refusal: Refusal): WireError {
+  if (refusal.code === ERROR_CODE.forbidden) {
+    return {
+      code: ERROR_CODE.notFound,
+      message: `not dispatched to this server (${refusal.message})`,
+    };
+  }
+  return { code: refusal.code, message: refusal.message };
+}
+
+function notDispatched(): Refusal {
+  return { code: ERROR_CODE.forbidden, message: "unknown request id" };
+}

@@ -1,0 +1,61 @@
+/**
+ * Token expiry on live server connections. A server whose token expired (or whose socket predates
+ * token checks, outside dev mode) is closed with 4401 and a reason, is never dispatched to, and
+ * its leased requests go back to the queue. The next expiry among connected servers joins the
+ * queue's one alarm. Checked on each message, before every dispatch pass, and by the alarm.
+ * Runs inside the caller's transaction; used by queue-do.ts.
+ */
+import { CLOSE_CODE } from "../../protocol/index.js";
+import { connectionRefusal, NEVER_EXPIRES, nextExpiry } from "../shared/token-expiry.js";
+import type { RequestLifecycle } from "./request-lifecycle.js";
+import type { ServerAttachment } from "./server-attachment.js";
+import type { ServerRegistry } from "./server-registry.js";
+import { closeQuietly } from "./server-socket.js";
+
+/** Why `conn` may no longer act at `now`, or undefined when it still may. */
+export function serverRefusal(
+  conn: Pick<ServerAttachment, "expiresAt">,
+  devMode: boolean,
+  now: number,
+): string | undefined {
+  return connectionRefusal(conn.expiresAt, devMode, now);
+}
+
+export interface ServerExpiryDeps {
+  servers: ServerRegistry;
+  lifecycle: RequestLifecycle;
+  devMode: boolean;
+  now: number;
+}
+
+/** Closes server `ws` with 4401 and returns its leases to the queue. */
+export function closeServer(
+  deps: ServerExpiryDeps,
+  ws: WebSocket,
+  conn: ServerAttachment,
+  reason: string,
+): void {
+  deps.servers.retire(conn.connId);
+  deps.lifecycle.dropConnection(conn.connId, deps.now);
+  closeQuietly(ws, CLOSE_CODE.unauthorized, reason);
+}
+
+/** Closes every connected server that may no longer act; returns how many were closed. */
+export function closeExpiredServers(deps: ServerExpiryDeps): number {
+  let closed = 0;
+  for (const server of deps.servers.all()) {
+    const reason = serverRefusal(server.attachment, deps.devMode, deps.now);
+    if (reason === undefined) continue;
+    closeServer(deps, server.ws, server.attachment, reason);
+    closed++;
+  }
+  return closed;
+}
+
+/** When the alarm must next wake to close a server, if ever. */
+export function nextServerExpiry(servers: ServerRegistry, now: number): number | undefined {
+  return nextExpiry(
+    servers.all().map((s) => s.attachment.expiresAt ?? NEVER_EXPIRES),
+    now,
+  );
+}

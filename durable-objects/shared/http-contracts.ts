@@ -1,0 +1,89 @@
+/**
+ * The RPC contract behind the HTTP API (src/routes/http-*.ts): what the front door asks of the
+ * ExchangeDO for HTTP clients (submit a request, await its outcome) and of a QueueDO for HTTP
+ * servers (take the next request, reply to one). Plain structured-cloneable data only; additive,
+ * like contracts.ts. An HTTP server holds its leases as the virtual connection `http:<identity>`.
+ */
+import type {
+  DispatchFrame,
+  ErrorFrame,
+  ReplyFrame,
+  RequestFrame,
+  WireBody,
+  WireError,
+} from "../../protocol/index.js";
+import type { EnqueueOutcome } from "./contracts.js";
+
+/** An HTTP client's request, with a relay-chosen id, for `queue`. */
+export interface HttpSubmitInput {
+  identity: string;
+  queue: string;
+  request: RequestFrame;
+}
+
+/** Stored (with its deadline), or refused with a typed error; as for WebSocket requests. */
+export type HttpSubmitAnswer = EnqueueOutcome;
+
+export interface HttpAwaitInput {
+  identity: string;
+  id: string;
+  /** How long to wait for the outcome if it has not arrived (0: answer at once). */
+  waitMs: number;
+}
+
+/** The outcome of an HTTP client's request, or that it is still pending, or unknown. */
+export type HttpAwaitAnswer =
+  | { state: "done"; frame: ReplyFrame | ErrorFrame }
+  | { state: "pending"; deadline: number }
+  | { state: "unknown" };
+
+export interface HttpTakeInput {
+  queue: string;
+  identity: string;
+  /** How long to wait for a request when none is queued (0: answer at once). */
+  waitMs: number;
+}
+
+/** The leased request (null when none came within the wait), or a typed refusal. */
+export type HttpTakeAnswer =
+  | { ok: true; dispatch: DispatchFrame | null }
+  | { ok: false; error: WireError };
+
+export interface HttpReplyInput {
+  queue: string;
+  identity: string;
+  /** The relay id from the take (`EdgeMQ-Request-Id`). */
+  id: string;
+  body: WireBody;
+}
+
+export type HttpReplyAnswer = { ok: true } | { ok: false; error: WireError };
+
+/** Methods an ExchangeDO exposes to the front door for HTTP clients. */
+export interface HttpExchangeRpc {
+  submit(input: HttpSubmitInput): Promise<HttpSubmitAnswer>;
+  awaitOutcome(input: HttpAwaitInput): Promise<HttpAwaitAnswer>;
+}
+
+/** Methods a QueueDO exposes to the front door for HTTP servers. */
+export interface HttpQueueRpc {
+  take(input: HttpTakeInput): Promise<HttpTakeAnswer>;
+  httpReply(input: HttpReplyInput): Promise<HttpReplyAnswer>;
+}
+
+/** Leases held by HTTP servers name this virtual connection instead of a socket's connId. */
+export const HTTP_CONN_PREFIX = "http:";
+
+export function httpConnId(identity: string): string {
+  return `${HTTP_CONN_PREFIX}${identity}`;
+}
+
+export function isHttpConn(connId: string): boolean {
+  return connId.startsWith(HTTP_CONN_PREFIX);
+}
+
+/**
+ * An HTTP server counts as connected to its queue (for `no_responders` and `failFast`) while a
+ * take waits, and for this long after its last take or reply.
+ */
+export const HTTP_SERVER_PRESENCE_MS = 15_000;

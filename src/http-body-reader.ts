@@ -1,0 +1,52 @@
+/**
+ * Reads an HTTP request body with a size bound, for the HTTP API. A Content-Length over the
+ * bound is refused before a byte is read; a body streamed without one is read chunk by chunk and
+ * refused (the stream cancelled) as soon as it passes the bound, so no more than the bound plus
+ * one chunk is ever held. Both refusals are `too_large`.
+ */
+import { EdgeMQError, ERROR_CODE } from "../protocol/index.js";
+
+export async function readBoundedBody(request: Request, maxBytes: number): Promise<Uint8Array> {
+  const declared = request.headers.get("Content-Length");
+  if (declared !== null) {
+    const length = /^\d{1,16}$/.test(declared.trim()) ? Number(declared.trim()) : Number.NaN;
+    if (Number.isNaN(length)) {
+      throw new EdgeMQError(ERROR_CODE.badRequest, "Content-Length must be a number of bytes");
+    }
+    if (length > maxBytes) throw tooLarge(length, maxBytes);
+  }
+  const stream = request.body;
+  if (stream === null) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel("body too large").catch(() => undefined);
+      throw tooLarge(total, maxBytes, "at least ");
+    }
+    chunks.push(value);
+  }
+  return concat(chunks, total);
+}
+
+function tooLarge(size: number, maxBytes: number, qualifier = ""): EdgeMQError {
+  return new EdgeMQError(
+    ERROR_CODE.tooLarge,
+    `the body is ${qualifier}${size} bytes, over the limit of ${maxBytes}`,
+  );
+}
+
+function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1 && chunks[0] !== undefined) return chunks[0];
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}

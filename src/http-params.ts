@@ -1,0 +1,72 @@
+/**
+ * Path and query parameters of the HTTP API, validated strictly: the queue name and request id
+ * in the path (`bad_request` when malformed), `wait` (long-poll milliseconds, 0 to
+ * MAX_WAIT_MS), `timeout` (request deadline in milliseconds, 1 to the relay's maxTimeoutMs) and
+ * boolean flags (`async`, `failFast`: true/false/1/0). Anything else (signs, decimals, exponents,
+ * spaces, values over the maximum) is `bad_request`. Pure; used by routes/http-*.ts.
+ */
+import { EdgeMQError, ERROR_CODE, isQueueName, isRequestId } from "../protocol/index.js";
+
+/** Longest a single long-poll (`take`, or `GET /v1/requests/{id}`) may wait. */
+export const MAX_WAIT_MS = 60_000;
+
+const DIGITS = /^(0|[1-9][0-9]{0,15})$/;
+
+/** `wait` in milliseconds; `fallback` when absent. */
+export function readWait(value: string | undefined, fallback = 0): number {
+  if (value === undefined) return fallback;
+  const n = readInteger(value);
+  if (n === undefined || n > MAX_WAIT_MS) {
+    throw new EdgeMQError(
+      ERROR_CODE.badRequest,
+      `wait must be an integer number of milliseconds from 0 to ${MAX_WAIT_MS}`,
+    );
+  }
+  return n;
+}
+
+/** `timeout` in milliseconds; undefined when absent (the relay's default applies). */
+export function readTimeout(value: string | undefined, maxTimeoutMs: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = readInteger(value);
+  if (n === undefined || n < 1 || n > maxTimeoutMs) {
+    throw new EdgeMQError(
+      ERROR_CODE.badRequest,
+      `timeout must be an integer number of milliseconds from 1 to ${maxTimeoutMs}`,
+    );
+  }
+  return n;
+}
+
+/** A boolean flag: true/1 or false/0; `false` when absent. */
+export function readFlag(value: string | undefined, name: string): boolean {
+  if (value === undefined) return false;
+  if (value === "true" || value === "1") return true;
+  if (value === "false" || value === "0") return false;
+  throw new EdgeMQError(ERROR_CODE.badRequest, `${name} must be true or false`);
+}
+
+function readInteger(value: string): number | undefined {
+  if (!DIGITS.test(value)) return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** The `:queue` path parameter, or `bad_request`. */
+export function readQueue(value: string | undefined): string {
+  if (!isQueueName(value)) {
+    throw new EdgeMQError(
+      ERROR_CODE.badRequest,
+      "queue must be 1-128 of A-Z a-z 0-9 . _ - (and not . or ..)",
+    );
+  }
+  return value;
+}
+
+/** The `:id` path parameter, or `bad_request`. */
+export function readRequestId(value: string | undefined): string {
+  if (!isRequestId(value)) {
+    throw new EdgeMQError(ERROR_CODE.badRequest, "id must be 1-128 of A-Z a-z 0-9 . _ : @ + = -");
+  }
+  return value;
+}

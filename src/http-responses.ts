@@ -1,0 +1,64 @@
+/**
+ * The HTTP API's responses built from relay frames: a reply outcome becomes 200 with its body and
+ * Content-Type, an error outcome (or a refusal) the JSON error body with its status from
+ * HTTP_STATUS (via errorResponse), and a dispatched request 200 with its body and the
+ * `EdgeMQ-*` headers a server needs to answer it. Used by routes/http-client.ts and http-server.ts.
+ */
+import {
+  type DispatchFrame,
+  EdgeMQError,
+  type ErrorFrame,
+  type ReplyFrame,
+  type WireError,
+} from "../protocol/index.js";
+import { httpFromWireBody } from "./http-body.js";
+import { errorResponse } from "./http-error.js";
+
+/** Response headers of the HTTP API. */
+export const HTTP_API_HEADERS = {
+  /** The request's id: relay-chosen for a client; the relay id to reply to for a server. */
+  requestId: "EdgeMQ-Request-Id",
+  /** The client identity that sent a dispatched request. */
+  from: "EdgeMQ-From",
+  /** Epoch milliseconds after which the request ends in `timeout`. */
+  deadline: "EdgeMQ-Deadline",
+  /** 1 on the first dispatch, higher on redelivery. */
+  attempt: "EdgeMQ-Attempt",
+} as const;
+
+/** The HTTP answer to a request's outcome. */
+export function outcomeResponse(frame: ReplyFrame | ErrorFrame, id: string): Response {
+  if (frame.type === "error") return refusalResponse(frame, id);
+  const { content, contentType } = httpFromWireBody(frame.body);
+  return new Response(content, {
+    status: 200,
+    headers: { "content-type": contentType, [HTTP_API_HEADERS.requestId]: id },
+  });
+}
+
+/** A typed error as the JSON error body with its status, naming the request when known. */
+export function refusalResponse(error: WireError, id?: string): Response {
+  const response = errorResponse(new EdgeMQError(error.code, error.message));
+  if (id !== undefined) response.headers.set(HTTP_API_HEADERS.requestId, id);
+  return response;
+}
+
+/** A request handed to an HTTP server by `take`. */
+export function dispatchResponse(frame: DispatchFrame): Response {
+  const { content, contentType } = httpFromWireBody(frame.body);
+  return new Response(content, {
+    status: 200,
+    headers: {
+      "content-type": contentType,
+      [HTTP_API_HEADERS.requestId]: frame.id,
+      [HTTP_API_HEADERS.from]: frame.from,
+      [HTTP_API_HEADERS.deadline]: String(frame.deadline),
+      [HTTP_API_HEADERS.attempt]: String(frame.attempt),
+    },
+  });
+}
+
+/** 204 No Content, with optional headers. */
+export function noContent(headers: Record<string, string> = {}): Response {
+  return new Response(null, { status: 204, headers });
+}

@@ -1,0 +1,97 @@
+/**
+ * The HTTP API for clients (no WebSocket needed):
+ *   POST /v1/queues/:queue/requests[?timeout=ms][&async=true][&failFast=true]
+ *     body = the request payload (its Content-Type travels with it, src/http-body.ts).
+ *     Waits for the outcome: 200 with the reply's body and Content-Type, or the error's status.
+ *     With async=true: 202 {"id","deadline"} at once; the outcome is read with GET below.
+ *   GET /v1/requests/:id[?wait=ms]
+ *     200 reply, an error outcome's status, 204 still pending, 404 unknown or expired (ids are
+ *     per identity: another identity's id is unknown).
+ * Requests go through the identity's ExchangeDO (submit / awaitOutcome) and the same queue path
+ * as WebSocket requests, so a WebSocket or HTTP server may answer them.
+ */
+import type { Context } from "hono";
+import { exchangeName } from "../../durable-objects/shared/contracts.js";
+import { readSettings } from "../../durable-objects/shared/settings.js";
+import { EdgeMQError, ERROR_CODE, type RequestFrame } from "../../protocol/index.js";
+import type { Env } from "../env.js";
+import { wireBodyFromHttp } from "../http-body.js";
+import { readBoundedBody } from "../http-body-reader.js";
+import { readFlag, readQueue, readRequestId, readTimeout, readWait } from "../http-params.js";
+import {
+  HTTP_API_HEADERS,
+  noContent,
+  outcomeResponse,
+  refusalResponse,
+} from "../http-responses.js";
+import { establishPrincipal, requireQueue, requireRole } from "../identity.js";
+
+type HttpContext = Context<{ Bindings: Env }>;
+
+/**
+ * How long past its deadline a synchronous request waits for the relay's own `timeout` outcome
+ * (the queue's alarm ends it at the deadline; delivery takes a moment).
+ */
+export const SYNC_GRACE_MS = 5_000;
+
+function exchangeFor(env: Env, identity: string) {
+  return env.EXCHANGE.getByName(exchangeName(identity, readSettings(env).exchangeShards));
+}
+
+export async function postRequest(c: HttpContext): Promise<Response> {
+  const queue = readQueue(c.req.param("queue"));
+  const principal = await establishPrincipal(c.req.raw, c.env);
+  requireRole(principal, "client");
+  requireQueue(principal, queue);
+  const { limits } = readSettings(c.env);
+  const timeout = readTimeout(c.req.query("timeout"), limits.maxTimeoutMs);
+  const isAsync = readFlag(c.req.query("async"), "async");
+  const failFast = readFlag(c.req.query("failFast"), "failFast");
+  const bytes = await readBoundedBody(c.req.raw, limits.maxBodyBytes);
+  const body = wireBodyFromHttp(c.req.header("Content-Type") ?? null, bytes);
+
+  const id = crypto.randomUUID();
+  const request: RequestFrame = { type: "request", id, queue, body };
+  if (timeout !== undefined) request.timeout = timeout;
+  if (failFast) request.failFast = true;
+  const identity = principal.identity;
+  const exchange = exchangeFor(c.env, identity);
+  const answer = await exchange.submit({ identity, queue, request });
+  if (!answer.ok) return refusalResponse(answer.error);
+
+  const location = `/v1/requests/${id}`;
+  if (isAsync) {
+    return c.json({ id, deadline: answer.deadline }, 202, {
+      Location: location,
+      [HTTP_API_HEADERS.requestId]: id,
+      [HTTP_API_HEADERS.deadline]: String(answer.deadline),
+    });
+  }
+  const waitMs = Math.max(0, answer.deadline - Date.now()) + SYNC_GRACE_MS;
+  const outcome = await exchange.awaitOutcome({ identity, id, waitMs });
+  if (outcome.state === "done") return outcomeResponse(outcome.frame, id);
+  const message = `no outcome by the deadline; it may still come: GET ${location}`;
+  return refusalResponse(new EdgeMQError(ERROR_CODE.timeout, message).toWire(), id);
+}
+
+export async function getRequest(c: HttpContext): Promise<Response> {
+  const id = readRequestId(c.req.param("id"));
+  const principal = await establishPrincipal(c.req.raw, c.env);
+  requireRole(principal, "client");
+  const waitMs = readWait(c.req.query("wait"));
+  const identity = principal.identity;
+  const outcome = await exchangeFor(c.env, identity).awaitOutcome({ identity, id, waitMs });
+  switch (outcome.state) {
+    case "done":
+      return outcomeResponse(outcome.frame, id);
+    case "pending":
+      return noContent({
+        [HTTP_API_HEADERS.requestId]: id,
+        [HTTP_API_HEADERS.deadline]: String(outcome.deadline),
+      });
+    case "unknown": {
+      const message = `no request ${id} of this identity (unknown, or its outcome expired)`;
+      return refusalResponse({ code: ERROR_CODE.notFound, message });
+    }
+  }
+}

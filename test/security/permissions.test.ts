@@ -1,0 +1,78 @@
+/**
+ * Roles and queues: a client sends only to the queues its token lists, a server serves only its
+ * queues and answers only the requests dispatched to it.
+ */
+import { describe, expect, it } from "vitest";
+import { errorBody, jsonOf, mint, Peer, request, upgrade } from "./signed-relay.js";
+
+describe("roles and queues", () => {
+  it("refuses a server token for queue X on queue Y with 403", async () => {
+    const token = await mint({ sub: "x-srv", role: "server", queues: ["perm-x"] });
+    const response = await upgrade("/v1/queues/perm-y/serve", token);
+    expect(response.status).toBe(403);
+    expect((await errorBody(response)).code).toBe("forbidden");
+  });
+
+  it("lets a prefix pattern serve every queue under the prefix and none other", async () => {
+    const token = await mint({ sub: "img-srv", role: "server", queues: ["img.*"] });
+    const allowed = await Peer.open(upgrade("/v1/queues/img.thumbs/serve", token));
+    allowed.close();
+    const refused = await upgrade("/v1/queues/imgx/serve", token);
+    expect(refused.status).toBe(403);
+  });
+
+  it("refuses a client-only token on a serve route with 403", async () => {
+    const token = await mint({ sub: "c-only", role: "client", queues: ["perm-x"] });
+    const response = await upgrade("/v1/queues/perm-x/serve", token);
+    expect(response.status).toBe(403);
+    expect((await errorBody(response)).code).toBe("forbidden");
+  });
+
+  it("refuses a server-only token on the client route with 403", async () => {
+    const token = await mint({ sub: "s-only", role: "server", queues: ["perm-x"] });
+    const response = await upgrade("/v1/connect", token);
+    expect(response.status).toBe(403);
+    expect((await errorBody(response)).code).toBe("forbidden");
+  });
+
+  it("answers a request for a queue outside the token with forbidden, and lets the rest of the batch through", async () => {
+    const client = await Peer.client(
+      await mint({ sub: "perm-client", role: "client", queues: ["perm-ok"] }),
+    );
+    client.send([
+      { ...request("in", "perm-ok"), failFast: true },
+      { ...request("out", "perm-secret"), failFast: true },
+    ]);
+    expect(await client.next("error", "out")).toMatchObject({ code: "forbidden" });
+    // Allowed, so it reached the queue: no server there, failFast answers no_responders.
+    expect(await client.next("error", "in")).toMatchObject({ code: "no_responders" });
+    client.close();
+  });
+
+  it("refuses a cancel for a queue outside the token", async () => {
+    const client = await Peer.client(
+      await mint({ sub: "perm-canceller", role: "client", queues: ["perm-ok"] }),
+    );
+    client.send({ type: "cancel", id: "r9", queue: "perm-secret" });
+    expect(await client.next("error", "r9")).toMatchObject({ code: "forbidden" });
+    client.close();
+  });
+
+  it("refuses a server's reply to a request dispatched to another server", async () => {
+    const serverToken = (sub: string) => mint({ sub, role: "server", queues: ["perm-lease"] });
+    const holder = await Peer.server("perm-lease", await serverToken("holder"));
+    const thief = await Peer.server("perm-lease", await serverToken("thief"), 0);
+    const client = await Peer.client(
+      await mint({ sub: "perm-asker", role: "client", queues: ["perm-lease"] }),
+    );
+    client.send(request("r1", "perm-lease"));
+    const dispatch = await holder.next("dispatch");
+
+    thief.send({ type: "reply", id: dispatch.id, body: { enc: "json", data: '"stolen"' } });
+    expect(await thief.next("error", dispatch.id)).toMatchObject({ code: "forbidden" });
+
+    holder.send({ type: "reply", id: dispatch.id, body: { enc: "json", data: '"genuine"' } });
+    expect(jsonOf(await client.next("reply", "r1"))).toBe("genuine");
+    for (const peer of [client, holder, thief]) peer.close();
+  });
+});

@@ -1,0 +1,50 @@
+/**
+ * Per-identity rate limit at the exchange (token bucket, default burst 200, 100 per second): a
+ * burst beyond the bucket gets `rate_limited` for the excess requests only, and another identity
+ * is not held back by the noisy one.
+ */
+import { describe, expect, it } from "vitest";
+import { DEFAULT_RATE_LIMIT } from "../../durable-objects/shared/settings.js";
+import type { Frame } from "../../protocol/index.js";
+import { mint, Peer, request } from "./signed-relay.js";
+
+const queue = "rl-empty";
+
+function answerTo(peer: Peer, count: number): Promise<Frame[]> {
+  return (async () => {
+    const answers: Frame[] = [];
+    while (answers.length < count) answers.push(await peer.next("error"));
+    return answers;
+  })();
+}
+
+describe("per-identity rate limit", () => {
+  it("refuses only the requests beyond the burst, with rate_limited and a retry hint", async () => {
+    const noisy = await Peer.client(
+      await mint({ sub: "rl-noisy", role: "client", queues: [queue] }),
+    );
+    const excess = 25;
+    const total = DEFAULT_RATE_LIMIT.burst + excess;
+    const frames = Array.from({ length: total }, (_, i) => ({
+      ...request(`r${i}`, queue),
+      failFast: true,
+    }));
+    noisy.send(frames);
+    const answers = await answerTo(noisy, total);
+    const limited = answers.filter((f) => f.type === "error" && f.code === "rate_limited");
+    // One message is admitted at one instant: exactly the burst passes, the rest is refused.
+    expect(limited.map((f) => ("id" in f ? f.id : undefined))).toEqual(
+      Array.from({ length: excess }, (_, i) => `r${DEFAULT_RATE_LIMIT.burst + i}`),
+    );
+    expect(limited[0]).toMatchObject({ message: expect.stringMatching(/retry after \d+ ms/) });
+    const passed = answers.filter((f) => f.type === "error" && f.code === "no_responders");
+    expect(passed).toHaveLength(DEFAULT_RATE_LIMIT.burst);
+
+    const quiet = await Peer.client(
+      await mint({ sub: "rl-quiet", role: "client", queues: [queue] }),
+    );
+    quiet.send({ ...request("q1", queue), failFast: true });
+    expect(await quiet.next("error", "q1")).toMatchObject({ code: "no_responders" });
+    for (const peer of [noisy, quiet]) peer.close();
+  });
+});

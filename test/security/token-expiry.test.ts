@@ -1,0 +1,104 @@
+/**
+ * A token that expires on a live connection ends it with close code 4401 and the reason
+ * "token expired": on the next frame, or by the object's alarm. Tokens are minted 28-29 s in the
+ * past, so with the relay's 30 s clock-skew allowance they are accepted and lapse within ~2 s.
+ */
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { CLOSE_CODE } from "../../protocol/index.js";
+import { mint, Peer, request, sleep } from "./signed-relay.js";
+
+/** Long enough for a token minted 28 s ago (exp rounded down) to pass the 30 s allowance. */
+const LAPSE_MS = 2_100;
+const almostExpired = -28;
+
+/** Takes the object's alarm away, so only the per-frame check can close the socket. */
+async function withoutAlarm(stub: DurableObjectStub): Promise<void> {
+  await runInDurableObject(stub, (_instance, state) => state.storage.deleteAlarm());
+}
+
+describe("token expiry on a live connection", () => {
+  it("closes a client connection with 4401 on its next frame after the token expired", async () => {
+    const client = await Peer.client(
+      await mint({ sub: "exp-client", role: "client", queues: ["exp-q"], ttl: almostExpired }),
+    );
+    await withoutAlarm(env.EXCHANGE.getByName("exchange"));
+    await sleep(LAPSE_MS);
+    client.send({ ...request("late", "exp-q"), failFast: true });
+    expect(await client.closed).toEqual({
+      code: CLOSE_CODE.unauthorized,
+      reason: "token expired",
+    });
+    expect(client.received.some((f) => "id" in f && f.id === "late")).toBe(false);
+  });
+
+  it("closes an idle client connection by the exchange's alarm", async () => {
+    const client = await Peer.client(
+      await mint({ sub: "exp-idle", role: "client", queues: ["exp-q"], ttl: almostExpired }),
+    );
+    await sleep(LAPSE_MS);
+    await runDurableObjectAlarm(env.EXCHANGE.getByName("exchange"));
+    expect(await client.closed).toEqual({
+      code: CLOSE_CODE.unauthorized,
+      reason: "token expired",
+    });
+  });
+
+  it("closes an expired server, never dispatches to it, and gives its lease to another server", async () => {
+    const queue = "exp-serve";
+    const fading = await Peer.server(
+      queue,
+      await mint({ sub: "exp-srv-old", role: "server", queues: [queue], ttl: almostExpired }),
+    );
+    const client = await Peer.client(
+      await mint({ sub: "exp-asker", role: "client", queues: [queue] }),
+    );
+    client.send(request("held", queue));
+    const held = await fading.next("dispatch");
+    await sleep(LAPSE_MS);
+    await runDurableObjectAlarm(env.QUEUE.getByName(queue));
+    expect(await fading.closed).toEqual({
+      code: CLOSE_CODE.unauthorized,
+      reason: "token expired",
+    });
+
+    const fresh = await Peer.server(
+      queue,
+      await mint({ sub: "exp-srv-new", role: "server", queues: [queue] }),
+    );
+    const again = await fresh.next("dispatch");
+    expect(again.attempt).toBe(held.attempt + 1);
+    fresh.send({ type: "reply", id: again.id, body: { enc: "json", data: '"done"' } });
+    expect(await client.next("reply", "held")).toMatchObject({ id: "held" });
+    for (const peer of [client, fresh]) peer.close();
+  });
+
+  it("refuses a reply from a server whose token expired and closes it", async () => {
+    const queue = "exp-reply";
+    const server = await Peer.server(
+      queue,
+      await mint({ sub: "exp-srv-r", role: "server", queues: [queue], ttl: almostExpired }),
+    );
+    const client = await Peer.client(
+      await mint({ sub: "exp-asker-r", role: "client", queues: [queue] }),
+    );
+    client.send(request("r1", queue));
+    const dispatch = await server.next("dispatch");
+    await withoutAlarm(env.QUEUE.getByName(queue));
+    await sleep(LAPSE_MS);
+    server.send({ type: "reply", id: dispatch.id, body: { enc: "json", data: '"late"' } });
+    expect(await server.closed).toEqual({
+      code: CLOSE_CODE.unauthorized,
+      reason: "token expired",
+    });
+    // The late reply did not count: the request goes to the next server, as attempt 2.
+    const fresh = await Peer.server(
+      queue,
+      await mint({ sub: "exp-srv-r2", role: "server", queues: [queue] }),
+    );
+    expect(await fresh.next("dispatch")).toMatchObject({ id: dispatch.id, attempt: 2 });
+    expect(client.received.some((f) => f.type === "reply")).toBe(false);
+    for (const peer of [client, fresh]) peer.close();
+  });
+});

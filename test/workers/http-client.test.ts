@@ -1,0 +1,186 @@
+/**
+ * The HTTP API for clients in workerd: a curl-style request served by a WebSocket server, with
+ * bodies and Content-Types carried both ways, async requests read back by long-poll, ids private
+ * to their identity, and error outcomes as JSON with their statuses.
+ */
+import { describe, expect, it } from "vitest";
+import { encodeBody } from "../../protocol/index.js";
+import { expectError, field, http, wsServer } from "./http-test-peer.js";
+
+describe("HTTP clients", () => {
+  it("sends a JSON request to a WebSocket server and gets the reply's body and Content-Type", async () => {
+    const server = await wsServer("hc-json", "hc-worker-1");
+    const pending = http("/v1/queues/hc-json/requests", {
+      identity: "curl-alice",
+      contentType: "application/json",
+      body: '{"n":21}',
+    });
+    const dispatch = await server.next();
+    expect(dispatch).toMatchObject({ type: "dispatch", from: "curl-alice", queue: "hc-json" });
+    expect(field(dispatch, "body")).toEqual({
+      enc: "json",
+      data: '{"n":21}',
+      type: "application/json",
+    });
+    server.send({
+      type: "reply",
+      id: field(dispatch, "id"),
+      body: { enc: "utf8", data: "héllo, wörld", type: "text/plain; charset=utf-8" },
+    });
+    const response = await pending;
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    expect(response.headers.get("EdgeMQ-Request-Id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await response.text()).toBe("héllo, wörld");
+    server.close();
+  });
+
+  it("carries binary bodies byte for byte in both directions, with their media types", async () => {
+    const server = await wsServer("hc-bin", "hc-worker-2");
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0xff]);
+    const pending = http("/v1/queues/hc-bin/requests", {
+      identity: "curl-bin",
+      contentType: "image/png",
+      body: png,
+    });
+    const dispatch = await server.next();
+    expect(field(dispatch, "body")).toEqual({ ...encodeBody(png), type: "image/png" });
+    const answer = new Uint8Array([0, 1, 2, 253, 254, 255]);
+    server.send({
+      type: "reply",
+      id: field(dispatch, "id"),
+      body: { ...encodeBody(answer), type: "application/x-thing" },
+    });
+    const response = await pending;
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("application/x-thing");
+    expect(new Uint8Array(await response.arrayBuffer())).toEqual(answer);
+    server.close();
+  });
+
+  it("sends a body without Content-Type as octet-stream and gives an SDK reply its encoding's type", async () => {
+    const server = await wsServer("hc-sdk", "hc-worker-3");
+    const bytes = new TextEncoder().encode("x");
+    const pending = http("/v1/queues/hc-sdk/requests", { identity: "curl-sdk", body: bytes });
+    const dispatch = await server.next();
+    expect(field(dispatch, "body")).toEqual({
+      enc: "base64",
+      data: "eA==",
+      type: "application/octet-stream",
+    });
+    server.send({ type: "reply", id: field(dispatch, "id"), body: encodeBody({ ok: true }) });
+    const response = await pending;
+    expect(response.headers.get("content-type")).toBe("application/json");
+    expect(await response.json()).toEqual({ ok: true });
+    server.close();
+  });
+
+  it("answers async=true with 202 and the id, then 204 while pending, then 200 with the reply", async () => {
+    const server = await wsServer("hc-async", "hc-worker-4");
+    const accepted = await http("/v1/queues/hc-async/requests?async=true", {
+      identity: "curl-bob",
+      contentType: "text/plain",
+      body: "ping",
+    });
+    expect(accepted.status).toBe(202);
+    const { id } = (await accepted.json()) as { id: string };
+    expect(accepted.headers.get("Location")).toBe(`/v1/requests/${id}`);
+
+    const before = await http(`/v1/requests/${id}?wait=0`, { method: "GET", identity: "curl-bob" });
+    expect(before.status).toBe(204);
+    expect(before.headers.get("EdgeMQ-Request-Id")).toBe(id);
+
+    const polling = http(`/v1/requests/${id}?wait=10000`, { method: "GET", identity: "curl-bob" });
+    const dispatch = await server.next();
+    expect(field(dispatch, "body")).toEqual({ enc: "utf8", data: "ping", type: "text/plain" });
+    server.send({ type: "reply", id: field(dispatch, "id"), body: encodeBody("pong") });
+    const after = await polling;
+    expect(after.status).toBe(200);
+    expect(await after.text()).toBe("pong");
+
+    const again = await http(`/v1/requests/${id}`, { method: "GET", identity: "curl-bob" });
+    expect(again.status).toBe(200);
+    expect(await again.text()).toBe("pong");
+    server.close();
+  });
+
+  it("answers 404 when another identity asks for a request id, and never shows its reply", async () => {
+    const server = await wsServer("hc-private", "hc-worker-5");
+    const accepted = await http("/v1/queues/hc-private/requests?async=true", {
+      identity: "owner",
+      contentType: "application/json",
+      body: "1",
+    });
+    const { id } = (await accepted.json()) as { id: string };
+    const dispatch = await server.next();
+    server.send({ type: "reply", id: field(dispatch, "id"), body: encodeBody("secret") });
+    const mine = await http(`/v1/requests/${id}?wait=10000`, { method: "GET", identity: "owner" });
+    expect(await mine.text()).toBe("secret");
+    const theirs = await http(`/v1/requests/${id}?wait=0`, { method: "GET", identity: "snoop" });
+    await expectError(theirs, 404, "not_found");
+    server.close();
+  });
+
+  it("answers 404 for an id that was never issued", async () => {
+    const response = await http("/v1/requests/never-issued?wait=0", {
+      method: "GET",
+      identity: "owner",
+    });
+    await expectError(response, 404, "not_found");
+  });
+
+  it("answers a handler's failure with 502 server_error as JSON", async () => {
+    const server = await wsServer("hc-fail", "hc-worker-6");
+    const pending = http("/v1/queues/hc-fail/requests", { identity: "curl-carol", body: "x" });
+    const dispatch = await server.next();
+    server.send({ type: "fail", id: field(dispatch, "id"), message: "handler broke" });
+    const response = await pending;
+    expect(response.headers.get("EdgeMQ-Request-Id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await response.json()).toEqual({
+      error: { code: "server_error", message: "handler broke" },
+    });
+    expect(response.status).toBe(502);
+    server.close();
+  });
+
+  it("answers 503 no_responders when no server was connected before the deadline", async () => {
+    const response = await http("/v1/queues/hc-nobody/requests?timeout=50", {
+      identity: "curl-dave",
+      body: "x",
+    });
+    await expectError(response, 503, "no_responders");
+  });
+
+  it("answers failFast with 503 no_responders at once when no server is connected", async () => {
+    const response = await http("/v1/queues/hc-nobody-2/requests?failFast=true", {
+      identity: "curl-dave",
+      body: "x",
+    });
+    await expectError(response, 503, "no_responders");
+  });
+
+  it("answers 504 timeout when a connected server does not reply before the deadline", async () => {
+    const server = await wsServer("hc-slow", "hc-worker-7");
+    const pending = http("/v1/queues/hc-slow/requests?timeout=100", {
+      identity: "curl-erin",
+      body: "x",
+    });
+    expect(await server.next()).toMatchObject({ type: "dispatch" });
+    await expectError(await pending, 504, "timeout");
+    server.close();
+  });
+
+  it("does not send an HTTP request's outcome to a WebSocket client of the same identity", async () => {
+    const server = await wsServer("hc-mixed", "hc-worker-8");
+    const { TestSocket } = await import("./exchange-test-socket.js");
+    const { socket } = await TestSocket.client("both-ways");
+    const pending = http("/v1/queues/hc-mixed/requests", { identity: "both-ways", body: "x" });
+    const dispatch = await server.next();
+    server.send({ type: "reply", id: field(dispatch, "id"), body: encodeBody("for http") });
+    expect(await (await pending).text()).toBe("for http");
+    socket.send({ type: "barrier" });
+    expect(await socket.next()).toMatchObject({ type: "error", code: "bad_request" });
+    socket.close();
+    server.close();
+  });
+});

@@ -1,0 +1,170 @@
+/**
+ * The HTTP API for servers in workerd: take and reply serve a WebSocket client's request and an
+ * HTTP client's request, an empty take answers 204, a waiting take receives a request enqueued
+ * meanwhile and counts as a connected server, and replies follow the lease rules (404 not this
+ * server's, 409 already answered, 410 deadline passed).
+ */
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { encodeBody } from "../../protocol/index.js";
+import { TestSocket } from "./exchange-test-socket.js";
+import { expectError, field, http, sleep } from "./http-test-peer.js";
+
+function take(queue: string, identity: string, wait = 0): Promise<Response> {
+  return http(`/v1/queues/${queue}/take?wait=${wait}`, { identity });
+}
+
+function reply(queue: string, identity: string, id: string, body: string, type?: string) {
+  const call = type === undefined ? { identity, body } : { identity, body, contentType: type };
+  return http(`/v1/queues/${queue}/replies/${id}`, call);
+}
+
+async function asyncRequest(queue: string, identity: string, query = ""): Promise<string> {
+  const response = await http(`/v1/queues/${queue}/requests?async=true${query}`, {
+    identity,
+    contentType: "application/json",
+    body: '{"job":1}',
+  });
+  expect(response.status).toBe(202);
+  const body: unknown = await response.json();
+  const id = field(body, "id");
+  if (typeof id !== "string") throw new Error("202 without an id");
+  return id;
+}
+
+describe("HTTP servers", () => {
+  it("take and reply serve a WebSocket client's request, headers and Content-Type included", async () => {
+    const { socket: client } = await TestSocket.client("ws-client-1");
+    client.send({
+      type: "request",
+      id: "r1",
+      queue: "hs-ws",
+      body: { enc: "json", data: '{"a":1}' },
+    });
+    expect(await client.next()).toMatchObject({ type: "accepted", id: "r1" });
+
+    const taken = await take("hs-ws", "curl-worker-1", 5_000);
+    expect(taken.status).toBe(200);
+    expect(taken.headers.get("content-type")).toBe("application/json");
+    expect(taken.headers.get("EdgeMQ-From")).toBe("ws-client-1");
+    expect(taken.headers.get("EdgeMQ-Attempt")).toBe("1");
+    expect(Number(taken.headers.get("EdgeMQ-Deadline"))).toBeGreaterThan(0);
+    expect(await taken.json()).toEqual({ a: 1 });
+    const id = taken.headers.get("EdgeMQ-Request-Id") ?? "";
+
+    const answered = await reply("hs-ws", "curl-worker-1", id, "<p>done</p>", "text/html");
+    expect(answered.status).toBe(204);
+    expect(await client.next()).toEqual({
+      type: "reply",
+      id: "r1",
+      body: { enc: "utf8", data: "<p>done</p>", type: "text/html" },
+    });
+    client.close();
+  });
+
+  it("serves an HTTP client's request from an HTTP server, end to end over plain HTTP", async () => {
+    const pending = http("/v1/queues/hs-http/requests", {
+      identity: "curl-client",
+      contentType: "text/csv",
+      body: "a,b\n1,2\n",
+    });
+    const taken = await take("hs-http", "curl-worker-2", 5_000);
+    expect(taken.headers.get("content-type")).toBe("text/csv");
+    expect(await taken.text()).toBe("a,b\n1,2\n");
+    const id = taken.headers.get("EdgeMQ-Request-Id") ?? "";
+    expect((await reply("hs-http", "curl-worker-2", id, "[3]", "application/json")).status).toBe(
+      204,
+    );
+    const response = await pending;
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual([3]);
+  });
+
+  it("answers an empty take with 204, at once or after its wait", async () => {
+    expect((await take("hs-empty", "curl-worker-3", 0)).status).toBe(204);
+    expect((await take("hs-empty", "curl-worker-3", 30)).status).toBe(204);
+  });
+
+  it("hands a request enqueued during a waiting take to that take", async () => {
+    const waiting = take("hs-wait", "curl-worker-4", 10_000);
+    await sleep(50);
+    await asyncRequest("hs-wait", "curl-client-4");
+    const taken = await waiting;
+    expect(taken.status).toBe(200);
+    expect(taken.headers.get("EdgeMQ-From")).toBe("curl-client-4");
+  });
+
+  it("counts a waiting take as a connected server, so failFast is accepted", async () => {
+    const waiting = take("hs-present", "curl-worker-5", 10_000);
+    await sleep(50);
+    const id = await asyncRequest("hs-present", "curl-client-5", "&failFast=true");
+    expect((await waiting).headers.get("EdgeMQ-From")).toBe("curl-client-5");
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("refuses a reply from a server the request was not dispatched to with 404", async () => {
+    await asyncRequest("hs-other", "curl-client-6");
+    const taken = await take("hs-other", "curl-worker-6", 5_000);
+    const id = taken.headers.get("EdgeMQ-Request-Id") ?? "";
+    await expectError(await reply("hs-other", "someone-else", id, "x"), 404, "not_found");
+    await expectError(await reply("hs-other", "curl-worker-6", "999999", "x"), 404, "not_found");
+    expect((await reply("hs-other", "curl-worker-6", id, "x")).status).toBe(204);
+  });
+
+  it("refuses a second reply to the same request with 409 conflict", async () => {
+    const pending = http("/v1/queues/hs-twice/requests", { identity: "curl-client-7", body: "q" });
+    const taken = await take("hs-twice", "curl-worker-7", 5_000);
+    const id = taken.headers.get("EdgeMQ-Request-Id") ?? "";
+    expect((await reply("hs-twice", "curl-worker-7", id, "first")).status).toBe(204);
+    await expectError(await reply("hs-twice", "curl-worker-7", id, "second"), 409, "conflict");
+    expect(await (await pending).text()).toBe("first");
+  });
+
+  it("refuses a reply after the request's deadline with 410 expired", async () => {
+    const pending = http("/v1/queues/hs-late/requests?timeout=100", {
+      identity: "curl-client-8",
+      body: "q",
+    });
+    const taken = await take("hs-late", "curl-worker-8", 5_000);
+    const id = taken.headers.get("EdgeMQ-Request-Id") ?? "";
+    const deadline = Number(taken.headers.get("EdgeMQ-Deadline"));
+    await expectError(await pending, 504, "timeout");
+    while (Date.now() <= deadline) await sleep(10);
+    await expectError(await reply("hs-late", "curl-worker-8", id, "late"), 410, "expired");
+  });
+
+  it("lets a WebSocket server and an HTTP server share one queue", async () => {
+    const { wsServer } = await import("./http-test-peer.js");
+    const server = await wsServer("hs-shared", "ws-worker-9", 1);
+    const first = http("/v1/queues/hs-shared/requests", { identity: "curl-client-9", body: "1" });
+    const dispatch = await server.next();
+    const waiting = take("hs-shared", "curl-worker-9", 10_000);
+    await sleep(50);
+    const second = http("/v1/queues/hs-shared/requests", { identity: "curl-client-9", body: "2" });
+    const taken = await waiting;
+    const id = taken.headers.get("EdgeMQ-Request-Id") ?? "";
+    expect(await taken.text()).toBe("2");
+    server.send({ type: "reply", id: field(dispatch, "id"), body: encodeBody("one") });
+    expect((await reply("hs-shared", "curl-worker-9", id, "two")).status).toBe(204);
+    expect(await (await first).text()).toBe("one");
+    expect(await (await second).text()).toBe("two");
+    server.close();
+  });
+
+  it("returns a request whose HTTP lease ran out to the queue; the old lessee's reply is refused", async () => {
+    await asyncRequest("hs-lease", "curl-client-10");
+    const first = await take("hs-lease", "curl-worker-10", 5_000);
+    const id = first.headers.get("EdgeMQ-Request-Id") ?? "";
+    const stub = env.QUEUE.getByName("hs-lease");
+    await runInDurableObject(stub, (_instance, state) => {
+      state.storage.sql.exec("UPDATE requests SET lease_until = 1 WHERE rid = ?", Number(id));
+    });
+    await runDurableObjectAlarm(stub);
+    const second = await take("hs-lease", "curl-worker-11", 5_000);
+    expect(second.headers.get("EdgeMQ-Request-Id")).toBe(id);
+    expect(second.headers.get("EdgeMQ-Attempt")).toBe("2");
+    await expectError(await reply("hs-lease", "curl-worker-10", id, "late"), 404, "not_found");
+    expect((await reply("hs-lease", "curl-worker-11", id, "ok")).status).toBe(204);
+  });
+});
