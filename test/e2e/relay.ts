@@ -41,7 +41,11 @@ export interface RelayOptions {
   config?: string;
   /** Bound on each start (process up and GET /healthz = 200). */
   startTimeoutMs?: number;
+  /** Port ranges to pick from (default RELAY_PORTS and INSPECTOR_PORTS). */
+  ports?: { relay: PortRange; inspector: PortRange };
 }
+
+type PortRange = { first: number; last: number };
 
 /** What the Worker is built from (copied into the snapshot). */
 const APP_FILES = ["wrangler.toml", "package.json", "src", "durable-objects", "protocol"] as const;
@@ -97,8 +101,8 @@ export class Relay {
   static async start(options: RelayOptions = {}): Promise<Relay> {
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const port = await pickFreePort(RELAY_PORTS);
-      const inspector = await pickFreePort(INSPECTOR_PORTS);
+      const port = await pickFreePort(options.ports?.relay ?? RELAY_PORTS);
+      const inspector = await pickFreePort(options.ports?.inspector ?? INSPECTOR_PORTS);
       const relay = new Relay(port, inspector, options);
       try {
         await relay.launch();
@@ -140,7 +144,7 @@ export class Relay {
   async restart(): Promise<void> {
     if (this.child) await this.kill9();
     await waitPortFree(this.port, 15_000);
-    this.inspectorPort = await pickFreePort(INSPECTOR_PORTS);
+    this.inspectorPort = await pickFreePort(this.options.ports?.inspector ?? INSPECTOR_PORTS);
     await this.launch();
   }
 
