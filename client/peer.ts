@@ -146,7 +146,11 @@ export class Peer {
     return this.#feed.subscribe();
   }
 
-  /** Closes every service (finishing their requests), then the client socket. */
+  /**
+   * Drains, then closes. New request() calls reject at once with `closed`; the unfinished ones
+   * settle as usual (each is bounded by its timeout, plus a 2 s grace for the local backstop),
+   * every service finishes the requests it holds (service.close()), and then the sockets close.
+   */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
     return this.#closing;
@@ -157,7 +161,11 @@ export class Peer {
   }
 
   async #shutdown(): Promise<void> {
-    await Promise.all([...this.#services].map((service) => service.close()));
+    this.#requester.stopAccepting(new EdgeMQError(ERROR_CODE.closed, "peer closed"));
+    await Promise.all([
+      ...[...this.#services].map((service) => service.close()),
+      this.#requester.idle(),
+    ]);
     this.#requester.rejectAll(new EdgeMQError(ERROR_CODE.closed, "peer closed"));
     this.#requester.flushAcks();
     await this.#connection.close();

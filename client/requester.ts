@@ -70,6 +70,7 @@ export class Requester {
   #acks: string[] = [];
   #ackScheduled = false;
   #closed: EdgeMQError | undefined;
+  #idleWaiters: (() => void)[] = [];
 
   constructor(options: RequesterOptions) {
     this.#options = options;
@@ -123,6 +124,7 @@ export class Requester {
       return;
     }
     this.#ack(frame.id);
+    if (frame.type === "error" && isResendRefusal(frame, this.#pending.get(frame.id))) return;
     if (frame.type === "reply") this.#settle(frame.id, decodeOutcome(frame.body));
     else this.#settle(frame.id, { ok: false, error: EdgeMQError.fromWire(frame) });
   }
@@ -144,6 +146,20 @@ export class Requester {
   rejectAll(error: EdgeMQError): void {
     this.#closed ??= error;
     for (const id of [...this.#pending.keys()]) this.#settle(id, { ok: false, error });
+  }
+
+  /** Refuses new requests with `error`; the unfinished ones carry on to their own outcome. */
+  stopAccepting(error: EdgeMQError): void {
+    this.#closed ??= error;
+  }
+
+  /**
+   * Resolves once no request is unfinished. Bounded: every request settles by its local backstop
+   * (its timeout plus the grace) at the latest.
+   */
+  idle(): Promise<void> {
+    if (this.#pending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   /** Sends the acks gathered so far now, instead of at the end of the tick. */
@@ -197,6 +213,11 @@ export class Requester {
     entry.detach();
     if (outcome.ok) entry.resolve(outcome.body);
     else entry.reject(outcome.error);
+    if (this.#pending.size === 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
     return true;
   }
 
@@ -229,6 +250,15 @@ function decodeOutcome(body: WireBody): Outcome {
   } catch (error) {
     return { ok: false, error: EdgeMQError.from(error) };
   }
+}
+
+/**
+ * Whether an error answers a re-sent copy of a request the relay had already accepted and stored,
+ * not the request itself: a `rate_limited` refusal is never a queue's outcome, so the stored
+ * request still ends with its own reply or error (and the local backstop bounds the wait).
+ */
+function isResendRefusal(frame: ErrorFrame, entry: Pending | undefined): boolean {
+  return entry?.deadline !== undefined && frame.code === ERROR_CODE.rateLimited;
 }
 
 function cancelled(signal: AbortSignalLike | undefined): EdgeMQError {

@@ -56,6 +56,9 @@ export interface ServeOptions {
 
 export const DEFAULT_CONCURRENCY = 16;
 
+/** Most ids one `extend` frame may carry (protocol). */
+const MAX_EXTEND_IDS = 10_000;
+
 export interface ServiceSetup {
   queue: string;
   handler: Handler;
@@ -216,14 +219,19 @@ export class Service {
     this.#drained?.();
   }
 
-  /** While handlers run, renews their leases every half lease so none is redelivered. */
+  /**
+   * While requests are in hand, renews their leases every half lease so none is redelivered:
+   * the running ones and those waiting for a handler slot (after a reconnect the relay may hand
+   * out a full window while handlers of the old socket still run).
+   */
   #startExtending(): void {
     if (this.#extendTimer !== undefined) return;
     const leaseMs = this.#connection.limits.leaseMs || DEFAULT_LIMITS.leaseMs;
     const tick = () => {
       this.#extendTimer = undefined;
-      if (this.#running.size === 0) return;
-      this.#connection.send({ type: "extend", ids: [...this.#running.keys()] });
+      if (this.inHand === 0) return;
+      const ids = [...this.#running.keys(), ...this.#waiting.map((frame) => frame.id)];
+      this.#connection.send({ type: "extend", ids: ids.slice(0, MAX_EXTEND_IDS) });
       this.#extendTimer = startTimer(tick, Math.max(1, Math.floor(leaseMs / 2)));
     };
     this.#extendTimer = startTimer(tick, Math.max(1, Math.floor(leaseMs / 2)));

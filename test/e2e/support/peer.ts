@@ -22,9 +22,9 @@ export class PeerProcess {
   private seq = 0;
   private alive = true;
 
-  private constructor(label: string, relayUrl: string) {
+  private constructor(label: string, relayUrl: string, script: string) {
     this.label = label;
-    this.child = fork(PEER_SCRIPT, [label], {
+    this.child = fork(script, [label], {
       cwd: REPO_ROOT,
       serialization: "advanced",
       stdio: ["ignore", "pipe", "pipe", "ipc"],
@@ -43,9 +43,12 @@ export class PeerProcess {
     });
   }
 
-  /** Forks a peer process for the relay at `relayUrl` and waits for it to start. */
-  static async start(label: string, relayUrl: string): Promise<PeerProcess> {
-    const peer = new PeerProcess(label, relayUrl);
+  /**
+   * Forks a peer process for the relay at `relayUrl` and waits for it to start. `script` is the
+   * peer program (default peers/peer.mjs; the fault suite uses peers/fault-peer.mjs).
+   */
+  static async start(label: string, relayUrl: string, script = PEER_SCRIPT): Promise<PeerProcess> {
+    const peer = new PeerProcess(label, relayUrl, script);
     await peer.waitForEvent((e) => e.event === "started", 20_000);
     return peer;
   }
@@ -91,6 +94,16 @@ export class PeerProcess {
   /** Events of one kind, e.g. "held" or "unhandled". */
   eventsOf(kind: string): Record<string, unknown>[] {
     return this.events.filter((e) => e.event === kind);
+  }
+
+  /** The peer's process id (for SIGSTOP / SIGCONT), while it runs. */
+  get pid(): number | undefined {
+    return this.alive ? this.child.pid : undefined;
+  }
+
+  /** Sends a signal to the peer process (e.g. SIGSTOP, SIGCONT); false when it is not running. */
+  signal(signal: NodeJS.Signals): boolean {
+    return this.alive && this.child.kill(signal);
   }
 
   kill9(): Promise<void> {

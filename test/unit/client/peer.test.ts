@@ -41,7 +41,10 @@ beforeEach(() => {
   peers = [];
 });
 afterEach(async () => {
-  await Promise.all(peers.map((peer) => peer.close()));
+  // close() drains: a test's unanswered requests settle at their local backstop (fake time).
+  const closing = Promise.all(peers.map((peer) => peer.close()));
+  await vi.advanceTimersByTimeAsync(60_000);
+  await closing;
   await vi.runOnlyPendingTimersAsync();
   vi.useRealTimers();
 });
@@ -196,17 +199,44 @@ describe("peer.request()", () => {
 });
 
 describe("peer.close()", () => {
-  it("rejects pending requests with closed, closes the socket and ends status() with closed", async () => {
+  it("refuses new requests with closed, lets a pending one get its reply, then closes the socket and ends status()", async () => {
     const peer = await open();
     const statuses = collect(peer);
-    const pending = failure(peer.request("q", 1));
+    const pending = peer.request("q", 1);
     await settle();
-    await peer.close();
-    expect((await pending).code).toBe("closed");
-    expect(relay.latest(CONNECT).closedBy?.code).toBe(1000);
+    const socket = relay.latest(CONNECT);
+    const [request] = socket.framesOf("request");
+    let closed = false;
+    const closing = peer.close().then(() => {
+      closed = true;
+    });
+    expect((await failure(peer.request("q", 2))).code).toBe("closed");
+    await settle();
+    expect(closed).toBe(false);
+    expect(socket.closedBy).toBeUndefined();
+    socket.deliver({ type: "reply", id: request?.id ?? "", body: encodeBody("answer") });
+    expect(await pending).toBe("answer");
+    await closing;
+    expect(socket.framesOf("ack").flatMap((ack) => ack.ids)).toEqual([request?.id]);
+    expect(socket.closedBy?.code).toBe(1000);
     await settle();
     expect(statuses.at(-1)).toEqual({ type: "closed" });
-    expect((await failure(peer.request("q", 2))).code).toBe("closed");
+  });
+
+  it("waits for a request the relay never answers only until its local backstop rejects it with timeout", async () => {
+    const peer = await open();
+    const pending = failure(peer.request("q", 1, { timeout: 1_000 }));
+    await settle();
+    let closed = false;
+    const closing = peer.close().then(() => {
+      closed = true;
+    });
+    await vi.advanceTimersByTimeAsync(2_900);
+    expect(closed).toBe(false);
+    await vi.advanceTimersByTimeAsync(200);
+    expect((await pending).code).toBe("timeout");
+    await closing;
+    expect(relay.latest(CONNECT).closedBy?.code).toBe(1000);
   });
 
   it("is what Symbol.asyncDispose does", async () => {
@@ -218,8 +248,13 @@ describe("peer.close()", () => {
   it("leaves the frames sent just before it on the wire", async () => {
     const peer = await open();
     const socket = relay.latest(CONNECT);
-    void peer.request("q", 1).catch(() => {});
-    await peer.close();
-    expect(socket.framesOf("request") satisfies RequestFrame[]).toHaveLength(1);
+    const pending = peer.request("q", 1);
+    const closing = peer.close();
+    await settle();
+    const requests = socket.framesOf("request") satisfies RequestFrame[];
+    expect(requests).toHaveLength(1);
+    socket.deliver({ type: "reply", id: requests[0]?.id ?? "", body: encodeBody(1) });
+    expect(await pending).toBe(1);
+    await closing;
   });
 });

@@ -200,4 +200,40 @@ describe("Requester", () => {
     expect((await pending).code).toBe("closed");
     expect((await rejection(requester.request("q", 2))).code).toBe("closed");
   });
+
+  it("ignores a rate_limited refusal of a re-sent request it already had accepted, and still gets its reply", async () => {
+    const { requester, lastId } = setup();
+    const pending = requester.request("q", 1);
+    const id = lastId();
+    requester.handle({ type: "accepted", id, deadline: Date.now() + 30_000 });
+    requester.resend();
+    requester.handle({ type: "error", id, code: "rate_limited", message: "slow down" });
+    requester.handle({ type: "reply", id, body: encodeBody("kept") });
+    expect(await pending).toBe("kept");
+  });
+
+  it("rejects with rate_limited a request the relay never accepted", async () => {
+    const { requester, lastId } = setup();
+    const pending = rejection(requester.request("q", 1));
+    requester.handle({ type: "error", id: lastId(), code: "rate_limited", message: "slow down" });
+    expect((await pending).code).toBe("rate_limited");
+  });
+
+  it("keeps unfinished requests after stopAccepting, refuses new ones, and reports idle once they settle", async () => {
+    const { requester, lastId } = setup();
+    const pending = requester.request("q", 1);
+    const id = lastId();
+    requester.stopAccepting(new EdgeMQError("closed", "peer closed"));
+    expect((await rejection(requester.request("q", 2))).code).toBe("closed");
+    let idle = false;
+    void requester.idle().then(() => {
+      idle = true;
+    });
+    await settle();
+    expect(idle).toBe(false);
+    requester.handle({ type: "reply", id, body: encodeBody("done") });
+    expect(await pending).toBe("done");
+    await settle();
+    expect(idle).toBe(true);
+  });
 });

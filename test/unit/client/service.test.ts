@@ -139,6 +139,22 @@ describe("peer.serve()", () => {
     expect(socket.framesOf("extend")).toHaveLength(3);
   });
 
+  it("extends the lease of a dispatch waiting for a handler slot as well as the running one", async () => {
+    relay.limits = { ...relay.limits, leaseMs: 1_000 };
+    const { handler, finish } = gate();
+    peer.serve("resize", handler, { concurrency: 1 });
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    socket.deliver(dispatch("running"), dispatch("waiting"));
+    await settle();
+    await vi.advanceTimersByTimeAsync(600);
+    expect(socket.framesOf("extend")).toEqual([{ type: "extend", ids: ["running", "waiting"] }]);
+    finish("running");
+    await settle();
+    finish("waiting");
+    await settle();
+  });
+
   it("aborts req.signal when the relay cancels the request, and sends no reply for it", async () => {
     const { started, handler, finish } = gate();
     peer.serve("resize", handler);

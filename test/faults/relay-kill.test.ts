@@ -1,0 +1,82 @@
+/**
+ * Fault: the relay process (wrangler and workerd) is killed with SIGKILL under load and started
+ * again on the same port and state. Clients and servers reconnect on their own (full-jitter
+ * backoff); clients re-send their unfinished requests with the same ids (the queue deduplicates
+ * them); replies produced before the kill wait in SQLite (queue outcomes, exchange outbox).
+ */
+import { describe, expect, it } from "vitest";
+import {
+  awaitLoad,
+  connectIdentities,
+  exactlyOnce,
+  progress,
+  ranLog,
+  serve,
+  startLoad,
+  useFaultRelay,
+  waitUntil,
+} from "./support/fault-fixture.js";
+
+const QUEUE = "relay-kill-q";
+const IDENTITIES = Array.from({ length: 6 }, (_, i) => `rk-client-${i}`);
+const PER_IDENTITY = 200;
+const TOTAL = IDENTITIES.length * PER_IDENTITY;
+
+describe("the relay killed with SIGKILL under load and restarted", () => {
+  const faults = useFaultRelay();
+
+  it("settles every request exactly once for its client after the restart, losing and duplicating none", async () => {
+    const servers = await Promise.all([faults.peer("rk-server-0"), faults.peer("rk-server-1")]);
+    await Promise.all(
+      servers.map((s, i) =>
+        serve(s, {
+          identity: `rk-server-${i}`,
+          queue: QUEUE,
+          concurrency: 16,
+          name: `s${i}`,
+          delayMs: 10,
+        }),
+      ),
+    );
+    const client = await faults.peer("rk-clients");
+    await connectIdentities(client, IDENTITIES);
+    await startLoad(client, {
+      job: "load",
+      identities: IDENTITIES,
+      perIdentity: PER_IDENTITY,
+      window: 30,
+      queue: QUEUE,
+      timeout: 120_000,
+    });
+
+    await waitUntil(
+      async () => (await progress(client, "load")) >= 300,
+      60_000,
+      "300 settled requests",
+    );
+    const relay = faults.relay();
+    await relay.kill9();
+    const settledAtKill = await progress(client, "load");
+    expect(settledAtKill).toBeLessThan(TOTAL);
+    await relay.restart();
+
+    const summary = await awaitLoad(client, "load", 120_000);
+    expect(summary.samples).toEqual([]);
+    expect(exactlyOnce(summary)).toEqual({
+      sent: TOTAL,
+      settled: TOTAL,
+      lost: 0,
+      duplicated: 0,
+      untyped: 0,
+      wrongPayload: 0,
+      misrouted: 0,
+    });
+    expect(summary.replied).toBe(TOTAL);
+    // Every replied request was run by a server (re-runs after the kill are allowed).
+    const ran = new Set(ranLog(servers).map((r) => r.key));
+    expect(ran.size).toBe(TOTAL);
+    console.log(
+      `relay SIGKILL: sent=${summary.sent} replied=${summary.replied} settledAtKill=${settledAtKill} errors=${JSON.stringify(summary.errors)} lost=${summary.lost} duplicated=${summary.duplicated} wireRepeats=${summary.wireDuplicates} p99=${summary.p99Ms}ms`,
+    );
+  });
+});

@@ -1,0 +1,220 @@
+/**
+ * The fault suite's fixture and commands: one real `wrangler dev` per test file on the ports
+ * reserved for this suite (18600-18699, inspector 19600-19699), fault peers in their own Node
+ * processes (test/e2e/peers/fault-peer.mjs) that are always cleaned up (SIGCONT first, in case a
+ * test left one stopped), and typed wrappers over the peer's commands.
+ *
+ * Every relay here lifts the per-identity rate limit and the per-client in-flight limit: the
+ * scenarios measure delivery under faults, not admission (which has its own tests).
+ */
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll } from "vitest";
+import { REPO_ROOT, Relay } from "../../e2e/relay.js";
+import { counts, list, num, record } from "../../e2e/support/guards.js";
+import { PeerProcess } from "../../e2e/support/peer.js";
+
+const FAULT_PEER = join(REPO_ROOT, "test", "e2e", "peers", "fault-peer.mjs");
+const FAULT_PORTS = {
+  relay: { first: 18600, last: 18699 },
+  inspector: { first: 19600, last: 19699 },
+} as const;
+const UNLIMITED_ADMISSION = {
+  EDGEMQ_RATE_LIMIT_PER_SECOND: "1000000",
+  EDGEMQ_RATE_LIMIT_BURST: "1000000",
+  EDGEMQ_MAX_IN_FLIGHT_PER_CLIENT: "10000",
+  EDGEMQ_MAX_QUEUE_DEPTH: "20000",
+} as const;
+
+export interface FaultFixture {
+  relay(): Relay;
+  /** Forks a fault peer process connected to this file's relay. */
+  peer(label: string): Promise<PeerProcess>;
+}
+
+export function useFaultRelay(vars: Record<string, string> = {}): FaultFixture {
+  let current: Relay | undefined;
+  const peers: PeerProcess[] = [];
+
+  beforeAll(async () => {
+    current = await Relay.start({ vars: { ...UNLIMITED_ADMISSION, ...vars }, ports: FAULT_PORTS });
+  });
+
+  afterEach((context) => {
+    if (context.task.result?.state === "fail" && current) {
+      console.error(`--- relay log (last lines) ---\n${current.logTail(80)}`);
+      for (const p of peers) {
+        const unhandled = p.eventsOf("unhandled");
+        if (unhandled.length > 0) console.error(`${p.label} unhandled:`, unhandled.slice(0, 5));
+      }
+    }
+  });
+
+  afterAll(async () => {
+    for (const p of peers) p.signal("SIGCONT");
+    await Promise.all(peers.splice(0).map((p) => p.stop()));
+    await current?.stop();
+  });
+
+  const relay = (): Relay => {
+    if (!current) throw new Error("the relay is not running (beforeAll failed?)");
+    return current;
+  };
+  return {
+    relay,
+    async peer(label) {
+      const p = await PeerProcess.start(label, relay().url, FAULT_PEER);
+      peers.push(p);
+      return p;
+    },
+  };
+}
+
+export interface LoadArgs {
+  job: string;
+  identities: string[];
+  perIdentity: number;
+  /** Most unfinished requests per identity at once. */
+  window: number;
+  queue: string;
+  timeout: number;
+  /** Record the arrival order of every settlement (a counter shared by the peer's loads). */
+  keepOrder?: boolean;
+}
+
+/** What a load saw, counted per request key by the client process. */
+export interface LoadSummary {
+  total: number;
+  sent: number;
+  /** Replies carrying the exact payload sent, routed to the identity that sent it. */
+  replied: number;
+  /** EdgeMQError rejections, by code. */
+  errors: Record<string, number>;
+  /** Rejections that were not EdgeMQErrors. */
+  untyped: number;
+  wrongPayload: number;
+  misrouted: number;
+  /** Second (or later) settlements of one request key. */
+  duplicated: number;
+  /** Requests with no settlement when the wait ended. */
+  lost: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** identity -> arrival numbers of its settlements (with keepOrder). */
+  arrivals: Record<string, number[]>;
+  /** `server@attempt` -> replies. */
+  replies: Record<string, number>;
+  /** Request ids whose outcome reached the client's wire more than once (the SDK ignores repeats). */
+  wireDuplicates: number;
+  /** Outcome frames a reconnected client socket got before any `accepted`: the outbox replay. */
+  replayedOnResume: number;
+  samples: string[];
+}
+
+export async function connectIdentities(peer: PeerProcess, identities: string[]): Promise<void> {
+  await peer.call("connect", { identities }, 30_000);
+}
+
+export async function serve(
+  peer: PeerProcess,
+  args: { identity: string; queue: string; concurrency: number; name: string; delayMs?: number },
+): Promise<void> {
+  await peer.call("serve", { ...args }, 30_000);
+}
+
+export async function startLoad(peer: PeerProcess, args: LoadArgs): Promise<void> {
+  await peer.call("startLoad", { ...args }, 30_000);
+}
+
+export async function progress(peer: PeerProcess, job: string): Promise<number> {
+  return num(record(await peer.call("progress", { job }, 10_000), "progress").settled, "settled");
+}
+
+/** Waits (bounded by `maxWaitMs` in the peer) for a load to settle, then reads its summary. */
+export async function awaitLoad(
+  peer: PeerProcess,
+  job: string,
+  maxWaitMs: number,
+): Promise<LoadSummary> {
+  const r = record(await peer.call("awaitLoad", { job, maxWaitMs }, maxWaitMs + 15_000), "load");
+  const arrivals: Record<string, number[]> = {};
+  for (const [identity, order] of Object.entries(record(r.arrivals, "arrivals"))) {
+    arrivals[identity] = list(order, "arrivals").map((n) => num(n, "arrival"));
+  }
+  return {
+    total: num(r.total, "total"),
+    sent: num(r.sent, "sent"),
+    replied: num(r.replied, "replied"),
+    errors: counts(r.errors, "errors"),
+    untyped: num(r.untyped, "untyped"),
+    wrongPayload: num(r.wrongPayload, "wrongPayload"),
+    misrouted: num(r.misrouted, "misrouted"),
+    duplicated: num(r.duplicated, "duplicated"),
+    lost: num(r.lost, "lost"),
+    p50Ms: num(r.p50Ms, "p50Ms"),
+    p99Ms: num(r.p99Ms, "p99Ms"),
+    arrivals,
+    replies: counts(r.replies, "replies"),
+    wireDuplicates: num(r.wireDuplicates, "wireDuplicates"),
+    replayedOnResume: num(r.replayedOnResume, "replayedOnResume"),
+    samples: list(r.samples, "samples").map(String),
+  };
+}
+
+/** Terminates `identity`'s client socket under the SDK and keeps it away for `awayMs`. */
+export async function dropClientSocket(
+  peer: PeerProcess,
+  identity: string,
+  awayMs: number,
+): Promise<number> {
+  const r = record(await peer.call("dropSockets", { identity, awayMs }, 10_000), "dropSockets");
+  return num(r.dropped, "dropped");
+}
+
+/** Error frames with an id the peer's server sockets received (refused answers), by code. */
+export async function refusedAnswers(peer: PeerProcess): Promise<Record<string, number>> {
+  const r = record(await peer.call("wire", {}, 10_000), "wire");
+  return counts(r.refusedAnswers, "refusedAnswers");
+}
+
+/** What the peer's client sockets received: `accepted` frames, and `error` frames by code. */
+export async function clientWire(
+  peer: PeerProcess,
+): Promise<{ accepted: number; errors: Record<string, number> }> {
+  const r = record(await peer.call("wire", {}, 10_000), "wire");
+  return { accepted: num(r.accepted, "accepted"), errors: counts(r.clientErrors, "clientErrors") };
+}
+
+/** Keys of the requests servers ran, with their attempts, from the peers' `ran` events. */
+export function ranLog(servers: readonly PeerProcess[]): { key: string; attempt: number }[] {
+  return servers.flatMap((p) =>
+    p.eventsOf("ran").map((e) => ({ key: String(e.key), attempt: num(e.attempt, "attempt") })),
+  );
+}
+
+/** Waits (bounded in count and time) until `check` holds. */
+export async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (let i = 0; i < 10_000 && Date.now() < until; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** The exactly-once verdict shared by every scenario. */
+export function exactlyOnce(summary: LoadSummary): Record<string, number> {
+  const typed = Object.values(summary.errors).reduce((a, b) => a + b, 0);
+  return {
+    sent: summary.sent,
+    settled: summary.replied + typed + summary.untyped + summary.wrongPayload + summary.misrouted,
+    lost: summary.lost,
+    duplicated: summary.duplicated,
+    untyped: summary.untyped,
+    wrongPayload: summary.wrongPayload,
+    misrouted: summary.misrouted,
+  };
+}
