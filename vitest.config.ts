@@ -22,7 +22,14 @@ export default defineConfig({
           cloudflareTest({
             main: "./src/index.ts",
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { EDGEMQ_DEV_MODE: "true" } },
+            // Queues named mem-* run in the memory delivery mode (queue-memory-mode.test.ts).
+            miniflare: {
+              bindings: {
+                EDGEMQ_DEV_MODE: "true",
+                EDGEMQ_QUEUE_MODES: "mem-*=memory",
+                EDGEMQ_QUEUE_PARTITIONS: "part-*=2",
+              },
+            },
           }),
         ],
         test: {

@@ -1,9 +1,18 @@
 /**
  * Bench configuration: workload sizes (full and --quick), ports, and the relay's delivery modes.
- * `modes` lists the relay modes to measure; each starts its own relay with `vars`. Only `durable`
- * exists today; add { name: "memory", vars: {...} } here when the relay grows that mode.
+ * `MODES` lists the relay's delivery modes to measure (EDGEMQ_QUEUE_MODES, docs/settings.md); each
+ * starts its own relay with `vars`.
  */
-export const MODES = [{ name: "durable", vars: {} }];
+export const MODES = [
+  { name: "durable", vars: {} },
+  { name: "memory", vars: { EDGEMQ_QUEUE_MODES: "*=memory" } },
+];
+
+/**
+ * Partition counts for the partitioned-queue sweep (bench/lib/partitions.mjs): the fan-in workload
+ * on a durable queue split over K objects (EDGEMQ_QUEUE_PARTITIONS, docs/scaling.md).
+ */
+export const PARTITIONS = [1, 2, 4];
 
 /**
  * Vars every bench relay gets: the per-identity rate limit (100/s by default) is lifted, since

@@ -5,13 +5,16 @@
  * fan-in, idle connections, HTTP API; then a CPU profile of the relay under pipelined load.
  * Prints one table (relay figure, echo figure, ratio), writes bench/results/latest.json and, for
  * a full run, appends the table to bench/README.md. Everything is bounded in count and time.
+ * `--only=serial,pipelined,fanin` runs just those load workloads (no idle, HTTP or profile; the
+ * README is not appended).
  */
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { BENCH_VARS, FULL, HTTP_PATH, MODES, PORTS, QUICK } from "./config.mjs";
+import { BENCH_VARS, FULL, HTTP_PATH, MODES, PARTITIONS, PORTS, QUICK } from "./config.mjs";
 import { echoWakeCheck, relayWakeCheck } from "./lib/checks.mjs";
 import { machine } from "./lib/machine.mjs";
+import { partitionRows, sweepPartitions } from "./lib/partitions.mjs";
 import { profileRelay } from "./lib/profile-run.mjs";
 import { appendReadme, buildRows, printTable } from "./lib/report.mjs";
 import { runHttp, runIdle, runLoad } from "./lib/workloads.mjs";
@@ -19,11 +22,15 @@ import { startWrangler } from "./lib/wrangler.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const quick = process.argv.includes("--quick");
-const writeReadme = !quick && !process.argv.includes("--no-readme");
+const onlyArg = process.argv.find((a) => a.startsWith("--only="));
+const only = onlyArg === undefined ? undefined : new Set(onlyArg.slice(7).split(","));
+const wanted = (name) => only === undefined || only.has(name);
+const writeReadme = !quick && only === undefined && !process.argv.includes("--no-readme");
 const config = quick ? QUICK : FULL;
 const RUN_LIMIT_MS = quick ? 180_000 : 20 * 60_000;
 const started = Date.now();
 const running = new Set();
+const RELAY_FILES = ["wrangler.toml", "package.json", "src", "durable-objects", "protocol"];
 
 const watchdog = setTimeout(() => {
   console.error(`bench: over its ${RUN_LIMIT_MS / 1000} s limit, stopping`);
@@ -68,9 +75,10 @@ function load(target, name) {
 async function runAll(target, wakeCheck, httpPath) {
   const figures = {};
   console.log(`${target.label}: ${target.server.url}`);
-  figures.serial = await load(target, "serial");
-  figures.pipelined = await load(target, "pipelined");
-  figures.fanin = await load(target, "fanin");
+  for (const name of ["serial", "pipelined", "fanin"]) {
+    if (wanted(name)) figures[name] = await load(target, name);
+  }
+  if (only !== undefined) return figures;
   try {
     figures.idle = await runIdle(target, config.idle, wakeCheck);
   } catch (error) {
@@ -140,13 +148,28 @@ try {
     );
     const target = { kind: "relay", mode: mode.name, label: `relay ${mode.name}`, server: relay };
     const figures = await runAll(target, relayWakeCheck(relay), HTTP_PATH);
-    figures.profile = await profileRelay(target, config, load);
+    if (only === undefined) figures.profile = await profileRelay(target, config, load);
     modes[mode.name] = figures;
     await stop(relay);
   }
 
+  // Fan-in over K = 1, 2, 4 partitions (docs/scaling.md); `--only=partitions` runs just this.
+  const partitions = wanted("partitions")
+    ? await sweepPartitions({
+        partitions: PARTITIONS,
+        start: (name, vars) =>
+          start(name, PORTS.relay, PORTS.relayInspector, RELAY_FILES, "wrangler.toml", {
+            EDGEMQ_DEV_MODE: "true",
+            ...BENCH_VARS,
+            ...vars,
+          }),
+        stop,
+        load,
+      })
+    : {};
+
   const info = machine(root);
-  const rows = buildRows(modes, baseline);
+  const rows = [...buildRows(modes, baseline), ...partitionRows(partitions)];
   const output = {
     date: new Date().toISOString(),
     quick,
@@ -154,6 +177,7 @@ try {
     config,
     baseline,
     modes,
+    partitions,
     rows,
     seconds: (Date.now() - started) / 1000,
   };
@@ -168,5 +192,7 @@ try {
   await shutdown(0);
 } catch (error) {
   console.error(`bench failed: ${error instanceof Error ? error.stack : String(error)}`);
+  for (const server of running)
+    console.error(`--- wrangler log (tail)\n${server.log().slice(-4000)}`);
   await shutdown(1);
 }

@@ -12,9 +12,11 @@ export {
   isEdgeMQError,
   type JsonValue,
 } from "../protocol/index.js";
-export { type ConnectOptions, connect, DEFAULT_MAX_PENDING_REQUESTS, type Peer } from "./peer.js";
+export type { FetchLike, FetchResponseLike, HttpRequestInit } from "./http-link.js";
+export { type ConnectOptions, connect, DEFAULT_MAX_PENDING_REQUESTS } from "./peer.js";
+export type { Peer, Service } from "./peer-api.js";
 export type { AbortSignalLike } from "./platform.js";
 export type { RequestOptions } from "./requester.js";
-export type { Handler, ServeOptions, ServeRequest, Service } from "./service.js";
+export type { Handler, ServeOptions, ServeRequest } from "./service.js";
 export type { Status } from "./status.js";
 export type { WebSocketConstructor, WebSocketLike } from "./websocket.js";

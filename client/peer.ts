@@ -1,38 +1,41 @@
 /**
- * `connect()` and the Peer it returns: one client socket for requests (through the Requester) and
- * one server socket per served queue (a Service), with a shared status feed. The public entry of
- * the SDK; re-exported by index.ts.
+ * `connect()` and the WebSocket Peer it returns: one client socket for requests (through the
+ * Requester) and one server socket per served queue and partition (a PartitionedService over
+ * SocketServices), with a shared status feed.
+ * With `transport: "http"` connect() hands over to http-peer.ts instead (same Peer interface,
+ * peer-api.ts). The public entry of the SDK; re-exported by index.ts.
  */
-import {
-  type Body,
-  DEFAULT_LIMITS,
-  EdgeMQError,
-  ERROR_CODE,
-  type Frame,
-  isQueueName,
-} from "../protocol/index.js";
+import { type Body, EdgeMQError, ERROR_CODE, type Frame } from "../protocol/index.js";
 import { type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
 import { Connection } from "./connection.js";
+import type { FetchLike } from "./http-link.js";
+import { connectHttp } from "./http-peer.js";
+import { PartitionedService } from "./partitioned-service.js";
+import { checkServe, type Peer, type Service } from "./peer-api.js";
 import { Requester, type RequestOptions } from "./requester.js";
-import { DEFAULT_CONCURRENCY, type Handler, type ServeOptions, Service } from "./service.js";
+import type { Handler, ServeOptions } from "./service.js";
 import { type Status, StatusFeed } from "./status.js";
 import { type Credentials, connectUrl, serveUrl, subprotocols } from "./url.js";
 import { resolveWebSocket, type WebSocketConstructor } from "./websocket.js";
 
-declare global {
-  interface SymbolConstructor {
-    readonly asyncDispose: unique symbol;
-  }
-}
+export type { Peer, Service } from "./peer-api.js";
 
 export interface ConnectOptions {
   /** Dev mode: the identity this peer declares (sent as query `identity`). */
   identity?: string;
   /** Signed mode: a token naming the identity (sent as a WebSocket subprotocol, never in the URL). */
   token?: string;
+  /**
+   * `"websocket"` (the default): one socket for requests and one per served queue.
+   * `"http"`: plain HTTP calls (the HTTP API, docs/http-api.md), for networks that block
+   * WebSockets; same API and guarantees, with long-polls instead of pushed frames.
+   */
+  transport?: "websocket" | "http";
+  /** HTTP transport: a fetch function; default the platform's globalThis.fetch. */
+  fetch?: FetchLike;
   /** A WebSocket constructor; default globalThis.WebSocket, else the `ws` package in Node. */
   WebSocket?: WebSocketConstructor;
-  /** Full-jitter backoff bounds for reconnecting (defaults 100 ms and 10 s). */
+  /** Full-jitter backoff bounds for reconnecting, or HTTP retries (defaults 100 ms and 10 s). */
   reconnect?: { minDelayMs?: number; maxDelayMs?: number };
   /**
    * Most unfinished requests this peer holds (sent, or queued while disconnected). Past it,
@@ -48,14 +51,22 @@ export const BACKSTOP_GRACE_MS = 2_000;
 /** Connects to the relay at `url`; resolves after the relay's welcome, rejects if that fails. */
 export async function connect(url: string, options: ConnectOptions = {}): Promise<Peer> {
   const credentials: Credentials = { identity: options.identity, token: options.token };
-  const address = connectUrl(url, credentials);
-  const WebSocket = await resolveWebSocket(options.WebSocket);
   const backoff: BackoffOptions = {
     minDelayMs: options.reconnect?.minDelayMs ?? DEFAULT_BACKOFF.minDelayMs,
     maxDelayMs: options.reconnect?.maxDelayMs ?? DEFAULT_BACKOFF.maxDelayMs,
   };
   const maxPending = options.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS;
-  const peer = new Peer({ url, address, credentials, WebSocket, backoff, maxPending });
+  const transport = options.transport ?? "websocket";
+  if (transport === "http") {
+    const graceMs = BACKSTOP_GRACE_MS;
+    return connectHttp({ url, credentials, fetch: options.fetch, backoff, maxPending, graceMs });
+  }
+  if (transport !== "websocket") {
+    throw new EdgeMQError(ERROR_CODE.badRequest, 'transport must be "websocket" or "http"');
+  }
+  const address = connectUrl(url, credentials);
+  const WebSocket = await resolveWebSocket(options.WebSocket);
+  const peer = new SocketPeer({ url, address, credentials, WebSocket, backoff, maxPending });
   await peer.opened;
   return peer;
 }
@@ -69,7 +80,7 @@ interface PeerSetup {
   maxPending: number;
 }
 
-export class Peer {
+export class SocketPeer implements Peer {
   /** This peer's identity, as the relay established it. */
   identity = "";
   /** @internal Settles with the client socket's first welcome. */
@@ -78,7 +89,7 @@ export class Peer {
   readonly #feed = new StatusFeed();
   readonly #requester: Requester;
   readonly #connection: Connection;
-  readonly #services = new Set<Service>();
+  readonly #services = new Set<PartitionedService>();
   #closing: Promise<void> | undefined;
 
   constructor(setup: PeerSetup) {
@@ -118,19 +129,14 @@ export class Peer {
   /** Serves `queue` on its own socket: `handler`'s return value is each reply's body. */
   serve(queue: string, handler: Handler, options: ServeOptions = {}): Service {
     if (this.#closing) throw new EdgeMQError(ERROR_CODE.closed, "peer is closed");
-    if (!isQueueName(queue)) {
-      throw new EdgeMQError(ERROR_CODE.badRequest, "queue must match [A-Za-z0-9._-]{1,128}");
-    }
-    const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-    const max = Math.min(this.#connection.limits.maxConcurrency, DEFAULT_LIMITS.maxConcurrency);
-    if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > max) {
-      throw new EdgeMQError(ERROR_CODE.badRequest, `concurrency must be an integer 1 to ${max}`);
-    }
-    const service = new Service({
+    const max = this.#connection.limits.maxConcurrency;
+    const concurrency = checkServe(queue, options, max);
+    const { url, credentials } = this.#setup;
+    const service = new PartitionedService({
       queue,
       handler,
       concurrency,
-      url: serveUrl(this.#setup.url, queue, this.#setup.credentials),
+      urlFor: (partition) => serveUrl(url, queue, credentials, partition),
       protocols: subprotocols(this.#setup.credentials),
       WebSocket: this.#setup.WebSocket,
       backoff: this.#setup.backoff,

@@ -1,7 +1,8 @@
 /**
  * A served queue: its own reconnecting server socket, `ready {concurrency}` after each welcome,
  * handlers for dispatched requests (at most `concurrency` at once), their replies or failures,
- * lease extensions for long handlers, and a draining close. Created by Peer.serve (peer.ts).
+ * lease extensions for long handlers, and a draining close. Created by SocketPeer.serve (peer.ts);
+ * the HTTP transport's counterpart is http-service.ts.
  */
 import {
   type Body,
@@ -15,9 +16,11 @@ import {
   type Frame,
   type Headers,
   type ServerFrame,
+  type WelcomeFrame,
 } from "../protocol/index.js";
 import type { BackoffOptions } from "./backoff.js";
 import { Connection } from "./connection.js";
+import type { Service } from "./peer-api.js";
 import {
   type AbortSignalLike,
   createAbortController,
@@ -42,6 +45,8 @@ export interface ServeRequest {
   readonly deadline: number;
   /** 1 on the first dispatch, more after a server was lost while holding it. */
   readonly attempt: number;
+  /** The queue partition that dispatched it (0 unless the queue is partitioned; scaling.md). */
+  readonly partition: number;
   /** Aborted when the relay cancels the request or its deadline passes. */
   readonly signal: PlatformAbortSignal & AbortSignalLike;
 }
@@ -68,7 +73,11 @@ export interface ServiceSetup {
   WebSocket: WebSocketConstructor;
   backoff: BackoffOptions;
   status(status: Status): void;
-  closed(service: Service): void;
+  closed(service: SocketService): void;
+  /** The partition this socket asks for (`?partition=`); undefined asks for the default, 0. */
+  partition?: number;
+  /** Each welcome, before `ready` is sent (partitioned-service.ts reads its partition count). */
+  welcomed?(frame: WelcomeFrame): void;
 }
 
 interface Running {
@@ -76,7 +85,7 @@ interface Running {
   cancelled: boolean;
 }
 
-export class Service {
+export class SocketService implements Service {
   readonly queue: string;
   /** Resolves once the relay welcomed the server socket and `ready` was sent. */
   readonly ready: Promise<void>;
@@ -87,10 +96,17 @@ export class Service {
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
   #extendTimer: TimerHandle | undefined;
+  /** Handlers at once; partitioned-service.ts may change it (setConcurrency). */
+  #concurrency: number;
+  /** The partition this socket serves and the queue's partition count (from the welcome). */
+  #partition: number;
+  #partitions = 1;
 
   constructor(setup: ServiceSetup) {
     this.#setup = setup;
     this.queue = setup.queue;
+    this.#concurrency = setup.concurrency;
+    this.#partition = setup.partition ?? 0;
     this.#connection = new Connection({
       url: setup.url,
       protocols: setup.protocols,
@@ -99,14 +115,30 @@ export class Service {
       retryFirst: true,
       queue: setup.queue,
       events: {
-        welcome: () => this.#sendReady(),
+        welcome: (frame) => this.#welcomed(frame),
         frame: (frame) => this.#onFrame(frame),
-        status: setup.status,
-        terminated: (error) => setup.status({ type: "error", error, queue: setup.queue }),
+        status: (status) => this.#status(status),
+        terminated: (error) => this.#status({ type: "error", error, queue: setup.queue }),
       },
     });
     this.ready = this.#connection.opened.then(() => {});
     this.ready.catch(() => {});
+  }
+
+  /** The partition this socket serves (0 until a partitioned queue's welcome says otherwise). */
+  get partition(): number {
+    return this.#partition;
+  }
+
+  /** Changes how many handlers run at once, telling the relay (`ready`) if it is connected. */
+  setConcurrency(concurrency: number): void {
+    this.#concurrency = concurrency;
+    if (this.#closing === undefined) this.#connection.send({ type: "ready", concurrency });
+    while (this.#running.size < this.#concurrency) {
+      const next = this.#waiting.shift();
+      if (next === undefined) break;
+      void this.#run(next);
+    }
   }
 
   /** Handlers running or waiting for a slot. */
@@ -132,15 +164,29 @@ export class Service {
     this.#setup.closed(this);
   }
 
+  #welcomed(frame: WelcomeFrame): void {
+    this.#partitions = frame.partitions ?? 1;
+    this.#partition = frame.partition ?? this.#setup.partition ?? 0;
+    this.#setup.welcomed?.(frame);
+    this.#sendReady();
+  }
+
+  /** Statuses name the partition once the queue is known to have several. */
+  #status(status: Status): void {
+    const partitioned = this.#partitions > 1 || this.#setup.partition !== undefined;
+    if (!partitioned || status.type === "closed") this.#setup.status(status);
+    else this.#setup.status({ ...status, partition: this.#partition });
+  }
+
   #sendReady(): void {
-    const concurrency = this.#closing ? 0 : this.#setup.concurrency;
+    const concurrency = this.#closing ? 0 : this.#concurrency;
     this.#connection.send({ type: "ready", concurrency });
   }
 
   #onFrame(frame: Frame): void {
     switch (frame.type) {
       case "dispatch":
-        if (this.#running.size < this.#setup.concurrency) void this.#run(frame);
+        if (this.#running.size < this.#concurrency) void this.#run(frame);
         else this.#waiting.push(frame);
         return;
       case "cancel":
@@ -150,7 +196,7 @@ export class Service {
         // An error about one of our replies (not leased any more, expired) needs no action.
         if (frame.id === undefined) {
           const error = EdgeMQError.fromWire(frame);
-          this.#setup.status({ type: "error", error, queue: this.queue });
+          this.#status({ type: "error", error, queue: this.queue });
         }
         return;
       default:
@@ -189,6 +235,7 @@ export class Service {
         headers: frame.headers ?? {},
         deadline: frame.deadline,
         attempt: frame.attempt,
+        partition: this.#partition,
         signal: controller.signal,
       };
       outcome = this.#replyFrame(frame.id, await this.#setup.handler(request));

@@ -5,12 +5,16 @@
  */
 import type { EdgeMQError } from "../protocol/index.js";
 
+/**
+ * `queue` tags a server socket's statuses; `partition` too when its queue has several partitions
+ * (one socket each; docs/scaling.md).
+ */
 export type Status =
-  | { type: "connected"; queue?: string }
-  | { type: "disconnected"; code: number; reason: string; queue?: string }
-  | { type: "reconnecting"; attempt: number; delayMs: number; queue?: string }
+  | { type: "connected"; queue?: string; partition?: number }
+  | { type: "disconnected"; code: number; reason: string; queue?: string; partition?: number }
+  | { type: "reconnecting"; attempt: number; delayMs: number; queue?: string; partition?: number }
   /** The relay refused something the SDK sent (an `error` frame without a request id). */
-  | { type: "error"; error: EdgeMQError; queue?: string }
+  | { type: "error"; error: EdgeMQError; queue?: string; partition?: number }
   | { type: "closed" };
 
 /** Statuses a slow reader may have waiting before the oldest are dropped. */

@@ -20,7 +20,12 @@ export interface Credentials {
 
 const SCHEME = /^(wss?|https?):\/\//i;
 
-export function socketUrl(base: string, path: string, credentials: Credentials): string {
+export function socketUrl(
+  base: string,
+  path: string,
+  credentials: Credentials,
+  params: readonly string[] = [],
+): string {
   const match = SCHEME.exec(base);
   const scheme = match?.[1]?.toLowerCase();
   if (!match || !scheme) {
@@ -35,6 +40,7 @@ export function socketUrl(base: string, path: string, credentials: Credentials):
   if (credentials.identity !== undefined) {
     query.push(`identity=${encodeURIComponent(credentials.identity)}`);
   }
+  query.push(...params);
   const search = query.length > 0 ? `?${query.join("&")}` : "";
   return `${wsScheme}://${rest}${path}${search}`;
 }
@@ -43,8 +49,15 @@ export function connectUrl(base: string, credentials: Credentials): string {
   return socketUrl(base, PATHS.connect, credentials);
 }
 
-export function serveUrl(base: string, queue: string, credentials: Credentials): string {
-  return socketUrl(base, PATHS.serve(queue), credentials);
+/** A server socket's URL; `partition` picks one partition of a partitioned queue (default 0). */
+export function serveUrl(
+  base: string,
+  queue: string,
+  credentials: Credentials,
+  partition?: number,
+): string {
+  const params = partition === undefined ? [] : [`partition=${partition}`];
+  return socketUrl(base, PATHS.serve(queue), credentials, params);
 }
 
 /** The subprotocols to offer: none in dev mode; `edgemq` and the token when there is one. */

@@ -191,7 +191,21 @@ function decodeWelcome(f: Fields): Frame | string {
     if (!isQueueName(f.queue)) return "queue must be a queue name";
     frame.queue = f.queue;
   }
+  const placement = readPlacement(f);
+  if (typeof placement === "string") return placement;
+  if (placement !== undefined) Object.assign(frame, placement);
   return frame;
+}
+
+/** A server welcome's optional `partition` and `partitions` (both or neither). */
+function readPlacement(f: Fields): { partition: number; partitions: number } | string | undefined {
+  const { partition, partitions } = f;
+  if (partition === undefined && partitions === undefined) return undefined;
+  if (!isNonNegativeInteger(partitions) || partitions < 1) return "partitions must be >= 1";
+  if (!isNonNegativeInteger(partition) || partition >= partitions) {
+    return "partition must be 0 to partitions - 1";
+  }
+  return { partition, partitions };
 }
 
 function readLimits(value: unknown): Limits | string {

@@ -37,6 +37,12 @@ export interface WelcomeFrame {
   role: Role;
   /** The queue a server connection serves. */
   queue?: string;
+  /**
+   * For a server of a partitioned queue: the partition this connection serves (0 to
+   * `partitions` - 1) and how many the queue has. Absent means one partition.
+   */
+  partition?: number;
+  partitions?: number;
   limits: Limits;
 }
 

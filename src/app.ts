@@ -8,9 +8,10 @@ import type { Env } from "./env.js";
 import { errorResponse } from "./http-error.js";
 import { connect } from "./routes/connect.js";
 import { health } from "./routes/health.js";
-import { getRequest, postRequest } from "./routes/http-client.js";
-import { postReply, take } from "./routes/http-server.js";
+import { cancelRequest, getRequest, postRequest } from "./routes/http-client.js";
+import { postFailure, postLease, postReply, take } from "./routes/http-server.js";
 import { serve } from "./routes/serve.js";
+import { whoami } from "./routes/whoami.js";
 
 export const app = new Hono<{ Bindings: Env }>();
 
@@ -22,6 +23,10 @@ app.post("/v1/queues/:queue/requests", postRequest);
 app.get("/v1/requests/:id", getRequest);
 app.post("/v1/queues/:queue/take", take);
 app.post("/v1/queues/:queue/replies/:id", postReply);
+app.post("/v1/queues/:queue/failures/:id", postFailure);
+app.post("/v1/queues/:queue/leases/:id", postLease);
+app.delete("/v1/queues/:queue/requests/:id", cancelRequest);
+app.get("/v1/whoami", whoami);
 
 app.notFound((c) =>
   errorResponse(

@@ -24,6 +24,12 @@ export const HTTP_API_HEADERS = {
   deadline: "EdgeMQ-Deadline",
   /** 1 on the first dispatch, higher on redelivery. */
   attempt: "EdgeMQ-Attempt",
+  /** How long a lease lasts (ms): a server extends it before that (POST .../leases/{id}). */
+  leaseMs: "EdgeMQ-Lease-Ms",
+  /** The partition a take came from: pass it back as `?partition=` (docs/scaling.md). */
+  partition: "EdgeMQ-Partition",
+  /** How many partitions the queue has. */
+  partitions: "EdgeMQ-Partitions",
 } as const;
 
 /** The HTTP answer to a request's outcome. */

@@ -26,43 +26,56 @@ function wakes(idle) {
 export function buildRows(modes, echo) {
   const rows = [];
   for (const [mode, f] of Object.entries(modes)) {
-    const http = f.http.available ? round(f.http.perSecond) : "n/a (HTTP API not available)";
+    const http =
+      f.http === undefined
+        ? undefined
+        : f.http.available
+          ? round(f.http?.perSecond)
+          : "n/a (HTTP API not available)";
     rows.push(
-      row("serial p50", mode, "µs", round(f.serial.p50Us), round(echo.serial.p50Us)),
-      row("serial p99", mode, "µs", round(f.serial.p99Us), round(echo.serial.p99Us)),
+      row("serial p50", mode, "µs", round(f.serial?.p50Us), round(echo.serial?.p50Us)),
+      row("serial p99", mode, "µs", round(f.serial?.p99Us), round(echo.serial?.p99Us)),
       row(
         "pipelined (100 in flight)",
         mode,
         "req/s",
-        round(f.pipelined.perSecond),
-        round(echo.pipelined.perSecond),
+        round(f.pipelined?.perSecond),
+        round(echo.pipelined?.perSecond),
       ),
       row(
         "fan-in (50×10, 2 servers)",
         mode,
         "req/s",
-        round(f.fanin.perSecond),
-        round(echo.fanin.perSecond),
+        round(f.fanin?.perSecond),
+        round(echo.fanin?.perSecond),
       ),
-      row("fan-in p99", mode, "µs", round(f.fanin.p99Us), round(echo.fanin.p99Us)),
+      row("fan-in p99", mode, "µs", round(f.fanin?.p99Us), round(echo.fanin?.p99Us)),
       row(
         "idle: workerd RSS per connection",
         mode,
         "KiB",
-        round(f.idle.kibPerConnection, 1),
-        round(echo.idle.kibPerConnection, 1),
+        round(f.idle?.kibPerConnection, 1),
+        round(echo.idle?.kibPerConnection, 1),
       ),
-      row("idle: pings wake the object?", mode, "", wakes(f.idle), wakes(echo.idle)),
-      row("HTTP sync requests (50 concurrent)", mode, "req/s", http, round(echo.http.perSecond)),
+      row(
+        "idle: pings wake the object?",
+        mode,
+        "",
+        f.idle && wakes(f.idle),
+        echo.idle && wakes(echo.idle),
+      ),
+      row("HTTP sync requests (50 concurrent)", mode, "req/s", http, round(echo.http?.perSecond)),
       row(
         "pipelined: workerd CPU per request",
         mode,
         "µs",
-        round(f.pipelined.cpuUsPerRequest.workerd),
-        round(echo.pipelined.cpuUsPerRequest.workerd),
+        round(f.pipelined?.cpuUsPerRequest?.workerd),
+        round(echo.pipelined?.cpuUsPerRequest?.workerd),
       ),
     );
-    const errors = ["serial", "pipelined", "fanin"].filter((w) => f[w].errors > 0 || f[w].timedOut);
+    const errors = ["serial", "pipelined", "fanin"].filter(
+      (w) => f[w] !== undefined && (f[w].errors > 0 || f[w].timedOut),
+    );
     for (const w of errors) {
       rows.push(
         row(
@@ -75,7 +88,8 @@ export function buildRows(modes, echo) {
       );
     }
   }
-  return rows;
+  // A partial run (--only) leaves some figures out: their rows are dropped.
+  return rows.filter((r) => r.relay !== undefined);
 }
 
 export function markdown(rows) {

@@ -29,6 +29,7 @@ import type {
   HttpSubmitInput,
 } from "../shared/http-contracts.js";
 import { forwardedPrincipal, storePrincipal } from "../shared/principal-header.js";
+import { clientQueueObject } from "../shared/queue-partitions.js";
 import { type RelaySettings, readSettings } from "../shared/settings.js";
 import { RateLimiter } from "../shared/token-bucket.js";
 import { earliest, nextExpiry } from "../shared/token-expiry.js";
@@ -36,9 +37,12 @@ import { webSocketAccepted } from "../shared/upgrade-response.js";
 import { identityTag, newAttachment, readAttachment } from "./client-attachment.js";
 import { alarmNoLaterThan, authorizedPrincipal, sweepExpiredClients } from "./client-expiry.js";
 import { errorFrame, planClientMessage } from "./client-message.js";
+import { DeferredAcks } from "./deferred-acks.js";
 import { answersFor, unreachableAnswers } from "./enqueue-answers.js";
+import { EnqueueBatcher } from "./enqueue-batcher.js";
 import { packFrames } from "./frame-batches.js";
 import { HttpClients } from "./http-clients.js";
+import { MemoryOutbox } from "./memory-outbox.js";
 import { isDeliverable, Outbox, RESUME_WINDOW_MS } from "./outbox.js";
 import { admitCancels, admitRequests } from "./request-admission.js";
 import { closeQuietly, sendFrames, sendText } from "./socket-io.js";
@@ -49,6 +53,12 @@ const CLOSE_LOST_STATE = 1011;
 export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpExchangeRpc {
   private readonly settings: RelaySettings;
   private readonly outbox: Outbox;
+  /** Outcomes of memory-mode queues: never stored (memory-outbox.ts). */
+  private readonly memoryOutbox = new MemoryOutbox(RESUME_WINDOW_MS);
+  /** Acks of stored outcomes, deleted with the next write (deferred-acks.ts). */
+  private readonly acks: DeferredAcks;
+  /** One enqueue call in flight per queue object; requests arriving meanwhile share the next. */
+  private readonly enqueues: EnqueueBatcher;
   /** Requests of HTTP clients and their outcomes (the HTTP API; http-clients.ts). */
   private readonly http: HttpClients;
   /** Per-identity request buckets; in memory only (a bucket lost to hibernation refills). */
@@ -59,9 +69,13 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     this.settings = readSettings(env);
     this.rateLimiter = new RateLimiter(this.settings.rateLimit);
     this.outbox = new Outbox(ctx.storage);
+    this.acks = new DeferredAcks((identity, ids) => this.outbox.remove(identity, ids));
+    this.enqueues = new EnqueueBatcher((object, inputs) =>
+      env.QUEUE.getByName(object).enqueueBatch(inputs),
+    );
     this.http = new HttpClients(
       ctx.storage,
-      (queue) => env.QUEUE.getByName(queue),
+      (queue, identity) => env.QUEUE.getByName(this.queueObject(queue, identity)),
       this.settings.limits,
       (identity) => this.rateLimiter.take(identity),
     );
@@ -105,7 +119,9 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     sendFrames(server, [
       { type: "welcome", v: PROTOCOL_VERSION, identity, role: "client", limits },
     ]);
-    for (const message of packFrames(this.outbox.pending(identity))) sendText(server, message);
+    this.acks.flush();
+    const pending = [...this.outbox.pending(identity), ...this.memoryOutbox.pending(identity)];
+    for (const message of packFrames(pending)) sendText(server, message);
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -118,7 +134,8 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     const principal = authorizedPrincipal(ws, attachment, this.settings.devMode, Date.now());
     if (principal === undefined) return;
     const plan = planClientMessage(message, this.settings.limits);
-    if (plan.acks.length > 0) this.outbox.remove(identity, plan.acks);
+    if (plan.acks.length > 0)
+      this.acks.add(identity, this.memoryOutbox.remove(identity, plan.acks));
     const admitted = admitRequests(plan.enqueues, principal, () => this.rateLimiter.take(identity));
     const cancels = admitCancels(plan.cancels, principal);
     // Refusals go at once, before any RPC, so they keep the order of the client's messages.
@@ -139,8 +156,8 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     const answers = await Promise.all(
       [...groups].map(async ([queue, requests]) => {
         try {
-          const stub = this.env.QUEUE.getByName(queue);
-          const outcomes = await stub.enqueue({ queue, from: identity, requests });
+          const object = this.queueObject(queue, identity);
+          const outcomes = await this.enqueues.enqueue(object, { queue, from: identity, requests });
           return answersFor(requests, outcomes);
         } catch (error) {
           logFault("enqueue_failed", queue, error);
@@ -159,7 +176,8 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     const answers = await Promise.all(
       cancels.map(async ({ id, queue }): Promise<Frame[]> => {
         try {
-          await this.env.QUEUE.getByName(queue).cancel({ queue, from: identity, id });
+          const stub = this.env.QUEUE.getByName(this.queueObject(queue, identity));
+          await stub.cancel({ queue, from: identity, id });
           return [];
         } catch (error) {
           logFault("cancel_failed", queue, error);
@@ -169,6 +187,11 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
       }),
     );
     return answers.flat();
+  }
+
+  /** The partition of `queue` that holds `identity`'s requests (queue-partitions.ts). */
+  private queueObject(queue: string, identity: string): string {
+    return clientQueueObject(this.settings.queuePartitions, queue, identity);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -201,12 +224,22 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     const forSockets = this.http.claim(deliverable);
     if (forSockets.length === 0) return;
     const now = Date.now();
-    this.outbox.store(forSockets, now);
+    // Sent before the outbox write, so the output gate does not hold them for its commit: if the
+    // relay dies before the commit, this call fails and the queue, which still holds the
+    // outcomes, delivers them again (the SDK settles each request once).
     for (const [identity, frames] of groupByRecipient(forSockets)) {
       for (const ws of this.ctx.getWebSockets(identityTag(identity))) {
         for (const message of packFrames(frames)) sendText(ws, message);
       }
     }
+    const inMemory = forSockets.filter((o) => o.memory === true);
+    if (inMemory.length > 0) this.memoryOutbox.store(inMemory, now);
+    if (inMemory.length === forSockets.length) return;
+    this.outbox.store(
+      forSockets.filter((o) => o.memory !== true),
+      now,
+    );
+    this.acks.flush();
     await alarmNoLaterThan(this.ctx.storage, now + RESUME_WINDOW_MS);
   }
 
@@ -217,6 +250,8 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
   override async alarm(): Promise<void> {
     const now = Date.now();
     const nextExpiry = sweepExpiredClients(this.ctx.getWebSockets(), this.settings.devMode, now);
+    this.acks.flush();
+    this.memoryOutbox.purge(now);
     const purged = this.outbox.purge(now - RESUME_WINDOW_MS);
     if (purged > 0) console.log(JSON.stringify({ evt: "outbox_purged", purged }));
     const oldest = this.outbox.oldest();

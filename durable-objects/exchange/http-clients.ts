@@ -34,7 +34,8 @@ export class HttpClients {
 
   constructor(
     private readonly storage: DurableObjectStorage,
-    private readonly queue: (name: string) => Pick<QueueRpc, "enqueue">,
+    /** The queue object (the partition, queue-partitions.ts) that holds `identity`'s requests. */
+    private readonly queue: (name: string, identity: string) => Pick<QueueRpc, "enqueue">,
     private readonly limits: Limits,
     /** The identity's rate-limit bucket, shared with its WebSocket requests. */
     private readonly takeToken: (identity: string) => RateDecision,
@@ -47,28 +48,39 @@ export class HttpClients {
     if (!isIdentity(identity) || !isQueueName(queue) || !isRequestId(request.id)) {
       return refused(request.id, ERROR_CODE.badRequest, "invalid identity, queue or request id");
     }
-    const decision = this.takeToken(identity);
-    if (!decision.ok) {
-      return refused(request.id, ERROR_CODE.rateLimited, rateLimitedMessage(decision.retryAfterMs));
+    // A retried POST with the client's id (EdgeMQ-Request-Id) is the same request: it keeps its
+    // row and outcome, takes no token, and the queue answers its stored deadline (never runs it
+    // twice). A known id is enqueued again only while no outcome came, in case the first try
+    // never reached the queue.
+    const known = this.requests.lookup(identity, request.id, Date.now());
+    if (known.state === "done") return { id: request.id, ok: true, deadline: known.deadline };
+    const fresh = known.state === "unknown";
+    if (fresh) {
+      const decision = this.takeToken(identity);
+      if (!decision.ok) {
+        const message = rateLimitedMessage(decision.retryAfterMs);
+        return refused(request.id, ERROR_CODE.rateLimited, message);
+      }
+      const timeout = request.timeout ?? this.limits.defaultTimeoutMs;
+      const expires = this.requests.record(identity, request.id, queue, Date.now() + timeout);
+      await this.alarmBy(expires);
     }
-    const timeout = request.timeout ?? this.limits.defaultTimeoutMs;
-    const expires = this.requests.record(identity, request.id, queue, Date.now() + timeout);
-    await this.alarmBy(expires);
     let outcomes: Awaited<ReturnType<QueueRpc["enqueue"]>>;
     try {
-      outcomes = await this.queue(queue).enqueue({ queue, from: identity, requests: [request] });
+      const stub = this.queue(queue, identity);
+      outcomes = await stub.enqueue({ queue, from: identity, requests: [request] });
     } catch (error) {
       console.error(JSON.stringify({ evt: "http_enqueue_failed", queue, error: String(error) }));
-      this.requests.forget(identity, request.id);
+      if (fresh) this.requests.forget(identity, request.id);
       return refused(request.id, ERROR_CODE.internal, `queue ${queue} is unavailable; retry later`);
     }
     const outcome = outcomes.find((o) => o.id === request.id);
     if (outcome === undefined) {
-      this.requests.forget(identity, request.id);
+      if (fresh) this.requests.forget(identity, request.id);
       return refused(request.id, ERROR_CODE.internal, "the queue did not answer this request");
     }
     if (outcome.ok) this.requests.accepted(identity, request.id, outcome.deadline);
-    else this.requests.forget(identity, request.id);
+    else if (fresh) this.requests.forget(identity, request.id);
     return outcome;
   }
 

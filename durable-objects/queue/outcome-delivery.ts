@@ -1,7 +1,9 @@
 /**
  * Hands finished requests' outcomes to the exchange objects (one `deliver` RPC per exchange
  * shard and flush). An outcome stays in SQLite until its call succeeds; a failed call is retried
- * by the alarm after DELIVERY_RETRY_MS. Used by queue-do.ts.
+ * by the alarm after DELIVERY_RETRY_MS. A success is written later, with the queue's next
+ * transaction (`recordDelivered`), not in a commit of its own: if the object dies first, the
+ * outcome is delivered again, and the client's SDK ignores the copy. Used by queue-do.ts.
  */
 import { type ExchangeRpc, exchangeName, type Outcome } from "../shared/contracts.js";
 import { DELIVERY_RETRY_MS } from "./deadlines.js";
@@ -12,6 +14,8 @@ const FLUSH_LIMIT = 500;
 export class OutcomeDelivery {
   /** Outcomes inside a `deliver` call now, so concurrent flushes do not send them twice. */
   private readonly sending = new Set<number>();
+  /** Delivered outcomes whose mark is not written yet (they stay in `sending` until then). */
+  private confirmed: number[] = [];
 
   constructor(
     private readonly store: RequestStore,
@@ -44,16 +48,24 @@ export class OutcomeDelivery {
   private async deliverGroup(name: string, rids: number[], outcomes: Outcome[]): Promise<boolean> {
     try {
       await this.exchange(name).deliver(outcomes);
-      this.store.delivered(rids);
+      this.confirmed.push(...rids);
+      if (this.store.mode === "memory") this.recordDelivered();
       return true;
     } catch (error) {
       console.error(
         JSON.stringify({ evt: "queue.deliver_failed", exchange: name, error: String(error) }),
       );
       this.store.retryDelivery(rids, Date.now() + DELIVERY_RETRY_MS);
-      return false;
-    } finally {
       for (const rid of rids) this.sending.delete(rid);
+      return false;
     }
+  }
+
+  /** Writes the delivered marks gathered since the last call; inside the caller's transaction. */
+  recordDelivered(): void {
+    if (this.confirmed.length === 0) return;
+    this.store.delivered(this.confirmed);
+    for (const rid of this.confirmed) this.sending.delete(rid);
+    this.confirmed = [];
   }
 }

@@ -47,3 +47,8 @@ export function migrate(sql: SqlStorage, transaction: (fn: () => void) => void):
     });
   });
 }
+
+/** Records the queue's name in `meta` (a Durable Object does not know its own); first one wins. */
+export function writeQueueName(sql: SqlStorage, name: string): void {
+  sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('queue', ?)", name);
+}

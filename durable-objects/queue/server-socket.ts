@@ -11,8 +11,32 @@ import {
   type WelcomeFrame,
 } from "../../protocol/index.js";
 
-export function welcomeFrame(identity: string, queue: string, limits: Limits): WelcomeFrame {
-  return { type: "welcome", v: PROTOCOL_VERSION, identity, role: "server", queue, limits };
+/** Where a server socket sits in a partitioned queue (queue-partitions.ts). */
+export interface Placement {
+  partition: number;
+  partitions: number;
+}
+
+/** The welcome for a server; a queue of one partition says nothing about partitions. */
+export function welcomeFrame(
+  identity: string,
+  queue: string,
+  limits: Limits,
+  placement: Placement = { partition: 0, partitions: 1 },
+): WelcomeFrame {
+  const frame: WelcomeFrame = {
+    type: "welcome",
+    v: PROTOCOL_VERSION,
+    identity,
+    role: "server",
+    queue,
+    limits,
+  };
+  if (placement.partitions > 1) {
+    frame.partition = placement.partition;
+    frame.partitions = placement.partitions;
+  }
+  return frame;
 }
 
 export function httpError(code: ErrorCode, message: string): Response {

@@ -12,6 +12,8 @@ export const FORWARD_HEADERS = {
   identity: "X-EdgeMQ-Identity",
   /** The queue a server connection serves (QueueDO only). */
   queue: "X-EdgeMQ-Queue",
+  /** The partition of that queue the connection serves (QueueDO only; queue-partitions.ts). */
+  partition: "X-EdgeMQ-Partition",
   /**
    * The peer's principal as JSON `{identity, roles, queues, expiresAt}` (principal-header.ts),
    * established by the front door from the token (or dev mode).
@@ -39,11 +41,18 @@ export interface Outcome {
   to: string;
   /** The client's own request id. */
   frame: ReplyFrame | ErrorFrame;
+  /**
+   * Set by a queue in `memory` delivery mode (queue-modes.ts): the exchange keeps this outcome in
+   * memory only (for resume while the object lives) and never writes it to its outbox table.
+   */
+  memory?: true;
 }
 
 /** Methods a QueueDO exposes over RPC to the ExchangeDO. */
 export interface QueueRpc {
   enqueue(input: EnqueueInput): Promise<EnqueueOutcome[]>;
+  /** Several `enqueue` inputs in one call and one transaction; answers in input order. */
+  enqueueBatch(inputs: EnqueueInput[]): Promise<EnqueueOutcome[][]>;
   cancel(input: { queue: string; from: string; id: string }): Promise<void>;
 }
 

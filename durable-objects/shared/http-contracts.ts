@@ -33,7 +33,7 @@ export interface HttpAwaitInput {
 
 /** The outcome of an HTTP client's request, or that it is still pending, or unknown. */
 export type HttpAwaitAnswer =
-  | { state: "done"; frame: ReplyFrame | ErrorFrame }
+  | { state: "done"; frame: ReplyFrame | ErrorFrame; deadline: number }
   | { state: "pending"; deadline: number }
   | { state: "unknown" };
 
@@ -59,6 +59,24 @@ export interface HttpReplyInput {
 
 export type HttpReplyAnswer = { ok: true } | { ok: false; error: WireError };
 
+/** An HTTP server fails a request it holds: the client gets `server_error` with `message`. */
+export interface HttpFailInput {
+  queue: string;
+  identity: string;
+  id: string;
+  message: string;
+}
+
+/** An HTTP server keeps a request it holds: the lease runs leaseMs more (to the deadline). */
+export interface HttpExtendInput {
+  queue: string;
+  identity: string;
+  id: string;
+}
+
+/** The new end of the lease (epoch ms), or the refusal (as for a reply). */
+export type HttpExtendAnswer = { ok: true; leaseUntil: number } | { ok: false; error: WireError };
+
 /** Methods an ExchangeDO exposes to the front door for HTTP clients. */
 export interface HttpExchangeRpc {
   submit(input: HttpSubmitInput): Promise<HttpSubmitAnswer>;
@@ -69,6 +87,8 @@ export interface HttpExchangeRpc {
 export interface HttpQueueRpc {
   take(input: HttpTakeInput): Promise<HttpTakeAnswer>;
   httpReply(input: HttpReplyInput): Promise<HttpReplyAnswer>;
+  httpFail(input: HttpFailInput): Promise<HttpReplyAnswer>;
+  httpExtend(input: HttpExtendInput): Promise<HttpExtendAnswer>;
 }
 
 /** Leases held by HTTP servers name this virtual connection instead of a socket's connId. */

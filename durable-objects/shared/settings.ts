@@ -3,6 +3,8 @@
  * variables (wrangler.toml [vars], or `--var` with wrangler dev). Read once per object.
  */
 import { DEFAULT_LIMITS, type Limits } from "../../protocol/index.js";
+import { parseQueueModes, type QueueModes } from "./queue-modes.js";
+import { parseQueuePartitions, type QueuePartitions } from "./queue-partitions.js";
 import type { RateLimit } from "./token-bucket.js";
 
 /** Per-identity request rate (token bucket, token-bucket.ts); not a protocol limit. */
@@ -16,6 +18,10 @@ export interface RelaySettings {
   devMode: boolean;
   /** EDGEMQ_RATE_LIMIT_PER_SECOND and EDGEMQ_RATE_LIMIT_BURST. */
   rateLimit: RateLimit;
+  /** Per-queue delivery modes (EDGEMQ_QUEUE_MODES; queue-modes.ts). */
+  queueModes: QueueModes;
+  /** Per-queue partition counts (EDGEMQ_QUEUE_PARTITIONS; queue-partitions.ts). */
+  queuePartitions: QueuePartitions;
 }
 
 /** The environment variables that map to limits. */
@@ -54,5 +60,7 @@ export function readSettings(env: object): RelaySettings {
       perSecond: readPositiveInt(vars.EDGEMQ_RATE_LIMIT_PER_SECOND, DEFAULT_RATE_LIMIT.perSecond),
       burst: readPositiveInt(vars.EDGEMQ_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT.burst),
     },
+    queueModes: parseQueueModes(vars.EDGEMQ_QUEUE_MODES),
+    queuePartitions: parseQueuePartitions(vars.EDGEMQ_QUEUE_PARTITIONS),
   };
 }

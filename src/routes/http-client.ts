@@ -4,9 +4,13 @@
  *     body = the request payload (its Content-Type travels with it, src/http-body.ts).
  *     Waits for the outcome: 200 with the reply's body and Content-Type, or the error's status.
  *     With async=true: 202 {"id","deadline"} at once; the outcome is read with GET below.
+ *     An optional EdgeMQ-Request-Id header chooses the id: a retried POST with the same id is
+ *     the same request (never run twice; the stored request answers again).
  *   GET /v1/requests/:id[?wait=ms]
  *     200 reply, an error outcome's status, 204 still pending, 404 unknown or expired (ids are
  *     per identity: another identity's id is unknown).
+ *   DELETE /v1/queues/:queue/requests/:id
+ *     Cancels one of your requests: it ends in `cancelled` (unless it already ended). 204.
  * Requests go through the identity's ExchangeDO (submit / awaitOutcome) and the same queue path
  * as WebSocket requests, so a WebSocket or HTTP server may answer them.
  */
@@ -25,6 +29,7 @@ import {
   refusalResponse,
 } from "../http-responses.js";
 import { establishPrincipal, requireQueue, requireRole } from "../identity.js";
+import { clientQueueStub } from "../partitions.js";
 
 type HttpContext = Context<{ Bindings: Env }>;
 
@@ -50,7 +55,8 @@ export async function postRequest(c: HttpContext): Promise<Response> {
   const bytes = await readBoundedBody(c.req.raw, limits.maxBodyBytes);
   const body = wireBodyFromHttp(c.req.header("Content-Type") ?? null, bytes);
 
-  const id = crypto.randomUUID();
+  const chosen = c.req.header(HTTP_API_HEADERS.requestId);
+  const id = chosen === undefined ? crypto.randomUUID() : readRequestId(chosen);
   const request: RequestFrame = { type: "request", id, queue, body };
   if (timeout !== undefined) request.timeout = timeout;
   if (failFast) request.failFast = true;
@@ -94,4 +100,15 @@ export async function getRequest(c: HttpContext): Promise<Response> {
       return refusalResponse({ code: ERROR_CODE.notFound, message });
     }
   }
+}
+
+export async function cancelRequest(c: HttpContext): Promise<Response> {
+  const queue = readQueue(c.req.param("queue"));
+  const id = readRequestId(c.req.param("id"));
+  const principal = await establishPrincipal(c.req.raw, c.env);
+  requireRole(principal, "client");
+  requireQueue(principal, queue);
+  const identity = principal.identity;
+  await clientQueueStub(c.env, queue, identity).cancel({ queue, from: identity, id });
+  return noContent({ [HTTP_API_HEADERS.requestId]: id });
 }

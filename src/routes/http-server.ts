@@ -7,7 +7,16 @@
  *   POST /v1/queues/:queue/replies/:id
  *     body = the reply (its Content-Type travels). 204 accepted; 404 not dispatched to this
  *     server, 409 already answered, 410 deadline passed.
- * Both go to the queue's QueueDO (take / httpReply); see durable-objects/queue/http-takers.ts.
+ *   POST /v1/queues/:queue/failures/:id
+ *     body = the failure message (text). The client gets server_error with it; same rules as
+ *     a reply.
+ *   POST /v1/queues/:queue/leases/:id
+ *     Extends the lease by leaseMs (never past the deadline); same rules as a reply. 204 with
+ *     EdgeMQ-Lease-Ms.
+ * All go to the queue's QueueDO (take / httpReply / httpFail / httpExtend); see
+ * durable-objects/queue/http-takers.ts and http-answers.ts. On a partitioned queue a take answers
+ * EdgeMQ-Partition (and every take EdgeMQ-Partitions); replies, failures and leases pass it back
+ * as `?partition=` (http-take.ts, docs/scaling.md).
  */
 import type { Context } from "hono";
 import { readSettings } from "../../durable-objects/shared/settings.js";
@@ -15,10 +24,23 @@ import type { Env } from "../env.js";
 import { wireBodyFromHttp } from "../http-body.js";
 import { readBoundedBody } from "../http-body-reader.js";
 import { readQueue, readRequestId, readWait } from "../http-params.js";
-import { dispatchResponse, noContent, refusalResponse } from "../http-responses.js";
+import {
+  dispatchResponse,
+  HTTP_API_HEADERS,
+  noContent,
+  refusalResponse,
+} from "../http-responses.js";
 import { establishPrincipal, requireQueue, requireRole } from "../identity.js";
+import { partitionStub, partitionsOf, requirePartition } from "../partitions.js";
+import { takeFromPartitions } from "./http-take.js";
 
 type HttpContext = Context<{ Bindings: Env }>;
+
+/** The partition a reply, failure or lease call names (`?partition=`, from its take; default 0). */
+function answeredPartition(c: HttpContext, queue: string) {
+  const partition = requirePartition(c.req.query("partition"), partitionsOf(c.env, queue)) ?? 0;
+  return partitionStub(c.env, queue, partition);
+}
 
 export async function take(c: HttpContext): Promise<Response> {
   const queue = readQueue(c.req.param("queue"));
@@ -26,10 +48,21 @@ export async function take(c: HttpContext): Promise<Response> {
   requireRole(principal, "server");
   requireQueue(principal, queue);
   const waitMs = readWait(c.req.query("wait"));
+  const partitions = partitionsOf(c.env, queue);
+  const chosen = requirePartition(c.req.query("partition"), partitions);
   const identity = principal.identity;
-  const answer = await c.env.QUEUE.getByName(queue).take({ queue, identity, waitMs });
+  const input = { queue, identity, waitMs };
+  const { answer, partition } = await takeFromPartitions(c.env, input, partitions, chosen);
   if (!answer.ok) return refusalResponse(answer.error);
-  return answer.dispatch === null ? noContent() : dispatchResponse(answer.dispatch);
+  const placement = {
+    [HTTP_API_HEADERS.partition]: String(partition),
+    [HTTP_API_HEADERS.partitions]: String(partitions),
+  };
+  if (answer.dispatch === null) return noContent(placement);
+  const response = dispatchResponse(answer.dispatch);
+  response.headers.set(HTTP_API_HEADERS.leaseMs, String(readSettings(c.env).limits.leaseMs));
+  for (const [name, value] of Object.entries(placement)) response.headers.set(name, value);
+  return response;
 }
 
 export async function postReply(c: HttpContext): Promise<Response> {
@@ -42,6 +75,40 @@ export async function postReply(c: HttpContext): Promise<Response> {
   const bytes = await readBoundedBody(c.req.raw, limits.maxBodyBytes);
   const body = wireBodyFromHttp(c.req.header("Content-Type") ?? null, bytes);
   const identity = principal.identity;
-  const answer = await c.env.QUEUE.getByName(queue).httpReply({ queue, identity, id, body });
+  const stub = answeredPartition(c, queue);
+  const answer = await stub.httpReply({ queue, identity, id, body });
   return answer.ok ? noContent() : refusalResponse(answer.error, id);
+}
+
+/** Most bytes of a failure message read (the relay keeps its first 4096 characters). */
+const MAX_FAILURE_BYTES = 16 * 1024;
+
+const UTF8 = new TextDecoder("utf-8");
+
+export async function postFailure(c: HttpContext): Promise<Response> {
+  const queue = readQueue(c.req.param("queue"));
+  const id = readRequestId(c.req.param("id"));
+  const principal = await establishPrincipal(c.req.raw, c.env);
+  requireRole(principal, "server");
+  requireQueue(principal, queue);
+  const message = UTF8.decode(await readBoundedBody(c.req.raw, MAX_FAILURE_BYTES));
+  const identity = principal.identity;
+  const stub = answeredPartition(c, queue);
+  const answer = await stub.httpFail({ queue, identity, id, message });
+  return answer.ok ? noContent() : refusalResponse(answer.error, id);
+}
+
+export async function postLease(c: HttpContext): Promise<Response> {
+  const queue = readQueue(c.req.param("queue"));
+  const id = readRequestId(c.req.param("id"));
+  const principal = await establishPrincipal(c.req.raw, c.env);
+  requireRole(principal, "server");
+  requireQueue(principal, queue);
+  const identity = principal.identity;
+  const answer = await answeredPartition(c, queue).httpExtend({ queue, identity, id });
+  if (!answer.ok) return refusalResponse(answer.error, id);
+  return noContent({
+    [HTTP_API_HEADERS.requestId]: id,
+    [HTTP_API_HEADERS.leaseMs]: String(readSettings(c.env).limits.leaseMs),
+  });
 }

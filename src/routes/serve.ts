@@ -1,7 +1,8 @@
 /**
- * GET /v1/queues/:queue/serve: a server's WebSocket for one queue. Validates the queue name,
- * establishes the identity and forwards the upgrade to the queue's object, whose 101 response is
- * returned untouched.
+ * GET /v1/queues/:queue/serve[?partition=p]: a server's WebSocket for one queue (one partition of
+ * it: 0 by default; docs/scaling.md). Validates the queue name and partition, establishes the
+ * identity and forwards the upgrade to the partition's object, whose 101 response is returned
+ * untouched.
  */
 import type { Context } from "hono";
 import { FORWARD_HEADERS } from "../../durable-objects/shared/contracts.js";
@@ -11,6 +12,7 @@ import type { Env } from "../env.js";
 import { forwardRequest } from "../forward.js";
 import { isWebSocketUpgrade, upgradeRequired } from "../http-error.js";
 import { establishPrincipal, requireQueue, requireRole } from "../identity.js";
+import { partitionStub, partitionsOf, requirePartition } from "../partitions.js";
 
 export async function serve(c: Context<{ Bindings: Env }>): Promise<Response> {
   const queue = c.req.param("queue");
@@ -20,6 +22,8 @@ export async function serve(c: Context<{ Bindings: Env }>): Promise<Response> {
       "queue must be 1-128 of A-Z a-z 0-9 . _ - (and not . or ..)",
     );
   }
+  // A queue of K partitions has K objects; `?partition=p` picks one (default 0).
+  const partition = requirePartition(c.req.query("partition"), partitionsOf(c.env, queue)) ?? 0;
   if (!isWebSocketUpgrade(c.req.raw)) return upgradeRequired();
   const principal = await establishPrincipal(c.req.raw, c.env);
   requireRole(principal, "server");
@@ -28,7 +32,8 @@ export async function serve(c: Context<{ Bindings: Env }>): Promise<Response> {
   const forwarded = forwardRequest(c.req.raw, {
     [FORWARD_HEADERS.identity]: identity,
     [FORWARD_HEADERS.queue]: queue,
+    [FORWARD_HEADERS.partition]: String(partition),
     [FORWARD_HEADERS.principal]: encodePrincipalHeader(principal),
   });
-  return c.env.QUEUE.getByName(queue).fetch(forwarded);
+  return partitionStub(c.env, queue, partition).fetch(forwarded);
 }

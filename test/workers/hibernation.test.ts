@@ -189,10 +189,10 @@ describe("ExchangeDO after a wake-up (a fresh instance over the same state)", ()
       await new ExchangeDO(state, env).deliver([reply("hib-eve", "e1")]);
       const [ws] = state.getWebSockets("id:hib-eve");
       if (ws === undefined) throw new Error("hib-eve's socket is gone");
-      await new ExchangeDO(state, env).webSocketMessage(
-        ws,
-        JSON.stringify({ type: "ack", ids: ["e1"] }),
-      );
+      const woken = new ExchangeDO(state, env);
+      await woken.webSocketMessage(ws, JSON.stringify({ type: "ack", ids: ["e1"] }));
+      // Acks are deleted with the next write, or by a timer or the alarm (deferred-acks.ts).
+      await woken.alarm();
       return state.storage.sql
         .exec("SELECT COUNT(*) AS n FROM outbox WHERE identity = 'hib-eve'")
         .one().n;

@@ -34,7 +34,9 @@ process.on("uncaughtException", (error) => {
 async function peerFor(identity) {
   const existing = peers.get(identity);
   if (existing) return existing;
-  const peer = await connect(url, { identity });
+  // Identities named `http-*` use the SDK's HTTP transport (test/e2e/http-sdk.test.ts).
+  const transport = identity.startsWith("http-") ? "http" : "websocket";
+  const peer = await connect(url, { identity, transport });
   peers.set(identity, peer);
   return peer;
 }

@@ -12,11 +12,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 const MAX_SLEEP_MS = 60_000;
 
 export function createStats() {
-  const state = { handled: 0, byAttempt: {}, records: [], received: [] };
+  const state = { handled: 0, byAttempt: {}, byPartition: {}, records: [], received: [] };
   return {
     record(req) {
       state.handled++;
       state.byAttempt[req.attempt] = (state.byAttempt[req.attempt] ?? 0) + 1;
+      const partition = req.partition ?? 0;
+      state.byPartition[partition] = (state.byPartition[partition] ?? 0) + 1;
       const key = typeof req.body?.key === "string" ? req.body.key : undefined;
       if (state.records.length < 5_000) {
         state.records.push({ id: req.id, from: req.from, attempt: req.attempt, key });

@@ -59,6 +59,8 @@ export interface ReceivedBody {
 export interface ServerStats {
   handled: number;
   byAttempt: Record<string, number>;
+  /** Requests handled per queue partition (`req.partition`). */
+  byPartition: Record<string, number>;
   records: HandledRecord[];
   received: ReceivedBody[];
 }
@@ -125,6 +127,7 @@ export async function serverStats(peer: PeerProcess): Promise<ServerStats> {
   return {
     handled: num(r.handled, "stats.handled"),
     byAttempt: counts(r.byAttempt, "stats.byAttempt"),
+    byPartition: counts(r.byPartition ?? {}, "stats.byPartition"),
     records: list(r.records, "stats.records").map((v, i) => {
       const f = record(v, `stats.records[${i}]`);
       return {

@@ -323,6 +323,16 @@ describe("decodeFrames refuses garbage with a typed bad_request", () => {
       { type: "welcome", v: "1", identity: "alice", role: "client", limits: {} },
       { type: "welcome", v: 1, identity: "x".repeat(10_000), role: "client", limits: {} },
       { type: "welcome", v: 1, identity: "w", role: "server", queue: "..", limits: {} },
+      {
+        type: "welcome",
+        v: 1,
+        identity: "w",
+        role: "server",
+        partition: 2,
+        partitions: 2,
+        limits: {},
+      },
+      { type: "welcome", v: 1, identity: "w", role: "server", partition: 0, limits: {} },
     ];
     for (const frame of bad) {
       expect(() => expectBadRequest(JSON.stringify(frame)), JSON.stringify(frame)).not.toThrow();

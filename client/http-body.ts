@@ -1,0 +1,78 @@
+/**
+ * SDK bodies ↔ HTTP bodies for the HTTP transport, matching how the relay maps Content-Types
+ * (docs/http-api.md#bodies), so a body arrives as the same kind with the same content:
+ *   a string → text/plain; charset=utf-8, bytes → application/octet-stream, any other JSON value
+ *   (and no body: null) → application/json.
+ * Back: application/json or +json → the parsed JSON value, text/* in UTF-8 → a string, anything
+ * else → a Uint8Array. Pure; used by http-requester.ts and http-service.ts.
+ */
+import {
+  type Body,
+  EdgeMQError,
+  ERROR_CODE,
+  type JsonValue,
+  utf8Length,
+} from "../protocol/index.js";
+
+export interface HttpBody {
+  content: Uint8Array | string;
+  contentType: string;
+  /** Size in bytes. */
+  size: number;
+}
+
+export const TEXT_CONTENT_TYPE = "text/plain; charset=utf-8";
+export const JSON_CONTENT_TYPE = "application/json";
+export const BYTES_CONTENT_TYPE = "application/octet-stream";
+
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+export function httpBodyOf(body: Body): HttpBody {
+  if (typeof body === "string") {
+    return { content: body, contentType: TEXT_CONTENT_TYPE, size: utf8Length(body) };
+  }
+  if (body instanceof Uint8Array) {
+    return { content: body, contentType: BYTES_CONTENT_TYPE, size: body.byteLength };
+  }
+  const text = JSON.stringify(body === undefined ? null : body);
+  if (text === undefined) {
+    throw new EdgeMQError(ERROR_CODE.badRequest, "body is not serialisable as JSON");
+  }
+  return { content: text, contentType: JSON_CONTENT_TYPE, size: utf8Length(text) };
+}
+
+/** The SDK body for an HTTP body; throws `bad_request` for a JSON type that does not parse. */
+export function bodyOfHttp(contentType: string | undefined, bytes: Uint8Array): Body {
+  const type = contentType ?? BYTES_CONTENT_TYPE;
+  const media = (type.split(";")[0] ?? "").trim().toLowerCase();
+  if (media === "application/json" || media.endsWith("+json")) {
+    const text = decodeUtf8(bytes);
+    try {
+      if (text !== undefined) return JSON.parse(text) as JsonValue;
+    } catch (cause) {
+      throw new EdgeMQError(ERROR_CODE.badRequest, "body is not valid JSON", { cause });
+    }
+    throw new EdgeMQError(ERROR_CODE.badRequest, "body is not valid UTF-8 JSON");
+  }
+  if (media.startsWith("text/") && isUtf8Charset(type)) {
+    const text = decodeUtf8(bytes);
+    if (text !== undefined) return text;
+  }
+  return bytes;
+}
+
+function isUtf8Charset(contentType: string): boolean {
+  const match = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType);
+  const charset = match?.[1]?.toLowerCase();
+  return (
+    charset === undefined || charset === "utf-8" || charset === "utf8" || charset === "us-ascii"
+  );
+}
+
+function decodeUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return STRICT_UTF8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * The HTTP transport's line to the relay: the platform's `fetch` (or one the user passes), the
+ * base URL (http(s), or ws(s) turned into http(s)), credentials as headers (dev mode:
+ * `EdgeMQ-Identity`; signed mode: `Authorization: Bearer`), answers read whole, the relay's JSON
+ * error bodies turned into EdgeMQError, and retries of transient failures (network errors, 5xx
+ * from a proxy, `internal`, `rate_limited`) with full-jitter backoff (backoff.ts) until a give-up
+ * time. Used by http-requester.ts, http-service.ts and http-peer.ts.
+ */
+import { EdgeMQError, ERROR_CODE, HEADERS, HTTP_STATUS, isErrorCode } from "../protocol/index.js";
+import { type BackoffOptions, backoffDelay } from "./backoff.js";
+import type { HttpStatus } from "./http-status.js";
+import {
+  type AbortSignalLike,
+  type PlatformAbortSignal,
+  startTimer,
+  stopTimer,
+} from "./platform.js";
+import type { Credentials } from "./url.js";
+
+/** What the SDK passes to fetch. */
+export interface HttpRequestInit {
+  method: string;
+  headers: Record<string, string>;
+  body?: Uint8Array | string;
+  signal?: PlatformAbortSignal & AbortSignalLike;
+}
+
+/** The part of a fetch Response the SDK reads. */
+export interface FetchResponseLike {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+export type FetchLike = (url: string, init: HttpRequestInit) => Promise<FetchResponseLike>;
+
+/** An answer read whole. */
+export interface HttpAnswer {
+  status: number;
+  header(name: string): string | undefined;
+  bytes: Uint8Array;
+}
+
+const SCHEME = /^(wss?|https?):\/\//i;
+const UTF8 = new TextDecoder("utf-8");
+
+/** The platform's fetch (checked at run time: the SDK compiles without DOM or Node types). */
+export function resolveFetch(given: FetchLike | undefined): FetchLike {
+  if (given !== undefined) return given;
+  const platform: unknown = Reflect.get(globalThis, "fetch");
+  if (typeof platform !== "function") {
+    throw new EdgeMQError(ERROR_CODE.badRequest, "this platform has no fetch: pass options.fetch");
+  }
+  return async (url, init) => {
+    const response: unknown = await Reflect.apply(platform, globalThis, [url, init]);
+    return checkedResponse(response);
+  };
+}
+
+/** The relay's HTTP base URL for a user's relay URL. */
+export function httpBase(url: string): string {
+  const match = SCHEME.exec(url);
+  const scheme = match?.[1]?.toLowerCase();
+  if (!match || !scheme) {
+    throw new EdgeMQError(
+      ERROR_CODE.badRequest,
+      "relay url must start with http(s):// or ws(s)://",
+    );
+  }
+  const httpScheme = scheme === "wss" ? "https" : scheme === "ws" ? "http" : scheme;
+  return `${httpScheme}://${url.slice(match[0].length).replace(/\/+$/, "")}`;
+}
+
+export interface RetryOptions {
+  /** Aborting stops at once (the result is then `cancelled`). */
+  signal: PlatformAbortSignal & AbortSignalLike;
+  /** Epoch ms after which no retry starts (the result is then `timeout`). */
+  giveUpAt: number;
+}
+
+export class HttpLink {
+  readonly #base: string;
+  readonly #credentials: Credentials;
+  readonly #fetch: FetchLike;
+  readonly #backoff: BackoffOptions;
+
+  constructor(url: string, credentials: Credentials, fetch: FetchLike, backoff: BackoffOptions) {
+    this.#base = httpBase(url);
+    this.#credentials = credentials;
+    this.#fetch = fetch;
+    this.#backoff = backoff;
+  }
+
+  /** One call; throws what fetch throws (network errors, aborts). */
+  async call(
+    method: string,
+    path: string,
+    init: { body?: Uint8Array | string; headers?: Record<string, string> } = {},
+    signal?: PlatformAbortSignal & AbortSignalLike,
+  ): Promise<HttpAnswer> {
+    const headers: Record<string, string> = { ...init.headers };
+    if (this.#credentials.identity !== undefined)
+      headers[HEADERS.identity] = this.#credentials.identity;
+    if (this.#credentials.token !== undefined) {
+      headers.Authorization = `Bearer ${this.#credentials.token}`;
+    }
+    const request: HttpRequestInit = { method, headers };
+    if (init.body !== undefined) request.body = init.body;
+    if (signal !== undefined) request.signal = signal;
+    const response = await this.#fetch(`${this.#base}${path}`, request);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    return {
+      status: response.status,
+      header: (name) => response.headers.get(name) ?? undefined,
+      bytes,
+    };
+  }
+
+  /**
+   * Calls until the answer is final: a success, or a refusal that retrying would not change.
+   * Transient failures are retried with full-jitter backoff, reported to `status`. Resolves with
+   * the answer, or with an EdgeMQError: `cancelled` after an abort, `timeout` past `giveUpAt`.
+   */
+  async retrying(
+    status: HttpStatus,
+    options: RetryOptions,
+    send: () => Promise<HttpAnswer>,
+  ): Promise<HttpAnswer | EdgeMQError> {
+    for (let attempt = 0; ; attempt++) {
+      if (options.signal.aborted) return stopped(options.signal);
+      const tried = await tryOnce(send);
+      if (typeof tried !== "string") {
+        status.up();
+        return tried;
+      }
+      if (options.signal.aborted) return stopped(options.signal);
+      const delayMs = backoffDelay(attempt, this.#backoff);
+      if (Date.now() + delayMs >= options.giveUpAt) {
+        return new EdgeMQError(ERROR_CODE.timeout, `the relay did not answer in time (${tried})`);
+      }
+      status.down(tried, attempt + 1, delayMs);
+      await pause(delayMs, options.signal);
+    }
+  }
+}
+
+/** One call: the answer when it is final, else why it failed (to retry). */
+async function tryOnce(send: () => Promise<HttpAnswer>): Promise<HttpAnswer | string> {
+  try {
+    const answer = await send();
+    return isTransient(answer) ? `HTTP ${answer.status}` : answer;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+/** The relay's JSON error body as an EdgeMQError; a foreign body (a proxy's) by its status. */
+export function answerError(answer: HttpAnswer): EdgeMQError {
+  const relayed = relayError(answer);
+  if (relayed !== undefined) return relayed;
+  const text = UTF8.decode(answer.bytes).slice(0, 200);
+  return new EdgeMQError(codeForStatus(answer.status), `HTTP ${answer.status}: ${text}`);
+}
+
+/** Whether retrying may change the answer: network-level trouble, not a decision of the relay. */
+function isTransient(answer: HttpAnswer): boolean {
+  if (answer.status < 400) return false;
+  const relayed = relayError(answer);
+  if (relayed === undefined) return answer.status >= 500 || answer.status === 429;
+  return relayed.code === ERROR_CODE.internal || relayed.code === ERROR_CODE.rateLimited;
+}
+
+function relayError(answer: HttpAnswer): EdgeMQError | undefined {
+  if (answer.status < 400) return undefined;
+  const type = answer.header("content-type") ?? "";
+  if (!type.toLowerCase().includes("json")) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(UTF8.decode(answer.bytes));
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null || !("error" in parsed)) return undefined;
+  const error = parsed.error;
+  if (typeof error !== "object" || error === null) return undefined;
+  const code = "code" in error ? error.code : undefined;
+  const message = "message" in error && typeof error.message === "string" ? error.message : "";
+  return isErrorCode(code) ? new EdgeMQError(code, message) : undefined;
+}
+
+function codeForStatus(status: number): EdgeMQError["code"] {
+  for (const [code, mapped] of Object.entries(HTTP_STATUS)) {
+    if (mapped === status && isErrorCode(code)) return code;
+  }
+  return status >= 500 ? ERROR_CODE.internal : ERROR_CODE.badRequest;
+}
+
+function stopped(signal: AbortSignalLike): EdgeMQError {
+  const reason = signal.reason;
+  if (reason instanceof EdgeMQError) return reason;
+  return new EdgeMQError(ERROR_CODE.cancelled, "stopped", { cause: reason });
+}
+
+/**
+ * After an empty long-poll answer (204) that came back sooner than the `waitMs` it asked for (a
+ * proxy that does not hold requests open), waits out the rest, up to 1 s, so a poll loop never
+ * spins faster than one call a second.
+ */
+export async function paceEmptyPoll(
+  startedAt: number,
+  waitMs: number,
+  signal: AbortSignalLike,
+): Promise<void> {
+  const rest = Math.min(waitMs, MAX_EMPTY_POLL_PACE_MS) - (Date.now() - startedAt);
+  if (rest > 0) await pause(rest, signal);
+}
+
+const MAX_EMPTY_POLL_PACE_MS = 1_000;
+
+/** Waits `ms`, or less when `signal` aborts. */
+export function pause(ms: number, signal?: AbortSignalLike): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) {
+      resolve();
+      return;
+    }
+    const done = () => {
+      stopTimer(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = startTimer(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+function checkedResponse(value: unknown): FetchResponseLike {
+  if (
+    typeof value !== "object" ||
+    value === null ||
+    !("status" in value) ||
+    typeof value.status !== "number" ||
+    !("headers" in value) ||
+    !("arrayBuffer" in value)
+  ) {
+    throw new EdgeMQError(ERROR_CODE.internal, "fetch returned something that is not a Response");
+  }
+  const { status, headers, arrayBuffer } = value;
+  const get =
+    typeof headers === "object" && headers !== null && "get" in headers ? headers.get : undefined;
+  if (typeof get !== "function" || typeof arrayBuffer !== "function") {
+    throw new EdgeMQError(ERROR_CODE.internal, "fetch returned something that is not a Response");
+  }
+  return {
+    status,
+    headers: {
+      get: (name) => {
+        const found: unknown = Reflect.apply(get, headers, [name]);
+        return typeof found === "string" ? found : null;
+      },
+    },
+    arrayBuffer: async () => {
+      const buffer: unknown = await Reflect.apply(arrayBuffer, value, []);
+      if (buffer instanceof ArrayBuffer) return buffer;
+      throw new EdgeMQError(ERROR_CODE.internal, "the response body is not an ArrayBuffer");
+    },
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * connect(url, { transport: "http" }): a Peer that speaks the relay's HTTP API instead of
+ * WebSockets (for networks that block them), with the same API and guarantees. connect asks
+ * `GET /v1/whoami` first, so a bad URL or token fails there, and learns the identity and limits
+ * a welcome would carry. Requests go through http-requester.ts, served queues through
+ * http-service.ts; statuses come from http-status.ts. Used by peer.ts.
+ */
+import {
+  type Body,
+  DEFAULT_LIMITS,
+  EdgeMQError,
+  ERROR_CODE,
+  isIdentity,
+  type Limits,
+} from "../protocol/index.js";
+import type { BackoffOptions } from "./backoff.js";
+import { answerError, type FetchLike, HttpLink, resolveFetch } from "./http-link.js";
+import { HttpRequester } from "./http-requester.js";
+import { HttpService } from "./http-service.js";
+import { HttpStatus } from "./http-status.js";
+import { checkServe, type Peer, type Service } from "./peer-api.js";
+import type { RequestOptions } from "./requester.js";
+import type { Handler, ServeOptions } from "./service.js";
+import { type Status, StatusFeed } from "./status.js";
+import type { Credentials } from "./url.js";
+
+export interface HttpPeerSetup {
+  url: string;
+  credentials: Credentials;
+  fetch: FetchLike | undefined;
+  backoff: BackoffOptions;
+  maxPending: number;
+  graceMs: number;
+}
+
+const UTF8 = new TextDecoder("utf-8");
+
+export async function connectHttp(setup: HttpPeerSetup): Promise<Peer> {
+  const link = new HttpLink(setup.url, setup.credentials, resolveFetch(setup.fetch), setup.backoff);
+  let answer: Awaited<ReturnType<HttpLink["call"]>>;
+  try {
+    answer = await link.call("GET", "/v1/whoami");
+  } catch (cause) {
+    const message = `cannot reach the relay at ${setup.url}`;
+    throw new EdgeMQError(ERROR_CODE.closed, message, { cause });
+  }
+  if (answer.status !== 200) throw answerError(answer);
+  const { identity, limits } = readWhoami(UTF8.decode(answer.bytes));
+  return new HttpPeer(link, identity, limits, setup);
+}
+
+export class HttpPeer implements Peer {
+  readonly identity: string;
+  readonly #link: HttpLink;
+  readonly #limits: Limits;
+  readonly #feed = new StatusFeed();
+  readonly #requester: HttpRequester;
+  readonly #services = new Set<HttpService>();
+  #closing: Promise<void> | undefined;
+
+  constructor(link: HttpLink, identity: string, limits: Limits, setup: HttpPeerSetup) {
+    this.identity = identity;
+    this.#link = link;
+    this.#limits = limits;
+    const status = new HttpStatus((s) => this.#feed.emit(s));
+    status.up();
+    this.#requester = new HttpRequester({
+      link,
+      status,
+      limits,
+      maxPending: setup.maxPending,
+      graceMs: setup.graceMs,
+    });
+  }
+
+  request(queue: string, body?: Body, options?: RequestOptions): Promise<Body> {
+    return this.#requester.request(queue, body, options);
+  }
+
+  serve(queue: string, handler: Handler, options: ServeOptions = {}): Service {
+    if (this.#closing) throw new EdgeMQError(ERROR_CODE.closed, "peer is closed");
+    const concurrency = checkServe(queue, options, this.#limits.maxConcurrency);
+    const emit = (status: Status) => this.#feed.emit(status);
+    const service = new HttpService({
+      queue,
+      handler,
+      concurrency,
+      link: this.#link,
+      status: new HttpStatus(emit, queue),
+      limits: this.#limits,
+      report: emit,
+      closed: (closed) => this.#services.delete(closed),
+    });
+    this.#services.add(service);
+    return service;
+  }
+
+  status(): AsyncIterable<Status> {
+    return this.#feed.subscribe();
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#requester.stopAccepting(new EdgeMQError(ERROR_CODE.closed, "peer closed"));
+    await Promise.all([
+      ...[...this.#services].map((service) => service.close()),
+      this.#requester.idle(),
+    ]);
+    this.#requester.rejectAll(new EdgeMQError(ERROR_CODE.closed, "peer closed"));
+    this.#feed.emit({ type: "closed" });
+  }
+}
+
+/** The identity and limits from `GET /v1/whoami`; limits it lacks keep their defaults. */
+function readWhoami(text: string): { identity: string; limits: Limits } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null || !("identity" in parsed)) {
+    throw new EdgeMQError(ERROR_CODE.badRequest, "the relay's /v1/whoami answer is not JSON");
+  }
+  const identity = parsed.identity;
+  if (!isIdentity(identity)) {
+    throw new EdgeMQError(ERROR_CODE.badRequest, "the relay's /v1/whoami names no identity");
+  }
+  return { identity, limits: readLimits("limits" in parsed ? parsed.limits : undefined) };
+}
+
+/** The limits the relay announced; any it lacks keep their defaults. */
+function readLimits(given: unknown): Limits {
+  const limits: Limits = { ...DEFAULT_LIMITS };
+  if (typeof given !== "object" || given === null) return limits;
+  for (const key of Object.keys(limits)) {
+    if (!isLimitKey(key, limits)) continue;
+    const value: unknown = Reflect.get(given, key);
+    if (typeof value === "number" && Number.isSafeInteger(value) && value > 0) limits[key] = value;
+  }
+  return limits;
+}
+
+function isLimitKey(key: string, limits: Limits): key is keyof Limits {
+  return key in limits;
+}

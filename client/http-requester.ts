@@ -1,0 +1,219 @@
+/**
+ * request() over the HTTP transport: `POST /v1/queues/{q}/requests?async=true` with an id the SDK
+ * chooses (`EdgeMQ-Request-Id`), so a POST retried after a network error is the same request and
+ * never runs twice, then long-polls `GET /v1/requests/{id}?wait=` until the outcome. Each request
+ * settles exactly once (reply, error, local backstop, abort or close); an abort also cancels it at
+ * the relay (`DELETE /v1/queues/{q}/requests/{id}`). Used by http-peer.ts.
+ */
+import { type Body, EdgeMQError, ERROR_CODE, isQueueName, type Limits } from "../protocol/index.js";
+import { bodyOfHttp, type HttpBody, httpBodyOf } from "./http-body.js";
+import { answerError, type HttpAnswer, type HttpLink, paceEmptyPoll } from "./http-link.js";
+import type { HttpStatus } from "./http-status.js";
+import {
+  type AbortSignalLike,
+  createAbortController,
+  type PlatformAbortSignal,
+  randomId,
+  startTimer,
+  stopTimer,
+} from "./platform.js";
+import type { RequestOptions } from "./requester.js";
+
+/** Longest single long-poll for an outcome (the relay allows up to 60 s; proxies may not). */
+export const POLL_WAIT_MS = 25_000;
+
+/** The header naming a request (sent to choose the id; answered on every request route). */
+export const REQUEST_ID_HEADER = "EdgeMQ-Request-Id";
+
+export interface HttpRequesterSetup {
+  link: HttpLink;
+  status: HttpStatus;
+  limits: Limits;
+  maxPending: number;
+  /** Slack after the timeout before the local backstop rejects `timeout`. */
+  graceMs: number;
+}
+
+type Outcome = { ok: true; body: Body } | { ok: false; error: EdgeMQError };
+
+interface Prepared {
+  queue: string;
+  id: string;
+  body: HttpBody;
+  query: string;
+}
+
+type Signal = PlatformAbortSignal & AbortSignalLike;
+
+export class HttpRequester {
+  readonly #setup: HttpRequesterSetup;
+  readonly #running = new Set<(error: EdgeMQError) => void>();
+  #closed: EdgeMQError | undefined;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(setup: HttpRequesterSetup) {
+    this.#setup = setup;
+  }
+
+  get size(): number {
+    return this.#running.size;
+  }
+
+  request(queue: string, body: Body, options: RequestOptions = {}): Promise<Body> {
+    const prepared = this.#prepare(queue, body, options);
+    if (prepared instanceof EdgeMQError) return Promise.reject(prepared);
+    const timeout = options.timeout ?? this.#setup.limits.defaultTimeoutMs;
+    const giveUpAt = Date.now() + timeout + this.#setup.graceMs;
+    const controller = createAbortController();
+    const signal = options.signal;
+    let posted = false;
+    return new Promise<Body>((resolve, reject) => {
+      let done = false;
+      const settle = (outcome: Outcome) => {
+        if (done) return;
+        done = true;
+        stopTimer(backstop);
+        signal?.removeEventListener("abort", onAbort);
+        this.#running.delete(fail);
+        controller.abort(new EdgeMQError(ERROR_CODE.cancelled, "request settled"));
+        if (outcome.ok) resolve(outcome.body);
+        else reject(outcome.error);
+        this.#checkIdle();
+      };
+      const fail = (error: EdgeMQError) => settle({ ok: false, error });
+      const onAbort = () => {
+        fail(new EdgeMQError(ERROR_CODE.cancelled, "request cancelled", { cause: signal?.reason }));
+        if (posted) void this.#cancelAtRelay(prepared);
+      };
+      const backstop = startTimer(() => {
+        fail(new EdgeMQError(ERROR_CODE.timeout, `no reply from ${queue} in time`));
+      }, giveUpAt - Date.now());
+      this.#running.add(fail);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      void this.#exchange(prepared, controller.signal, giveUpAt, () => {
+        posted = true;
+      }).then(settle);
+    });
+  }
+
+  /** Refuses new requests with `error`; the unfinished ones carry on to their own outcome. */
+  stopAccepting(error: EdgeMQError): void {
+    this.#closed ??= error;
+  }
+
+  /** Rejects every unfinished request and refuses new ones with `error`. */
+  rejectAll(error: EdgeMQError): void {
+    this.#closed ??= error;
+    for (const fail of [...this.#running]) fail(error);
+  }
+
+  /** Resolves once no request is unfinished (each is bounded by its backstop). */
+  idle(): Promise<void> {
+    if (this.#running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #prepare(queue: string, body: Body, options: RequestOptions): Prepared | EdgeMQError {
+    if (this.#closed) return this.#closed;
+    if (options.signal?.aborted) {
+      return new EdgeMQError(ERROR_CODE.cancelled, "request cancelled", {
+        cause: options.signal.reason,
+      });
+    }
+    if (this.#running.size >= this.#setup.maxPending) {
+      return new EdgeMQError(
+        ERROR_CODE.tooManyInFlight,
+        `${this.#running.size} requests are unfinished (maxPendingRequests)`,
+      );
+    }
+    if (!isQueueName(queue)) {
+      return new EdgeMQError(ERROR_CODE.badRequest, "queue must match [A-Za-z0-9._-]{1,128}");
+    }
+    const { limits } = this.#setup;
+    const { timeout, failFast, headers } = options;
+    if (timeout !== undefined && !(Number.isSafeInteger(timeout) && timeout > 0)) {
+      return new EdgeMQError(ERROR_CODE.badRequest, "timeout must be a positive integer of ms");
+    }
+    if (timeout !== undefined && timeout > limits.maxTimeoutMs) {
+      return new EdgeMQError(ERROR_CODE.badRequest, `timeout over ${limits.maxTimeoutMs} ms`);
+    }
+    if (headers !== undefined && Object.keys(headers).length > 0) {
+      return new EdgeMQError(
+        ERROR_CODE.badRequest,
+        "request headers are not carried by the HTTP transport (use the body, or WebSocket)",
+      );
+    }
+    let http: HttpBody;
+    try {
+      http = httpBodyOf(body);
+    } catch (error) {
+      return EdgeMQError.from(error);
+    }
+    if (http.size > limits.maxBodyBytes) {
+      return new EdgeMQError(ERROR_CODE.tooLarge, `body over ${limits.maxBodyBytes} bytes`);
+    }
+    const query = ["async=true"];
+    if (timeout !== undefined) query.push(`timeout=${timeout}`);
+    if (failFast === true) query.push("failFast=true");
+    return { queue, id: randomId(), body: http, query: query.join("&") };
+  }
+
+  /** Posts the request (retrying with the same id), then polls until its outcome. */
+  async #exchange(
+    prepared: Prepared,
+    signal: Signal,
+    giveUpAt: number,
+    posted: () => void,
+  ): Promise<Outcome> {
+    const { link, status } = this.#setup;
+    const retry = { signal, giveUpAt };
+    const path = `/v1/queues/${encodeURIComponent(prepared.queue)}/requests?${prepared.query}`;
+    const headers = {
+      "Content-Type": prepared.body.contentType,
+      [REQUEST_ID_HEADER]: prepared.id,
+    };
+    const accepted = await link.retrying(status, retry, () => {
+      posted();
+      return link.call("POST", path, { body: prepared.body.content, headers }, signal);
+    });
+    if (accepted instanceof EdgeMQError) return { ok: false, error: accepted };
+    if (accepted.status !== 202) return outcomeOf(accepted);
+    const poll = `/v1/requests/${encodeURIComponent(prepared.id)}`;
+    for (;;) {
+      const wait = Math.max(0, Math.min(POLL_WAIT_MS, giveUpAt - Date.now()));
+      const startedAt = Date.now();
+      const answer = await link.retrying(status, retry, () =>
+        link.call("GET", `${poll}?wait=${wait}`, {}, signal),
+      );
+      if (answer instanceof EdgeMQError) return { ok: false, error: answer };
+      if (answer.status !== 204) return outcomeOf(answer);
+      await paceEmptyPoll(startedAt, wait, signal);
+    }
+  }
+
+  async #cancelAtRelay(prepared: Prepared): Promise<void> {
+    const path = `/v1/queues/${encodeURIComponent(prepared.queue)}/requests/${encodeURIComponent(prepared.id)}`;
+    try {
+      await this.#setup.link.call("DELETE", path);
+    } catch {
+      // Best effort: the request still ends at its deadline.
+    }
+  }
+
+  #checkIdle(): void {
+    if (this.#running.size > 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+/** A final answer of the requests routes as the request's outcome. */
+function outcomeOf(answer: HttpAnswer): Outcome {
+  if (answer.status !== 200) return { ok: false, error: answerError(answer) };
+  try {
+    return { ok: true, body: bodyOfHttp(answer.header("content-type"), answer.bytes) };
+  } catch (error) {
+    return { ok: false, error: EdgeMQError.from(error) };
+  }
+}

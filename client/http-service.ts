@@ -1,0 +1,277 @@
+/**
+ * A served queue over the HTTP transport: `concurrency` loops, each long-polling
+ * `POST /v1/queues/{q}/take?wait=`, running the handler on what it took and posting the reply
+ * (`.../replies/{id}`) or, when the handler throws, its message (`.../failures/{id}`, the client
+ * gets `server_error`). While a handler runs its lease is renewed every half lease
+ * (`.../leases/{id}`; the length comes from the take's `EdgeMQ-Lease-Ms`); a renewal refused
+ * (lease lost, deadline passed) aborts the handler's signal and its reply is not sent. close()
+ * stops taking (an in-flight take is abandoned: a request the relay leased to it comes back after
+ * its lease, at the next attempt), lets the handlers in hand finish and answer, then resolves.
+ * On a partitioned queue the loops share the partitions out (http-partitions.ts) and each answer
+ * goes back to the partition its take came from (`?partition=`, docs/scaling.md).
+ * Created by HttpPeer.serve (http-peer.ts); the WebSocket counterpart is service.ts.
+ */
+import {
+  EdgeMQError,
+  ERROR_CODE,
+  isIdentity,
+  isRequestId,
+  type Limits,
+} from "../protocol/index.js";
+import { bodyOfHttp, httpBodyOf } from "./http-body.js";
+import { answerError, type HttpAnswer, type HttpLink, paceEmptyPoll } from "./http-link.js";
+import { readCount, takePartition } from "./http-partitions.js";
+import type { HttpStatus } from "./http-status.js";
+import type { Service } from "./peer-api.js";
+import { createAbortController, startTimer, stopTimer, type TimerHandle } from "./platform.js";
+import type { Handler, ServeRequest } from "./service.js";
+import type { Status } from "./status.js";
+
+/** Longest a take waits at the relay before answering 204 (under common proxy timeouts). */
+export const TAKE_WAIT_MS = 25_000;
+
+/** Headers of a take's answer (docs/http-api.md). */
+export const TAKE_HEADERS = {
+  id: "EdgeMQ-Request-Id",
+  from: "EdgeMQ-From",
+  deadline: "EdgeMQ-Deadline",
+  attempt: "EdgeMQ-Attempt",
+  leaseMs: "EdgeMQ-Lease-Ms",
+  /** The partition it came from, passed back as `?partition=` (docs/scaling.md). */
+  partition: "EdgeMQ-Partition",
+  /** How many partitions the queue has. */
+  partitions: "EdgeMQ-Partitions",
+} as const;
+
+export interface HttpServiceSetup {
+  queue: string;
+  handler: Handler;
+  concurrency: number;
+  link: HttpLink;
+  status: HttpStatus;
+  limits: Limits;
+  /** Reports what the relay refused (a take that will never work, a bad dispatch). */
+  report(status: Status): void;
+  closed(service: HttpService): void;
+}
+
+/** What a take handed over, read from its answer. */
+interface Taken {
+  id: string;
+  from: string;
+  deadline: number;
+  attempt: number;
+  leaseMs: number;
+  /** `?partition=p` for its reply, failure and lease calls ("" on an unpartitioned relay). */
+  partitionQuery: string;
+  partition: number;
+  answer: HttpAnswer;
+}
+
+export class HttpService implements Service {
+  readonly queue: string;
+  readonly ready: Promise<void>;
+  readonly #setup: HttpServiceSetup;
+  readonly #base: string;
+  /** Aborts the takes in flight (close). */
+  readonly #taking = createAbortController();
+  /** The take loops; each ends when closed (after its handler in hand answered). */
+  readonly #loops: Promise<void>[] = [];
+  #inHand = 0;
+  /** The queue's partition count, from the latest take's EdgeMQ-Partitions. */
+  #partitions = 1;
+  #closing: Promise<void> | undefined;
+  #readyResolve: () => void = () => {};
+  #readyReject: (error: EdgeMQError) => void = () => {};
+
+  constructor(setup: HttpServiceSetup) {
+    this.#setup = setup;
+    this.queue = setup.queue;
+    this.#base = `/v1/queues/${encodeURIComponent(setup.queue)}`;
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.#readyResolve = resolve;
+      this.#readyReject = reject;
+    });
+    this.ready.catch(() => {});
+    for (let i = 0; i < setup.concurrency; i++) this.#loops.push(this.#loop(i));
+  }
+
+  get inHand(): number {
+    return this.#inHand;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#taking.abort(new EdgeMQError(ERROR_CODE.closed, "service closed"));
+    await Promise.all(this.#loops);
+    this.#readyReject(new EdgeMQError(ERROR_CODE.closed, "service closed"));
+    this.#setup.closed(this);
+  }
+
+  /** One take loop: take, handle, answer, until closed or refused for good. */
+  async #loop(index: number): Promise<void> {
+    let wait = 0;
+    for (let turn = 0; !this.#taking.signal.aborted; turn++) {
+      const { link, status } = this.#setup;
+      const partition = takePartition(index, this.#setup.concurrency, this.#partitions, turn);
+      const only = partition === undefined ? "" : `&partition=${partition}`;
+      const path = `${this.#base}/take?wait=${wait}${only}`;
+      const retry = { signal: this.#taking.signal, giveUpAt: Number.POSITIVE_INFINITY };
+      const startedAt = Date.now();
+      const answer = await link.retrying(status, retry, () =>
+        link.call("POST", path, {}, this.#taking.signal),
+      );
+      if (answer instanceof EdgeMQError) return;
+      this.#partitions = readCount(answer.header(TAKE_HEADERS.partitions)) ?? this.#partitions;
+      if (answer.status === 204) {
+        this.#readyResolve();
+        await paceEmptyPoll(startedAt, wait, this.#taking.signal);
+        wait = TAKE_WAIT_MS;
+        continue;
+      }
+      if (answer.status !== 200) {
+        this.#refused(answerError(answer));
+        return;
+      }
+      this.#readyResolve();
+      wait = TAKE_WAIT_MS;
+      const taken = this.#read(answer);
+      if (taken === undefined) continue;
+      this.#inHand++;
+      try {
+        await this.#handle(taken);
+      } finally {
+        this.#inHand--;
+      }
+    }
+  }
+
+  /** A refusal no retry will change (bad token, no permission): this loop stops. */
+  #refused(error: EdgeMQError): void {
+    this.#readyReject(error);
+    this.#setup.report({ type: "error", error, queue: this.queue });
+    this.#taking.abort(error);
+  }
+
+  #read(answer: HttpAnswer): Taken | undefined {
+    const id = answer.header(TAKE_HEADERS.id);
+    const from = answer.header(TAKE_HEADERS.from);
+    const deadline = Number(answer.header(TAKE_HEADERS.deadline));
+    const attempt = Number(answer.header(TAKE_HEADERS.attempt));
+    const leaseMs = Number(answer.header(TAKE_HEADERS.leaseMs));
+    const partition = readCount(answer.header(TAKE_HEADERS.partition));
+    if (!isRequestId(id) || !isIdentity(from) || !Number.isSafeInteger(deadline)) {
+      const error = new EdgeMQError(ERROR_CODE.badRequest, "take answered without its headers");
+      this.#setup.report({ type: "error", error, queue: this.queue });
+      return undefined;
+    }
+    return {
+      id,
+      from,
+      deadline,
+      attempt: Number.isSafeInteger(attempt) && attempt > 0 ? attempt : 1,
+      leaseMs: Number.isSafeInteger(leaseMs) && leaseMs > 0 ? leaseMs : this.#setup.limits.leaseMs,
+      partitionQuery: partition === undefined ? "" : `?partition=${partition}`,
+      partition: partition ?? 0,
+      answer,
+    };
+  }
+
+  async #handle(taken: Taken): Promise<void> {
+    const controller = createAbortController();
+    let leaseLost = false;
+    const expiry = startTimer(
+      () => controller.abort(new EdgeMQError(ERROR_CODE.timeout, "the request's deadline passed")),
+      Math.max(0, taken.deadline - Date.now()),
+    );
+    let renewal: TimerHandle | undefined;
+    const renew = async () => {
+      const path = `${this.#base}/leases/${encodeURIComponent(taken.id)}${taken.partitionQuery}`;
+      try {
+        const answer = await this.#setup.link.call("POST", path);
+        if (answer.status >= 400 && answer.status < 500 && answer.status !== 429) {
+          leaseLost = true;
+          controller.abort(new EdgeMQError(ERROR_CODE.cancelled, "the lease was lost"));
+          return;
+        }
+      } catch {
+        // A network error: the next renewal tries again (the lease lasts a whole leaseMs).
+      }
+      if (!leaseLost) renewal = startTimer(() => void renew(), halfLease);
+    };
+    const halfLease = Math.max(1, Math.floor(taken.leaseMs / 2));
+    renewal = startTimer(() => void renew(), halfLease);
+    let reply: { ok: true; body: ReturnType<typeof httpBodyOf> } | { ok: false; message: string };
+    try {
+      const request: ServeRequest = {
+        id: taken.id,
+        from: taken.from,
+        queue: this.queue,
+        body: bodyOfHttp(taken.answer.header("content-type"), taken.answer.bytes),
+        headers: {},
+        deadline: taken.deadline,
+        attempt: taken.attempt,
+        partition: taken.partition,
+        signal: controller.signal,
+      };
+      const body = httpBodyOf(await this.#setup.handler(request));
+      reply =
+        body.size > this.#setup.limits.maxBodyBytes
+          ? { ok: false, message: `reply body over ${this.#setup.limits.maxBodyBytes} bytes` }
+          : { ok: true, body };
+    } catch (error) {
+      reply = { ok: false, message: failureMessage(error) };
+    }
+    stopTimer(expiry);
+    stopTimer(renewal);
+    if (leaseLost) return;
+    const answered = reply.ok
+      ? await this.#answer(taken, "replies", reply.body.content, reply.body.contentType)
+      : await this.#answer(taken, "failures", reply.message, "text/plain; charset=utf-8");
+    if (answered === "too_large") {
+      const message = `reply body over the relay's limit`;
+      await this.#answer(taken, "failures", message, "text/plain; charset=utf-8");
+    }
+  }
+
+  /** Posts a reply or failure, retrying network errors until the deadline. */
+  async #answer(
+    taken: Taken,
+    route: "replies" | "failures",
+    content: Uint8Array | string,
+    contentType: string,
+  ): Promise<"done" | "too_large"> {
+    const { link, status } = this.#setup;
+    const path = `${this.#base}/${route}/${encodeURIComponent(taken.id)}${taken.partitionQuery}`;
+    const signal = createAbortController().signal;
+    const headers = { "Content-Type": contentType };
+    const answer = await link.retrying(status, { signal, giveUpAt: taken.deadline }, () =>
+      link.call("POST", path, { body: content, headers }, signal),
+    );
+    if (answer instanceof EdgeMQError || answer.status < 400) return "done";
+    // 409: an earlier try of this very answer landed. 404/410: the lease or deadline is gone.
+    const error = answerError(answer);
+    if (error.code === ERROR_CODE.tooLarge) return "too_large";
+    if (!EXPECTED_REFUSALS.has(error.code)) {
+      this.#setup.report({ type: "error", error, queue: this.queue });
+    }
+    return "done";
+  }
+}
+
+/** Refusals of an answer that need no report: it landed already, or the request moved on. */
+const EXPECTED_REFUSALS = new Set<string>([
+  ERROR_CODE.conflict,
+  ERROR_CODE.notFound,
+  ERROR_CODE.expired,
+]);
+
+/** What a failed handler tells the requester: the error's message, never its stack. */
+function failureMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : typeof error === "string" ? error : "";
+  return (message || "handler failed").slice(0, 4096);
+}

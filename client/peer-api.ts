@@ -1,0 +1,62 @@
+/**
+ * The face of a peer and of a served queue, whichever transport carries them (WebSocket:
+ * peer.ts and service.ts; HTTP: http-peer.ts and http-service.ts), and the serve() argument
+ * checks both transports share. connect() returns a Peer; peer.serve() a Service.
+ */
+import {
+  type Body,
+  DEFAULT_LIMITS,
+  EdgeMQError,
+  ERROR_CODE,
+  isQueueName,
+} from "../protocol/index.js";
+import type { RequestOptions } from "./requester.js";
+import { DEFAULT_CONCURRENCY, type Handler, type ServeOptions } from "./service.js";
+import type { Status } from "./status.js";
+
+declare global {
+  interface SymbolConstructor {
+    readonly asyncDispose: unique symbol;
+  }
+}
+
+export interface Peer {
+  /** This peer's identity, as the relay established it. */
+  readonly identity: string;
+  /** Sends `body` to `queue` and resolves with the reply body (same kind, same content). */
+  request(queue: string, body?: Body, options?: RequestOptions): Promise<Body>;
+  /** Serves `queue`: `handler`'s return value is each reply's body. */
+  serve(queue: string, handler: Handler, options?: ServeOptions): Service;
+  /** Connection statuses from now on, ending after `closed`. */
+  status(): AsyncIterable<Status>;
+  /**
+   * Drains, then closes: new request() calls reject with `closed`, unfinished ones settle as
+   * usual, every service finishes the requests it holds.
+   */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** A served queue. */
+export interface Service {
+  readonly queue: string;
+  /** Resolves once the relay accepted this server (welcome, or a first take). */
+  readonly ready: Promise<void>;
+  /** Handlers running or waiting for a slot. */
+  readonly inHand: number;
+  /** Takes no more requests, finishes (and replies to) those in hand, then resolves. */
+  close(): Promise<void>;
+}
+
+/** The concurrency serve() asked for, after checking the queue name and its range. */
+export function checkServe(queue: string, options: ServeOptions, maxConcurrency: number): number {
+  if (!isQueueName(queue)) {
+    throw new EdgeMQError(ERROR_CODE.badRequest, "queue must match [A-Za-z0-9._-]{1,128}");
+  }
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  const max = Math.min(maxConcurrency, DEFAULT_LIMITS.maxConcurrency);
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > max) {
+    throw new EdgeMQError(ERROR_CODE.badRequest, `concurrency must be an integer 1 to ${max}`);
+  }
+  return concurrency;
+}

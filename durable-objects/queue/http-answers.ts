@@ -1,0 +1,88 @@
+/**
+ * The HTTP API's `failures` and `leases` routes, as a QueueDO applies them: an HTTP server fails a
+ * request it holds (the client gets `server_error` with the message, as for a WebSocket `fail`
+ * frame) or extends its lease by leaseMs (never past the deadline, as `extend` does). Both count
+ * only from the lessee (the virtual connection `http:<identity>`), once, before the deadline
+ * (lease-rules.ts); refusals map to the HTTP statuses of `replies` (httpRefusal). Inside the
+ * caller's transaction; used by queue-do.ts.
+ */
+import { ERROR_CODE, isRequestId, type Limits, type WireError } from "../../protocol/index.js";
+import {
+  type HttpExtendAnswer,
+  type HttpReplyAnswer,
+  httpConnId,
+} from "../shared/http-contracts.js";
+import { leaseUntil } from "./deadlines.js";
+import { httpInputRefusal } from "./http-input.js";
+import { httpRefusal } from "./http-takers.js";
+import { checkAnswer } from "./lease-rules.js";
+import type { RequestLifecycle } from "./request-lifecycle.js";
+import type { RequestStore, StoredRequest } from "./request-store.js";
+
+/** Longest failure message kept (as for a WebSocket `fail` frame). */
+export const MAX_FAILURE_MESSAGE_CHARS = 4096;
+
+export interface HttpAnswerDeps {
+  store: RequestStore;
+  lifecycle: RequestLifecycle;
+  limits: Limits;
+  now: number;
+}
+
+/** HTTP server `identity` fails relay id `id`: the client gets `server_error` with `message`. */
+export function failAsHttpServer(
+  deps: HttpAnswerDeps,
+  identity: string,
+  id: string,
+  message: string,
+): HttpReplyAnswer {
+  const held = heldBy(deps, identity, id);
+  if (!held.ok) return held;
+  const text = message.slice(0, MAX_FAILURE_MESSAGE_CHARS) || "handler failed";
+  deps.lifecycle.fail(held.row, ERROR_CODE.serverError, text, deps.now, httpConnId(identity));
+  return { ok: true };
+}
+
+/** HTTP server `identity` keeps relay id `id`: its lease runs leaseMs from now (to the deadline). */
+export function extendAsHttpServer(
+  deps: HttpAnswerDeps,
+  identity: string,
+  id: string,
+): HttpExtendAnswer {
+  const held = heldBy(deps, identity, id);
+  if (!held.ok) return held;
+  const until = leaseUntil(deps.now, held.row.deadline, deps.limits.leaseMs);
+  deps.store.extend(held.row.rid, until);
+  return { ok: true, leaseUntil: until };
+}
+
+function heldBy(
+  deps: HttpAnswerDeps,
+  identity: string,
+  id: string,
+): { ok: true; row: StoredRequest } | Extract<HttpReplyAnswer, { ok: false }> {
+  const rid = /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : undefined;
+  const row = rid === undefined ? undefined : deps.store.get(rid);
+  const check = checkAnswer(row, httpConnId(identity), deps.now);
+  if (!check.ok) return { ok: false, error: httpRefusal(check.error) };
+  if (row === undefined) {
+    return { ok: false, error: { code: ERROR_CODE.notFound, message: "unknown request id" } };
+  }
+  return { ok: true, row };
+}
+
+/** Re-validates a fail or extend handed over by the front door; undefined when it may proceed. */
+export function httpAnswerRefusal(
+  input: { queue: unknown; identity: unknown; id: unknown; message?: unknown },
+  knownQueue: string | undefined,
+): WireError | undefined {
+  const refusal = httpInputRefusal(input, knownQueue);
+  if (refusal !== undefined) return refusal;
+  if (!isRequestId(input.id)) {
+    return { code: ERROR_CODE.notFound, message: "not dispatched to this server (bad id)" };
+  }
+  if ("message" in input && typeof input.message !== "string") {
+    return { code: ERROR_CODE.badRequest, message: "message must be a string" };
+  }
+  return undefined;
+}

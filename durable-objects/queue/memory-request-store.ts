@@ -1,0 +1,287 @@
+/**
+ * The `memory` delivery mode's request store (EDGEMQ_QUEUE_MODES, queue-modes.ts): the same
+ * records and lifecycle as SqlRequestStore (request-store.ts), kept in the QueueDO's memory, so
+ * the hot path writes nothing to SQLite. Fair dispatch, leases, redelivery, deadlines and resend
+ * deduplication behave the same while the object lives; a relay restart (or an eviction) loses
+ * them. The queue's name alone is written once to `meta`, so a woken object knows its mode.
+ * Outcomes it hands out carry `memory: true`, so the exchange does not store them either.
+ */
+import type { Outcome } from "../shared/contracts.js";
+import { DELIVERY_RETRY_MS } from "./deadlines.js";
+import type { NewRequest, RequestStore, StoredRequest, StoreTimers } from "./request-store.js";
+
+interface MemoryRecord extends StoredRequest {
+  outcome: Outcome["frame"] | undefined;
+  deliverAt: number | undefined;
+}
+
+export class MemoryRequestStore implements RequestStore {
+  readonly mode = "memory";
+  private name: string | undefined;
+  private nextRid = 1;
+  private readonly rows = new Map<number, MemoryRecord>();
+  private readonly byClient = new Map<string, number>();
+  /** Queued or leased requests. */
+  private readonly live = new Set<number>();
+  /** Requests whose outcome waits for delivery. */
+  private readonly undelivered = new Set<number>();
+  /** Finished requests in finish order, purged from the front after their dedup window. */
+  private readonly done: number[] = [];
+  private doneHead = 0;
+
+  constructor(
+    private readonly persistName: (name: string) => void,
+    name?: string,
+  ) {
+    this.name = name;
+  }
+
+  queueName(): string | undefined {
+    return this.name;
+  }
+
+  setQueueName(name: string): void {
+    if (this.name !== undefined) return;
+    this.name = name;
+    this.persistName(name);
+  }
+
+  findDeadline(from: string, clientId: string): number | undefined {
+    const rid = this.findRid(from, clientId);
+    return rid === undefined ? undefined : this.rows.get(rid)?.deadline;
+  }
+
+  findRid(from: string, clientId: string): number | undefined {
+    return this.byClient.get(clientKey(from, clientId));
+  }
+
+  liveDepth(): number {
+    return this.live.size;
+  }
+
+  clientLive(from: string): number {
+    let n = 0;
+    for (const rid of this.live) if (this.rows.get(rid)?.from === from) n++;
+    return n;
+  }
+
+  insert(r: NewRequest): number {
+    const rid = this.nextRid++;
+    this.rows.set(rid, {
+      rid,
+      clientId: r.clientId,
+      from: r.from,
+      body: r.body,
+      headers: r.headers,
+      deadline: r.deadline,
+      attempt: 0,
+      state: "queued",
+      leaseConn: null,
+      leaseUntil: null,
+      sawServer: r.sawServer,
+      outcome: undefined,
+      deliverAt: undefined,
+    });
+    this.byClient.set(clientKey(r.from, r.clientId), rid);
+    this.live.add(rid);
+    return rid;
+  }
+
+  get(rid: number): StoredRequest | undefined {
+    const row = this.rows.get(rid);
+    return row === undefined ? undefined : view(row);
+  }
+
+  queued(): { rid: number; from: string }[] {
+    const rows: { rid: number; from: string }[] = [];
+    for (const rid of this.live) {
+      const row = this.rows.get(rid);
+      if (row?.state === "queued") rows.push({ rid, from: row.from });
+    }
+    return rows.sort((a, b) => a.rid - b.rid);
+  }
+
+  leasedCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const row of this.liveRows()) {
+      if (row.state === "leased" && row.leaseConn !== null) {
+        counts.set(row.leaseConn, (counts.get(row.leaseConn) ?? 0) + 1);
+      }
+    }
+    return counts;
+  }
+
+  lease(rid: number, connId: string, until: number): void {
+    const row = this.rows.get(rid);
+    if (row === undefined) return;
+    row.state = "leased";
+    row.leaseConn = connId;
+    row.leaseUntil = until;
+    row.attempt++;
+  }
+
+  extend(rid: number, until: number): void {
+    const row = this.rows.get(rid);
+    if (row !== undefined) row.leaseUntil = until;
+  }
+
+  requeue(rid: number): void {
+    const row = this.rows.get(rid);
+    if (row === undefined) return;
+    row.state = "queued";
+    row.leaseConn = null;
+    row.leaseUntil = null;
+  }
+
+  finish(rid: number, frame: Outcome["frame"], now: number): void {
+    const row = this.rows.get(rid);
+    if (row === undefined) return;
+    row.state = "done";
+    row.body = undefined;
+    row.headers = undefined;
+    row.leaseUntil = null;
+    row.outcome = frame;
+    row.deliverAt = now + DELIVERY_RETRY_MS;
+    this.live.delete(rid);
+    this.undelivered.add(rid);
+    this.done.push(rid);
+  }
+
+  leasedTo(connId: string): StoredRequest[] {
+    return this.liveRows()
+      .filter((row) => row.state === "leased" && row.leaseConn === connId)
+      .map(view);
+  }
+
+  expired(now: number): StoredRequest[] {
+    return this.liveRows()
+      .filter((row) => row.deadline <= now)
+      .map(view);
+  }
+
+  leaseEnded(now: number): StoredRequest[] {
+    return this.liveRows()
+      .filter(
+        (row) =>
+          row.state === "leased" &&
+          row.leaseUntil !== null &&
+          row.leaseUntil <= now &&
+          row.deadline > now,
+      )
+      .map(view);
+  }
+
+  markSawServer(): void {
+    for (const row of this.liveRows()) row.sawServer = true;
+  }
+
+  dueOutcomes(now: number, limit: number): { rid: number; outcome: Outcome }[] {
+    const due: { rid: number; outcome: Outcome }[] = [];
+    for (const rid of this.undelivered) {
+      if (due.length >= limit) break;
+      const row = this.rows.get(rid);
+      if (row?.outcome === undefined || (row.deliverAt ?? 0) > now) continue;
+      due.push({ rid, outcome: { to: row.from, frame: row.outcome, memory: true } });
+    }
+    return due;
+  }
+
+  delivered(rids: readonly number[]): void {
+    for (const rid of rids) {
+      const row = this.rows.get(rid);
+      if (row !== undefined) {
+        row.outcome = undefined;
+        row.deliverAt = undefined;
+      }
+      this.undelivered.delete(rid);
+    }
+  }
+
+  retryDelivery(rids: readonly number[], at: number): void {
+    for (const rid of rids) {
+      const row = this.rows.get(rid);
+      if (row !== undefined && row.outcome !== undefined) row.deliverAt = at;
+    }
+  }
+
+  /** Forgets finished, delivered requests past their dedup window (oldest finished first). */
+  purge(now: number, dedupWindowMs: number): void {
+    while (this.doneHead < this.done.length) {
+      const rid = this.done[this.doneHead];
+      const row = rid === undefined ? undefined : this.rows.get(rid);
+      if (row !== undefined) {
+        if (row.outcome !== undefined || row.deadline > now - dedupWindowMs) break;
+        this.rows.delete(row.rid);
+        this.byClient.delete(clientKey(row.from, row.clientId));
+      }
+      this.doneHead++;
+    }
+    if (this.doneHead > 1024 && this.doneHead * 2 > this.done.length) {
+      this.done.splice(0, this.doneHead);
+      this.doneHead = 0;
+    }
+  }
+
+  timers(dedupWindowMs: number): StoreTimers {
+    let nextDeadline: number | undefined;
+    let nextLeaseEnd: number | undefined;
+    for (const row of this.liveRows()) {
+      nextDeadline = min(nextDeadline, row.deadline);
+      if (row.state === "leased") nextLeaseEnd = min(nextLeaseEnd, row.leaseUntil ?? undefined);
+    }
+    let nextDeliveryRetry: number | undefined;
+    for (const rid of this.undelivered) {
+      nextDeliveryRetry = min(nextDeliveryRetry, this.rows.get(rid)?.deliverAt);
+    }
+    const oldest = this.done[this.doneHead];
+    const oldestDone = oldest === undefined ? undefined : this.rows.get(oldest);
+    const nextPurge = oldestDone === undefined ? undefined : oldestDone.deadline + dedupWindowMs;
+    return { nextDeadline, nextLeaseEnd, nextDeliveryRetry, nextPurge };
+  }
+
+  counts(): { queued: number; leased: number } {
+    let queued = 0;
+    let leased = 0;
+    for (const row of this.liveRows()) {
+      if (row.state === "queued") queued++;
+      else if (row.state === "leased") leased++;
+    }
+    return { queued, leased };
+  }
+
+  private liveRows(): MemoryRecord[] {
+    const rows: MemoryRecord[] = [];
+    for (const rid of this.live) {
+      const row = this.rows.get(rid);
+      if (row !== undefined) rows.push(row);
+    }
+    return rows;
+  }
+}
+
+function clientKey(from: string, clientId: string): string {
+  return `${from}\n${clientId}`;
+}
+
+/** A copy, so callers never change the stored record except through the store. */
+function view(row: MemoryRecord): StoredRequest {
+  return {
+    rid: row.rid,
+    clientId: row.clientId,
+    from: row.from,
+    body: row.body,
+    headers: row.headers,
+    deadline: row.deadline,
+    attempt: row.attempt,
+    state: row.state,
+    leaseConn: row.leaseConn,
+    leaseUntil: row.leaseUntil,
+    sawServer: row.sawServer,
+  };
+}
+
+function min(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
+}

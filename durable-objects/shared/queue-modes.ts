@@ -1,0 +1,59 @@
+/**
+ * Per-queue delivery modes (EDGEMQ_QUEUE_MODES): `durable` (the default; a request is stored in
+ * SQLite before it is acknowledged) or `memory` (requests, leases and outcomes live in the
+ * object's memory; nothing is written on the hot path). The setting is a comma list of
+ * `<pattern>=memory|durable`, where a pattern is an exact queue name or a prefix ending in `*`;
+ * the first match wins. Invalid entries are skipped (and reported by `parseQueueModes`). Pure.
+ */
+
+export type DeliveryMode = "durable" | "memory";
+
+export interface QueueModeRule {
+  /** The exact name, or the prefix when `prefix` is true. */
+  pattern: string;
+  prefix: boolean;
+  mode: DeliveryMode;
+}
+
+export interface QueueModes {
+  rules: QueueModeRule[];
+  /** Entries that could not be read (kept to log them once). */
+  invalid: string[];
+}
+
+export const DEFAULT_DELIVERY_MODE: DeliveryMode = "durable";
+
+export function parseQueueModes(value: unknown): QueueModes {
+  const modes: QueueModes = { rules: [], invalid: [] };
+  if (typeof value !== "string") return modes;
+  for (const raw of value.split(",")) {
+    const entry = raw.trim();
+    if (entry === "") continue;
+    const rule = parseRule(entry);
+    if (rule === undefined) modes.invalid.push(entry);
+    else modes.rules.push(rule);
+  }
+  return modes;
+}
+
+function parseRule(entry: string): QueueModeRule | undefined {
+  const at = entry.indexOf("=");
+  if (at <= 0) return undefined;
+  const pattern = entry.slice(0, at).trim();
+  const mode = entry.slice(at + 1).trim();
+  if (mode !== "memory" && mode !== "durable") return undefined;
+  const prefix = pattern.endsWith("*");
+  const name = prefix ? pattern.slice(0, -1) : pattern;
+  if (name.includes("*")) return undefined;
+  if (!prefix && name === "") return undefined;
+  return { pattern: name, prefix, mode };
+}
+
+/** The delivery mode of `queue`: the first matching rule's, else durable. */
+export function deliveryMode(modes: Pick<QueueModes, "rules">, queue: string): DeliveryMode {
+  for (const rule of modes.rules) {
+    const matches = rule.prefix ? queue.startsWith(rule.pattern) : queue === rule.pattern;
+    if (matches) return rule.mode;
+  }
+  return DEFAULT_DELIVERY_MODE;
+}

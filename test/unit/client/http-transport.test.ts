@@ -1,0 +1,280 @@
+/**
+ * The SDK's HTTP transport (connect(url, { transport: "http" })) against a scripted fake fetch:
+ * request() posts with a client-chosen id and long-polls the outcome, retries keep that id, error
+ * bodies become EdgeMQError codes; serve() takes, runs the handler, replies or posts the failure,
+ * and close() drains the handlers in hand.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  connect,
+  EdgeMQError,
+  type FetchLike,
+  type HttpRequestInit,
+  type Peer,
+} from "../../../client/index.js";
+
+interface Call {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string | Uint8Array | undefined;
+}
+
+type Script = (call: Call) => Response | Promise<Response>;
+
+const BASE = "http://relay.test";
+
+/** A fetch that records every call and answers from `script`; whoami answers for alice. */
+function fakeFetch(script: Script): { fetch: FetchLike; calls: Call[] } {
+  const calls: Call[] = [];
+  const fetch: FetchLike = async (url: string, init: HttpRequestInit) => {
+    const call: Call = {
+      method: init.method,
+      path: url.slice(BASE.length),
+      headers: init.headers,
+      body: init.body,
+    };
+    calls.push(call);
+    if (call.path === "/v1/whoami") {
+      return json(200, { identity: "alice", roles: ["client", "server"], limits: { leaseMs: 40 } });
+    }
+    return script(call);
+  };
+  return { fetch, calls };
+}
+
+function json(status: number, value: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(value), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+function errorBody(status: number, code: string, message: string): Response {
+  return json(status, { error: { code, message } });
+}
+
+function noContent(): Response {
+  return new Response(null, { status: 204 });
+}
+
+function taken(id: string, body: string, contentType = "text/plain; charset=utf-8"): Response {
+  return new Response(body, {
+    status: 200,
+    headers: {
+      "content-type": contentType,
+      "EdgeMQ-Request-Id": id,
+      "EdgeMQ-From": "bob",
+      "EdgeMQ-Deadline": String(Date.now() + 60_000),
+      "EdgeMQ-Attempt": "1",
+      "EdgeMQ-Lease-Ms": "40",
+    },
+  });
+}
+
+let peer: Peer | undefined;
+afterEach(async () => {
+  await peer?.close();
+  peer = undefined;
+});
+
+async function httpPeer(fetch: FetchLike): Promise<Peer> {
+  peer = await connect(BASE, {
+    transport: "http",
+    identity: "alice",
+    fetch,
+    reconnect: { minDelayMs: 1, maxDelayMs: 5 },
+  });
+  return peer;
+}
+
+describe("request() over HTTP", () => {
+  it("posts async with its own id, polls through 204 and resolves with the reply's JSON", async () => {
+    let polls = 0;
+    const { fetch, calls } = fakeFetch((call) => {
+      if (call.method === "POST") return json(202, { id: "x", deadline: Date.now() + 30_000 });
+      polls++;
+      return polls === 1 ? noContent() : json(200, { ok: true });
+    });
+    const alice = await httpPeer(fetch);
+    await expect(alice.request("jobs", { n: 1 }, { timeout: 5_000 })).resolves.toEqual({
+      ok: true,
+    });
+    const post = calls.find((c) => c.method === "POST");
+    const id = post?.headers["EdgeMQ-Request-Id"];
+    expect(post?.path).toBe("/v1/queues/jobs/requests?async=true&timeout=5000");
+    expect(post?.headers["Content-Type"]).toBe("application/json");
+    expect(post?.headers["EdgeMQ-Identity"]).toBe("alice");
+    expect(post?.body).toBe('{"n":1}');
+    const gets = calls.filter((c) => c.method === "GET" && c.path.startsWith("/v1/requests/"));
+    expect(gets).toHaveLength(2);
+    for (const get of gets) expect(get.path.startsWith(`/v1/requests/${id}?wait=`)).toBe(true);
+  });
+
+  it("sends strings as text and bytes as octet-stream, and gets the same kinds back", async () => {
+    const { fetch, calls } = fakeFetch((call) => {
+      if (call.method === "POST") return json(202, { id: "x", deadline: 0 });
+      const post = calls.findLast((c) => c.method === "POST");
+      return new Response(post?.body, {
+        status: 200,
+        headers: { "content-type": post?.headers["Content-Type"] ?? "" },
+      });
+    });
+    const alice = await httpPeer(fetch);
+    await expect(alice.request("echo", "héllo")).resolves.toBe("héllo");
+    expect(calls.findLast((c) => c.method === "POST")?.headers["Content-Type"]).toBe(
+      "text/plain; charset=utf-8",
+    );
+    const bytes = new Uint8Array([0, 255, 7]);
+    await expect(alice.request("echo", bytes)).resolves.toEqual(bytes);
+    expect(calls.findLast((c) => c.method === "POST")?.headers["Content-Type"]).toBe(
+      "application/octet-stream",
+    );
+  });
+
+  it("rejects with the error body's code and message", async () => {
+    const { fetch } = fakeFetch((call) =>
+      call.method === "POST"
+        ? json(202, { id: "x", deadline: 0 })
+        : errorBody(502, "server_error", "handler exploded"),
+    );
+    const alice = await httpPeer(fetch);
+    const error = await alice.request("jobs", 1).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EdgeMQError);
+    expect(error).toMatchObject({ code: "server_error", message: "handler exploded" });
+  });
+
+  it("retries a POST that failed on the network with the same request id", async () => {
+    let posts = 0;
+    const { fetch, calls } = fakeFetch((call) => {
+      if (call.method === "POST") {
+        posts++;
+        if (posts === 1) throw new TypeError("fetch failed");
+        return json(202, { id: "x", deadline: 0 });
+      }
+      return json(200, "done");
+    });
+    const alice = await httpPeer(fetch);
+    await expect(alice.request("jobs", 1)).resolves.toBe("done");
+    const ids = calls.filter((c) => c.method === "POST").map((c) => c.headers["EdgeMQ-Request-Id"]);
+    expect(ids).toHaveLength(2);
+    expect(ids[0]).toBe(ids[1]);
+  });
+
+  it("refuses request headers, which the HTTP API cannot carry", async () => {
+    const { fetch } = fakeFetch(() => noContent());
+    const alice = await httpPeer(fetch);
+    await expect(alice.request("jobs", 1, { headers: { trace: "t" } })).rejects.toMatchObject({
+      code: "bad_request",
+    });
+  });
+
+  it("on abort rejects cancelled and deletes the request at the relay", async () => {
+    const { fetch, calls } = fakeFetch((call) => {
+      if (call.method === "POST") return json(202, { id: "x", deadline: 0 });
+      if (call.method === "DELETE") return noContent();
+      return noContent();
+    });
+    const alice = await httpPeer(fetch);
+    const controller = new AbortController();
+    const pending = alice.request("jobs", 1, { signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ code: "cancelled" });
+    const id = calls.find((c) => c.method === "POST")?.headers["EdgeMQ-Request-Id"];
+    await expect.poll(() => calls.some((c) => c.method === "DELETE")).toBe(true);
+    expect(calls.find((c) => c.method === "DELETE")?.path).toBe(`/v1/queues/jobs/requests/${id}`);
+  });
+});
+
+describe("connect() over HTTP", () => {
+  it("fails at connect when the relay refuses the identity", async () => {
+    const fetch: FetchLike = async () => errorBody(401, "unauthorized", "bad token");
+    await expect(connect(BASE, { transport: "http", token: "t", fetch })).rejects.toMatchObject({
+      code: "unauthorized",
+    });
+  });
+});
+
+describe("serve() over HTTP", () => {
+  /** Hands out the given takes once each, then 204s. */
+  function takes(...answers: (() => Response)[]): Script {
+    const queue = [...answers];
+    return (call) => {
+      if (call.path.includes("/take")) return (queue.shift() ?? noContent)();
+      return noContent();
+    };
+  }
+
+  it("takes a request, runs the handler with the take's headers and posts its reply", async () => {
+    const { fetch, calls } = fakeFetch(takes(() => taken("7", "ping")));
+    const alice = await httpPeer(fetch);
+    const seen: unknown[] = [];
+    alice.serve(
+      "jobs",
+      (req) => {
+        seen.push({ id: req.id, from: req.from, attempt: req.attempt, body: req.body });
+        return { pong: true };
+      },
+      { concurrency: 1 },
+    );
+    await expect.poll(() => calls.some((c) => c.path === "/v1/queues/jobs/replies/7")).toBe(true);
+    expect(seen).toEqual([{ id: "7", from: "bob", attempt: 1, body: "ping" }]);
+    const reply = calls.find((c) => c.path === "/v1/queues/jobs/replies/7");
+    expect(reply?.body).toBe('{"pong":true}');
+    expect(reply?.headers["Content-Type"]).toBe("application/json");
+  });
+
+  it("posts a throwing handler's message to the failures route", async () => {
+    const { fetch, calls } = fakeFetch(takes(() => taken("8", "x")));
+    const alice = await httpPeer(fetch);
+    alice.serve(
+      "jobs",
+      () => {
+        throw new Error("no such image");
+      },
+      { concurrency: 1 },
+    );
+    await expect.poll(() => calls.some((c) => c.path === "/v1/queues/jobs/failures/8")).toBe(true);
+    expect(calls.find((c) => c.path === "/v1/queues/jobs/failures/8")?.body).toBe("no such image");
+    expect(calls.some((c) => c.path.includes("/replies/"))).toBe(false);
+  });
+
+  it("renews the lease while a slow handler runs, using the take's lease length", async () => {
+    const { fetch, calls } = fakeFetch(takes(() => taken("9", "x")));
+    const alice = await httpPeer(fetch);
+    let finish: (value: string) => void = () => {};
+    alice.serve("jobs", () => new Promise<string>((resolve) => (finish = resolve)), {
+      concurrency: 1,
+    });
+    await expect
+      .poll(() => calls.filter((c) => c.path === "/v1/queues/jobs/leases/9").length)
+      .toBeGreaterThanOrEqual(2);
+    finish("late");
+    await expect.poll(() => calls.some((c) => c.path === "/v1/queues/jobs/replies/9")).toBe(true);
+  });
+
+  it("close() stops taking and resolves only after the handler in hand replied", async () => {
+    const { fetch, calls } = fakeFetch(takes(() => taken("10", "x")));
+    const alice = await httpPeer(fetch);
+    let finish: (value: string) => void = () => {};
+    const service = alice.serve(
+      "jobs",
+      () => new Promise<string>((resolve) => (finish = resolve)),
+      { concurrency: 2 },
+    );
+    await expect.poll(() => service.inHand).toBe(1);
+    let closed = false;
+    const closing = service.close().then(() => {
+      closed = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(closed).toBe(false);
+    finish("bye");
+    await closing;
+    expect(calls.find((c) => c.path === "/v1/queues/jobs/replies/10")?.body).toBe("bye");
+    const takesAfter = calls.filter((c) => c.path.includes("/take")).length;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(calls.filter((c) => c.path.includes("/take")).length).toBe(takesAfter);
+  });
+});

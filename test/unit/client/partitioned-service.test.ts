@@ -1,0 +1,106 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { connect, type Peer, type ServeRequest } from "../../../client/index.js";
+import { DEFAULT_LIMITS, encodeBody } from "../../../protocol/index.js";
+import { FakeRelay, settle } from "./fake-relay.js";
+
+const SERVE = "/v1/queues/resize/serve";
+let relay: FakeRelay;
+let peer: Peer;
+
+beforeEach(async () => {
+  vi.useFakeTimers();
+  relay = new FakeRelay();
+  peer = await connect("ws://relay.test", {
+    identity: "worker-1",
+    WebSocket: relay.WebSocket,
+    reconnect: { minDelayMs: 50, maxDelayMs: 50 },
+  });
+});
+afterEach(async () => {
+  await peer.close();
+  await vi.runOnlyPendingTimersAsync();
+  vi.useRealTimers();
+});
+
+/** Serves `resize` and plays a first welcome that says the queue has `partitions`. */
+async function serveOnPartitions(
+  partitions: number,
+  concurrency: number,
+  handler: (request: ServeRequest) => string = () => "ok",
+) {
+  relay.answers.push({ kind: "silent" });
+  const service = peer.serve("resize", handler, { concurrency });
+  await settle();
+  const first = relay.latest(SERVE);
+  first.deliver({
+    type: "welcome",
+    v: 1,
+    identity: "worker-1",
+    role: "server",
+    queue: "resize",
+    partition: 0,
+    partitions,
+    limits: DEFAULT_LIMITS,
+  });
+  await settle();
+  return service;
+}
+
+describe("serve() on a partitioned queue", () => {
+  it("opens one socket per partition after the first welcome and splits its concurrency", async () => {
+    await serveOnPartitions(3, 10);
+    const sockets = relay.socketsAt(SERVE);
+    expect(sockets.map((s) => s.query.partition)).toEqual([undefined, "1", "2"]);
+    const readies = sockets.map((s) => s.framesOf("ready").at(-1)?.concurrency);
+    expect(readies).toEqual([4, 3, 3]);
+  });
+
+  it("gives each partition at least one slot when the concurrency is below the partition count", async () => {
+    await serveOnPartitions(4, 2);
+    const sockets = relay.socketsAt(SERVE);
+    expect(sockets.map((s) => s.framesOf("ready").at(-1)?.concurrency)).toEqual([1, 1, 1, 1]);
+  });
+
+  it("tells the handler which partition dispatched a request and replies on that partition's socket", async () => {
+    const seen: ServeRequest[] = [];
+    await serveOnPartitions(2, 4, (request: ServeRequest) => {
+      seen.push(request);
+      return "done";
+    });
+    const second = relay.socketsAt(SERVE)[1];
+    if (second === undefined) throw new Error("no socket for partition 1");
+    second.deliver({
+      type: "dispatch",
+      id: "7",
+      from: "alice",
+      queue: "resize",
+      body: encodeBody("job"),
+      deadline: Date.now() + 60_000,
+      attempt: 1,
+    });
+    await settle();
+    expect(seen.map((r) => r.partition)).toEqual([1]);
+    expect(second.framesOf("reply")).toEqual([
+      { type: "reply", id: "7", body: encodeBody("done") },
+    ]);
+    expect(relay.socketsAt(SERVE)[0]?.framesOf("reply")).toEqual([]);
+  });
+
+  it("drains and closes every partition's socket on close()", async () => {
+    const service = await serveOnPartitions(2, 4);
+    const closing = service.close();
+    await vi.runOnlyPendingTimersAsync();
+    await closing;
+    const sockets = relay.socketsAt(SERVE);
+    expect(sockets.map((s) => s.framesOf("ready").at(-1)?.concurrency)).toEqual([0, 0]);
+    expect(sockets.every((s) => s.closedBy !== undefined)).toBe(true);
+  });
+
+  it("stays on one socket when the queue has one partition", async () => {
+    const service = peer.serve("resize", () => "ok", { concurrency: 8 });
+    await service.ready;
+    await settle();
+    expect(relay.socketsAt(SERVE)).toHaveLength(1);
+    expect(relay.latest(SERVE).framesOf("ready").at(-1)?.concurrency).toBe(8);
+  });
+});

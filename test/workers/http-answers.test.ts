@@ -1,0 +1,125 @@
+/**
+ * The HTTP API's failures, leases, client-chosen ids, cancel and whoami in workerd: a failure
+ * reaches the client as server_error with its message, a lease extension follows the reply
+ * rules, a POST repeated with the same EdgeMQ-Request-Id runs once, DELETE cancels a request,
+ * and /v1/whoami names the caller.
+ */
+import { describe, expect, it } from "vitest";
+import { expectError, field, http } from "./http-test-peer.js";
+
+function take(queue: string, identity: string, wait = 0): Promise<Response> {
+  return http(`/v1/queues/${queue}/take?wait=${wait}`, { identity });
+}
+
+function post(queue: string, identity: string, id: string, body = "1"): Promise<Response> {
+  return http(`/v1/queues/${queue}/requests?async=true`, {
+    identity,
+    contentType: "application/json",
+    body,
+    headers: { "EdgeMQ-Request-Id": id },
+  });
+}
+
+function outcome(id: string, identity: string, wait = 5_000): Promise<Response> {
+  return http(`/v1/requests/${id}?wait=${wait}`, { method: "GET", identity });
+}
+
+async function takenId(queue: string, identity: string): Promise<string> {
+  const taken = await take(queue, identity, 5_000);
+  expect(taken.status).toBe(200);
+  await taken.arrayBuffer();
+  return taken.headers.get("EdgeMQ-Request-Id") ?? "";
+}
+
+describe("HTTP answers beyond replies", () => {
+  it("a failure posted by the lessee reaches the client as server_error with its message", async () => {
+    expect((await post("ha-fail", "ha-client-1", "job-1")).status).toBe(202);
+    const id = await takenId("ha-fail", "ha-worker-1");
+    const failed = await http(`/v1/queues/ha-fail/failures/${id}`, {
+      identity: "ha-worker-1",
+      contentType: "text/plain",
+      body: "disk full",
+    });
+    expect(failed.status).toBe(204);
+    const answer = await outcome("job-1", "ha-client-1");
+    expect(answer.status).toBe(502);
+    expect(await answer.json()).toEqual({ error: { code: "server_error", message: "disk full" } });
+  });
+
+  it("a failure or lease from another server is refused 404, and after the answer 409", async () => {
+    expect((await post("ha-rules", "ha-client-2", "job-2")).status).toBe(202);
+    const id = await takenId("ha-rules", "ha-worker-2");
+    const stranger = { identity: "ha-worker-3", body: "x" };
+    await expectError(await http(`/v1/queues/ha-rules/failures/${id}`, stranger), 404, "not_found");
+    await expectError(
+      await http(`/v1/queues/ha-rules/leases/${id}`, { identity: "ha-worker-3" }),
+      404,
+      "not_found",
+    );
+    const extended = await http(`/v1/queues/ha-rules/leases/${id}`, { identity: "ha-worker-2" });
+    expect(extended.status).toBe(204);
+    expect(Number(extended.headers.get("EdgeMQ-Lease-Ms"))).toBeGreaterThan(0);
+    const replied = await http(`/v1/queues/ha-rules/replies/${id}`, {
+      identity: "ha-worker-2",
+      body: "ok",
+      contentType: "text/plain",
+    });
+    expect(replied.status).toBe(204);
+    await expectError(
+      await http(`/v1/queues/ha-rules/leases/${id}`, { identity: "ha-worker-2" }),
+      409,
+      "conflict",
+    );
+    await expectError(
+      await http(`/v1/queues/ha-rules/failures/${id}`, { identity: "ha-worker-2", body: "late" }),
+      409,
+      "conflict",
+    );
+  });
+
+  it("a take names the lease length in EdgeMQ-Lease-Ms", async () => {
+    expect((await post("ha-lease", "ha-client-3", "job-3")).status).toBe(202);
+    const taken = await take("ha-lease", "ha-worker-4", 5_000);
+    await taken.arrayBuffer();
+    expect(Number(taken.headers.get("EdgeMQ-Lease-Ms"))).toBeGreaterThan(0);
+  });
+
+  it("a POST repeated with the same EdgeMQ-Request-Id is one request, run once", async () => {
+    const first = await post("ha-dedup", "ha-client-4", "same-id", '{"n":1}');
+    const again = await post("ha-dedup", "ha-client-4", "same-id", '{"n":1}');
+    expect([first.status, again.status]).toEqual([202, 202]);
+    expect(first.headers.get("EdgeMQ-Request-Id")).toBe("same-id");
+    const id = await takenId("ha-dedup", "ha-worker-5");
+    expect((await take("ha-dedup", "ha-worker-5", 0)).status).toBe(204);
+    await http(`/v1/queues/ha-dedup/replies/${id}`, { identity: "ha-worker-5", body: "once" });
+    expect(await (await outcome("same-id", "ha-client-4")).text()).toBe("once");
+    // Posted again after the outcome: still the same request, its outcome kept, not run again.
+    expect((await post("ha-dedup", "ha-client-4", "same-id")).status).toBe(202);
+    expect((await take("ha-dedup", "ha-worker-5", 0)).status).toBe(204);
+    expect(await (await outcome("same-id", "ha-client-4")).text()).toBe("once");
+  });
+
+  it("refuses a malformed EdgeMQ-Request-Id with 400", async () => {
+    await expectError(await post("ha-bad", "ha-client-5", "has space"), 400, "bad_request");
+  });
+
+  it("DELETE cancels a pending request: its outcome is cancelled", async () => {
+    expect((await post("ha-cancel", "ha-client-6", "job-6")).status).toBe(202);
+    const cancelled = await http("/v1/queues/ha-cancel/requests/job-6", {
+      method: "DELETE",
+      identity: "ha-client-6",
+    });
+    expect(cancelled.status).toBe(204);
+    const answer = await outcome("job-6", "ha-client-6");
+    expect(field(await answer.json(), "error")).toMatchObject({ code: "cancelled" });
+  });
+
+  it("/v1/whoami names the caller and the limits, and refuses no identity", async () => {
+    const answer = await http("/v1/whoami", { method: "GET", identity: "ha-someone" });
+    expect(answer.status).toBe(200);
+    const body: unknown = await answer.json();
+    expect(field(body, "identity")).toBe("ha-someone");
+    expect(field(field(body, "limits"), "leaseMs")).toBeGreaterThan(0);
+    await expectError(await http("/v1/whoami", { method: "GET" }), 401, "unauthorized");
+  });
+});

@@ -1,0 +1,91 @@
+/**
+ * The `memory` delivery mode (EDGEMQ_QUEUE_MODES; the workers project maps `mem-*` queues to it):
+ * the same dispatch, reply, deadline, redelivery and resend rules as a durable queue, with
+ * nothing written to the queue's `requests` table or the exchange's `outbox` table.
+ */
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { encodeBody } from "../../protocol/index.js";
+import { TestSocket } from "./exchange-test-socket.js";
+import { request, TestServer } from "./queue-test-server.js";
+
+function storedRequests(queue: string): Promise<unknown> {
+  return runInDurableObject(env.QUEUE.getByName(queue), (_instance, state) => {
+    return state.storage.sql.exec("SELECT COUNT(*) AS n FROM requests").one().n;
+  });
+}
+
+function storedOutcomes(identity: string): Promise<unknown> {
+  return runInDurableObject(env.EXCHANGE.getByName("exchange"), (_instance, state) => {
+    const q = "SELECT COUNT(*) AS n FROM outbox WHERE identity = ?";
+    return state.storage.sql.exec(q, identity).one().n;
+  });
+}
+
+/** Frames of `socket` until one matches `type` and `id` (earlier ones are returned too). */
+async function until(socket: TestSocket, type: string, id: string): Promise<unknown> {
+  for (;;) {
+    const frame = await socket.next();
+    if (typeof frame === "object" && frame !== null && "type" in frame && "id" in frame) {
+      if (frame.type === type && frame.id === id) return frame;
+    }
+  }
+}
+
+describe("memory delivery mode", () => {
+  it("dispatches and brings the reply to the client without storing the request or the outcome", async () => {
+    const server = await TestServer.connect("mem-echo", "w1");
+    const { socket: client } = await TestSocket.client("mem-alice");
+    client.send(request("r1", "mem-echo"));
+    expect(await client.next()).toMatchObject({ type: "accepted", id: "r1" });
+    const dispatch = await server.next("dispatch");
+    expect(dispatch).toMatchObject({ from: "mem-alice", queue: "mem-echo", attempt: 1 });
+    server.send({ type: "reply", id: dispatch.id, body: encodeBody("pong") });
+    expect(await client.next()).toEqual({ type: "reply", id: "r1", body: encodeBody("pong") });
+    expect(await storedRequests("mem-echo")).toBe(0);
+    expect(await storedOutcomes("mem-alice")).toBe(0);
+    client.send({ type: "ack", ids: ["r1"] });
+    client.close();
+    server.close();
+  });
+
+  it("ends a request that gets no reply by its deadline with timeout", async () => {
+    const server = await TestServer.connect("mem-slow", "w1");
+    const { socket: client } = await TestSocket.client("mem-bob");
+    client.send(request("r1", "mem-slow", { timeout: 200 }));
+    await server.next("dispatch");
+    expect(await until(client, "error", "r1")).toMatchObject({ code: "timeout" });
+    client.close();
+    server.close();
+  });
+
+  it("gives a request held by a server that disconnects to another server as attempt 2", async () => {
+    const first = await TestServer.connect("mem-redo", "w1", 1);
+    const { socket: client } = await TestSocket.client("mem-carol");
+    client.send(request("r1", "mem-redo"));
+    const lost = await first.next("dispatch");
+    const second = await TestServer.connect("mem-redo", "w2", 1);
+    first.close();
+    const again = await second.next("dispatch");
+    expect(again).toMatchObject({ id: lost.id, attempt: 2 });
+    second.send({ type: "reply", id: again.id, body: encodeBody("done") });
+    expect(await until(client, "reply", "r1")).toMatchObject({ body: encodeBody("done") });
+    client.close();
+    second.close();
+  });
+
+  it("answers a resend of a known id with the same deadline and runs it once", async () => {
+    const server = await TestServer.connect("mem-dedup", "w1");
+    const stub = env.QUEUE.getByName("mem-dedup");
+    const input = { queue: "mem-dedup", from: "mem-dan", requests: [request("r1", "mem-dedup")] };
+    const [first] = await stub.enqueue(input);
+    const [second] = await stub.enqueue(input);
+    expect(first).toMatchObject({ id: "r1", ok: true });
+    expect(second).toEqual(first);
+    await server.next("dispatch");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(server.pending("dispatch")).toHaveLength(0);
+    server.close();
+  });
+});

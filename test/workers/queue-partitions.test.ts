@@ -1,0 +1,115 @@
+/**
+ * Partitioned queues in workerd (EDGEMQ_QUEUE_PARTITIONS; the workers project gives `part-*`
+ * queues 2 partitions): each partition welcomes its servers with its place, a client's requests
+ * land in the partition its identity hashes to, one server attached to both partitions serves
+ * clients of both, an HTTP server's answer goes back to the partition its take came from, and a
+ * partition out of range is refused.
+ */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { partitionOf } from "../../durable-objects/shared/queue-partitions.js";
+import { encodeBody } from "../../protocol/index.js";
+import { TestSocket } from "./exchange-test-socket.js";
+import { expectError, field, http } from "./http-test-peer.js";
+
+/** A client identity (prefixed `prefix`) whose requests land in `partition` of 2. */
+function identityIn(partition: number, prefix: string): string {
+  for (let i = 0; ; i++) {
+    const identity = `${prefix}-${i}`;
+    if (partitionOf(identity, 2) === partition) return identity;
+  }
+}
+
+/** A server socket on `partition` of `queue` (through the front door) that announced 4. */
+async function serverOn(queue: string, identity: string, partition: number) {
+  const path = `/v1/queues/${queue}/serve?identity=${identity}&partition=${partition}`;
+  const socket = await TestSocket.open(path);
+  const welcome = await socket.next();
+  socket.send({ type: "ready", concurrency: 4 });
+  return { socket, welcome };
+}
+
+describe("partitioned queues", () => {
+  it("welcome a server with the partition its socket serves and the partition count", async () => {
+    const plain = await TestSocket.open("/v1/queues/part-w/serve?identity=pw");
+    expect(await plain.next()).toMatchObject({ queue: "part-w", partition: 0, partitions: 2 });
+    const second = await serverOn("part-w", "pw", 1);
+    expect(second.welcome).toMatchObject({ queue: "part-w", partition: 1, partitions: 2 });
+    const unpartitioned = await TestSocket.open("/v1/queues/plain-w/serve?identity=pw");
+    const welcome = await unpartitioned.next();
+    expect(welcome).toMatchObject({ type: "welcome", queue: "plain-w" });
+    expect(field(welcome, "partitions")).toBeUndefined();
+    for (const socket of [plain, second.socket, unpartitioned]) socket.close();
+  });
+
+  it("serve clients of both partitions through one server attached to both", async () => {
+    const zero = await serverOn("part-both", "w1", 0);
+    const one = await serverOn("part-both", "w1", 1);
+    const alice = identityIn(0, "pa");
+    const bob = identityIn(1, "pb");
+    const { socket: a } = await TestSocket.client(alice);
+    const { socket: b } = await TestSocket.client(bob);
+    a.send({ type: "request", id: "r1", queue: "part-both", body: encodeBody("from a") });
+    b.send({ type: "request", id: "r1", queue: "part-both", body: encodeBody("from b") });
+    expect(await a.next()).toMatchObject({ type: "accepted", id: "r1" });
+    expect(await b.next()).toMatchObject({ type: "accepted", id: "r1" });
+
+    const onZero = await zero.socket.next();
+    const onOne = await one.socket.next();
+    expect(onZero).toMatchObject({ type: "dispatch", from: alice, body: encodeBody("from a") });
+    expect(onOne).toMatchObject({ type: "dispatch", from: bob, body: encodeBody("from b") });
+    zero.socket.send({ type: "reply", id: field(onZero, "id"), body: encodeBody("to a") });
+    one.socket.send({ type: "reply", id: field(onOne, "id"), body: encodeBody("to b") });
+    expect(await a.next()).toEqual({ type: "reply", id: "r1", body: encodeBody("to a") });
+    expect(await b.next()).toEqual({ type: "reply", id: "r1", body: encodeBody("to b") });
+
+    // Partition 1 is the object named `part-both#1`, holding its own server socket.
+    expect(await env.QUEUE.getByName("part-both#1").stats()).toMatchObject({ servers: 1 });
+    for (const socket of [zero.socket, one.socket, a, b]) socket.close();
+  });
+
+  it("let an HTTP server take from any partition and answer the one it took from", async () => {
+    const bob = identityIn(1, "ph");
+    const { socket: client } = await TestSocket.client(bob);
+    client.send({ type: "request", id: "r1", queue: "part-http", body: encodeBody("job") });
+    expect(await client.next()).toMatchObject({ type: "accepted", id: "r1" });
+
+    const taken = await http("/v1/queues/part-http/take?wait=0", { identity: "hw" });
+    expect(taken.status).toBe(200);
+    expect(taken.headers.get("EdgeMQ-Partition")).toBe("1");
+    expect(taken.headers.get("EdgeMQ-Partitions")).toBe("2");
+    const id = taken.headers.get("EdgeMQ-Request-Id") ?? "";
+    await taken.arrayBuffer();
+
+    const wrong = await http(`/v1/queues/part-http/replies/${id}?partition=0`, {
+      identity: "hw",
+      body: "done",
+    });
+    expect(wrong.status).toBe(404);
+    await wrong.arrayBuffer();
+    const right = await http(`/v1/queues/part-http/replies/${id}?partition=1`, {
+      identity: "hw",
+      body: "done",
+    });
+    expect(right.status).toBe(204);
+    expect(await client.next()).toMatchObject({ type: "reply", id: "r1" });
+    client.close();
+  });
+
+  it("answer an empty take with the partition count", async () => {
+    const empty = await http("/v1/queues/part-empty/take?wait=0&partition=1", { identity: "hw" });
+    expect(empty.status).toBe(204);
+    expect(empty.headers.get("EdgeMQ-Partitions")).toBe("2");
+    expect(empty.headers.get("EdgeMQ-Partition")).toBe("1");
+  });
+
+  it("refuse a partition outside 0 to K-1 with bad_request", async () => {
+    const upgrade = { Upgrade: "websocket" };
+    const serve = (path: string) => http(path, { method: "GET", identity: "w1", headers: upgrade });
+    await expectError(await serve("/v1/queues/part-bad/serve?partition=2"), 400, "bad_request");
+    await expectError(await serve("/v1/queues/part-bad/serve?partition=x"), 400, "bad_request");
+    await expectError(await serve("/v1/queues/plain-bad/serve?partition=1"), 400, "bad_request");
+    const take = await http("/v1/queues/part-bad/take?partition=5", { identity: "w1" });
+    await expectError(take, 400, "bad_request");
+  });
+});
