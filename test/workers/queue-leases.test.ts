@@ -47,17 +47,21 @@ describe("QueueDO leases", () => {
       requests: [request("r", "lease-y")],
     });
     const dispatch = await lessee.next("dispatch");
+    // A marker lease end still in the future (so no sweep can expire it meanwhile) but sooner
+    // than any extend would set (now + leaseMs).
+    const marker = Date.now() + 10_000;
     await runInDurableObject(queueStub("lease-y"), (_instance, state) => {
       state.storage.sql.exec(
-        "UPDATE requests SET lease_until = 5 WHERE rid = ?",
+        "UPDATE requests SET lease_until = ? WHERE rid = ?",
+        marker,
         Number(dispatch.id),
       );
     });
     other.send({ type: "extend", ids: [dispatch.id] });
     expect(await other.next("error")).toMatchObject({ id: dispatch.id, code: "forbidden" });
-    expect(await leaseUntilOf("lease-y", dispatch.id)).toBe(5);
+    expect(await leaseUntilOf("lease-y", dispatch.id)).toBe(marker);
     lessee.send({ type: "extend", ids: [dispatch.id] });
-    await expect.poll(() => leaseUntilOf("lease-y", dispatch.id)).toBeGreaterThan(5);
+    await expect.poll(() => leaseUntilOf("lease-y", dispatch.id)).toBeGreaterThan(marker);
     lessee.close();
     other.close();
   });
