@@ -1,10 +1,15 @@
 /**
- * `npm start`: runs the relay locally with `wrangler dev` in dev mode (peers declare their
- * identity), offline (no cf.json fetch, no telemetry), state kept in .wrangler/state. Prints the
- * WebSocket address once /healthz answers. PORT (default 8787) and INSPECTOR_PORT choose ports.
- * wrangler runs in its own process group; SIGINT/SIGTERM stop the whole group, workerd included.
+ * `npm start`: runs the relay locally with `wrangler dev`, offline (no cf.json fetch, no
+ * telemetry), state kept in .wrangler/state. Dev mode (peers declare their identity) unless
+ * EDGEMQ_SECRET is set in the environment or in .dev.vars: then signed mode (tokens required).
+ * Prints the WebSocket address and the mode once /healthz answers. PORT (default 8787) and
+ * INSPECTOR_PORT choose ports. wrangler runs in its own process group; SIGINT/SIGTERM stop the
+ * whole group, workerd included.
  */
 import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -27,6 +32,8 @@ const args = [
   "--show-interactive-dev-session=false",
 ];
 if (inspectorPort !== undefined) args.push("--inspector-port", String(inspectorPort));
+const secretFile = passSecret(args);
+const signedMode = secretFile !== undefined || devVarsHaveSecret();
 
 const child = spawn("npx", args, {
   cwd: root,
@@ -44,6 +51,7 @@ const child = spawn("npx", args, {
 let exited = false;
 child.on("exit", (code, signal) => {
   exited = true;
+  removeSecretFile();
   signalGroup("SIGTERM");
   process.exit(code ?? (signal ? 1 : 0));
 });
@@ -75,8 +83,32 @@ function signalGroup(signal) {
   }
 }
 
+/**
+ * An EDGEMQ_SECRET from the environment reaches the Worker through a private env file (mode 600),
+ * never on the command line, where any user could read it in the process list.
+ */
+function passSecret(wranglerArgs) {
+  const secret = process.env.EDGEMQ_SECRET;
+  if (!secret) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), "edgemq-start-"));
+  const file = join(dir, "secret.env");
+  writeFileSync(file, `EDGEMQ_SECRET=${JSON.stringify(secret)}\n`, { mode: 0o600 });
+  wranglerArgs.push("--env-file", file);
+  return file;
+}
+
+function removeSecretFile() {
+  if (secretFile) rmSync(join(secretFile, ".."), { recursive: true, force: true });
+}
+
+function devVarsHaveSecret() {
+  const file = join(root, ".dev.vars");
+  return existsSync(file) && /^\s*EDGEMQ_SECRET\s*=/m.test(readFileSync(file, "utf8"));
+}
+
 function stop(signal) {
   signalGroup(signal);
+  removeSecretFile();
   setTimeout(() => {
     signalGroup("SIGKILL");
     process.exit(1);
@@ -89,9 +121,10 @@ async function waitUntilReady() {
     try {
       const response = await fetch(url);
       if (response.ok) {
-        console.log(
-          `EdgeMQ relay (dev mode: peers declare their identity) listening on ws://127.0.0.1:${port}`,
-        );
+        const mode = signedMode
+          ? "signed mode: peers need a token signed with EDGEMQ_SECRET"
+          : "dev mode: peers declare their identity, no token";
+        console.log(`EdgeMQ relay (${mode}) listening on ws://127.0.0.1:${port}`);
         return;
       }
     } catch {
