@@ -12,6 +12,7 @@ import type { FetchLike } from "./http-link.js";
 import { connectHttp } from "./http-peer.js";
 import { PartitionedService } from "./partitioned-service.js";
 import { checkServe, type Peer, type Service } from "./peer-api.js";
+import { explainRefusal } from "./refusal.js";
 import { Requester, type RequestOptions } from "./requester.js";
 import type { Handler, ServeOptions } from "./service.js";
 import { type Status, StatusFeed } from "./status.js";
@@ -67,7 +68,13 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
   const address = connectUrl(url, credentials);
   const WebSocket = await resolveWebSocket(options.WebSocket);
   const peer = new SocketPeer({ url, address, credentials, WebSocket, backoff, maxPending });
-  await peer.opened;
+  try {
+    await peer.opened;
+  } catch (error) {
+    throw error instanceof EdgeMQError
+      ? await explainRefusal(url, credentials, backoff, error)
+      : error;
+  }
   return peer;
 }
 

@@ -1,9 +1,11 @@
 /**
- * The Hono front door: wires routes and error mapping, nothing else. WebSocket routes carry no
- * header middleware, because the objects' 101 responses must pass through untouched.
+ * The Hono front door: wires routes and error mapping, nothing else. WebSocket upgrades get no
+ * header middleware (CORS skips them), because the objects' 101 responses must pass through
+ * untouched.
  */
 import { Hono } from "hono";
 import { EdgeMQError, ERROR_CODE, PATHS } from "../protocol/index.js";
+import { httpApiCors } from "./cors.js";
 import type { Env } from "./env.js";
 import { errorResponse } from "./http-error.js";
 import { connect } from "./routes/connect.js";
@@ -15,6 +17,7 @@ import { whoami } from "./routes/whoami.js";
 
 export const app = new Hono<{ Bindings: Env }>();
 
+app.use("/v1/*", httpApiCors);
 app.get(PATHS.health, health);
 app.get(PATHS.connect, connect);
 app.get("/v1/queues/:queue/serve", serve);

@@ -1,8 +1,8 @@
 /**
  * Pure admission of a client's requests, after the message is decoded and before any queue is
  * called: each request frame takes one token from the identity's rate-limit bucket (an empty
- * bucket refuses it with `rate_limited` and a retry hint), and a request for a queue the token
- * does not allow is refused with `forbidden`. Refusals are per request: the rest of the batch
+ * bucket refuses it with `rate_limited` and a retry hint), and a request from a token without
+ * the client role, or for a queue the token does not allow, is refused with `forbidden`. Refusals are per request: the rest of the batch
  * proceeds. Cancels outside the token's queues are refused the same way. Also resolves the
  * principal of a socket from its attachment. Used by exchange-do.ts and client-expiry.ts.
  */
@@ -26,20 +26,19 @@ export interface Admission {
 
 export function admitRequests(
   groups: ReadonlyMap<string, readonly RequestFrame[]>,
-  principal: Pick<Principal, "queues">,
+  principal: Pick<Principal, "queues" | "roles">,
   takeToken: () => RateDecision,
 ): Admission {
   const admission: Admission = { enqueues: new Map(), refused: [] };
   for (const [queue, requests] of groups) {
-    const allowed = allowsQueue(principal, queue);
+    const refusal = queueRefusal(principal, queue);
     for (const request of requests) {
       const decision = takeToken();
       if (!decision.ok) {
         const message = rateLimitedMessage(decision.retryAfterMs);
         admission.refused.push(errorFrame(ERROR_CODE.rateLimited, message, request.id));
-      } else if (!allowed) {
-        const message = `this token does not allow queue ${queue}`;
-        admission.refused.push(errorFrame(ERROR_CODE.forbidden, message, request.id));
+      } else if (refusal !== undefined) {
+        admission.refused.push(errorFrame(ERROR_CODE.forbidden, refusal, request.id));
       } else {
         const group = admission.enqueues.get(queue);
         if (group) group.push(request);
@@ -48,6 +47,16 @@ export function admitRequests(
     }
   }
   return admission;
+}
+
+/** Why `principal` may not send requests to `queue`, or undefined when it may. */
+function queueRefusal(
+  principal: Pick<Principal, "queues" | "roles">,
+  queue: string,
+): string | undefined {
+  if (!principal.roles.has("client")) return "this token does not allow the client role";
+  if (!allowsQueue(principal, queue)) return `this token does not allow queue ${queue}`;
+  return undefined;
 }
 
 /**

@@ -1,6 +1,8 @@
 /**
- * GET /v1/connect: a client's WebSocket. Establishes the identity and forwards the upgrade to the
- * exchange object that holds that identity; the object's 101 response is returned untouched.
+ * GET /v1/connect: a peer's client WebSocket. Establishes the identity and forwards the upgrade to
+ * the exchange object that holds that identity; the object's 101 response is returned untouched.
+ * Any role may connect (the SDK opens this socket for every peer, servers included); sending a
+ * request needs the client role, checked per request by the exchange (request-admission.ts).
  */
 import type { Context } from "hono";
 import { exchangeName, FORWARD_HEADERS } from "../../durable-objects/shared/contracts.js";
@@ -9,12 +11,11 @@ import { readSettings } from "../../durable-objects/shared/settings.js";
 import type { Env } from "../env.js";
 import { forwardRequest } from "../forward.js";
 import { isWebSocketUpgrade, upgradeRequired } from "../http-error.js";
-import { establishPrincipal, requireRole } from "../identity.js";
+import { establishPrincipal } from "../identity.js";
 
 export async function connect(c: Context<{ Bindings: Env }>): Promise<Response> {
   if (!isWebSocketUpgrade(c.req.raw)) return upgradeRequired();
   const principal = await establishPrincipal(c.req.raw, c.env);
-  requireRole(principal, "client");
   const identity = principal.identity;
   const name = exchangeName(identity, readSettings(c.env).exchangeShards);
   const forwarded = forwardRequest(c.req.raw, {

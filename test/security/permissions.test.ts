@@ -28,11 +28,16 @@ describe("roles and queues", () => {
     expect((await errorBody(response)).code).toBe("forbidden");
   });
 
-  it("refuses a server-only token on the client route with 403", async () => {
-    const token = await mint({ sub: "s-only", role: "server", queues: ["perm-x"] });
-    const response = await upgrade("/v1/connect", token);
-    expect(response.status).toBe(403);
-    expect((await errorBody(response)).code).toBe("forbidden");
+  it("lets a server-only token open its client socket but refuses every request it sends with forbidden", async () => {
+    const serverOnly = await Peer.client(
+      await mint({ sub: "s-only", role: "server", queues: ["perm-x"] }),
+    );
+    serverOnly.send({ ...request("sneaky", "perm-x"), failFast: true });
+    expect(await serverOnly.next("error", "sneaky")).toMatchObject({
+      code: "forbidden",
+      message: "this token does not allow the client role",
+    });
+    serverOnly.close();
   });
 
   it("answers a request for a queue outside the token with forbidden, and lets the rest of the batch through", async () => {

@@ -42,6 +42,21 @@ describe("request admission", () => {
     ]);
   });
 
+  it("refuses every request from a token without the client role", () => {
+    const serverOnly: Principal = { ...principal, roles: new Set(["server"]) };
+    const groups = new Map([["resize", [req("a", "resize")]]]);
+    const { enqueues, refused } = admitRequests(groups, serverOnly, always);
+    expect(enqueues.size).toBe(0);
+    expect(refused).toEqual([
+      {
+        type: "error",
+        id: "a",
+        code: "forbidden",
+        message: "this token does not allow the client role",
+      },
+    ]);
+  });
+
   it("refuses the requests beyond the bucket with rate_limited and a retry hint", () => {
     const groups = new Map([["resize", ["1", "2", "3", "4"].map((id) => req(id, "resize"))]]);
     const { enqueues, refused } = admitRequests(groups, principal, tokens(2));
