@@ -1,8 +1,9 @@
 /**
- * Four test projects: `unit` (pure modules, Node, milliseconds), `workers` (the Worker and its
+ * Test projects: `unit` (pure modules, Node, milliseconds), `workers` (the Worker and its
  * Durable Objects inside workerd via @cloudflare/vitest-pool-workers), `e2e` (a real
  * `wrangler dev` with SDK peers in separate Node processes), and `faults` (the same, with processes
- * killed, paused and cut off mid-flight).
+ * killed, paused and cut off mid-flight); `browser` (the SDK in headless Chromium; run on its own
+ * with `npm run test:browser`, since it needs Debian's chromium package).
  */
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
@@ -53,6 +54,16 @@ export default defineConfig({
           environment: "node",
           include: ["test/faults/**/*.test.ts"],
           testTimeout: 180_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: "browser",
+          environment: "node",
+          include: ["test/browser/**/*.test.ts"],
+          testTimeout: 60_000,
           hookTimeout: 120_000,
           fileParallelism: false,
         },

@@ -1,0 +1,172 @@
+/**
+ * The SDK in a real browser (Debian's headless Chromium driven by playwright-core) against a real
+ * `wrangler dev`: the browser build uses the platform WebSocket, with no `ws` and no Node APIs.
+ * A browser client is served by a Node SDK server and a browser server serves a Node client; in
+ * signed mode the browser passes its token as a WebSocket subprotocol, the only way a browser can.
+ * Run with `npm run test:browser` (needs `apt-get install chromium`); not part of `npm test`.
+ */
+import { build } from "esbuild";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, type EdgeMQError, type Peer } from "../../client/index.js";
+import { signToken } from "../../protocol/index.js";
+import { REPO_ROOT, Relay } from "../e2e/relay.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const PORTS = { relay: { first: 18300, last: 18349 }, inspector: { first: 19300, last: 19349 } };
+const SECRET = "browser-test-secret";
+
+/** The SDK bundled for browsers: one IIFE exposing `EdgeMQ`; `ws` is never needed there. */
+async function browserBundle(): Promise<string> {
+  const result = await build({
+    entryPoints: [`${REPO_ROOT}/client/index.ts`],
+    bundle: true,
+    format: "iife",
+    globalName: "EdgeMQ",
+    platform: "browser",
+    external: ["ws"],
+    write: false,
+  });
+  const file = result.outputFiles[0];
+  if (!file) throw new Error("esbuild produced no output");
+  return file.text;
+}
+
+/** What the bundle exposes on `globalThis.EdgeMQ` inside the page. */
+interface BrowserSdk {
+  connect: typeof connect;
+  EdgeMQError: typeof EdgeMQError;
+}
+
+interface BrowserOutcome {
+  json: unknown;
+  text: unknown;
+  bytes: number[];
+  error: string;
+}
+
+let browser: Browser;
+let bundle: string;
+
+beforeAll(async () => {
+  bundle = await browserBundle();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+async function sdkPage(): Promise<Page> {
+  const page = await browser.newPage();
+  await page.addScriptTag({ content: bundle });
+  return page;
+}
+
+describe("the SDK in a browser, dev mode", () => {
+  let relay: Relay;
+  let server: Peer;
+
+  beforeAll(async () => {
+    relay = await Relay.start({ ports: PORTS });
+    server = await connect(relay.url, { identity: "node-server" });
+    const service = server.serve("echo", (req) => {
+      if (req.body === "boom") throw new Error("handler failed");
+      return req.body;
+    });
+    await service.ready;
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await relay?.stop();
+  });
+
+  it("sends JSON, text and bytes from a browser client and gets each back as the same kind", async () => {
+    const page = await sdkPage();
+    const outcome: BrowserOutcome = await page.evaluate(async (url) => {
+      const sdk = Reflect.get(globalThis, "EdgeMQ") as BrowserSdk;
+      const peer = await sdk.connect(url, { identity: "browser-alice" });
+      const json = await peer.request("echo", { hello: "world", n: [1, 2] });
+      const text = await peer.request("echo", "plain text");
+      const bytes = await peer.request("echo", new Uint8Array([0, 1, 254, 255]));
+      let error = "";
+      try {
+        await peer.request("echo", "boom");
+      } catch (e) {
+        error = e instanceof sdk.EdgeMQError ? `${e.code}:${e.message}` : String(e);
+      }
+      await peer.close();
+      return { json, text, bytes: bytes instanceof Uint8Array ? Array.from(bytes) : [], error };
+    }, relay.url);
+    expect(outcome.json).toEqual({ hello: "world", n: [1, 2] });
+    expect(outcome.text).toBe("plain text");
+    expect(outcome.bytes).toEqual([0, 1, 254, 255]);
+    expect(outcome.error).toBe("server_error:handler failed");
+    await page.close();
+  });
+
+  it("serves requests from a browser tab to a Node client", async () => {
+    const page = await sdkPage();
+    await page.evaluate(async (url) => {
+      const sdk = Reflect.get(globalThis, "EdgeMQ") as BrowserSdk;
+      const peer = await sdk.connect(url, { identity: "browser-server" });
+      const service = peer.serve("in-browser", (req) => ({
+        servedBy: "browser",
+        from: req.from,
+        body: req.body instanceof Uint8Array ? "bytes" : (req.body ?? null),
+      }));
+      await service.ready;
+    }, relay.url);
+    const client = await connect(relay.url, { identity: "node-client" });
+    expect(await client.request("in-browser", { x: 1 })).toEqual({
+      servedBy: "browser",
+      from: "node-client",
+      body: { x: 1 },
+    });
+    await client.close();
+    await page.close();
+  });
+});
+
+describe("the SDK in a browser, signed mode", () => {
+  let relay: Relay;
+
+  beforeAll(async () => {
+    relay = await Relay.start({ ports: PORTS, vars: { EDGEMQ_SECRET: SECRET } });
+  });
+
+  afterAll(async () => {
+    await relay?.stop();
+  });
+
+  it("connects with its token in a subprotocol and is refused without one", async () => {
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const serverToken = await signToken({ sub: "svc", role: "server", queues: ["q"], exp }, SECRET);
+    const clientToken = await signToken({ sub: "tab", role: "client", queues: ["q"], exp }, SECRET);
+    const server = await connect(relay.url, { token: serverToken });
+    await server.serve("q", (req) => ({ from: req.from })).ready;
+    const page = await sdkPage();
+    const result = await page.evaluate(
+      async ({ url, token }) => {
+        const sdk = Reflect.get(globalThis, "EdgeMQ") as BrowserSdk;
+        let refused = "";
+        try {
+          await sdk.connect(url, { identity: "tab" });
+        } catch (e) {
+          refused = e instanceof sdk.EdgeMQError ? e.code : String(e);
+        }
+        const peer = await sdk.connect(url, { token });
+        const reply = await peer.request("q", "hi");
+        await peer.close();
+        return { refused, reply, identity: peer.identity };
+      },
+      { url: relay.url, token: clientToken },
+    );
+    expect(result.refused).toBe("unauthorized");
+    expect(result.identity).toBe("tab");
+    expect(result.reply).toEqual({ from: "tab" });
+    await page.close();
+    await server.close();
+  });
+});
