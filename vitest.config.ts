@@ -2,8 +2,8 @@
  * Test projects: `unit` (pure modules, Node, milliseconds), `workers` (the Worker and its
  * Durable Objects inside workerd via @cloudflare/vitest-pool-workers), `e2e` (a real
  * `wrangler dev` with SDK peers in separate Node processes), and `faults` (the same, with processes
- * killed, paused and cut off mid-flight); `browser` (the SDK in headless Chromium; run on its own
- * with `npm run test:browser`, since it needs Debian's chromium package).
+ * killed, paused and cut off mid-flight); `browser` (the SDK in headless Chromium, Bun and Deno; run on
+ * its own with `npm run test:browser`: it needs Debian's chromium package and Linux x64).
  */
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
@@ -62,7 +62,7 @@ export default defineConfig({
         test: {
           name: "browser",
           environment: "node",
-          include: ["test/browser/**/*.test.ts"],
+          include: ["test/browser/**/*.test.ts", "test/runtimes/**/*.test.ts"],
           testTimeout: 60_000,
           hookTimeout: 120_000,
           fileParallelism: false,
