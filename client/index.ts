@@ -19,4 +19,10 @@ export type { AbortSignalLike } from "./platform.js";
 export type { RequestOptions } from "./requester.js";
 export type { Handler, ServeOptions, ServeRequest } from "./service.js";
 export type { Status } from "./status.js";
-export type { WebSocketConstructor, WebSocketLike } from "./websocket.js";
+export type {
+  CloseEventLike,
+  ErrorEventLike,
+  MessageEventLike,
+  WebSocketConstructor,
+  WebSocketLike,
+} from "./websocket.js";
