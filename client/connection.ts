@@ -1,8 +1,9 @@
 /**
  * One reconnecting WebSocket to the relay, used by peer.ts (the client socket) and service.ts (a
  * queue's server socket). It waits for the relay's `welcome`, coalesces the frames sent in one
- * tick into one message, keeps the socket alive with ping/pong, and after an unexpected drop
- * reconnects with full-jitter backoff. It knows frames, not requests: its owner re-sends state.
+ * tick into one message, keeps the socket alive with ping/pong (heartbeat.ts), and after an
+ * unexpected drop reconnects with full-jitter backoff. It knows frames, not requests: its owner
+ * re-sends state.
  */
 import {
   CLOSE_CODE,
@@ -11,20 +12,18 @@ import {
   EdgeMQError,
   ERROR_CODE,
   type Frame,
-  HEARTBEAT_INTERVAL_MS,
-  HEARTBEAT_MISSES,
   type Limits,
   maxFrameChars,
-  PING_MESSAGE,
   PONG_MESSAGE,
   type WelcomeFrame,
 } from "../protocol/index.js";
 import { type BackoffOptions, backoffDelay } from "./backoff.js";
 import { packMessages } from "./batch.js";
 import { closeFailure, describeClose, httpStatusOf } from "./close-reasons.js";
+import { Heartbeat } from "./heartbeat.js";
 import { startTimer, stopTimer, type TimerHandle } from "./platform.js";
 import type { Status } from "./status.js";
-import { OPEN, type WebSocketConstructor, type WebSocketLike } from "./websocket.js";
+import { trySend, type WebSocketConstructor, type WebSocketLike } from "./websocket.js";
 
 export interface ConnectionEvents {
   /** The relay's welcome, on the first connection and on each reconnection. */
@@ -68,8 +67,7 @@ export class Connection {
   #attempt = 0;
   #outbox: Frame[] = [];
   #flushScheduled = false;
-  #heartbeat: TimerHandle | undefined;
-  #misses = 0;
+  readonly #heartbeat = new Heartbeat();
   #retry: TimerHandle | undefined;
   #httpStatus: number | undefined;
   #lastError: string | undefined;
@@ -106,7 +104,7 @@ export class Connection {
     this.#flush();
     this.#state = "closed";
     stopTimer(this.#retry);
-    this.#stopHeartbeat();
+    this.#heartbeat.stop();
     this.#rejectOpened(new EdgeMQError(ERROR_CODE.closed, "connection closed by the client"));
     const socket = this.#socket;
     if (!socket) return;
@@ -129,7 +127,6 @@ export class Connection {
     this.#state = "connecting";
     this.#httpStatus = undefined;
     this.#lastError = undefined;
-    this.#misses = 0;
     let socket: WebSocketLike;
     try {
       const { url, protocols } = this.#options;
@@ -155,11 +152,15 @@ export class Connection {
       if (this.#state === "closed") this.#closeWaiter?.();
       else this.#dropped(event.code, event.reason);
     };
-    this.#startHeartbeat(socket);
+    this.#heartbeat.start(
+      socket,
+      () => this.#socket === socket,
+      () => this.#heartbeatTimeout(socket),
+    );
   }
 
   #receive(data: unknown): void {
-    this.#misses = 0;
+    this.#heartbeat.heard();
     if (data === PONG_MESSAGE) return;
     for (const result of decodeFrames(data)) {
       if (this.#state === "closed") return;
@@ -190,7 +191,7 @@ export class Connection {
   }
 
   #dropped(code: number, reason: string): void {
-    this.#stopHeartbeat();
+    this.#heartbeat.stop();
     this.#socket = undefined;
     this.#outbox = [];
     const retrying = this.#everOpened || this.#options.retryFirst === true;
@@ -218,29 +219,15 @@ export class Connection {
     }, delayMs);
   }
 
-  #startHeartbeat(socket: WebSocketLike): void {
-    const tick = () => {
-      if (this.#socket !== socket) return;
-      if (this.#misses >= HEARTBEAT_MISSES) {
-        this.#socket = undefined;
-        try {
-          socket.close(CLOSE_CODE.normal, "heartbeat timeout");
-        } catch {
-          // The socket is already unusable; dropping it is all that is left to do.
-        }
-        this.#dropped(1006, "heartbeat timeout");
-        return;
-      }
-      this.#misses += 1;
-      if (socket.readyState === OPEN) trySend(socket, PING_MESSAGE);
-      this.#heartbeat = startTimer(tick, HEARTBEAT_INTERVAL_MS);
-    };
-    this.#heartbeat = startTimer(tick, HEARTBEAT_INTERVAL_MS);
-  }
-
-  #stopHeartbeat(): void {
-    stopTimer(this.#heartbeat);
-    this.#heartbeat = undefined;
+  /** No frame and no pong for HEARTBEAT_MISSES intervals: give the socket up and reconnect. */
+  #heartbeatTimeout(socket: WebSocketLike): void {
+    this.#socket = undefined;
+    try {
+      socket.close(CLOSE_CODE.normal, "heartbeat timeout");
+    } catch {
+      // The socket is already unusable; dropping it is all that is left to do.
+    }
+    this.#dropped(1006, "heartbeat timeout");
   }
 
   #flush(): void {
@@ -264,14 +251,5 @@ export class Connection {
   /** The URL without its query, so a token never lands in an error message. */
   #safeUrl(): string {
     return this.#options.url.split("?")[0] ?? "";
-  }
-}
-
-/** A send on a socket that is going away throws on some platforms; its close event follows. */
-function trySend(socket: WebSocketLike, data: string): void {
-  try {
-    socket.send(data);
-  } catch {
-    // Ignored on purpose: the close event that follows triggers the reconnect and re-send.
   }
 }

@@ -5,7 +5,14 @@
  * settles exactly once (reply, error, local backstop, abort or close); an abort also cancels it at
  * the relay (`DELETE /v1/queues/{q}/requests/{id}`). Used by http-peer.ts.
  */
-import { type Body, EdgeMQError, ERROR_CODE, isQueueName, type Limits } from "../protocol/index.js";
+import {
+  type Body,
+  EdgeMQError,
+  ERROR_CODE,
+  HTTP_API_HEADERS,
+  isQueueName,
+  type Limits,
+} from "../protocol/index.js";
 import { bodyOfHttp, type HttpBody, httpBodyOf } from "./http-body.js";
 import { answerError, type HttpAnswer, type HttpLink, paceEmptyPoll } from "./http-link.js";
 import type { HttpStatus } from "./http-status.js";
@@ -21,9 +28,6 @@ import type { RequestOptions } from "./requester.js";
 
 /** Longest single long-poll for an outcome (the relay allows up to 60 s; proxies may not). */
 export const POLL_WAIT_MS = 25_000;
-
-/** The header naming a request (sent to choose the id; answered on every request route). */
-export const REQUEST_ID_HEADER = "EdgeMQ-Request-Id";
 
 export interface HttpRequesterSetup {
   link: HttpLink;
@@ -170,7 +174,7 @@ export class HttpRequester {
     const path = `/v1/queues/${encodeURIComponent(prepared.queue)}/requests?${prepared.query}`;
     const headers = {
       "Content-Type": prepared.body.contentType,
-      [REQUEST_ID_HEADER]: prepared.id,
+      [HTTP_API_HEADERS.requestId]: prepared.id,
     };
     const accepted = await link.retrying(status, retry, () => {
       posted();

@@ -14,6 +14,7 @@
 import {
   EdgeMQError,
   ERROR_CODE,
+  HTTP_API_HEADERS,
   isIdentity,
   isRequestId,
   type Limits,
@@ -29,19 +30,6 @@ import type { Status } from "./status.js";
 
 /** Longest a take waits at the relay before answering 204 (under common proxy timeouts). */
 export const TAKE_WAIT_MS = 25_000;
-
-/** Headers of a take's answer (docs/http-api.md). */
-export const TAKE_HEADERS = {
-  id: "EdgeMQ-Request-Id",
-  from: "EdgeMQ-From",
-  deadline: "EdgeMQ-Deadline",
-  attempt: "EdgeMQ-Attempt",
-  leaseMs: "EdgeMQ-Lease-Ms",
-  /** The partition it came from, passed back as `?partition=` (docs/scaling.md). */
-  partition: "EdgeMQ-Partition",
-  /** How many partitions the queue has. */
-  partitions: "EdgeMQ-Partitions",
-} as const;
 
 export interface HttpServiceSetup {
   queue: string;
@@ -126,7 +114,7 @@ export class HttpService implements Service {
         link.call("POST", path, {}, this.#taking.signal),
       );
       if (answer instanceof EdgeMQError) return;
-      this.#partitions = readCount(answer.header(TAKE_HEADERS.partitions)) ?? this.#partitions;
+      this.#partitions = readCount(answer.header(HTTP_API_HEADERS.partitions)) ?? this.#partitions;
       if (answer.status === 204) {
         this.#readyResolve();
         await paceEmptyPoll(startedAt, wait, this.#taking.signal);
@@ -158,12 +146,12 @@ export class HttpService implements Service {
   }
 
   #read(answer: HttpAnswer): Taken | undefined {
-    const id = answer.header(TAKE_HEADERS.id);
-    const from = answer.header(TAKE_HEADERS.from);
-    const deadline = Number(answer.header(TAKE_HEADERS.deadline));
-    const attempt = Number(answer.header(TAKE_HEADERS.attempt));
-    const leaseMs = Number(answer.header(TAKE_HEADERS.leaseMs));
-    const partition = readCount(answer.header(TAKE_HEADERS.partition));
+    const id = answer.header(HTTP_API_HEADERS.requestId);
+    const from = answer.header(HTTP_API_HEADERS.from);
+    const deadline = Number(answer.header(HTTP_API_HEADERS.deadline));
+    const attempt = Number(answer.header(HTTP_API_HEADERS.attempt));
+    const leaseMs = Number(answer.header(HTTP_API_HEADERS.leaseMs));
+    const partition = readCount(answer.header(HTTP_API_HEADERS.partition));
     if (!isRequestId(id) || !isIdentity(from) || !Number.isSafeInteger(deadline)) {
       const error = new EdgeMQError(ERROR_CODE.badRequest, "take answered without its headers");
       this.#setup.report({ type: "error", error, queue: this.queue });

@@ -1,7 +1,8 @@
 /**
  * The minimal WebSocket shape the SDK uses, and how it finds a constructor: the one given in
  * options, else globalThis.WebSocket (browsers, Workers, Deno, Bun, Node 22+), else the `ws`
- * package loaded on demand (Node 20). Used by connection.ts; tests inject a fake relay here.
+ * package loaded on demand (Node 20). Used by connection.ts and heartbeat.ts; tests inject a fake
+ * relay here.
  */
 import { EdgeMQError, ERROR_CODE } from "../protocol/index.js";
 
@@ -35,6 +36,15 @@ export type WebSocketConstructor = new (url: string, protocols?: string[]) => We
 
 /** WebSocket.OPEN, the same number on every platform. */
 export const OPEN = 1;
+
+/** A send on a socket that is going away throws on some platforms; its close event follows. */
+export function trySend(socket: WebSocketLike, data: string): void {
+  try {
+    socket.send(data);
+  } catch {
+    // Ignored on purpose: the close event that follows triggers the reconnect and re-send.
+  }
+}
 
 export async function resolveWebSocket(
   given: WebSocketConstructor | undefined,

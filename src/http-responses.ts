@@ -8,29 +8,12 @@ import {
   type DispatchFrame,
   EdgeMQError,
   type ErrorFrame,
+  HTTP_API_HEADERS,
   type ReplyFrame,
   type WireError,
 } from "../protocol/index.js";
 import { httpFromWireBody } from "./http-body.js";
 import { errorResponse } from "./http-error.js";
-
-/** Response headers of the HTTP API. */
-export const HTTP_API_HEADERS = {
-  /** The request's id: relay-chosen for a client; the relay id to reply to for a server. */
-  requestId: "EdgeMQ-Request-Id",
-  /** The client identity that sent a dispatched request. */
-  from: "EdgeMQ-From",
-  /** Epoch milliseconds after which the request ends in `timeout`. */
-  deadline: "EdgeMQ-Deadline",
-  /** 1 on the first dispatch, higher on redelivery. */
-  attempt: "EdgeMQ-Attempt",
-  /** How long a lease lasts (ms): a server extends it before that (POST .../leases/{id}). */
-  leaseMs: "EdgeMQ-Lease-Ms",
-  /** The partition a take came from: pass it back as `?partition=` (docs/scaling.md). */
-  partition: "EdgeMQ-Partition",
-  /** How many partitions the queue has. */
-  partitions: "EdgeMQ-Partitions",
-} as const;
 
 /** The HTTP answer to a request's outcome. */
 export function outcomeResponse(frame: ReplyFrame | ErrorFrame, id: string): Response {

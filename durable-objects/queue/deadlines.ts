@@ -1,7 +1,7 @@
 /**
  * Pure time rules of a queue: how an expired request ends (timeout, or no_responders when no
  * server was connected at any moment of its life), when a lease runs out, and when the single
- * alarm must fire next. Used by queue-do.ts and request-store.ts.
+ * alarm must fire next. Used by queue-alarm.ts and request-store.ts.
  */
 import { ERROR_CODE, type ErrorCode } from "../../protocol/index.js";
 

@@ -3,7 +3,7 @@
  * (round-robin across client identities, ready-index.ts), give it to the least recently used
  * server with room (server-choice.ts), lease it in SQLite and queue its `dispatch` frame in the
  * outbox (batched per server). Expired requests met on the way are ended, never dispatched.
- * Runs inside the caller's transaction; used by queue-do.ts.
+ * Runs inside the caller's transaction; used by queue-settle.ts.
  */
 import { type DispatchFrame, ERROR_CODE, type Limits } from "../../protocol/index.js";
 import { expiryError, isExpired, leaseUntil } from "./deadlines.js";

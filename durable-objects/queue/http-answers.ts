@@ -4,7 +4,7 @@
  * frame) or extends its lease by leaseMs (never past the deadline, as `extend` does). Both count
  * only from the lessee (the virtual connection `http:<identity>`), once, before the deadline
  * (lease-rules.ts); refusals map to the HTTP statuses of `replies` (httpRefusal). Inside the
- * caller's transaction; used by queue-do.ts.
+ * caller's transaction; used by http-server-rpc.ts.
  */
 import { ERROR_CODE, isRequestId, type Limits, type WireError } from "../../protocol/index.js";
 import {

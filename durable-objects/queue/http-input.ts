@@ -1,7 +1,7 @@
 /**
  * Re-validates what the front door hands a QueueDO for an HTTP server (a queue object trusts no
  * caller blindly): identity and queue names, that this object serves that queue, and, for a
- * reply, the relay id and the body (shape and size). Pure; used by queue-do.ts.
+ * reply, the relay id and the body (shape and size). Pure; used by http-server-rpc.ts.
  */
 import {
   bodySize,

@@ -6,7 +6,8 @@
  * longest waiting first, each like a server with capacity 1 (so a waiting HTTP server is never
  * passed over for a WebSocket server). An HTTP server counts as connected while a take waits and
  * for HTTP_SERVER_PRESENCE_MS after its last take or reply. Leases are made inside the caller's
- * transaction; waiters are resolved only after it commits. Used by queue-do.ts.
+ * transaction; waiters are resolved only after it commits. Used by http-server-rpc.ts and
+ * queue-settle.ts.
  */
 import {
   type DispatchFrame,

@@ -3,7 +3,7 @@
  * shard and flush). An outcome stays in SQLite until its call succeeds; a failed call is retried
  * by the alarm after DELIVERY_RETRY_MS. A success is written later, with the queue's next
  * transaction (`recordDelivered`), not in a commit of its own: if the object dies first, the
- * outcome is delivered again, and the client's SDK ignores the copy. Used by queue-do.ts.
+ * outcome is delivered again, and the client's SDK ignores the copy. Used by queue-state.ts and queue-settle.ts.
  */
 import { type ExchangeRpc, exchangeName, type Outcome } from "../shared/contracts.js";
 import { DELIVERY_RETRY_MS } from "./deadlines.js";

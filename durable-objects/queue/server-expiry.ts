@@ -3,7 +3,8 @@
  * token checks, outside dev mode) is closed with 4401 and a reason, is never dispatched to, and
  * its leased requests go back to the queue. The next expiry among connected servers joins the
  * queue's one alarm. Checked on each message, before every dispatch pass, and by the alarm.
- * Runs inside the caller's transaction; used by queue-do.ts.
+ * Runs inside the caller's transaction; used by queue-do.ts, queue-settle.ts and
+ * queue-alarm.ts.
  */
 import { CLOSE_CODE } from "../../protocol/index.js";
 import { connectionRefusal, NEVER_EXPIRES, nextExpiry } from "../shared/token-expiry.js";

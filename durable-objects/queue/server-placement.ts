@@ -2,7 +2,7 @@
  * Which partition of its queue a server socket reaches (docs/scaling.md): the front door names it
  * in X-EdgeMQ-Partition after checking it against the queue's partition count; a QueueDO reads it
  * back (a Durable Object does not know its own name) to tell the server in its welcome. A header
- * that is absent or out of range means partition 0. Pure; used by queue-do.ts.
+ * that is absent or out of range means partition 0. Pure; used by server-upgrade.ts.
  */
 import { partitionCount, type QueuePartitions } from "../shared/queue-partitions.js";
 import type { Placement } from "./server-socket.js";

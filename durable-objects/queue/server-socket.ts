@@ -1,7 +1,7 @@
 /**
  * Small helpers for the QueueDO's server sockets and upgrade answers: the welcome frame, JSON
  * HTTP errors for refused upgrades (status from the protocol's one mapping) and a close that
- * tolerates an already-closed socket. Used by queue-do.ts.
+ * tolerates an already-closed socket. Used by queue-do.ts and server-upgrade.ts.
  */
 import {
   type ErrorCode,

@@ -3,7 +3,7 @@
  * must act (a deadline, a lease end, a delivery retry), in place of the storage alarm, whose
  * `setAlarm` is a storage write. A pending timer keeps the Durable Object from hibernating; it is
  * armed only while requests are live or outcomes wait for delivery, which is when the object must
- * stay in memory anyway (hibernation would lose them). Used by queue-do.ts.
+ * stay in memory anyway (hibernation would lose them). Used by queue-alarm.ts.
  */
 
 export class WakeTimer {

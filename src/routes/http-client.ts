@@ -17,17 +17,17 @@
 import type { Context } from "hono";
 import { exchangeName } from "../../durable-objects/shared/contracts.js";
 import { readSettings } from "../../durable-objects/shared/settings.js";
-import { EdgeMQError, ERROR_CODE, type RequestFrame } from "../../protocol/index.js";
+import {
+  EdgeMQError,
+  ERROR_CODE,
+  HTTP_API_HEADERS,
+  type RequestFrame,
+} from "../../protocol/index.js";
 import type { Env } from "../env.js";
 import { wireBodyFromHttp } from "../http-body.js";
 import { readBoundedBody } from "../http-body-reader.js";
 import { readFlag, readQueue, readRequestId, readTimeout, readWait } from "../http-params.js";
-import {
-  HTTP_API_HEADERS,
-  noContent,
-  outcomeResponse,
-  refusalResponse,
-} from "../http-responses.js";
+import { noContent, outcomeResponse, refusalResponse } from "../http-responses.js";
 import { establishPrincipal, requireQueue, requireRole } from "../identity.js";
 import { clientQueueStub } from "../partitions.js";
 

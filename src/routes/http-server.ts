@@ -20,16 +20,12 @@
  */
 import type { Context } from "hono";
 import { readSettings } from "../../durable-objects/shared/settings.js";
+import { HTTP_API_HEADERS } from "../../protocol/index.js";
 import type { Env } from "../env.js";
 import { wireBodyFromHttp } from "../http-body.js";
 import { readBoundedBody } from "../http-body-reader.js";
 import { readQueue, readRequestId, readWait } from "../http-params.js";
-import {
-  dispatchResponse,
-  HTTP_API_HEADERS,
-  noContent,
-  refusalResponse,
-} from "../http-responses.js";
+import { dispatchResponse, noContent, refusalResponse } from "../http-responses.js";
 import { establishPrincipal, requireQueue, requireRole } from "../identity.js";
 import { partitionStub, partitionsOf, requirePartition } from "../partitions.js";
 import { takeFromPartitions } from "./http-take.js";

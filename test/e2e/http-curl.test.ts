@@ -1,5 +1,5 @@
 /**
- * E2E, HTTP API against a real `wrangler dev` (test/e2e/http-relay.ts, own ports): the real
+ * E2E, HTTP API against a real `wrangler dev` (test/e2e/relay.ts, on its own ports): the real
  * `curl` binary as a client served by an SDK server process, and an SDK client served by a
  * take/reply loop of `curl` processes. Bodies and Content-Types must arrive intact both ways.
  */
@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HttpRelay } from "./http-relay.js";
+import { Relay } from "./relay.js";
 import { request, serve } from "./support/commands.js";
 import { PeerProcess } from "./support/peer.js";
 
@@ -18,7 +18,10 @@ interface CurlResult {
   body: Buffer;
 }
 
-let relay: HttpRelay | undefined;
+/** Ports of its own, so this file never meets the other e2e files' relays. */
+const PORTS = { relay: { first: 18940, last: 18959 }, inspector: { first: 19940, last: 19959 } };
+
+let relay: Relay | undefined;
 let scratch = "";
 const peers: PeerProcess[] = [];
 
@@ -79,7 +82,7 @@ function fileWith(content: Buffer | string): string {
 describe("HTTP API with curl and the SDK", () => {
   beforeAll(async () => {
     scratch = mkdtempSync(join(tmpdir(), "edgemq-curl-"));
-    relay = await HttpRelay.start();
+    relay = await Relay.start({ ports: PORTS });
   });
 
   afterAll(async () => {

@@ -5,6 +5,12 @@
  * the sockets, their attachments and SQLite remain) and drives webSocketMessage / webSocketClose /
  * alarm / RPC on it with a socket taken from state.getWebSockets(). Dispatch, replies, leases,
  * extend and the exchange's outbox replay must all work from what survived.
+ *
+ * Each test drives real sockets and RPC across two objects and waits on what they send (frames,
+ * outbox rows, a socket's `ready` applied); none waits on a fixed time except to let a lease run
+ * out. Those waits take ~100 ms even on a loaded machine, but a test once passed the 5 s default
+ * when the whole workers project ran under heavy CPU load, so the suites below allow
+ * WAKE_TEST_TIMEOUT_MS: a stalled machine gets time, a wait that never ends still fails.
  */
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -17,6 +23,11 @@ import { encodeBody } from "../../protocol/index.js";
 import type { Env } from "../../src/env.js";
 import { TestSocket } from "./exchange-test-socket.js";
 import { outcomeFor, request, sleep, TestServer } from "./queue-test-server.js";
+
+/** Per-test bound (see the header): generous for a starved machine, still finite. */
+const WAKE_TEST_TIMEOUT_MS = 30_000;
+/** How long readyApplied waits for a server's `ready` to reach its attachment. */
+const READY_WAIT_MS = 10_000;
 
 const queueStub = (queue: string) => env.QUEUE.getByName(queue);
 const exchange = () => env.EXCHANGE.getByName("exchange");
@@ -41,7 +52,9 @@ function leaseOf(state: DurableObjectState, clientId: string): { state: unknown;
  * in-memory index that a woken instance made stale.
  */
 async function readyApplied(queue: string, identity: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  // Bounded by time, not by a count of polls (each poll is a round trip that slows under load).
+  const until = Date.now() + READY_WAIT_MS;
+  while (Date.now() < until) {
     const concurrency = await runInDurableObject(queueStub(queue), (_i, state) => {
       const [ws] = state.getWebSockets(`srv:${identity}`);
       return readServerAttachment(ws?.deserializeAttachment())?.concurrency ?? 0;
@@ -49,10 +62,12 @@ async function readyApplied(queue: string, identity: string): Promise<void> {
     if (concurrency > 0) return;
     await sleep(10);
   }
-  throw new Error(`${identity}'s ready was never applied`);
+  throw new Error(`${identity}'s ready was not applied within ${READY_WAIT_MS} ms`);
 }
 
-describe("QueueDO after a wake-up (a fresh instance over the same state)", () => {
+describe("QueueDO after a wake-up (a fresh instance over the same state)", {
+  timeout: WAKE_TEST_TIMEOUT_MS,
+}, () => {
   it("dispatches a request enqueued on the woken instance to a server connected before it slept", async () => {
     const server = await TestServer.connect("hib-q1", "w1", 2);
     await readyApplied("hib-q1", "w1");
@@ -104,6 +119,7 @@ describe("QueueDO after a wake-up (a fresh instance over the same state)", () =>
     const before = await runInDurableObject(queueStub("hib-q3"), (_i, state) =>
       leaseOf(state, "c1"),
     );
+    // Let the clock move (workerd's advances between I/O), so a renewal ends later than `before`.
     await sleep(5);
     const extended = await runInDurableObject(queueStub("hib-q3"), async (_i, state) => {
       const woken = new QueueDO(state, env);
@@ -144,6 +160,7 @@ describe("QueueDO after a wake-up (a fresh instance over the same state)", () =>
     });
     const firstDispatch = await server.next("dispatch");
     expect(firstDispatch.attempt).toBe(1);
+    // Past the 30 ms lease: the woken instance's alarm must find it ended.
     await sleep(40);
     await runInDurableObject(queueStub("hib-q4"), async (_i, state) => {
       await new QueueDO(state, shortLease).alarm();
@@ -177,7 +194,9 @@ describe("QueueDO after a wake-up (a fresh instance over the same state)", () =>
   });
 });
 
-describe("ExchangeDO after a wake-up (a fresh instance over the same state)", () => {
+describe("ExchangeDO after a wake-up (a fresh instance over the same state)", {
+  timeout: WAKE_TEST_TIMEOUT_MS,
+}, () => {
   const reply = (to: string, id: string): Outcome => ({
     to,
     frame: { type: "reply", id, body: encodeBody(`answer ${id}`) },

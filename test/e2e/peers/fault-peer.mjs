@@ -15,6 +15,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { connect, EdgeMQError } from "edgemq/client";
 import WebSocket from "ws";
+import { emit, serveCommands } from "./ipc.mjs";
 
 const url = process.env.EDGEMQ_URL;
 if (!url) throw new Error("EDGEMQ_URL is required");
@@ -42,17 +43,6 @@ const wire = {
   clientErrors: {},
 };
 let arrival = 0;
-
-function emit(event) {
-  process.send?.(event);
-}
-
-process.on("unhandledRejection", (reason) => {
-  emit({ event: "unhandled", message: String(reason?.stack ?? reason) });
-});
-process.on("uncaughtException", (error) => {
-  emit({ event: "unhandled", message: String(error?.stack ?? error) });
-});
 
 function tappedWebSocket(identity) {
   return class TappedWebSocket extends WebSocket {
@@ -298,17 +288,4 @@ const commands = {
   },
 };
 
-process.on("message", async (message) => {
-  const { seq, cmd, args } = message;
-  const command = commands[cmd];
-  try {
-    if (!command) throw new Error(`unknown command ${cmd}`);
-    const result = await command(args ?? {});
-    process.send?.({ seq, ok: true, result });
-  } catch (error) {
-    process.send?.({ seq, ok: false, error: String(error?.stack ?? error) });
-  }
-});
-
-process.on("disconnect", () => process.exit(0));
-emit({ event: "started", pid: process.pid });
+serveCommands(commands);

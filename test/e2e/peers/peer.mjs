@@ -9,6 +9,7 @@
 
 import { connect, EdgeMQError } from "edgemq/client";
 import { runBurst } from "./client-jobs.mjs";
+import { emit, serveCommands } from "./ipc.mjs";
 import { createStats, makeHandler } from "./server-jobs.mjs";
 
 const url = process.env.EDGEMQ_URL;
@@ -19,17 +20,6 @@ const peers = new Map();
 const services = [];
 const bursts = new Map();
 const stats = createStats();
-
-function emit(event) {
-  process.send?.(event);
-}
-
-process.on("unhandledRejection", (reason) => {
-  emit({ event: "unhandled", message: String(reason?.stack ?? reason) });
-});
-process.on("uncaughtException", (error) => {
-  emit({ event: "unhandled", message: String(error?.stack ?? error) });
-});
 
 async function peerFor(identity) {
   const existing = peers.get(identity);
@@ -116,17 +106,4 @@ async function connectAll(identities) {
   return new Map(entries);
 }
 
-process.on("message", async (message) => {
-  const { seq, cmd, args } = message;
-  const command = commands[cmd];
-  try {
-    if (!command) throw new Error(`unknown command ${cmd}`);
-    const result = await command(args ?? {});
-    process.send?.({ seq, ok: true, result });
-  } catch (error) {
-    process.send?.({ seq, ok: false, error: String(error?.stack ?? error) });
-  }
-});
-
-process.on("disconnect", () => process.exit(0));
-emit({ event: "started", pid: process.pid });
+serveCommands(commands);

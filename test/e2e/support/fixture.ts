@@ -1,7 +1,8 @@
 /**
  * Per-file e2e fixture: one relay started in `beforeAll`, peer processes and raw sockets that are
  * always cleaned up in `afterAll` (processes killed, relay stopped, temp state removed), and the
- * relay's last log lines printed when a test fails.
+ * relay's last log lines printed when a test fails. The fault suite builds its fixture on this one
+ * (test/faults/support/fault-fixture.ts) with its own peer program.
  */
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { Relay, type RelayOptions } from "../relay.js";
@@ -16,7 +17,12 @@ export interface E2EFixture {
   raw(path: string, identity: string): Promise<RawSocket>;
 }
 
-export function useRelay(options: RelayOptions = {}): E2EFixture {
+/** Which program `peer()` forks (default test/e2e/peers/peer.mjs). */
+export interface PeerOptions {
+  peerProgram?: string;
+}
+
+export function useRelay(options: RelayOptions = {}, peerOptions: PeerOptions = {}): E2EFixture {
   let current: Relay | undefined;
   const peers: PeerProcess[] = [];
   const sockets: RawSocket[] = [];
@@ -37,6 +43,8 @@ export function useRelay(options: RelayOptions = {}): E2EFixture {
 
   afterAll(async () => {
     await Promise.all(sockets.splice(0).map((s) => s.close()));
+    // A fault test may have left a peer stopped (SIGSTOP): let it run so it can be stopped.
+    for (const p of peers) p.signal("SIGCONT");
     await Promise.all(peers.splice(0).map((p) => p.stop()));
     await current?.stop();
   });
@@ -49,7 +57,7 @@ export function useRelay(options: RelayOptions = {}): E2EFixture {
   return {
     relay,
     async peer(label) {
-      const p = await PeerProcess.start(label, relay().url);
+      const p = await PeerProcess.start(label, relay().url, peerOptions.peerProgram);
       peers.push(p);
       return p;
     },

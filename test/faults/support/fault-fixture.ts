@@ -8,10 +8,10 @@
  * scenarios measure delivery under faults, not admission (which has its own tests).
  */
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll } from "vitest";
-import { REPO_ROOT, Relay } from "../../e2e/relay.js";
+import { REPO_ROOT, type Relay } from "../../e2e/relay.js";
+import { useRelay } from "../../e2e/support/fixture.js";
 import { counts, list, num, record } from "../../e2e/support/guards.js";
-import { PeerProcess } from "../../e2e/support/peer.js";
+import type { PeerProcess } from "../../e2e/support/peer.js";
 
 const FAULT_PEER = join(REPO_ROOT, "test", "e2e", "peers", "fault-peer.mjs");
 const FAULT_PORTS = {
@@ -32,41 +32,8 @@ export interface FaultFixture {
 }
 
 export function useFaultRelay(vars: Record<string, string> = {}): FaultFixture {
-  let current: Relay | undefined;
-  const peers: PeerProcess[] = [];
-
-  beforeAll(async () => {
-    current = await Relay.start({ vars: { ...UNLIMITED_ADMISSION, ...vars }, ports: FAULT_PORTS });
-  });
-
-  afterEach((context) => {
-    if (context.task.result?.state === "fail" && current) {
-      console.error(`--- relay log (last lines) ---\n${current.logTail(80)}`);
-      for (const p of peers) {
-        const unhandled = p.eventsOf("unhandled");
-        if (unhandled.length > 0) console.error(`${p.label} unhandled:`, unhandled.slice(0, 5));
-      }
-    }
-  });
-
-  afterAll(async () => {
-    for (const p of peers) p.signal("SIGCONT");
-    await Promise.all(peers.splice(0).map((p) => p.stop()));
-    await current?.stop();
-  });
-
-  const relay = (): Relay => {
-    if (!current) throw new Error("the relay is not running (beforeAll failed?)");
-    return current;
-  };
-  return {
-    relay,
-    async peer(label) {
-      const p = await PeerProcess.start(label, relay().url, FAULT_PEER);
-      peers.push(p);
-      return p;
-    },
-  };
+  const options = { vars: { ...UNLIMITED_ADMISSION, ...vars }, ports: FAULT_PORTS };
+  return useRelay(options, { peerProgram: FAULT_PEER });
 }
 
 export interface LoadArgs {
@@ -216,5 +183,18 @@ export function exactlyOnce(summary: LoadSummary): Record<string, number> {
     untyped: summary.untyped,
     wrongPayload: summary.wrongPayload,
     misrouted: summary.misrouted,
+  };
+}
+
+/** The exactly-once verdict of a load of `total` requests that all settled: none lost or doubled. */
+export function settledOnce(total: number): Record<string, number> {
+  return {
+    sent: total,
+    settled: total,
+    lost: 0,
+    duplicated: 0,
+    untyped: 0,
+    wrongPayload: 0,
+    misrouted: 0,
   };
 }

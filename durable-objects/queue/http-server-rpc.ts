@@ -1,0 +1,107 @@
+/**
+ * The HTTP API's server side of a QueueDO (its RPC methods `take`, `httpReply`, `httpFail`,
+ * `httpExtend`): re-validate what the front door hands over (http-input.ts), note the HTTP
+ * server's presence, apply the lease rules in one transaction (http-takers.ts, http-answers.ts),
+ * then settle. QueueDO delegates these methods here.
+ */
+import { ERROR_CODE, type WireError } from "../../protocol/index.js";
+import type {
+  HttpExtendAnswer,
+  HttpExtendInput,
+  HttpFailInput,
+  HttpQueueRpc,
+  HttpReplyAnswer,
+  HttpReplyInput,
+  HttpTakeAnswer,
+  HttpTakeInput,
+} from "../shared/http-contracts.js";
+import {
+  extendAsHttpServer,
+  failAsHttpServer,
+  type HttpAnswerDeps,
+  httpAnswerRefusal,
+} from "./http-answers.js";
+import { httpInputRefusal } from "./http-input.js";
+import { MAX_WAITING_TAKES, replyAsHttpServer } from "./http-takers.js";
+import type { QueueSettler } from "./queue-settle.js";
+
+type Refused = { ok: false; error: WireError };
+
+export class HttpServerRpc implements HttpQueueRpc {
+  constructor(private readonly rt: QueueSettler) {}
+
+  /** Leases the next request to HTTP server `identity`, waiting up to `waitMs`. */
+  async take(input: HttpTakeInput): Promise<HttpTakeAnswer> {
+    const state = this.rt.state;
+    state.chooseStore(input.queue);
+    const refusal = httpInputRefusal(input, state.store.queueName());
+    if (refusal !== undefined) return { ok: false, error: refusal };
+    if (state.takers.waitingCount >= MAX_WAITING_TAKES) {
+      const message = `${MAX_WAITING_TAKES} takes already wait on this queue; retry later`;
+      return { ok: false, error: { code: ERROR_CODE.rateLimited, message } };
+    }
+    const now = Date.now();
+    state.takers.seen(input.identity, now);
+    const frame = state.transaction(() => {
+      state.store.setQueueName(input.queue);
+      state.store.markSawServer();
+      return state.takers.takeNow(state.dispatchDeps(now), input.identity);
+    });
+    // Registered before any await, so a request enqueued meanwhile is handed to this take.
+    const waiting =
+      frame === undefined && input.waitMs > 0
+        ? state.takers.wait(input.identity, input.waitMs)
+        : undefined;
+    await this.rt.settle(now);
+    const dispatch = frame ?? (waiting === undefined ? null : await waiting);
+    state.takers.seen(input.identity, Date.now());
+    return { ok: true, dispatch };
+  }
+
+  /** HTTP server `identity` replies to relay id `id` (lessee, once, before the deadline). */
+  httpReply(input: HttpReplyInput): Promise<HttpReplyAnswer> {
+    const limits = this.rt.state.settings.limits;
+    return this.answer(
+      input,
+      (known) => httpInputRefusal(input, known, limits),
+      (deps) => replyAsHttpServer(deps, input.identity, input.id, input.body),
+    );
+  }
+
+  /** HTTP server `identity` fails relay id `id` (same rules as a reply). */
+  httpFail(input: HttpFailInput): Promise<HttpReplyAnswer> {
+    return this.answer(
+      input,
+      (known) => httpAnswerRefusal(input, known),
+      (deps) => failAsHttpServer(deps, input.identity, input.id, input.message),
+    );
+  }
+
+  /** HTTP server `identity` extends its lease on relay id `id`. */
+  httpExtend(input: HttpExtendInput): Promise<HttpExtendAnswer> {
+    return this.answer(
+      input,
+      (known) => httpAnswerRefusal(input, known),
+      (deps) => extendAsHttpServer(deps, input.identity, input.id),
+    );
+  }
+
+  /** The steps shared by reply, fail and extend: check, note presence, act in one transaction. */
+  private async answer<A>(
+    input: { identity: string },
+    refuse: (knownQueue: string | undefined) => WireError | undefined,
+    act: (deps: HttpAnswerDeps) => A,
+  ): Promise<A | Refused> {
+    const state = this.rt.state;
+    state.chooseStore();
+    const refusal = refuse(state.store.queueName());
+    if (refusal !== undefined) return { ok: false, error: refusal };
+    const now = Date.now();
+    state.takers.seen(input.identity, now);
+    const { store, lifecycle, settings } = state;
+    const deps = { store, lifecycle, limits: settings.limits, now };
+    const answer = state.transaction(() => act(deps));
+    await this.rt.settle(now);
+    return answer;
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * The QueueDO's one timer: the storage alarm set to the earliest of request deadlines, lease ends,
+ * delivery retries, purges and server token expiries (durable mode), or, in memory mode, an
+ * in-memory WakeTimer for its requests and the storage alarm only for token expiries. Remembers
+ * the alarm it set, so an earlier one is never pushed back. Used by queue-settle.ts.
+ */
+import { earliest } from "../shared/token-expiry.js";
+import { nextAlarm } from "./deadlines.js";
+import type { QueueState } from "./queue-state.js";
+import { nextServerExpiry } from "./server-expiry.js";
+import { WakeTimer } from "./wake-timer.js";
+
+export class QueueAlarm {
+  /** The alarm time set in storage: undefined until read after a wake, null when none. */
+  private alarmAt: number | null | undefined;
+  /** Memory mode's timer (the storage alarm is a write; wake-timer.ts). */
+  private readonly wakeTimer: WakeTimer;
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly state: QueueState,
+    onTimers: () => Promise<void>,
+  ) {
+    this.wakeTimer = new WakeTimer(onTimers);
+  }
+
+  /** The storage alarm fired: none is set any more. */
+  fired(): void {
+    this.alarmAt = null;
+  }
+
+  /** Sets the one alarm to the earliest timer, unless an earlier alarm is already set. */
+  async schedule(): Promise<void> {
+    const { store, servers, settings } = this.state;
+    const now = Date.now();
+    const timers = store.timers(settings.limits.dedupWindowMs);
+    const serverExpiry = nextServerExpiry(servers, now);
+    let next: number | undefined;
+    if (store.mode === "memory") {
+      // Memory mode: an in-memory timer for its requests, purges left to the next event (so an
+      // idle queue may hibernate); the storage alarm only for server token expiries.
+      store.purge(now, settings.limits.dedupWindowMs);
+      this.wakeTimer.arm(nextAlarm({ ...timers, nextPurge: undefined }), now);
+      next = serverExpiry;
+    } else {
+      next = earliest(nextAlarm(timers), serverExpiry);
+    }
+    if (next === undefined) return;
+    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
+    if (this.alarmAt !== null && this.alarmAt <= next) return;
+    this.alarmAt = next;
+    await this.ctx.storage.setAlarm(next);
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * What a QueueDO does after every change and on every timer. `settle`: return leases orphaned by a
+ * restart (once per wake), close servers whose token expired, hand queued requests to waiting HTTP
+ * takes and then to socket servers, send the frames, start outcome delivery, set the alarm.
+ * `onTimers`: end expired requests, reclaim ran-out leases, purge old ids, retry deliveries.
+ * Used by queue-do.ts and the RPC modules it delegates to (http-server-rpc.ts, server-upgrade.ts).
+ */
+import { dispatchReady } from "./dispatcher.js";
+import type { Handout } from "./http-takers.js";
+import { QueueAlarm } from "./queue-alarm.js";
+import type { QueueState } from "./queue-state.js";
+import { closeExpiredServers } from "./server-expiry.js";
+
+export class QueueSettler {
+  private readonly alarm: QueueAlarm;
+  /** Whether leases of connections lost in a restart were returned since this wake. */
+  private orphansReclaimed = false;
+
+  constructor(
+    readonly ctx: DurableObjectState,
+    readonly state: QueueState,
+  ) {
+    this.alarm = new QueueAlarm(ctx, state, () => this.onTimers());
+  }
+
+  /** After any change: dispatch what can go, send frames, start delivery, set the alarm. */
+  async settle(now: number): Promise<void> {
+    const state = this.state;
+    let handouts: Handout[] = [];
+    state.transaction(() => {
+      state.delivery.recordDelivered();
+      if (!this.orphansReclaimed) state.lifecycle.reclaimOrphanLeases(now);
+      this.orphansReclaimed = true;
+      closeExpiredServers(state.expiryDeps(now));
+      // Waiting HTTP takes first: each has been idle since its wait began (http-takers.ts).
+      handouts = state.takers.handOut(state.dispatchDeps(now));
+      dispatchReady(state.dispatchDeps(now));
+    });
+    state.outbox.flush();
+    state.takers.resolve(handouts);
+    this.ctx.waitUntil(this.deliver());
+    await this.alarm.schedule();
+  }
+
+  /** The storage alarm fired (durable mode's timers, and server token expiries in both modes). */
+  async alarmFired(): Promise<void> {
+    this.alarm.fired();
+    this.state.chooseStore();
+    await this.onTimers();
+  }
+
+  /** Ends expired requests, reclaims ran-out leases, purges old ids, retries deliveries. */
+  private async onTimers(): Promise<void> {
+    const state = this.state;
+    const now = Date.now();
+    state.transaction(() => {
+      state.delivery.recordDelivered();
+      state.lifecycle.expireDue(now);
+      state.lifecycle.reclaimEndedLeases(now);
+      state.store.purge(now, state.settings.limits.dedupWindowMs);
+    });
+    await this.settle(now);
+    await state.delivery.flush(Date.now());
+    await this.alarm.schedule();
+  }
+
+  private async deliver(): Promise<void> {
+    await this.state.delivery.flush(Date.now());
+    await this.alarm.schedule();
+  }
+}

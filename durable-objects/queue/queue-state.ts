@@ -1,0 +1,109 @@
+/**
+ * The parts a QueueDO works with (request store, server registry, lifecycle, outcome delivery,
+ * frame outbox, HTTP takers, ready index) and the store choice: SQLite until the queue's name is
+ * known, then the store of its delivery mode (EDGEMQ_QUEUE_MODES). Also the transaction wrapper
+ * (memory mode opens none). Used by queue-do.ts and the modules it delegates to.
+ */
+import { isQueueName } from "../../protocol/index.js";
+import type { Env } from "../../src/env.js";
+import { deliveryMode } from "../shared/queue-modes.js";
+import { type RelaySettings, readSettings } from "../shared/settings.js";
+import { FrameOutbox } from "./frame-outbox.js";
+import { HttpTakers } from "./http-takers.js";
+import { MemoryRequestStore } from "./memory-request-store.js";
+import { OutcomeDelivery } from "./outcome-delivery.js";
+import { ReadyIndex } from "./ready-index.js";
+import { RequestLifecycle } from "./request-lifecycle.js";
+import { type RequestStore, SqlRequestStore } from "./request-store.js";
+import { writeQueueName } from "./schema.js";
+import { ServerRegistry } from "./server-registry.js";
+
+export class QueueState {
+  readonly settings: RelaySettings;
+  /** SQLite (durable) or memory, chosen once the queue's name is known (chooseStore). */
+  store: RequestStore;
+  servers: ServerRegistry;
+  readonly outbox = new FrameOutbox();
+  lifecycle: RequestLifecycle;
+  /** HTTP servers: waiting takes and recent presence (the HTTP API; http-takers.ts). */
+  readonly takers = new HttpTakers();
+  delivery: OutcomeDelivery;
+  ready: ReadyIndex | undefined;
+  /** Whether the store was chosen for the queue's delivery mode since this wake. */
+  private storeChosen = false;
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly env: Env,
+  ) {
+    this.settings = readSettings(env);
+    this.store = new SqlRequestStore(ctx.storage.sql);
+    this.servers = new ServerRegistry(ctx, this.store);
+    this.lifecycle = this.requestLifecycle();
+    this.delivery = this.outcomeDelivery();
+  }
+
+  /**
+   * Picks the request store for this queue's delivery mode (EDGEMQ_QUEUE_MODES) the first time
+   * its name is known in this wake: given by the caller, or read from `meta`. Before that the
+   * object holds nothing, so the SQLite store stands in. Memory mode's store starts empty.
+   */
+  chooseStore(queue?: string): void {
+    if (this.storeChosen) return;
+    const name = this.store.queueName() ?? (isQueueName(queue) ? queue : undefined);
+    if (name === undefined) return;
+    this.storeChosen = true;
+    if (deliveryMode(this.settings.queueModes, name) !== "memory") return;
+    const sql = this.ctx.storage.sql;
+    const known = this.store.queueName();
+    this.store = new MemoryRequestStore((n) => writeQueueName(sql, n), known);
+    this.servers = new ServerRegistry(this.ctx, this.store);
+    this.lifecycle = this.requestLifecycle();
+    this.delivery = this.outcomeDelivery();
+    this.ready = undefined;
+  }
+
+  /** Memory mode writes nothing: no SQLite transaction (even an empty one may commit). */
+  transaction<T>(fn: () => T): T {
+    if (this.store.mode === "memory") return fn();
+    return this.ctx.storage.transactionSync(fn);
+  }
+
+  /** The index of queued requests, rebuilt when requests returned to the queue since. */
+  readyIndex(): ReadyIndex {
+    if (this.ready === undefined || this.lifecycle.requeued) {
+      this.ready = ReadyIndex.from(this.store.queued());
+      this.lifecycle.requeued = false;
+    }
+    return this.ready;
+  }
+
+  parts() {
+    const { store, servers, lifecycle, outbox } = this;
+    return { store, servers, lifecycle, outbox };
+  }
+
+  /** What dispatching (to sockets or waiting takes) needs at `now`. */
+  dispatchDeps(now: number) {
+    const limits = this.settings.limits;
+    const queue = this.store.queueName() ?? "";
+    return { ...this.parts(), ready: this.readyIndex(), limits, queue, now };
+  }
+
+  expiryDeps(now: number) {
+    const { servers, lifecycle } = this;
+    return { servers, lifecycle, devMode: this.settings.devMode, now };
+  }
+
+  private requestLifecycle(): RequestLifecycle {
+    return new RequestLifecycle(this.store, this.servers, this.outbox, this.settings.limits);
+  }
+
+  private outcomeDelivery(): OutcomeDelivery {
+    return new OutcomeDelivery(
+      this.store,
+      (name) => this.env.EXCHANGE.getByName(name),
+      this.settings.exchangeShards,
+    );
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * A server's WebSocket upgrade, forwarded by the front door to its QueueDO's `fetch`: re-check the
+ * identity, queue and principal (role `server`, queue rights), mark the queue as served, let the
+ * new connection take over from older ones of the same identity, accept the socket (Hibernation
+ * API, attachment in server-attachment.ts) and send `welcome`. Used by queue-do.ts.
+ */
+import {
+  allowsQueue,
+  CLOSE_CODE,
+  ERROR_CODE,
+  encodeFrame,
+  isIdentity,
+  isQueueName,
+  type Principal,
+} from "../../protocol/index.js";
+import { FORWARD_HEADERS } from "../shared/contracts.js";
+import { forwardedPrincipal } from "../shared/principal-header.js";
+import { webSocketAccepted } from "../shared/upgrade-response.js";
+import { send } from "./frame-outbox.js";
+import type { QueueSettler } from "./queue-settle.js";
+import type { QueueState } from "./queue-state.js";
+import {
+  readServerAttachment,
+  SERVER_ATTACHMENT_VERSION,
+  SERVER_TAG,
+  type ServerAttachment,
+  serverIdentityTag,
+} from "./server-attachment.js";
+import { serverPlacement } from "./server-placement.js";
+import { closeQuietly, httpError, welcomeFrame } from "./server-socket.js";
+
+/** Accepts a server's WebSocket upgrade, or answers why not (an HTTP error). */
+export async function acceptServer(rt: QueueSettler, request: Request): Promise<Response> {
+  const { ctx, state } = rt;
+  const settings = state.settings;
+  const checked = checkUpgrade(request, settings.devMode);
+  if (checked instanceof Response) return checked;
+  const { identity, queue, principal } = checked;
+  state.chooseStore(queue);
+  const known = state.store.queueName();
+  if (known !== undefined && known !== queue) {
+    return httpError(ERROR_CODE.badRequest, "this object serves another queue");
+  }
+  const now = Date.now();
+  const [client, server] = Object.values(new WebSocketPair());
+  if (client === undefined || server === undefined) {
+    return httpError(ERROR_CODE.internal, "could not create a WebSocket pair");
+  }
+  state.transaction(() => {
+    state.store.setQueueName(queue);
+    state.store.markSawServer();
+    takeOver(ctx, state, identity, now);
+  });
+  ctx.acceptWebSocket(server, [SERVER_TAG, serverIdentityTag(identity)]);
+  const attachment: ServerAttachment = {
+    v: SERVER_ATTACHMENT_VERSION,
+    connId: crypto.randomUUID(),
+    identity,
+    queue,
+    concurrency: 0,
+    expiresAt: principal.expiresAt,
+  };
+  server.serializeAttachment(attachment);
+  state.servers.invalidate();
+  const placementHeader = request.headers.get(FORWARD_HEADERS.partition);
+  const placement = serverPlacement(settings.queuePartitions, queue, placementHeader);
+  send(server, encodeFrame(welcomeFrame(identity, queue, settings.limits, placement)));
+  await rt.settle(now);
+  return webSocketAccepted(request, client);
+}
+
+/** The upgrade's identity, queue and principal (allowed to serve it), or the refusal. */
+function checkUpgrade(
+  request: Request,
+  devMode: boolean,
+): { identity: string; queue: string; principal: Principal } | Response {
+  if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+    return httpError(ERROR_CODE.badRequest, "expected a WebSocket upgrade");
+  }
+  const identity = request.headers.get(FORWARD_HEADERS.identity);
+  const queue = request.headers.get(FORWARD_HEADERS.queue);
+  if (!isIdentity(identity) || !isQueueName(queue)) {
+    return httpError(ERROR_CODE.badRequest, "missing or invalid identity or queue");
+  }
+  const principalHeader = request.headers.get(FORWARD_HEADERS.principal);
+  const principal = forwardedPrincipal(principalHeader, identity, devMode);
+  if (principal === undefined) {
+    return httpError(ERROR_CODE.unauthorized, `missing or invalid ${FORWARD_HEADERS.principal}`);
+  }
+  if (!principal.roles.has("server") || !allowsQueue(principal, queue)) {
+    return httpError(ERROR_CODE.forbidden, `this token does not allow serving ${queue}`);
+  }
+  return { identity, queue, principal };
+}
+
+/** A newer connection of `identity` takes over: older ones close, their leases return. */
+function takeOver(ctx: DurableObjectState, state: QueueState, identity: string, now: number): void {
+  for (const old of ctx.getWebSockets(serverIdentityTag(identity))) {
+    const att = readServerAttachment(old.deserializeAttachment());
+    if (att) {
+      state.servers.retire(att.connId);
+      state.lifecycle.dropConnection(att.connId, now);
+    }
+    closeQuietly(old, CLOSE_CODE.replaced, "a newer connection of this server took over");
+  }
+}
