@@ -2,7 +2,7 @@
  * A served queue over the HTTP transport: `concurrency` loops, each long-polling
  * `POST /v1/queues/{q}/take?wait=`, running the handler on what it took and posting the reply
  * (`.../replies/{id}`) or, when the handler throws, its message (`.../failures/{id}`, the client
- * gets `server_error`). While a handler runs its lease is renewed every half lease
+ * gets `server_error`). While a handler runs its lease is renewed every third of the lease
  * (`.../leases/{id}`; the length comes from the take's `EdgeMQ-Lease-Ms`); a renewal refused
  * (lease lost, deadline passed) aborts the handler's signal and its reply is not sent. close()
  * stops taking (an in-flight take is abandoned: a request the relay leased to it comes back after
@@ -23,6 +23,7 @@ import { bodyOfHttp, httpBodyOf } from "./http-body.js";
 import { answerError, type HttpAnswer, type HttpLink, paceEmptyPoll } from "./http-link.js";
 import { readCount, takePartition } from "./http-partitions.js";
 import type { HttpStatus } from "./http-status.js";
+import { renewEvery } from "./lease-renewal.js";
 import type { Service } from "./peer-api.js";
 import { createAbortController, startTimer, stopTimer, type TimerHandle } from "./platform.js";
 import type { Handler, ServeRequest } from "./service.js";
@@ -189,10 +190,10 @@ export class HttpService implements Service {
       } catch {
         // A network error: the next renewal tries again (the lease lasts a whole leaseMs).
       }
-      if (!leaseLost) renewal = startTimer(() => void renew(), halfLease);
+      if (!leaseLost) renewal = startTimer(() => void renew(), every);
     };
-    const halfLease = Math.max(1, Math.floor(taken.leaseMs / 2));
-    renewal = startTimer(() => void renew(), halfLease);
+    const every = renewEvery(taken.leaseMs);
+    renewal = startTimer(() => void renew(), every);
     let reply: { ok: true; body: ReturnType<typeof httpBodyOf> } | { ok: false; message: string };
     try {
       const request: ServeRequest = {

@@ -20,6 +20,7 @@ import {
 } from "../protocol/index.js";
 import type { BackoffOptions } from "./backoff.js";
 import { Connection } from "./connection.js";
+import { renewEvery } from "./lease-renewal.js";
 import type { Service } from "./peer-api.js";
 import {
   type AbortSignalLike,
@@ -267,7 +268,7 @@ export class SocketService implements Service {
   }
 
   /**
-   * While requests are in hand, renews their leases every half lease so none is redelivered:
+   * While requests are in hand, renews their leases every third of the lease so none is redelivered:
    * the running ones and those waiting for a handler slot (after a reconnect the relay may hand
    * out a full window while handlers of the old socket still run).
    */
@@ -279,9 +280,9 @@ export class SocketService implements Service {
       if (this.inHand === 0) return;
       const ids = [...this.#running.keys(), ...this.#waiting.map((frame) => frame.id)];
       this.#connection.send({ type: "extend", ids: ids.slice(0, MAX_EXTEND_IDS) });
-      this.#extendTimer = startTimer(tick, Math.max(1, Math.floor(leaseMs / 2)));
+      this.#extendTimer = startTimer(tick, renewEvery(leaseMs));
     };
-    this.#extendTimer = startTimer(tick, Math.max(1, Math.floor(leaseMs / 2)));
+    this.#extendTimer = startTimer(tick, renewEvery(leaseMs));
   }
 
   #stopExtending(): void {
