@@ -7,7 +7,7 @@
  * http-service.ts.
  */
 
-/** The partition loop `loop` of `concurrency` takes from on its `turn`-th take; undefined: any. */
+/** The partition loop `loop` of `concurrency` takes from on its `turn`-th take; undefined: whichever partition. */
 export function takePartition(
   loop: number,
   concurrency: number,

@@ -18,7 +18,7 @@ import { answerError, type FetchLike, HttpLink, resolveFetch } from "./http-link
 import { HttpRequester } from "./http-requester.js";
 import { HttpService } from "./http-service.js";
 import { HttpStatus } from "./http-status.js";
-import { checkServe, type Peer, type Service } from "./peer-api.js";
+import { checkServe, drainPeer, type Peer, type Service } from "./peer-api.js";
 import type { RequestOptions } from "./requester.js";
 import type { Handler, ServeOptions } from "./service.js";
 import { type Status, StatusFeed } from "./status.js";
@@ -109,12 +109,7 @@ export class HttpPeer implements Peer {
   }
 
   async #shutdown(): Promise<void> {
-    this.#requester.stopAccepting(new EdgeMQError(ERROR_CODE.closed, "peer closed"));
-    await Promise.all([
-      ...[...this.#services].map((service) => service.close()),
-      this.#requester.idle(),
-    ]);
-    this.#requester.rejectAll(new EdgeMQError(ERROR_CODE.closed, "peer closed"));
+    await drainPeer(this.#requester, this.#services);
     this.#feed.emit({ type: "closed" });
   }
 }

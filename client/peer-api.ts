@@ -60,3 +60,25 @@ export function checkServe(queue: string, options: ServeOptions, maxConcurrency:
   }
   return concurrency;
 }
+
+/** What draining a peer needs from its requester, whichever transport carries it. */
+export interface DrainableRequester {
+  stopAccepting(error: EdgeMQError): void;
+  idle(): Promise<void>;
+  rejectAll(error: EdgeMQError): void;
+}
+
+/**
+ * The first half of every peer's close(): new requests reject with `closed`, unfinished ones
+ * settle (each bounded by its timeout), every service finishes what it holds; then anything left
+ * is rejected with `closed`. The transport closes its own connections afterwards.
+ */
+export async function drainPeer(
+  requester: DrainableRequester,
+  services: Iterable<Service>,
+): Promise<void> {
+  const closed = new EdgeMQError(ERROR_CODE.closed, "peer closed");
+  requester.stopAccepting(closed);
+  await Promise.all([...[...services].map((service) => service.close()), requester.idle()]);
+  requester.rejectAll(closed);
+}

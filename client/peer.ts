@@ -11,7 +11,7 @@ import { Connection } from "./connection.js";
 import type { FetchLike } from "./http-link.js";
 import { connectHttp } from "./http-peer.js";
 import { PartitionedService } from "./partitioned-service.js";
-import { checkServe, type Peer, type Service } from "./peer-api.js";
+import { checkServe, drainPeer, type Peer, type Service } from "./peer-api.js";
 import { explainRefusal } from "./refusal.js";
 import { Requester, type RequestOptions } from "./requester.js";
 import type { Handler, ServeOptions } from "./service.js";
@@ -174,12 +174,7 @@ export class SocketPeer implements Peer {
   }
 
   async #shutdown(): Promise<void> {
-    this.#requester.stopAccepting(new EdgeMQError(ERROR_CODE.closed, "peer closed"));
-    await Promise.all([
-      ...[...this.#services].map((service) => service.close()),
-      this.#requester.idle(),
-    ]);
-    this.#requester.rejectAll(new EdgeMQError(ERROR_CODE.closed, "peer closed"));
+    await drainPeer(this.#requester, this.#services);
     this.#requester.flushAcks();
     await this.#connection.close();
     this.#feed.emit({ type: "closed" });
