@@ -13,6 +13,7 @@ import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { BENCH_VARS, FULL, HTTP_PATH, MODES, PARTITIONS, PORTS, QUICK } from "./config.mjs";
 import { echoWakeCheck, relayWakeCheck } from "./lib/checks.mjs";
+import { idleCountWithin, openFileLimit } from "./lib/file-limit.mjs";
 import { machine } from "./lib/machine.mjs";
 import { partitionRows, sweepPartitions } from "./lib/partitions.mjs";
 import { profileRelay } from "./lib/profile-run.mjs";
@@ -26,7 +27,14 @@ const onlyArg = process.argv.find((a) => a.startsWith("--only="));
 const only = onlyArg === undefined ? undefined : new Set(onlyArg.slice(7).split(","));
 const wanted = (name) => only === undefined || only.has(name);
 const writeReadme = !quick && only === undefined && !process.argv.includes("--no-readme");
-const config = quick ? QUICK : FULL;
+const chosen = quick ? QUICK : FULL;
+const idleCount = idleCountWithin(chosen.idle.count);
+if (idleCount < chosen.idle.count) {
+  console.log(
+    `idle workload capped at ${idleCount} connections (asked ${chosen.idle.count}): the open-file limit is ${openFileLimit()} and workerd uses about 6 per proxied WebSocket (bench/lib/file-limit.mjs)`,
+  );
+}
+const config = { ...chosen, idle: { ...chosen.idle, count: idleCount } };
 const RUN_LIMIT_MS = quick ? 180_000 : 20 * 60_000;
 const started = Date.now();
 const running = new Set();

@@ -17,6 +17,8 @@ const OFFLINE_ENV = {
   WRANGLER_HIDE_BANNER: "true",
 };
 const START_TIMEOUT_MS = 60_000;
+/** Shell prelude: the soft open-file limit raised to the hard one, then exec node. */
+const RAISE_FILE_LIMIT = 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"';
 const STOP_GRACE_MS = 5_000;
 
 /**
@@ -48,7 +50,10 @@ export async function startWrangler(options) {
     args.push("--var", `${name}:${value}`);
   }
   const log = [];
-  const child = spawn(process.execPath, args, {
+  // workerd holds about six descriptors per proxied WebSocket: at a 20,000-file limit it runs
+  // out near 3,300 idle connections ("Too many open files") and dies. Raise the soft limit to the
+  // hard one where that is higher (file-limit.mjs caps the idle workload to what remains).
+  const child = spawn("/bin/sh", ["-c", RAISE_FILE_LIMIT, process.execPath, ...args], {
     cwd: app,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
