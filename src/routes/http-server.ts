@@ -61,17 +61,21 @@ export async function take(c: HttpContext): Promise<Response> {
   return response;
 }
 
-export async function postReply(c: HttpContext): Promise<Response> {
+/** A server's call about one dispatch: its queue, request id, identity and partition object. */
+async function dispatchCall(c: HttpContext) {
   const queue = readQueue(c.req.param("queue"));
   const id = readRequestId(c.req.param("id"));
   const principal = await establishPrincipal(c.req.raw, c.env);
   requireRole(principal, "server");
   requireQueue(principal, queue);
+  return { queue, id, identity: principal.identity, stub: answeredPartition(c, queue) };
+}
+
+export async function postReply(c: HttpContext): Promise<Response> {
+  const { queue, id, identity, stub } = await dispatchCall(c);
   const { limits } = readSettings(c.env);
   const bytes = await readBoundedBody(c.req.raw, limits.maxBodyBytes);
   const body = wireBodyFromHttp(c.req.header("Content-Type") ?? null, bytes);
-  const identity = principal.identity;
-  const stub = answeredPartition(c, queue);
   const answer = await stub.httpReply({ queue, identity, id, body });
   return answer.ok ? noContent() : refusalResponse(answer.error, id);
 }
@@ -82,26 +86,15 @@ const MAX_FAILURE_BYTES = 16 * 1024;
 const UTF8 = new TextDecoder("utf-8");
 
 export async function postFailure(c: HttpContext): Promise<Response> {
-  const queue = readQueue(c.req.param("queue"));
-  const id = readRequestId(c.req.param("id"));
-  const principal = await establishPrincipal(c.req.raw, c.env);
-  requireRole(principal, "server");
-  requireQueue(principal, queue);
+  const { queue, id, identity, stub } = await dispatchCall(c);
   const message = UTF8.decode(await readBoundedBody(c.req.raw, MAX_FAILURE_BYTES));
-  const identity = principal.identity;
-  const stub = answeredPartition(c, queue);
   const answer = await stub.httpFail({ queue, identity, id, message });
   return answer.ok ? noContent() : refusalResponse(answer.error, id);
 }
 
 export async function postLease(c: HttpContext): Promise<Response> {
-  const queue = readQueue(c.req.param("queue"));
-  const id = readRequestId(c.req.param("id"));
-  const principal = await establishPrincipal(c.req.raw, c.env);
-  requireRole(principal, "server");
-  requireQueue(principal, queue);
-  const identity = principal.identity;
-  const answer = await answeredPartition(c, queue).httpExtend({ queue, identity, id });
+  const { queue, id, identity, stub } = await dispatchCall(c);
+  const answer = await stub.httpExtend({ queue, identity, id });
   if (!answer.ok) return refusalResponse(answer.error, id);
   return noContent({
     [HTTP_API_HEADERS.requestId]: id,
