@@ -45,8 +45,20 @@ function readPositiveInt(value: unknown, fallback: number): number {
   return Number.isSafeInteger(n) && n > 0 ? n : fallback;
 }
 
-/** Reads settings from a Worker/DO `env`; unknown or invalid values fall back to defaults. */
+/** Settings per `env` object: the front door reads them on every HTTP call, env never changes. */
+const parsed = new WeakMap<object, RelaySettings>();
+
+/** Reads settings from a Worker/DO `env` once; unknown or invalid values fall back to defaults. */
 export function readSettings(env: object): RelaySettings {
+  let settings = parsed.get(env);
+  if (settings === undefined) {
+    settings = parseSettings(env);
+    parsed.set(env, settings);
+  }
+  return settings;
+}
+
+function parseSettings(env: object): RelaySettings {
   const vars = env as Record<string, unknown>;
   const limits: Limits = { ...DEFAULT_LIMITS };
   for (const key of Object.keys(LIMIT_VARS) as (keyof Limits)[]) {
