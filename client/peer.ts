@@ -1,22 +1,34 @@
 /**
  * `connect()` and the WebSocket Peer it returns: one client socket for requests (through the
- * Requester) and one server socket per served queue and partition (a PartitionedService over
- * SocketServices), with a shared status feed.
+ * Requester), a queue link per queue requested (queue-links.ts; route "queue"), and one server
+ * socket per served queue and partition (a PartitionedService over SocketServices), with a shared
+ * status feed. The peer picks each request frame's route: its queue's link when open, else
+ * /v1/connect.
  * With `transport: "http"` connect() hands over to http-peer.ts instead (same Peer interface,
  * peer-api.ts). The public entry of the SDK; re-exported by index.ts.
  */
-import { type Body, EdgeMQError, ERROR_CODE, type Frame } from "../protocol/index.js";
+import {
+  type AckFrame,
+  type Body,
+  type CancelFrame,
+  EdgeMQError,
+  ERROR_CODE,
+  type Frame,
+  PATHS,
+  type RequestFrame,
+} from "../protocol/index.js";
 import { type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
 import { Connection } from "./connection.js";
 import type { FetchLike } from "./http-link.js";
 import { connectHttp } from "./http-peer.js";
 import { PartitionedService } from "./partitioned-service.js";
 import { checkServe, drainPeer, type Peer, type Service } from "./peer-api.js";
+import { QueueLinks } from "./queue-links.js";
 import { explainRefusal } from "./refusal.js";
-import { Requester, type RequestOptions } from "./requester.js";
+import { Requester, type RequestOptions, type Route } from "./requester.js";
 import type { Handler, ServeOptions } from "./service.js";
 import { type Status, StatusFeed } from "./status.js";
-import { type Credentials, connectUrl, serveUrl, subprotocols } from "./url.js";
+import { type Credentials, connectUrl, queueConnectUrl, serveUrl, subprotocols } from "./url.js";
 import { resolveWebSocket, type WebSocketConstructor } from "./websocket.js";
 
 export type { Peer, Service } from "./peer-api.js";
@@ -32,6 +44,15 @@ export interface ConnectOptions {
    * WebSockets; same API and guarantees, with long-polls instead of pushed frames.
    */
   transport?: "websocket" | "http";
+  /**
+   * WebSocket transport: how requests reach their queue. `"queue"` (the default): a queue link per
+   * queue this peer sends requests to (one more socket each, opened at the first request), on
+   * which requests and their outcomes skip the relay's exchange; the first requests, and every
+   * request while a link is down, go over /v1/connect, and a queue whose link is refused (an older
+   * relay, a token without that queue) stays on /v1/connect. `"exchange"`: one socket for all
+   * queues (/v1/connect). Ignored by the HTTP transport.
+   */
+  route?: "queue" | "exchange";
   /** HTTP transport: a fetch function; default the platform's globalThis.fetch. */
   fetch?: FetchLike;
   /** A WebSocket constructor; default globalThis.WebSocket, else the `ws` package in Node. */
@@ -57,6 +78,10 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
     maxDelayMs: options.reconnect?.maxDelayMs ?? DEFAULT_BACKOFF.maxDelayMs,
   };
   const maxPending = options.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS;
+  const route = options.route ?? "queue";
+  if (route !== "queue" && route !== "exchange") {
+    throw new EdgeMQError(ERROR_CODE.badRequest, 'route must be "queue" or "exchange"');
+  }
   const transport = options.transport ?? "websocket";
   if (transport === "http") {
     const graceMs = BACKSTOP_GRACE_MS;
@@ -67,7 +92,8 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
   }
   const address = connectUrl(url, credentials);
   const WebSocket = await resolveWebSocket(options.WebSocket);
-  const peer = new SocketPeer({ url, address, credentials, WebSocket, backoff, maxPending });
+  const setup = { url, address, credentials, WebSocket, backoff, maxPending, route };
+  const peer = new SocketPeer(setup);
   try {
     await peer.opened;
   } catch (error) {
@@ -85,6 +111,7 @@ interface PeerSetup {
   WebSocket: WebSocketConstructor;
   backoff: BackoffOptions;
   maxPending: number;
+  route: "queue" | "exchange";
 }
 
 export class SocketPeer implements Peer {
@@ -96,13 +123,16 @@ export class SocketPeer implements Peer {
   readonly #feed = new StatusFeed();
   readonly #requester: Requester;
   readonly #connection: Connection;
+  /** Undefined with route "exchange". */
+  readonly #links: QueueLinks | undefined;
   readonly #services = new Set<PartitionedService>();
   #closing: Promise<void> | undefined;
 
   constructor(setup: PeerSetup) {
     this.#setup = setup;
     this.#requester = new Requester({
-      send: (frame) => this.#connection.send(frame),
+      send: (frame) => this.#send(frame),
+      sendAck: (frame, route) => this.#sendAck(frame, route),
       limits: () => this.#connection.limits,
       maxPending: setup.maxPending,
       graceMs: BACKSTOP_GRACE_MS,
@@ -115,16 +145,23 @@ export class SocketPeer implements Peer {
       events: {
         welcome: (frame, reconnected) => {
           this.identity = frame.identity;
-          if (reconnected) this.#requester.resend();
+          // Re-send all but what went on a link that is open now (it re-sends on its own).
+          if (reconnected) {
+            this.#requester.resend((request, last) => {
+              return last === undefined || last !== this.#links?.openRoute(request.queue);
+            });
+          }
         },
-        frame: (frame) => this.#onFrame(frame),
+        frame: (frame) => this.#onFrame(frame, PATHS.connect),
         status: (status) => this.#feed.emit(status),
         terminated: (error) => {
           this.#requester.rejectAll(error);
+          void this.#links?.close();
           this.#feed.emit({ type: "error", error });
         },
       },
     });
+    this.#links = setup.route === "queue" ? this.#openLinks() : undefined;
     this.opened = this.#connection.opened.then(() => {});
   }
 
@@ -176,20 +213,68 @@ export class SocketPeer implements Peer {
   async #shutdown(): Promise<void> {
     await drainPeer(this.#requester, this.#services);
     this.#requester.flushAcks();
-    await this.#connection.close();
+    await Promise.all([this.#links?.close(), this.#connection.close()]);
     this.#feed.emit({ type: "closed" });
   }
 
-  #onFrame(frame: Frame): void {
+  #openLinks(): QueueLinks {
+    const { url, credentials } = this.#setup;
+    return new QueueLinks({
+      urlFor: (queue) => queueConnectUrl(url, queue, credentials),
+      protocols: subprotocols(credentials),
+      WebSocket: this.#setup.WebSocket,
+      backoff: this.#setup.backoff,
+      events: {
+        // First welcome: send what never went out; after a drop: re-send all of the queue's.
+        welcome: (queue, reconnected) =>
+          this.#requester.resend((request, last) => {
+            return request.queue === queue && (reconnected || last === undefined);
+          }),
+        frame: (frame, queue, route) => this.#onFrame(frame, route, queue),
+        // The queue is exchange-only now: its requests go (again) over /v1/connect.
+        terminated: (queue) => this.#requester.resend((request) => request.queue === queue),
+        status: (status) => this.#feed.emit(status),
+      },
+    });
+  }
+
+  /** A request or cancel goes on its queue's link when open (opening one at need), else here. */
+  #send(frame: RequestFrame | CancelFrame): Route | undefined {
+    const links = this.#links;
+    if (links && frame.queue !== undefined) {
+      if (frame.type === "request") links.ensure(frame.queue);
+      const route = links.openRoute(frame.queue);
+      if (route !== undefined && links.send(route, frame)) return route;
+    }
+    return this.#connection.send(frame) ? PATHS.connect : undefined;
+  }
+
+  /** An ack goes where its outcomes came from; dropped when that link is gone (re-delivered). */
+  #sendAck(frame: AckFrame, route: Route): boolean {
+    if (route === PATHS.connect) return this.#connection.send(frame);
+    return this.#links?.send(route, frame) === true;
+  }
+
+  /** A frame from /v1/connect, or from the link of `queue` (`route` says which socket). */
+  #onFrame(frame: Frame, route: Route, queue?: string): void {
     switch (frame.type) {
       case "accepted":
       case "reply":
-        this.#requester.handle(frame);
+        this.#requester.handle(frame, route);
         return;
-      case "error":
-        if (frame.id !== undefined) this.#requester.handle(frame);
-        else this.#feed.emit({ type: "error", error: EdgeMQError.fromWire(frame) });
+      case "error": {
+        if (frame.id !== undefined) {
+          this.#requester.handle(frame, route);
+          return;
+        }
+        const error = EdgeMQError.fromWire(frame);
+        this.#feed.emit(
+          queue === undefined
+            ? { type: "error", error }
+            : { type: "error", error, queue, link: true },
+        );
         return;
+      }
       default:
         return;
     }

@@ -1,13 +1,15 @@
 /**
  * The requesting side of a peer: the map of unfinished requests, each settled exactly once (reply,
- * error, local backstop timeout, abort or close), acks for every outcome the relay delivers, and
- * the re-send of unfinished requests after a reconnect. Used by peer.ts; sends through a callback.
+ * error, local backstop timeout, abort or close), acks for every outcome the relay delivers (on the
+ * route it came on), and the re-send of unfinished requests after a reconnect. Used by peer.ts;
+ * sends through callbacks, and the peer picks each frame's route (a socket).
  */
 import {
   type AcceptedFrame,
+  type AckFrame,
   type Body,
   bodySize,
-  type ClientFrame,
+  type CancelFrame,
   decodeBody,
   EdgeMQError,
   ERROR_CODE,
@@ -16,6 +18,7 @@ import {
   type Headers,
   isQueueName,
   type Limits,
+  PATHS,
   type ReplyFrame,
   type RequestFrame,
   readHeaders,
@@ -39,9 +42,20 @@ export interface RequestOptions {
   signal?: AbortSignalLike;
 }
 
+/** The socket a frame went on or came from, named by its path (e.g. "/v1/connect"). */
+export type Route = string;
+
+/** The route of outcomes handled without one: the peer's client socket. */
+export const DEFAULT_ROUTE: Route = PATHS.connect;
+
 export interface RequesterOptions {
-  /** Sends a frame; false when it was not sent (disconnected: requests are re-sent later). */
-  send(frame: ClientFrame): boolean;
+  /**
+   * Sends a request or cancel on the route the peer picks: that route, or undefined when none could
+   * take it (disconnected: requests are re-sent later).
+   */
+  send(frame: RequestFrame | CancelFrame): Route | undefined;
+  /** Sends an ack on `route`, where its outcomes came from; false when that route is not open. */
+  sendAck(frame: AckFrame, route: Route): boolean;
   limits(): Limits;
   /** Most unfinished requests held at once; past it request() rejects `too_many_in_flight`. */
   maxPending: number;
@@ -51,6 +65,8 @@ export interface RequesterOptions {
 
 interface Pending {
   frame: RequestFrame;
+  /** The route that last took the request; undefined while it was never sent. */
+  route: Route | undefined;
   createdAt: number;
   deadline: number | undefined;
   timer: TimerHandle | undefined;
@@ -58,6 +74,9 @@ interface Pending {
   reject(error: EdgeMQError): void;
   detach(): void;
 }
+
+/** Picks requests to re-send, from their frame and the route that last took them. */
+export type ResendFilter = (frame: RequestFrame, route: Route | undefined) => boolean;
 
 type Outcome = { ok: true; body: Body } | { ok: false; error: EdgeMQError };
 
@@ -67,7 +86,7 @@ const MAX_ACK_IDS = 1_000;
 export class Requester {
   readonly #options: RequesterOptions;
   readonly #pending = new Map<string, Pending>();
-  #acks: string[] = [];
+  #acks = new Map<Route, string[]>();
   #ackScheduled = false;
   #closed: EdgeMQError | undefined;
   #idleWaiters: (() => void)[] = [];
@@ -97,6 +116,7 @@ export class Requester {
       const limits = this.#options.limits();
       const entry: Pending = {
         frame: built,
+        route: undefined,
         createdAt: Date.now(),
         deadline: undefined,
         timer: undefined,
@@ -111,34 +131,38 @@ export class Requester {
       }, waitMs);
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(id, entry);
-      this.#options.send(built);
+      entry.route = this.#options.send(built);
     });
   }
 
-  /** Handles `accepted`, `reply` and `error {id}` frames from the relay. */
-  handle(frame: AcceptedFrame | ReplyFrame | ErrorFrame): void {
+  /** Handles `accepted`, `reply` and `error {id}` frames from the relay, arrived on `route`. */
+  handle(frame: AcceptedFrame | ReplyFrame | ErrorFrame, route: Route = DEFAULT_ROUTE): void {
     if (frame.id === undefined) return;
     if (frame.type === "accepted") {
       const entry = this.#pending.get(frame.id);
       if (entry) entry.deadline = frame.deadline;
       return;
     }
-    this.#ack(frame.id);
+    this.#ack(frame.id, route);
     if (frame.type === "error" && isResendRefusal(frame, this.#pending.get(frame.id))) return;
     if (frame.type === "reply") this.#settle(frame.id, decodeOutcome(frame.body));
     else this.#settle(frame.id, { ok: false, error: EdgeMQError.fromWire(frame) });
   }
 
-  /** Re-sends every unfinished request (same id: the relay de-duplicates) after a reconnect. */
-  resend(): void {
+  /**
+   * Re-sends the unfinished requests `select` picks (default: all; same id: the relay
+   * de-duplicates) after a reconnect. `select` sees the route that last took each one.
+   */
+  resend(select: ResendFilter = () => true): void {
     const now = Date.now();
     for (const entry of this.#pending.values()) {
+      if (!select(entry.frame, entry.route)) continue;
       const { timeout } = entry.frame;
       const frame =
         timeout === undefined
           ? entry.frame
           : { ...entry.frame, timeout: Math.max(1, timeout - (now - entry.createdAt)) };
-      this.#options.send(frame);
+      entry.route = this.#options.send(frame) ?? entry.route;
     }
   }
 
@@ -162,13 +186,18 @@ export class Requester {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  /** Sends the acks gathered so far now, instead of at the end of the tick. */
+  /**
+   * Sends the acks gathered so far now, instead of at the end of the tick, each on the route its
+   * outcome came on (when that route is no longer open, the ack is dropped: the relay re-delivers).
+   */
   flushAcks(): void {
     this.#ackScheduled = false;
-    const ids = this.#acks;
-    this.#acks = [];
-    for (let i = 0; i < ids.length; i += MAX_ACK_IDS) {
-      this.#options.send({ type: "ack", ids: ids.slice(i, i + MAX_ACK_IDS) });
+    const acks = this.#acks;
+    this.#acks = new Map();
+    for (const [route, ids] of acks) {
+      for (let i = 0; i < ids.length; i += MAX_ACK_IDS) {
+        this.#options.sendAck({ type: "ack", ids: ids.slice(i, i + MAX_ACK_IDS) }, route);
+      }
     }
   }
 
@@ -221,8 +250,10 @@ export class Requester {
     return true;
   }
 
-  #ack(id: string): void {
-    this.#acks.push(id);
+  #ack(id: string, route: Route): void {
+    const ids = this.#acks.get(route);
+    if (ids) ids.push(id);
+    else this.#acks.set(route, [id]);
     if (this.#ackScheduled) return;
     this.#ackScheduled = true;
     void Promise.resolve().then(() => {

@@ -6,15 +6,36 @@
 import type { EdgeMQError } from "../protocol/index.js";
 
 /**
- * `queue` tags a server socket's statuses; `partition` too when its queue has several partitions
- * (one socket each; docs/scaling.md).
+ * Untagged statuses are the peer's client socket (/v1/connect), and its `error` after a drop for
+ * good is final. `queue` tags a server socket's statuses; `partition` too when its queue has
+ * several partitions (one socket each; docs/scaling.md). `queue` with `link: true` tags a queue
+ * link's (connect option `route: "queue"`, the default): its `error` without a request means the
+ * link ended for good (refused, replaced, token expired) and that queue's requests carry on over
+ * /v1/connect, so it is not fatal. `closed` is the peer's only, after close().
  */
 export type Status =
-  | { type: "connected"; queue?: string; partition?: number }
-  | { type: "disconnected"; code: number; reason: string; queue?: string; partition?: number }
-  | { type: "reconnecting"; attempt: number; delayMs: number; queue?: string; partition?: number }
-  /** The relay refused something the SDK sent (an `error` frame without a request id). */
-  | { type: "error"; error: EdgeMQError; queue?: string; partition?: number }
+  | { type: "connected"; queue?: string; partition?: number; link?: true }
+  | {
+      type: "disconnected";
+      code: number;
+      reason: string;
+      queue?: string;
+      partition?: number;
+      link?: true;
+    }
+  | {
+      type: "reconnecting";
+      attempt: number;
+      delayMs: number;
+      queue?: string;
+      partition?: number;
+      link?: true;
+    }
+  /**
+   * The relay refused something the SDK sent (an `error` frame without a request id), or a socket
+   * ended for good (the peer's client socket, a server socket, or a queue link: see above).
+   */
+  | { type: "error"; error: EdgeMQError; queue?: string; partition?: number; link?: true }
   | { type: "closed" };
 
 /** Statuses a slow reader may have waiting before the oldest are dropped. */

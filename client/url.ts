@@ -49,6 +49,11 @@ export function connectUrl(base: string, credentials: Credentials): string {
   return socketUrl(base, PATHS.connect, credentials);
 }
 
+/** A queue link's URL: a client socket bound to `queue` (connect option `route: "queue"`). */
+export function queueConnectUrl(base: string, queue: string, credentials: Credentials): string {
+  return socketUrl(base, PATHS.queueConnect(queue), credentials);
+}
+
 /** A server socket's URL; `partition` picks one partition of a partitioned queue (default 0). */
 export function serveUrl(
   base: string,

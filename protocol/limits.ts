@@ -79,6 +79,12 @@ export const PATHS = {
   connect: "/v1/connect",
   /** WebSocket for a server of queue `:queue`. */
   serve: (queue: string) => `/v1/queues/${encodeURIComponent(queue)}/serve`,
+  /**
+   * WebSocket for a client of queue `:queue` only (a "queue link"): its requests to that queue
+   * out, their outcomes in, straight from the queue partition that holds them (no hop through
+   * the exchange). Outcomes that cannot go this way still reach the client through `connect`.
+   */
+  queueConnect: (queue: string) => `/v1/queues/${encodeURIComponent(queue)}/connect`,
   health: "/healthz",
 } as const;
 

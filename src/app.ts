@@ -12,6 +12,7 @@ import { connect } from "./routes/connect.js";
 import { health } from "./routes/health.js";
 import { cancelRequest, getRequest, postRequest } from "./routes/http-client.js";
 import { postFailure, postLease, postReply, take } from "./routes/http-server.js";
+import { queueConnect } from "./routes/queue-connect.js";
 import { serve } from "./routes/serve.js";
 import { whoami } from "./routes/whoami.js";
 
@@ -21,6 +22,7 @@ app.use("/v1/*", httpApiCors);
 app.get(PATHS.health, health);
 app.get(PATHS.connect, connect);
 app.get("/v1/queues/:queue/serve", serve);
+app.get("/v1/queues/:queue/connect", queueConnect);
 // The HTTP API (docs/http-api.md): clients and servers that cannot open a WebSocket.
 app.post("/v1/queues/:queue/requests", postRequest);
 app.get("/v1/requests/:id", getRequest);

@@ -23,6 +23,8 @@ export interface EnqueueDeps {
   now: number;
   /** Called for each newly stored request (to keep the ready index current). */
   onStored: (from: string, rid: number) => void;
+  /** The requests came on the client's queue link (their outcomes go back down it). */
+  viaLink?: boolean;
 }
 
 export function enqueueAll(input: EnqueueInput, deps: EnqueueDeps): EnqueueOutcome[] {
@@ -65,6 +67,7 @@ export function enqueueAll(input: EnqueueInput, deps: EnqueueDeps): EnqueueOutco
       deadline: admitted.value,
       now,
       sawServer: deps.serverConnected,
+      viaLink: deps.viaLink === true,
     });
     deps.onStored(input.from, rid);
     depth++;

@@ -8,11 +8,18 @@
  */
 import type { Outcome } from "../shared/contracts.js";
 import { DELIVERY_RETRY_MS } from "./deadlines.js";
-import type { NewRequest, RequestStore, StoredRequest, StoreTimers } from "./request-store.js";
+import type {
+  DueOutcome,
+  NewRequest,
+  RequestStore,
+  StoredRequest,
+  StoreTimers,
+} from "./request-store.js";
 
 interface MemoryRecord extends StoredRequest {
   outcome: Outcome["frame"] | undefined;
   deliverAt: number | undefined;
+  viaLink: boolean;
 }
 
 export class MemoryRequestStore implements RequestStore {
@@ -81,6 +88,7 @@ export class MemoryRequestStore implements RequestStore {
       sawServer: r.sawServer,
       outcome: undefined,
       deliverAt: undefined,
+      viaLink: r.viaLink === true,
     });
     this.byClient.set(clientKey(r.from, r.clientId), rid);
     this.live.add(rid);
@@ -175,13 +183,14 @@ export class MemoryRequestStore implements RequestStore {
     for (const row of this.liveRows()) row.sawServer = true;
   }
 
-  dueOutcomes(now: number, limit: number): { rid: number; outcome: Outcome }[] {
-    const due: { rid: number; outcome: Outcome }[] = [];
+  dueOutcomes(now: number, limit: number): DueOutcome[] {
+    const due: DueOutcome[] = [];
     for (const rid of this.undelivered) {
       if (due.length >= limit) break;
       const row = this.rows.get(rid);
       if (row?.outcome === undefined || (row.deliverAt ?? 0) > now) continue;
-      due.push({ rid, outcome: { to: row.from, frame: row.outcome, memory: true } });
+      const outcome: Outcome = { to: row.from, frame: row.outcome, memory: true };
+      due.push({ rid, outcome, viaLink: row.viaLink, deliverAt: row.deliverAt ?? 0 });
     }
     return due;
   }

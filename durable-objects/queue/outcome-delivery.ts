@@ -1,13 +1,17 @@
 /**
- * Hands finished requests' outcomes to the exchange objects (one `deliver` RPC per exchange
- * shard and flush). An outcome stays in SQLite until its call succeeds; a failed call is retried
+ * Hands finished requests' outcomes to their clients: straight down the client's queue link when
+ * the request came in on one and the link is open (link-registry.ts; the outcome stays stored
+ * until the client acks it there, or goes through the exchange after all if the link closes
+ * first), otherwise to the exchange objects (one `deliver` RPC per exchange shard and flush). An outcome stays in SQLite until its call succeeds; a failed call is retried
  * by the alarm after DELIVERY_RETRY_MS. A success is written later, with the queue's next
  * transaction (`recordDelivered`), not in a commit of its own: if the object dies first, the
  * outcome is delivered again, and the client's SDK ignores the copy. Used by queue-state.ts and queue-settle.ts.
  */
+import { encodeFrame } from "../../protocol/index.js";
 import { type ExchangeRpc, exchangeName, type Outcome } from "../shared/contracts.js";
 import { DELIVERY_RETRY_MS } from "./deadlines.js";
-import type { RequestStore } from "./request-store.js";
+import type { LinkRegistry } from "./link-registry.js";
+import type { DueOutcome, RequestStore } from "./request-store.js";
 
 const FLUSH_LIMIT = 500;
 
@@ -16,21 +20,39 @@ export class OutcomeDelivery {
   private readonly sending = new Set<number>();
   /** Delivered outcomes whose mark is not written yet (they stay in `sending` until then). */
   private confirmed: number[] = [];
+  /** Outcomes sent on a queue link and not acked yet: rid → the link's identity and connId. */
+  private readonly onLinks = new Map<number, { identity: string; connId: string }>();
 
   constructor(
     private readonly store: RequestStore,
     private readonly exchange: (name: string) => ExchangeRpc,
     private readonly shards: number,
+    private readonly links: LinkRegistry,
   ) {}
 
   /** Delivers every outcome due by `now` (fresh ones included); true when all calls succeeded. */
   async flush(now: number): Promise<boolean> {
-    const due = this.store
-      .dueOutcomes(now + DELIVERY_RETRY_MS, FLUSH_LIMIT)
-      .filter((d) => !this.sending.has(d.rid));
-    if (due.length === 0) return true;
+    return (await this.start(now)) ?? true;
+  }
+
+  /**
+   * Starts delivering every outcome due by `now`: those for open links are sent before this
+   * returns; undefined when nothing else is left, else a promise of the exchange calls (true
+   * when all succeeded), so callers keep the event open only when there is something to wait for.
+   */
+  start(now: number): Promise<boolean> | undefined {
+    const found = this.store.dueOutcomes(now + DELIVERY_RETRY_MS, FLUSH_LIMIT + this.sending.size);
+    this.resendUnacked(found, now);
+    const due = found.filter((d) => !this.sending.has(d.rid));
+    if (due.length === 0) return undefined;
+    const rest = this.sendOnLinks(due);
+    if (rest.length === 0) return due.length < FLUSH_LIMIT ? undefined : this.flush(Date.now());
+    return this.deliverRest(rest, due.length);
+  }
+
+  private async deliverRest(rest: readonly DueOutcome[], dueCount: number): Promise<boolean> {
     const groups = new Map<string, { rids: number[]; outcomes: Outcome[] }>();
-    for (const { rid, outcome } of due) {
+    for (const { rid, outcome } of rest) {
       this.sending.add(rid);
       const name = exchangeName(outcome.to, this.shards);
       const group = groups.get(name) ?? { rids: [], outcomes: [] };
@@ -42,7 +64,7 @@ export class OutcomeDelivery {
       [...groups].map(([name, group]) => this.deliverGroup(name, group.rids, group.outcomes)),
     );
     const allDelivered = results.every(Boolean);
-    return allDelivered && due.length < FLUSH_LIMIT ? true : allDelivered && this.flush(Date.now());
+    return allDelivered && dueCount < FLUSH_LIMIT ? true : allDelivered && this.flush(Date.now());
   }
 
   private async deliverGroup(name: string, rids: number[], outcomes: Outcome[]): Promise<boolean> {
@@ -59,6 +81,80 @@ export class OutcomeDelivery {
       for (const rid of rids) this.sending.delete(rid);
       return false;
     }
+  }
+
+  /** Sends outcomes of requests that came on a link down that link; returns the rest. */
+  private sendOnLinks(due: DueOutcome[]): DueOutcome[] {
+    const byIdentity = new Map<string, DueOutcome[]>();
+    const rest: DueOutcome[] = [];
+    for (const d of due) {
+      if (d.viaLink !== true || this.links.get(d.outcome.to) === undefined) rest.push(d);
+      else byIdentity.set(d.outcome.to, [...(byIdentity.get(d.outcome.to) ?? []), d]);
+    }
+    for (const [identity, list] of byIdentity) {
+      const link = this.links.send(
+        identity,
+        list.map((d) => encodeFrame(d.outcome.frame)),
+      );
+      if (link === undefined) {
+        rest.push(...list);
+        continue;
+      }
+      for (const { rid } of list) {
+        this.sending.add(rid);
+        this.onLinks.set(rid, { identity, connId: link.attachment.connId });
+      }
+    }
+    return rest;
+  }
+
+  /**
+   * Outcomes sent on a link and still not acked at their retry time are sent again (down the
+   * link, or through the exchange if it is gone), and their next retry moves on: the SDK
+   * ignores the copy of an outcome it already has.
+   */
+  private resendUnacked(found: readonly DueOutcome[], now: number): void {
+    const overdue = found.filter((d) => this.onLinks.has(d.rid) && d.deliverAt <= now);
+    if (overdue.length === 0) return;
+    for (const { rid } of overdue) this.forget(rid);
+    this.store.retryDelivery(
+      overdue.map((d) => d.rid),
+      now + DELIVERY_RETRY_MS,
+    );
+  }
+
+  /** Drops the record of an outcome sent on a link (acked, overdue or released). */
+  private forget(rid: number): { identity: string; connId: string } | undefined {
+    const sent = this.onLinks.get(rid);
+    if (sent === undefined) return undefined;
+    this.onLinks.delete(rid);
+    this.sending.delete(rid);
+    const link = this.links.get(sent.identity);
+    if (link?.attachment.connId === sent.connId) link.unacked = Math.max(0, link.unacked - 1);
+    return sent;
+  }
+
+  /** The client acked these outcomes on link `connId`: they are delivered. */
+  acked(rids: readonly number[], connId: string): void {
+    if (this.onLinks.size === 0) return;
+    for (const rid of rids) {
+      if (this.onLinks.get(rid)?.connId !== connId) continue;
+      this.forget(rid);
+      // Back in `sending` until the mark is written, so no flush sends it again meanwhile.
+      this.sending.add(rid);
+      this.confirmed.push(rid);
+    }
+    if (this.store.mode === "memory") this.recordDelivered();
+  }
+
+  /**
+   * Link `connId` closed: the outcomes it had not acked are due again (the next flush sends
+   * them through the exchange, or down a newer link). Returns how many.
+   */
+  release(connId: string): number {
+    const rids = [...this.onLinks].filter(([, sent]) => sent.connId === connId).map(([rid]) => rid);
+    for (const rid of rids) this.forget(rid);
+    return rids.length;
   }
 
   /** Writes the delivered marks gathered since the last call; inside the caller's transaction. */

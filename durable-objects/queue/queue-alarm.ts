@@ -34,7 +34,7 @@ export class QueueAlarm {
     const { store, servers, settings } = this.state;
     const now = Date.now();
     const timers = store.timers(settings.limits.dedupWindowMs);
-    const serverExpiry = nextServerExpiry(servers, now);
+    const serverExpiry = earliest(nextServerExpiry(servers, now), this.state.links.nextExpiry(now));
     let next: number | undefined;
     if (store.mode === "memory") {
       // Memory mode: an in-memory timer for its requests, purges left to the next event (so an

@@ -15,7 +15,13 @@ import {
   PONG_MESSAGE,
 } from "../../protocol/index.js";
 import type { Env } from "../../src/env.js";
-import type { EnqueueInput, EnqueueOutcome, QueueRpc } from "../shared/contracts.js";
+import {
+  type EnqueueInput,
+  type EnqueueOutcome,
+  FORWARD_HEADERS,
+  LINK_ROLE,
+  type QueueRpc,
+} from "../shared/contracts.js";
 import type {
   HttpExtendAnswer,
   HttpExtendInput,
@@ -29,6 +35,9 @@ import type {
 import { enqueueAll } from "./enqueue.js";
 import { send } from "./frame-outbox.js";
 import { HttpServerRpc } from "./http-server-rpc.js";
+import { readLinkAttachment } from "./link-attachment.js";
+import { cancelRequest, handleLinkMessage } from "./link-messages.js";
+import { acceptLink } from "./link-upgrade.js";
 import { QueueSettler } from "./queue-settle.js";
 import { QueueState } from "./queue-state.js";
 import { migrate } from "./schema.js";
@@ -106,16 +115,9 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
   }
 
   async cancel(input: { queue: string; from: string; id: string }): Promise<void> {
-    const state = this.state;
-    state.chooseStore();
+    this.state.chooseStore();
     const now = Date.now();
-    state.transaction(() => {
-      const rid = state.store.findRid(input.from, input.id);
-      const row = rid === undefined ? undefined : state.store.get(rid);
-      if (row === undefined || row.state === "done") return;
-      const message = "the request was cancelled by its client";
-      state.lifecycle.fail(row, ERROR_CODE.cancelled, message, now);
-    });
+    cancelRequest(this.state, input.from, input.id, now);
     await this.rt.settle(now);
   }
 
@@ -144,15 +146,21 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
     return { ...this.state.store.counts(), servers: this.state.servers.all().length };
   }
 
-  /** Accepts a server's WebSocket upgrade forwarded by the front door. */
+  /** Accepts a server's WebSocket upgrade, or a client's queue link, forwarded by the front door. */
   override fetch(request: Request): Promise<Response> {
+    if (request.headers.get(FORWARD_HEADERS.role) === LINK_ROLE) {
+      return acceptLink(this.rt, request);
+    }
     return acceptServer(this.rt, request);
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const state = this.state;
     state.chooseStore();
-    const conn = readServerAttachment(ws.deserializeAttachment());
+    const attachment: unknown = ws.deserializeAttachment();
+    const link = readLinkAttachment(attachment);
+    if (link !== undefined) return handleLinkMessage(this.rt, ws, link, message);
+    const conn = readServerAttachment(attachment);
     if (conn === undefined) {
       closeQuietly(ws, CLOSE_CODE.badRequest, "unknown connection");
       return;
@@ -197,7 +205,16 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
   }
 
   private connectionGone(ws: WebSocket): void {
-    const conn = readServerAttachment(ws.deserializeAttachment());
+    const attachment: unknown = ws.deserializeAttachment();
+    const link = readLinkAttachment(attachment);
+    if (link !== undefined) {
+      // Its unacked outcomes are due again: the settle after this sends them on.
+      if (this.state.links.remove(link.identity, link.connId)) {
+        this.state.delivery.release(link.connId);
+      }
+      return;
+    }
+    const conn = readServerAttachment(attachment);
     if (conn === undefined) return;
     this.state.servers.retire(conn.connId);
     this.state.transaction(() => this.state.lifecycle.dropConnection(conn.connId, Date.now()));

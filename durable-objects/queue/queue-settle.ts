@@ -32,13 +32,18 @@ export class QueueSettler {
       if (!this.orphansReclaimed) state.lifecycle.reclaimOrphanLeases(now);
       this.orphansReclaimed = true;
       closeExpiredServers(state.expiryDeps(now));
+      for (const link of state.links.closeExpired(state.settings.devMode, now)) {
+        state.delivery.release(link.attachment.connId);
+      }
       // Waiting HTTP takes first: each has been idle since its wait began (http-takers.ts).
       handouts = state.takers.handOut(state.dispatchDeps(now));
       dispatchReady(state.dispatchDeps(now));
     });
     state.outbox.flush();
     state.takers.resolve(handouts);
-    this.ctx.waitUntil(this.deliver());
+    // Outcomes for open links go now; calls to exchanges keep the event open till they end.
+    const delivering = state.delivery.start(Date.now());
+    if (delivering !== undefined) this.ctx.waitUntil(this.afterDelivery(delivering));
     await this.alarm.schedule();
   }
 
@@ -64,8 +69,8 @@ export class QueueSettler {
     await this.alarm.schedule();
   }
 
-  private async deliver(): Promise<void> {
-    await this.state.delivery.flush(Date.now());
+  private async afterDelivery(delivering: Promise<boolean>): Promise<void> {
+    await delivering;
     await this.alarm.schedule();
   }
 }

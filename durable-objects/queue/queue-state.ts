@@ -1,6 +1,6 @@
 /**
- * The parts a QueueDO works with (request store, server registry, lifecycle, outcome delivery,
- * frame outbox, HTTP takers, ready index) and the store choice: SQLite until the queue's name is
+ * The parts a QueueDO works with (request store, server registry, client links, lifecycle,
+ * outcome delivery, frame outbox, HTTP takers, ready index, link rate limits) and the store choice: SQLite until the queue's name is
  * known, then the store of its delivery mode (EDGEMQ_QUEUE_MODES). Also the transaction wrapper
  * (memory mode opens none). Used by queue-do.ts and the modules it delegates to.
  */
@@ -8,8 +8,10 @@ import { isQueueName } from "../../protocol/index.js";
 import type { Env } from "../../src/env.js";
 import { deliveryMode } from "../shared/queue-modes.js";
 import { type RelaySettings, readSettings } from "../shared/settings.js";
+import { RateLimiter } from "../shared/token-bucket.js";
 import { FrameOutbox } from "./frame-outbox.js";
 import { HttpTakers } from "./http-takers.js";
+import { LinkRegistry } from "./link-registry.js";
 import { MemoryRequestStore } from "./memory-request-store.js";
 import { OutcomeDelivery } from "./outcome-delivery.js";
 import { ReadyIndex } from "./ready-index.js";
@@ -29,6 +31,10 @@ export class QueueState {
   readonly takers = new HttpTakers();
   delivery: OutcomeDelivery;
   ready: ReadyIndex | undefined;
+  /** Clients' queue links (the direct route; link-registry.ts). */
+  readonly links: LinkRegistry;
+  /** Per-identity request buckets for requests sent on links; in memory only. */
+  readonly rateLimiter: RateLimiter;
   /** Whether the store was chosen for the queue's delivery mode since this wake. */
   private storeChosen = false;
 
@@ -37,6 +43,8 @@ export class QueueState {
     private readonly env: Env,
   ) {
     this.settings = readSettings(env);
+    this.links = new LinkRegistry(ctx);
+    this.rateLimiter = new RateLimiter(this.settings.rateLimit);
     this.store = new SqlRequestStore(ctx.storage.sql);
     this.servers = new ServerRegistry(ctx, this.store);
     this.lifecycle = this.requestLifecycle();
@@ -104,6 +112,7 @@ export class QueueState {
       this.store,
       (name) => this.env.EXCHANGE.getByName(name),
       this.settings.exchangeShards,
+      this.links,
     );
   }
 }

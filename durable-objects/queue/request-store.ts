@@ -20,6 +20,17 @@ export interface NewRequest {
   deadline: number;
   now: number;
   sawServer: boolean;
+  /** It came on the client's queue link: its outcome goes back down the link when it can. */
+  viaLink?: boolean;
+}
+
+/** An outcome due for delivery, and whether its request came on a queue link. */
+export interface DueOutcome {
+  rid: number;
+  outcome: Outcome;
+  viaLink: boolean;
+  /** When it is retried if still undelivered (epoch ms). */
+  deliverAt: number;
 }
 
 /** When the queue must wake next (deadlines.ts `Timers`). */
@@ -55,7 +66,7 @@ export interface RequestStore {
   expired(now: number): StoredRequest[];
   leaseEnded(now: number): StoredRequest[];
   markSawServer(): void;
-  dueOutcomes(now: number, limit: number): { rid: number; outcome: Outcome }[];
+  dueOutcomes(now: number, limit: number): DueOutcome[];
   delivered(rids: readonly number[]): void;
   retryDelivery(rids: readonly number[], at: number): void;
   purge(now: number, dedupWindowMs: number): void;
@@ -115,7 +126,7 @@ export class SqlRequestStore implements RequestStore {
     const row = this.sql
       .exec(
         `INSERT INTO requests (client_id, from_identity, body, headers, deadline, created, state,
-           saw_server) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?) RETURNING rid`,
+           saw_server, via_link) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?) RETURNING rid`,
         r.clientId,
         r.from,
         JSON.stringify(r.body),
@@ -123,6 +134,7 @@ export class SqlRequestStore implements RequestStore {
         r.deadline,
         r.now,
         r.sawServer ? 1 : 0,
+        r.viaLink === true ? 1 : 0,
       )
       .one();
     return num(row.rid, "rid");
@@ -208,10 +220,10 @@ export class SqlRequestStore implements RequestStore {
   }
 
   /** Outcomes due for delivery (an unreadable one is dropped from the list and logged). */
-  dueOutcomes(now: number, limit: number): { rid: number; outcome: Outcome }[] {
-    const q = `SELECT rid, from_identity, outcome FROM requests
+  dueOutcomes(now: number, limit: number): DueOutcome[] {
+    const q = `SELECT rid, from_identity, outcome, via_link, deliver_at FROM requests
                WHERE outcome IS NOT NULL AND deliver_at <= ? ORDER BY deliver_at LIMIT ?`;
-    const due: { rid: number; outcome: Outcome }[] = [];
+    const due: DueOutcome[] = [];
     for (const row of this.sql.exec(q, now, limit)) {
       const rid = num(row.rid, "rid");
       const frame = readOutcomeFrame(str(row.outcome, "outcome"));
@@ -220,7 +232,9 @@ export class SqlRequestStore implements RequestStore {
         this.sql.exec("UPDATE requests SET outcome = NULL, deliver_at = NULL WHERE rid = ?", rid);
         continue;
       }
-      due.push({ rid, outcome: { to: str(row.from_identity, "from_identity"), frame } });
+      const to = str(row.from_identity, "from_identity");
+      const deliverAt = num(row.deliver_at, "deliver_at");
+      due.push({ rid, outcome: { to, frame }, viaLink: row.via_link === 1, deliverAt });
     }
     return due;
   }

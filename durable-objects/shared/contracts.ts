@@ -19,7 +19,12 @@ export const FORWARD_HEADERS = {
    * established by the front door from the token (or dev mode).
    */
   principal: "X-EdgeMQ-Principal",
+  /** Which socket a QueueDO upgrade opens: absent for a server, LINK_ROLE for a client's link. */
+  role: "X-EdgeMQ-Role",
 } as const;
+
+/** FORWARD_HEADERS.role of a client's queue link (`/v1/queues/<q>/connect`). */
+export const LINK_ROLE = "link";
 
 /** One request handed by the exchange to a queue, already stamped with its sender. */
 export interface EnqueueInput {

@@ -3,7 +3,7 @@
  * queues and answers only the requests dispatched to it.
  */
 import { describe, expect, it } from "vitest";
-import { errorBody, jsonOf, mint, Peer, request, upgrade } from "./signed-relay.js";
+import { call, errorBody, jsonOf, mint, Peer, request, upgrade } from "./signed-relay.js";
 
 describe("roles and queues", () => {
   it("refuses a server token for queue X on queue Y with 403", async () => {
@@ -79,5 +79,27 @@ describe("roles and queues", () => {
     holder.send({ type: "reply", id: dispatch.id, body: { enc: "json", data: '"genuine"' } });
     expect(jsonOf(await client.next("reply", "r1"))).toBe("genuine");
     for (const peer of [client, holder, thief]) peer.close();
+  });
+
+  it("refuses a queue link for a queue the client token does not list with 403", async () => {
+    const token = await mint({ sub: "lnk-c", role: "client", queues: ["perm-x"] });
+    const response = await upgrade("/v1/queues/perm-y/connect", token);
+    expect(response.status).toBe(403);
+    expect((await errorBody(response)).code).toBe("forbidden");
+    const allowed = await Peer.open(upgrade("/v1/queues/perm-x/connect", token));
+    await allowed.next("welcome");
+    allowed.close();
+  });
+
+  it("refuses a queue link to a server-only token with 403", async () => {
+    const token = await mint({ sub: "lnk-s", role: "server", queues: ["perm-x"] });
+    const response = await upgrade("/v1/queues/perm-x/connect", token);
+    expect(response.status).toBe(403);
+    expect((await errorBody(response)).code).toBe("forbidden");
+  });
+
+  it("refuses a queue link without a token with 401", async () => {
+    const response = await call("/v1/queues/perm-x/connect", { Upgrade: "websocket" });
+    expect(response.status).toBe(401);
   });
 });

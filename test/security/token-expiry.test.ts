@@ -7,7 +7,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { CLOSE_CODE } from "../../protocol/index.js";
-import { mint, Peer, request, sleep } from "./signed-relay.js";
+import { mint, Peer, request, sleep, upgrade } from "./signed-relay.js";
 
 /** Long enough for a token minted 28 s ago (exp rounded down) to pass the 30 s allowance. */
 const LAPSE_MS = 2_100;
@@ -100,5 +100,39 @@ describe("token expiry on a live connection", () => {
     expect(await fresh.next("dispatch")).toMatchObject({ id: dispatch.id, attempt: 2 });
     expect(client.received.some((f) => f.type === "reply")).toBe(false);
     for (const peer of [client, fresh]) peer.close();
+  });
+});
+
+describe("token expiry on a queue link", () => {
+  it("closes a link with 4401 on its next frame after the token expired, without storing the request", async () => {
+    const queue = "exp-link-frame";
+    const token = await mint({
+      sub: "exp-linker",
+      role: "client",
+      queues: [queue],
+      ttl: almostExpired,
+    });
+    const link = await Peer.open(upgrade(`/v1/queues/${queue}/connect`, token));
+    await link.next("welcome");
+    await withoutAlarm(env.QUEUE.getByName(queue));
+    await sleep(LAPSE_MS);
+    link.send({ ...request("late", queue), failFast: true });
+    expect(await link.closed).toEqual({ code: CLOSE_CODE.unauthorized, reason: "token expired" });
+    expect(link.received.some((f) => "id" in f && f.id === "late")).toBe(false);
+  });
+
+  it("closes an idle link by the queue's alarm", async () => {
+    const queue = "exp-link-idle";
+    const token = await mint({
+      sub: "exp-idler",
+      role: "client",
+      queues: [queue],
+      ttl: almostExpired,
+    });
+    const link = await Peer.open(upgrade(`/v1/queues/${queue}/connect`, token));
+    await link.next("welcome");
+    await sleep(LAPSE_MS);
+    await runDurableObjectAlarm(env.QUEUE.getByName(queue));
+    expect(await link.closed).toEqual({ code: CLOSE_CODE.unauthorized, reason: "token expired" });
   });
 });

@@ -50,7 +50,8 @@ function tappedWebSocket(identity) {
       const away = Date.now() < (awayUntil.get(identity) ?? 0);
       const target = away ? DEAD_URL_BASE + new URL(address).pathname : address;
       super(target, protocols);
-      const isClient = new URL(address).pathname.endsWith("/v1/connect");
+      // A client socket: the exchange's (/v1/connect) or a queue link (/v1/queues/<q>/connect).
+      const isClient = new URL(address).pathname.endsWith("/connect");
       const tap = { accepted: false, resumed: (clientSockets.get(identity)?.opened ?? 0) > 0 };
       if (isClient) {
         const entry = clientSockets.get(identity) ?? { open: new Set(), opened: 0 };
@@ -94,13 +95,14 @@ function observeClientFrame(frame, tap) {
   if (tap.resumed && !tap.accepted) wire.replayedOnResume++;
 }
 
-async function peerFor(identity) {
+async function peerFor(identity, route) {
   const existing = peers.get(identity);
   if (existing) return existing;
   const peer = await connect(url, {
     identity,
     WebSocket: tappedWebSocket(identity),
     reconnect: RECONNECT,
+    ...(route === undefined ? {} : { route }),
   });
   peers.set(identity, peer);
   return peer;
@@ -227,8 +229,8 @@ function summary(job) {
 }
 
 const commands = {
-  async connect({ identities }) {
-    await Promise.all(identities.map((identity) => peerFor(identity)));
+  async connect({ identities, route }) {
+    await Promise.all(identities.map((identity) => peerFor(identity, route)));
     return { connected: identities.length };
   },
 

@@ -77,8 +77,13 @@ export interface LoadSummary {
   samples: string[];
 }
 
-export async function connectIdentities(peer: PeerProcess, identities: string[]): Promise<void> {
-  await peer.call("connect", { identities }, 30_000);
+/** Connects SDK peers; `route` is the SDK's `route` option (default: the SDK's, queue links). */
+export async function connectIdentities(
+  peer: PeerProcess,
+  identities: string[],
+  route?: "queue" | "exchange",
+): Promise<void> {
+  await peer.call("connect", { identities, ...(route === undefined ? {} : { route }) }, 30_000);
 }
 
 export async function serve(

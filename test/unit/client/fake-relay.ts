@@ -32,6 +32,8 @@ export class FakeRelay {
   readonly sockets: FakeSocket[] = [];
   /** How the next sockets are answered; shift()ed per socket, then `fallback`. */
   readonly answers: Answer[] = [];
+  /** How the next sockets at a path are answered, ahead of `answers`; see answersAt(). */
+  readonly #answersByPath = new Map<string, Answer[]>();
   fallback: Answer = { kind: "welcome" };
   limits: Limits = { ...DEFAULT_LIMITS };
   /** Answer "ping" with "pong", as the relay's auto-response does. */
@@ -50,6 +52,20 @@ export class FakeRelay {
   /** The sockets whose URL path is `path` (e.g. "/v1/connect"), oldest first. */
   socketsAt(path: string): FakeSocket[] {
     return this.sockets.filter((socket) => socket.path === path);
+  }
+
+  /** The answers for the next sockets at `path` (push to them), used before `answers`. */
+  answersAt(path: string): Answer[] {
+    const found = this.#answersByPath.get(path);
+    if (found) return found;
+    const created: Answer[] = [];
+    this.#answersByPath.set(path, created);
+    return created;
+  }
+
+  /** @internal How a new socket at `path` is answered. */
+  nextAnswer(path: string): Answer {
+    return this.#answersByPath.get(path)?.shift() ?? this.answers.shift() ?? this.fallback;
   }
 
   latest(path: string): FakeSocket {
@@ -80,7 +96,7 @@ export class FakeSocket implements WebSocketLike {
     this.path = withoutQuery.replace(/^wss?:\/\/[^/]+/, "");
     this.query = Object.fromEntries(new URLSearchParams(search));
     relay.sockets.push(this);
-    const answer = relay.answers.shift() ?? relay.fallback;
+    const answer = relay.nextAnswer(this.path);
     void Promise.resolve().then(() => this.#answer(answer));
   }
 
@@ -129,12 +145,13 @@ export class FakeSocket implements WebSocketLike {
   }
 
   welcome(): void {
-    const serving = /^\/v1\/queues\/([^/]+)\/serve$/.exec(this.path);
+    const queueSocket = /^\/v1\/queues\/([^/]+)\/(serve|connect)$/.exec(this.path);
     const identity = this.query.identity ?? "anonymous";
     const limits = this.#relay.limits;
-    if (serving?.[1]) {
-      const queue = decodeURIComponent(serving[1]);
-      this.deliver({ type: "welcome", v: 1, identity, role: "server", queue, limits });
+    if (queueSocket?.[1]) {
+      const queue = decodeURIComponent(queueSocket[1]);
+      const role = queueSocket[2] === "serve" ? "server" : "client";
+      this.deliver({ type: "welcome", v: 1, identity, role, queue, limits });
     } else {
       this.deliver({ type: "welcome", v: 1, identity, role: "client", limits });
     }

@@ -1,5 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { connect, EdgeMQError, type Peer, type Status } from "../../../client/index.js";
+import {
+  type ConnectOptions,
+  connect,
+  EdgeMQError,
+  type Peer,
+  type Status,
+} from "../../../client/index.js";
 import { encodeBody, type RequestFrame } from "../../../protocol/index.js";
 import { FakeRelay, settle } from "./fake-relay.js";
 
@@ -7,11 +13,16 @@ const CONNECT = "/v1/connect";
 let relay: FakeRelay;
 let peers: Peer[];
 
-async function open(url = "ws://relay.test", identity = "alice"): Promise<Peer> {
+async function open(
+  url = "ws://relay.test",
+  identity = "alice",
+  options: ConnectOptions = {},
+): Promise<Peer> {
   const peer = await connect(url, {
     identity,
     WebSocket: relay.WebSocket,
     reconnect: { minDelayMs: 100, maxDelayMs: 100 },
+    ...options,
   });
   peers.push(peer);
   return peer;
@@ -25,6 +36,11 @@ async function failure(promise: Promise<unknown>): Promise<EdgeMQError> {
     throw error;
   }
   throw new Error("expected a rejection");
+}
+
+/** A peer with route "exchange": every request on /v1/connect, no queue link. */
+function openExchangeOnly(): Promise<Peer> {
+  return open("ws://relay.test", "alice", { route: "exchange" });
 }
 
 function collect(peer: Peer): Status[] {
@@ -120,7 +136,7 @@ describe("peer.request()", () => {
   });
 
   it("re-sends pending requests with the same ids after a reconnect and resolves from replies sent then", async () => {
-    const peer = await open();
+    const peer = await openExchangeOnly();
     const statuses = collect(peer);
     const first = relay.latest(CONNECT);
     const replies = [peer.request("q", "a"), peer.request("q", "b")];
@@ -144,7 +160,7 @@ describe("peer.request()", () => {
   });
 
   it("queues a request made while disconnected and sends it once reconnected", async () => {
-    const peer = await open();
+    const peer = await openExchangeOnly();
     relay.latest(CONNECT).drop(1001, "going away");
     const reply = peer.request("q", "later");
     await settle();
@@ -158,7 +174,7 @@ describe("peer.request()", () => {
   });
 
   it("does not reconnect when replaced by a newer connection, and rejects pending requests", async () => {
-    const peer = await open();
+    const peer = await openExchangeOnly();
     const pending = failure(peer.request("q", 1));
     await settle();
     relay.latest(CONNECT).drop(4001, "replaced");

@@ -9,13 +9,21 @@ import {
 } from "../../../protocol/index.js";
 import { settle } from "./fake-relay.js";
 
+/** A requester whose frames land in `sent`; `state.route` names the route requests take. */
 function setup(options: { maxPending?: number; connected?: boolean } = {}) {
   const sent: ClientFrame[] = [];
-  const state = { connected: options.connected ?? true };
+  const acksOn: { route: string; ids: string[] }[] = [];
+  const state = { connected: options.connected ?? true, route: "/v1/connect" };
   const requester = new Requester({
     send: (frame) => {
+      if (!state.connected) return undefined;
+      sent.push(frame);
+      return state.route;
+    },
+    sendAck: (frame, route) => {
       if (!state.connected) return false;
       sent.push(frame);
+      acksOn.push({ route, ids: frame.ids });
       return true;
     },
     limits: () => ({ ...DEFAULT_LIMITS, maxBodyBytes: 64 }),
@@ -28,7 +36,7 @@ function setup(options: { maxPending?: number; connected?: boolean } = {}) {
     if (id === undefined) throw new Error("no request sent");
     return id;
   };
-  return { requester, sent, state, requests, lastId };
+  return { requester, sent, acksOn, state, requests, lastId };
 }
 
 async function rejection(promise: Promise<unknown>): Promise<EdgeMQError> {
@@ -191,6 +199,62 @@ describe("Requester", () => {
     await vi.advanceTimersByTimeAsync(4_000);
     requester.resend();
     expect(requests().map((f) => f.timeout)).toEqual([10_000, 6_000]);
+  });
+
+  it("acks each outcome on the route it arrived on, one ack frame per route", async () => {
+    const { requester, acksOn, lastId } = setup();
+    void requester.request("q", "a");
+    const a = lastId();
+    void requester.request("q", "b");
+    const b = lastId();
+    requester.handle({ type: "reply", id: a, body: encodeBody(1) }, "/v1/queues/q/connect");
+    requester.handle({ type: "reply", id: b, body: encodeBody(2) });
+    requester.handle({ type: "reply", id: a, body: encodeBody(1) });
+    await settle();
+    expect(acksOn).toEqual([
+      { route: "/v1/queues/q/connect", ids: [a] },
+      { route: "/v1/connect", ids: [b, a] },
+    ]);
+  });
+
+  it("re-sends only the requests the filter selects, telling it the route that last took each", () => {
+    const { requester, state, requests } = setup();
+    void requester.request("q", "q-via-exchange");
+    state.route = "/v1/queues/q/connect";
+    void requester.request("q", "q-via-link");
+    state.route = "/v1/connect";
+    void requester.request("other", "other");
+    const seen: [string, string | undefined][] = [];
+    requester.resend((frame, route) => {
+      seen.push([frame.body.data, route]);
+      return frame.queue === "other";
+    });
+    expect(seen).toEqual([
+      ["q-via-exchange", "/v1/connect"],
+      ["q-via-link", "/v1/queues/q/connect"],
+      ["other", "/v1/connect"],
+    ]);
+    expect(requests().map((f) => f.body.data)).toEqual([
+      "q-via-exchange",
+      "q-via-link",
+      "other",
+      "other",
+    ]);
+  });
+
+  it("tells the resend filter that a request never sent has no route, and records the route once sent", () => {
+    const { requester, state } = setup({ connected: false });
+    void requester.request("q", "a");
+    const routes: (string | undefined)[] = [];
+    const record = (_frame: RequestFrame, route: string | undefined) => {
+      routes.push(route);
+      return true;
+    };
+    requester.resend(record);
+    state.connected = true;
+    requester.resend(record);
+    requester.resend(record);
+    expect(routes).toEqual([undefined, undefined, "/v1/connect"]);
   });
 
   it("rejects every unfinished request and every later one after rejectAll", async () => {

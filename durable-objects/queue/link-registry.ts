@@ -1,0 +1,116 @@
+/**
+ * The queue-link sockets a QueueDO holds (link-attachment.ts), cached per wake: found by client
+ * identity for the direct outcome route, with the principal each acts as, and the next token
+ * expiry among them. Rebuilt from the Hibernation API's tagged sockets after a wake. A link that
+ * holds MAX_UNACKED_PER_LINK outcomes not yet acked gets no more: the rest go through the
+ * exchange, so a client that never acks cannot make its partition hold outcomes without bound.
+ * Used by queue-state.ts, link-upgrade.ts, link-messages.ts and outcome-delivery.ts.
+ */
+import { CLOSE_CODE, type Principal } from "../../protocol/index.js";
+import { packFrames } from "../exchange/frame-batches.js";
+import { principalOf } from "../shared/principal-header.js";
+import { connectionRefusal, NEVER_EXPIRES, nextExpiry } from "../shared/token-expiry.js";
+import { send } from "./frame-outbox.js";
+import { LINK_TAG, type LinkAttachment, readLinkAttachment } from "./link-attachment.js";
+import { closeQuietly } from "./server-socket.js";
+
+/** Most outcomes sent on one link and not yet acked; past it, outcomes go through the exchange. */
+export const MAX_UNACKED_PER_LINK = 1_000;
+
+export interface Link {
+  ws: WebSocket;
+  attachment: LinkAttachment;
+  principal: Principal;
+  /** Outcomes sent on this link that its client has not acked yet. */
+  unacked: number;
+}
+
+export class LinkRegistry {
+  /** The newest link of each identity; undefined until read after a wake. */
+  private byIdentity: Map<string, Link> | undefined;
+  /** Cached `nextExpiry` input: the earliest token expiry among the links (NEVER_EXPIRES: none). */
+  private earliestExpiry: number | undefined;
+
+  constructor(private readonly ctx: DurableObjectState) {}
+
+  add(ws: WebSocket, attachment: LinkAttachment): Link {
+    const link = {
+      ws,
+      attachment,
+      principal: principalOf(attachment.identity, attachment.principal),
+      unacked: 0,
+    };
+    this.links().set(attachment.identity, link);
+    this.earliestExpiry = undefined;
+    return link;
+  }
+
+  /** Forgets the link `connId` (closed or replaced); true when it was the identity's link. */
+  remove(identity: string, connId: string): boolean {
+    const links = this.links();
+    if (links.get(identity)?.attachment.connId !== connId) return false;
+    links.delete(identity);
+    this.earliestExpiry = undefined;
+    return true;
+  }
+
+  get(identity: string): Link | undefined {
+    return this.links().get(identity);
+  }
+
+  /** The link of `ws`, if it is a current one. */
+  of(ws: WebSocket, attachment: LinkAttachment): Link | undefined {
+    const link = this.get(attachment.identity);
+    return link?.attachment.connId === attachment.connId && link.ws === ws ? link : undefined;
+  }
+
+  /** Sends encoded frames on `identity`'s link if it may take them; the link, or undefined. */
+  send(identity: string, texts: readonly string[]): Link | undefined {
+    const link = this.get(identity);
+    if (link === undefined || link.unacked + texts.length > MAX_UNACKED_PER_LINK) return undefined;
+    if (link.ws.readyState !== WebSocket.READY_STATE_OPEN) return undefined;
+    for (const message of packFrames(texts)) send(link.ws, message);
+    link.unacked += texts.length;
+    return link;
+  }
+
+  /** The next moment a link's token expires (for the queue's alarm). */
+  nextExpiry(now: number): number | undefined {
+    return nextExpiry([this.earliest()], now);
+  }
+
+  /** Closes links whose token no longer holds (4401); returns the ones closed. */
+  closeExpired(devMode: boolean, now: number): Link[] {
+    if (connectionRefusal(this.earliest(), devMode, now) === undefined) return [];
+    const closed: Link[] = [];
+    for (const link of this.links().values()) {
+      const reason = connectionRefusal(link.attachment.principal.expiresAt, devMode, now);
+      if (reason === undefined) continue;
+      closeQuietly(link.ws, CLOSE_CODE.unauthorized, reason);
+      closed.push(link);
+    }
+    for (const link of closed) this.remove(link.attachment.identity, link.attachment.connId);
+    return closed;
+  }
+
+  private earliest(): number {
+    this.earliestExpiry ??= Math.min(
+      NEVER_EXPIRES,
+      ...[...this.links().values()].map((l) => l.attachment.principal.expiresAt),
+    );
+    return this.earliestExpiry;
+  }
+
+  private links(): Map<string, Link> {
+    if (this.byIdentity !== undefined) return this.byIdentity;
+    const links = new Map<string, Link>();
+    for (const ws of this.ctx.getWebSockets(LINK_TAG)) {
+      const attachment = readLinkAttachment(ws.deserializeAttachment());
+      if (attachment === undefined) continue;
+      const principal = principalOf(attachment.identity, attachment.principal);
+      links.set(attachment.identity, { ws, attachment, principal, unacked: 0 });
+    }
+    this.byIdentity = links;
+    return links;
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * A client's queue-link upgrade (`/v1/queues/<q>/connect`), forwarded by the front door to the
+ * queue partition that holds the client's requests: re-check the identity, queue and principal
+ * (role `client`, queue rights), let the new link take over from an older one of the same
+ * identity (whose unacked outcomes become due again), accept the socket (Hibernation API,
+ * link-attachment.ts) and send `welcome`. Used by queue-do.ts.
+ */
+import {
+  allowsQueue,
+  CLOSE_CODE,
+  ERROR_CODE,
+  encodeFrame,
+  isIdentity,
+  isQueueName,
+  PROTOCOL_VERSION,
+  type Principal,
+  type WelcomeFrame,
+} from "../../protocol/index.js";
+import { FORWARD_HEADERS } from "../shared/contracts.js";
+import { forwardedPrincipal, storePrincipal } from "../shared/principal-header.js";
+import { webSocketAccepted } from "../shared/upgrade-response.js";
+import { send } from "./frame-outbox.js";
+import {
+  LINK_ATTACHMENT_VERSION,
+  LINK_TAG,
+  type LinkAttachment,
+  linkIdentityTag,
+  readLinkAttachment,
+} from "./link-attachment.js";
+import type { QueueSettler } from "./queue-settle.js";
+import type { QueueState } from "./queue-state.js";
+import { closeQuietly, httpError } from "./server-socket.js";
+
+/** Accepts a client's queue link, or answers why not (an HTTP error). */
+export async function acceptLink(rt: QueueSettler, request: Request): Promise<Response> {
+  const { ctx, state } = rt;
+  const checked = checkLinkUpgrade(request, state.settings.devMode);
+  if (checked instanceof Response) return checked;
+  const { identity, queue, principal } = checked;
+  state.chooseStore(queue);
+  const known = state.store.queueName();
+  if (known !== undefined && known !== queue) {
+    return httpError(ERROR_CODE.badRequest, "this object serves another queue");
+  }
+  const [client, server] = Object.values(new WebSocketPair());
+  if (client === undefined || server === undefined) {
+    return httpError(ERROR_CODE.internal, "could not create a WebSocket pair");
+  }
+  if (known === undefined) state.transaction(() => state.store.setQueueName(queue));
+  takeOver(ctx, state, identity);
+  ctx.acceptWebSocket(server, [LINK_TAG, linkIdentityTag(identity)]);
+  const attachment: LinkAttachment = {
+    v: LINK_ATTACHMENT_VERSION,
+    kind: "link",
+    connId: crypto.randomUUID(),
+    identity,
+    queue,
+    principal: storePrincipal(principal),
+  };
+  server.serializeAttachment(attachment);
+  state.links.add(server, attachment);
+  const limits = state.settings.limits;
+  const welcome: WelcomeFrame = {
+    type: "welcome",
+    v: PROTOCOL_VERSION,
+    identity,
+    role: "client",
+    queue,
+    limits,
+  };
+  send(server, encodeFrame(welcome));
+  await rt.settle(Date.now());
+  return webSocketAccepted(request, client);
+}
+
+/** The upgrade's identity, queue and principal (allowed to send to it), or the refusal. */
+function checkLinkUpgrade(
+  request: Request,
+  devMode: boolean,
+): { identity: string; queue: string; principal: Principal } | Response {
+  if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+    return httpError(ERROR_CODE.badRequest, "expected a WebSocket upgrade");
+  }
+  const identity = request.headers.get(FORWARD_HEADERS.identity);
+  const queue = request.headers.get(FORWARD_HEADERS.queue);
+  if (!isIdentity(identity) || !isQueueName(queue)) {
+    return httpError(ERROR_CODE.badRequest, "missing or invalid identity or queue");
+  }
+  const principalHeader = request.headers.get(FORWARD_HEADERS.principal);
+  const principal = forwardedPrincipal(principalHeader, identity, devMode);
+  if (principal === undefined) {
+    return httpError(ERROR_CODE.unauthorized, `missing or invalid ${FORWARD_HEADERS.principal}`);
+  }
+  if (!principal.roles.has("client") || !allowsQueue(principal, queue)) {
+    return httpError(ERROR_CODE.forbidden, `this token does not allow requests to ${queue}`);
+  }
+  return { identity, queue, principal };
+}
+
+/** A newer link of `identity` takes over: older ones close, their unacked outcomes are due again. */
+function takeOver(ctx: DurableObjectState, state: QueueState, identity: string): void {
+  for (const old of ctx.getWebSockets(linkIdentityTag(identity))) {
+    const att = readLinkAttachment(old.deserializeAttachment());
+    if (att !== undefined) {
+      state.links.remove(identity, att.connId);
+      state.delivery.release(att.connId);
+    }
+    closeQuietly(old, CLOSE_CODE.replaced, "a newer link of this client took over");
+  }
+}

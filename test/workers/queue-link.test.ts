@@ -1,0 +1,148 @@
+/**
+ * Queue links (`/v1/queues/<q>/connect`) inside workerd: a client's requests to one queue go
+ * straight to the queue partition and their outcomes come straight back on the link; an outcome
+ * the link did not ack before it closed reaches the client through the exchange instead.
+ */
+import { describe, expect, it } from "vitest";
+import { encodeBody } from "../../protocol/index.js";
+import { TestSocket } from "./exchange-test-socket.js";
+
+async function server(queue: string, identity: string): Promise<TestSocket> {
+  const socket = await TestSocket.open(`/v1/queues/${queue}/serve?identity=${identity}`);
+  expect(await socket.next()).toMatchObject({ type: "welcome", role: "server", queue });
+  socket.send({ type: "ready", concurrency: 4 });
+  return socket;
+}
+
+async function link(queue: string, identity: string): Promise<TestSocket> {
+  const socket = await TestSocket.open(`/v1/queues/${queue}/connect?identity=${identity}`);
+  expect(await socket.next()).toMatchObject({ type: "welcome", role: "client", identity, queue });
+  return socket;
+}
+
+function idOf(frame: unknown): unknown {
+  return typeof frame === "object" && frame !== null && "id" in frame ? frame.id : undefined;
+}
+
+describe("queue links", () => {
+  it("carries a request to the queue and brings its reply back on the link, not the exchange", async () => {
+    const worker = await server("lnk-echo", "lnk-worker-1");
+    const { socket: exchange } = await TestSocket.client("lnk-alice");
+    const client = await link("lnk-echo", "lnk-alice");
+
+    client.send({ type: "request", id: "r1", queue: "lnk-echo", body: encodeBody({ n: 1 }) });
+    expect(await client.next()).toMatchObject({ type: "accepted", id: "r1" });
+    const dispatch = await worker.next();
+    expect(dispatch).toMatchObject({ type: "dispatch", from: "lnk-alice", queue: "lnk-echo" });
+    worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody({ n: 2 }) });
+
+    expect(await client.next()).toEqual({ type: "reply", id: "r1", body: encodeBody({ n: 2 }) });
+    client.send({ type: "ack", ids: ["r1"] });
+    // The exchange socket got nothing for r1: the next frame it sees answers this bad frame.
+    exchange.send({ type: "barrier" });
+    expect(await exchange.next()).toMatchObject({ type: "error", code: "bad_request" });
+    client.close();
+    exchange.close();
+    worker.close();
+  });
+
+  it("hands an outcome the link did not ack to the exchange once the link closes", async () => {
+    const worker = await server("lnk-handoff", "lnk-worker-2");
+    const { socket: exchange } = await TestSocket.client("lnk-bob");
+    const client = await link("lnk-handoff", "lnk-bob");
+
+    client.send({ type: "request", id: "r1", queue: "lnk-handoff", body: encodeBody("x") });
+    expect(await client.next()).toMatchObject({ type: "accepted", id: "r1" });
+    const dispatch = await worker.next();
+    worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody("y") });
+    expect(await client.next()).toMatchObject({ type: "reply", id: "r1" });
+    client.close(); // no ack
+
+    expect(await exchange.next()).toEqual({ type: "reply", id: "r1", body: encodeBody("y") });
+    exchange.close();
+    worker.close();
+  });
+
+  it("sends an outcome through the exchange when the request came through the exchange", async () => {
+    const worker = await server("lnk-mixed", "lnk-worker-3");
+    const { socket: exchange } = await TestSocket.client("lnk-carol");
+    const client = await link("lnk-mixed", "lnk-carol");
+
+    exchange.send({ type: "request", id: "r1", queue: "lnk-mixed", body: encodeBody(1) });
+    expect(await exchange.next()).toMatchObject({ type: "accepted", id: "r1" });
+    const dispatch = await worker.next();
+    worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody(2) });
+    expect(await exchange.next()).toMatchObject({ type: "reply", id: "r1" });
+    expect(client.buffered).toBe(0);
+    client.close();
+    exchange.close();
+    worker.close();
+  });
+
+  it("treats a request re-sent on the link as the one sent through the exchange (never run twice)", async () => {
+    const worker = await server("lnk-dedup", "lnk-worker-4");
+    const { socket: exchange } = await TestSocket.client("lnk-dave");
+    exchange.send({ type: "request", id: "r1", queue: "lnk-dedup", body: encodeBody(1) });
+    const first = await exchange.next();
+    expect(first).toMatchObject({ type: "accepted", id: "r1" });
+    const client = await link("lnk-dedup", "lnk-dave");
+    client.send({ type: "request", id: "r1", queue: "lnk-dedup", body: encodeBody(1) });
+    const again = await client.next();
+    expect(again).toMatchObject({ type: "accepted", id: "r1" });
+    expect((again as { deadline: number }).deadline).toBe((first as { deadline: number }).deadline);
+    await worker.next(); // the one dispatch
+    worker.send({ type: "barrier" });
+    expect(await worker.next()).toMatchObject({ type: "error", code: "bad_request" });
+    client.close();
+    exchange.close();
+    worker.close();
+  });
+
+  it("refuses a request for another queue with bad_request and keeps the link open", async () => {
+    const client = await link("lnk-only", "lnk-erin");
+    client.send({ type: "request", id: "r1", queue: "lnk-other", body: encodeBody(1) });
+    expect(await client.next()).toMatchObject({ type: "error", id: "r1", code: "bad_request" });
+    client.send("{not json");
+    expect(await client.next()).toMatchObject({ type: "error", code: "bad_request" });
+    client.send({
+      type: "request",
+      id: "r2",
+      queue: "lnk-only",
+      body: encodeBody(1),
+      failFast: true,
+    });
+    expect(await client.next()).toMatchObject({ type: "error", id: "r2", code: "no_responders" });
+    client.close();
+  });
+
+  it("cancels a request sent on the link, answering cancelled on the link", async () => {
+    const worker = await server("lnk-cancel", "lnk-worker-5");
+    const client = await link("lnk-cancel", "lnk-frank");
+    client.send({ type: "request", id: "r1", queue: "lnk-cancel", body: encodeBody(1) });
+    expect(await client.next()).toMatchObject({ type: "accepted", id: "r1" });
+    await worker.next();
+    client.send({ type: "cancel", id: "r1", queue: "lnk-cancel" });
+    expect(await client.next()).toMatchObject({ type: "error", id: "r1", code: "cancelled" });
+    expect(await worker.next()).toMatchObject({ type: "cancel" });
+    client.close();
+    worker.close();
+  });
+
+  it("closes an older link of the same identity with 4001 when a newer one opens", async () => {
+    const older = await link("lnk-takeover", "lnk-gina");
+    const newer = await link("lnk-takeover", "lnk-gina");
+    expect((await older.closed).code).toBe(4001);
+    newer.close();
+  });
+
+  it("refuses an upgrade for an invalid queue name with 400", async () => {
+    const { exports } = await import("cloudflare:workers");
+    const response = await exports.default.fetch(
+      "https://relay.test/v1/queues/bad%20name/connect?identity=x",
+      {
+        headers: { Upgrade: "websocket" },
+      },
+    );
+    expect(response.status).toBe(400);
+  });
+});
