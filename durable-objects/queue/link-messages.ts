@@ -1,23 +1,22 @@
 /**
  * One WebSocket message on a client's queue link: the same client frames as on the exchange's
  * socket (request, ack, cancel), for this link's queue only. Requests are stamped with the link's
- * identity, admitted (role, queue, rate limit) and stored here, with no hop through the exchange;
- * each gets `accepted` or a typed `error` on the link. Acks mark outcomes sent down the link as
+ * identity, admitted (role, queue, rate limit) and stored here, with no hop through the exchange
+ * (a durable queue stores link requests arriving together in one commit: link-enqueues.ts); each
+ * gets `accepted` or a typed `error` on the link. Acks mark outcomes sent down the link as
  * delivered. Anything refused gets an `error` frame and the link stays open. Used by queue-do.ts.
  */
 import {
   CLOSE_CODE,
   ERROR_CODE,
   type ErrorFrame,
-  type Frame,
   type RequestFrame,
 } from "../../protocol/index.js";
 import { errorFrame, planClientMessage } from "../exchange/client-message.js";
-import { answersFor } from "../exchange/enqueue-answers.js";
 import { admitCancels, admitRequests } from "../exchange/request-admission.js";
 import { connectionRefusal } from "../shared/token-expiry.js";
-import { enqueueAll } from "./enqueue.js";
 import type { LinkAttachment } from "./link-attachment.js";
+import type { LinkEnqueues } from "./link-enqueues.js";
 import type { Link } from "./link-registry.js";
 import type { QueueSettler } from "./queue-settle.js";
 import type { QueueState } from "./queue-state.js";
@@ -25,6 +24,7 @@ import { closeQuietly } from "./server-socket.js";
 
 export async function handleLinkMessage(
   rt: QueueSettler,
+  enqueues: LinkEnqueues,
   ws: WebSocket,
   attachment: LinkAttachment,
   message: string | ArrayBuffer,
@@ -43,8 +43,17 @@ export async function handleLinkMessage(
     await rt.settle(now);
     return;
   }
-  const frames = handleFrames(state, link, message, now);
-  for (const frame of frames) state.outbox.push(ws, frame);
+  const plan = planLinkMessage(state, link, message);
+  for (const frame of plan.refused) state.outbox.push(ws, frame);
+  const { identity, queue } = link.attachment;
+  const cancelAll = () => {
+    for (const id of plan.cancels) cancelRequest(state, identity, id, now);
+  };
+  if (plan.requests.length > 0) {
+    enqueues.add({ link, from: identity, queue, requests: plan.requests, after: cancelAll });
+  } else {
+    cancelAll();
+  }
   await rt.settle(now);
 }
 
@@ -56,13 +65,12 @@ export function closeLink(state: QueueState, link: Link, code: number, reason: s
   closeQuietly(link.ws, code, reason);
 }
 
-/** Carries out one message's frames; returns the frames to answer with, in order. */
-function handleFrames(
+/** What one message asks: acks are applied at once; refusals, requests and cancels returned. */
+function planLinkMessage(
   state: QueueState,
   link: Link,
   message: string | ArrayBuffer,
-  now: number,
-): Frame[] {
+): { refused: ErrorFrame[]; requests: RequestFrame[]; cancels: string[] } {
   const { identity, queue, connId } = link.attachment;
   const plan = planClientMessage(message, state.settings.limits);
   if (plan.acks.length > 0) {
@@ -80,50 +88,18 @@ function handleFrames(
     else refused.push(...requests.map((r) => otherQueue(queue, r.id)));
   }
   const admitted = admitRequests(mine, link.principal, () => state.rateLimiter.take(identity));
-  const cancels = admitCancels(
-    plan.cancels.filter((c) => c.queue === queue || !refused.push(otherQueue(queue, c.id))),
-    link.principal,
-  );
-  const answers: Frame[] = [...refused, ...admitted.refused, ...cancels.refused];
+  const ownCancels = plan.cancels.filter((c) => {
+    if (c.queue !== queue) refused.push(otherQueue(queue, c.id));
+    return c.queue === queue;
+  });
+  const cancels = admitCancels(ownCancels, link.principal);
+  refused.push(...admitted.refused, ...cancels.refused);
   const requests = admitted.enqueues.get(queue) ?? [];
-  if (requests.length > 0) answers.push(...enqueueOnLink(state, identity, queue, requests, now));
-  for (const cancel of cancels.cancels) cancelRequest(state, identity, cancel.id, now);
-  return answers;
+  return { refused, requests, cancels: cancels.cancels.map((c) => c.id) };
 }
 
 function otherQueue(queue: string, id: string): ErrorFrame {
   return errorFrame(ERROR_CODE.badRequest, `this link carries requests for ${queue} only`, id);
-}
-
-/** Stores the requests in one transaction; every request gets `accepted` or a typed error. */
-function enqueueOnLink(
-  state: QueueState,
-  from: string,
-  queue: string,
-  requests: RequestFrame[],
-  now: number,
-): Frame[] {
-  try {
-    const outcomes = state.transaction(() =>
-      enqueueAll(
-        { queue, from, requests },
-        {
-          store: state.store,
-          limits: state.settings.limits,
-          serverConnected: state.servers.anyConnected() || state.takers.present(now),
-          now,
-          onStored: (sender, rid) => state.ready?.add(sender, rid),
-          viaLink: true,
-        },
-      ),
-    );
-    return answersFor(requests, outcomes);
-  } catch (error) {
-    // Nothing was stored (the transaction rolled back): every request gets a typed error.
-    console.error(JSON.stringify({ evt: "queue.link_enqueue_failed", error: String(error) }));
-    state.ready = undefined;
-    return requests.map((r) => errorFrame(ERROR_CODE.internal, "internal error", r.id));
-  }
 }
 
 /** The client gives up request `id`: it ends with `cancelled` (unless it already ended). */

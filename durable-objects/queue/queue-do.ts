@@ -36,6 +36,7 @@ import { enqueueAll } from "./enqueue.js";
 import { send } from "./frame-outbox.js";
 import { HttpServerRpc } from "./http-server-rpc.js";
 import { readLinkAttachment } from "./link-attachment.js";
+import { LinkEnqueues } from "./link-enqueues.js";
 import { cancelRequest, handleLinkMessage } from "./link-messages.js";
 import { acceptLink } from "./link-upgrade.js";
 import { QueueSettler } from "./queue-settle.js";
@@ -57,12 +58,15 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
   private readonly state: QueueState;
   private readonly rt: QueueSettler;
   private readonly http: HttpServerRpc;
+  /** Group commit for requests sent on queue links (link-enqueues.ts). */
+  private readonly linkEnqueues: LinkEnqueues;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.state = new QueueState(ctx, env);
     this.rt = new QueueSettler(ctx, this.state);
     this.http = new HttpServerRpc(this.rt);
+    this.linkEnqueues = new LinkEnqueues(this.rt);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_MESSAGE, PONG_MESSAGE));
     void ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn));
@@ -159,7 +163,7 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
     state.chooseStore();
     const attachment: unknown = ws.deserializeAttachment();
     const link = readLinkAttachment(attachment);
-    if (link !== undefined) return handleLinkMessage(this.rt, ws, link, message);
+    if (link !== undefined) return handleLinkMessage(this.rt, this.linkEnqueues, ws, link, message);
     const conn = readServerAttachment(attachment);
     if (conn === undefined) {
       closeQuietly(ws, CLOSE_CODE.badRequest, "unknown connection");

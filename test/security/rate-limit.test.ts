@@ -1,12 +1,13 @@
 /**
- * Per-identity rate limit at the exchange (token bucket, default burst 200, 100 per second): a
+ * Per-identity rate limit at the exchange, and at the queue partition for requests sent on a
+ * queue link (token bucket, default burst 200, 100 per second): a
  * burst beyond the bucket gets `rate_limited` for the excess requests only, and another identity
  * is not held back by the noisy one.
  */
 import { describe, expect, it } from "vitest";
 import { DEFAULT_RATE_LIMIT } from "../../durable-objects/shared/settings.js";
 import type { Frame } from "../../protocol/index.js";
-import { mint, Peer, request } from "./signed-relay.js";
+import { mint, Peer, request, upgrade } from "./signed-relay.js";
 
 const queue = "rl-empty";
 
@@ -46,5 +47,25 @@ describe("per-identity rate limit", () => {
     quiet.send({ ...request("q1", queue), failFast: true });
     expect(await quiet.next("error", "q1")).toMatchObject({ code: "no_responders" });
     for (const peer of [noisy, quiet]) peer.close();
+  });
+
+  it("limits requests sent on a queue link the same way, in the queue partition", async () => {
+    const linkQueue = "rl-link-empty";
+    const token = await mint({ sub: "rl-linker", role: "client", queues: [linkQueue] });
+    const link = await Peer.open(upgrade(`/v1/queues/${linkQueue}/connect`, token));
+    await link.next("welcome");
+    const excess = 10;
+    const total = DEFAULT_RATE_LIMIT.burst + excess;
+    link.send(
+      Array.from({ length: total }, (_, i) => ({ ...request(`l${i}`, linkQueue), failFast: true })),
+    );
+    const answers = await answerTo(link, total);
+    const limited = answers.filter((f) => f.type === "error" && f.code === "rate_limited");
+    expect(limited.map((f) => ("id" in f ? f.id : undefined))).toEqual(
+      Array.from({ length: excess }, (_, i) => `l${DEFAULT_RATE_LIMIT.burst + i}`),
+    );
+    const passed = answers.filter((f) => f.type === "error" && f.code === "no_responders");
+    expect(passed).toHaveLength(DEFAULT_RATE_LIMIT.burst);
+    link.close();
   });
 });
