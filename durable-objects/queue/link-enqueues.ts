@@ -46,7 +46,7 @@ export class LinkEnqueues {
    * Stores `item`'s requests with the next group commit; in memory mode, at once when the queue
    * is quiet (at most QUIET_PER_MS link messages this millisecond, none waiting).
    */
-  add(item: LinkEnqueue): void {
+  add(item: LinkEnqueue): "stored" | "deferred" {
     const now = Date.now();
     if (now !== this.stamp) {
       this.stamp = now;
@@ -55,12 +55,14 @@ export class LinkEnqueues {
     this.inStamp++;
     if (this.rt.state.store.mode === "memory" && !this.scheduled && this.inStamp <= QUIET_PER_MS) {
       this.store([item], now);
-      return;
+      return "stored";
     }
     this.pending.push(item);
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setTimeout(() => void this.flush(), 0);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setTimeout(() => void this.flush(), 0);
+    }
+    return "deferred";
   }
 
   private async flush(): Promise<void> {

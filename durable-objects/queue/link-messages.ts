@@ -49,10 +49,16 @@ export async function handleLinkMessage(
   const cancelAll = () => {
     for (const id of plan.cancels) cancelRequest(state, identity, id, now);
   };
-  if (plan.requests.length > 0) {
-    enqueues.add({ link, from: identity, queue, requests: plan.requests, after: cancelAll });
-  } else {
+  if (plan.requests.length === 0) {
     cancelAll();
+  } else if (
+    enqueues.add({ link, from: identity, queue, requests: plan.requests, after: cancelAll }) ===
+    "deferred"
+  ) {
+    // The group commit settles (and writes this message's acks) with its own transaction: no
+    // commit of its own for this event, which would only delay the one that stores requests.
+    state.outbox.flush();
+    return;
   }
   await rt.settle(now);
 }
