@@ -10,6 +10,13 @@ import { readFileSync } from "node:fs";
 const FDS_PER_CONNECTION = 6;
 /** Descriptors kept for everything else (files, the proxy's own sockets, load peers). */
 const HEADROOM = 1_500;
+/**
+ * Share of the remaining descriptors the idle workload may use. At the full share (3,083 here)
+ * the relay's inspector stopped answering and the HTTP phase that followed ran out of
+ * descriptors (closed idle sockets linger in the proxy for a while), so a full run never
+ * finished; half leaves room for both.
+ */
+const IDLE_SHARE = 0.5;
 
 /** The soft open-file limit of this process (inherited by the relay), or undefined. */
 export function openFileLimit() {
@@ -27,5 +34,6 @@ export function openFileLimit() {
 export function idleCountWithin(asked) {
   const limit = openFileLimit();
   if (limit === undefined) return asked;
-  return Math.max(100, Math.min(asked, Math.floor((limit - HEADROOM) / FDS_PER_CONNECTION)));
+  const fits = Math.floor(((limit - HEADROOM) * IDLE_SHARE) / FDS_PER_CONNECTION);
+  return Math.max(100, Math.min(asked, fits));
 }

@@ -2,13 +2,13 @@
  * Group commit for requests sent on queue links. One SQLite commit per link message would cap a
  * durable partition at about one message per commit interval whatever the number of clients
  * (measured: 280 req/s for 50 clients), and one dispatch pass per message sends servers many
- * small messages. So link messages wait for one zero-delay timer and are stored together: one
- * transaction, one commit, then each link gets its answers and dispatch runs once. A durable
- * queue always waits for the timer (a commit blocks for about a millisecond here, so messages
- * never look close together, and the timer costs far less than a commit). A memory queue stores
- * a message at once unless more than QUIET_PER_MS came in this millisecond, so a serial client
- * pays no timer. The exchange route gets the same effect from its one-call-in-flight batcher
- * (exchange/enqueue-batcher.ts). Used by link-messages.ts.
+ * small messages. So while the partition is busy (requests queued or held by servers), link
+ * messages wait for one zero-delay timer and are stored together: one transaction, one commit,
+ * then each link gets its answers and dispatch runs once. A quiet partition stores a message at
+ * once, so a serial client pays no timer. (A clock-based load signal failed: with commits
+ * blocking about a millisecond, messages never looked close together.) The exchange route gets
+ * the same effect from its one-call-in-flight batcher (exchange/enqueue-batcher.ts).
+ * Used by link-messages.ts.
  */
 import { ERROR_CODE, encodeFrame, type RequestFrame } from "../../protocol/index.js";
 import { errorFrame } from "../exchange/client-message.js";
@@ -17,12 +17,6 @@ import { enqueueAll } from "./enqueue.js";
 import type { Link } from "./link-registry.js";
 import type { QueueSettler } from "./queue-settle.js";
 import type { QueueState } from "./queue-state.js";
-
-/**
- * Link messages per millisecond that still count as quiet: a serial client cannot send more
- * than one (a round trip takes longer), while 50 busy clients send many.
- */
-const QUIET_PER_MS = 2;
 
 export interface LinkEnqueue {
   link: Link;
@@ -36,25 +30,17 @@ export interface LinkEnqueue {
 export class LinkEnqueues {
   private pending: LinkEnqueue[] = [];
   private scheduled = false;
-  /** The millisecond of the last link message, and how many came in it (the load signal). */
-  private stamp = -1;
-  private inStamp = 0;
 
   constructor(private readonly rt: QueueSettler) {}
 
   /**
-   * Stores `item`'s requests with the next group commit; in memory mode, at once when the queue
-   * is quiet (at most QUIET_PER_MS link messages this millisecond, none waiting).
+   * Stores `item`'s requests at once when the partition is quiet (nothing queued, no server
+   * holding a request, no batch waiting), else with the next group commit.
    */
   add(item: LinkEnqueue): "stored" | "deferred" {
-    const now = Date.now();
-    if (now !== this.stamp) {
-      this.stamp = now;
-      this.inStamp = 0;
-    }
-    this.inStamp++;
-    if (this.rt.state.store.mode === "memory" && !this.scheduled && this.inStamp <= QUIET_PER_MS) {
-      this.store([item], now);
+    const state = this.rt.state;
+    if (!this.scheduled && state.readyIndex().size === 0 && !state.servers.anyBusy()) {
+      this.store([item], Date.now());
       return "stored";
     }
     this.pending.push(item);

@@ -65,6 +65,11 @@ export class LinkRegistry {
     return true;
   }
 
+  /** How many links are open. */
+  get size(): number {
+    return this.links().size;
+  }
+
   get(identity: string): Link | undefined {
     return this.links().get(identity);
   }

@@ -19,7 +19,6 @@ import type {
 interface MemoryRecord extends StoredRequest {
   outcome: Outcome["frame"] | undefined;
   deliverAt: number | undefined;
-  viaLink: boolean;
 }
 
 export class MemoryRequestStore implements RequestStore {
@@ -286,6 +285,7 @@ function view(row: MemoryRecord): StoredRequest {
     leaseConn: row.leaseConn,
     leaseUntil: row.leaseUntil,
     sawServer: row.sawServer,
+    viaLink: row.viaLink,
   };
 }
 

@@ -11,7 +11,7 @@ import { encodeFrame } from "../../protocol/index.js";
 import { type ExchangeRpc, exchangeName, type Outcome } from "../shared/contracts.js";
 import { DELIVERY_RETRY_MS } from "./deadlines.js";
 import type { LinkRegistry } from "./link-registry.js";
-import type { DueOutcome, RequestStore } from "./request-store.js";
+import type { DueOutcome, RequestStore, StoredRequest } from "./request-store.js";
 
 const FLUSH_LIMIT = 500;
 
@@ -134,6 +134,34 @@ export class OutcomeDelivery {
     return sent;
   }
 
+  /**
+   * Sends outcomes down their clients' links now, before they are written (durable mode,
+   * early-finishes.ts), one message per client; returns the ones that went. Each then counts as
+   * sent on the link, awaiting the ack.
+   */
+  sendEarly<T extends { row: StoredRequest; frame: Outcome["frame"] }>(items: readonly T[]): T[] {
+    const byClient = new Map<string, T[]>();
+    for (const item of items) {
+      const { row } = item;
+      if (!row.viaLink || this.sending.has(row.rid)) continue;
+      byClient.set(row.from, [...(byClient.get(row.from) ?? []), item]);
+    }
+    const sent: T[] = [];
+    for (const [identity, list] of byClient) {
+      const link = this.links.send(
+        identity,
+        list.map((item) => encodeFrame(item.frame)),
+      );
+      if (link === undefined) continue;
+      for (const item of list) {
+        this.sending.add(item.row.rid);
+        this.onLinks.set(item.row.rid, { identity, connId: link.attachment.connId });
+        sent.push(item);
+      }
+    }
+    return sent;
+  }
+
   /** The client acked these outcomes on link `connId`: they are delivered. */
   acked(rids: readonly number[], connId: string): void {
     if (this.onLinks.size === 0) return;
@@ -155,6 +183,11 @@ export class OutcomeDelivery {
     const rids = [...this.onLinks].filter(([, sent]) => sent.connId === connId).map(([rid]) => rid);
     for (const rid of rids) this.forget(rid);
     return rids.length;
+  }
+
+  /** Whether delivered marks wait to be written. */
+  hasRecords(): boolean {
+    return this.confirmed.length > 0;
   }
 
   /** Writes the delivered marks gathered since the last call; inside the caller's transaction. */

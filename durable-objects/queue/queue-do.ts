@@ -42,9 +42,14 @@ import { acceptLink } from "./link-upgrade.js";
 import { QueueSettler } from "./queue-settle.js";
 import { QueueState } from "./queue-state.js";
 import { migrate } from "./schema.js";
-import { readServerAttachment } from "./server-attachment.js";
+import { readServerAttachment, type ServerAttachment } from "./server-attachment.js";
 import { closeServer, serverRefusal } from "./server-expiry.js";
-import { handleServerMessage } from "./server-messages.js";
+import {
+  type DecodedMessage,
+  decodeServerMessage,
+  earlyOutcomes,
+  handleServerMessage,
+} from "./server-messages.js";
 import { closeQuietly } from "./server-socket.js";
 import { acceptServer } from "./server-upgrade.js";
 
@@ -177,8 +182,17 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
       return;
     }
     const deps = { ...state.parts(), limits: state.settings.limits, now };
+    const decoded = decodeServerMessage(message, deps.limits);
+    const early = this.sendEarly(deps, conn, decoded);
+    const answered = new Set(early.map((e) => e.id));
     try {
-      state.transaction(() => handleServerMessage(deps, ws, conn, message));
+      if (early.length === 0 || early.length < (decoded?.length ?? 1)) {
+        state.transaction(() => handleServerMessage(deps, ws, conn, decoded, answered));
+      }
+      for (const { row, frame } of early) {
+        state.servers.release(row.leaseConn);
+        state.early.add(row.rid, frame, now);
+      }
     } catch (error) {
       console.error(JSON.stringify({ evt: "queue.message_failed", error: String(error) }));
       send(
@@ -186,7 +200,7 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
         encodeFrame({ type: "error", code: ERROR_CODE.internal, message: "internal error" }),
       );
     }
-    await this.rt.settle(now);
+    await this.rt.settle(now, answered.size > 0);
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
@@ -206,6 +220,19 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
   /** The storage alarm (durable mode's timers, and server token expiries in both modes). */
   override alarm(): Promise<void> {
     return this.rt.alarmFired();
+  }
+
+  /**
+   * Durable mode: answers to requests that came on an open link go down the link now, before
+   * anything is written; the caller writes them later (early-finishes.ts). Returns those sent.
+   */
+  private sendEarly(
+    deps: Parameters<typeof earlyOutcomes>[0],
+    conn: ServerAttachment,
+    decoded: DecodedMessage,
+  ): ReturnType<typeof earlyOutcomes> {
+    if (this.state.store.mode !== "durable" || this.state.links.size === 0) return [];
+    return this.state.delivery.sendEarly(earlyOutcomes(deps, conn, decoded));
   }
 
   private connectionGone(ws: WebSocket): void {

@@ -23,22 +23,33 @@ export class QueueSettler {
     this.alarm = new QueueAlarm(ctx, state, () => this.onTimers());
   }
 
-  /** After any change: dispatch what can go, send frames, start delivery, set the alarm. */
-  async settle(now: number): Promise<void> {
+  /**
+   * After any change: dispatch what can go, send frames, start delivery, set the alarm.
+   * `keepEarly`: leave this event's early finishes for a later transaction (early-finishes.ts).
+   */
+  async settle(now: number, keepEarly = false): Promise<void> {
     const state = this.state;
     let handouts: Handout[] = [];
-    state.transaction(() => {
-      state.delivery.recordDelivered();
-      if (!this.orphansReclaimed) state.lifecycle.reclaimOrphanLeases(now);
-      this.orphansReclaimed = true;
-      closeExpiredServers(state.expiryDeps(now));
-      for (const link of state.links.closeExpired(state.settings.devMode, now)) {
-        state.delivery.release(link.attachment.connId);
-      }
-      // Waiting HTTP takes first: each has been idle since its wait began (http-takers.ts).
-      handouts = state.takers.handOut(state.dispatchDeps(now));
-      dispatchReady(state.dispatchDeps(now));
-    });
+    // After answers sent early with nothing queued and nothing to record, there is nothing to
+    // write: no transaction, so no commit for the next request's commit to queue behind.
+    const nothingToDo =
+      keepEarly &&
+      this.orphansReclaimed &&
+      !state.delivery.hasRecords() &&
+      state.readyIndex().size === 0;
+    if (!nothingToDo)
+      state.transaction(() => {
+        state.delivery.recordDelivered();
+        if (!this.orphansReclaimed) state.lifecycle.reclaimOrphanLeases(now);
+        this.orphansReclaimed = true;
+        closeExpiredServers(state.expiryDeps(now));
+        for (const link of state.links.closeExpired(state.settings.devMode, now)) {
+          state.delivery.release(link.attachment.connId);
+        }
+        // Waiting HTTP takes first: each has been idle since its wait began (http-takers.ts).
+        handouts = state.takers.handOut(state.dispatchDeps(now));
+        dispatchReady(state.dispatchDeps(now));
+      }, keepEarly);
     state.outbox.flush();
     state.takers.resolve(handouts);
     // Outcomes for open links go now; calls to exchanges keep the event open till they end.

@@ -9,6 +9,7 @@ import type { Env } from "../../src/env.js";
 import { deliveryMode } from "../shared/queue-modes.js";
 import { type RelaySettings, readSettings } from "../shared/settings.js";
 import { RateLimiter } from "../shared/token-bucket.js";
+import { EarlyFinishes } from "./early-finishes.js";
 import { FrameOutbox } from "./frame-outbox.js";
 import { HttpTakers } from "./http-takers.js";
 import { LinkRegistry } from "./link-registry.js";
@@ -35,6 +36,8 @@ export class QueueState {
   readonly links: LinkRegistry;
   /** Per-identity request buckets for requests sent on links; in memory only. */
   readonly rateLimiter: RateLimiter;
+  /** Finishes already sent down links and not yet written (durable mode; early-finishes.ts). */
+  readonly early: EarlyFinishes;
   /** Whether the store was chosen for the queue's delivery mode since this wake. */
   private storeChosen = false;
 
@@ -45,6 +48,13 @@ export class QueueState {
     this.settings = readSettings(env);
     this.links = new LinkRegistry(ctx);
     this.rateLimiter = new RateLimiter(this.settings.rateLimit);
+    this.early = new EarlyFinishes(() => {
+      try {
+        this.transaction(() => {});
+      } catch (error) {
+        console.error(JSON.stringify({ evt: "queue.early_finish_failed", error: String(error) }));
+      }
+    });
     this.store = new SqlRequestStore(ctx.storage.sql);
     this.servers = new ServerRegistry(ctx, this.store);
     this.lifecycle = this.requestLifecycle();
@@ -71,10 +81,17 @@ export class QueueState {
     this.ready = undefined;
   }
 
-  /** Memory mode writes nothing: no SQLite transaction (even an empty one may commit). */
-  transaction<T>(fn: () => T): T {
+  /**
+   * Memory mode writes nothing: no SQLite transaction (even an empty one may commit). A durable
+   * transaction first writes the finishes sent early (early-finishes.ts), unless `keepEarly`
+   * (the same event that sent them: writing them there would put their commit back on the path).
+   */
+  transaction<T>(fn: () => T, keepEarly = false): T {
     if (this.store.mode === "memory") return fn();
-    return this.ctx.storage.transactionSync(fn);
+    return this.ctx.storage.transactionSync(() => {
+      if (!keepEarly) this.early.write(this.store);
+      return fn();
+    });
   }
 
   /** The index of queued requests, rebuilt when requests returned to the queue since. */

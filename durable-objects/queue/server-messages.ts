@@ -9,14 +9,16 @@ import {
   decodeFrames,
   ERROR_CODE,
   type ErrorCode,
+  type ErrorFrame,
   type Frame,
   type Limits,
   maxFrameChars,
+  type ReplyFrame,
 } from "../../protocol/index.js";
 import { leaseUntil } from "./deadlines.js";
 import type { FrameOutbox } from "./frame-outbox.js";
 import { checkAnswer } from "./lease-rules.js";
-import { replyFrame } from "./outcome-frames.js";
+import { errorFrame as outcomeError, replyFrame } from "./outcome-frames.js";
 import type { RequestLifecycle } from "./request-lifecycle.js";
 import type { RequestStore, StoredRequest } from "./request-store.js";
 import type { ServerAttachment } from "./server-attachment.js";
@@ -33,25 +35,71 @@ export interface ServerMessageDeps {
 
 export const REPLY_TOO_LARGE_MESSAGE = "the server's reply was over the relay's body size limit";
 
+/** A server message decoded once (decodeFrames), or undefined when it is over the frame size. */
+export type DecodedMessage = ReturnType<typeof decodeFrames> | undefined;
+
+export function decodeServerMessage(raw: unknown, limits: Limits): DecodedMessage {
+  if (typeof raw === "string" && raw.length > maxFrameChars(limits)) return undefined;
+  return decodeFrames(raw);
+}
+
+/**
+ * Carries out a decoded server message. `answered` lists dispatch ids whose answer was already
+ * taken (sent early to the client, early-finishes.ts): their `reply`/`fail` frames are skipped.
+ */
 export function handleServerMessage(
   deps: ServerMessageDeps,
   ws: WebSocket,
   conn: ServerAttachment,
-  raw: unknown,
+  decoded: DecodedMessage,
+  answered: ReadonlySet<string> = NONE,
 ): void {
   const refuse = (code: ErrorCode, message: string, id?: string) =>
     deps.outbox.push(
       ws,
       id === undefined ? { type: "error", code, message } : { type: "error", id, code, message },
     );
-  if (typeof raw === "string" && raw.length > maxFrameChars(deps.limits)) {
+  if (decoded === undefined) {
     refuse(ERROR_CODE.tooLarge, "message is over the relay's frame size");
     return;
   }
-  for (const result of decodeFrames(raw)) {
+  for (const result of decoded) {
     if (!result.ok) refuse(ERROR_CODE.badRequest, result.error.message, result.error.id);
-    else handleFrame(deps, ws, conn, result.value, refuse);
+    else if (!isAnswered(result.value, answered)) handleFrame(deps, ws, conn, result.value, refuse);
   }
+}
+
+const NONE: ReadonlySet<string> = new Set();
+
+function isAnswered(frame: Frame, answered: ReadonlySet<string>): boolean {
+  return (frame.type === "reply" || frame.type === "fail") && answered.has(frame.id);
+}
+
+/**
+ * The answers in a server message that may end their request at once: each `reply` (within the
+ * body limit) or `fail` this connection may give, with its request and the client's frame.
+ * Read-only: the same checks the transaction makes (answerable, body size).
+ */
+export function earlyOutcomes(
+  deps: Pick<ServerMessageDeps, "store" | "limits" | "now">,
+  conn: ServerAttachment,
+  decoded: DecodedMessage,
+): { id: string; row: StoredRequest; frame: ReplyFrame | ErrorFrame }[] {
+  const early: { id: string; row: StoredRequest; frame: ReplyFrame | ErrorFrame }[] = [];
+  for (const result of decoded ?? []) {
+    if (!result.ok) continue;
+    const frame = result.value;
+    if (frame.type !== "reply" && frame.type !== "fail") continue;
+    if (frame.type === "reply" && bodySize(frame.body) > deps.limits.maxBodyBytes) continue;
+    const row = answerable(deps, conn, frame.id, () => {});
+    if (row === undefined || row.state !== "leased") continue;
+    const out =
+      frame.type === "reply"
+        ? replyFrame(row.clientId, frame.body, frame.headers)
+        : outcomeError(row.clientId, ERROR_CODE.serverError, frame.message);
+    early.push({ id: frame.id, row, frame: out });
+  }
+  return early;
 }
 
 type Refuse = (code: ErrorCode, message: string, id?: string) => void;
@@ -113,7 +161,7 @@ function handleFrame(
 
 /** The request `id` names, when this connection may answer it; otherwise refuses and returns undefined. */
 function answerable(
-  deps: ServerMessageDeps,
+  deps: Pick<ServerMessageDeps, "store" | "now">,
   conn: ServerAttachment,
   id: string,
   refuse: Refuse,

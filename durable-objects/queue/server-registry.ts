@@ -33,6 +33,11 @@ export class ServerRegistry {
     return this.load().get(connId);
   }
 
+  /** Whether any connected server holds a request now. */
+  anyBusy(): boolean {
+    return this.all().some((s) => s.inFlight > 0);
+  }
+
   anyConnected(): boolean {
     return this.load().size > 0;
   }

@@ -27,6 +27,8 @@ export interface StoredRequest {
   leaseConn: string | null;
   leaseUntil: number | null;
   sawServer: boolean;
+  /** It came on the client's queue link (its outcome goes back down the link when it can). */
+  viaLink: boolean;
 }
 
 export function toStored(row: Record<string, SqlStorageValue>): StoredRequest {
@@ -48,6 +50,7 @@ export function toStored(row: Record<string, SqlStorageValue>): StoredRequest {
     leaseConn: optStr(row.lease_conn, "lease_conn"),
     leaseUntil: optNum(row.lease_until, "lease_until"),
     sawServer: num(row.saw_server, "saw_server") !== 0,
+    viaLink: row.via_link === 1,
   };
 }
 

@@ -145,4 +145,54 @@ describe("queue links", () => {
     );
     expect(response.status).toBe(400);
   });
+
+  describe("answers sent down the link before they are written (durable queues)", () => {
+    it("refuses a second reply to the same dispatch with conflict", async () => {
+      const worker = await server("lnk-early-dup", "lnk-worker-6");
+      const client = await link("lnk-early-dup", "lnk-hana");
+      client.send({ type: "request", id: "r1", queue: "lnk-early-dup", body: encodeBody(1) });
+      const dispatch = await worker.next();
+      worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody("first") });
+      expect(await client.next()).toMatchObject({ type: "accepted", id: "r1" });
+      expect(await client.next()).toEqual({ type: "reply", id: "r1", body: encodeBody("first") });
+      worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody("second") });
+      expect(await worker.next()).toMatchObject({ type: "error", code: "conflict" });
+      client.close();
+      worker.close();
+    });
+
+    it("keeps the answered request stored: a re-sent id is not run again", async () => {
+      const worker = await server("lnk-early-dedup", "lnk-worker-7");
+      const client = await link("lnk-early-dedup", "lnk-ivan");
+      client.send({ type: "request", id: "r1", queue: "lnk-early-dedup", body: encodeBody(1) });
+      const dispatch = await worker.next();
+      worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody(2) });
+      const accepted = await client.next();
+      expect(await client.next()).toMatchObject({ type: "reply", id: "r1" });
+      client.send({ type: "ack", ids: ["r1"] });
+      await new Promise((resolve) => setTimeout(resolve, 50)); // past EARLY_FINISH_WRITE_MS
+      client.send({ type: "request", id: "r1", queue: "lnk-early-dedup", body: encodeBody(1) });
+      expect(await client.next()).toEqual(accepted);
+      worker.send({ type: "barrier" });
+      expect(await worker.next()).toMatchObject({ type: "error", code: "bad_request" });
+      client.close();
+      worker.close();
+    });
+
+    it("does not hand an answered request to another server when its server leaves at once", async () => {
+      const first = await server("lnk-early-leave", "lnk-worker-8");
+      const client = await link("lnk-early-leave", "lnk-jo");
+      client.send({ type: "request", id: "r1", queue: "lnk-early-leave", body: encodeBody(1) });
+      const dispatch = await first.next();
+      first.send({ type: "reply", id: idOf(dispatch), body: encodeBody(2) });
+      first.close();
+      expect(await client.next()).toMatchObject({ type: "accepted", id: "r1" });
+      expect(await client.next()).toMatchObject({ type: "reply", id: "r1" });
+      const second = await server("lnk-early-leave", "lnk-worker-9");
+      second.send({ type: "barrier" });
+      expect(await second.next()).toMatchObject({ type: "error", code: "bad_request" });
+      client.close();
+      second.close();
+    });
+  });
 });
