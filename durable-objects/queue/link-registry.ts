@@ -38,6 +38,8 @@ export interface Link {
 export class LinkRegistry {
   /** The newest link of each identity; undefined until read after a wake. */
   private byIdentity: Map<string, Link> | undefined;
+  /** The same links by socket, so a message needs no attachment read (refilled after a wake). */
+  private readonly bySocketMap = new WeakMap<WebSocket, Link>();
   /** Cached `nextExpiry` input: the earliest token expiry among the links (NEVER_EXPIRES: none). */
   private earliestExpiry: number | undefined;
   /** Links holding `accepted` frames, flushed together by one timer. */
@@ -50,6 +52,7 @@ export class LinkRegistry {
     const principal = principalOf(attachment.identity, attachment.principal);
     const link: Link = { ws, attachment, principal, unacked: 0, held: [] };
     this.links().set(attachment.identity, link);
+    this.bySocketMap.set(ws, link);
     this.earliestExpiry = undefined;
     return link;
   }
@@ -60,6 +63,7 @@ export class LinkRegistry {
     const link = links.get(identity);
     if (link?.attachment.connId !== connId) return false;
     links.delete(identity);
+    this.bySocketMap.delete(link.ws);
     this.holding.delete(link);
     this.earliestExpiry = undefined;
     return true;
@@ -72,6 +76,12 @@ export class LinkRegistry {
 
   get(identity: string): Link | undefined {
     return this.links().get(identity);
+  }
+
+  /** The current link on socket `ws`, found without reading its attachment. */
+  bySocket(ws: WebSocket): Link | undefined {
+    this.links();
+    return this.bySocketMap.get(ws);
   }
 
   /** The link of `ws`, if it is a current one. */
@@ -153,7 +163,9 @@ export class LinkRegistry {
       const attachment = readLinkAttachment(ws.deserializeAttachment());
       if (attachment === undefined) continue;
       const principal = principalOf(attachment.identity, attachment.principal);
-      links.set(attachment.identity, { ws, attachment, principal, unacked: 0, held: [] });
+      const link: Link = { ws, attachment, principal, unacked: 0, held: [] };
+      links.set(attachment.identity, link);
+      this.bySocketMap.set(ws, link);
     }
     this.byIdentity = links;
     return links;

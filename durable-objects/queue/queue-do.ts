@@ -63,6 +63,8 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
   private readonly state: QueueState;
   private readonly rt: QueueSettler;
   private readonly http: HttpServerRpc;
+  /** Server sockets' attachments, read once per socket and wake. */
+  private readonly serverAttachments = new WeakMap<WebSocket, ServerAttachment>();
   /** Group commit for requests sent on queue links (link-enqueues.ts). */
   private readonly linkEnqueues: LinkEnqueues;
 
@@ -166,10 +168,12 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const state = this.state;
     state.chooseStore();
-    const attachment: unknown = ws.deserializeAttachment();
-    const link = readLinkAttachment(attachment);
-    if (link !== undefined) return handleLinkMessage(this.rt, this.linkEnqueues, ws, link, message);
-    const conn = readServerAttachment(attachment);
+    const current = state.links.bySocket(ws);
+    if (current !== undefined) {
+      return handleLinkMessage(this.rt, this.linkEnqueues, ws, current.attachment, message);
+    }
+    // A link that is not current (replaced: already closed with 4001) reads as no server either.
+    const conn = this.serverAttachments.get(ws) ?? this.readServer(ws);
     if (conn === undefined) {
       closeQuietly(ws, CLOSE_CODE.badRequest, "unknown connection");
       return;
@@ -220,6 +224,13 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
   /** The storage alarm (durable mode's timers, and server token expiries in both modes). */
   override alarm(): Promise<void> {
     return this.rt.alarmFired();
+  }
+
+  /** A server socket's attachment, read once per socket and wake (`ready` updates that object). */
+  private readServer(ws: WebSocket): ServerAttachment | undefined {
+    const conn = readServerAttachment(ws.deserializeAttachment());
+    if (conn !== undefined) this.serverAttachments.set(ws, conn);
+    return conn;
   }
 
   /**
