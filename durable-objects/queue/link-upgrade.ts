@@ -6,18 +6,13 @@
  * link-attachment.ts) and send `welcome`. Used by queue-do.ts.
  */
 import {
-  allowsQueue,
   CLOSE_CODE,
   ERROR_CODE,
   encodeFrame,
-  isIdentity,
-  isQueueName,
   PROTOCOL_VERSION,
-  type Principal,
   type WelcomeFrame,
 } from "../../protocol/index.js";
-import { FORWARD_HEADERS } from "../shared/contracts.js";
-import { forwardedPrincipal, storePrincipal } from "../shared/principal-header.js";
+import { storePrincipal } from "../shared/principal-header.js";
 import { webSocketAccepted } from "../shared/upgrade-response.js";
 import { send } from "./frame-outbox.js";
 import {
@@ -30,11 +25,17 @@ import {
 import type { QueueSettler } from "./queue-settle.js";
 import type { QueueState } from "./queue-state.js";
 import { closeQuietly, httpError } from "./server-socket.js";
+import { checkUpgrade } from "./upgrade-check.js";
 
 /** Accepts a client's queue link, or answers why not (an HTTP error). */
 export async function acceptLink(rt: QueueSettler, request: Request): Promise<Response> {
   const { ctx, state } = rt;
-  const checked = checkLinkUpgrade(request, state.settings.devMode);
+  const checked = checkUpgrade(
+    request,
+    state.settings.devMode,
+    "client",
+    (queue) => `this token does not allow requests to ${queue}`,
+  );
   if (checked instanceof Response) return checked;
   const { identity, queue, principal } = checked;
   state.chooseStore(queue);
@@ -71,30 +72,6 @@ export async function acceptLink(rt: QueueSettler, request: Request): Promise<Re
   send(server, encodeFrame(welcome));
   await rt.settle(Date.now());
   return webSocketAccepted(request, client);
-}
-
-/** The upgrade's identity, queue and principal (allowed to send to it), or the refusal. */
-function checkLinkUpgrade(
-  request: Request,
-  devMode: boolean,
-): { identity: string; queue: string; principal: Principal } | Response {
-  if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
-    return httpError(ERROR_CODE.badRequest, "expected a WebSocket upgrade");
-  }
-  const identity = request.headers.get(FORWARD_HEADERS.identity);
-  const queue = request.headers.get(FORWARD_HEADERS.queue);
-  if (!isIdentity(identity) || !isQueueName(queue)) {
-    return httpError(ERROR_CODE.badRequest, "missing or invalid identity or queue");
-  }
-  const principalHeader = request.headers.get(FORWARD_HEADERS.principal);
-  const principal = forwardedPrincipal(principalHeader, identity, devMode);
-  if (principal === undefined) {
-    return httpError(ERROR_CODE.unauthorized, `missing or invalid ${FORWARD_HEADERS.principal}`);
-  }
-  if (!principal.roles.has("client") || !allowsQueue(principal, queue)) {
-    return httpError(ERROR_CODE.forbidden, `this token does not allow requests to ${queue}`);
-  }
-  return { identity, queue, principal };
 }
 
 /** A newer link of `identity` takes over: older ones close, their unacked outcomes are due again. */

@@ -4,17 +4,8 @@
  * new connection take over from older ones of the same identity, accept the socket (Hibernation
  * API, attachment in server-attachment.ts) and send `welcome`. Used by queue-do.ts.
  */
-import {
-  allowsQueue,
-  CLOSE_CODE,
-  ERROR_CODE,
-  encodeFrame,
-  isIdentity,
-  isQueueName,
-  type Principal,
-} from "../../protocol/index.js";
+import { CLOSE_CODE, ERROR_CODE, encodeFrame } from "../../protocol/index.js";
 import { FORWARD_HEADERS } from "../shared/contracts.js";
-import { forwardedPrincipal } from "../shared/principal-header.js";
 import { webSocketAccepted } from "../shared/upgrade-response.js";
 import { send } from "./frame-outbox.js";
 import type { QueueSettler } from "./queue-settle.js";
@@ -28,12 +19,18 @@ import {
 } from "./server-attachment.js";
 import { serverPlacement } from "./server-placement.js";
 import { closeQuietly, httpError, welcomeFrame } from "./server-socket.js";
+import { checkUpgrade } from "./upgrade-check.js";
 
 /** Accepts a server's WebSocket upgrade, or answers why not (an HTTP error). */
 export async function acceptServer(rt: QueueSettler, request: Request): Promise<Response> {
   const { ctx, state } = rt;
   const settings = state.settings;
-  const checked = checkUpgrade(request, settings.devMode);
+  const checked = checkUpgrade(
+    request,
+    settings.devMode,
+    "server",
+    (queue) => `this token does not allow serving ${queue}`,
+  );
   if (checked instanceof Response) return checked;
   const { identity, queue, principal } = checked;
   state.chooseStore(queue);
@@ -67,30 +64,6 @@ export async function acceptServer(rt: QueueSettler, request: Request): Promise<
   send(server, encodeFrame(welcomeFrame(identity, queue, settings.limits, placement)));
   await rt.settle(now);
   return webSocketAccepted(request, client);
-}
-
-/** The upgrade's identity, queue and principal (allowed to serve it), or the refusal. */
-function checkUpgrade(
-  request: Request,
-  devMode: boolean,
-): { identity: string; queue: string; principal: Principal } | Response {
-  if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
-    return httpError(ERROR_CODE.badRequest, "expected a WebSocket upgrade");
-  }
-  const identity = request.headers.get(FORWARD_HEADERS.identity);
-  const queue = request.headers.get(FORWARD_HEADERS.queue);
-  if (!isIdentity(identity) || !isQueueName(queue)) {
-    return httpError(ERROR_CODE.badRequest, "missing or invalid identity or queue");
-  }
-  const principalHeader = request.headers.get(FORWARD_HEADERS.principal);
-  const principal = forwardedPrincipal(principalHeader, identity, devMode);
-  if (principal === undefined) {
-    return httpError(ERROR_CODE.unauthorized, `missing or invalid ${FORWARD_HEADERS.principal}`);
-  }
-  if (!principal.roles.has("server") || !allowsQueue(principal, queue)) {
-    return httpError(ERROR_CODE.forbidden, `this token does not allow serving ${queue}`);
-  }
-  return { identity, queue, principal };
 }
 
 /** A newer connection of `identity` takes over: older ones close, their leases return. */
