@@ -15,6 +15,7 @@ import type {
 import {
   DEFAULT_LIMITS,
   decodeFrames,
+  EdgeMQError,
   encodeFrames,
   type Frame,
   type Limits,
@@ -198,4 +199,15 @@ export class FakeSocket implements WebSocketLike {
 /** Lets queued microtasks (socket events, coalesced sends) run. */
 export async function settle(rounds = 20): Promise<void> {
   for (let i = 0; i < rounds; i++) await Promise.resolve();
+}
+
+/** The EdgeMQError `promise` rejects with; fails the test if it resolves or rejects otherwise. */
+export async function failure(promise: Promise<unknown>): Promise<EdgeMQError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof EdgeMQError) return error;
+    throw error;
+  }
+  throw new Error("expected a rejection");
 }

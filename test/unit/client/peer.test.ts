@@ -1,13 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import {
-  type ConnectOptions,
-  connect,
-  EdgeMQError,
-  type Peer,
-  type Status,
-} from "../../../client/index.js";
+import { type ConnectOptions, connect, type Peer, type Status } from "../../../client/index.js";
 import { encodeBody, type RequestFrame } from "../../../protocol/index.js";
-import { FakeRelay, settle } from "./fake-relay.js";
+import { FakeRelay, failure, settle } from "./fake-relay.js";
 
 const CONNECT = "/v1/connect";
 let relay: FakeRelay;
@@ -26,16 +20,6 @@ async function open(
   });
   peers.push(peer);
   return peer;
-}
-
-async function failure(promise: Promise<unknown>): Promise<EdgeMQError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof EdgeMQError) return error;
-    throw error;
-  }
-  throw new Error("expected a rejection");
 }
 
 /** A peer with route "exchange": every request on /v1/connect, no queue link. */

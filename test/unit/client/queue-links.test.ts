@@ -4,15 +4,9 @@
  * the FakeRelay.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import {
-  type ConnectOptions,
-  connect,
-  EdgeMQError,
-  type Peer,
-  type Status,
-} from "../../../client/index.js";
+import { type ConnectOptions, connect, type Peer, type Status } from "../../../client/index.js";
 import { encodeBody } from "../../../protocol/index.js";
-import { FakeRelay, type FakeSocket, settle } from "./fake-relay.js";
+import { FakeRelay, type FakeSocket, failure, settle } from "./fake-relay.js";
 
 const CONNECT = "/v1/connect";
 const LINK_Q = "/v1/queues/q/connect";
@@ -29,16 +23,6 @@ async function open(options: ConnectOptions = {}): Promise<Peer> {
   });
   peers.push(peer);
   return peer;
-}
-
-async function failure(promise: Promise<unknown>): Promise<EdgeMQError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof EdgeMQError) return error;
-    throw error;
-  }
-  throw new Error("expected a rejection");
 }
 
 function collect(peer: Peer): Status[] {
