@@ -41,5 +41,8 @@ export class EarlyFinishes {
     if (this.pending.size === 0) return;
     for (const [rid, { frame, at }] of this.pending) store.finish(rid, frame, at);
     this.pending.clear();
+    // Nothing left for the timer: without this it would run an empty transaction later.
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
   }
 }
