@@ -85,27 +85,52 @@ export class OutcomeDelivery {
 
   /** Sends outcomes of requests that came on a link down that link; returns the rest. */
   private sendOnLinks(due: DueOutcome[]): DueOutcome[] {
-    const byIdentity = new Map<string, DueOutcome[]>();
-    const rest: DueOutcome[] = [];
-    for (const d of due) {
-      if (d.viaLink !== true || this.links.get(d.outcome.to) === undefined) rest.push(d);
-      else byIdentity.set(d.outcome.to, [...(byIdentity.get(d.outcome.to) ?? []), d]);
-    }
-    for (const [identity, list] of byIdentity) {
-      const link = this.links.send(
-        identity,
-        list.map((d) => encodeFrame(d.outcome.frame)),
-      );
-      if (link === undefined) {
-        rest.push(...list);
+    return this.sendDown(due, (d) =>
+      d.viaLink && this.links.get(d.outcome.to) !== undefined
+        ? { rid: d.rid, to: d.outcome.to, frame: d.outcome.frame }
+        : undefined,
+    ).rest;
+  }
+
+  /**
+   * Sends the outcomes `pick` gives down their clients' links, one message per client (the
+   * others, and those whose link cannot take them, are `rest`); each sent one then awaits its
+   * ack on that link.
+   */
+  private sendDown<T>(
+    items: readonly T[],
+    pick: (item: T) => { rid: number; to: string; frame: Outcome["frame"] } | undefined,
+  ): { sent: T[]; rest: T[] } {
+    const byClient = new Map<string, { item: T; rid: number; text: string }[]>();
+    const sent: T[] = [];
+    const rest: T[] = [];
+    for (const item of items) {
+      const picked = pick(item);
+      if (picked === undefined) {
+        rest.push(item);
         continue;
       }
-      for (const { rid } of list) {
+      const entry = { item, rid: picked.rid, text: encodeFrame(picked.frame) };
+      const list = byClient.get(picked.to);
+      if (list) list.push(entry);
+      else byClient.set(picked.to, [entry]);
+    }
+    for (const [identity, list] of byClient) {
+      const link = this.links.send(
+        identity,
+        list.map((e) => e.text),
+      );
+      for (const { item, rid } of list) {
+        if (link === undefined) {
+          rest.push(item);
+          continue;
+        }
         this.sending.add(rid);
         this.onLinks.set(rid, { identity, connId: link.attachment.connId });
+        sent.push(item);
       }
     }
-    return rest;
+    return { sent, rest };
   }
 
   /**
@@ -124,42 +149,23 @@ export class OutcomeDelivery {
   }
 
   /** Drops the record of an outcome sent on a link (acked, overdue or released). */
-  private forget(rid: number): { identity: string; connId: string } | undefined {
+  private forget(rid: number): void {
     const sent = this.onLinks.get(rid);
-    if (sent === undefined) return undefined;
+    if (sent === undefined) return;
     this.onLinks.delete(rid);
     this.sending.delete(rid);
     const link = this.links.get(sent.identity);
     if (link?.attachment.connId === sent.connId) link.unacked = Math.max(0, link.unacked - 1);
-    return sent;
   }
 
   /**
    * Sends outcomes down their clients' links now, before they are written (durable mode,
-   * early-finishes.ts), one message per client; returns the ones that went. Each then counts as
-   * sent on the link, awaiting the ack.
+   * early-finishes.ts); returns the ones that went.
    */
   sendEarly<T extends { row: StoredRequest; frame: Outcome["frame"] }>(items: readonly T[]): T[] {
-    const byClient = new Map<string, T[]>();
-    for (const item of items) {
-      const { row } = item;
-      if (!row.viaLink || this.sending.has(row.rid)) continue;
-      byClient.set(row.from, [...(byClient.get(row.from) ?? []), item]);
-    }
-    const sent: T[] = [];
-    for (const [identity, list] of byClient) {
-      const link = this.links.send(
-        identity,
-        list.map((item) => encodeFrame(item.frame)),
-      );
-      if (link === undefined) continue;
-      for (const item of list) {
-        this.sending.add(item.row.rid);
-        this.onLinks.set(item.row.rid, { identity, connId: link.attachment.connId });
-        sent.push(item);
-      }
-    }
-    return sent;
+    return this.sendDown(items, ({ row, frame }) =>
+      row.viaLink && !this.sending.has(row.rid) ? { rid: row.rid, to: row.from, frame } : undefined,
+    ).sent;
   }
 
   /** The client acked these outcomes on link `connId`: they are delivered. */
