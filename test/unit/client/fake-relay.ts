@@ -5,6 +5,7 @@
  * asynchronously (microtasks), like a real socket; `settle()` lets them run.
  */
 
+import { vi } from "vitest";
 import type {
   CloseEventLike,
   ErrorEventLike,
@@ -210,4 +211,16 @@ export async function failure(promise: Promise<unknown>): Promise<EdgeMQError> {
     throw error;
   }
   throw new Error("expected a rejection");
+}
+
+/**
+ * Closes a test's peers under fake timers, then returns to real time. close() drains: a test's
+ * unanswered requests settle at their local backstop, so fake time is advanced past it.
+ */
+export async function closePeers(peers: readonly { close(): Promise<void> }[]): Promise<void> {
+  const closing = Promise.all(peers.map((peer) => peer.close()));
+  await vi.advanceTimersByTimeAsync(60_000);
+  await closing;
+  await vi.runOnlyPendingTimersAsync();
+  vi.useRealTimers();
 }

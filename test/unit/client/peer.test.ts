@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type ConnectOptions, connect, type Peer, type Status } from "../../../client/index.js";
 import { encodeBody, type RequestFrame } from "../../../protocol/index.js";
-import { FakeRelay, failure, settle } from "./fake-relay.js";
+import { closePeers, FakeRelay, failure, settle } from "./fake-relay.js";
 
 const CONNECT = "/v1/connect";
 let relay: FakeRelay;
@@ -40,14 +40,7 @@ beforeEach(() => {
   relay = new FakeRelay();
   peers = [];
 });
-afterEach(async () => {
-  // close() drains: a test's unanswered requests settle at their local backstop (fake time).
-  const closing = Promise.all(peers.map((peer) => peer.close()));
-  await vi.advanceTimersByTimeAsync(60_000);
-  await closing;
-  await vi.runOnlyPendingTimersAsync();
-  vi.useRealTimers();
-});
+afterEach(() => closePeers(peers));
 
 describe("connect()", () => {
   it("opens <base>/v1/connect as ws(s) with the identity in the query and learns its identity", async () => {

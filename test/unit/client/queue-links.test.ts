@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type ConnectOptions, connect, type Peer, type Status } from "../../../client/index.js";
 import { encodeBody } from "../../../protocol/index.js";
-import { FakeRelay, type FakeSocket, failure, settle } from "./fake-relay.js";
+import { closePeers, FakeRelay, type FakeSocket, failure, settle } from "./fake-relay.js";
 
 const CONNECT = "/v1/connect";
 const LINK_Q = "/v1/queues/q/connect";
@@ -59,13 +59,7 @@ beforeEach(() => {
   relay = new FakeRelay();
   peers = [];
 });
-afterEach(async () => {
-  const closing = Promise.all(peers.map((peer) => peer.close()));
-  await vi.advanceTimersByTimeAsync(60_000);
-  await closing;
-  await vi.runOnlyPendingTimersAsync();
-  vi.useRealTimers();
-});
+afterEach(() => closePeers(peers));
 
 describe("queue links: routing", () => {
   it("opens a link to /v1/queues/<q>/connect with the same identity at the first request to q", async () => {
