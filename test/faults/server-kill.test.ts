@@ -60,18 +60,19 @@ describe("a server killed with SIGKILL mid-request under load", () => {
       60_000,
       "200 settled requests",
     );
-    const heldByDoomed = doomed.eventsOf("ran").length;
     await doomed.kill9();
 
     const summary = await awaitLoad(client, "load", 90_000);
     expect(summary.samples).toEqual([]);
     expect(exactlyOnce(summary)).toEqual(settledOnce(TOTAL));
     expect(summary.replied).toBe(TOTAL);
-    // Evidence the kill hit work in progress: the survivor re-ran requests as attempt 2.
-    expect(heldByDoomed).toBeGreaterThan(0);
+    // Evidence the kill hit work in progress: the doomed server answered requests before it died,
+    // and the survivor re-ran requests it held as attempt 2. (The doomed server's own `ran` events
+    // travel over async IPC, so the last ones before a SIGKILL may never arrive: they cannot be
+    // compared with its replies.)
+    expect(summary.replies["doomed@1"] ?? 0).toBeGreaterThan(0);
     const reruns = ranLog([survivor]).filter((r) => r.attempt >= 2);
     expect(reruns.length).toBeGreaterThan(0);
-    expect(summary.replies["doomed@1"] ?? 0).toBeLessThan(heldByDoomed);
     console.log(
       `server SIGKILL: sent=${summary.sent} replied=${summary.replied} errors=${JSON.stringify(summary.errors)} lost=${summary.lost} duplicated=${summary.duplicated} reruns=${reruns.length} p99=${summary.p99Ms}ms`,
     );

@@ -63,6 +63,7 @@ describe("soak: 10,000 requests while a random server is killed and restarted ev
     let running = true;
     let kills = 0;
     const restarting = new Set<number>();
+    const restarts: Promise<void>[] = [];
     const chaos = (async () => {
       for (let tick = 0; running && tick < MAX_TICKS; tick++) {
         await new Promise((r) => setTimeout(r, KILL_EVERY_MS));
@@ -73,7 +74,7 @@ describe("soak: 10,000 requests while a random server is killed and restarted ev
         if (!running || slot === undefined || victim === undefined) continue;
         restarting.add(slot);
         kills++;
-        void (async () => {
+        const restart = (async () => {
           await victim.kill9();
           const next = await startServer(faults, slot, kills);
           everyServer.push(next);
@@ -83,12 +84,15 @@ describe("soak: 10,000 requests while a random server is killed and restarted ev
           console.error(`restart of slot ${slot} failed: ${String(error)}`);
           restarting.delete(slot);
         });
+        restarts.push(restart);
       }
     })();
 
     const summary = await loaded;
     running = false;
     await chaos;
+    // A restart still starting when the load ended finishes before teardown stops the peers.
+    await Promise.all(restarts);
 
     const typed = Object.values(summary.errors).reduce((a, b) => a + b, 0);
     const reruns = ranLog(everyServer).filter((r) => r.attempt >= 2).length;
