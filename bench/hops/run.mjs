@@ -26,7 +26,7 @@ const SHAPES = {
 
 function open(url) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, { perMessageDeflate: false });
     ws.once("open", () => resolve(ws));
     ws.once("error", reject);
   });

@@ -50,7 +50,8 @@ function openOne(index) {
     spec.target === "relay"
       ? `${spec.url}/v1/connect?identity=${spec.prefix}-${index}`
       : `${spec.url}/echo`;
-  const ws = new WebSocket(url);
+  // No permessage-deflate, as the SDK in Node (client/websocket.ts), for relay and echo alike.
+  const ws = new WebSocket(url, { perMessageDeflate: false });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`socket ${index} not ready in 30 s`)), 30_000);
     const done = () => {

@@ -59,7 +59,9 @@ async function relayClient(identity) {
 }
 
 async function echoClient() {
-  const ws = new WebSocket(`${spec.url}/echo`);
+  // Like the SDK in Node (client/websocket.ts): no permessage-deflate, so both sides of a ratio
+  // move the same bytes.
+  const ws = new WebSocket(`${spec.url}/echo`, { perMessageDeflate: false });
   await new Promise((resolve, reject) => {
     ws.once("open", resolve);
     ws.once("error", reject);
