@@ -36,10 +36,14 @@ export class EarlyFinishes {
     }, EARLY_FINISH_WRITE_MS);
   }
 
-  /** Writes every pending finish; inside the caller's transaction. */
-  write(store: RequestStore): void {
+  /**
+   * Writes every pending finish; inside the caller's transaction. An outcome its client acked
+   * already (`delivered(rid)` claims the ack) is written as delivered: one statement, no outcome
+   * stored only to be cleared by the next.
+   */
+  write(store: RequestStore, delivered: (rid: number) => boolean): void {
     if (this.pending.size === 0) return;
-    for (const [rid, { frame, at }] of this.pending) store.finish(rid, frame, at);
+    for (const [rid, { frame, at }] of this.pending) store.finish(rid, frame, at, delivered(rid));
     this.pending.clear();
     // Nothing left for the timer: without this it would run an empty transaction later.
     if (this.timer !== undefined) clearTimeout(this.timer);

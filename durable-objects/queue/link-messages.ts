@@ -79,14 +79,7 @@ function planLinkMessage(
 ): { refused: ErrorFrame[]; requests: RequestFrame[]; cancels: string[] } {
   const { identity, queue, connId } = link.attachment;
   const plan = planClientMessage(message, state.settings.limits);
-  if (plan.acks.length > 0) {
-    const rids: number[] = [];
-    for (const id of plan.acks) {
-      const rid = state.store.findRid(identity, id);
-      if (rid !== undefined) rids.push(rid);
-    }
-    state.delivery.acked(rids, connId);
-  }
+  if (plan.acks.length > 0) state.delivery.acked(identity, plan.acks, connId);
   const refused: ErrorFrame[] = [...plan.refused];
   const mine = new Map<string, RequestFrame[]>();
   for (const [target, requests] of plan.enqueues) {

@@ -94,6 +94,9 @@ export class MemoryRequestStore implements RequestStore {
     return rid;
   }
 
+  /** Memory mode runs no SQLite transaction: nothing is rolled back beside it. */
+  rolledBack(): void {}
+
   get(rid: number): StoredRequest | undefined {
     const row = this.rows.get(rid);
     return row === undefined ? undefined : view(row);
@@ -140,17 +143,17 @@ export class MemoryRequestStore implements RequestStore {
     row.leaseUntil = null;
   }
 
-  finish(rid: number, frame: Outcome["frame"], now: number): void {
+  finish(rid: number, frame: Outcome["frame"], now: number, delivered = false): void {
     const row = this.rows.get(rid);
     if (row === undefined) return;
     row.state = "done";
     row.body = undefined;
     row.headers = undefined;
     row.leaseUntil = null;
-    row.outcome = frame;
-    row.deliverAt = now + DELIVERY_RETRY_MS;
+    row.outcome = delivered ? undefined : frame;
+    row.deliverAt = delivered ? undefined : now + DELIVERY_RETRY_MS;
     this.live.delete(rid);
-    this.undelivered.add(rid);
+    if (!delivered) this.undelivered.add(rid);
     this.done.push(rid);
   }
 

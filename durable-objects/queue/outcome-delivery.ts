@@ -19,9 +19,11 @@ export class OutcomeDelivery {
   /** Outcomes inside a `deliver` call now, so concurrent flushes do not send them twice. */
   private readonly sending = new Set<number>();
   /** Delivered outcomes whose mark is not written yet (they stay in `sending` until then). */
-  private confirmed: number[] = [];
+  private confirmed = new Set<number>();
   /** Outcomes sent on a queue link and not acked yet: rid → the link's identity and connId. */
-  private readonly onLinks = new Map<number, { identity: string; connId: string }>();
+  private readonly onLinks = new Map<number, { identity: string; connId: string; key: string }>();
+  /** The same outcomes by their client's identity and request id (linkKey), for acks. */
+  private readonly linkRids = new Map<string, number>();
 
   constructor(
     private readonly store: RequestStore,
@@ -70,7 +72,7 @@ export class OutcomeDelivery {
   private async deliverGroup(name: string, rids: number[], outcomes: Outcome[]): Promise<boolean> {
     try {
       await this.exchange(name).deliver(outcomes);
-      this.confirmed.push(...rids);
+      for (const rid of rids) this.confirmed.add(rid);
       if (this.store.mode === "memory") this.recordDelivered();
       return true;
     } catch (error) {
@@ -101,7 +103,7 @@ export class OutcomeDelivery {
     items: readonly T[],
     pick: (item: T) => { rid: number; to: string; frame: Outcome["frame"] } | undefined,
   ): { sent: T[]; rest: T[] } {
-    const byClient = new Map<string, { item: T; rid: number; text: string }[]>();
+    const byClient = new Map<string, { item: T; rid: number; key: string; text: string }[]>();
     const sent: T[] = [];
     const rest: T[] = [];
     for (const item of items) {
@@ -110,7 +112,8 @@ export class OutcomeDelivery {
         rest.push(item);
         continue;
       }
-      const entry = { item, rid: picked.rid, text: encodeFrame(picked.frame) };
+      const key = linkKey(picked.to, picked.frame.id ?? "");
+      const entry = { item, rid: picked.rid, key, text: encodeFrame(picked.frame) };
       const list = byClient.get(picked.to);
       if (list) list.push(entry);
       else byClient.set(picked.to, [entry]);
@@ -120,13 +123,14 @@ export class OutcomeDelivery {
         identity,
         list.map((e) => e.text),
       );
-      for (const { item, rid } of list) {
+      for (const { item, rid, key } of list) {
         if (link === undefined) {
           rest.push(item);
           continue;
         }
         this.sending.add(rid);
-        this.onLinks.set(rid, { identity, connId: link.attachment.connId });
+        this.onLinks.set(rid, { identity, connId: link.attachment.connId, key });
+        this.linkRids.set(key, rid);
         sent.push(item);
       }
     }
@@ -153,6 +157,7 @@ export class OutcomeDelivery {
     const sent = this.onLinks.get(rid);
     if (sent === undefined) return;
     this.onLinks.delete(rid);
+    if (this.linkRids.get(sent.key) === rid) this.linkRids.delete(sent.key);
     this.sending.delete(rid);
     const link = this.links.get(sent.identity);
     if (link?.attachment.connId === sent.connId) link.unacked = Math.max(0, link.unacked - 1);
@@ -168,15 +173,19 @@ export class OutcomeDelivery {
     ).sent;
   }
 
-  /** The client acked these outcomes on link `connId`: they are delivered. */
-  acked(rids: readonly number[], connId: string): void {
+  /**
+   * Client `identity` acked the outcomes of requests `ids` on link `connId`: they are delivered.
+   * Only outcomes sent down that link count, and those are all in memory: no lookup in the store.
+   */
+  acked(identity: string, ids: readonly string[], connId: string): void {
     if (this.onLinks.size === 0) return;
-    for (const rid of rids) {
-      if (this.onLinks.get(rid)?.connId !== connId) continue;
+    for (const id of ids) {
+      const rid = this.linkRids.get(linkKey(identity, id));
+      if (rid === undefined || this.onLinks.get(rid)?.connId !== connId) continue;
       this.forget(rid);
       // Back in `sending` until the mark is written, so no flush sends it again meanwhile.
       this.sending.add(rid);
-      this.confirmed.push(rid);
+      this.confirmed.add(rid);
     }
     if (this.store.mode === "memory") this.recordDelivered();
   }
@@ -191,16 +200,32 @@ export class OutcomeDelivery {
     return rids.length;
   }
 
+  /**
+   * Takes the delivered mark of outcome `rid` when one waits (its finish is about to be written
+   * as delivered, early-finishes.ts): true when it did.
+   */
+  claimAck(rid: number): boolean {
+    if (!this.confirmed.delete(rid)) return false;
+    this.sending.delete(rid);
+    return true;
+  }
+
   /** Whether delivered marks wait to be written. */
   hasRecords(): boolean {
-    return this.confirmed.length > 0;
+    return this.confirmed.size > 0;
   }
 
   /** Writes the delivered marks gathered since the last call; inside the caller's transaction. */
   recordDelivered(): void {
-    if (this.confirmed.length === 0) return;
-    this.store.delivered(this.confirmed);
-    for (const rid of this.confirmed) this.sending.delete(rid);
-    this.confirmed = [];
+    if (this.confirmed.size === 0) return;
+    const rids = [...this.confirmed];
+    this.store.delivered(rids);
+    for (const rid of rids) this.sending.delete(rid);
+    this.confirmed = new Set();
   }
+}
+
+/** An outcome's key among those sent on links: its client's identity and its request id. */
+function linkKey(identity: string, id: string): string {
+  return `${identity}\n${id}`;
 }

@@ -88,10 +88,15 @@ export class QueueState {
    */
   transaction<T>(fn: () => T, keepEarly = false): T {
     if (this.store.mode === "memory") return fn();
-    return this.ctx.storage.transactionSync(() => {
-      if (!keepEarly) this.early.write(this.store);
-      return fn();
-    });
+    try {
+      return this.ctx.storage.transactionSync(() => {
+        if (!keepEarly) this.early.write(this.store, (rid) => this.delivery.claimAck(rid));
+        return fn();
+      });
+    } catch (error) {
+      this.store.rolledBack();
+      throw error;
+    }
   }
 
   /** The index of queued requests, rebuilt when requests returned to the queue since. */

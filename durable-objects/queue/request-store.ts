@@ -7,6 +7,7 @@
 import type { Headers, WireBody } from "../../protocol/index.js";
 import type { Outcome } from "../shared/contracts.js";
 import { DELIVERY_RETRY_MS } from "./deadlines.js";
+import { LiveRowCache } from "./live-row-cache.js";
 import { num, optNum, str } from "./sql-values.js";
 import { readOutcomeFrame, type StoredRequest, toStored } from "./stored-request.js";
 
@@ -61,7 +62,8 @@ export interface RequestStore {
   lease(rid: number, connId: string, until: number): void;
   extend(rid: number, until: number): void;
   requeue(rid: number): void;
-  finish(rid: number, frame: Outcome["frame"], now: number): void;
+  /** `delivered`: the client already has the outcome (acked before the finish was written). */
+  finish(rid: number, frame: Outcome["frame"], now: number, delivered?: boolean): void;
   leasedTo(connId: string): StoredRequest[];
   expired(now: number): StoredRequest[];
   leaseEnded(now: number): StoredRequest[];
@@ -72,22 +74,37 @@ export interface RequestStore {
   purge(now: number, dedupWindowMs: number): void;
   timers(dedupWindowMs: number): StoreTimers;
   counts(): { queued: number; leased: number };
+  /** A transaction threw: forget what is held in memory beside a store SQLite rolled back. */
+  rolledBack(): void;
 }
 
 const LIVE = "state IN ('queued', 'leased')";
 
 export class SqlRequestStore implements RequestStore {
   readonly mode = "durable";
+  /** The queue's name once read or written: it never changes. */
+  private name: string | undefined;
+  private readonly cache = new LiveRowCache();
 
   constructor(private readonly sql: SqlStorage) {}
 
   queueName(): string | undefined {
+    if (this.name !== undefined) return this.name;
     const row = this.sql.exec("SELECT value FROM meta WHERE key = 'queue'").toArray()[0];
-    return row === undefined ? undefined : str(row.value, "meta.value");
+    this.name = row === undefined ? undefined : str(row.value, "meta.value");
+    return this.name;
   }
 
   setQueueName(name: string): void {
+    if (this.name !== undefined) return;
     this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('queue', ?)", name);
+    this.name = undefined;
+    this.queueName();
+  }
+
+  rolledBack(): void {
+    this.cache.clear();
+    this.name = undefined;
   }
 
   findDeadline(from: string, clientId: string): number | undefined {
@@ -123,13 +140,14 @@ export class SqlRequestStore implements RequestStore {
 
   insert(r: NewRequest): number {
     const headers = r.headers === undefined ? null : JSON.stringify(r.headers);
+    const body = JSON.stringify(r.body);
     const row = this.sql
       .exec(
         `INSERT INTO requests (client_id, from_identity, body, headers, deadline, created, state,
            saw_server, via_link) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?) RETURNING rid`,
         r.clientId,
         r.from,
-        JSON.stringify(r.body),
+        body,
         headers,
         r.deadline,
         r.now,
@@ -137,10 +155,28 @@ export class SqlRequestStore implements RequestStore {
         r.viaLink === true ? 1 : 0,
       )
       .one();
-    return num(row.rid, "rid");
+    const rid = num(row.rid, "rid");
+    const cached: StoredRequest = {
+      rid,
+      clientId: r.clientId,
+      from: r.from,
+      body: r.body,
+      headers: r.headers,
+      deadline: r.deadline,
+      attempt: 0,
+      state: "queued",
+      leaseConn: null,
+      leaseUntil: null,
+      sawServer: r.sawServer,
+      viaLink: r.viaLink === true,
+    };
+    this.cache.add(cached, body.length + (headers?.length ?? 0));
+    return rid;
   }
 
   get(rid: number): StoredRequest | undefined {
+    const cached = this.cache.get(rid);
+    if (cached !== undefined) return cached;
     const row = this.sql.exec("SELECT * FROM requests WHERE rid = ?", rid).toArray()[0];
     return row === undefined ? undefined : toStored(row);
   }
@@ -171,10 +207,19 @@ export class SqlRequestStore implements RequestStore {
       until,
       rid,
     );
+    this.cache.update(rid, (row) => {
+      row.state = "leased";
+      row.leaseConn = connId;
+      row.leaseUntil = until;
+      row.attempt += 1;
+    });
   }
 
   extend(rid: number, until: number): void {
     this.sql.exec("UPDATE requests SET lease_until = ? WHERE rid = ?", until, rid);
+    this.cache.update(rid, (row) => {
+      row.leaseUntil = until;
+    });
   }
 
   requeue(rid: number): void {
@@ -182,18 +227,25 @@ export class SqlRequestStore implements RequestStore {
       "UPDATE requests SET state = 'queued', lease_conn = NULL, lease_until = NULL WHERE rid = ?",
       rid,
     );
+    this.cache.update(rid, (row) => {
+      row.state = "queued";
+      row.leaseConn = null;
+      row.leaseUntil = null;
+    });
   }
 
   /** Ends a request: drops its body, keeps its ids and the outcome until delivered (the
-   * immediate delivery attempt picks it up; otherwise the alarm retries it). */
-  finish(rid: number, frame: Outcome["frame"], now: number): void {
+   * immediate delivery attempt picks it up; otherwise the alarm retries it). An outcome already
+   * `delivered` is not kept. */
+  finish(rid: number, frame: Outcome["frame"], now: number, delivered = false): void {
     this.sql.exec(
       `UPDATE requests SET state = 'done', body = NULL, headers = NULL, lease_until = NULL,
          outcome = ?, deliver_at = ? WHERE rid = ?`,
-      JSON.stringify(frame),
-      now + DELIVERY_RETRY_MS,
+      delivered ? null : JSON.stringify(frame),
+      delivered ? null : now + DELIVERY_RETRY_MS,
       rid,
     );
+    this.cache.delete(rid);
   }
 
   /** Live requests leased to `connId`. */
@@ -217,6 +269,9 @@ export class SqlRequestStore implements RequestStore {
   /** A server connected: every live request has now seen one. */
   markSawServer(): void {
     this.sql.exec(`UPDATE requests SET saw_server = 1 WHERE ${LIVE} AND saw_server = 0`);
+    this.cache.updateAll((row) => {
+      row.sawServer = true;
+    });
   }
 
   /** Outcomes due for delivery (an unreadable one is dropped from the list and logged). */

@@ -12,24 +12,10 @@ import {
   type WireBody,
 } from "../../protocol/index.js";
 import type { Outcome } from "../shared/contracts.js";
-import type { RequestState } from "./lease-rules.js";
+import type { StoredRequest } from "./request-row.js";
 import { CorruptRowError, num, optNum, optStr, parseJson, str } from "./sql-values.js";
 
-export interface StoredRequest {
-  rid: number;
-  clientId: string;
-  from: string;
-  body: WireBody | undefined;
-  headers: Headers | undefined;
-  deadline: number;
-  attempt: number;
-  state: RequestState;
-  leaseConn: string | null;
-  leaseUntil: number | null;
-  sawServer: boolean;
-  /** It came on the client's queue link (its outcome goes back down the link when it can). */
-  viaLink: boolean;
-}
+export type { StoredRequest } from "./request-row.js";
 
 export function toStored(row: Record<string, SqlStorageValue>): StoredRequest {
   const state = str(row.state, "state");

@@ -3,6 +3,8 @@
  * straight to the queue partition and their outcomes come straight back on the link; an outcome
  * the link did not ack before it closed reaches the client through the exchange instead.
  */
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { encodeBody } from "../../protocol/index.js";
 import { TestSocket } from "./exchange-test-socket.js";
@@ -175,6 +177,33 @@ describe("queue links", () => {
       expect(await client.next()).toEqual(accepted);
       worker.send({ type: "barrier" });
       expect(await worker.next()).toMatchObject({ type: "error", code: "bad_request" });
+      client.close();
+      worker.close();
+    });
+
+    it("writes an answer acked before its finish as delivered: no outcome is kept to be sent again", async () => {
+      const worker = await server("lnk-early-acked", "lnk-worker-10");
+      const client = await link("lnk-early-acked", "lnk-kay");
+      client.send({ type: "request", id: "r1", queue: "lnk-early-acked", body: encodeBody(1) });
+      const first = await worker.next();
+      worker.send({ type: "reply", id: idOf(first), body: encodeBody("one") });
+      expect(await client.next()).toMatchObject({ type: "accepted", id: "r1" });
+      expect(await client.next()).toMatchObject({ type: "reply", id: "r1" });
+      // As the SDK does: the ack rides with the next request, whose transaction writes r1's finish.
+      client.send([
+        { type: "ack", ids: ["r1"] },
+        { type: "request", id: "r2", queue: "lnk-early-acked", body: encodeBody(2) },
+      ]);
+      expect(await worker.next()).toMatchObject({ type: "dispatch", body: encodeBody(2) });
+      const rows = await runInDurableObject(env.QUEUE.getByName("lnk-early-acked"), (_i, state) =>
+        state.storage.sql
+          .exec("SELECT client_id, state, outcome FROM requests ORDER BY rid")
+          .toArray(),
+      );
+      expect(rows).toEqual([
+        { client_id: "r1", state: "done", outcome: null },
+        { client_id: "r2", state: "leased", outcome: null },
+      ]);
       client.close();
       worker.close();
     });
