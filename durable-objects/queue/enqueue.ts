@@ -1,8 +1,9 @@
 /**
  * The storage side of `QueueRpc.enqueue`: re-validates each request handed over by the exchange,
  * answers a resend of a known id with its stored deadline (never stored or run twice), admits
- * or refuses new ones (enqueue-rules.ts) and inserts them. Runs inside one transaction; used by
- * queue-do.ts.
+ * or refuses new ones (enqueue-rules.ts) and inserts them. A new request costs one statement:
+ * the insert itself finds a resend (its unique ids conflict), and only a resend or a refusal
+ * looks the stored deadline up. Runs inside one transaction; used by queue-do.ts.
  */
 import {
   decodeFrameValue,
@@ -48,8 +49,12 @@ export function enqueueAll(input: EnqueueInput, deps: EnqueueDeps): EnqueueOutco
       return refused(readId(raw), { code: ERROR_CODE.badRequest, message });
     }
     const request = decoded.value;
-    const stored = store.findDeadline(input.from, request.id);
-    if (stored !== undefined) return { id: request.id, ok: true, deadline: stored };
+    const resent = () => {
+      const stored = store.findDeadline(input.from, request.id);
+      return stored === undefined
+        ? undefined
+        : { id: request.id, ok: true as const, deadline: stored };
+    };
     const ctx = {
       now,
       limits: deps.limits,
@@ -58,7 +63,8 @@ export function enqueueAll(input: EnqueueInput, deps: EnqueueDeps): EnqueueOutco
       serverConnected: deps.serverConnected,
     };
     const admitted = admit(request, ctx);
-    if (!admitted.ok) return refused(request.id, admitted.error);
+    // A resend of a stored request is answered as stored, even when a new one would be refused.
+    if (!admitted.ok) return resent() ?? refused(request.id, admitted.error);
     const rid = store.insert({
       clientId: request.id,
       from: input.from,
@@ -69,11 +75,17 @@ export function enqueueAll(input: EnqueueInput, deps: EnqueueDeps): EnqueueOutco
       sawServer: deps.serverConnected,
       viaLink: deps.viaLink === true,
     });
+    if (rid === undefined) return resent() ?? refused(request.id, storeRace());
     deps.onStored(input.from, rid);
     depth++;
     clientInFlight++;
     return { id: request.id, ok: true, deadline: admitted.value };
   });
+}
+
+/** The insert conflicted, yet no stored request has the ids: a bug, never expected. */
+function storeRace(): WireError {
+  return { code: ERROR_CODE.internal, message: "request ids conflicted but were not found" };
 }
 
 function refused(id: string, error: WireError): EnqueueOutcome {

@@ -71,7 +71,8 @@ export class MemoryRequestStore implements RequestStore {
     return n;
   }
 
-  insert(r: NewRequest): number {
+  insert(r: NewRequest): number | undefined {
+    if (this.byClient.has(clientKey(r.from, r.clientId))) return undefined;
     const rid = this.nextRid++;
     this.rows.set(rid, {
       rid,

@@ -55,7 +55,8 @@ export interface RequestStore {
   findRid(from: string, clientId: string): number | undefined;
   liveDepth(): number;
   clientLive(from: string): number;
-  insert(r: NewRequest): number;
+  /** Stores a new request; undefined (nothing stored) when its client's id is stored already. */
+  insert(r: NewRequest): number | undefined;
   get(rid: number): StoredRequest | undefined;
   queued(): { rid: number; from: string }[];
   leasedCounts(): Map<string, number>;
@@ -138,13 +139,14 @@ export class SqlRequestStore implements RequestStore {
     return num(this.sql.exec(q, from).one().n, "n");
   }
 
-  insert(r: NewRequest): number {
+  insert(r: NewRequest): number | undefined {
     const headers = r.headers === undefined ? null : JSON.stringify(r.headers);
     const body = JSON.stringify(r.body);
     const row = this.sql
       .exec(
         `INSERT INTO requests (client_id, from_identity, body, headers, deadline, created, state,
-           saw_server, via_link) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?) RETURNING rid`,
+           saw_server, via_link) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)
+         ON CONFLICT (from_identity, client_id) DO NOTHING RETURNING rid`,
         r.clientId,
         r.from,
         body,
@@ -154,7 +156,8 @@ export class SqlRequestStore implements RequestStore {
         r.sawServer ? 1 : 0,
         r.viaLink === true ? 1 : 0,
       )
-      .one();
+      .toArray()[0];
+    if (row === undefined) return undefined;
     const rid = num(row.rid, "rid");
     const cached: StoredRequest = {
       rid,

@@ -38,6 +38,24 @@ describe("QueueDO request life", () => {
     server.close();
   });
 
+  it("answers a resend as stored when it repeats an id within one batch, or would be refused if new", async () => {
+    const server = await TestServer.connect("life-2b", "w1");
+    const twice = {
+      queue: "life-2b",
+      from: "bob",
+      requests: [request("same", "life-2b"), request("same", "life-2b")],
+    };
+    const [first, second] = await queueStub("life-2b").enqueue(twice);
+    expect(first).toMatchObject({ id: "same", ok: true });
+    expect(second).toEqual(first);
+    // A new request with this timeout is refused bad_request; a resend still gets its deadline.
+    const tooLong = { ...twice, requests: [request("same", "life-2b", { timeout: 10 ** 12 })] };
+    expect(await queueStub("life-2b").enqueue(tooLong)).toEqual([first]);
+    await server.next("dispatch");
+    expect(await queueStub("life-2b").stats()).toEqual({ queued: 0, leased: 1, servers: 1 });
+    server.close();
+  });
+
   it("hands a fail frame to the client as server_error with the server's message", async () => {
     const server = await TestServer.connect("life-3", "w1");
     await queueStub("life-3").enqueue({
