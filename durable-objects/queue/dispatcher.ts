@@ -1,8 +1,8 @@
 /**
  * One dispatch pass: while some server has free capacity, take the next queued request
  * (round-robin across client identities, ready-index.ts), give it to the least recently used
- * server with room (server-choice.ts), lease it in SQLite and queue its `dispatch` frame in the
- * outbox (batched per server). Expired requests met on the way are ended, never dispatched.
+ * server with room (server-choice.ts), lease it and queue its `dispatch` frame in the outbox
+ * (batched per server). The pass writes its leases at its end, one statement per server. Expired requests met on the way are ended, never dispatched.
  * Runs inside the caller's transaction; used by queue-settle.ts.
  */
 import { type DispatchFrame, ERROR_CODE, type Limits } from "../../protocol/index.js";
@@ -28,17 +28,23 @@ export interface DispatchDeps {
 /** Dispatches as many queued requests as servers can take; returns how many were sent. */
 export function dispatchReady(deps: DispatchDeps): number {
   const { store, servers, limits, now } = deps;
+  const leases = new Map<string, number[]>();
   let sent = 0;
   for (;;) {
     const server = chooseServer(servers.all());
-    if (server === undefined) return sent;
+    if (server === undefined) break;
     const row = nextDispatchable(deps);
-    if (row === undefined) return sent;
-    store.lease(row.rid, server.connId, leaseUntil(now, row.deadline, limits.leaseMs));
+    if (row === undefined) break;
+    const rids = leases.get(server.connId);
+    if (rids) rids.push(row.rid);
+    else leases.set(server.connId, [row.rid]);
     servers.markDispatched(server);
     deps.outbox.push(server.ws, dispatchFrame(row, row.body, deps.queue));
     sent++;
   }
+  for (const [connId, rids] of leases)
+    store.leaseAll(rids, connId, leaseUntil(now, Infinity, limits.leaseMs));
+  return sent;
 }
 
 /**

@@ -43,7 +43,12 @@ export class EarlyFinishes {
    */
   write(store: RequestStore, delivered: (rid: number) => boolean): void {
     if (this.pending.size === 0) return;
-    for (const [rid, { frame, at }] of this.pending) store.finish(rid, frame, at, delivered(rid));
+    const acked: number[] = [];
+    for (const [rid, { frame, at }] of this.pending) {
+      if (delivered(rid)) acked.push(rid);
+      else store.finish(rid, frame, at);
+    }
+    store.finishDelivered(acked);
     this.pending.clear();
     // Nothing left for the timer: without this it would run an empty transaction later.
     if (this.timer !== undefined) clearTimeout(this.timer);

@@ -131,6 +131,13 @@ export class MemoryRequestStore implements RequestStore {
     row.attempt++;
   }
 
+  leaseAll(rids: readonly number[], connId: string, cap: number): void {
+    for (const rid of rids) {
+      const row = this.rows.get(rid);
+      if (row !== undefined) this.lease(rid, connId, Math.min(cap, row.deadline));
+    }
+  }
+
   extend(rid: number, until: number): void {
     const row = this.rows.get(rid);
     if (row !== undefined) row.leaseUntil = until;
@@ -145,16 +152,28 @@ export class MemoryRequestStore implements RequestStore {
   }
 
   finish(rid: number, frame: Outcome["frame"], now: number, delivered = false): void {
+    this.end(rid, delivered ? undefined : { frame, deliverAt: now + DELIVERY_RETRY_MS });
+  }
+
+  finishDelivered(rids: readonly number[]): void {
+    for (const rid of rids) this.end(rid, undefined);
+  }
+
+  /** Marks a request done, keeping its outcome until delivered when it has one to deliver. */
+  private end(
+    rid: number,
+    undelivered: { frame: Outcome["frame"]; deliverAt: number } | undefined,
+  ) {
     const row = this.rows.get(rid);
     if (row === undefined) return;
     row.state = "done";
     row.body = undefined;
     row.headers = undefined;
     row.leaseUntil = null;
-    row.outcome = delivered ? undefined : frame;
-    row.deliverAt = delivered ? undefined : now + DELIVERY_RETRY_MS;
+    row.outcome = undelivered?.frame;
+    row.deliverAt = undelivered?.deliverAt;
     this.live.delete(rid);
-    if (!delivered) this.undelivered.add(rid);
+    if (undelivered !== undefined) this.undelivered.add(rid);
     this.done.push(rid);
   }
 

@@ -61,10 +61,14 @@ export interface RequestStore {
   queued(): { rid: number; from: string }[];
   leasedCounts(): Map<string, number>;
   lease(rid: number, connId: string, until: number): void;
+  /** Leases queued requests `rids` to `connId` in one write, each until min(`cap`, its deadline). */
+  leaseAll(rids: readonly number[], connId: string, cap: number): void;
   extend(rid: number, until: number): void;
   requeue(rid: number): void;
   /** `delivered`: the client already has the outcome (acked before the finish was written). */
   finish(rid: number, frame: Outcome["frame"], now: number, delivered?: boolean): void;
+  /** Ends requests whose outcomes their clients already have, in one write (nothing kept). */
+  finishDelivered(rids: readonly number[]): void;
   leasedTo(connId: string): StoredRequest[];
   expired(now: number): StoredRequest[];
   leaseEnded(now: number): StoredRequest[];
@@ -218,6 +222,33 @@ export class SqlRequestStore implements RequestStore {
     });
   }
 
+  leaseAll(rids: readonly number[], connId: string, cap: number): void {
+    if (rids.length === 0) return;
+    if (rids.length === 1 && rids[0] !== undefined) {
+      const rid = rids[0];
+      const until = this.cache.get(rid)?.deadline;
+      if (until !== undefined) {
+        this.lease(rid, connId, Math.min(cap, until));
+        return;
+      }
+    }
+    this.sql.exec(
+      `UPDATE requests SET state = 'leased', lease_conn = ?, lease_until = MIN(?, deadline),
+         attempt = attempt + 1 WHERE rid IN (SELECT value FROM json_each(?))`,
+      connId,
+      cap,
+      JSON.stringify(rids),
+    );
+    for (const rid of rids) {
+      this.cache.update(rid, (row) => {
+        row.state = "leased";
+        row.leaseConn = connId;
+        row.leaseUntil = Math.min(cap, row.deadline);
+        row.attempt += 1;
+      });
+    }
+  }
+
   extend(rid: number, until: number): void {
     this.sql.exec("UPDATE requests SET lease_until = ? WHERE rid = ?", until, rid);
     this.cache.update(rid, (row) => {
@@ -249,6 +280,16 @@ export class SqlRequestStore implements RequestStore {
       rid,
     );
     this.cache.delete(rid);
+  }
+
+  finishDelivered(rids: readonly number[]): void {
+    if (rids.length === 0) return;
+    this.sql.exec(
+      `UPDATE requests SET state = 'done', body = NULL, headers = NULL, lease_until = NULL,
+         outcome = NULL, deliver_at = NULL WHERE rid IN (SELECT value FROM json_each(?))`,
+      JSON.stringify(rids),
+    );
+    for (const rid of rids) this.cache.delete(rid);
   }
 
   /** Live requests leased to `connId`. */

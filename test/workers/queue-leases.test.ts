@@ -38,6 +38,43 @@ describe("QueueDO leases", () => {
     server.close();
   });
 
+  it("leases every request of one dispatch pass to its server, each until its deadline or the lease's end", async () => {
+    await queueStub("lease-pass").enqueue({
+      queue: "lease-pass",
+      from: "ann",
+      requests: [
+        request("short", "lease-pass", { timeout: 2_000 }),
+        request("long-1", "lease-pass", { timeout: 120_000 }),
+        request("long-2", "lease-pass", { timeout: 120_000 }),
+      ],
+    });
+    const server = await TestServer.connect("lease-pass", "w1", 3);
+    const ids = [
+      (await server.next("dispatch")).id,
+      (await server.next("dispatch")).id,
+      (await server.next("dispatch")).id,
+    ];
+    const rows = await runInDurableObject(queueStub("lease-pass"), (_instance, state) =>
+      state.storage.sql
+        .exec(
+          "SELECT client_id, state, lease_conn, lease_until, deadline, attempt FROM requests ORDER BY rid",
+        )
+        .toArray(),
+    );
+    expect(rows.map((r) => String(r.client_id))).toEqual(["short", "long-1", "long-2"]);
+    expect(new Set(rows.map((r) => r.lease_conn)).size).toBe(1);
+    for (const row of rows) expect(row).toMatchObject({ state: "leased", attempt: 1 });
+    const [short, long1, long2] = rows.map((r) => ({
+      until: Number(r.lease_until),
+      deadline: Number(r.deadline),
+    }));
+    expect(short?.until).toBe(short?.deadline); // the deadline comes before the lease's end
+    expect(long1?.until).toBeLessThan(long1?.deadline ?? 0);
+    expect(long1?.until).toBe(long2?.until); // one pass, one lease end
+    expect(ids).toHaveLength(3);
+    server.close();
+  });
+
   it("renews the caller's lease on extend and refuses to extend another's with forbidden", async () => {
     const lessee = await TestServer.connect("lease-y", "w1", 1);
     const other = await TestServer.connect("lease-y", "w2", 0);
