@@ -1,9 +1,11 @@
 /**
  * The storage side of `QueueRpc.enqueue`: re-validates each request handed over by the exchange,
  * answers a resend of a known id with its stored deadline (never stored or run twice), admits
- * or refuses new ones (enqueue-rules.ts) and inserts them. A new request costs one statement:
- * the insert itself finds a resend (its unique ids conflict), and only a resend or a refusal
- * looks the stored deadline up. Runs inside one transaction; used by queue-do.ts.
+ * or refuses new ones (enqueue-rules.ts) and inserts them, all in one statement: the insert
+ * itself finds a resend (its unique ids conflict), and only a resend or a refusal looks the
+ * stored deadline up. Admitted requests count against the depth and in-flight limits as they
+ * are admitted, before the insert tells resends apart. Runs inside one transaction; used by
+ * queue-do.ts.
  */
 import {
   decodeFrameValue,
@@ -15,7 +17,7 @@ import {
 } from "../../protocol/index.js";
 import type { EnqueueInput, EnqueueOutcome } from "../shared/contracts.js";
 import { admit } from "./enqueue-rules.js";
-import type { RequestStore } from "./request-store.js";
+import type { NewRequest, RequestStore } from "./request-store.js";
 
 export interface EnqueueDeps {
   store: RequestStore;
@@ -29,7 +31,7 @@ export interface EnqueueDeps {
 }
 
 export function enqueueAll(input: EnqueueInput, deps: EnqueueDeps): EnqueueOutcome[] {
-  const { store, now } = deps;
+  const { store } = deps;
   const requests: readonly unknown[] = Array.isArray(input.requests) ? input.requests : [];
   const refuseAll = (error: WireError) => requests.map((r) => refused(readId(r), error));
   if (!isQueueName(input.queue) || !isIdentity(input.from)) {
@@ -40,21 +42,45 @@ export function enqueueAll(input: EnqueueInput, deps: EnqueueDeps): EnqueueOutco
     return refuseAll({ code: ERROR_CODE.badRequest, message: "this object serves another queue" });
   }
   store.setQueueName(input.queue);
+  const planned = admitEach(requests, input.from, deps);
+  const fresh = planned.flatMap((p) => (p.kind === "admitted" ? [p.row] : []));
+  const rids = store.insertAll(fresh);
+  let next = 0;
+  return planned.map((p): EnqueueOutcome => {
+    if (p.kind === "invalid") return p.outcome;
+    const resent = () => {
+      const stored = store.findDeadline(input.from, p.id);
+      return stored === undefined ? undefined : { id: p.id, ok: true as const, deadline: stored };
+    };
+    // A resend of a stored request is answered as stored, even when a new one would be refused.
+    if (p.kind === "refused") return resent() ?? refused(p.id, p.error);
+    const rid = rids[next++];
+    if (rid === undefined) return resent() ?? refused(p.id, storeRace());
+    deps.onStored(input.from, rid);
+    return { id: p.id, ok: true, deadline: p.row.deadline };
+  });
+}
+
+type Planned =
+  | { kind: "invalid"; outcome: EnqueueOutcome }
+  | { kind: "refused"; id: string; error: WireError }
+  | { kind: "admitted"; id: string; row: NewRequest };
+
+/** Decodes and admits each request in order; admitted ones count against the limits at once. */
+function admitEach(requests: readonly unknown[], from: string, deps: EnqueueDeps): Planned[] {
+  const { store, now } = deps;
   let depth = store.liveDepth();
-  let clientInFlight = store.clientLive(input.from);
-  return requests.map((raw): EnqueueOutcome => {
+  let clientInFlight = store.clientLive(from);
+  return requests.map((raw): Planned => {
     const decoded = decodeFrameValue(raw);
     if (!decoded.ok || decoded.value.type !== "request") {
       const message = decoded.ok ? "not a request" : decoded.error.message;
-      return refused(readId(raw), { code: ERROR_CODE.badRequest, message });
+      return {
+        kind: "invalid",
+        outcome: refused(readId(raw), { code: ERROR_CODE.badRequest, message }),
+      };
     }
     const request = decoded.value;
-    const resent = () => {
-      const stored = store.findDeadline(input.from, request.id);
-      return stored === undefined
-        ? undefined
-        : { id: request.id, ok: true as const, deadline: stored };
-    };
     const ctx = {
       now,
       limits: deps.limits,
@@ -63,23 +89,20 @@ export function enqueueAll(input: EnqueueInput, deps: EnqueueDeps): EnqueueOutco
       serverConnected: deps.serverConnected,
     };
     const admitted = admit(request, ctx);
-    // A resend of a stored request is answered as stored, even when a new one would be refused.
-    if (!admitted.ok) return resent() ?? refused(request.id, admitted.error);
-    const rid = store.insert({
+    if (!admitted.ok) return { kind: "refused", id: request.id, error: admitted.error };
+    depth++;
+    clientInFlight++;
+    const row: NewRequest = {
       clientId: request.id,
-      from: input.from,
+      from,
       body: request.body,
       headers: request.headers,
       deadline: admitted.value,
       now,
       sawServer: deps.serverConnected,
       viaLink: deps.viaLink === true,
-    });
-    if (rid === undefined) return resent() ?? refused(request.id, storeRace());
-    deps.onStored(input.from, rid);
-    depth++;
-    clientInFlight++;
-    return { id: request.id, ok: true, deadline: admitted.value };
+    };
+    return { kind: "admitted", id: request.id, row };
   });
 }
 

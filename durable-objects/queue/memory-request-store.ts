@@ -71,6 +71,10 @@ export class MemoryRequestStore implements RequestStore {
     return n;
   }
 
+  insertAll(rs: readonly NewRequest[]): (number | undefined)[] {
+    return rs.map((r) => this.insert(r));
+  }
+
   insert(r: NewRequest): number | undefined {
     if (this.byClient.has(clientKey(r.from, r.clientId))) return undefined;
     const rid = this.nextRid++;

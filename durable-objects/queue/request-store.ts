@@ -57,6 +57,8 @@ export interface RequestStore {
   clientLive(from: string): number;
   /** Stores a new request; undefined (nothing stored) when its client's id is stored already. */
   insert(r: NewRequest): number | undefined;
+  /** `insert` for several requests at once (one statement); the rids line up with `rs`. */
+  insertAll(rs: readonly NewRequest[]): (number | undefined)[];
   get(rid: number): StoredRequest | undefined;
   queued(): { rid: number; from: string }[];
   leasedCounts(): Map<string, number>;
@@ -163,22 +165,51 @@ export class SqlRequestStore implements RequestStore {
       .toArray()[0];
     if (row === undefined) return undefined;
     const rid = num(row.rid, "rid");
-    const cached: StoredRequest = {
-      rid,
-      clientId: r.clientId,
-      from: r.from,
-      body: r.body,
-      headers: r.headers,
-      deadline: r.deadline,
-      attempt: 0,
-      state: "queued",
-      leaseConn: null,
-      leaseUntil: null,
-      sawServer: r.sawServer,
-      viaLink: r.viaLink === true,
-    };
-    this.cache.add(cached, body.length + (headers?.length ?? 0));
+    this.cache.add(newRow(rid, r), body.length + (headers?.length ?? 0));
     return rid;
+  }
+
+  insertAll(rs: readonly NewRequest[]): (number | undefined)[] {
+    if (rs.length <= 1) return rs.map((r) => this.insert(r));
+    const texts = rs.map((r) => ({
+      body: JSON.stringify(r.body),
+      headers: r.headers === undefined ? null : JSON.stringify(r.headers),
+    }));
+    const rows = rs.map((r, i) => [
+      r.clientId,
+      r.from,
+      texts[i]?.body,
+      texts[i]?.headers,
+      r.deadline,
+      r.now,
+      r.sawServer ? 1 : 0,
+      r.viaLink === true ? 1 : 0,
+    ]);
+    // `WHERE true` lets SQLite read ON CONFLICT as the upsert clause, not part of the SELECT.
+    const inserted = this.sql.exec(
+      `INSERT INTO requests (client_id, from_identity, body, headers, deadline, created, state,
+         saw_server, via_link)
+       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+         'queued', value ->> 6, value ->> 7 FROM json_each(?) WHERE true
+       ON CONFLICT (from_identity, client_id) DO NOTHING RETURNING rid, client_id, from_identity`,
+      JSON.stringify(rows),
+    );
+    const byKey = new Map<string, number>();
+    for (const row of inserted) {
+      const key = `${str(row.from_identity, "from_identity")}\n${str(row.client_id, "client_id")}`;
+      byKey.set(key, num(row.rid, "rid"));
+    }
+    return rs.map((r, i) => {
+      const key = `${r.from}\n${r.clientId}`;
+      const rid = byKey.get(key);
+      if (rid === undefined) return undefined;
+      byKey.delete(key); // a repeat of these ids later in the batch is a resend
+      this.cache.add(
+        newRow(rid, r),
+        (texts[i]?.body.length ?? 0) + (texts[i]?.headers?.length ?? 0),
+      );
+      return rid;
+    });
   }
 
   get(rid: number): StoredRequest | undefined {
@@ -381,4 +412,22 @@ export class SqlRequestStore implements RequestStore {
     const row = this.sql.exec(q).one();
     return { queued: optNum(row.q, "q") ?? 0, leased: optNum(row.l, "l") ?? 0 };
   }
+}
+
+/** The row a new request becomes once stored as `rid`. */
+function newRow(rid: number, r: NewRequest): StoredRequest {
+  return {
+    rid,
+    clientId: r.clientId,
+    from: r.from,
+    body: r.body,
+    headers: r.headers,
+    deadline: r.deadline,
+    attempt: 0,
+    state: "queued",
+    leaseConn: null,
+    leaseUntil: null,
+    sawServer: r.sawServer,
+    viaLink: r.viaLink === true,
+  };
 }

@@ -56,6 +56,36 @@ describe("QueueDO request life", () => {
     server.close();
   });
 
+  it("stores the new requests of a batch that mixes them with a resend and a refused one, each answered in order", async () => {
+    const q = "life-2c";
+    const [a] = await queueStub(q).enqueue({ queue: q, from: "bo", requests: [request("a", q)] });
+    const answers = await queueStub(q).enqueue({
+      queue: q,
+      from: "bo",
+      requests: [
+        request("b", q),
+        request("a", q),
+        request("d", q, { timeout: 10 ** 12 }),
+        request("c", q),
+      ],
+    });
+    expect(answers).toEqual([
+      { id: "b", ok: true, deadline: expect.any(Number) },
+      a,
+      { id: "d", ok: false, error: expect.objectContaining({ code: "bad_request" }) },
+      { id: "c", ok: true, deadline: expect.any(Number) },
+    ]);
+    const server = await TestServer.connect(q, "w1", 10);
+    const dispatched = [
+      await server.next("dispatch"),
+      await server.next("dispatch"),
+      await server.next("dispatch"),
+    ];
+    expect(dispatched.map((d) => JSON.parse(String(d.body.data)).id)).toEqual(["a", "b", "c"]);
+    expect(await queueStub(q).stats()).toEqual({ queued: 0, leased: 3, servers: 1 });
+    server.close();
+  });
+
   it("hands a fail frame to the client as server_error with the server's message", async () => {
     const server = await TestServer.connect("life-3", "w1");
     await queueStub("life-3").enqueue({
