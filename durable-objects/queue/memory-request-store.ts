@@ -34,6 +34,7 @@ export class MemoryRequestStore implements RequestStore {
   /** Finished requests in finish order, purged from the front after their dedup window. */
   private readonly done: number[] = [];
   private doneHead = 0;
+  private outcomeWriteCount = 0;
 
   constructor(
     private readonly persistName: (name: string) => void,
@@ -102,6 +103,15 @@ export class MemoryRequestStore implements RequestStore {
   /** Memory mode runs no SQLite transaction: nothing is rolled back beside it. */
   rolledBack(): void {}
 
+  get outcomeWrites(): number {
+    return this.outcomeWriteCount;
+  }
+
+  /** Memory mode reads its timers from memory each time (queue-alarm.ts): never known here. */
+  takeEarliestTime(): number {
+    return Number.NEGATIVE_INFINITY;
+  }
+
   get(rid: number): StoredRequest | undefined {
     const row = this.rows.get(rid);
     return row === undefined ? undefined : view(row);
@@ -156,6 +166,7 @@ export class MemoryRequestStore implements RequestStore {
   }
 
   finish(rid: number, frame: Outcome["frame"], now: number, delivered = false): void {
+    if (!delivered) this.outcomeWriteCount++;
     this.end(rid, delivered ? undefined : { frame, deliverAt: now + DELIVERY_RETRY_MS });
   }
 
@@ -233,6 +244,7 @@ export class MemoryRequestStore implements RequestStore {
   }
 
   retryDelivery(rids: readonly number[], at: number): void {
+    this.outcomeWriteCount++;
     for (const rid of rids) {
       const row = this.rows.get(rid);
       if (row !== undefined && row.outcome !== undefined) row.deliverAt = at;

@@ -24,6 +24,13 @@ export class OutcomeDelivery {
   private readonly onLinks = new Map<number, { identity: string; connId: string; key: string }>();
   /** The same outcomes by their client's identity and request id (linkKey), for acks. */
   private readonly linkRids = new Map<string, number>();
+  /**
+   * The store's outcome writes at the last query, and whether something else may have made an
+   * outcome due since (a link closed, or the last query hit its limit): with neither, `start`
+   * has nothing to find and skips its query. Timed retries come through the alarm (`flush`).
+   */
+  private seenWrites: number | undefined;
+  private mayHaveDue = true;
 
   constructor(
     private readonly store: RequestStore,
@@ -34,7 +41,7 @@ export class OutcomeDelivery {
 
   /** Delivers every outcome due by `now` (fresh ones included); true when all calls succeeded. */
   async flush(now: number): Promise<boolean> {
-    return (await this.start(now)) ?? true;
+    return (await this.start(now, true)) ?? true;
   }
 
   /**
@@ -42,8 +49,13 @@ export class OutcomeDelivery {
    * returns; undefined when nothing else is left, else a promise of the exchange calls (true
    * when all succeeded), so callers keep the event open only when there is something to wait for.
    */
-  start(now: number): Promise<boolean> | undefined {
-    const found = this.store.dueOutcomes(now + DELIVERY_RETRY_MS, FLUSH_LIMIT + this.sending.size);
+  start(now: number, force = false): Promise<boolean> | undefined {
+    const writes = this.store.outcomeWrites;
+    if (!force && !this.mayHaveDue && writes === this.seenWrites) return undefined;
+    const limit = FLUSH_LIMIT + this.sending.size;
+    const found = this.store.dueOutcomes(now + DELIVERY_RETRY_MS, limit);
+    this.seenWrites = writes;
+    this.mayHaveDue = found.length >= limit;
     this.resendUnacked(found, now);
     const due = found.filter((d) => !this.sending.has(d.rid));
     if (due.length === 0) return undefined;
@@ -197,6 +209,7 @@ export class OutcomeDelivery {
   release(connId: string): number {
     const rids = [...this.onLinks].filter(([, sent]) => sent.connId === connId).map(([rid]) => rid);
     for (const rid of rids) this.forget(rid);
+    if (rids.length > 0) this.mayHaveDue = true;
     return rids.length;
   }
 

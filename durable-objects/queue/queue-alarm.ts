@@ -33,17 +33,23 @@ export class QueueAlarm {
   async schedule(): Promise<void> {
     const { store, servers, settings } = this.state;
     const now = Date.now();
-    const timers = store.timers(settings.limits.dedupWindowMs);
+    const window = settings.limits.dedupWindowMs;
     const serverExpiry = earliest(nextServerExpiry(servers, now), this.state.links.nextExpiry(now));
+    const written = store.takeEarliestTime(window);
     let next: number | undefined;
-    if (store.mode === "memory") {
+    if (store.mode === "durable" && typeof this.alarmAt === "number" && written !== -Infinity) {
+      // The alarm is set, and every moment written since it was computed is known: it can only
+      // move earlier, to one of those, so nothing needs reading back.
+      next = earliest(written === Number.POSITIVE_INFINITY ? undefined : written, serverExpiry);
+    } else if (store.mode === "memory") {
+      const timers = store.timers(window);
       // Memory mode: an in-memory timer for its requests, purges left to the next event (so an
       // idle queue may hibernate); the storage alarm only for server token expiries.
       store.purge(now, settings.limits.dedupWindowMs);
       this.wakeTimer.arm(nextAlarm({ ...timers, nextPurge: undefined }), now);
       next = serverExpiry;
     } else {
-      next = earliest(nextAlarm(timers), serverExpiry);
+      next = earliest(nextAlarm(store.timers(window)), serverExpiry);
     }
     if (next === undefined) return;
     if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();

@@ -83,6 +83,17 @@ export interface RequestStore {
   counts(): { queued: number; leased: number };
   /** A transaction threw: forget what is held in memory beside a store SQLite rolled back. */
   rolledBack(): void;
+  /**
+   * Counts the writes that can make an outcome due (a finish that keeps its outcome, a retry
+   * time), so outcome delivery skips its query when none happened (outcome-delivery.ts).
+   */
+  readonly outcomeWrites: number;
+  /**
+   * The earliest moment a timer may need that was written since the last call (a deadline, a
+   * lease end, a retry time, a purge): Infinity when none, -Infinity when one is not known, so
+   * the alarm is moved without reading the timers back (queue-alarm.ts).
+   */
+  takeEarliestTime(dedupWindowMs: number): number;
 }
 
 const LIVE = "state IN ('queued', 'leased')";
@@ -92,8 +103,33 @@ export class SqlRequestStore implements RequestStore {
   /** The queue's name once read or written: it never changes. */
   private name: string | undefined;
   private readonly cache = new LiveRowCache();
+  private outcomeWriteCount = 0;
+  /** The earliest timer moment written since the last takeEarliestTime, and done deadlines. */
+  private earliest = Number.POSITIVE_INFINITY;
+  private earliestDone = Number.POSITIVE_INFINITY;
 
   constructor(private readonly sql: SqlStorage) {}
+
+  get outcomeWrites(): number {
+    return this.outcomeWriteCount;
+  }
+
+  takeEarliestTime(dedupWindowMs: number): number {
+    const t = Math.min(this.earliest, this.earliestDone + dedupWindowMs);
+    this.earliest = Number.POSITIVE_INFINITY;
+    this.earliestDone = Number.POSITIVE_INFINITY;
+    return t;
+  }
+
+  private noteTime(t: number): void {
+    if (t < this.earliest) this.earliest = t;
+  }
+
+  /** A request ends: its purge comes at its deadline plus the dedup window. */
+  private noteDone(rid: number): void {
+    const deadline = this.cache.get(rid)?.deadline ?? Number.NEGATIVE_INFINITY;
+    if (deadline < this.earliestDone) this.earliestDone = deadline;
+  }
 
   queueName(): string | undefined {
     if (this.name !== undefined) return this.name;
@@ -112,6 +148,8 @@ export class SqlRequestStore implements RequestStore {
   rolledBack(): void {
     this.cache.clear();
     this.name = undefined;
+    this.outcomeWriteCount++;
+    this.earliest = Number.NEGATIVE_INFINITY;
   }
 
   findDeadline(from: string, clientId: string): number | undefined {
@@ -166,6 +204,7 @@ export class SqlRequestStore implements RequestStore {
     if (row === undefined) return undefined;
     const rid = num(row.rid, "rid");
     this.cache.add(newRow(rid, r), body.length + (headers?.length ?? 0));
+    this.noteTime(r.deadline);
     return rid;
   }
 
@@ -204,6 +243,7 @@ export class SqlRequestStore implements RequestStore {
       const rid = byKey.get(key);
       if (rid === undefined) return undefined;
       byKey.delete(key); // a repeat of these ids later in the batch is a resend
+      this.noteTime(r.deadline);
       this.cache.add(
         newRow(rid, r),
         (texts[i]?.body.length ?? 0) + (texts[i]?.headers?.length ?? 0),
@@ -251,6 +291,7 @@ export class SqlRequestStore implements RequestStore {
       row.leaseUntil = until;
       row.attempt += 1;
     });
+    this.noteTime(until);
   }
 
   leaseAll(rids: readonly number[], connId: string, cap: number): void {
@@ -271,6 +312,8 @@ export class SqlRequestStore implements RequestStore {
       JSON.stringify(rids),
     );
     for (const rid of rids) {
+      // Not cached: its lease end (up to `cap`) is not known here.
+      this.noteTime(Math.min(cap, this.cache.get(rid)?.deadline ?? Number.NEGATIVE_INFINITY));
       this.cache.update(rid, (row) => {
         row.state = "leased";
         row.leaseConn = connId;
@@ -310,6 +353,11 @@ export class SqlRequestStore implements RequestStore {
       delivered ? null : now + DELIVERY_RETRY_MS,
       rid,
     );
+    this.noteDone(rid);
+    if (!delivered) {
+      this.outcomeWriteCount++;
+      this.noteTime(now + DELIVERY_RETRY_MS);
+    }
     this.cache.delete(rid);
   }
 
@@ -320,7 +368,10 @@ export class SqlRequestStore implements RequestStore {
          outcome = NULL, deliver_at = NULL WHERE rid IN (SELECT value FROM json_each(?))`,
       JSON.stringify(rids),
     );
-    for (const rid of rids) this.cache.delete(rid);
+    for (const rid of rids) {
+      this.noteDone(rid);
+      this.cache.delete(rid);
+    }
   }
 
   /** Live requests leased to `connId`. */
@@ -378,6 +429,8 @@ export class SqlRequestStore implements RequestStore {
   retryDelivery(rids: readonly number[], at: number): void {
     for (const rid of rids)
       this.sql.exec("UPDATE requests SET deliver_at = ? WHERE rid = ?", at, rid);
+    this.outcomeWriteCount++;
+    this.noteTime(at);
   }
 
   /** Forgets finished, delivered requests whose dedup window has passed. */

@@ -1,0 +1,58 @@
+/**
+ * The durable queue's one alarm (queue-alarm.ts) moves earlier as requests bring earlier moments
+ * (a deadline, a lease end), known from what the store just wrote, without reading the timers back.
+ */
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { request, TestServer } from "./queue-test-server.js";
+
+const queueStub = (queue: string) => env.QUEUE.getByName(queue);
+
+function alarmOf(queue: string): Promise<number | null> {
+  return runInDurableObject(queueStub(queue), (_instance, state) => state.storage.getAlarm());
+}
+
+function rowsOf(queue: string): Promise<Record<string, SqlStorageValue>[]> {
+  return runInDurableObject(queueStub(queue), (_instance, state) =>
+    state.storage.sql.exec("SELECT client_id, deadline, lease_until FROM requests").toArray(),
+  );
+}
+
+describe("QueueDO alarm (durable queue)", () => {
+  it("moves the alarm to an earlier deadline brought by a later request", async () => {
+    const q = "alarm-deadline";
+    const [late] = await queueStub(q).enqueue({
+      queue: q,
+      from: "al",
+      requests: [request("late", q, { timeout: 120_000 })],
+    });
+    if (late === undefined || !late.ok) throw new Error("late not accepted");
+    expect(await alarmOf(q)).toBe(late.deadline);
+
+    const [soon] = await queueStub(q).enqueue({
+      queue: q,
+      from: "al",
+      requests: [request("soon", q, { timeout: 5_000 })],
+    });
+    if (soon === undefined || !soon.ok) throw new Error("soon not accepted");
+    expect(soon.deadline).toBeLessThan(late.deadline);
+    expect(await alarmOf(q)).toBe(soon.deadline);
+  });
+
+  it("moves the alarm to a lease end earlier than every deadline when a request is dispatched", async () => {
+    const q = "alarm-lease";
+    await queueStub(q).enqueue({
+      queue: q,
+      from: "al",
+      requests: [request("long", q, { timeout: 200_000 })],
+    });
+    const server = await TestServer.connect(q, "w1", 1);
+    await server.next("dispatch");
+    const [row] = await rowsOf(q);
+    const leaseUntil = Number(row?.lease_until);
+    expect(leaseUntil).toBeLessThan(Number(row?.deadline));
+    expect(await alarmOf(q)).toBe(leaseUntil);
+    server.close();
+  });
+});
