@@ -20,10 +20,10 @@ import {
   type AbortSignalLike,
   createAbortController,
   type PlatformAbortSignal,
-  randomId,
   startTimer,
   stopTimer,
 } from "./platform.js";
+import { RequestIds } from "./request-ids.js";
 import type { RequestOptions } from "./requester.js";
 
 /** Longest single long-poll for an outcome (the relay allows up to 60 s; proxies may not). */
@@ -52,6 +52,7 @@ type Signal = PlatformAbortSignal & AbortSignalLike;
 export class HttpRequester {
   readonly #setup: HttpRequesterSetup;
   readonly #running = new Set<(error: EdgeMQError) => void>();
+  readonly #ids = new RequestIds();
   #closed: EdgeMQError | undefined;
   #idleWaiters: (() => void)[] = [];
 
@@ -159,7 +160,7 @@ export class HttpRequester {
     const query = ["async=true"];
     if (timeout !== undefined) query.push(`timeout=${timeout}`);
     if (failFast === true) query.push("failFast=true");
-    return { queue, id: randomId(), body: http, query: query.join("&") };
+    return { queue, id: this.#ids.take(), body: http, query: query.join("&") };
   }
 
   /** Posts the request (retrying with the same id), then polls until its outcome. */

@@ -24,13 +24,8 @@ import {
   readHeaders,
   type WireBody,
 } from "../protocol/index.js";
-import {
-  type AbortSignalLike,
-  randomId,
-  startTimer,
-  stopTimer,
-  type TimerHandle,
-} from "./platform.js";
+import { type AbortSignalLike, startTimer, stopTimer, type TimerHandle } from "./platform.js";
+import { RequestIds } from "./request-ids.js";
 
 export interface RequestOptions {
   /** Milliseconds the relay waits for a reply (default and maximum: welcome.limits). */
@@ -86,6 +81,7 @@ const MAX_ACK_IDS = 1_000;
 export class Requester {
   readonly #options: RequesterOptions;
   readonly #pending = new Map<string, Pending>();
+  readonly #ids = new RequestIds();
   #acks = new Map<Route, string[]>();
   #ackScheduled = false;
   #closed: EdgeMQError | undefined;
@@ -223,7 +219,7 @@ export class Requester {
     }
     const wire = encodeChecked(body, limits);
     if (wire instanceof EdgeMQError) return wire;
-    const frame: RequestFrame = { type: "request", id: randomId(), queue, body: wire };
+    const frame: RequestFrame = { type: "request", id: this.#ids.take(), queue, body: wire };
     if (timeout !== undefined) frame.timeout = timeout;
     if (failFast !== undefined) frame.failFast = failFast;
     if (headers !== undefined) {
