@@ -3,7 +3,7 @@
  * straight to the queue partition and their outcomes come straight back on the link; an outcome
  * the link did not ack before it closed reaches the client through the exchange instead.
  */
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { encodeBody } from "../../protocol/index.js";
@@ -204,6 +204,28 @@ describe("queue links", () => {
         { client_id: "r1", state: "done", outcome: null },
         { client_id: "r2", state: "leased", outcome: null },
       ]);
+      client.close();
+      worker.close();
+    });
+
+    it("sends an outcome the open link never acked again when its retry time comes", async () => {
+      const q = "lnk-early-retry";
+      const worker = await server(q, "lnk-worker-11");
+      const client = await link(q, "lnk-lee");
+      client.send({ type: "request", id: "r1", queue: q, body: encodeBody(1) });
+      const dispatch = await worker.next();
+      worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody("once") });
+      expect(await client.next()).toMatchObject({ type: "accepted", id: "r1" });
+      const first = await client.next();
+      expect(first).toMatchObject({ type: "reply", id: "r1" });
+      // No ack. Once the finish is written, its retry time is moved to now, as if it had passed.
+      await new Promise((resolve) => setTimeout(resolve, 50)); // past EARLY_FINISH_WRITE_MS
+      const stub = env.QUEUE.getByName(q);
+      await runInDurableObject(stub, (_i, state) => {
+        state.storage.sql.exec("UPDATE requests SET deliver_at = ? WHERE client_id = 'r1'", 1);
+      });
+      expect(await runDurableObjectAlarm(stub)).toBe(true);
+      expect(await client.next()).toEqual(first);
       client.close();
       worker.close();
     });
