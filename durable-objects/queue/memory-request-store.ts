@@ -15,6 +15,7 @@ import type {
   StoredRequest,
   StoreTimers,
 } from "./request-store.js";
+import { newRow } from "./request-store.js";
 
 interface MemoryRecord extends StoredRequest {
   outcome: Outcome["frame"] | undefined;
@@ -79,22 +80,7 @@ export class MemoryRequestStore implements RequestStore {
   insert(r: NewRequest): number | undefined {
     if (this.byClient.has(clientKey(r.from, r.clientId))) return undefined;
     const rid = this.nextRid++;
-    this.rows.set(rid, {
-      rid,
-      clientId: r.clientId,
-      from: r.from,
-      body: r.body,
-      headers: r.headers,
-      deadline: r.deadline,
-      attempt: 0,
-      state: "queued",
-      leaseConn: null,
-      leaseUntil: null,
-      sawServer: r.sawServer,
-      outcome: undefined,
-      deliverAt: undefined,
-      viaLink: r.viaLink === true,
-    });
+    this.rows.set(rid, { ...newRow(rid, r), outcome: undefined, deliverAt: undefined });
     this.byClient.set(clientKey(r.from, r.clientId), rid);
     this.live.add(rid);
     return rid;

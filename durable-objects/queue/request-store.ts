@@ -467,8 +467,8 @@ export class SqlRequestStore implements RequestStore {
   }
 }
 
-/** The row a new request becomes once stored as `rid`. */
-function newRow(rid: number, r: NewRequest): StoredRequest {
+/** The row a new request becomes once stored as `rid` (both stores). */
+export function newRow(rid: number, r: NewRequest): StoredRequest {
   return {
     rid,
     clientId: r.clientId,
