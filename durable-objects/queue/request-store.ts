@@ -1,6 +1,9 @@
 /**
  * Typed access to the QueueDO's `requests` and `meta` tables (schema.ts). Every read narrows
  * the row; stored bodies, headers and outcome frames are re-validated with the protocol's codec.
+ * The hot path reads nothing back: live rows it wrote are cached (live-row-cache.ts), the rows
+ * of one call are inserted, leased or finished in one statement, and it tells the outcome
+ * delivery and the alarm what it wrote (`outcomeWrites`, `takeEarliestTime`).
  * Synchronous (SQLite in a Durable Object); used by queue-do.ts, dispatcher.ts and outcome-delivery.ts.
  */
 
