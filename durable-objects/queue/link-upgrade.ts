@@ -7,7 +7,6 @@
  */
 import {
   CLOSE_CODE,
-  ERROR_CODE,
   encodeFrame,
   PROTOCOL_VERSION,
   type WelcomeFrame,
@@ -24,29 +23,20 @@ import {
 } from "./link-attachment.js";
 import type { QueueSettler } from "./queue-settle.js";
 import type { QueueState } from "./queue-state.js";
-import { closeQuietly, httpError } from "./server-socket.js";
-import { checkUpgrade } from "./upgrade-check.js";
+import { closeQuietly } from "./server-socket.js";
+import { openUpgrade } from "./upgrade-check.js";
 
 /** Accepts a client's queue link, or answers why not (an HTTP error). */
 export async function acceptLink(rt: QueueSettler, request: Request): Promise<Response> {
   const { ctx, state } = rt;
-  const checked = checkUpgrade(
+  const opened = openUpgrade(
+    state,
     request,
-    state.settings.devMode,
     "client",
     (queue) => `this token does not allow requests to ${queue}`,
   );
-  if (checked instanceof Response) return checked;
-  const { identity, queue, principal } = checked;
-  state.chooseStore(queue);
-  const known = state.store.queueName();
-  if (known !== undefined && known !== queue) {
-    return httpError(ERROR_CODE.badRequest, "this object serves another queue");
-  }
-  const [client, server] = Object.values(new WebSocketPair());
-  if (client === undefined || server === undefined) {
-    return httpError(ERROR_CODE.internal, "could not create a WebSocket pair");
-  }
+  if (opened instanceof Response) return opened;
+  const { identity, queue, principal, known, client, server } = opened;
   if (known === undefined) state.transaction(() => state.store.setQueueName(queue));
   takeOver(ctx, state, identity);
   ctx.acceptWebSocket(server, [LINK_TAG, linkIdentityTag(identity)]);

@@ -4,7 +4,7 @@
  * new connection take over from older ones of the same identity, accept the socket (Hibernation
  * API, attachment in server-attachment.ts) and send `welcome`. Used by queue-do.ts.
  */
-import { CLOSE_CODE, ERROR_CODE, encodeFrame } from "../../protocol/index.js";
+import { CLOSE_CODE, encodeFrame } from "../../protocol/index.js";
 import { FORWARD_HEADERS } from "../shared/contracts.js";
 import { webSocketAccepted } from "../shared/upgrade-response.js";
 import { send } from "./frame-outbox.js";
@@ -18,31 +18,22 @@ import {
   serverIdentityTag,
 } from "./server-attachment.js";
 import { serverPlacement } from "./server-placement.js";
-import { closeQuietly, httpError, welcomeFrame } from "./server-socket.js";
-import { checkUpgrade } from "./upgrade-check.js";
+import { closeQuietly, welcomeFrame } from "./server-socket.js";
+import { openUpgrade } from "./upgrade-check.js";
 
 /** Accepts a server's WebSocket upgrade, or answers why not (an HTTP error). */
 export async function acceptServer(rt: QueueSettler, request: Request): Promise<Response> {
   const { ctx, state } = rt;
-  const settings = state.settings;
-  const checked = checkUpgrade(
+  const opened = openUpgrade(
+    state,
     request,
-    settings.devMode,
     "server",
     (queue) => `this token does not allow serving ${queue}`,
   );
-  if (checked instanceof Response) return checked;
-  const { identity, queue, principal } = checked;
-  state.chooseStore(queue);
-  const known = state.store.queueName();
-  if (known !== undefined && known !== queue) {
-    return httpError(ERROR_CODE.badRequest, "this object serves another queue");
-  }
+  if (opened instanceof Response) return opened;
+  const { identity, queue, principal, client, server } = opened;
+  const settings = state.settings;
   const now = Date.now();
-  const [client, server] = Object.values(new WebSocketPair());
-  if (client === undefined || server === undefined) {
-    return httpError(ERROR_CODE.internal, "could not create a WebSocket pair");
-  }
   state.transaction(() => {
     state.store.setQueueName(queue);
     state.store.markSawServer();
