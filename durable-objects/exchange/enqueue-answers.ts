@@ -10,10 +10,17 @@ import { errorFrame } from "./client-message.js";
 
 /** One answer per request, in request order. */
 export function answersFor(requests: readonly RequestFrame[], outcomes: EnqueueOutcome[]): Frame[] {
-  const byId = new Map<string, EnqueueOutcome>();
-  for (const outcome of outcomes) byId.set(outcome.id, outcome);
-  return requests.map((request): Frame => {
-    const outcome = byId.get(request.id);
+  // Queues answer in request order; the map (which interns every id it is given) is only built
+  // when they did not.
+  let byId: Map<string, EnqueueOutcome> | undefined;
+  const find = (id: string, i: number): EnqueueOutcome | undefined => {
+    const inOrder = outcomes[i];
+    if (inOrder?.id === id) return inOrder;
+    byId ??= new Map(outcomes.map((outcome) => [outcome.id, outcome]));
+    return byId.get(id);
+  };
+  return requests.map((request, i): Frame => {
+    const outcome = find(request.id, i);
     if (outcome === undefined) {
       return errorFrame(ERROR_CODE.internal, "the queue did not answer this request", request.id);
     }

@@ -7,6 +7,7 @@
  */
 import { type DispatchFrame, ERROR_CODE, type Limits } from "../../protocol/index.js";
 import { expiryError, isExpired, leaseUntil } from "./deadlines.js";
+import { dispatchId } from "./dispatch-id.js";
 import type { FrameOutbox } from "./frame-outbox.js";
 import type { ReadyIndex } from "./ready-index.js";
 import type { RequestLifecycle } from "./request-lifecycle.js";
@@ -83,7 +84,7 @@ export function dispatchFrame(
 ): DispatchFrame {
   const frame: DispatchFrame = {
     type: "dispatch",
-    id: String(row.rid),
+    id: dispatchId(row.rid),
     from: row.from,
     queue,
     body,

@@ -13,6 +13,7 @@ import {
   httpConnId,
 } from "../shared/http-contracts.js";
 import { leaseUntil } from "./deadlines.js";
+import { ridOf } from "./dispatch-id.js";
 import { httpInputRefusal } from "./http-input.js";
 import { httpRefusal } from "./http-takers.js";
 import { checkAnswer } from "./lease-rules.js";
@@ -61,7 +62,7 @@ function heldBy(
   identity: string,
   id: string,
 ): { ok: true; row: StoredRequest } | Extract<HttpReplyAnswer, { ok: false }> {
-  const rid = /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : undefined;
+  const rid = ridOf(id);
   const row = rid === undefined ? undefined : deps.store.get(rid);
   const check = checkAnswer(row, httpConnId(identity), deps.now);
   if (!check.ok) return { ok: false, error: httpRefusal(check.error) };

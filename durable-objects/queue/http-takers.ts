@@ -22,6 +22,7 @@ import {
   httpConnId,
 } from "../shared/http-contracts.js";
 import { leaseUntil } from "./deadlines.js";
+import { ridOf } from "./dispatch-id.js";
 import { type DispatchDeps, dispatchFrame, nextDispatchable } from "./dispatcher.js";
 import { checkAnswer, type Refusal } from "./lease-rules.js";
 import { replyFrame } from "./outcome-frames.js";
@@ -132,7 +133,7 @@ export function replyAsHttpServer(
   id: string,
   body: WireBody,
 ): HttpReplyAnswer {
-  const rid = /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : undefined;
+  const rid = ridOf(id);
   const row = rid === undefined ? undefined : deps.store.get(rid);
   const connId = httpConnId(identity);
   const check = checkAnswer(row, connId, deps.now);

@@ -6,8 +6,10 @@
  * them. The queue's name alone is written once to `meta`, so a woken object knows its mode.
  * Outcomes it hands out carry `memory: true`, so the exchange does not store them either.
  */
+
 import type { Outcome } from "../shared/contracts.js";
 import { DELIVERY_RETRY_MS } from "./deadlines.js";
+import { LiveCounts } from "./live-counts.js";
 import type {
   DueOutcome,
   NewRequest,
@@ -34,6 +36,8 @@ export class MemoryRequestStore implements RequestStore {
   private readonly undelivered = new Set<number>();
   /** Finished requests in finish order, purged from the front after their dedup window. */
   private readonly done: number[] = [];
+  /** Live requests per client (every request is known here, so the counts always are). */
+  private readonly liveCounts = new LiveCounts();
   private doneHead = 0;
   private outcomeWriteCount = 0;
 
@@ -42,6 +46,7 @@ export class MemoryRequestStore implements RequestStore {
     name?: string,
   ) {
     this.name = name;
+    this.liveCounts.load([]);
   }
 
   queueName(): string | undefined {
@@ -68,9 +73,7 @@ export class MemoryRequestStore implements RequestStore {
   }
 
   clientLive(from: string): number {
-    let n = 0;
-    for (const rid of this.live) if (this.rows.get(rid)?.from === from) n++;
-    return n;
+    return this.liveCounts.of(from) ?? 0;
   }
 
   insertAll(rs: readonly NewRequest[]): (number | undefined)[] {
@@ -83,6 +86,7 @@ export class MemoryRequestStore implements RequestStore {
     this.rows.set(rid, { ...newRow(rid, r), outcome: undefined, deliverAt: undefined });
     this.byClient.set(clientKey(r.from, r.clientId), rid);
     this.live.add(rid);
+    this.liveCounts.added(r.from);
     return rid;
   }
 
@@ -173,7 +177,7 @@ export class MemoryRequestStore implements RequestStore {
     row.leaseUntil = null;
     row.outcome = undelivered?.frame;
     row.deliverAt = undelivered?.deliverAt;
-    this.live.delete(rid);
+    if (this.live.delete(rid)) this.liveCounts.ended(row.from);
     if (undelivered !== undefined) this.undelivered.add(rid);
     this.done.push(rid);
   }

@@ -8,6 +8,7 @@ import { ERROR_CODE, type ErrorCode, type Limits } from "../../protocol/index.js
 import type { Outcome } from "../shared/contracts.js";
 import { isHttpConn } from "../shared/http-contracts.js";
 import { expiryError } from "./deadlines.js";
+import { dispatchId } from "./dispatch-id.js";
 import type { FrameOutbox } from "./frame-outbox.js";
 import { afterLeaseLoss, REDELIVERY_MESSAGE } from "./lease-rules.js";
 import { errorFrame } from "./outcome-frames.js";
@@ -89,6 +90,6 @@ export class RequestLifecycle {
 
   private tellLesseeToStop(row: StoredRequest): void {
     const lessee = row.leaseConn === null ? undefined : this.servers.get(row.leaseConn);
-    if (lessee) this.outbox.push(lessee.ws, { type: "cancel", id: String(row.rid) });
+    if (lessee) this.outbox.push(lessee.ws, { type: "cancel", id: dispatchId(row.rid) });
   }
 }

@@ -16,6 +16,7 @@ import {
   type ReplyFrame,
 } from "../../protocol/index.js";
 import { leaseUntil } from "./deadlines.js";
+import { ridOf } from "./dispatch-id.js";
 import type { FrameOutbox } from "./frame-outbox.js";
 import { checkAnswer } from "./lease-rules.js";
 import { errorFrame as outcomeError, replyFrame } from "./outcome-frames.js";
@@ -72,7 +73,10 @@ export function handleServerMessage(
 const NONE: ReadonlySet<string> = new Set();
 
 function isAnswered(frame: Frame, answered: ReadonlySet<string>): boolean {
-  return (frame.type === "reply" || frame.type === "fail") && answered.has(frame.id);
+  // Checked for size first: a lookup by a fresh string key interns it (V8), even in an empty set.
+  return (
+    answered.size > 0 && (frame.type === "reply" || frame.type === "fail") && answered.has(frame.id)
+  );
 }
 
 /**
@@ -166,7 +170,7 @@ function answerable(
   id: string,
   refuse: Refuse,
 ): StoredRequest | undefined {
-  const rid = /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : undefined;
+  const rid = ridOf(id);
   const row = rid === undefined ? undefined : deps.store.get(rid);
   const check = checkAnswer(row, conn.connId, deps.now);
   if (!check.ok) {

@@ -1,0 +1,59 @@
+/**
+ * QueueDO admission in workerd, in both delivery modes: the per-client in-flight limit counts a
+ * client's live requests (kept in memory by the stores: live-counts.ts), frees a place when one
+ * ends, and, for a durable queue, counts what SQLite holds after the object restarts.
+ */
+
+import { abortAllDurableObjects } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { DEFAULT_LIMITS } from "../../protocol/index.js";
+import { request, TestServer } from "./queue-test-server.js";
+
+const queueStub = (queue: string) => env.QUEUE.getByName(queue);
+const LIMIT = DEFAULT_LIMITS.maxInFlightPerClient;
+
+/** Enqueues `n` requests from `from` in one call (ids prefix-0 ... prefix-(n-1)). */
+function enqueueMany(queue: string, from: string, prefix: string, n: number) {
+  const requests = Array.from({ length: n }, (_, i) => request(`${prefix}-${i}`, queue));
+  return queueStub(queue).enqueue({ queue, from, requests });
+}
+
+describe.each([
+  { mode: "durable", queue: "adm-1" },
+  { mode: "memory", queue: "mem-adm-1" },
+])("QueueDO admission ($mode)", ({ queue }) => {
+  it("refuses too_many_in_flight at a client's limit, per client, and admits again once one of its requests ends", async () => {
+    const idle = await TestServer.connect(queue, "w1", 0);
+    const first = await enqueueMany(queue, "alice", "a", LIMIT);
+    expect(first.every((answer) => answer.ok)).toBe(true);
+
+    const [over] = await enqueueMany(queue, "alice", "over", 1);
+    expect(over).toMatchObject({ ok: false, error: { code: "too_many_in_flight" } });
+    const [bob] = await enqueueMany(queue, "bob", "b", 1);
+    expect(bob).toMatchObject({ ok: true });
+
+    await queueStub(queue).cancel({ queue, from: "alice", id: "a-0" });
+    const [again] = await enqueueMany(queue, "alice", "again", 1);
+    expect(again).toMatchObject({ ok: true });
+    const [full] = await enqueueMany(queue, "alice", "full", 1);
+    expect(full).toMatchObject({ ok: false, error: { code: "too_many_in_flight" } });
+    idle.close();
+  });
+});
+
+describe("QueueDO admission after a restart (durable)", () => {
+  it("counts the live requests SQLite holds once the object starts again", async () => {
+    const queue = "adm-2";
+    const idle = await TestServer.connect(queue, "w1", 0);
+    expect((await enqueueMany(queue, "carol", "c", LIMIT)).every((a) => a.ok)).toBe(true);
+    idle.close();
+    await abortAllDurableObjects();
+
+    const [over] = await enqueueMany(queue, "carol", "over", 1);
+    expect(over).toMatchObject({ ok: false, error: { code: "too_many_in_flight" } });
+    await queueStub(queue).cancel({ queue, from: "carol", id: "c-7" });
+    const [again] = await enqueueMany(queue, "carol", "again", 1);
+    expect(again).toMatchObject({ ok: true });
+  });
+});
