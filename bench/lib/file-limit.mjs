@@ -1,20 +1,23 @@
 /**
- * How many idle connections one local workerd can hold on this machine. `wrangler dev` proxies
- * each WebSocket, and workerd keeps about six file descriptors per proxied connection: at the
- * usual 20,000 open-file limit it fails near 3,300 connections ("Too many open files") and exits.
- * The idle workload asks for 5,000 and is capped here, with the cap printed, rather than crash.
+ * How many idle connections fit this machine's open-file limit. The idle workload connects
+ * straight to the workerd running the Worker (workerd-entry.mjs), which holds about one file
+ * descriptor per WebSocket; through `wrangler dev`'s proxy it was about six (its workerd failed
+ * near 3,300 connections with "Too many open files" at the usual 20,000 limit). The idle peer
+ * process holds one per socket too. The count asked for is capped here, with the cap printed,
+ * rather than crash.
  */
 import { readFileSync } from "node:fs";
 
-/** Descriptors workerd uses per proxied idle WebSocket, measured (3,339 at a 20,000 limit). */
-const FDS_PER_CONNECTION = 6;
+/**
+ * Descriptors per idle WebSocket, measured with 500 sockets: the Worker's workerd 1, the idle
+ * peer 1 (wrangler's proxy, not on this route, 6).
+ */
+const FDS_PER_CONNECTION = 1;
 /** Descriptors kept for everything else (files, the proxy's own sockets, load peers). */
 const HEADROOM = 1_500;
 /**
- * Share of the remaining descriptors the idle workload may use. At the full share (3,083 here)
- * the relay's inspector stopped answering and the HTTP phase that followed ran out of
- * descriptors (closed idle sockets linger in the proxy for a while), so a full run never
- * finished; half leaves room for both.
+ * Share of the remaining descriptors the idle workload may use: half, leaving room for the
+ * phases after it (through the proxy, using them all left the HTTP phase without descriptors).
  */
 const IDLE_SHARE = 0.5;
 

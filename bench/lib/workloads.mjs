@@ -117,10 +117,12 @@ export async function runLoad(target, name, options) {
  */
 export async function runIdle(target, options, wakeCheck) {
   const workerd = target.server.workerdPid();
+  // Straight to the Worker's workerd: wrangler's dev proxy would need ~6 descriptors per socket.
+  const direct = await target.server.directWsUrl();
   const rssBefore = readRssKiB(workerd);
   const idle = new PeerProcess("idle.mjs", {
     target: target.kind,
-    url: target.server.wsUrl,
+    url: direct ?? target.server.wsUrl,
     prefix: `idle-${target.mode}`,
     count: options.count,
     connectConcurrency: options.connectConcurrency,
@@ -141,6 +143,7 @@ export async function runIdle(target, options, wakeCheck) {
     pingPhase.end(`pong ${pinged.pong}, other ${pinged.other}, unanswered ${pinged.unanswered}`);
     const woke = await wakeCheck.after(check);
     return {
+      route: direct === undefined ? "wrangler dev proxy" : "the Worker's workerd, direct",
       connections: ready.open,
       failedConnects: ready.failed,
       firstFailure: ready.firstFailure,

@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { workerdWsUrl } from "./workerd-entry.mjs";
 
 const OFFLINE_ENV = {
   CLOUDFLARE_CF_FETCH_ENABLED: "false",
@@ -97,6 +98,8 @@ export async function startWrangler(options) {
     log: () => log.join(""),
     /** The workerd running the Worker and its Durable Objects. */
     workerdPid: () => findWorkerd(pid, "user"),
+    /** The Worker's workerd's own ws:// address, behind wrangler's proxy (workerd-entry.mjs). */
+    directWsUrl: () => workerdWsUrl(findWorkerd(pid, "user"), "/healthz"),
     /** wrangler dev's proxy workerd (every request passes it first). */
     proxyPid: () => findWorkerd(pid, "proxy"),
     /** wrangler's own Node process. */
