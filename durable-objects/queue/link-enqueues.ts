@@ -40,6 +40,8 @@ export class LinkEnqueues {
   add(item: LinkEnqueue): "stored" | "deferred" {
     const state = this.rt.state;
     if (!this.scheduled && state.readyIndex().size === 0 && !state.servers.anyBusy()) {
+      // Durable: the writes wait for the next event, so the dispatch goes first (held-writes.ts).
+      if (state.holdWrites(item.requests)) setTimeout(() => this.rt.releaseHeld(), 0);
       this.store([item], Date.now());
       return "stored";
     }
@@ -52,6 +54,7 @@ export class LinkEnqueues {
   }
 
   private async flush(): Promise<void> {
+    this.rt.state.writeHeld();
     const batch = this.pending;
     this.pending = [];
     this.scheduled = false;

@@ -46,7 +46,11 @@ export class LinkRegistry {
   private readonly holding = new Set<Link>();
   private holdTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(private readonly ctx: DurableObjectState) {}
+  /** `beforeTimedFlush` runs before the hold timer sends held frames (queue-state.ts). */
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly beforeTimedFlush: () => void = () => {},
+  ) {}
 
   add(ws: WebSocket, attachment: LinkAttachment): Link {
     const principal = principalOf(attachment.identity, attachment.principal);
@@ -108,7 +112,10 @@ export class LinkRegistry {
   hold(link: Link, text: string): void {
     link.held.push(text);
     this.holding.add(link);
-    this.holdTimer ??= setTimeout(() => this.flushHeld(), ACCEPTED_HOLD_MS);
+    this.holdTimer ??= setTimeout(() => {
+      this.beforeTimedFlush();
+      this.flushHeld();
+    }, ACCEPTED_HOLD_MS);
   }
 
   /** Sends every held `accepted` frame now. */
@@ -127,6 +134,17 @@ export class LinkRegistry {
     link.held = [];
     this.holding.delete(link);
     return texts;
+  }
+
+  /** Closes every link with `code`, dropping the frames they held; returns the ones closed. */
+  closeAll(code: number, reason: string): Link[] {
+    const closed = [...this.links().values()];
+    for (const link of closed) {
+      this.release(link);
+      closeQuietly(link.ws, code, reason);
+      this.remove(link.attachment.identity, link.attachment.connId);
+    }
+    return closed;
   }
 
   /** The next moment a link's token expires (for the queue's alarm). */

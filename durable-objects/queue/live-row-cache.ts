@@ -33,9 +33,14 @@ export class LiveRowCache {
     return entry === undefined ? undefined : { ...entry.row };
   }
 
+  /** Whether `rows` more rows with `chars` of stored body in all would be cached. */
+  fits(rows: number, chars: number): boolean {
+    return this.rows.size + rows <= this.maxRows && this.bodyChars + chars <= this.maxBodyChars;
+  }
+
   /** Caches a freshly inserted row whose stored body and headers take `chars`, if it fits. */
   add(row: StoredRequest, chars: number): void {
-    if (this.rows.size >= this.maxRows || this.bodyChars + chars > this.maxBodyChars) return;
+    if (!this.fits(1, chars)) return;
     this.rows.set(row.rid, { row, chars });
     this.bodyChars += chars;
   }

@@ -94,6 +94,7 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
     const list: readonly EnqueueInput[] = Array.isArray(inputs) ? inputs : [];
     const first = list[0];
     if (first !== undefined) state.chooseStore(first.queue);
+    state.writeHeld();
     const now = Date.now();
     let outcomes: EnqueueOutcome[][];
     try {
@@ -127,6 +128,7 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
 
   async cancel(input: { queue: string; from: string; id: string }): Promise<void> {
     this.state.chooseStore();
+    this.state.writeHeld();
     const now = Date.now();
     cancelRequest(this.state, input.from, input.id, now);
     await this.rt.settle(now);
@@ -134,31 +136,37 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
 
   /** HTTP API: leases the next request to HTTP server `identity`, waiting up to `waitMs`. */
   take(input: HttpTakeInput): Promise<HttpTakeAnswer> {
+    this.state.writeHeld();
     return this.http.take(input);
   }
 
   /** HTTP API: HTTP server `identity` replies to relay id `id` (lessee, once, before deadline). */
   httpReply(input: HttpReplyInput): Promise<HttpReplyAnswer> {
+    this.state.writeHeld();
     return this.http.httpReply(input);
   }
 
   /** HTTP API: HTTP server `identity` fails relay id `id` (same rules as a reply). */
   httpFail(input: HttpFailInput): Promise<HttpReplyAnswer> {
+    this.state.writeHeld();
     return this.http.httpFail(input);
   }
 
   /** HTTP API: HTTP server `identity` extends its lease on relay id `id`. */
   httpExtend(input: HttpExtendInput): Promise<HttpExtendAnswer> {
+    this.state.writeHeld();
     return this.http.httpExtend(input);
   }
 
   async stats(): Promise<QueueStats> {
     this.state.chooseStore();
+    this.state.writeHeld();
     return { ...this.state.store.counts(), servers: this.state.servers.all().length };
   }
 
   /** Accepts a server's WebSocket upgrade, or a client's queue link, forwarded by the front door. */
   override fetch(request: Request): Promise<Response> {
+    this.state.writeHeld();
     if (request.headers.get(FORWARD_HEADERS.role) === LINK_ROLE) {
       return acceptLink(this.rt, request);
     }
@@ -168,6 +176,7 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const state = this.state;
     state.chooseStore();
+    state.writeHeld();
     const current = state.links.bySocket(ws);
     if (current !== undefined) {
       return handleLinkMessage(this.rt, this.linkEnqueues, ws, current.attachment, message);
@@ -209,6 +218,7 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     this.state.chooseStore();
+    this.state.writeHeld();
     this.connectionGone(ws);
     const sendable = code === CLOSE_CODE.normal || (code >= 3000 && code <= 4999);
     closeQuietly(ws, sendable ? code : CLOSE_CODE.normal, "closing");
@@ -217,12 +227,14 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
 
   override async webSocketError(ws: WebSocket): Promise<void> {
     this.state.chooseStore();
+    this.state.writeHeld();
     this.connectionGone(ws);
     await this.rt.settle(Date.now());
   }
 
   /** The storage alarm (durable mode's timers, and server token expiries in both modes). */
   override alarm(): Promise<void> {
+    this.state.writeHeld();
     return this.rt.alarmFired();
   }
 

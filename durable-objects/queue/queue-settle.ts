@@ -53,9 +53,20 @@ export class QueueSettler {
     state.outbox.flush();
     state.takers.resolve(handouts);
     // Outcomes for open links go now; calls to exchanges keep the event open till they end.
-    const delivering = state.delivery.start(Date.now());
-    if (delivering !== undefined) this.ctx.waitUntil(this.afterDelivery(delivering));
+    // While writes are held, delivery waits for releaseHeld: what it would find is not written.
+    if (!state.holding) this.startDelivery();
     await this.alarm.schedule();
+  }
+
+  /** Writes what this object's last event held (queue-state.ts holdWrites), then delivers. */
+  releaseHeld(): void {
+    this.state.writeHeld();
+    this.startDelivery();
+  }
+
+  private startDelivery(): void {
+    const delivering = this.state.delivery.start(Date.now());
+    if (delivering !== undefined) this.ctx.waitUntil(this.afterDelivery(delivering));
   }
 
   /** The storage alarm fired (durable mode's timers, and server token expiries in both modes). */

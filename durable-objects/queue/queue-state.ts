@@ -4,7 +4,7 @@
  * known, then the store of its delivery mode (EDGEMQ_QUEUE_MODES). Also the transaction wrapper
  * (memory mode opens none). Used by queue-do.ts and the modules it delegates to.
  */
-import { isQueueName } from "../../protocol/index.js";
+import { CLOSE_CODE, isQueueName, type RequestFrame } from "../../protocol/index.js";
 import type { Env } from "../../src/env.js";
 import { deliveryMode } from "../shared/queue-modes.js";
 import { type RelaySettings, readSettings } from "../shared/settings.js";
@@ -46,9 +46,11 @@ export class QueueState {
     private readonly env: Env,
   ) {
     this.settings = readSettings(env);
-    this.links = new LinkRegistry(ctx);
+    // A timer that sends held `accepted` frames writes held requests first (holdWrites).
+    this.links = new LinkRegistry(ctx, () => this.writeHeld());
     this.rateLimiter = new RateLimiter(this.settings.rateLimit);
     this.early = new EarlyFinishes(() => {
+      this.writeHeld();
       try {
         this.transaction(() => {});
       } catch (error) {
@@ -87,15 +89,76 @@ export class QueueState {
    * (the same event that sent them: writing them there would put their commit back on the path).
    */
   transaction<T>(fn: () => T, keepEarly = false): T {
-    if (this.store.mode === "memory") return fn();
+    const store = this.store;
+    if (store.mode === "memory") return fn();
+    const writeEarly = () => {
+      if (!keepEarly) this.early.write(store, (rid) => this.delivery.claimAck(rid));
+    };
+    if (store instanceof SqlRequestStore && store.holding) {
+      // Writes are held (holdWrites): the statements wait; there is nothing to commit yet.
+      try {
+        writeEarly();
+        return fn();
+      } catch (error) {
+        this.heldWritesLost(error);
+        throw error;
+      }
+    }
     try {
       return this.ctx.storage.transactionSync(() => {
-        if (!keepEarly) this.early.write(this.store, (rid) => this.delivery.claimAck(rid));
+        writeEarly();
         return fn();
       });
     } catch (error) {
-      this.store.rolledBack();
+      store.rolledBack();
       throw error;
+    }
+  }
+
+  /**
+   * Durable mode: holds the writes of this event, a quiet partition taking `requests` from a
+   * link, so their `dispatch` leaves before they are committed
+   * (held-writes.ts); true when they are held. They run in one transaction at the start of the
+   * next event or timer (writeHeld; the caller sets a zero-delay one), so `accepted` frames and
+   * outcomes, which are sent from later events, wait for their commit as before.
+   */
+  holdWrites(requests: readonly RequestFrame[]): boolean {
+    const store = this.store;
+    if (!(store instanceof SqlRequestStore) || store.holding) return false;
+    const chars = requests.reduce((n, r) => n + storedChars(r), 0);
+    return store.queueName() !== undefined && store.holdWrites(requests.length, chars);
+  }
+
+  /** Whether this event's writes are held (holdWrites). */
+  get holding(): boolean {
+    return this.store instanceof SqlRequestStore && this.store.holding;
+  }
+
+  /** Runs the held writes, if any, in one transaction. Every event of the object starts here. */
+  writeHeld(): void {
+    const store = this.store;
+    if (!(store instanceof SqlRequestStore) || !store.holding) return;
+    try {
+      this.ctx.storage.transactionSync(() => {
+        store.releaseHeld();
+        this.early.write(store, (rid) => this.delivery.claimAck(rid));
+      });
+    } catch (error) {
+      this.heldWritesLost(error);
+    }
+  }
+
+  /**
+   * Held writes could not be written: requests were dispatched (and answered `accepted` on
+   * their links, held there) that are not stored. Every link is closed (going away), so each
+   * client re-sends what it has not seen finish; a server's answer to a lost request is refused.
+   */
+  private heldWritesLost(error: unknown): void {
+    console.error(JSON.stringify({ evt: "queue.held_writes_failed", error: String(error) }));
+    this.store.rolledBack();
+    this.ready = undefined;
+    for (const link of this.links.closeAll(CLOSE_CODE.goingAway, "requests were not stored")) {
+      this.delivery.release(link.attachment.connId);
     }
   }
 
@@ -137,4 +200,9 @@ export class QueueState {
       this.links,
     );
   }
+}
+
+/** About how many characters a request's body and headers take stored (for the row cache). */
+function storedChars(r: RequestFrame): number {
+  return r.body.data.length + 32 + (r.headers === undefined ? 0 : JSON.stringify(r.headers).length);
 }

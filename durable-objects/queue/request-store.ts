@@ -10,6 +10,7 @@
 import type { Headers, WireBody } from "../../protocol/index.js";
 import type { Outcome } from "../shared/contracts.js";
 import { DELIVERY_RETRY_MS } from "./deadlines.js";
+import { HeldWrites } from "./held-writes.js";
 import { LiveCounts } from "./live-counts.js";
 import { LiveRowCache } from "./live-row-cache.js";
 import { num, optNum, str } from "./sql-values.js";
@@ -114,7 +115,47 @@ export class SqlRequestStore implements RequestStore {
   private earliest = Number.POSITIVE_INFINITY;
   private earliestDone = Number.POSITIVE_INFINITY;
 
-  constructor(private readonly sql: SqlStorage) {}
+  /** Writes run now, or held until the next event (held-writes.ts). */
+  private readonly writes: HeldWrites;
+  /** Held inserts' row ids by client ids: SQLite has not got them yet (findRid, findDeadline). */
+  private readonly heldKeys = new Map<string, number>();
+  /** The next row id (AUTOINCREMENT's): read once, for inserts made while writes are held. */
+  private nextRid: number | undefined;
+
+  constructor(private readonly sql: SqlStorage) {
+    this.writes = new HeldWrites(sql);
+  }
+
+  /** Whether write statements are being held (held-writes.ts). */
+  get holding(): boolean {
+    return this.writes.holding;
+  }
+
+  /**
+   * Holds writes from now until `releaseHeld`, if `rows` new requests with `bodyChars` of stored
+   * body can be held (their rows must stay readable from the cache meanwhile); false if not.
+   */
+  holdWrites(rows: number, bodyChars: number): boolean {
+    if (!this.writes.holding && !this.cache.fits(rows, bodyChars)) return false;
+    this.writes.hold();
+    return true;
+  }
+
+  /** Runs the held writes (inside the caller's transaction) and stops holding. */
+  releaseHeld(): void {
+    this.heldKeys.clear();
+    this.writes.release();
+  }
+
+  heldMark(): number {
+    return this.writes.mark();
+  }
+
+  /** A scope that held writes threw: what it held since `mark` is dropped, as a rollback would. */
+  dropHeldSince(mark: number): void {
+    this.writes.dropSince(mark);
+    this.rolledBack();
+  }
 
   get outcomeWrites(): number {
     return this.outcomeWriteCount;
@@ -146,12 +187,15 @@ export class SqlRequestStore implements RequestStore {
 
   setQueueName(name: string): void {
     if (this.name !== undefined) return;
-    this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('queue', ?)", name);
+    this.writes.run("INSERT OR IGNORE INTO meta (key, value) VALUES ('queue', ?)", name);
     this.name = undefined;
     this.queueName();
   }
 
   rolledBack(): void {
+    this.writes.discard();
+    this.heldKeys.clear();
+    this.nextRid = undefined;
     this.cache.clear();
     this.liveCounts.forget();
     this.name = undefined;
@@ -160,6 +204,8 @@ export class SqlRequestStore implements RequestStore {
   }
 
   findDeadline(from: string, clientId: string): number | undefined {
+    const held = this.heldKeys.get(heldKey(from, clientId));
+    if (held !== undefined) return this.cache.get(held)?.deadline;
     const row = this.sql
       .exec(
         "SELECT deadline FROM requests WHERE from_identity = ? AND client_id = ?",
@@ -171,6 +217,8 @@ export class SqlRequestStore implements RequestStore {
   }
 
   findRid(from: string, clientId: string): number | undefined {
+    const held = this.heldKeys.get(heldKey(from, clientId));
+    if (held !== undefined) return held;
     const row = this.sql
       .exec("SELECT rid FROM requests WHERE from_identity = ? AND client_id = ?", from, clientId)
       .toArray()[0];
@@ -210,6 +258,7 @@ export class SqlRequestStore implements RequestStore {
   insert(r: NewRequest): number | undefined {
     const headers = r.headers === undefined ? null : JSON.stringify(r.headers);
     const body = JSON.stringify(r.body);
+    if (this.writes.holding) return this.insertHeld(r, body, headers);
     const row = this.sql
       .exec(
         `INSERT INTO requests (client_id, from_identity, body, headers, deadline, created, state,
@@ -227,6 +276,7 @@ export class SqlRequestStore implements RequestStore {
       .toArray()[0];
     if (row === undefined) return undefined;
     const rid = num(row.rid, "rid");
+    this.sawRid(rid);
     this.cache.add(newRow(rid, r), body.length + (headers?.length ?? 0));
     this.liveCounts.added(r.from);
     this.noteTime(r.deadline);
@@ -234,7 +284,7 @@ export class SqlRequestStore implements RequestStore {
   }
 
   insertAll(rs: readonly NewRequest[]): (number | undefined)[] {
-    if (rs.length <= 1) return rs.map((r) => this.insert(r));
+    if (rs.length <= 1 || this.writes.holding) return rs.map((r) => this.insert(r));
     const texts = rs.map((r) => ({
       body: JSON.stringify(r.body),
       headers: r.headers === undefined ? null : JSON.stringify(r.headers),
@@ -268,6 +318,7 @@ export class SqlRequestStore implements RequestStore {
       const rid = byKey.get(key);
       if (rid === undefined) return undefined;
       byKey.delete(key); // a repeat of these ids later in the batch is a resend
+      this.sawRid(rid);
       this.noteTime(r.deadline);
       this.liveCounts.added(r.from);
       this.cache.add(
@@ -276,6 +327,47 @@ export class SqlRequestStore implements RequestStore {
       );
       return rid;
     });
+  }
+
+  /**
+   * `insert` while writes are held: a resend is found by reading (the held inserts, then SQLite,
+   * which holds everything but them), the row id is taken from the sequence, and the row goes
+   * into the cache, which serves it until the insert runs.
+   */
+  private insertHeld(r: NewRequest, body: string, headers: string | null): number | undefined {
+    if (this.findRid(r.from, r.clientId) !== undefined) return undefined;
+    this.nextRid ??= this.readNextRid();
+    const rid = this.nextRid++;
+    this.writes.run(
+      `INSERT INTO requests (rid, client_id, from_identity, body, headers, deadline, created,
+         state, saw_server, via_link) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
+      rid,
+      r.clientId,
+      r.from,
+      body,
+      headers,
+      r.deadline,
+      r.now,
+      r.sawServer ? 1 : 0,
+      r.viaLink === true ? 1 : 0,
+    );
+    this.heldKeys.set(heldKey(r.from, r.clientId), rid);
+    this.cache.add(newRow(rid, r), body.length + (headers?.length ?? 0));
+    this.liveCounts.added(r.from);
+    this.noteTime(r.deadline);
+    return rid;
+  }
+
+  /** AUTOINCREMENT's next row id: past every id ever used (sqlite_sequence), or past the largest. */
+  private readNextRid(): number {
+    const q = `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'requests'), 0),
+                 COALESCE((SELECT MAX(rid) FROM requests), 0)) AS n`;
+    return num(this.sql.exec(q).one().n, "n") + 1;
+  }
+
+  /** An insert that ran now took `rid`: held inserts continue after it. */
+  private sawRid(rid: number): void {
+    if (this.nextRid !== undefined && rid >= this.nextRid) this.nextRid = rid + 1;
   }
 
   get(rid: number): StoredRequest | undefined {
@@ -304,7 +396,7 @@ export class SqlRequestStore implements RequestStore {
 
   /** Leases a queued request; returns its new attempt number. */
   lease(rid: number, connId: string, until: number): void {
-    this.sql.exec(
+    this.writes.run(
       `UPDATE requests SET state = 'leased', lease_conn = ?, lease_until = ?, attempt = attempt + 1
        WHERE rid = ?`,
       connId,
@@ -330,7 +422,7 @@ export class SqlRequestStore implements RequestStore {
         return;
       }
     }
-    this.sql.exec(
+    this.writes.run(
       `UPDATE requests SET state = 'leased', lease_conn = ?, lease_until = MIN(?, deadline),
          attempt = attempt + 1 WHERE rid IN (SELECT value FROM json_each(?))`,
       connId,
@@ -350,14 +442,14 @@ export class SqlRequestStore implements RequestStore {
   }
 
   extend(rid: number, until: number): void {
-    this.sql.exec("UPDATE requests SET lease_until = ? WHERE rid = ?", until, rid);
+    this.writes.run("UPDATE requests SET lease_until = ? WHERE rid = ?", until, rid);
     this.cache.update(rid, (row) => {
       row.leaseUntil = until;
     });
   }
 
   requeue(rid: number): void {
-    this.sql.exec(
+    this.writes.run(
       "UPDATE requests SET state = 'queued', lease_conn = NULL, lease_until = NULL WHERE rid = ?",
       rid,
     );
@@ -372,7 +464,7 @@ export class SqlRequestStore implements RequestStore {
    * immediate delivery attempt picks it up; otherwise the alarm retries it). An outcome already
    * `delivered` is not kept. */
   finish(rid: number, frame: Outcome["frame"], now: number, delivered = false): void {
-    this.sql.exec(
+    this.writes.run(
       `UPDATE requests SET state = 'done', body = NULL, headers = NULL, lease_until = NULL,
          outcome = ?, deliver_at = ? WHERE rid = ?`,
       delivered ? null : JSON.stringify(frame),
@@ -393,9 +485,10 @@ export class SqlRequestStore implements RequestStore {
     const set = `UPDATE requests SET state = 'done', body = NULL, headers = NULL,
                    lease_until = NULL, outcome = NULL, deliver_at = NULL`;
     // One request (the serial case) by its key; several through one JSON array parameter.
-    if (rids.length === 1) this.sql.exec(`${set} WHERE rid = ?`, rids[0]);
+    const [only] = rids;
+    if (rids.length === 1 && only !== undefined) this.writes.run(`${set} WHERE rid = ?`, only);
     else
-      this.sql.exec(`${set} WHERE rid IN (SELECT value FROM json_each(?))`, JSON.stringify(rids));
+      this.writes.run(`${set} WHERE rid IN (SELECT value FROM json_each(?))`, JSON.stringify(rids));
     for (const rid of rids) {
       this.noteDone(rid);
       this.noteEnded(rid);
@@ -423,7 +516,7 @@ export class SqlRequestStore implements RequestStore {
 
   /** A server connected: every live request has now seen one. */
   markSawServer(): void {
-    this.sql.exec(`UPDATE requests SET saw_server = 1 WHERE ${LIVE} AND saw_server = 0`);
+    this.writes.run(`UPDATE requests SET saw_server = 1 WHERE ${LIVE} AND saw_server = 0`);
     this.cache.updateAll((row) => {
       row.sawServer = true;
     });
@@ -439,7 +532,7 @@ export class SqlRequestStore implements RequestStore {
       const frame = readOutcomeFrame(str(row.outcome, "outcome"));
       if (frame === undefined) {
         console.error(JSON.stringify({ evt: "queue.corrupt_outcome", rid }));
-        this.sql.exec("UPDATE requests SET outcome = NULL, deliver_at = NULL WHERE rid = ?", rid);
+        this.writes.run("UPDATE requests SET outcome = NULL, deliver_at = NULL WHERE rid = ?", rid);
         continue;
       }
       const to = str(row.from_identity, "from_identity");
@@ -451,20 +544,20 @@ export class SqlRequestStore implements RequestStore {
 
   delivered(rids: readonly number[]): void {
     for (const rid of rids) {
-      this.sql.exec("UPDATE requests SET outcome = NULL, deliver_at = NULL WHERE rid = ?", rid);
+      this.writes.run("UPDATE requests SET outcome = NULL, deliver_at = NULL WHERE rid = ?", rid);
     }
   }
 
   retryDelivery(rids: readonly number[], at: number): void {
     for (const rid of rids)
-      this.sql.exec("UPDATE requests SET deliver_at = ? WHERE rid = ?", at, rid);
+      this.writes.run("UPDATE requests SET deliver_at = ? WHERE rid = ?", at, rid);
     this.outcomeWriteCount++;
     this.noteTime(at);
   }
 
   /** Forgets finished, delivered requests whose dedup window has passed. */
   purge(now: number, dedupWindowMs: number): void {
-    this.sql.exec(
+    this.writes.run(
       "DELETE FROM requests WHERE state = 'done' AND outcome IS NULL AND deadline <= ?",
       now - dedupWindowMs,
     );
@@ -512,4 +605,8 @@ export function newRow(rid: number, r: NewRequest): StoredRequest {
     sawServer: r.sawServer,
     viaLink: r.viaLink === true,
   };
+}
+
+function heldKey(from: string, clientId: string): string {
+  return `${from}\n${clientId}`;
 }

@@ -1,0 +1,139 @@
+/**
+ * Held writes in workerd (held-writes.ts, queue-state.ts holdWrites): a durable partition that is
+ * quiet dispatches a link's request before storing it, and stores it in the next event. Checked
+ * here: the request ends up stored and answered as usual, a repeat of its id within the same
+ * message or in the next one is a resend, and held writes that cannot be written close the
+ * partition's links (going away) so clients re-send, with nothing stored half-way.
+ */
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { QueueDO } from "../../durable-objects/queue/queue-do.js";
+import type { QueueState } from "../../durable-objects/queue/queue-state.js";
+import { CLOSE_CODE, encodeBody } from "../../protocol/index.js";
+import { TestSocket } from "./exchange-test-socket.js";
+
+async function server(queue: string, identity: string): Promise<TestSocket> {
+  const socket = await TestSocket.open(`/v1/queues/${queue}/serve?identity=${identity}`);
+  expect(await socket.next()).toMatchObject({ type: "welcome", role: "server", queue });
+  socket.send({ type: "ready", concurrency: 4 });
+  return socket;
+}
+
+async function link(queue: string, identity: string): Promise<TestSocket> {
+  const socket = await TestSocket.open(`/v1/queues/${queue}/connect?identity=${identity}`);
+  expect(await socket.next()).toMatchObject({ type: "welcome", role: "client", identity, queue });
+  return socket;
+}
+
+function idOf(frame: unknown): unknown {
+  return typeof frame === "object" && frame !== null && "id" in frame ? frame.id : undefined;
+}
+
+/** The requests table of queue `queue`'s object: client id and state per row. */
+async function rows(queue: string): Promise<{ client_id: unknown; state: unknown }[]> {
+  const found = await runInDurableObject(env.QUEUE.getByName(queue), (_instance, state) =>
+    state.storage.sql.exec("SELECT client_id, state FROM requests ORDER BY rid").toArray(),
+  );
+  return found.map((row) => ({ client_id: row.client_id, state: row.state }));
+}
+
+/** Long enough for an answer's finish, sent early, to be written (early-finishes.ts: 10 ms). */
+const settled = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+/** The QueueDO's state (a private field), for the one test that reaches inside. */
+function stateOf(instance: QueueDO): QueueState {
+  return (instance as unknown as { state: QueueState }).state;
+}
+
+describe("held writes (durable queue, quiet partition)", () => {
+  it("stores a link request dispatched before its write, and finishes it as usual", async () => {
+    const worker = await server("held-1", "held-w1");
+    const client = await link("held-1", "held-alice");
+    for (const id of ["r1", "r2"]) {
+      client.send({ type: "request", id, queue: "held-1", body: encodeBody(id) });
+      const dispatch = await worker.next();
+      expect(dispatch).toMatchObject({
+        type: "dispatch",
+        from: "held-alice",
+        body: encodeBody(id),
+      });
+      worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody(`${id}!`) });
+      expect(await client.take(2)).toEqual([
+        { type: "accepted", id, deadline: expect.any(Number) },
+        { type: "reply", id, body: encodeBody(`${id}!`) },
+      ]);
+      client.send({ type: "ack", ids: [id] });
+    }
+    // r2's message wrote r1's finish; r2's own is written by the next transaction or timer.
+    await settled();
+    expect(await rows("held-1")).toEqual([
+      { client_id: "r1", state: "done" },
+      { client_id: "r2", state: "done" },
+    ]);
+    client.close();
+    worker.close();
+  });
+
+  it("treats a repeat of a held request's id, in its message or the next, as a resend", async () => {
+    const worker = await server("held-2", "held-w2");
+    const client = await link("held-2", "held-bob");
+    const frame = { type: "request", id: "same", queue: "held-2", body: encodeBody(1) };
+    client.send([frame, frame]);
+    client.send(frame);
+    const [first, second] = await client.take(2);
+    expect(first).toMatchObject({ type: "accepted", id: "same" });
+    expect(second).toEqual(first);
+    expect(await client.next()).toEqual(first);
+    const dispatch = await worker.next();
+    worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody(2) });
+    expect(await client.next()).toMatchObject({ type: "reply", id: "same" });
+    await settled();
+    expect(await rows("held-2")).toEqual([{ client_id: "same", state: "done" }]);
+    expect(worker.buffered).toBe(0);
+    client.close();
+    worker.close();
+  });
+
+  it("closes the links (going away) when held writes cannot be written, storing none of them", async () => {
+    const worker = await server("held-3", "held-w3");
+    const client = await link("held-3", "held-carol");
+    client.send({ type: "request", id: "first", queue: "held-3", body: encodeBody(0) });
+    const dispatch = await worker.next();
+    worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody(0) });
+    expect(await client.take(2)).toMatchObject([{ type: "accepted" }, { type: "reply" }]);
+
+    await runInDurableObject(env.QUEUE.getByName("held-3"), (instance, ctx) => {
+      const state = stateOf(instance);
+      const request = {
+        type: "request" as const,
+        id: "lost",
+        queue: "held-3",
+        body: encodeBody(1),
+      };
+      expect(state.holdWrites([request])).toBe(true);
+      const rid = state.store.insert({
+        clientId: "lost",
+        from: "held-carol",
+        body: encodeBody(1),
+        headers: undefined,
+        deadline: Date.now() + 60_000,
+        now: Date.now(),
+        sawServer: true,
+        viaLink: true,
+      });
+      // Another row takes the held row's id first: the held insert fails.
+      ctx.storage.sql.exec(
+        `INSERT INTO requests (rid, client_id, from_identity, deadline, created, state)
+         VALUES (?, 'squatter', 'held-x', 0, 0, 'done')`,
+        rid ?? 0,
+      );
+      state.writeHeld();
+      expect(state.holding).toBe(false);
+    });
+    expect((await client.closed).code).toBe(CLOSE_CODE.goingAway);
+    const stored = await rows("held-3");
+    expect(stored.map((r) => r.client_id)).toEqual(["first", "squatter"]);
+    worker.close();
+  });
+});
