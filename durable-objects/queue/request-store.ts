@@ -121,6 +121,12 @@ export class SqlRequestStore implements RequestStore {
   private readonly heldKeys = new Map<string, number>();
   /** The next row id (AUTOINCREMENT's): read once, for inserts made while writes are held. */
   private nextRid: number | undefined;
+  /**
+   * Per client identity, an id at least as large as every id of it stored or held (read once
+   * per identity and wake): a held insert whose id is larger is new without a query. The SDK's
+   * ids increase within a peer, so its requests pass (client/request-ids.ts); others are looked up.
+   */
+  private readonly maxIds = new Map<string, string>();
 
   constructor(private readonly sql: SqlStorage) {
     this.writes = new HeldWrites(sql);
@@ -196,6 +202,7 @@ export class SqlRequestStore implements RequestStore {
     this.writes.discard();
     this.heldKeys.clear();
     this.nextRid = undefined;
+    this.maxIds.clear();
     this.cache.clear();
     this.liveCounts.forget();
     this.name = undefined;
@@ -277,6 +284,7 @@ export class SqlRequestStore implements RequestStore {
     if (row === undefined) return undefined;
     const rid = num(row.rid, "rid");
     this.sawRid(rid);
+    this.sawId(r.from, r.clientId);
     this.cache.add(newRow(rid, r), body.length + (headers?.length ?? 0));
     this.liveCounts.added(r.from);
     this.noteTime(r.deadline);
@@ -319,6 +327,7 @@ export class SqlRequestStore implements RequestStore {
       if (rid === undefined) return undefined;
       byKey.delete(key); // a repeat of these ids later in the batch is a resend
       this.sawRid(rid);
+      this.sawId(r.from, r.clientId);
       this.noteTime(r.deadline);
       this.liveCounts.added(r.from);
       this.cache.add(
@@ -330,12 +339,14 @@ export class SqlRequestStore implements RequestStore {
   }
 
   /**
-   * `insert` while writes are held: a resend is found by reading (the held inserts, then SQLite,
-   * which holds everything but them), the row id is taken from the sequence, and the row goes
-   * into the cache, which serves it until the insert runs.
+   * `insert` while writes are held: an id above every id its client stored is new; any other is
+   * looked up (in the held inserts, then SQLite, which holds everything but them) and is a
+   * resend if found. The row id is taken from the sequence, and the row goes into the cache,
+   * which serves it until the insert runs.
    */
   private insertHeld(r: NewRequest, body: string, headers: string | null): number | undefined {
-    if (this.findRid(r.from, r.clientId) !== undefined) return undefined;
+    const fresh = this.aboveStoredIds(r.from, r.clientId);
+    if (!fresh && this.findRid(r.from, r.clientId) !== undefined) return undefined;
     this.nextRid ??= this.readNextRid();
     const rid = this.nextRid++;
     this.writes.run(
@@ -352,6 +363,7 @@ export class SqlRequestStore implements RequestStore {
       r.viaLink === true ? 1 : 0,
     );
     this.heldKeys.set(heldKey(r.from, r.clientId), rid);
+    this.sawId(r.from, r.clientId);
     this.cache.add(newRow(rid, r), body.length + (headers?.length ?? 0));
     this.liveCounts.added(r.from);
     this.noteTime(r.deadline);
@@ -363,6 +375,26 @@ export class SqlRequestStore implements RequestStore {
     const q = `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'requests'), 0),
                  COALESCE((SELECT MAX(rid) FROM requests), 0)) AS n`;
     return num(this.sql.exec(q).one().n, "n") + 1;
+  }
+
+  /** Whether `clientId` sorts after every id `from` has stored or held (so it is new). */
+  private aboveStoredIds(from: string, clientId: string): boolean {
+    let max = this.maxIds.get(from);
+    if (max === undefined) {
+      // Through the unique (from_identity, client_id) index. Request ids are ASCII, so SQLite's
+      // binary order is JavaScript's string order.
+      const q = "SELECT MAX(client_id) AS m FROM requests WHERE from_identity = ?";
+      const found = this.sql.exec(q, from).one().m;
+      max = typeof found === "string" ? found : "";
+      this.maxIds.set(from, max);
+    }
+    return clientId > max;
+  }
+
+  /** `from` stored or held `clientId`: keeps its known largest id an upper bound. */
+  private sawId(from: string, clientId: string): void {
+    const max = this.maxIds.get(from);
+    if (max !== undefined && clientId > max) this.maxIds.set(from, clientId);
   }
 
   /** An insert that ran now took `rid`: held inserts continue after it. */

@@ -5,7 +5,7 @@
  * message or in the next one is a resend, and held writes that cannot be written close the
  * partition's links (going away) so clients re-send, with nothing stored half-way.
  */
-import { runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { QueueDO } from "../../durable-objects/queue/queue-do.js";
@@ -93,6 +93,41 @@ describe("held writes (durable queue, quiet partition)", () => {
     expect(worker.buffered).toBe(0);
     client.close();
     worker.close();
+  });
+
+  it("tells a new id from a resend whatever its order: above every stored id, or looked up", async () => {
+    const worker = await server("held-4", "held-w4");
+    let client = await link("held-4", "held-dan");
+    const run = async (id: string, expectDispatch: boolean) => {
+      client.send({ type: "request", id, queue: "held-4", body: encodeBody(id) });
+      if (!expectDispatch) {
+        expect(await client.next()).toMatchObject({ type: "accepted", id });
+        return;
+      }
+      const dispatch = await worker.next();
+      expect(dispatch).toMatchObject({ type: "dispatch", body: encodeBody(id) });
+      worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody(id) });
+      expect(await client.take(2)).toMatchObject([{ type: "accepted", id }, { type: "reply", id }]);
+      client.send({ type: "ack", ids: [id] });
+      await settled();
+    };
+    await run("b-2", true);
+    await run("b-3", true);
+    await run("b-1", true); // below the largest id, and new
+    await run("b-2", false); // a resend below the largest: found, not run again
+    client.close();
+    // After a restart the largest id is read back from SQLite.
+    await abortAllDurableObjects();
+    const worker2 = await server("held-4", "held-w4b");
+    client = await link("held-4", "held-dan");
+    client.send({ type: "request", id: "b-3", queue: "held-4", body: encodeBody(3) });
+    expect(await client.next()).toMatchObject({ type: "accepted", id: "b-3" });
+    client.send({ type: "request", id: "b-4", queue: "held-4", body: encodeBody(4) });
+    expect(await worker2.next()).toMatchObject({ type: "dispatch", body: encodeBody(4) });
+    expect((await rows("held-4")).map((r) => r.client_id)).toEqual(["b-2", "b-3", "b-1", "b-4"]);
+    expect(worker.buffered).toBe(0);
+    client.close();
+    worker2.close();
   });
 
   it("closes the links (going away) when held writes cannot be written, storing none of them", async () => {
