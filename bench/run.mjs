@@ -70,9 +70,10 @@ async function stop(server) {
   await server.stop();
 }
 
-function load(target, name) {
+function load(target, name, extra = {}) {
   const options = {
     ...config[name],
+    ...extra,
     bodyBytes: config.bodyBytes,
     concurrency: config.serverConcurrency,
     timeLimitMs: config.timeLimitMs[name],
@@ -85,6 +86,10 @@ async function runAll(target, wakeCheck, httpPath) {
   console.log(`${target.label}: ${target.server.url}`);
   for (const name of ["serial", "pipelined", "fanin"]) {
     if (wanted(name)) figures[name] = await load(target, name);
+  }
+  // One storage commit, measured: the echo with a SQLite write before each answer.
+  if (target.kind === "echo" && wanted("serial")) {
+    figures.serialCommit = await load(target, "serial", { path: "/echo-commit" });
   }
   if (wanted("idle")) {
     try {

@@ -4,6 +4,9 @@
  * "echo"; GET /stats reports how often the object was constructed (kept in SQLite, so it survives
  * hibernation) and how many webSocketMessage calls it ran since it was last constructed;
  * POST /http answers with the request's body from inside the object (the HTTP baseline).
+ * GET /echo-commit upgrades into EchoCommitDO, which writes each message to SQLite (one
+ * transaction) before echoing it: the echo's round trip plus one storage commit, so the bench
+ * measures what one commit costs in the same run (the durable serial target).
  */
 import { DurableObject } from "cloudflare:workers";
 
@@ -48,16 +51,32 @@ export class EchoDO extends DurableObject {
   }
 }
 
+/** The echo with one SQLite commit on the path: the answer waits for the write (output gate). */
+export class EchoCommitDO extends EchoDO {
+  constructor(ctx, env) {
+    super(ctx, env);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS messages (body TEXT NOT NULL)");
+  }
+
+  async webSocketMessage(ws, message) {
+    this.ctx.storage.transactionSync(() =>
+      this.ctx.storage.sql.exec("INSERT INTO messages (body) VALUES (?)", String(message)),
+    );
+    ws.send(message);
+  }
+}
+
 export default {
   async fetch(request, env) {
     const path = new URL(request.url).pathname;
     if (path === "/healthz") return new Response("ok");
-    if (path !== "/echo" && path !== "/stats" && path !== "/http") {
+    if (path !== "/echo" && path !== "/echo-commit" && path !== "/stats" && path !== "/http") {
       return new Response("not found", { status: 404 });
     }
-    if (path === "/echo" && request.headers.get("Upgrade") !== "websocket") {
+    if (path.startsWith("/echo") && request.headers.get("Upgrade") !== "websocket") {
       return new Response("upgrade required", { status: 426 });
     }
+    if (path === "/echo-commit") return env.ECHO_COMMIT.getByName("commit").fetch(request);
     return env.ECHO.getByName("echo").fetch(request);
   },
 };

@@ -88,6 +88,12 @@ export function buildRows(modes, echo) {
       );
     }
   }
+  // The durable serial target: durable − memory against one commit (echo with a write − echo).
+  const gap = modes.durable?.serial?.p50Us - modes.memory?.serial?.p50Us;
+  const commit = echo.serialCommit?.p50Us - echo.serial?.p50Us;
+  rows.push(
+    row("serial p50: durable − memory, vs one commit", "both", "µs", round(gap), round(commit)),
+  );
   // A partial run (--only) leaves some figures out: their rows are dropped.
   return rows.filter((r) => r.relay !== undefined);
 }

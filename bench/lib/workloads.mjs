@@ -61,6 +61,7 @@ export async function runLoad(target, name, options) {
       new PeerProcess("load.mjs", {
         target: target.kind,
         url: target.server.wsUrl,
+        path: options.path,
         queue,
         identity: `${queue}-client-${i}`,
         peers: Math.min(options.peersPerProcess, options.clients - i * options.peersPerProcess),

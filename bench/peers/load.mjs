@@ -61,7 +61,7 @@ async function relayClient(identity) {
 async function echoClient() {
   // Like the SDK in Node (client/websocket.ts): no permessage-deflate, so both sides of a ratio
   // move the same bytes.
-  const ws = new WebSocket(`${spec.url}/echo`, { perMessageDeflate: false });
+  const ws = new WebSocket(`${spec.url}${spec.path ?? "/echo"}`, { perMessageDeflate: false });
   await new Promise((resolve, reject) => {
     ws.once("open", resolve);
     ws.once("error", reject);
