@@ -157,6 +157,7 @@ export class QueueState {
     console.error(JSON.stringify({ evt: "queue.held_writes_failed", error: String(error) }));
     this.store.rolledBack();
     this.ready = undefined;
+    this.servers.invalidate(); // their in-flight counts come back from what SQLite holds
     for (const link of this.links.closeAll(CLOSE_CODE.goingAway, "requests were not stored")) {
       this.delivery.release(link.attachment.connId);
     }
