@@ -63,6 +63,12 @@ const NATIVE = {
   send: "WebSocket send (native)",
 };
 
+/** The part a profile frame's self time counts for: a native builtin, or a source file's. */
+function partOfFrame({ functionName, url, lineNumber }, sources) {
+  if (url === "" || url === undefined) return NATIVE[functionName] ?? "other native builtins";
+  return sources.length > 0 ? partOf(sources[lineNumber] ?? "") : "user JS (no bundle map)";
+}
+
 /** Self time (ms) per part, from a DevTools CPU profile. */
 export function summarize(profile, bundleText) {
   const sources = bundleText ? lineSources(bundleText) : [];
@@ -74,12 +80,7 @@ export function summarize(profile, bundleText) {
     const ms = (profile.timeDeltas[i] ?? 0) / 1000;
     if (!node) continue;
     const { functionName, url, lineNumber } = node.callFrame;
-    let part;
-    if (url === "" || url === undefined) {
-      part = NATIVE[functionName] ?? "other native builtins";
-    } else {
-      part = sources.length > 0 ? partOf(sources[lineNumber] ?? "") : "user JS (no bundle map)";
-    }
+    const part = partOfFrame(node.callFrame, sources);
     parts.set(part, (parts.get(part) ?? 0) + ms);
     const key = `${functionName || "(anonymous)"} ${sources[lineNumber] ?? url}`;
     if (url) functions.set(key, (functions.get(key) ?? 0) + ms);
