@@ -107,7 +107,10 @@ describe("held writes (durable queue, quiet partition)", () => {
       const dispatch = await worker.next();
       expect(dispatch).toMatchObject({ type: "dispatch", body: encodeBody(id) });
       worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody(id) });
-      expect(await client.take(2)).toMatchObject([{ type: "accepted", id }, { type: "reply", id }]);
+      expect(await client.take(2)).toMatchObject([
+        { type: "accepted", id },
+        { type: "reply", id },
+      ]);
       client.send({ type: "ack", ids: [id] });
       await settled();
     };
