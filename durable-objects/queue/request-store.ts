@@ -103,6 +103,23 @@ export interface RequestStore {
 
 const LIVE = "state IN ('queued', 'leased')";
 
+/** The columns a new row sets (the state is 'queued'), in the order of newRowParams. */
+const NEW_ROW_COLUMNS =
+  "client_id, from_identity, body, headers, deadline, created, state, saw_server, via_link";
+
+function newRowParams(r: NewRequest, body: string, headers: string | null): SqlStorageValue[] {
+  return [
+    r.clientId,
+    r.from,
+    body,
+    headers,
+    r.deadline,
+    r.now,
+    r.sawServer ? 1 : 0,
+    r.viaLink ? 1 : 0,
+  ];
+}
+
 export class SqlRequestStore implements RequestStore {
   readonly mode = "durable";
   /** The queue's name once read or written: it never changes. */
@@ -268,26 +285,15 @@ export class SqlRequestStore implements RequestStore {
     if (this.writes.holding) return this.insertHeld(r, body, headers);
     const row = this.sql
       .exec(
-        `INSERT INTO requests (client_id, from_identity, body, headers, deadline, created, state,
-           saw_server, via_link) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)
+        `INSERT INTO requests (${NEW_ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)
          ON CONFLICT (from_identity, client_id) DO NOTHING RETURNING rid`,
-        r.clientId,
-        r.from,
-        body,
-        headers,
-        r.deadline,
-        r.now,
-        r.sawServer ? 1 : 0,
-        r.viaLink === true ? 1 : 0,
+        ...newRowParams(r, body, headers),
       )
       .toArray()[0];
     if (row === undefined) return undefined;
     const rid = num(row.rid, "rid");
     this.sawRid(rid);
-    this.sawId(r.from, r.clientId);
-    this.cache.add(newRow(rid, r), body.length + (headers?.length ?? 0));
-    this.liveCounts.added(r.from);
-    this.noteTime(r.deadline);
+    this.added(rid, r, body.length + (headers?.length ?? 0));
     return rid;
   }
 
@@ -297,20 +303,12 @@ export class SqlRequestStore implements RequestStore {
       body: JSON.stringify(r.body),
       headers: r.headers === undefined ? null : JSON.stringify(r.headers),
     }));
-    const rows = rs.map((r, i) => [
-      r.clientId,
-      r.from,
-      texts[i]?.body,
-      texts[i]?.headers,
-      r.deadline,
-      r.now,
-      r.sawServer ? 1 : 0,
-      r.viaLink === true ? 1 : 0,
-    ]);
+    const rows = rs.map((r, i) =>
+      newRowParams(r, texts[i]?.body ?? "null", texts[i]?.headers ?? null),
+    );
     // `WHERE true` lets SQLite read ON CONFLICT as the upsert clause, not part of the SELECT.
     const inserted = this.sql.exec(
-      `INSERT INTO requests (client_id, from_identity, body, headers, deadline, created, state,
-         saw_server, via_link)
+      `INSERT INTO requests (${NEW_ROW_COLUMNS})
        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
          'queued', value ->> 6, value ->> 7 FROM json_each(?) WHERE true
        ON CONFLICT (from_identity, client_id) DO NOTHING RETURNING rid, client_id, from_identity`,
@@ -327,13 +325,7 @@ export class SqlRequestStore implements RequestStore {
       if (rid === undefined) return undefined;
       byKey.delete(key); // a repeat of these ids later in the batch is a resend
       this.sawRid(rid);
-      this.sawId(r.from, r.clientId);
-      this.noteTime(r.deadline);
-      this.liveCounts.added(r.from);
-      this.cache.add(
-        newRow(rid, r),
-        (texts[i]?.body.length ?? 0) + (texts[i]?.headers?.length ?? 0),
-      );
+      this.added(rid, r, (texts[i]?.body.length ?? 0) + (texts[i]?.headers?.length ?? 0));
       return rid;
     });
   }
@@ -350,23 +342,12 @@ export class SqlRequestStore implements RequestStore {
     this.nextRid ??= this.readNextRid();
     const rid = this.nextRid++;
     this.writes.run(
-      `INSERT INTO requests (rid, client_id, from_identity, body, headers, deadline, created,
-         state, saw_server, via_link) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
+      `INSERT INTO requests (rid, ${NEW_ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
       rid,
-      r.clientId,
-      r.from,
-      body,
-      headers,
-      r.deadline,
-      r.now,
-      r.sawServer ? 1 : 0,
-      r.viaLink === true ? 1 : 0,
+      ...newRowParams(r, body, headers),
     );
     this.heldKeys.set(heldKey(r.from, r.clientId), rid);
-    this.sawId(r.from, r.clientId);
-    this.cache.add(newRow(rid, r), body.length + (headers?.length ?? 0));
-    this.liveCounts.added(r.from);
-    this.noteTime(r.deadline);
+    this.added(rid, r, body.length + (headers?.length ?? 0));
     return rid;
   }
 
@@ -375,6 +356,14 @@ export class SqlRequestStore implements RequestStore {
     const q = `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'requests'), 0),
                  COALESCE((SELECT MAX(rid) FROM requests), 0)) AS n`;
     return num(this.sql.exec(q).one().n, "n") + 1;
+  }
+
+  /** A new request was stored (or held) as row `rid`, its body and headers taking `chars`. */
+  private added(rid: number, r: NewRequest, chars: number): void {
+    this.sawId(r.from, r.clientId);
+    this.cache.add(newRow(rid, r), chars);
+    this.liveCounts.added(r.from);
+    this.noteTime(r.deadline);
   }
 
   /** Whether `clientId` sorts after every id `from` has stored or held (so it is new). */

@@ -4,22 +4,11 @@
  */
 import { describe, expect, it } from "vitest";
 import { encodeBody } from "../../protocol/index.js";
-import { TestSocket } from "./exchange-test-socket.js";
-
-async function server(queue: string, identity: string): Promise<TestSocket> {
-  const socket = await TestSocket.open(`/v1/queues/${queue}/serve?identity=${identity}`);
-  expect(await socket.next()).toMatchObject({ type: "welcome", role: "server", queue });
-  socket.send({ type: "ready", concurrency: 4 });
-  return socket;
-}
-
-function relayIdOf(frame: unknown): unknown {
-  return typeof frame === "object" && frame !== null && "id" in frame ? frame.id : undefined;
-}
+import { idOf, serverSocket, TestSocket } from "./exchange-test-socket.js";
 
 describe("request and reply through the relay", () => {
   it("brings a server's reply to the client that sent the request, then forgets it on ack", async () => {
-    const worker = await server("echo", "worker-1");
+    const worker = await serverSocket("echo", "worker-1");
     const { socket: client } = await TestSocket.client("alice-rt");
 
     client.send({ type: "request", id: "r1", queue: "echo", body: encodeBody({ n: 21 }) });
@@ -28,7 +17,7 @@ describe("request and reply through the relay", () => {
     const dispatch = await worker.next();
     expect(dispatch).toMatchObject({ type: "dispatch", from: "alice-rt", queue: "echo" });
     expect(dispatch).toHaveProperty("body", encodeBody({ n: 21 }));
-    worker.send({ type: "reply", id: relayIdOf(dispatch), body: encodeBody({ n: 42 }) });
+    worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody({ n: 42 }) });
 
     expect(await client.next()).toEqual({ type: "reply", id: "r1", body: encodeBody({ n: 42 }) });
     client.send({ type: "ack", ids: ["r1"] });
@@ -42,7 +31,7 @@ describe("request and reply through the relay", () => {
   });
 
   it("stamps the request with the socket's identity, not anything the frame claims", async () => {
-    const worker = await server("stamp", "worker-2");
+    const worker = await serverSocket("stamp", "worker-2");
     const { socket: client } = await TestSocket.client("real-sender");
     client.send({
       type: "request",

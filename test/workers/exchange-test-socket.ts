@@ -1,9 +1,11 @@
 /**
  * A test-side WebSocket peer for workerd tests: opens an upgrade through the front door, queues
- * every frame it receives (batches flattened) and lets a test await the next frame or the close.
- * Used by test/workers/exchange-*.test.ts.
+ * every frame it receives (batches flattened) and lets a test await the next frame or the close;
+ * and the two peers most queue tests open, a server and a client's queue link, both welcomed.
+ * Used by test/workers/exchange-*.test.ts and queue-*.test.ts.
  */
 import { exports } from "cloudflare:workers";
+import { expect } from "vitest";
 
 export interface Closed {
   code: number;
@@ -93,4 +95,24 @@ function parseOrRaw(text: string): unknown {
   } catch {
     return text;
   }
+}
+
+/** A server socket of `queue`, welcomed and ready for 4 requests. */
+export async function serverSocket(queue: string, identity: string): Promise<TestSocket> {
+  const socket = await TestSocket.open(`/v1/queues/${queue}/serve?identity=${identity}`);
+  expect(await socket.next()).toMatchObject({ type: "welcome", role: "server", queue });
+  socket.send({ type: "ready", concurrency: 4 });
+  return socket;
+}
+
+/** A client's queue link to `queue`, welcomed. */
+export async function linkSocket(queue: string, identity: string): Promise<TestSocket> {
+  const socket = await TestSocket.open(`/v1/queues/${queue}/connect?identity=${identity}`);
+  expect(await socket.next()).toMatchObject({ type: "welcome", role: "client", identity, queue });
+  return socket;
+}
+
+/** A frame's `id`, if it has one. */
+export function idOf(frame: unknown): unknown {
+  return typeof frame === "object" && frame !== null && "id" in frame ? frame.id : undefined;
 }

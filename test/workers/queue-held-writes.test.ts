@@ -11,24 +11,7 @@ import { describe, expect, it } from "vitest";
 import type { QueueDO } from "../../durable-objects/queue/queue-do.js";
 import type { QueueState } from "../../durable-objects/queue/queue-state.js";
 import { CLOSE_CODE, encodeBody } from "../../protocol/index.js";
-import { TestSocket } from "./exchange-test-socket.js";
-
-async function server(queue: string, identity: string): Promise<TestSocket> {
-  const socket = await TestSocket.open(`/v1/queues/${queue}/serve?identity=${identity}`);
-  expect(await socket.next()).toMatchObject({ type: "welcome", role: "server", queue });
-  socket.send({ type: "ready", concurrency: 4 });
-  return socket;
-}
-
-async function link(queue: string, identity: string): Promise<TestSocket> {
-  const socket = await TestSocket.open(`/v1/queues/${queue}/connect?identity=${identity}`);
-  expect(await socket.next()).toMatchObject({ type: "welcome", role: "client", identity, queue });
-  return socket;
-}
-
-function idOf(frame: unknown): unknown {
-  return typeof frame === "object" && frame !== null && "id" in frame ? frame.id : undefined;
-}
+import { idOf, linkSocket, serverSocket } from "./exchange-test-socket.js";
 
 /** The requests table of queue `queue`'s object: client id and state per row. */
 async function rows(queue: string): Promise<{ client_id: unknown; state: unknown }[]> {
@@ -48,8 +31,8 @@ function stateOf(instance: QueueDO): QueueState {
 
 describe("held writes (durable queue, quiet partition)", () => {
   it("stores a link request dispatched before its write, and finishes it as usual", async () => {
-    const worker = await server("held-1", "held-w1");
-    const client = await link("held-1", "held-alice");
+    const worker = await serverSocket("held-1", "held-w1");
+    const client = await linkSocket("held-1", "held-alice");
     for (const id of ["r1", "r2"]) {
       client.send({ type: "request", id, queue: "held-1", body: encodeBody(id) });
       const dispatch = await worker.next();
@@ -76,8 +59,8 @@ describe("held writes (durable queue, quiet partition)", () => {
   });
 
   it("treats a repeat of a held request's id, in its message or the next, as a resend", async () => {
-    const worker = await server("held-2", "held-w2");
-    const client = await link("held-2", "held-bob");
+    const worker = await serverSocket("held-2", "held-w2");
+    const client = await linkSocket("held-2", "held-bob");
     const frame = { type: "request", id: "same", queue: "held-2", body: encodeBody(1) };
     client.send([frame, frame]);
     client.send(frame);
@@ -96,8 +79,8 @@ describe("held writes (durable queue, quiet partition)", () => {
   });
 
   it("tells a new id from a resend whatever its order: above every stored id, or looked up", async () => {
-    const worker = await server("held-4", "held-w4");
-    let client = await link("held-4", "held-dan");
+    const worker = await serverSocket("held-4", "held-w4");
+    let client = await linkSocket("held-4", "held-dan");
     const run = async (id: string, expectDispatch: boolean) => {
       client.send({ type: "request", id, queue: "held-4", body: encodeBody(id) });
       if (!expectDispatch) {
@@ -121,8 +104,8 @@ describe("held writes (durable queue, quiet partition)", () => {
     client.close();
     // After a restart the largest id is read back from SQLite.
     await abortAllDurableObjects();
-    const worker2 = await server("held-4", "held-w4b");
-    client = await link("held-4", "held-dan");
+    const worker2 = await serverSocket("held-4", "held-w4b");
+    client = await linkSocket("held-4", "held-dan");
     client.send({ type: "request", id: "b-3", queue: "held-4", body: encodeBody(3) });
     expect(await client.next()).toMatchObject({ type: "accepted", id: "b-3" });
     client.send({ type: "request", id: "b-4", queue: "held-4", body: encodeBody(4) });
@@ -134,8 +117,8 @@ describe("held writes (durable queue, quiet partition)", () => {
   });
 
   it("closes the links (going away) when held writes cannot be written, storing none of them", async () => {
-    const worker = await server("held-3", "held-w3");
-    const client = await link("held-3", "held-carol");
+    const worker = await serverSocket("held-3", "held-w3");
+    const client = await linkSocket("held-3", "held-carol");
     client.send({ type: "request", id: "first", queue: "held-3", body: encodeBody(0) });
     const dispatch = await worker.next();
     worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody(0) });

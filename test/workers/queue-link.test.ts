@@ -7,30 +7,13 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { encodeBody } from "../../protocol/index.js";
-import { TestSocket } from "./exchange-test-socket.js";
-
-async function server(queue: string, identity: string): Promise<TestSocket> {
-  const socket = await TestSocket.open(`/v1/queues/${queue}/serve?identity=${identity}`);
-  expect(await socket.next()).toMatchObject({ type: "welcome", role: "server", queue });
-  socket.send({ type: "ready", concurrency: 4 });
-  return socket;
-}
-
-async function link(queue: string, identity: string): Promise<TestSocket> {
-  const socket = await TestSocket.open(`/v1/queues/${queue}/connect?identity=${identity}`);
-  expect(await socket.next()).toMatchObject({ type: "welcome", role: "client", identity, queue });
-  return socket;
-}
-
-function idOf(frame: unknown): unknown {
-  return typeof frame === "object" && frame !== null && "id" in frame ? frame.id : undefined;
-}
+import { idOf, linkSocket, serverSocket, TestSocket } from "./exchange-test-socket.js";
 
 describe("queue links", () => {
   it("carries a request to the queue and brings its reply back on the link, not the exchange", async () => {
-    const worker = await server("lnk-echo", "lnk-worker-1");
+    const worker = await serverSocket("lnk-echo", "lnk-worker-1");
     const { socket: exchange } = await TestSocket.client("lnk-alice");
-    const client = await link("lnk-echo", "lnk-alice");
+    const client = await linkSocket("lnk-echo", "lnk-alice");
 
     client.send({ type: "request", id: "r1", queue: "lnk-echo", body: encodeBody({ n: 1 }) });
     expect(await client.next()).toMatchObject({ type: "accepted", id: "r1" });
@@ -49,9 +32,9 @@ describe("queue links", () => {
   });
 
   it("hands an outcome the link did not ack to the exchange once the link closes", async () => {
-    const worker = await server("lnk-handoff", "lnk-worker-2");
+    const worker = await serverSocket("lnk-handoff", "lnk-worker-2");
     const { socket: exchange } = await TestSocket.client("lnk-bob");
-    const client = await link("lnk-handoff", "lnk-bob");
+    const client = await linkSocket("lnk-handoff", "lnk-bob");
 
     client.send({ type: "request", id: "r1", queue: "lnk-handoff", body: encodeBody("x") });
     expect(await client.next()).toMatchObject({ type: "accepted", id: "r1" });
@@ -66,9 +49,9 @@ describe("queue links", () => {
   });
 
   it("sends an outcome through the exchange when the request came through the exchange", async () => {
-    const worker = await server("lnk-mixed", "lnk-worker-3");
+    const worker = await serverSocket("lnk-mixed", "lnk-worker-3");
     const { socket: exchange } = await TestSocket.client("lnk-carol");
-    const client = await link("lnk-mixed", "lnk-carol");
+    const client = await linkSocket("lnk-mixed", "lnk-carol");
 
     exchange.send({ type: "request", id: "r1", queue: "lnk-mixed", body: encodeBody(1) });
     expect(await exchange.next()).toMatchObject({ type: "accepted", id: "r1" });
@@ -82,12 +65,12 @@ describe("queue links", () => {
   });
 
   it("treats a request re-sent on the link as the one sent through the exchange (never run twice)", async () => {
-    const worker = await server("lnk-dedup", "lnk-worker-4");
+    const worker = await serverSocket("lnk-dedup", "lnk-worker-4");
     const { socket: exchange } = await TestSocket.client("lnk-dave");
     exchange.send({ type: "request", id: "r1", queue: "lnk-dedup", body: encodeBody(1) });
     const first = await exchange.next();
     expect(first).toMatchObject({ type: "accepted", id: "r1" });
-    const client = await link("lnk-dedup", "lnk-dave");
+    const client = await linkSocket("lnk-dedup", "lnk-dave");
     client.send({ type: "request", id: "r1", queue: "lnk-dedup", body: encodeBody(1) });
     const again = await client.next();
     expect(again).toMatchObject({ type: "accepted", id: "r1" });
@@ -101,7 +84,7 @@ describe("queue links", () => {
   });
 
   it("refuses a request for another queue with bad_request and keeps the link open", async () => {
-    const client = await link("lnk-only", "lnk-erin");
+    const client = await linkSocket("lnk-only", "lnk-erin");
     client.send({ type: "request", id: "r1", queue: "lnk-other", body: encodeBody(1) });
     expect(await client.next()).toMatchObject({ type: "error", id: "r1", code: "bad_request" });
     client.send("{not json");
@@ -118,8 +101,8 @@ describe("queue links", () => {
   });
 
   it("cancels a request sent on the link, answering cancelled on the link", async () => {
-    const worker = await server("lnk-cancel", "lnk-worker-5");
-    const client = await link("lnk-cancel", "lnk-frank");
+    const worker = await serverSocket("lnk-cancel", "lnk-worker-5");
+    const client = await linkSocket("lnk-cancel", "lnk-frank");
     client.send({ type: "request", id: "r1", queue: "lnk-cancel", body: encodeBody(1) });
     expect(await client.next()).toMatchObject({ type: "accepted", id: "r1" });
     await worker.next();
@@ -131,8 +114,8 @@ describe("queue links", () => {
   });
 
   it("closes an older link of the same identity with 4001 when a newer one opens", async () => {
-    const older = await link("lnk-takeover", "lnk-gina");
-    const newer = await link("lnk-takeover", "lnk-gina");
+    const older = await linkSocket("lnk-takeover", "lnk-gina");
+    const newer = await linkSocket("lnk-takeover", "lnk-gina");
     expect((await older.closed).code).toBe(4001);
     newer.close();
   });
@@ -150,8 +133,8 @@ describe("queue links", () => {
 
   describe("answers sent down the link before they are written (durable queues)", () => {
     it("refuses a second reply to the same dispatch with conflict", async () => {
-      const worker = await server("lnk-early-dup", "lnk-worker-6");
-      const client = await link("lnk-early-dup", "lnk-hana");
+      const worker = await serverSocket("lnk-early-dup", "lnk-worker-6");
+      const client = await linkSocket("lnk-early-dup", "lnk-hana");
       client.send({ type: "request", id: "r1", queue: "lnk-early-dup", body: encodeBody(1) });
       const dispatch = await worker.next();
       worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody("first") });
@@ -164,8 +147,8 @@ describe("queue links", () => {
     });
 
     it("keeps the answered request stored: a re-sent id is not run again", async () => {
-      const worker = await server("lnk-early-dedup", "lnk-worker-7");
-      const client = await link("lnk-early-dedup", "lnk-ivan");
+      const worker = await serverSocket("lnk-early-dedup", "lnk-worker-7");
+      const client = await linkSocket("lnk-early-dedup", "lnk-ivan");
       client.send({ type: "request", id: "r1", queue: "lnk-early-dedup", body: encodeBody(1) });
       const dispatch = await worker.next();
       worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody(2) });
@@ -182,8 +165,8 @@ describe("queue links", () => {
     });
 
     it("writes an answer acked before its finish as delivered: no outcome is kept to be sent again", async () => {
-      const worker = await server("lnk-early-acked", "lnk-worker-10");
-      const client = await link("lnk-early-acked", "lnk-kay");
+      const worker = await serverSocket("lnk-early-acked", "lnk-worker-10");
+      const client = await linkSocket("lnk-early-acked", "lnk-kay");
       client.send({ type: "request", id: "r1", queue: "lnk-early-acked", body: encodeBody(1) });
       const first = await worker.next();
       worker.send({ type: "reply", id: idOf(first), body: encodeBody("one") });
@@ -210,8 +193,8 @@ describe("queue links", () => {
 
     it("sends an outcome the open link never acked again when its retry time comes", async () => {
       const q = "lnk-early-retry";
-      const worker = await server(q, "lnk-worker-11");
-      const client = await link(q, "lnk-lee");
+      const worker = await serverSocket(q, "lnk-worker-11");
+      const client = await linkSocket(q, "lnk-lee");
       client.send({ type: "request", id: "r1", queue: q, body: encodeBody(1) });
       const dispatch = await worker.next();
       worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody("once") });
@@ -231,8 +214,8 @@ describe("queue links", () => {
     });
 
     it("does not hand an answered request to another server when its server leaves at once", async () => {
-      const first = await server("lnk-early-leave", "lnk-worker-8");
-      const client = await link("lnk-early-leave", "lnk-jo");
+      const first = await serverSocket("lnk-early-leave", "lnk-worker-8");
+      const client = await linkSocket("lnk-early-leave", "lnk-jo");
       client.send({ type: "request", id: "r1", queue: "lnk-early-leave", body: encodeBody(1) });
       const dispatch = await first.next();
       first.send({ type: "reply", id: idOf(dispatch), body: encodeBody(2) });
@@ -242,7 +225,7 @@ describe("queue links", () => {
       // the server leaves. (Closing right after sending is not the same: workerd may hand the
       // object the close before the reply, and a reply after its server left does not count.)
       first.close();
-      const second = await server("lnk-early-leave", "lnk-worker-9");
+      const second = await serverSocket("lnk-early-leave", "lnk-worker-9");
       second.send({ type: "barrier" });
       expect(await second.next()).toMatchObject({ type: "error", code: "bad_request" });
       client.close();
