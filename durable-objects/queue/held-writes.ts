@@ -5,8 +5,8 @@
  * a request from a link, the queue holds that event's writes here instead (queue-state.ts): the
  * `dispatch` leaves at once, and the writes run in the next event (a zero-delay timer, or
  * whichever event comes first), in one transaction, before anything else. The `accepted` and
- * the outcome are sent after that, so they still wait for the commit. Runs statements in order;
- * a scope that throws drops what it held since its mark. Used by request-store.ts.
+ * the outcome are sent after that, so they still wait for the commit. Runs statements in order.
+ * Used by request-store.ts.
  */
 
 /** What this needs of the platform's SqlStorage (kept structural, so it unit-tests in Node). */
@@ -38,15 +38,6 @@ export class HeldWrites {
   run(query: string, ...params: SqlValue[]): void {
     if (this.held === undefined) this.sql.exec(query, ...params);
     else this.held.push({ query, params });
-  }
-
-  /** A point to drop back to if the scope that follows throws. */
-  mark(): number {
-    return this.held?.length ?? 0;
-  }
-
-  dropSince(mark: number): void {
-    this.held?.splice(mark);
   }
 
   /** Stops holding and runs what was held (inside the caller's transaction). */

@@ -170,16 +170,6 @@ export class SqlRequestStore implements RequestStore {
     this.writes.release();
   }
 
-  heldMark(): number {
-    return this.writes.mark();
-  }
-
-  /** A scope that held writes threw: what it held since `mark` is dropped, as a rollback would. */
-  dropHeldSince(mark: number): void {
-    this.writes.dropSince(mark);
-    this.rolledBack();
-  }
-
   get outcomeWrites(): number {
     return this.outcomeWriteCount;
   }
