@@ -20,11 +20,11 @@ import {
 } from "../protocol/index.js";
 import type { BackoffOptions } from "./backoff.js";
 import { Connection } from "./connection.js";
+import { HandlerSignal } from "./handler-signal.js";
 import { renewEvery } from "./lease-renewal.js";
 import type { Service } from "./peer-api.js";
 import {
   type AbortSignalLike,
-  createAbortController,
   type PlatformAbortSignal,
   startTimer,
   stopTimer,
@@ -218,14 +218,10 @@ export class SocketService implements Service {
   }
 
   async #run(frame: DispatchFrame): Promise<void> {
-    const controller = createAbortController();
-    const running: Running = { abort: (reason) => controller.abort(reason), cancelled: false };
+    const abort = new HandlerSignal(frame.deadline);
+    const running: Running = { abort: (reason) => abort.abort(reason), cancelled: false };
     this.#running.set(frame.id, running);
     this.#startExtending();
-    const expiry = startTimer(
-      () => controller.abort(new EdgeMQError(ERROR_CODE.timeout, "the request's deadline passed")),
-      Math.max(0, frame.deadline - Date.now()),
-    );
     let outcome: ServerFrame;
     try {
       const request: ServeRequest = {
@@ -237,13 +233,15 @@ export class SocketService implements Service {
         deadline: frame.deadline,
         attempt: frame.attempt,
         partition: this.#partition,
-        signal: controller.signal,
+        get signal() {
+          return abort.signal;
+        },
       };
       outcome = this.#replyFrame(frame.id, await this.#setup.handler(request));
     } catch (error) {
       outcome = { type: "fail", id: frame.id, message: failureMessage(error) };
     }
-    stopTimer(expiry);
+    abort.done();
     this.#running.delete(frame.id);
     // A reply after a cancel would only be refused; while disconnected the relay re-queues it.
     if (!running.cancelled) this.#connection.send(outcome);
