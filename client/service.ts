@@ -261,7 +261,8 @@ export class SocketService implements Service {
 
   #checkDrained(): void {
     if (this.inHand > 0) return;
-    this.#stopExtending();
+    // The renewal timer is left to find nothing in hand and stop itself: stopping and starting
+    // it around every request of a serial client cost two timer calls each.
     this.#drained?.();
   }
 
