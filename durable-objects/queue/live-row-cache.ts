@@ -38,6 +38,11 @@ export class LiveRowCache {
     return this.rows.size + rows <= this.maxRows && this.bodyChars + chars <= this.maxBodyChars;
   }
 
+  /** The cached row itself, read-only (no copy: for reading a field or two), or undefined. */
+  peek(rid: number): Readonly<StoredRequest> | undefined {
+    return this.rows.get(rid)?.row;
+  }
+
   /** Caches a freshly inserted row whose stored body and headers take `chars`, if it fits. */
   add(row: StoredRequest, chars: number): void {
     if (!this.fits(1, chars)) return;

@@ -185,10 +185,15 @@ export class SqlRequestStore implements RequestStore {
     if (t < this.earliest) this.earliest = t;
   }
 
-  /** A request ends: its purge comes at its deadline plus the dedup window. */
-  private noteDone(rid: number): void {
-    const deadline = this.cache.get(rid)?.deadline ?? Number.NEGATIVE_INFINITY;
+  /**
+   * A live request ends: its purge comes at its deadline plus the dedup window, and its client's
+   * live count goes down (or the counts become unknown, if the row is not cached).
+   */
+  private noteFinished(rid: number): void {
+    const row = this.cache.peek(rid);
+    const deadline = row?.deadline ?? Number.NEGATIVE_INFINITY;
     if (deadline < this.earliestDone) this.earliestDone = deadline;
+    this.liveCounts.ended(row?.from);
   }
 
   queueName(): string | undefined {
@@ -219,7 +224,7 @@ export class SqlRequestStore implements RequestStore {
 
   findDeadline(from: string, clientId: string): number | undefined {
     const held = this.heldKeys.get(heldKey(from, clientId));
-    if (held !== undefined) return this.cache.get(held)?.deadline;
+    if (held !== undefined) return this.cache.peek(held)?.deadline;
     const row = this.sql
       .exec(
         "SELECT deadline FROM requests WHERE from_identity = ? AND client_id = ?",
@@ -262,11 +267,6 @@ export class SqlRequestStore implements RequestStore {
         .toArray()
         .map((row) => ({ from: str(row.f, "f"), n: num(row.n, "n") })),
     );
-  }
-
-  /** A live request ended: its client's count goes down (or the counts become unknown). */
-  private noteEnded(rid: number): void {
-    this.liveCounts.ended(this.cache.get(rid)?.from);
   }
 
   insert(r: NewRequest): number | undefined {
@@ -427,7 +427,7 @@ export class SqlRequestStore implements RequestStore {
     if (rids.length === 0) return;
     if (rids.length === 1 && rids[0] !== undefined) {
       const rid = rids[0];
-      const until = this.cache.get(rid)?.deadline;
+      const until = this.cache.peek(rid)?.deadline;
       if (until !== undefined) {
         this.lease(rid, connId, Math.min(cap, until));
         return;
@@ -442,7 +442,7 @@ export class SqlRequestStore implements RequestStore {
     );
     for (const rid of rids) {
       // Not cached: its lease end (up to `cap`) is not known here.
-      this.noteTime(Math.min(cap, this.cache.get(rid)?.deadline ?? Number.NEGATIVE_INFINITY));
+      this.noteTime(Math.min(cap, this.cache.peek(rid)?.deadline ?? Number.NEGATIVE_INFINITY));
       this.cache.update(rid, (row) => {
         row.state = "leased";
         row.leaseConn = connId;
@@ -482,8 +482,7 @@ export class SqlRequestStore implements RequestStore {
       delivered ? null : now + DELIVERY_RETRY_MS,
       rid,
     );
-    this.noteDone(rid);
-    this.noteEnded(rid);
+    this.noteFinished(rid);
     if (!delivered) {
       this.outcomeWriteCount++;
       this.noteTime(now + DELIVERY_RETRY_MS);
@@ -501,8 +500,7 @@ export class SqlRequestStore implements RequestStore {
     else
       this.writes.run(`${set} WHERE rid IN (SELECT value FROM json_each(?))`, JSON.stringify(rids));
     for (const rid of rids) {
-      this.noteDone(rid);
-      this.noteEnded(rid);
+      this.noteFinished(rid);
       this.cache.delete(rid);
     }
   }
