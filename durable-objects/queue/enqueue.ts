@@ -5,7 +5,8 @@
  * itself finds a resend (its unique ids conflict), and only a resend or a refusal looks the
  * stored deadline up. Admitted requests count against the depth and in-flight limits as they
  * are admitted, before the insert tells resends apart. Runs inside one transaction; used by
- * queue-do.ts.
+ * queue-do.ts (`enqueueAll`, for the exchange's RPC) and link-enqueues.ts (`enqueueDecoded`, for
+ * frames a queue link already decoded and validated).
  */
 import {
   decodeFrameValue,
@@ -13,10 +14,11 @@ import {
   isIdentity,
   isQueueName,
   type Limits,
+  type RequestFrame,
   type WireError,
 } from "../../protocol/index.js";
 import type { EnqueueInput, EnqueueOutcome } from "../shared/contracts.js";
-import { admit } from "./enqueue-rules.js";
+import { type AdmissionContext, admit } from "./enqueue-rules.js";
 import type { NewRequest, RequestStore } from "./request-store.js";
 
 export interface EnqueueDeps {
@@ -31,34 +33,63 @@ export interface EnqueueDeps {
 }
 
 export function enqueueAll(input: EnqueueInput, deps: EnqueueDeps): EnqueueOutcome[] {
-  const { store } = deps;
   const requests: readonly unknown[] = Array.isArray(input.requests) ? input.requests : [];
   const refuseAll = (error: WireError) => requests.map((r) => refused(readId(r), error));
   if (!isQueueName(input.queue) || !isIdentity(input.from)) {
     return refuseAll({ code: ERROR_CODE.badRequest, message: "invalid queue or sender" });
   }
-  const known = store.queueName();
+  const known = deps.store.queueName();
   if (known !== undefined && known !== input.queue) {
     return refuseAll({ code: ERROR_CODE.badRequest, message: "this object serves another queue" });
   }
-  store.setQueueName(input.queue);
-  const planned = admitEach(requests, input.from, deps);
-  const fresh = planned.flatMap((p) => (p.kind === "admitted" ? [p.row] : []));
+  const decoded = requests.map((raw): RequestFrame | EnqueueOutcome => {
+    const result = decodeFrameValue(raw);
+    if (result.ok && result.value.type === "request") return result.value;
+    const message = result.ok ? "not a request" : result.error.message;
+    return refused(readId(raw), { code: ERROR_CODE.badRequest, message });
+  });
+  return enqueueDecoded(input.queue, input.from, decoded, deps);
+}
+
+/**
+ * Requests already decoded and validated (a queue link's, decoded by link-messages.ts; the
+ * queue and identity are the link's own): admits, stores and answers each, in order. An entry
+ * that is already an outcome (refused while decoding) is answered as it is.
+ */
+export function enqueueDecoded(
+  queue: string,
+  from: string,
+  requests: readonly (RequestFrame | EnqueueOutcome)[],
+  deps: EnqueueDeps,
+): EnqueueOutcome[] {
+  const { store } = deps;
+  const known = store.queueName();
+  if (known !== queue) {
+    if (known !== undefined) {
+      const error = { code: ERROR_CODE.badRequest, message: "this object serves another queue" };
+      return requests.map((r) => refused(r.id, error));
+    }
+    store.setQueueName(queue);
+  }
+  const planned = admitEach(requests, from, deps);
+  const fresh: NewRequest[] = [];
+  for (const p of planned) if (p.kind === "admitted") fresh.push(p.row);
   const rids = store.insertAll(fresh);
   let next = 0;
   return planned.map((p): EnqueueOutcome => {
     if (p.kind === "invalid") return p.outcome;
-    const resent = () => {
-      const stored = store.findDeadline(input.from, p.id);
-      return stored === undefined ? undefined : { id: p.id, ok: true as const, deadline: stored };
-    };
     // A resend of a stored request is answered as stored, even when a new one would be refused.
-    if (p.kind === "refused") return resent() ?? refused(p.id, p.error);
+    if (p.kind === "refused") return resent(store, from, p.id) ?? refused(p.id, p.error);
     const rid = rids[next++];
-    if (rid === undefined) return resent() ?? refused(p.id, storeRace());
-    deps.onStored(input.from, rid);
+    if (rid === undefined) return resent(store, from, p.id) ?? refused(p.id, storeRace());
+    deps.onStored(from, rid);
     return { id: p.id, ok: true, deadline: p.row.deadline };
   });
+}
+
+function resent(store: RequestStore, from: string, id: string): EnqueueOutcome | undefined {
+  const stored = store.findDeadline(from, id);
+  return stored === undefined ? undefined : { id, ok: true, deadline: stored };
 }
 
 type Planned =
@@ -66,32 +97,26 @@ type Planned =
   | { kind: "refused"; id: string; error: WireError }
   | { kind: "admitted"; id: string; row: NewRequest };
 
-/** Decodes and admits each request in order; admitted ones count against the limits at once. */
-function admitEach(requests: readonly unknown[], from: string, deps: EnqueueDeps): Planned[] {
+/** Admits each request in order; admitted ones count against the limits at once. */
+function admitEach(
+  requests: readonly (RequestFrame | EnqueueOutcome)[],
+  from: string,
+  deps: EnqueueDeps,
+): Planned[] {
   const { store, now } = deps;
-  let depth = store.liveDepth();
-  let clientInFlight = store.clientLive(from);
-  return requests.map((raw): Planned => {
-    const decoded = decodeFrameValue(raw);
-    if (!decoded.ok || decoded.value.type !== "request") {
-      const message = decoded.ok ? "not a request" : decoded.error.message;
-      return {
-        kind: "invalid",
-        outcome: refused(readId(raw), { code: ERROR_CODE.badRequest, message }),
-      };
-    }
-    const request = decoded.value;
-    const ctx = {
-      now,
-      limits: deps.limits,
-      depth,
-      clientInFlight,
-      serverConnected: deps.serverConnected,
-    };
+  const ctx: AdmissionContext = {
+    now,
+    limits: deps.limits,
+    depth: store.liveDepth(),
+    clientInFlight: store.clientLive(from),
+    serverConnected: deps.serverConnected,
+  };
+  return requests.map((request): Planned => {
+    if (!("type" in request)) return { kind: "invalid", outcome: request };
     const admitted = admit(request, ctx);
     if (!admitted.ok) return { kind: "refused", id: request.id, error: admitted.error };
-    depth++;
-    clientInFlight++;
+    ctx.depth++;
+    ctx.clientInFlight++;
     const row: NewRequest = {
       clientId: request.id,
       from,

@@ -13,7 +13,7 @@
 import { ERROR_CODE, encodeFrame, type RequestFrame } from "../../protocol/index.js";
 import { errorFrame } from "../exchange/client-message.js";
 import { answersFor } from "../exchange/enqueue-answers.js";
-import { enqueueAll } from "./enqueue.js";
+import { enqueueDecoded } from "./enqueue.js";
 import type { Link } from "./link-registry.js";
 import type { QueueSettler } from "./queue-settle.js";
 import type { QueueState } from "./queue-state.js";
@@ -95,15 +95,13 @@ export class LinkEnqueues {
 }
 
 function enqueueItem(state: QueueState, item: LinkEnqueue, now: number) {
-  return enqueueAll(
-    { queue: item.queue, from: item.from, requests: item.requests },
-    {
-      store: state.store,
-      limits: state.settings.limits,
-      serverConnected: state.servers.anyConnected() || state.takers.present(now),
-      now,
-      onStored: (sender, rid) => state.ready?.add(sender, rid),
-      viaLink: true,
-    },
-  );
+  // The link decoded and validated these frames (link-messages.ts): no second decode here.
+  return enqueueDecoded(item.queue, item.from, item.requests, {
+    store: state.store,
+    limits: state.settings.limits,
+    serverConnected: state.servers.anyConnected() || state.takers.present(now),
+    now,
+    onStored: (sender, rid) => state.ready?.add(sender, rid),
+    viaLink: true,
+  });
 }

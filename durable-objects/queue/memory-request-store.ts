@@ -16,8 +16,8 @@ import type {
   RequestStore,
   StoredRequest,
   StoreTimers,
-} from "./request-store.js";
-import { newRow } from "./request-store.js";
+} from "./store-contract.js";
+import { newRow } from "./store-contract.js";
 
 interface MemoryRecord extends StoredRequest {
   outcome: Outcome["frame"] | undefined;
@@ -29,7 +29,8 @@ export class MemoryRequestStore implements RequestStore {
   private name: string | undefined;
   private nextRid = 1;
   private readonly rows = new Map<number, MemoryRecord>();
-  private readonly byClient = new Map<string, number>();
+  /** Row ids by client identity, then by the client's request id (no joined key to build). */
+  private readonly byClient = new Map<string, Map<string, number>>();
   /** Queued or leased requests. */
   private readonly live = new Set<number>();
   /** Requests whose outcome waits for delivery. */
@@ -65,7 +66,7 @@ export class MemoryRequestStore implements RequestStore {
   }
 
   findRid(from: string, clientId: string): number | undefined {
-    return this.byClient.get(clientKey(from, clientId));
+    return this.byClient.get(from)?.get(clientId);
   }
 
   liveDepth(): number {
@@ -81,10 +82,16 @@ export class MemoryRequestStore implements RequestStore {
   }
 
   insert(r: NewRequest): number | undefined {
-    if (this.byClient.has(clientKey(r.from, r.clientId))) return undefined;
+    let ids = this.byClient.get(r.from);
+    if (ids === undefined) {
+      ids = new Map();
+      this.byClient.set(r.from, ids);
+    } else if (ids.has(r.clientId)) {
+      return undefined;
+    }
     const rid = this.nextRid++;
     this.rows.set(rid, { ...newRow(rid, r), outcome: undefined, deliverAt: undefined });
-    this.byClient.set(clientKey(r.from, r.clientId), rid);
+    ids.set(r.clientId, rid);
     this.live.add(rid);
     this.liveCounts.added(r.from);
     return rid;
@@ -249,7 +256,7 @@ export class MemoryRequestStore implements RequestStore {
       if (row !== undefined) {
         if (row.outcome !== undefined || row.deadline > now - dedupWindowMs) break;
         this.rows.delete(row.rid);
-        this.byClient.delete(clientKey(row.from, row.clientId));
+        this.forgetId(row.from, row.clientId);
       }
       this.doneHead++;
     }
@@ -260,11 +267,15 @@ export class MemoryRequestStore implements RequestStore {
   }
 
   timers(dedupWindowMs: number): StoreTimers {
+    // One pass, no arrays: a serial client's every event runs this (queue-alarm.ts).
     let nextDeadline: number | undefined;
     let nextLeaseEnd: number | undefined;
-    for (const row of this.liveRows()) {
-      nextDeadline = min(nextDeadline, row.deadline);
-      if (row.state === "leased") nextLeaseEnd = min(nextLeaseEnd, row.leaseUntil ?? undefined);
+    for (const rid of this.live) {
+      const row = this.rows.get(rid);
+      if (row === undefined) continue;
+      if (nextDeadline === undefined || row.deadline < nextDeadline) nextDeadline = row.deadline;
+      const end = row.state === "leased" ? row.leaseUntil : null;
+      if (end !== null && (nextLeaseEnd === undefined || end < nextLeaseEnd)) nextLeaseEnd = end;
     }
     let nextDeliveryRetry: number | undefined;
     for (const rid of this.undelivered) {
@@ -286,6 +297,13 @@ export class MemoryRequestStore implements RequestStore {
     return { queued, leased };
   }
 
+  private forgetId(from: string, clientId: string): void {
+    const ids = this.byClient.get(from);
+    if (ids === undefined) return;
+    ids.delete(clientId);
+    if (ids.size === 0) this.byClient.delete(from);
+  }
+
   private liveRows(): MemoryRecord[] {
     const rows: MemoryRecord[] = [];
     for (const rid of this.live) {
@@ -294,10 +312,6 @@ export class MemoryRequestStore implements RequestStore {
     }
     return rows;
   }
-}
-
-function clientKey(from: string, clientId: string): string {
-  return `${from}\n${clientId}`;
 }
 
 /** A copy, so callers never change the stored record except through the store. */

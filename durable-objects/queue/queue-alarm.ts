@@ -46,7 +46,8 @@ export class QueueAlarm {
       // Memory mode: an in-memory timer for its requests, purges left to the next event (so an
       // idle queue may hibernate); the storage alarm only for server token expiries.
       store.purge(now, settings.limits.dedupWindowMs);
-      this.wakeTimer.arm(nextAlarm({ ...timers, nextPurge: undefined }), now);
+      const { nextDeadline, nextLeaseEnd, nextDeliveryRetry } = timers;
+      this.wakeTimer.arm(earliest(nextDeadline, nextLeaseEnd, nextDeliveryRetry), now);
       next = serverExpiry;
     } else {
       next = earliest(nextAlarm(store.timers(window)), serverExpiry);

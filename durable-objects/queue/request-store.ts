@@ -7,99 +7,28 @@
  * Synchronous (SQLite in a Durable Object); used by queue-do.ts, dispatcher.ts and outcome-delivery.ts.
  */
 
-import type { Headers, WireBody } from "../../protocol/index.js";
 import type { Outcome } from "../shared/contracts.js";
 import { DELIVERY_RETRY_MS } from "./deadlines.js";
 import { HeldWrites } from "./held-writes.js";
 import { LiveCounts } from "./live-counts.js";
 import { LiveRowCache } from "./live-row-cache.js";
 import { num, optNum, str } from "./sql-values.js";
+import {
+  type DueOutcome,
+  type NewRequest,
+  newRow,
+  type RequestStore,
+  type StoreTimers,
+} from "./store-contract.js";
 import { readOutcomeFrame, type StoredRequest, toStored } from "./stored-request.js";
 
-export type { StoredRequest } from "./stored-request.js";
-
-export interface NewRequest {
-  clientId: string;
-  from: string;
-  body: WireBody;
-  headers: Headers | undefined;
-  deadline: number;
-  now: number;
-  sawServer: boolean;
-  /** It came on the client's queue link: its outcome goes back down the link when it can. */
-  viaLink?: boolean;
-}
-
-/** An outcome due for delivery, and whether its request came on a queue link. */
-export interface DueOutcome {
-  rid: number;
-  outcome: Outcome;
-  viaLink: boolean;
-  /** When it is retried if still undelivered (epoch ms). */
-  deliverAt: number;
-}
-
-/** When the queue must wake next (deadlines.ts `Timers`). */
-export interface StoreTimers {
-  nextDeadline: number | undefined;
-  nextLeaseEnd: number | undefined;
-  nextDeliveryRetry: number | undefined;
-  nextPurge: number | undefined;
-}
-
-/**
- * Where a queue keeps its requests, leases and undelivered outcomes: SQLite (`SqlRequestStore`,
- * the durable mode) or the object's memory (`MemoryRequestStore`, memory-request-store.ts).
- * Chosen per queue from EDGEMQ_QUEUE_MODES (queue-modes.ts); every caller sees only this.
- */
-export interface RequestStore {
-  readonly mode: "durable" | "memory";
-  queueName(): string | undefined;
-  setQueueName(name: string): void;
-  findDeadline(from: string, clientId: string): number | undefined;
-  findRid(from: string, clientId: string): number | undefined;
-  liveDepth(): number;
-  clientLive(from: string): number;
-  /** Stores a new request; undefined (nothing stored) when its client's id is stored already. */
-  insert(r: NewRequest): number | undefined;
-  /** `insert` for several requests at once (one statement); the rids line up with `rs`. */
-  insertAll(rs: readonly NewRequest[]): (number | undefined)[];
-  get(rid: number): StoredRequest | undefined;
-  queued(): { rid: number; from: string }[];
-  leasedCounts(): Map<string, number>;
-  lease(rid: number, connId: string, until: number): void;
-  /** Leases queued requests `rids` to `connId` in one write, each until min(`cap`, its deadline). */
-  leaseAll(rids: readonly number[], connId: string, cap: number): void;
-  extend(rid: number, until: number): void;
-  requeue(rid: number): void;
-  /** `delivered`: the client already has the outcome (acked before the finish was written). */
-  finish(rid: number, frame: Outcome["frame"], now: number, delivered?: boolean): void;
-  /** Ends requests whose outcomes their clients already have, in one write (nothing kept). */
-  finishDelivered(rids: readonly number[]): void;
-  leasedTo(connId: string): StoredRequest[];
-  expired(now: number): StoredRequest[];
-  leaseEnded(now: number): StoredRequest[];
-  markSawServer(): void;
-  dueOutcomes(now: number, limit: number): DueOutcome[];
-  delivered(rids: readonly number[]): void;
-  retryDelivery(rids: readonly number[], at: number): void;
-  purge(now: number, dedupWindowMs: number): void;
-  timers(dedupWindowMs: number): StoreTimers;
-  counts(): { queued: number; leased: number };
-  /** A transaction threw: forget what is held in memory beside a store SQLite rolled back. */
-  rolledBack(): void;
-  /**
-   * Counts the writes that can make an outcome due (a finish that keeps its outcome, a retry
-   * time), so outcome delivery skips its query when none happened (outcome-delivery.ts).
-   */
-  readonly outcomeWrites: number;
-  /**
-   * The earliest moment a timer may need that was written since the last call (a deadline, a
-   * lease end, a retry time, a purge): Infinity when none, -Infinity when one is not known, so
-   * the alarm is moved without reading the timers back (queue-alarm.ts).
-   */
-  takeEarliestTime(dedupWindowMs: number): number;
-}
+export type {
+  DueOutcome,
+  NewRequest,
+  RequestStore,
+  StoredRequest,
+  StoreTimers,
+} from "./store-contract.js";
 
 const LIVE = "state IN ('queued', 'leased')";
 
@@ -599,23 +528,6 @@ export class SqlRequestStore implements RequestStore {
 }
 
 /** The row a new request becomes once stored as `rid` (both stores). */
-export function newRow(rid: number, r: NewRequest): StoredRequest {
-  return {
-    rid,
-    clientId: r.clientId,
-    from: r.from,
-    body: r.body,
-    headers: r.headers,
-    deadline: r.deadline,
-    attempt: 0,
-    state: "queued",
-    leaseConn: null,
-    leaseUntil: null,
-    sawServer: r.sawServer,
-    viaLink: r.viaLink === true,
-  };
-}
-
 function heldKey(from: string, clientId: string): string {
   return `${from}\n${clientId}`;
 }

@@ -1,0 +1,67 @@
+/** The memory delivery mode's request store: resend detection, purging and timers, in Node. */
+import { describe, expect, it } from "vitest";
+import { MemoryRequestStore } from "../../../durable-objects/queue/memory-request-store.js";
+import type { NewRequest } from "../../../durable-objects/queue/store-contract.js";
+
+const WINDOW = 1_000;
+
+function request(from: string, clientId: string, deadline: number): NewRequest {
+  const body = { enc: "utf8" as const, data: "x" };
+  return { clientId, from, body, headers: undefined, deadline, now: 0, sawServer: true };
+}
+
+function store(): MemoryRequestStore {
+  return new MemoryRequestStore(() => {}, "q");
+}
+
+describe("MemoryRequestStore", () => {
+  it("stores a request once per (identity, id) and finds it by that pair", () => {
+    const s = store();
+    const rid = s.insert(request("alice", "r1", 100));
+    expect(rid).toBeTypeOf("number");
+    expect(s.insert(request("alice", "r1", 200))).toBeUndefined();
+    expect(s.findRid("alice", "r1")).toBe(rid);
+    expect(s.findDeadline("alice", "r1")).toBe(100);
+    // The same id from another identity is another request.
+    const other = s.insert(request("bob", "r1", 300));
+    expect(other).not.toBe(rid);
+    expect(s.findDeadline("bob", "r1")).toBe(300);
+    expect(s.findRid("carol", "r1")).toBeUndefined();
+  });
+
+  it("keeps a finished request's ids for the dedup window, then forgets them", () => {
+    const s = store();
+    const rid = s.insert(request("alice", "r1", 100)) ?? -1;
+    s.finish(rid, { type: "reply", id: "r1", body: { enc: "utf8", data: "y" } }, 50, true);
+    s.purge(100 + WINDOW - 1, WINDOW);
+    expect(s.findRid("alice", "r1")).toBe(rid);
+    expect(s.insert(request("alice", "r1", 500))).toBeUndefined();
+    s.purge(100 + WINDOW, WINDOW);
+    expect(s.findRid("alice", "r1")).toBeUndefined();
+    expect(s.insert(request("alice", "r1", 5_000))).toBeTypeOf("number");
+  });
+
+  it("does not purge a finished request whose outcome still waits for delivery", () => {
+    const s = store();
+    const rid = s.insert(request("alice", "r1", 100)) ?? -1;
+    s.finish(rid, { type: "reply", id: "r1", body: { enc: "utf8", data: "y" } }, 50);
+    s.purge(100 + WINDOW * 10, WINDOW);
+    expect(s.findRid("alice", "r1")).toBe(rid);
+    expect(s.dueOutcomes(50 + 2_000, 10).map((d) => d.rid)).toEqual([rid]);
+  });
+
+  it("reports the earliest deadline, lease end and delivery retry of live requests", () => {
+    const s = store();
+    const a = s.insert(request("alice", "a", 900)) ?? -1;
+    s.insert(request("bob", "b", 700));
+    s.lease(a, "conn-1", 400);
+    const done = s.insert(request("carol", "c", 300)) ?? -1;
+    s.finish(done, { type: "reply", id: "c", body: { enc: "utf8", data: "y" } }, 250);
+    expect(s.timers(WINDOW)).toEqual({
+      nextDeadline: 700,
+      nextLeaseEnd: 400,
+      nextDeliveryRetry: 250 + 1_000,
+      nextPurge: 300 + WINDOW,
+    });
+  });
+});
