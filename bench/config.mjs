@@ -25,6 +25,15 @@ export const BENCH_VARS = {
 
 export const PORTS = { relay: 18970, echo: 18971, relayInspector: 19970, echoInspector: 19971 };
 
+/**
+ * The interleaved serial rounds (bench/lib/serial-rounds.mjs) run every relay mode at once, each
+ * on its own ports, beside the echo.
+ */
+export const SERIAL_PORTS = {
+  durable: { port: 18972, inspector: 19972 },
+  memory: { port: 18973, inspector: 19973 },
+};
+
 /** Path of the HTTP API's synchronous request route; `{queue}` is filled in. */
 export const HTTP_PATH = "/v1/queues/{queue}/requests";
 
@@ -32,7 +41,7 @@ const BODY_BYTES = 100;
 
 export const FULL = {
   bodyBytes: BODY_BYTES,
-  serial: { clients: 1, peersPerProcess: 1, inFlight: 1, servers: 1, total: 5_000, warmup: 200 },
+  serial: { clients: 1, peersPerProcess: 1, inFlight: 1, servers: 1, total: 5_000, warmup: 1_000 },
   pipelined: {
     clients: 1,
     peersPerProcess: 1,
@@ -52,6 +61,8 @@ export const FULL = {
   },
   profile: { clients: 1, peersPerProcess: 1, inFlight: 100, servers: 1, total: 5_000, warmup: 200 },
   serverConcurrency: 256,
+  /** The serial workload's requests are split over this many interleaved rounds. */
+  serialRounds: 5,
   timeLimitMs: { serial: 60_000, pipelined: 120_000, fanin: 90_000, profile: 30_000 },
 };
 
@@ -64,5 +75,6 @@ export const QUICK = {
   http: { ...FULL.http, concurrency: 10, total: 200, warmup: 10, timeLimitMs: 10_000 },
   profile: { ...FULL.profile, total: 500, warmup: 20 },
   serverConcurrency: 256,
+  serialRounds: 2,
   timeLimitMs: { serial: 10_000, pipelined: 10_000, fanin: 10_000, profile: 5_000 },
 };

@@ -11,14 +11,24 @@
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { BENCH_VARS, FULL, HTTP_PATH, MODES, PARTITIONS, PORTS, QUICK } from "./config.mjs";
+import {
+  BENCH_VARS,
+  FULL,
+  HTTP_PATH,
+  MODES,
+  PARTITIONS,
+  PORTS,
+  QUICK,
+  SERIAL_PORTS,
+} from "./config.mjs";
 import { echoWakeCheck, relayWakeCheck } from "./lib/checks.mjs";
 import { idleCountWithin, openFileLimit } from "./lib/file-limit.mjs";
 import { machine } from "./lib/machine.mjs";
 import { partitionRows, sweepPartitions } from "./lib/partitions.mjs";
 import { profileRelay } from "./lib/profile-run.mjs";
 import { appendReadme, buildRows, printTable } from "./lib/report.mjs";
-import { runHttp, runIdle, runLoad } from "./lib/workloads.mjs";
+import { interleavedSerial } from "./lib/serial-rounds.mjs";
+import { openLoad, runHttp, runIdle, runLoad } from "./lib/workloads.mjs";
 import { startWrangler } from "./lib/wrangler.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -70,26 +80,26 @@ async function stop(server) {
   await server.stop();
 }
 
-function load(target, name, extra = {}) {
-  const options = {
+function loadOptions(name, extra) {
+  return {
     ...config[name],
     ...extra,
     bodyBytes: config.bodyBytes,
     concurrency: config.serverConcurrency,
     timeLimitMs: config.timeLimitMs[name],
   };
-  return runLoad(target, name, options);
 }
 
+function load(target, name, extra = {}) {
+  return runLoad(target, name, loadOptions(name, extra));
+}
+
+/** Everything but serial (measured before, interleaved: serialFigures) on one target. */
 async function runAll(target, wakeCheck, httpPath) {
   const figures = {};
   console.log(`${target.label}: ${target.server.url}`);
-  for (const name of ["serial", "pipelined", "fanin"]) {
+  for (const name of ["pipelined", "fanin"]) {
     if (wanted(name)) figures[name] = await load(target, name);
-  }
-  // One storage commit, measured: the echo with a SQLite write before each answer.
-  if (target.kind === "echo" && wanted("serial")) {
-    figures.serialCommit = await load(target, "serial", { path: "/echo-commit" });
   }
   if (wanted("idle")) {
     try {
@@ -124,6 +134,41 @@ async function httpFigures(target, path) {
   return { available: true, ...(await runHttp(target, path, options)) };
 }
 
+function relayVars(mode) {
+  return { EDGEMQ_DEV_MODE: "true", ...BENCH_VARS, ...mode.vars };
+}
+
+/**
+ * The serial workload on the echo and on a relay of every mode, all up at once, in interleaved
+ * rounds (serial-rounds.mjs). The echo figures include one commit per message (/echo-commit).
+ */
+async function serialFigures(echoTarget) {
+  const relays = [];
+  for (const mode of MODES) {
+    const ports = SERIAL_PORTS[mode.name];
+    const server = await start(
+      `relay-${mode.name}-serial`,
+      ports.port,
+      ports.inspector,
+      RELAY_FILES,
+      "wrangler.toml",
+      relayVars(mode),
+    );
+    relays.push({ kind: "relay", mode: mode.name, label: `relay ${mode.name}`, server });
+  }
+  try {
+    return await interleavedSerial({
+      rounds: config.serialRounds,
+      total: config.serial.total,
+      echo: echoTarget,
+      relays,
+      open: (target, extra) => openLoad(target, "serial", loadOptions("serial", extra)),
+    });
+  } finally {
+    for (const relay of relays) await stop(relay.server);
+  }
+}
+
 function build() {
   const result = spawnSync(
     process.execPath,
@@ -149,21 +194,32 @@ try {
     {},
   );
   const echoTarget = { kind: "echo", mode: "echo", label: "echo", server: echo };
+  const serial = wanted("serial") ? await serialFigures(echoTarget) : undefined;
   const baseline = await runAll(echoTarget, echoWakeCheck(echo), "/http");
   await stop(echo);
+  if (serial !== undefined) {
+    baseline.serial = serial.echo;
+    baseline.serialCommit = serial.echoCommit;
+  }
 
   const modes = {};
+  const perMode = ["pipelined", "fanin", "idle", "http"].some(wanted) || only === undefined;
   for (const mode of MODES) {
+    if (!perMode) {
+      modes[mode.name] = { serial: serial?.relays[mode.name] };
+      continue;
+    }
     const relay = await start(
       `relay-${mode.name}`,
       PORTS.relay,
       PORTS.relayInspector,
-      ["wrangler.toml", "package.json", "src", "durable-objects", "protocol"],
+      RELAY_FILES,
       "wrangler.toml",
-      { EDGEMQ_DEV_MODE: "true", ...BENCH_VARS, ...mode.vars },
+      relayVars(mode),
     );
     const target = { kind: "relay", mode: mode.name, label: `relay ${mode.name}`, server: relay };
     const figures = await runAll(target, relayWakeCheck(relay), HTTP_PATH);
+    if (serial !== undefined) figures.serial = serial.relays[mode.name];
     if (only === undefined) figures.profile = await profileRelay(target, config, load);
     modes[mode.name] = figures;
     await stop(relay);

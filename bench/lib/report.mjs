@@ -23,6 +23,13 @@ function wakes(idle) {
     : `yes: ${idle.handlerCalls} calls (${answers})`;
 }
 
+/** Each interleaved serial round's relay/echo ratio, lowest to highest (serial-rounds.mjs). */
+function roundRange(ratios) {
+  if (ratios === undefined || ratios.length === 0) return undefined;
+  const sorted = [...ratios].sort((a, b) => a - b);
+  return sorted.map((r) => r.toFixed(2)).join(", ");
+}
+
 export function buildRows(modes, echo) {
   const rows = [];
   for (const [mode, f] of Object.entries(modes)) {
@@ -34,6 +41,7 @@ export function buildRows(modes, echo) {
           : "n/a (HTTP API not available)";
     rows.push(
       row("serial p50", mode, "µs", round(f.serial?.p50Us), round(echo.serial?.p50Us)),
+      row("serial p50 ÷ echo, each round", mode, "", roundRange(f.serial?.roundRatios), ""),
       row("serial p99", mode, "µs", round(f.serial?.p99Us), round(echo.serial?.p99Us)),
       row(
         "pipelined (100 in flight)",

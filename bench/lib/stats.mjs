@@ -26,3 +26,12 @@ export function cpuMeter(pids) {
     return used;
   };
 }
+
+/** The median of `values` (the mean of the middle two for an even count); undefined when empty. */
+export function median(values) {
+  const present = values.filter((v) => typeof v === "number" && !Number.isNaN(v));
+  if (present.length === 0) return undefined;
+  const sorted = Float64Array.from(present).sort();
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}

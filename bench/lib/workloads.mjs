@@ -51,6 +51,21 @@ async function startServers(target, queue, count, concurrency) {
  * requests after `warmup` each. Returns rate, latency percentiles and CPU per request.
  */
 export async function runLoad(target, name, options) {
+  const session = await openLoad(target, name, options);
+  try {
+    return await session.measure();
+  } finally {
+    await session.close();
+  }
+}
+
+/**
+ * The same load, kept open for `options.windows` measurement windows of `total` requests each
+ * (serial-rounds.mjs interleaves targets between windows): the peers connect and warm up once,
+ * on the first `measure()`, and keep their connections and warm code between windows.
+ */
+export async function openLoad(target, name, options) {
+  const windows = options.windows ?? 1;
   const queue = `bench-${name}-${target.mode}`;
   const servers = await startServers(target, queue, options.servers, options.concurrency);
   const perClient = Math.ceil(options.total / options.clients);
@@ -69,17 +84,29 @@ export async function runLoad(target, name, options) {
         inFlight: options.inFlight,
         count: perClient,
         warmup: options.warmup,
+        windows,
         timeLimitMs: options.timeLimitMs,
         record: true,
       }),
   );
+  const close = () => Promise.all([...clients, ...servers].map((p) => p.stop()));
   try {
     await Promise.all(clients.map((c) => c.expect("ready", PEER_START_MS)));
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  let measured = 0;
+  const measure = async () => {
+    if (measured >= windows) throw new Error(`${name}: all ${windows} windows measured`);
+    const first = measured === 0;
+    measured += 1;
+    const base = clients.reduce((sum, c) => sum + c.progress, 0);
     const progress = phase(`  ${target.label} ${name}`, perClient * options.clients, () =>
-      clients.reduce((sum, c) => sum + c.progress, 0),
+      Math.max(0, clients.reduce((sum, c) => sum + c.progress, 0) - base),
     );
     const cpu = processCpu(target);
-    for (const c of clients) c.send({ type: "go" });
+    for (const c of clients) c.send({ type: first ? "go" : "measure" });
     const bound = 2 * options.timeLimitMs + 90_000;
     const results = await Promise.all(clients.map((c) => c.expect("result", bound)));
     const used = cpu();
@@ -89,8 +116,8 @@ export async function runLoad(target, name, options) {
     const latencies = results.flatMap((r) => r.latencies);
     const timedOut = results.some((r) => r.timedOut);
     progress.end(timedOut ? "(stopped by its time limit)" : "", done + errors);
-    // CPU is measured over warm-up and measurement alike, so it is divided by both counts.
-    const finished = Math.max(1, done + options.warmup * options.clients);
+    // The first window's CPU covers the warm-up too, so it is divided by both counts.
+    const finished = Math.max(1, done + (first ? options.warmup * options.clients : 0));
     return {
       requests: done,
       errors,
@@ -106,9 +133,8 @@ export async function runLoad(target, name, options) {
         wrangler: used.wranglerUs / finished,
       },
     };
-  } finally {
-    await Promise.all([...clients, ...servers].map((p) => p.stop()));
-  }
+  };
+  return { measure, close };
 }
 
 /**

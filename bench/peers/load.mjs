@@ -4,7 +4,8 @@
  * target "relay": an SDK peer (`edgemq/client`) calling request(queue, body).
  * target "echo": a raw `ws` socket to the echo DO sending {"id","body"} JSON and matching the
  * echoed message by id: the same pattern without a relay.
- * Flow: connect, report "ready", warm up on "go", measure, report "result", exit on "stop".
+ * Flow: connect, report "ready", warm up on "go", measure, report "result"; with `windows` > 1,
+ * measure again on each "measure" (serial-rounds.mjs); exit on "stop".
  */
 import { connect } from "edgemq/client";
 import WebSocket from "ws";
@@ -31,18 +32,23 @@ try {
       phase,
     });
   await Promise.all(clients.map((client) => run(client, "warmup", spec.warmup, false)));
-  const results = await Promise.all(
-    clients.map((client) => run(client, "measure", spec.count, spec.record)),
-  );
-  report({
-    type: "result",
-    done: results.reduce((sum, r) => sum + r.done, 0),
-    errors: results.reduce((sum, r) => sum + r.errors, 0),
-    firstError: results.find((r) => r.firstError)?.firstError,
-    elapsedUs: Math.max(...results.map((r) => r.elapsedUs)),
-    timedOut: results.some((r) => r.timedOut),
-    latencies: results.flatMap((r) => r.latencies),
-  });
+  // `windows` measurements of `count` each, the next one on the parent's "measure".
+  const windows = spec.windows ?? 1;
+  for (let window = 0; window < windows; window++) {
+    if (window > 0) await command("measure");
+    const results = await Promise.all(
+      clients.map((client) => run(client, "measure", spec.count, spec.record)),
+    );
+    report({
+      type: "result",
+      done: results.reduce((sum, r) => sum + r.done, 0),
+      errors: results.reduce((sum, r) => sum + r.errors, 0),
+      firstError: results.find((r) => r.firstError)?.firstError,
+      elapsedUs: Math.max(...results.map((r) => r.elapsedUs)),
+      timedOut: results.some((r) => r.timedOut),
+      latencies: results.flatMap((r) => r.latencies),
+    });
+  }
   await command("stop");
   await Promise.all(clients.map((client) => client.close()));
   process.exit(0);
