@@ -4,8 +4,10 @@
  * the event that dispatches it reaches its server one commit late. When a quiet partition takes
  * a request from a link, the queue holds that event's writes here instead (queue-state.ts): the
  * `dispatch` leaves at once, and the writes run in the next event (a zero-delay timer, or
- * whichever event comes first), in one transaction, before anything else. The `accepted` and
- * the outcome are sent after that, so they still wait for the commit. Runs statements in order.
+ * whichever event comes first), in one transaction, before anything else. A lone `accepted` is
+ * sent after that, so it still waits for the commit; a server's answer arriving first goes down
+ * the link before the writes run (queue-do.ts), with the `accepted`: the client then has its
+ * final outcome and needs nothing stored. Runs statements in order.
  * Used by request-store.ts.
  */
 

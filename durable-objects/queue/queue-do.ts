@@ -176,27 +176,34 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const state = this.state;
     state.chooseStore();
-    state.writeHeld();
     const current = state.links.bySocket(ws);
     if (current !== undefined) {
+      state.writeHeld();
       return handleLinkMessage(this.rt, this.linkEnqueues, ws, current.attachment, message);
     }
     // A link that is not current (replaced: already closed with 4001) reads as no server either.
     const conn = this.serverAttachments.get(ws) ?? this.readServer(ws);
     if (conn === undefined) {
+      state.writeHeld();
       closeQuietly(ws, CLOSE_CODE.badRequest, "unknown connection");
       return;
     }
     const now = Date.now();
     const refusal = serverRefusal(conn, state.settings.devMode, now);
     if (refusal !== undefined) {
+      state.writeHeld();
       state.transaction(() => closeServer(state.expiryDeps(now), ws, conn, refusal));
       await this.rt.settle(now);
       return;
     }
     const deps = { ...state.parts(), limits: state.settings.limits, now };
     const decoded = decodeServerMessage(message, deps.limits);
+    // Answers to link requests go down the link before this event writes anything, even the
+    // writes the previous event held (queue-state.ts holdWrites): the client gets the outcome
+    // (and the request's held `accepted`) without waiting for that commit. It has its final
+    // answer then, so a relay that dies before the commit leaves it nothing to miss.
     const early = this.sendEarly(deps, conn, decoded);
+    state.writeHeld();
     const answered = new Set(early.map((e) => e.id));
     try {
       if (early.length === 0 || early.length < (decoded?.length ?? 1)) {

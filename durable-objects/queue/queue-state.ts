@@ -119,8 +119,9 @@ export class QueueState {
    * Durable mode: holds the writes of this event, a quiet partition taking `requests` from a
    * link, so their `dispatch` leaves before they are committed
    * (held-writes.ts); true when they are held. They run in one transaction at the start of the
-   * next event or timer (writeHeld; the caller sets a zero-delay one), so `accepted` frames and
-   * outcomes, which are sent from later events, wait for their commit as before.
+   * next event or timer (writeHeld; the caller sets a zero-delay one), so `accepted` frames,
+   * which are sent from later events, wait for their commit as before; a server's answer that
+   * comes first is sent before them (queue-do.ts).
    */
   holdWrites(requests: readonly RequestFrame[]): boolean {
     const store = this.store;
@@ -134,7 +135,10 @@ export class QueueState {
     return this.store instanceof SqlRequestStore && this.store.holding;
   }
 
-  /** Runs the held writes, if any, in one transaction. Every event of the object starts here. */
+  /**
+   * Runs the held writes, if any, in one transaction. Every event of the object starts here,
+   * except that a server's message first sends its answers to link requests (queue-do.ts).
+   */
   writeHeld(): void {
     const store = this.store;
     if (!(store instanceof SqlRequestStore) || !store.holding) return;

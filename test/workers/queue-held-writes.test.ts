@@ -2,12 +2,14 @@
  * Held writes in workerd (held-writes.ts, queue-state.ts holdWrites): a durable partition that is
  * quiet dispatches a link's request before storing it, and stores it in the next event. Checked
  * here: the request ends up stored and answered as usual, a repeat of its id within the same
- * message or in the next one is a resend, and held writes that cannot be written close the
- * partition's links (going away) so clients re-send, with nothing stored half-way.
+ * message or in the next one is a resend, held writes that cannot be written close the
+ * partition's links (going away) so clients re-send, with nothing stored half-way, and a
+ * server's answer goes down the link before the held writes run.
  */
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { dispatchReady } from "../../durable-objects/queue/dispatcher.js";
 import type { QueueDO } from "../../durable-objects/queue/queue-do.js";
 import type { QueueState } from "../../durable-objects/queue/queue-state.js";
 import { CLOSE_CODE, encodeBody } from "../../protocol/index.js";
@@ -114,6 +116,51 @@ describe("held writes (durable queue, quiet partition)", () => {
     expect(worker.buffered).toBe(0);
     client.close();
     worker2.close();
+  });
+
+  it("sends a server's answer down the link before running the writes its request's event held", async () => {
+    const worker = await serverSocket("held-5", "held-w5");
+    const client = await linkSocket("held-5", "held-erin");
+    client.send({ type: "request", id: "first", queue: "held-5", body: encodeBody(0) });
+    const first = await worker.next();
+    worker.send({ type: "reply", id: idOf(first), body: encodeBody(0) });
+    expect(await client.take(2)).toMatchObject([{ type: "accepted" }, { type: "reply" }]);
+    client.send({ type: "ack", ids: ["first"] });
+    await settled();
+
+    // A request dispatched with its writes held, and no timer to write them: the server's
+    // answer is the next event. A squatter on its row id makes those writes fail there.
+    await runInDurableObject(env.QUEUE.getByName("held-5"), (instance, ctx) => {
+      const state = stateOf(instance);
+      const body = encodeBody(1);
+      expect(state.holdWrites([{ type: "request", id: "held", queue: "held-5", body }])).toBe(true);
+      const now = Date.now();
+      const rid = state.store.insert({
+        clientId: "held",
+        from: "held-erin",
+        body,
+        headers: undefined,
+        deadline: now + 60_000,
+        now,
+        sawServer: true,
+        viaLink: true,
+      });
+      state.readyIndex().add("held-erin", rid ?? 0);
+      expect(dispatchReady(state.dispatchDeps(now))).toBe(1);
+      state.outbox.flush();
+      ctx.storage.sql.exec(
+        `INSERT INTO requests (rid, client_id, from_identity, deadline, created, state)
+         VALUES (?, 'squatter', 'held-x', 0, 0, 'done')`,
+        rid ?? 0,
+      );
+    });
+    const dispatch = await worker.next();
+    expect(dispatch).toMatchObject({ type: "dispatch", from: "held-erin", body: encodeBody(1) });
+    worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody("answer") });
+    // The answer left before the held writes ran (and failed, closing the link).
+    expect(await client.next()).toEqual({ type: "reply", id: "held", body: encodeBody("answer") });
+    expect((await client.closed).code).toBe(CLOSE_CODE.goingAway);
+    worker.close();
   });
 
   it("closes the links (going away) when held writes cannot be written, storing none of them", async () => {
