@@ -12,6 +12,29 @@ describe("RequestIds", () => {
     expect([...taken].sort()).toEqual(taken);
   });
 
+  it("sorts a later peer's ids after an earlier one's (a client restarted under its identity)", () => {
+    // The same millisecond apart from one: random parts alone would order them by chance.
+    for (let i = 0; i < 50; i++) {
+      const before = new RequestIds(() => 1_764_400_000_000).take();
+      const after = new RequestIds(() => 1_764_400_000_001).take();
+      expect(after > before).toBe(true);
+    }
+  });
+
+  it("keeps its ids increasing when the counter runs out and the clock went back", () => {
+    let clock = 2_000_000_000_000;
+    const ids = new RequestIds(() => clock, 3);
+    const first = ids.take();
+    clock -= 60_000;
+    // Past the counter's last value (36^8 ids; 3 here), a new prefix is made.
+    ids.take();
+    ids.take();
+    const renewed = ids.take();
+    expect(renewed.split(".")[0]).not.toBe(first.split(".")[0]);
+    expect(renewed > first).toBe(true);
+    expect(isRequestId(renewed)).toBe(true);
+  });
+
   it("gives two peers different ids (a random prefix each)", () => {
     const a = new RequestIds().take();
     const b = new RequestIds().take();
