@@ -11,9 +11,9 @@ import { dispatchId } from "./dispatch-id.js";
 import type { FrameOutbox } from "./frame-outbox.js";
 import type { ReadyIndex } from "./ready-index.js";
 import type { RequestLifecycle } from "./request-lifecycle.js";
-import type { RequestStore, StoredRequest } from "./request-store.js";
 import { chooseServer } from "./server-choice.js";
 import type { ServerRegistry } from "./server-registry.js";
+import type { RequestStore, StoredRequest } from "./store-contract.js";
 
 export interface DispatchDeps {
   store: RequestStore;

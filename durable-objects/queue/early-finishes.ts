@@ -12,7 +12,7 @@
  * Used by queue-state.ts and queue-do.ts.
  */
 import type { Outcome } from "../shared/contracts.js";
-import type { RequestStore } from "./request-store.js";
+import type { RequestStore } from "./store-contract.js";
 
 /** Longest a finish waits for another transaction to carry it. */
 export const EARLY_FINISH_WRITE_MS = 10;

@@ -19,7 +19,7 @@ import {
 } from "../../protocol/index.js";
 import type { EnqueueInput, EnqueueOutcome } from "../shared/contracts.js";
 import { type AdmissionContext, admit } from "./enqueue-rules.js";
-import type { NewRequest, RequestStore } from "./request-store.js";
+import type { NewRequest, RequestStore } from "./store-contract.js";
 
 export interface EnqueueDeps {
   store: RequestStore;

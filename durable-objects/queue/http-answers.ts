@@ -18,7 +18,7 @@ import { httpInputRefusal } from "./http-input.js";
 import { httpRefusal } from "./http-takers.js";
 import { checkAnswer } from "./lease-rules.js";
 import type { RequestLifecycle } from "./request-lifecycle.js";
-import type { RequestStore, StoredRequest } from "./request-store.js";
+import type { RequestStore, StoredRequest } from "./store-contract.js";
 
 /** Longest failure message kept (as for a WebSocket `fail` frame). */
 export const MAX_FAILURE_MESSAGE_CHARS = 4096;

@@ -27,7 +27,7 @@ import { type DispatchDeps, dispatchFrame, nextDispatchable } from "./dispatcher
 import { checkAnswer, type Refusal } from "./lease-rules.js";
 import { replyFrame } from "./outcome-frames.js";
 import type { RequestLifecycle } from "./request-lifecycle.js";
-import type { RequestStore } from "./request-store.js";
+import type { RequestStore } from "./store-contract.js";
 
 /** Most takes that may wait at once on one queue; more are refused with `rate_limited`. */
 export const MAX_WAITING_TAKES = 1_000;

@@ -11,7 +11,7 @@ import { encodeFrame } from "../../protocol/index.js";
 import { type ExchangeRpc, exchangeName, type Outcome } from "../shared/contracts.js";
 import { DELIVERY_RETRY_MS } from "./deadlines.js";
 import type { LinkRegistry } from "./link-registry.js";
-import type { DueOutcome, RequestStore, StoredRequest } from "./request-store.js";
+import type { DueOutcome, RequestStore, StoredRequest } from "./store-contract.js";
 
 const FLUSH_LIMIT = 500;
 

@@ -17,9 +17,10 @@ import { MemoryRequestStore } from "./memory-request-store.js";
 import { OutcomeDelivery } from "./outcome-delivery.js";
 import { ReadyIndex } from "./ready-index.js";
 import { RequestLifecycle } from "./request-lifecycle.js";
-import { type RequestStore, SqlRequestStore } from "./request-store.js";
+import { SqlRequestStore } from "./request-store.js";
 import { writeQueueName } from "./schema.js";
 import { ServerRegistry } from "./server-registry.js";
+import type { RequestStore } from "./store-contract.js";
 
 export class QueueState {
   readonly settings: RelaySettings;

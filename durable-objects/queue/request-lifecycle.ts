@@ -12,8 +12,8 @@ import { dispatchId } from "./dispatch-id.js";
 import type { FrameOutbox } from "./frame-outbox.js";
 import { afterLeaseLoss, REDELIVERY_MESSAGE } from "./lease-rules.js";
 import { errorFrame } from "./outcome-frames.js";
-import type { RequestStore, StoredRequest } from "./request-store.js";
 import type { ServerRegistry } from "./server-registry.js";
+import type { RequestStore, StoredRequest } from "./store-contract.js";
 
 export class RequestLifecycle {
   /** Set when requests went back to the queue: the ready index must be rebuilt. */

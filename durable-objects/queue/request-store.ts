@@ -22,14 +22,6 @@ import {
 } from "./store-contract.js";
 import { readOutcomeFrame, type StoredRequest, toStored } from "./stored-request.js";
 
-export type {
-  DueOutcome,
-  NewRequest,
-  RequestStore,
-  StoredRequest,
-  StoreTimers,
-} from "./store-contract.js";
-
 const LIVE = "state IN ('queued', 'leased')";
 
 /** The columns a new row sets (the state is 'queued'), in the order of newRowParams. */

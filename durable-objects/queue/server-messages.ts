@@ -21,9 +21,9 @@ import type { FrameOutbox } from "./frame-outbox.js";
 import { checkAnswer } from "./lease-rules.js";
 import { errorFrame as outcomeError, replyFrame } from "./outcome-frames.js";
 import type { RequestLifecycle } from "./request-lifecycle.js";
-import type { RequestStore, StoredRequest } from "./request-store.js";
 import type { ServerAttachment } from "./server-attachment.js";
 import type { ServerRegistry } from "./server-registry.js";
+import type { RequestStore, StoredRequest } from "./store-contract.js";
 
 export interface ServerMessageDeps {
   store: RequestStore;

@@ -4,9 +4,10 @@
  * Rebuilt lazily from getWebSockets() + attachments + the requests table after any wake, and
  * whenever queue-do.ts invalidates it; only the least-recently-used order lives in memory alone.
  */
-import type { RequestStore } from "./request-store.js";
+
 import { readServerAttachment, SERVER_TAG, type ServerAttachment } from "./server-attachment.js";
 import type { ServerLoad } from "./server-choice.js";
+import type { RequestStore } from "./store-contract.js";
 
 export interface LiveServer extends ServerLoad {
   ws: WebSocket;
