@@ -31,6 +31,37 @@ function stateOf(instance: QueueDO): QueueState {
   return (instance as unknown as { state: QueueState }).state;
 }
 
+/**
+ * Holds this event's writes and inserts request `id` of `from` (queue `queue`, body 1) while
+ * they are held, as a link's request to a quiet partition would be; its row id.
+ */
+function holdAndInsert(state: QueueState, queue: string, from: string, id: string): number {
+  const body = encodeBody(1);
+  expect(state.holdWrites([{ type: "request", id, queue, body }])).toBe(true);
+  const now = Date.now();
+  const rid = state.store.insert({
+    clientId: id,
+    from,
+    body,
+    headers: undefined,
+    deadline: now + 60_000,
+    now,
+    sawServer: true,
+    viaLink: true,
+  });
+  expect(rid).toBeTypeOf("number");
+  return rid ?? 0;
+}
+
+/** Another row takes row id `rid` first, so the held insert of that id will fail. */
+function squat(sql: SqlStorage, rid: number): void {
+  sql.exec(
+    `INSERT INTO requests (rid, client_id, from_identity, deadline, created, state)
+     VALUES (?, 'squatter', 'held-x', 0, 0, 'done')`,
+    rid,
+  );
+}
+
 describe("held writes (durable queue, quiet partition)", () => {
   it("stores a link request dispatched before its write, and finishes it as usual", async () => {
     const worker = await serverSocket("held-1", "held-w1");
@@ -132,27 +163,11 @@ describe("held writes (durable queue, quiet partition)", () => {
     // answer is the next event. A squatter on its row id makes those writes fail there.
     await runInDurableObject(env.QUEUE.getByName("held-5"), (instance, ctx) => {
       const state = stateOf(instance);
-      const body = encodeBody(1);
-      expect(state.holdWrites([{ type: "request", id: "held", queue: "held-5", body }])).toBe(true);
-      const now = Date.now();
-      const rid = state.store.insert({
-        clientId: "held",
-        from: "held-erin",
-        body,
-        headers: undefined,
-        deadline: now + 60_000,
-        now,
-        sawServer: true,
-        viaLink: true,
-      });
-      state.readyIndex().add("held-erin", rid ?? 0);
-      expect(dispatchReady(state.dispatchDeps(now))).toBe(1);
+      const rid = holdAndInsert(state, "held-5", "held-erin", "held");
+      state.readyIndex().add("held-erin", rid);
+      expect(dispatchReady(state.dispatchDeps(Date.now()))).toBe(1);
       state.outbox.flush();
-      ctx.storage.sql.exec(
-        `INSERT INTO requests (rid, client_id, from_identity, deadline, created, state)
-         VALUES (?, 'squatter', 'held-x', 0, 0, 'done')`,
-        rid ?? 0,
-      );
+      squat(ctx.storage.sql, rid);
     });
     const dispatch = await worker.next();
     expect(dispatch).toMatchObject({ type: "dispatch", from: "held-erin", body: encodeBody(1) });
@@ -173,29 +188,7 @@ describe("held writes (durable queue, quiet partition)", () => {
 
     await runInDurableObject(env.QUEUE.getByName("held-3"), (instance, ctx) => {
       const state = stateOf(instance);
-      const request = {
-        type: "request" as const,
-        id: "lost",
-        queue: "held-3",
-        body: encodeBody(1),
-      };
-      expect(state.holdWrites([request])).toBe(true);
-      const rid = state.store.insert({
-        clientId: "lost",
-        from: "held-carol",
-        body: encodeBody(1),
-        headers: undefined,
-        deadline: Date.now() + 60_000,
-        now: Date.now(),
-        sawServer: true,
-        viaLink: true,
-      });
-      // Another row takes the held row's id first: the held insert fails.
-      ctx.storage.sql.exec(
-        `INSERT INTO requests (rid, client_id, from_identity, deadline, created, state)
-         VALUES (?, 'squatter', 'held-x', 0, 0, 'done')`,
-        rid ?? 0,
-      );
+      squat(ctx.storage.sql, holdAndInsert(state, "held-3", "held-carol", "lost"));
       state.writeHeld();
       expect(state.holding).toBe(false);
     });
