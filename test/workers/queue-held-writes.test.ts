@@ -62,6 +62,19 @@ function squat(sql: SqlStorage, rid: number): void {
   );
 }
 
+/** Client sends request `id` on its link; the server answers it; both frames reach the client. */
+async function answerOne(
+  worker: Awaited<ReturnType<typeof serverSocket>>,
+  client: Awaited<ReturnType<typeof linkSocket>>,
+  queue: string,
+  id: string,
+): Promise<void> {
+  client.send({ type: "request", id, queue, body: encodeBody(0) });
+  const dispatch = await worker.next();
+  worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody(0) });
+  expect(await client.take(2)).toMatchObject([{ type: "accepted" }, { type: "reply" }]);
+}
+
 describe("held writes (durable queue, quiet partition)", () => {
   it("stores a link request dispatched before its write, and finishes it as usual", async () => {
     const worker = await serverSocket("held-1", "held-w1");
@@ -152,10 +165,7 @@ describe("held writes (durable queue, quiet partition)", () => {
   it("sends a server's answer down the link before running the writes its request's event held", async () => {
     const worker = await serverSocket("held-5", "held-w5");
     const client = await linkSocket("held-5", "held-erin");
-    client.send({ type: "request", id: "first", queue: "held-5", body: encodeBody(0) });
-    const first = await worker.next();
-    worker.send({ type: "reply", id: idOf(first), body: encodeBody(0) });
-    expect(await client.take(2)).toMatchObject([{ type: "accepted" }, { type: "reply" }]);
+    await answerOne(worker, client, "held-5", "first");
     client.send({ type: "ack", ids: ["first"] });
     await settled();
 
@@ -181,10 +191,7 @@ describe("held writes (durable queue, quiet partition)", () => {
   it("closes the links (going away) when held writes cannot be written, storing none of them", async () => {
     const worker = await serverSocket("held-3", "held-w3");
     const client = await linkSocket("held-3", "held-carol");
-    client.send({ type: "request", id: "first", queue: "held-3", body: encodeBody(0) });
-    const dispatch = await worker.next();
-    worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody(0) });
-    expect(await client.take(2)).toMatchObject([{ type: "accepted" }, { type: "reply" }]);
+    await answerOne(worker, client, "held-3", "first");
 
     await runInDurableObject(env.QUEUE.getByName("held-3"), (instance, ctx) => {
       const state = stateOf(instance);
