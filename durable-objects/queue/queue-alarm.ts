@@ -50,7 +50,10 @@ export class QueueAlarm {
       this.wakeTimer.arm(earliest(nextDeadline, nextLeaseEnd, nextDeliveryRetry), now);
       next = serverExpiry;
     } else {
-      next = earliest(nextAlarm(store.timers(window)), serverExpiry);
+      // Read back from SQLite, with what this object wrote since: writes held now (held-writes.ts)
+      // are not in SQLite yet. (After a rollback, `written` is -Infinity and SQLite is the truth.)
+      const held = Number.isFinite(written) ? written : undefined;
+      next = earliest(nextAlarm(store.timers(window)), held, serverExpiry);
     }
     if (next === undefined) return;
     if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();

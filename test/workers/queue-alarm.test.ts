@@ -5,6 +5,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { encodeBody } from "../../protocol/index.js";
+import { idOf, linkSocket, serverSocket } from "./exchange-test-socket.js";
 import { request, TestServer } from "./queue-test-server.js";
 
 const queueStub = (queue: string) => env.QUEUE.getByName(queue);
@@ -54,5 +56,22 @@ describe("QueueDO alarm (durable queue)", () => {
     expect(leaseUntil).toBeLessThan(Number(row?.deadline));
     expect(await alarmOf(q)).toBe(leaseUntil);
     server.close();
+  });
+
+  it("sets the alarm for a request whose writes were held, in the first event after a wake", async () => {
+    const q = "alarm-held";
+    const worker = await serverSocket(q, "w-held");
+    const client = await linkSocket(q, "c-held");
+    // A quiet partition holds the request's writes (held-writes.ts): SQLite has no timers yet
+    // when this event sets the alarm, so the held row's lease end must come from the store.
+    client.send({ type: "request", id: "slow", queue: q, body: encodeBody(1), timeout: 120_000 });
+    const dispatch = await worker.next();
+    expect(idOf(dispatch)).toBeTypeOf("string");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const [row] = await rowsOf(q);
+    expect(row?.client_id).toBe("slow");
+    expect(await alarmOf(q)).toBe(Number(row?.lease_until));
+    client.close();
+    worker.close();
   });
 });
