@@ -1,12 +1,13 @@
 /**
  * Early finishes, durable mode only: when a server answers a request that came on a queue link
  * and the link is open, the queue sends the outcome down the link before anything is written,
- * and writes the finish later, with the queue's next transaction (usually the one storing that
- * client's next request) or after EARLY_FINISH_WRITE_MS. A serial client then waits for one
- * commit per request (its request's) instead of two: commits are serialized, so a finish
- * written at once would hold the next request's commit back. What it costs: if the object dies
- * before the finish is written, the request is still leased, so it runs again on another server
- * and the client's SDK ignores the second outcome (at-least-once, like any redelivery).
+ * and writes the finish later: with the queue's next transaction (usually the one storing that
+ * client's next request), with the writes held for quiet requests (held-writes.ts), or after
+ * EARLY_FINISH_WRITE_MS. The answer then waits for no commit, and the finish shares a commit
+ * with other writes: commits are serialized, so a finish written at once would hold the next
+ * request's commit back. What it costs: if the object dies before the finish is written, the
+ * request is still leased, so it runs again on another server and the client's SDK ignores the
+ * second outcome (at-least-once, like any redelivery).
  * Every transaction writes the pending finishes first (queue-state.ts), so nothing reads a
  * stale lease: expiry, lease reclaim, server loss and cancel all see the request as done.
  * Used by queue-state.ts and queue-do.ts.
@@ -14,7 +15,7 @@
 import type { Outcome } from "../shared/contracts.js";
 import type { RequestStore } from "./store-contract.js";
 
-/** Longest a finish waits for another transaction to carry it. */
+/** Longest a finish waits for another transaction, unless writes held then carry it. */
 export const EARLY_FINISH_WRITE_MS = 10;
 
 export class EarlyFinishes {

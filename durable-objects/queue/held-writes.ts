@@ -3,13 +3,22 @@
  * message an object sends after a write until that write is committed, so a request stored in
  * the event that dispatches it reaches its server one commit late. When a quiet partition takes
  * a request from a link, the queue holds that event's writes here instead (queue-state.ts): the
- * `dispatch` leaves at once, and the writes run in the next event (a zero-delay timer, or
- * whichever event comes first), in one transaction, before anything else. A lone `accepted` is
- * sent after that, so it still waits for the commit; a server's answer arriving first goes down
- * the link before the writes run (queue-do.ts), with the `accepted`: the client then has its
- * final outcome and needs nothing stored. Runs statements in order.
- * Used by request-store.ts.
+ * `dispatch` leaves at once. The writes run in one transaction, before anything else, at the
+ * latest HOLD_WRITES_MS later (link-enqueues.ts), or as soon as an event comes that is not a
+ * quiet link's request or ack, nor a server's message of answers sent early (queue-do.ts): those
+ * join what is held. So a serial client's requests share a commit, and the `fsync` that blocks
+ * workerd's thread comes once per HOLD_WRITES_MS instead of once per request (bench/README.md).
+ * A lone `accepted` is sent after the commit, so it still says "stored"; a server's answer goes
+ * down the link before the writes run, with the `accepted`: the client then has its final
+ * outcome and needs nothing stored. Runs statements in order. Used by request-store.ts.
  */
+
+/**
+ * Longest a quiet partition holds writes: under ACCEPTED_HOLD_MS (link-registry.ts), so a lone
+ * `accepted` is not sent later than without holding. A relay that dies in it loses requests
+ * dispatched and not yet answered; their clients, with no `accepted`, re-send them.
+ */
+export const HOLD_WRITES_MS = 4;
 
 /** What this needs of the platform's SqlStorage (kept structural, so it unit-tests in Node). */
 export type SqlValue = ArrayBuffer | string | number | null;

@@ -5,15 +5,17 @@
  * small messages. So while the partition is busy (requests queued or held by servers), link
  * messages wait for one zero-delay timer and are stored together: one transaction, one commit,
  * then each link gets its answers and dispatch runs once. A quiet partition stores a message at
- * once, so a serial client pays no timer. (A clock-based load signal failed: with commits
- * blocking about a millisecond, messages never looked close together.) The exchange route gets
- * the same effect from its one-call-in-flight batcher (exchange/enqueue-batcher.ts).
+ * once, so a serial client pays no timer: its writes are held, and its next requests join them
+ * (held-writes.ts). (A clock-based load signal failed: with commits blocking about a
+ * millisecond, messages never looked close together.) The exchange route gets the same effect
+ * from its one-call-in-flight batcher (exchange/enqueue-batcher.ts).
  * Used by link-messages.ts.
  */
 import { ERROR_CODE, encodeFrame, type RequestFrame } from "../../protocol/index.js";
 import { errorFrame } from "../exchange/client-message.js";
 import { answersFor } from "../exchange/enqueue-answers.js";
 import { enqueueDecoded } from "./enqueue.js";
+import { HOLD_WRITES_MS } from "./held-writes.js";
 import type { Link } from "./link-registry.js";
 import type { QueueSettler } from "./queue-settle.js";
 import type { QueueState } from "./queue-state.js";
@@ -30,8 +32,14 @@ export interface LinkEnqueue {
 export class LinkEnqueues {
   private pending: LinkEnqueue[] = [];
   private scheduled = false;
+  /** The timer that writes what quiet requests held (held-writes.ts), while one is set. */
+  private releaseTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(private readonly rt: QueueSettler) {}
+  /** `holdMs`: longest the writes of a quiet partition's requests are held (held-writes.ts). */
+  constructor(
+    private readonly rt: QueueSettler,
+    private readonly holdMs = HOLD_WRITES_MS,
+  ) {}
 
   /**
    * Stores `item`'s requests at once when the partition is quiet (nothing queued, no server
@@ -40,8 +48,9 @@ export class LinkEnqueues {
   add(item: LinkEnqueue): "stored" | "deferred" {
     const state = this.rt.state;
     if (!this.scheduled && state.readyIndex().size === 0 && !state.servers.anyBusy()) {
-      // Durable: the writes wait for the next event, so the dispatch goes first (held-writes.ts).
-      if (state.holdWrites(item.requests)) setTimeout(() => this.rt.releaseHeld(), 0);
+      // Durable: the writes wait, so the dispatch goes first; the quiet requests that follow
+      // join them, for one commit, until the timer writes them (held-writes.ts).
+      if (state.holdWrites(item.requests)) this.releaseLater();
       this.store([item], Date.now());
       return "stored";
     }
@@ -51,6 +60,17 @@ export class LinkEnqueues {
       setTimeout(() => void this.flush(), 0);
     }
     return "deferred";
+  }
+
+  /**
+   * Writes what is held within `holdMs`. A timer left from writes that an event wrote sooner
+   * stays: the writes held since then are written earlier, never later.
+   */
+  private releaseLater(): void {
+    this.releaseTimer ??= setTimeout(() => {
+      this.releaseTimer = undefined;
+      this.rt.releaseHeld();
+    }, this.holdMs);
   }
 
   private async flush(): Promise<void> {

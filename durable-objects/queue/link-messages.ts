@@ -4,7 +4,9 @@
  * identity, admitted (role, queue, rate limit) and stored here, with no hop through the exchange
  * (a durable queue stores link requests arriving together in one commit: link-enqueues.ts); each
  * gets `accepted` or a typed `error` on the link. Acks mark outcomes sent down the link as
- * delivered. Anything refused gets an `error` frame and the link stays open. Used by queue-do.ts.
+ * delivered. Anything refused gets an `error` frame and the link stays open. Writes held for a
+ * quiet partition's requests stay held through requests and acks (held-writes.ts).
+ * Used by queue-do.ts.
  */
 import {
   CLOSE_CODE,
@@ -39,11 +41,15 @@ export async function handleLinkMessage(
   }
   const refusal = connectionRefusal(attachment.principal.expiresAt, state.settings.devMode, now);
   if (refusal !== undefined) {
+    state.writeHeld();
     closeLink(state, link, CLOSE_CODE.unauthorized, refusal);
     await rt.settle(now);
     return;
   }
   const plan = planLinkMessage(state, link, message);
+  // Requests and acks join the writes held for quiet requests (held-writes.ts); a cancel reads
+  // and ends a request, so what is held is written first.
+  if (plan.cancels.length > 0) state.writeHeld();
   for (const frame of plan.refused) state.outbox.push(ws, frame);
   const { identity, queue } = link.attachment;
   const cancelAll = () => {

@@ -133,6 +133,11 @@ export class LinkRegistry {
     const texts = link.held;
     link.held = [];
     this.holding.delete(link);
+    if (this.holding.size === 0 && this.holdTimer !== undefined) {
+      // Nothing left for the timer: it would only hurry writes held for quiet requests.
+      clearTimeout(this.holdTimer);
+      this.holdTimer = undefined;
+    }
     return texts;
   }
 

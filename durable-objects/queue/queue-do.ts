@@ -178,7 +178,7 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
     state.chooseStore();
     const current = state.links.bySocket(ws);
     if (current !== undefined) {
-      state.writeHeld();
+      // Writes held stay held through a link's requests and acks (link-messages.ts).
       return handleLinkMessage(this.rt, this.linkEnqueues, ws, current.attachment, message);
     }
     // A link that is not current (replaced: already closed with 4001) reads as no server either.
@@ -199,11 +199,13 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
     const deps = { ...state.parts(), limits: state.settings.limits, now };
     const decoded = decodeServerMessage(message, deps.limits);
     // Answers to link requests go down the link before this event writes anything, even the
-    // writes the previous event held (queue-state.ts holdWrites): the client gets the outcome
-    // (and the request's held `accepted`) without waiting for that commit. It has its final
-    // answer then, so a relay that dies before the commit leaves it nothing to miss.
+    // writes earlier events held (queue-state.ts holdWrites): the client gets the outcome (and
+    // the request's held `accepted`) without waiting for that commit. It has its final answer
+    // then, so a relay that dies before the commit leaves it nothing to miss. A message of such
+    // answers only, after which there is nothing to do, leaves the held writes held.
     const early = this.sendEarly(deps, conn, decoded);
-    state.writeHeld();
+    const onlyEarly = early.length > 0 && early.length === (decoded?.length ?? 1);
+    if (!onlyEarly || !this.rt.nothingAfterEarly()) state.writeHeld();
     const answered = new Set(early.map((e) => e.id));
     try {
       if (early.length === 0 || early.length < (decoded?.length ?? 1)) {

@@ -32,11 +32,7 @@ export class QueueSettler {
     let handouts: Handout[] = [];
     // After answers sent early with nothing queued and nothing to record, there is nothing to
     // write: no transaction, so no commit for the next request's commit to queue behind.
-    const nothingToDo =
-      keepEarly &&
-      this.orphansReclaimed &&
-      !state.delivery.hasRecords() &&
-      state.readyIndex().size === 0;
+    const nothingToDo = keepEarly && this.nothingAfterEarly();
     if (!nothingToDo)
       state.transaction(() => {
         state.delivery.recordDelivered();
@@ -58,7 +54,17 @@ export class QueueSettler {
     await this.alarm.schedule();
   }
 
-  /** Writes what this object's last event held (queue-state.ts holdWrites), then delivers. */
+  /**
+   * Whether a settle after answers sent early has nothing to do: leases orphaned by a restart
+   * already returned, no deliveries to record, nothing queued. Such an event writes nothing, so
+   * it leaves held writes held (queue-do.ts).
+   */
+  nothingAfterEarly(): boolean {
+    const state = this.state;
+    return this.orphansReclaimed && !state.delivery.hasRecords() && state.readyIndex().size === 0;
+  }
+
+  /** Writes what this object's last events held (queue-state.ts holdWrites), then delivers. */
   releaseHeld(): void {
     this.state.writeHeld();
     this.startDelivery();

@@ -51,7 +51,8 @@ export class QueueState {
     this.links = new LinkRegistry(ctx, () => this.writeHeld());
     this.rateLimiter = new RateLimiter(this.settings.rateLimit);
     this.early = new EarlyFinishes(() => {
-      this.writeHeld();
+      // Writes held for quiet requests carry the finishes when they are written (writeHeld).
+      if (this.holding) return;
       try {
         this.transaction(() => {});
       } catch (error) {
@@ -118,17 +119,21 @@ export class QueueState {
 
   /**
    * Durable mode: holds the writes of this event, a quiet partition taking `requests` from a
-   * link, so their `dispatch` leaves before they are committed
-   * (held-writes.ts); true when they are held. They run in one transaction at the start of the
-   * next event or timer (writeHeld; the caller sets a zero-delay one), so `accepted` frames,
-   * which are sent from later events, wait for their commit as before; a server's answer that
-   * comes first is sent before them (queue-do.ts).
+   * link, so their `dispatch` leaves before they are committed (held-writes.ts); they join
+   * writes already held. True when they are held. They run in one transaction when the caller's
+   * timer fires (HOLD_WRITES_MS) or at the start of an event that does not join them (writeHeld),
+   * so `accepted` frames, sent after them, wait for their commit as before; a server's answer
+   * that comes first is sent before them (queue-do.ts). When the row cache cannot carry more
+   * held rows, what is held is written first, and this event's writes are held afresh.
    */
   holdWrites(requests: readonly RequestFrame[]): boolean {
     const store = this.store;
-    if (!(store instanceof SqlRequestStore) || store.holding) return false;
+    if (!(store instanceof SqlRequestStore) || store.queueName() === undefined) return false;
     const chars = requests.reduce((n, r) => n + storedChars(r), 0);
-    return store.queueName() !== undefined && store.holdWrites(requests.length, chars);
+    if (store.holdWrites(requests.length, chars)) return true;
+    if (!store.holding) return false;
+    this.writeHeld();
+    return store.holdWrites(requests.length, chars);
   }
 
   /** Whether this event's writes are held (holdWrites). */
@@ -138,7 +143,8 @@ export class QueueState {
 
   /**
    * Runs the held writes, if any, in one transaction. Every event of the object starts here,
-   * except that a server's message first sends its answers to link requests (queue-do.ts).
+   * except those that join the writes held (held-writes.ts): a link's requests and acks
+   * (link-messages.ts), and a server's message whose answers were all sent early (queue-do.ts).
    */
   writeHeld(): void {
     const store = this.store;

@@ -76,11 +76,12 @@ export class SqlRequestStore implements RequestStore {
   }
 
   /**
-   * Holds writes from now until `releaseHeld`, if `rows` new requests with `bodyChars` of stored
-   * body can be held (their rows must stay readable from the cache meanwhile); false if not.
+   * Holds writes from now until `releaseHeld` (or keeps holding them), if `rows` more new
+   * requests with `bodyChars` of stored body can be held: their rows must stay readable from the
+   * cache meanwhile. False if not (then nothing changes).
    */
   holdWrites(rows: number, bodyChars: number): boolean {
-    if (!this.writes.holding && !this.cache.fits(rows, bodyChars)) return false;
+    if (!this.cache.fits(rows, bodyChars)) return false;
     this.writes.hold();
     return true;
   }

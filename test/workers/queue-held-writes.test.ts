@@ -23,12 +23,23 @@ async function rows(queue: string): Promise<{ client_id: unknown; state: unknown
   return found.map((row) => ({ client_id: row.client_id, state: row.state }));
 }
 
-/** Long enough for an answer's finish, sent early, to be written (early-finishes.ts: 10 ms). */
+/**
+ * Long enough for held writes (held-writes.ts: HOLD_WRITES_MS) and an answer's finish, sent
+ * early (early-finishes.ts: 10 ms), to be written.
+ */
 const settled = () => new Promise((resolve) => setTimeout(resolve, 50));
 
-/** The QueueDO's state (a private field), for the one test that reaches inside. */
+/** The QueueDO's state (a private field), for the tests that reach inside. */
 function stateOf(instance: QueueDO): QueueState {
   return (instance as unknown as { state: QueueState }).state;
+}
+
+/** Makes queue `queue`'s object hold quiet requests' writes for a minute (held-writes.ts). */
+async function holdLong(queue: string): Promise<void> {
+  await runInDurableObject(env.QUEUE.getByName(queue), (instance) => {
+    const enqueues = (instance as unknown as { linkEnqueues: { holdMs: number } }).linkEnqueues;
+    enqueues.holdMs = 60_000;
+  });
 }
 
 /**
@@ -156,6 +167,7 @@ describe("held writes (durable queue, quiet partition)", () => {
     expect(await client.next()).toMatchObject({ type: "accepted", id: "b-3" });
     client.send({ type: "request", id: "b-4", queue: "held-4", body: encodeBody(4) });
     expect(await worker2.next()).toMatchObject({ type: "dispatch", body: encodeBody(4) });
+    await settled();
     expect((await rows("held-4")).map((r) => r.client_id)).toEqual(["b-2", "b-3", "b-1", "b-4"]);
     expect(worker.buffered).toBe(0);
     client.close();
@@ -170,7 +182,8 @@ describe("held writes (durable queue, quiet partition)", () => {
     await settled();
 
     // A request dispatched with its writes held, and no timer to write them: the server's
-    // answer is the next event. A squatter on its row id makes those writes fail there.
+    // answer is the next event, which leaves them held; the next call after it writes them.
+    // A squatter on its row id makes those writes fail there.
     await runInDurableObject(env.QUEUE.getByName("held-5"), (instance, ctx) => {
       const state = stateOf(instance);
       const rid = holdAndInsert(state, "held-5", "held-erin", "held");
@@ -184,7 +197,44 @@ describe("held writes (durable queue, quiet partition)", () => {
     worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody("answer") });
     // The answer left before the held writes ran (and failed, closing the link).
     expect(await client.next()).toEqual({ type: "reply", id: "held", body: encodeBody("answer") });
+    await env.QUEUE.getByName("held-5").stats();
     expect((await client.closed).code).toBe(CLOSE_CODE.goingAway);
+    worker.close();
+  });
+
+  it("joins a quiet client's next requests and acks to the writes held, till an event that does not join", async () => {
+    const q = "held-6";
+    const worker = await serverSocket(q, "held-w6");
+    const client = await linkSocket(q, "held-fay");
+    await holdLong(q);
+    await answerOne(worker, client, q, "r1");
+    // As the SDK does: the ack rides with the next request.
+    client.send([
+      { type: "ack", ids: ["r1"] },
+      { type: "request", id: "r2", queue: q, body: encodeBody(0) },
+    ]);
+    const dispatch = await worker.next();
+    worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody(0) });
+    expect(await client.take(2)).toMatchObject([{ type: "accepted" }, { type: "reply" }]);
+    client.send({ type: "ack", ids: ["r2"] });
+    await settled(); // past every other timer (the early finishes' and the held accepted frames')
+    const held = await runInDurableObject(env.QUEUE.getByName(q), (instance) => {
+      return stateOf(instance).holding;
+    });
+    expect(held).toBe(true);
+    expect(await rows(q)).toEqual([]);
+    // Any other call writes them first, in one transaction: both requests, done and delivered.
+    expect(await env.QUEUE.getByName(q).stats()).toMatchObject({ queued: 0, leased: 0 });
+    const stored = await runInDurableObject(env.QUEUE.getByName(q), (_instance, state) =>
+      state.storage.sql
+        .exec("SELECT client_id, state, outcome FROM requests ORDER BY rid")
+        .toArray(),
+    );
+    expect(stored).toEqual([
+      { client_id: "r1", state: "done", outcome: null },
+      { client_id: "r2", state: "done", outcome: null },
+    ]);
+    client.close();
     worker.close();
   });
 

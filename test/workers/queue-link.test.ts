@@ -172,12 +172,13 @@ describe("queue links", () => {
       worker.send({ type: "reply", id: idOf(first), body: encodeBody("one") });
       expect(await client.next()).toMatchObject({ type: "accepted", id: "r1" });
       expect(await client.next()).toMatchObject({ type: "reply", id: "r1" });
-      // As the SDK does: the ack rides with the next request, whose transaction writes r1's finish.
+      // As the SDK does: the ack rides with the next request, whose writes hold r1's finish.
       client.send([
         { type: "ack", ids: ["r1"] },
         { type: "request", id: "r2", queue: "lnk-early-acked", body: encodeBody(2) },
       ]);
       expect(await worker.next()).toMatchObject({ type: "dispatch", body: encodeBody(2) });
+      await new Promise((resolve) => setTimeout(resolve, 50)); // past HOLD_WRITES_MS (held-writes.ts)
       const rows = await runInDurableObject(env.QUEUE.getByName("lnk-early-acked"), (_i, state) =>
         state.storage.sql
           .exec("SELECT client_id, state, outcome FROM requests ORDER BY rid")
