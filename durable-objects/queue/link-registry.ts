@@ -46,10 +46,14 @@ export class LinkRegistry {
   private readonly holding = new Set<Link>();
   private holdTimer: ReturnType<typeof setTimeout> | undefined;
 
-  /** `beforeTimedFlush` runs before the hold timer sends held frames (queue-state.ts). */
+  /**
+   * `beforeTimedFlush` runs before the hold timer sends held frames (queue-state.ts); `holdMs`:
+   * how long an `accepted` may wait for its outcome (ACCEPTED_HOLD_MS).
+   */
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly beforeTimedFlush: () => void = () => {},
+    private readonly holdMs = ACCEPTED_HOLD_MS,
   ) {}
 
   add(ws: WebSocket, attachment: LinkAttachment): Link {
@@ -112,10 +116,13 @@ export class LinkRegistry {
   hold(link: Link, text: string): void {
     link.held.push(text);
     this.holding.add(link);
+    // One timer for all links, not cleared when their frames go with outcomes (a timer set and
+    // cleared per request costs more than one that fires with nothing to do).
     this.holdTimer ??= setTimeout(() => {
-      this.beforeTimedFlush();
+      // Nothing held any more: no writes to hurry.
+      if (this.holding.size > 0) this.beforeTimedFlush();
       this.flushHeld();
-    }, ACCEPTED_HOLD_MS);
+    }, this.holdMs);
   }
 
   /** Sends every held `accepted` frame now. */
@@ -133,11 +140,6 @@ export class LinkRegistry {
     const texts = link.held;
     link.held = [];
     this.holding.delete(link);
-    if (this.holding.size === 0 && this.holdTimer !== undefined) {
-      // Nothing left for the timer: it would only hurry writes held for quiet requests.
-      clearTimeout(this.holdTimer);
-      this.holdTimer = undefined;
-    }
     return texts;
   }
 

@@ -34,11 +34,16 @@ function stateOf(instance: QueueDO): QueueState {
   return (instance as unknown as { state: QueueState }).state;
 }
 
-/** Makes queue `queue`'s object hold quiet requests' writes for a minute (held-writes.ts). */
+/**
+ * Makes queue `queue`'s object hold quiet requests' writes, and `accepted` frames waiting for
+ * their outcomes, for a minute: no timer of theirs fires during a test (held-writes.ts).
+ */
 async function holdLong(queue: string): Promise<void> {
   await runInDurableObject(env.QUEUE.getByName(queue), (instance) => {
-    const enqueues = (instance as unknown as { linkEnqueues: { holdMs: number } }).linkEnqueues;
-    enqueues.holdMs = 60_000;
+    type Holds = { holdMs: number };
+    const inside = instance as unknown as { linkEnqueues: Holds; state: { links: Holds } };
+    inside.linkEnqueues.holdMs = 60_000;
+    inside.state.links.holdMs = 60_000;
   });
 }
 
@@ -217,7 +222,7 @@ describe("held writes (durable queue, quiet partition)", () => {
     worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody(0) });
     expect(await client.take(2)).toMatchObject([{ type: "accepted" }, { type: "reply" }]);
     client.send({ type: "ack", ids: ["r2"] });
-    await settled(); // past every other timer (the early finishes' and the held accepted frames')
+    await settled(); // past the early finishes' timer, which leaves held writes to carry them
     const held = await runInDurableObject(env.QUEUE.getByName(q), (instance) => {
       return stateOf(instance).holding;
     });
