@@ -3,6 +3,8 @@
  * again on the same port and state. Clients and servers reconnect on their own (full-jitter
  * backoff); clients re-send their unfinished requests with the same ids (the queue deduplicates
  * them); replies produced before the kill wait in SQLite (queue outcomes, exchange outbox).
+ * A serial client is killed under too: its partition is quiet, so its requests are dispatched
+ * before they are written and share held writes (held-writes.ts), held most of the time.
  */
 import { describe, expect, it } from "vitest";
 import {
@@ -70,6 +72,39 @@ describe("the relay killed with SIGKILL under load and restarted", () => {
     expect(ran.size).toBe(TOTAL);
     console.log(
       `relay SIGKILL: sent=${summary.sent} replied=${summary.replied} settledAtKill=${settledAtKill} errors=${JSON.stringify(summary.errors)} lost=${summary.lost} duplicated=${summary.duplicated} wireRepeats=${summary.wireDuplicates} p99=${summary.p99Ms}ms`,
+    );
+  });
+
+  it("settles a serial client's requests (quiet partition, writes held) exactly once after the kill", async () => {
+    const queue = "relay-kill-serial-q";
+    const identity = "rk-serial";
+    const total = 400;
+    const server = await faults.peer("rk-serial-server");
+    await serve(server, { identity: "rk-serial-server", queue, concurrency: 4, name: "s" });
+    const client = await faults.peer("rk-serial-client");
+    await connectIdentities(client, [identity]);
+    // One request in flight: the durable partition is quiet whenever a request arrives.
+    const load = { job: "serial", identities: [identity], perIdentity: total, window: 1, queue };
+    await startLoad(client, { ...load, timeout: 120_000 });
+
+    await waitUntil(
+      async () => (await progress(client, "serial")) >= 100,
+      60_000,
+      "100 settled requests",
+    );
+    const relay = faults.relay();
+    await relay.kill9();
+    const settledAtKill = await progress(client, "serial");
+    expect(settledAtKill).toBeLessThan(total);
+    await relay.restart();
+
+    const summary = await awaitLoad(client, "serial", 120_000);
+    expect(summary.samples).toEqual([]);
+    expect(exactlyOnce(summary)).toEqual(settledOnce(total));
+    expect(summary.replied).toBe(total);
+    expect(new Set(ranLog([server]).map((r) => r.key)).size).toBe(total);
+    console.log(
+      `relay SIGKILL, serial client: replied=${summary.replied} settledAtKill=${settledAtKill} lost=${summary.lost} duplicated=${summary.duplicated} wireRepeats=${summary.wireDuplicates}`,
     );
   });
 });
