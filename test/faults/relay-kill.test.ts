@@ -7,10 +7,13 @@
  * before they are written and share held writes (held-writes.ts), held most of the time.
  */
 import { describe, expect, it } from "vitest";
+import type { PeerProcess } from "../e2e/support/peer.js";
 import {
   awaitLoad,
   connectIdentities,
   exactlyOnce,
+  type FaultFixture,
+  type LoadSummary,
   progress,
   ranLog,
   serve,
@@ -24,6 +27,36 @@ const QUEUE = "relay-kill-q";
 const IDENTITIES = Array.from({ length: 6 }, (_, i) => `rk-client-${i}`);
 const PER_IDENTITY = 200;
 const TOTAL = IDENTITIES.length * PER_IDENTITY;
+
+/**
+ * Kills the relay once `job` has settled `killAt` requests, restarts it, and checks that all
+ * `total` then settle exactly once with their replies, each run by one of `servers` (re-runs
+ * after the kill are allowed). Returns the load's summary and how many had settled at the kill.
+ */
+async function killAndSettle(
+  faults: FaultFixture,
+  peers: { client: PeerProcess; servers: PeerProcess[] },
+  job: { name: string; total: number; killAt: number },
+): Promise<{ summary: LoadSummary; settledAtKill: number }> {
+  const { client, servers } = peers;
+  await waitUntil(
+    async () => (await progress(client, job.name)) >= job.killAt,
+    60_000,
+    `${job.killAt} settled requests`,
+  );
+  const relay = faults.relay();
+  await relay.kill9();
+  const settledAtKill = await progress(client, job.name);
+  expect(settledAtKill).toBeLessThan(job.total);
+  await relay.restart();
+
+  const summary = await awaitLoad(client, job.name, 120_000);
+  expect(summary.samples).toEqual([]);
+  expect(exactlyOnce(summary)).toEqual(settledOnce(job.total));
+  expect(summary.replied).toBe(job.total);
+  expect(new Set(ranLog(servers).map((r) => r.key)).size).toBe(job.total);
+  return { summary, settledAtKill };
+}
 
 describe("the relay killed with SIGKILL under load and restarted", () => {
   const faults = useFaultRelay();
@@ -52,24 +85,8 @@ describe("the relay killed with SIGKILL under load and restarted", () => {
       timeout: 120_000,
     });
 
-    await waitUntil(
-      async () => (await progress(client, "load")) >= 300,
-      60_000,
-      "300 settled requests",
-    );
-    const relay = faults.relay();
-    await relay.kill9();
-    const settledAtKill = await progress(client, "load");
-    expect(settledAtKill).toBeLessThan(TOTAL);
-    await relay.restart();
-
-    const summary = await awaitLoad(client, "load", 120_000);
-    expect(summary.samples).toEqual([]);
-    expect(exactlyOnce(summary)).toEqual(settledOnce(TOTAL));
-    expect(summary.replied).toBe(TOTAL);
-    // Every replied request was run by a server (re-runs after the kill are allowed).
-    const ran = new Set(ranLog(servers).map((r) => r.key));
-    expect(ran.size).toBe(TOTAL);
+    const job = { name: "load", total: TOTAL, killAt: 300 };
+    const { summary, settledAtKill } = await killAndSettle(faults, { client, servers }, job);
     console.log(
       `relay SIGKILL: sent=${summary.sent} replied=${summary.replied} settledAtKill=${settledAtKill} errors=${JSON.stringify(summary.errors)} lost=${summary.lost} duplicated=${summary.duplicated} wireRepeats=${summary.wireDuplicates} p99=${summary.p99Ms}ms`,
     );
@@ -87,22 +104,9 @@ describe("the relay killed with SIGKILL under load and restarted", () => {
     const load = { job: "serial", identities: [identity], perIdentity: total, window: 1, queue };
     await startLoad(client, { ...load, timeout: 120_000 });
 
-    await waitUntil(
-      async () => (await progress(client, "serial")) >= 100,
-      60_000,
-      "100 settled requests",
-    );
-    const relay = faults.relay();
-    await relay.kill9();
-    const settledAtKill = await progress(client, "serial");
-    expect(settledAtKill).toBeLessThan(total);
-    await relay.restart();
-
-    const summary = await awaitLoad(client, "serial", 120_000);
-    expect(summary.samples).toEqual([]);
-    expect(exactlyOnce(summary)).toEqual(settledOnce(total));
-    expect(summary.replied).toBe(total);
-    expect(new Set(ranLog([server]).map((r) => r.key)).size).toBe(total);
+    const job = { name: "serial", total, killAt: 100 };
+    const peers = { client, servers: [server] };
+    const { summary, settledAtKill } = await killAndSettle(faults, peers, job);
     console.log(
       `relay SIGKILL, serial client: replied=${summary.replied} settledAtKill=${settledAtKill} lost=${summary.lost} duplicated=${summary.duplicated} wireRepeats=${summary.wireDuplicates}`,
     );
