@@ -4,15 +4,18 @@
  *
  *   npm run build && node examples/echo/client.mjs [identity]
  *
- * EDGEMQ_URL chooses the relay (default ws://127.0.0.1:8787); the identity comes from argv, then
- * EDGEMQ_IDENTITY, then "echo-client".
+ * EDGEMQ_URL chooses the relay (default ws://127.0.0.1:8787). A relay in dev mode (`npm start`)
+ * takes the identity from argv, then EDGEMQ_IDENTITY, then "echo-client"; a signed relay takes it
+ * from the token in EDGEMQ_TOKEN (README, Security).
  */
 import { connect, EdgeMQError } from "edgemq/client";
 
 const url = process.env.EDGEMQ_URL ?? "ws://127.0.0.1:8787";
-const identity = process.argv[2] ?? process.env.EDGEMQ_IDENTITY ?? "echo-client";
-
-const peer = await connect(url, { identity });
+const token = process.env.EDGEMQ_TOKEN;
+const peer = await connect(
+  url,
+  token ? { token } : { identity: process.argv[2] ?? process.env.EDGEMQ_IDENTITY ?? "echo-client" },
+);
 try {
   // failFast: if no echo server is connected, fail at once with no_responders instead of waiting.
   const options = { timeout: 5_000, failFast: true };

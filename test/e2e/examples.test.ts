@@ -1,0 +1,132 @@
+/**
+ * The README's examples run as a newcomer runs them: examples/echo/server.mjs and client.mjs as
+ * their own Node processes (importing `edgemq/client` from dist/), against a relay in dev mode
+ * (identities declared) and against a signed one (EDGEMQ_SECRET set, tokens minted with the
+ * `edgemq token` CLI, identities from the tokens).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { REPO_ROOT } from "./relay.js";
+import { useRelay } from "./support/fixture.js";
+
+const SECRET = "examples-test-secret-0123456789abcdef";
+const RUN_MS = 30_000;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const servers: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const server of servers.splice(0)) server.kill("SIGKILL");
+});
+
+/** Runs `node args` in the repo, with `env` and none of this process's EDGEMQ_* settings. */
+function node(args: string[], env: Record<string, string>): ChildProcess {
+  const inherited = Object.entries(process.env).filter(([name]) => !name.startsWith("EDGEMQ_"));
+  const all = { ...Object.fromEntries(inherited), ...env };
+  return spawn(process.execPath, args, { cwd: REPO_ROOT, env: all });
+}
+
+/** Runs a program to its end (bounded), with its output. */
+function run(args: string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = node(args, env);
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${args.join(" ")} ran over ${RUN_MS} ms:\n${stdout}\n${stderr}`));
+    }, RUN_MS);
+    child.once("error", reject);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Starts the echo server and waits for the line saying it serves. */
+function startServer(args: string[], env: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = node([join("examples", "echo", "server.mjs"), ...args], env);
+    servers.push(child);
+    let output = "";
+    const timer = setTimeout(() => reject(new Error(`no server in time:\n${output}`)), RUN_MS);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('serves "echo"')) {
+        clearTimeout(timer);
+        resolve(output);
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the server exited (${code}):\n${output}`));
+    });
+  });
+}
+
+async function token(sub: string, role: string): Promise<string> {
+  const cli = join("dist", "cli", "edgemq.js");
+  const args = [cli, "token", "--sub", sub, "--role", role, "--queue", "echo", "--ttl", "1h"];
+  const minted = await run(args, { EDGEMQ_SECRET: SECRET });
+  expect(minted.code, minted.stderr).toBe(0);
+  return minted.stdout.trim();
+}
+
+/** What the client prints for its four requests, each answered by `by` for `from`. */
+function expectEchoes(stdout: string, from: string, by: string): void {
+  const tag = `"from":"${from}","by":"${by}"`;
+  expect(stdout).toContain(`json  → {"echo":{"hello":"world","n":42},${tag}`);
+  expect(stdout).toContain(`text  → {"echo":"héllo, wörld",${tag}`);
+  expect(stdout).toContain("bytes → Uint8Array(5) [ 0, 1, 2, 254, 255 ]");
+  expect(stdout).toContain(`three → {"echo":{"n":1},${tag}`);
+}
+
+describe("examples/echo against a relay in dev mode (npm start)", () => {
+  const e2e = useRelay();
+
+  it("the client's four requests come back from the server, tagged with the declared identities", async () => {
+    const env = { EDGEMQ_URL: e2e.relay().url };
+    await startServer(["worker-1"], env);
+    const client = await run([join("examples", "echo", "client.mjs"), "alice"], env);
+    expect(client.code, client.stderr).toBe(0);
+    expectEchoes(client.stdout, "alice", "worker-1");
+  });
+});
+
+describe("examples/echo against a signed relay (EDGEMQ_SECRET)", () => {
+  const e2e = useRelay({ vars: { EDGEMQ_SECRET: SECRET } });
+
+  it("with minted tokens, the identities come from the tokens", async () => {
+    const url = e2e.relay().url;
+    await startServer([], { EDGEMQ_URL: url, EDGEMQ_TOKEN: await token("echo-server", "server") });
+    const client = await run([join("examples", "echo", "client.mjs"), "not-used"], {
+      EDGEMQ_URL: url,
+      EDGEMQ_TOKEN: await token("alice", "client"),
+    });
+    expect(client.code, client.stderr).toBe(0);
+    expectEchoes(client.stdout, "alice", "echo-server");
+  });
+
+  it("without a token, the client is refused with a typed error and exits non-zero", async () => {
+    const client = await run([join("examples", "echo", "client.mjs"), "bob"], {
+      EDGEMQ_URL: e2e.relay().url,
+    });
+    expect(client.code).not.toBe(0);
+    expect(client.stderr).toContain("EdgeMQError: the relay refused the connection (HTTP 401)");
+  });
+});
