@@ -15,7 +15,12 @@ const token = process.env.EDGEMQ_TOKEN;
 const peer = await connect(
   url,
   token ? { token } : { identity: process.argv[2] ?? process.env.EDGEMQ_IDENTITY ?? "echo-client" },
-);
+).catch((error) => {
+  if (!(error instanceof EdgeMQError)) throw error;
+  // A bad URL, a relay that is not running, or a token it refuses (unauthorized, forbidden).
+  console.error(`could not connect: ${error.code}: ${error.message}`);
+  process.exit(1);
+});
 try {
   // failFast: if no echo server is connected, fail at once with no_responders instead of waiting.
   const options = { timeout: 5_000, failFast: true };

@@ -8,14 +8,19 @@
  * takes the identity from argv, then EDGEMQ_IDENTITY, then "echo-server"; a signed relay takes it
  * from the token in EDGEMQ_TOKEN (README, Security).
  */
-import { connect } from "edgemq/client";
+import { connect, EdgeMQError } from "edgemq/client";
 
 const url = process.env.EDGEMQ_URL ?? "ws://127.0.0.1:8787";
 const token = process.env.EDGEMQ_TOKEN;
 const peer = await connect(
   url,
   token ? { token } : { identity: process.argv[2] ?? process.env.EDGEMQ_IDENTITY ?? "echo-server" },
-);
+).catch((error) => {
+  if (!(error instanceof EdgeMQError)) throw error;
+  // A bad URL, a relay that is not running, or a token it refuses (unauthorized, forbidden).
+  console.error(`could not connect: ${error.code}: ${error.message}`);
+  process.exit(1);
+});
 const identity = peer.identity;
 const service = peer.serve(
   "echo",

@@ -127,6 +127,8 @@ describe("examples/echo against a signed relay (EDGEMQ_SECRET)", () => {
       EDGEMQ_URL: e2e.relay().url,
     });
     expect(client.code).not.toBe(0);
-    expect(client.stderr).toContain("EdgeMQError: the relay refused the connection (HTTP 401)");
+    expect(client.stderr).toContain(
+      "could not connect: unauthorized: the relay refused the connection (HTTP 401)",
+    );
   });
 });
