@@ -16,11 +16,15 @@ import { CLOSE_CODE, encodeBody } from "../../protocol/index.js";
 import { idOf, linkSocket, serverSocket } from "./exchange-test-socket.js";
 
 /** The requests table of queue `queue`'s object: client id and state per row. */
-async function rows(queue: string): Promise<{ client_id: unknown; state: unknown }[]> {
+/** The queue's request rows in rid order, each with `columns` (default: client_id and state). */
+async function rows(
+  queue: string,
+  columns: readonly string[] = ["client_id", "state"],
+): Promise<Record<string, unknown>[]> {
   const found = await runInDurableObject(env.QUEUE.getByName(queue), (_instance, state) =>
-    state.storage.sql.exec("SELECT client_id, state FROM requests ORDER BY rid").toArray(),
+    state.storage.sql.exec(`SELECT ${columns.join(", ")} FROM requests ORDER BY rid`).toArray(),
   );
-  return found.map((row) => ({ client_id: row.client_id, state: row.state }));
+  return found.map((row) => Object.fromEntries(columns.map((c) => [c, row[c]])));
 }
 
 /**
@@ -230,12 +234,7 @@ describe("held writes (durable queue, quiet partition)", () => {
     expect(await rows(q)).toEqual([]);
     // Any other call writes them first, in one transaction: both requests, done and delivered.
     expect(await env.QUEUE.getByName(q).stats()).toMatchObject({ queued: 0, leased: 0 });
-    const stored = await runInDurableObject(env.QUEUE.getByName(q), (_instance, state) =>
-      state.storage.sql
-        .exec("SELECT client_id, state, outcome FROM requests ORDER BY rid")
-        .toArray(),
-    );
-    expect(stored).toEqual([
+    expect(await rows(q, ["client_id", "state", "outcome"])).toEqual([
       { client_id: "r1", state: "done", outcome: null },
       { client_id: "r2", state: "done", outcome: null },
     ]);
