@@ -8,9 +8,9 @@ import type { QueueDO } from "../durable-objects/queue/queue-do.js";
 export interface Env {
   QUEUE: DurableObjectNamespace<QueueDO>;
   EXCHANGE: DurableObjectNamespace<ExchangeDO>;
-  /** "true" only under `npm start`: peers declare their identity without a token. */
-  EDGEMQ_DEV_MODE?: string;
+  /** "true" (or TOML `true`) only under `npm start`: peers declare their identity without a token. */
+  EDGEMQ_DEV_MODE?: string | boolean;
   /** HS256 secret for peer tokens (issue: security). */
   EDGEMQ_SECRET?: string;
-  EDGEMQ_EXCHANGE_SHARDS?: string;
+  EDGEMQ_EXCHANGE_SHARDS?: string | number;
 }

@@ -39,10 +39,23 @@ export const LIMIT_VARS: Readonly<Record<keyof Limits, string>> = {
   dedupWindowMs: "EDGEMQ_DEDUP_WINDOW_MS",
 };
 
+/**
+ * A positive whole number, given as a string (`"1000"`, `--var`) or as a TOML number (`1000`:
+ * wrangler passes [vars] numbers to the Worker as numbers); anything else is the fallback.
+ */
 function readPositiveInt(value: unknown, fallback: number): number {
-  if (typeof value !== "string" || value.trim() === "") return fallback;
-  const n = Number(value);
+  const n =
+    typeof value === "number"
+      ? value
+      : typeof value === "string" && value.trim() !== ""
+        ? Number(value)
+        : Number.NaN;
   return Number.isSafeInteger(n) && n > 0 ? n : fallback;
+}
+
+/** `true` as a string (`--var`, a quoted TOML value) or as a TOML boolean. */
+function readTrue(value: unknown): boolean {
+  return value === true || value === "true";
 }
 
 /** Settings per `env` object: the front door reads them on every HTTP call, env never changes. */
@@ -67,7 +80,7 @@ function parseSettings(env: object): RelaySettings {
   return {
     limits,
     exchangeShards: readPositiveInt(vars.EDGEMQ_EXCHANGE_SHARDS, 1),
-    devMode: vars.EDGEMQ_DEV_MODE === "true",
+    devMode: readTrue(vars.EDGEMQ_DEV_MODE),
     rateLimit: {
       perSecond: readPositiveInt(vars.EDGEMQ_RATE_LIMIT_PER_SECOND, DEFAULT_RATE_LIMIT.perSecond),
       burst: readPositiveInt(vars.EDGEMQ_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT.burst),

@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { readSettings } from "../../../durable-objects/shared/settings.js";
+import { DEFAULT_LIMITS } from "../../../protocol/index.js";
+
+describe("readSettings", () => {
+  it("uses the protocol's defaults when nothing is set", () => {
+    const settings = readSettings({});
+    expect(settings.limits).toEqual(DEFAULT_LIMITS);
+    expect(settings.exchangeShards).toBe(1);
+    expect(settings.devMode).toBe(false);
+  });
+
+  it("reads a limit given as a string, as `--var` and quoted TOML values are", () => {
+    expect(readSettings({ EDGEMQ_MAX_BODY_BYTES: "262144" }).limits.maxBodyBytes).toBe(262_144);
+  });
+
+  it("reads a limit given as a TOML number, which wrangler passes as a number", () => {
+    const settings = readSettings({
+      EDGEMQ_MAX_BODY_BYTES: 262_144,
+      EDGEMQ_EXCHANGE_SHARDS: 4,
+      EDGEMQ_RATE_LIMIT_PER_SECOND: 50,
+    });
+    expect(settings.limits.maxBodyBytes).toBe(262_144);
+    expect(settings.exchangeShards).toBe(4);
+    expect(settings.rateLimit.perSecond).toBe(50);
+  });
+
+  it("falls back to the default for zero, negative, fractional or non-numeric values", () => {
+    for (const value of [0, -5, 1.5, "0", "-5", "1.5", "lots", "", " ", true, null]) {
+      expect(readSettings({ EDGEMQ_MAX_ATTEMPTS: value }).limits.maxAttempts).toBe(
+        DEFAULT_LIMITS.maxAttempts,
+      );
+    }
+  });
+
+  it("turns dev mode on for the string or the TOML boolean true, and nothing else", () => {
+    expect(readSettings({ EDGEMQ_DEV_MODE: "true" }).devMode).toBe(true);
+    expect(readSettings({ EDGEMQ_DEV_MODE: true }).devMode).toBe(true);
+    for (const value of ["false", false, "1", 1, "TRUE", "yes", ""]) {
+      expect(readSettings({ EDGEMQ_DEV_MODE: value }).devMode).toBe(false);
+    }
+  });
+});
