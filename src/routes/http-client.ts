@@ -63,7 +63,8 @@ export async function postRequest(c: HttpContext): Promise<Response> {
   const identity = principal.identity;
   const exchange = exchangeFor(c.env, identity);
   const answer = await exchange.submit({ identity, queue, request });
-  if (!answer.ok) return refusalResponse(answer.error);
+  // Refused at submit: nothing was stored, but the answer still names the request.
+  if (!answer.ok) return refusalResponse(answer.error, id);
 
   const location = `/v1/requests/${id}`;
   if (isAsync) {

@@ -156,7 +156,20 @@ describe("HTTP clients", () => {
       identity: "curl-dave",
       body: "x",
     });
+    expect(response.headers.get("EdgeMQ-Request-Id")).toMatch(/^[0-9a-f-]{36}$/);
     await expectError(response, 503, "no_responders");
+  });
+
+  it("names the client's own id on a refusal at submit, which stores nothing to read back", async () => {
+    const response = await http("/v1/queues/hc-nobody-3/requests?failFast=true", {
+      identity: "curl-dave",
+      body: "x",
+      headers: { "EdgeMQ-Request-Id": "dave-1" },
+    });
+    expect(response.headers.get("EdgeMQ-Request-Id")).toBe("dave-1");
+    await expectError(response, 503, "no_responders");
+    const later = await http("/v1/requests/dave-1", { identity: "curl-dave", method: "GET" });
+    await expectError(later, 404, "not_found");
   });
 
   it("answers 504 timeout when a connected server does not reply before the deadline", async () => {
