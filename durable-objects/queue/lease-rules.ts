@@ -32,7 +32,9 @@ export function checkAnswer(
   if (row.state === "done") {
     if (row.deadline <= now) return err(refusal(ERROR_CODE.expired, "the deadline has passed"));
     if (row.leaseConn === connId) {
-      return err(refusal(ERROR_CODE.conflict, "the request was already answered"));
+      return err(
+        refusal(ERROR_CODE.conflict, "the request already has its outcome (answered or cancelled)"),
+      );
     }
     return err(refusal(ERROR_CODE.forbidden, "the request is not leased to this connection"));
   }

@@ -6,7 +6,7 @@
  *     The request is leased to this identity's HTTP connection for leaseMs (as a dispatch is).
  *   POST /v1/queues/:queue/replies/:id
  *     body = the reply (its Content-Type travels). 204 accepted; 404 not dispatched to this
- *     server, 409 already answered, 410 deadline passed.
+ *     server, 409 already ended (answered or cancelled), 410 deadline passed.
  *   POST /v1/queues/:queue/failures/:id
  *     body = the failure message (text). The client gets server_error with it; same rules as
  *     a reply.

@@ -2,7 +2,7 @@
  * The HTTP API for servers in workerd: take and reply serve a WebSocket client's request and an
  * HTTP client's request, an empty take answers 204, a waiting take receives a request enqueued
  * meanwhile and counts as a connected server, and replies follow the lease rules (404 not this
- * server's, 409 already answered, 410 deadline passed).
+ * server's, 409 already answered or cancelled, 410 deadline passed).
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -119,6 +119,24 @@ describe("HTTP servers", () => {
     expect((await reply("hs-twice", "curl-worker-7", id, "first")).status).toBe(204);
     await expectError(await reply("hs-twice", "curl-worker-7", id, "second"), 409, "conflict");
     expect(await (await pending).text()).toBe("first");
+  });
+
+  it("refuses with 409 conflict a reply to a request its client cancelled meanwhile", async () => {
+    const clientId = await asyncRequest("hs-cancelled", "curl-client-9");
+    const taken = await take("hs-cancelled", "curl-worker-9", 5_000);
+    const id = taken.headers.get("EdgeMQ-Request-Id") ?? "";
+    const cancelled = await http(`/v1/queues/hs-cancelled/requests/${clientId}`, {
+      identity: "curl-client-9",
+      method: "DELETE",
+    });
+    expect(cancelled.status).toBe(204);
+    const refused = await reply("hs-cancelled", "curl-worker-9", id, "too late");
+    await expectError(refused, 409, "conflict");
+    const outcome = await http(`/v1/requests/${clientId}`, {
+      identity: "curl-client-9",
+      method: "GET",
+    });
+    await expectError(outcome, 499, "cancelled");
   });
 
   it("refuses a reply after the request's deadline with 410 expired", async () => {
