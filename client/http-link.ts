@@ -21,7 +21,8 @@ import type { Credentials } from "./url.js";
 export interface HttpRequestInit {
   method: string;
   headers: Record<string, string>;
-  body?: Uint8Array | string;
+  /** Bytes over an ArrayBuffer, as DOM `fetch` takes them (so `fetch: globalThis.fetch` fits). */
+  body?: Uint8Array<ArrayBuffer> | string;
   signal?: PlatformAbortSignal & AbortSignalLike;
 }
 
@@ -55,6 +56,15 @@ export function resolveFetch(given: FetchLike | undefined): FetchLike {
     const response: unknown = await Reflect.apply(platform, globalThis, [url, init]);
     return checkedResponse(response);
   };
+}
+
+/** fetch takes bytes over an ArrayBuffer: a view of one is passed as it is, others are copied. */
+function fetchBody(body: Uint8Array | string): Uint8Array<ArrayBuffer> | string {
+  if (typeof body === "string") return body;
+  const buffer = body.buffer;
+  if (buffer instanceof ArrayBuffer)
+    return new Uint8Array(buffer, body.byteOffset, body.byteLength);
+  return new Uint8Array(body);
 }
 
 /** The relay's HTTP base URL for a user's relay URL. */
@@ -105,7 +115,7 @@ export class HttpLink {
       headers.Authorization = `Bearer ${this.#credentials.token}`;
     }
     const request: HttpRequestInit = { method, headers };
-    if (init.body !== undefined) request.body = init.body;
+    if (init.body !== undefined) request.body = fetchBody(init.body);
     if (signal !== undefined) request.signal = signal;
     const response = await this.#fetch(`${this.#base}${path}`, request);
     const bytes = new Uint8Array(await response.arrayBuffer());
