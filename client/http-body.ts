@@ -10,6 +10,8 @@ import {
   type Body,
   EdgeMQError,
   ERROR_CODE,
+  isJsonMediaType,
+  isUtf8Text,
   type JsonValue,
   utf8Length,
 } from "../protocol/index.js";
@@ -44,8 +46,7 @@ export function httpBodyOf(body: Body): HttpBody {
 /** The SDK body for an HTTP body; throws `bad_request` for a JSON type that does not parse. */
 export function bodyOfHttp(contentType: string | undefined, bytes: Uint8Array): Body {
   const type = contentType ?? BYTES_CONTENT_TYPE;
-  const media = (type.split(";")[0] ?? "").trim().toLowerCase();
-  if (media === "application/json" || media.endsWith("+json")) {
+  if (isJsonMediaType(type)) {
     const text = decodeUtf8(bytes);
     try {
       if (text !== undefined) return JSON.parse(text) as JsonValue;
@@ -54,19 +55,11 @@ export function bodyOfHttp(contentType: string | undefined, bytes: Uint8Array): 
     }
     throw new EdgeMQError(ERROR_CODE.badRequest, "body is not valid UTF-8 JSON");
   }
-  if (media.startsWith("text/") && isUtf8Charset(type)) {
+  if (isUtf8Text(type)) {
     const text = decodeUtf8(bytes);
     if (text !== undefined) return text;
   }
   return bytes;
-}
-
-function isUtf8Charset(contentType: string): boolean {
-  const match = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType);
-  const charset = match?.[1]?.toLowerCase();
-  return (
-    charset === undefined || charset === "utf-8" || charset === "utf8" || charset === "us-ascii"
-  );
 }
 
 function decodeUtf8(bytes: Uint8Array): string | undefined {

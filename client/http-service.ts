@@ -2,8 +2,9 @@
  * A served queue over the HTTP transport: `concurrency` loops, each long-polling
  * `POST /v1/queues/{q}/take?wait=`, running the handler on what it took and posting the reply
  * (`.../replies/{id}`) or, when the handler throws, its message (`.../failures/{id}`, the client
- * gets `server_error`). While a handler runs its lease is renewed every third of the lease
- * (`.../leases/{id}`; the length comes from the take's `EdgeMQ-Lease-Ms`); a renewal refused
+ * gets `server_error`; so does a reply the relay refuses for its content: over its limit, or
+ * not fitting its Content-Type). While a handler runs its lease is renewed every third of the
+ * lease (`.../leases/{id}`; the length comes from the take's `EdgeMQ-Lease-Ms`); a renewal refused
  * (lease lost, deadline passed) aborts the handler's signal and its reply is not sent. close()
  * stops taking (an in-flight take is abandoned: a request the relay leased to it comes back after
  * its lease, at the next attempt), lets the handlers in hand finish and answer, then resolves.
@@ -19,7 +20,7 @@ import {
   isRequestId,
   type Limits,
 } from "../protocol/index.js";
-import { bodyOfHttp, httpBodyOf } from "./http-body.js";
+import { bodyOfHttp, type HttpBody, TEXT_CONTENT_TYPE } from "./http-body.js";
 import { answerError, type HttpAnswer, type HttpLink, paceEmptyPoll } from "./http-link.js";
 import { readCount, takePartition } from "./http-partitions.js";
 import type { HttpStatus } from "./http-status.js";
@@ -28,6 +29,7 @@ import type { Service } from "./peer-api.js";
 import { createAbortController, startTimer, stopTimer, type TimerHandle } from "./platform.js";
 import type { Handler, ServeRequest } from "./service.js";
 import type { Status } from "./status.js";
+import { httpReplyOf } from "./typed-body.js";
 
 /** Longest a take waits at the relay before answering 204 (under common proxy timeouts). */
 export const TAKE_WAIT_MS = 25_000;
@@ -194,20 +196,22 @@ export class HttpService implements Service {
     };
     const every = renewEvery(taken.leaseMs);
     renewal = startTimer(() => void renew(), every);
-    let reply: { ok: true; body: ReturnType<typeof httpBodyOf> } | { ok: false; message: string };
+    let reply: { ok: true; body: HttpBody } | { ok: false; message: string };
     try {
+      const contentType = taken.answer.header("content-type");
       const request: ServeRequest = {
         id: taken.id,
         from: taken.from,
         queue: this.queue,
-        body: bodyOfHttp(taken.answer.header("content-type"), taken.answer.bytes),
+        body: bodyOfHttp(contentType, taken.answer.bytes),
+        contentType,
         headers: {},
         deadline: taken.deadline,
         attempt: taken.attempt,
         partition: taken.partition,
         signal: controller.signal,
       };
-      const body = httpBodyOf(await this.#setup.handler(request));
+      const body = httpReplyOf(await this.#setup.handler(request));
       reply =
         body.size > this.#setup.limits.maxBodyBytes
           ? { ok: false, message: `reply body over ${this.#setup.limits.maxBodyBytes} bytes` }
@@ -218,22 +222,22 @@ export class HttpService implements Service {
     stopTimer(expiry);
     stopTimer(renewal);
     if (leaseLost) return;
-    const answered = reply.ok
+    const refusal = reply.ok
       ? await this.#answer(taken, "replies", reply.body.content, reply.body.contentType)
-      : await this.#answer(taken, "failures", reply.message, "text/plain; charset=utf-8");
-    if (answered === "too_large") {
-      const message = `reply body over the relay's limit`;
-      await this.#answer(taken, "failures", message, "text/plain; charset=utf-8");
-    }
+      : await this.#answer(taken, "failures", reply.message, TEXT_CONTENT_TYPE);
+    if (refusal !== undefined) await this.#answer(taken, "failures", refusal, TEXT_CONTENT_TYPE);
   }
 
-  /** Posts a reply or failure, retrying network errors until the deadline. */
+  /**
+   * Posts a reply or failure, retrying network errors until the deadline. Returns the failure
+   * message to post instead when the relay refused a reply for its content.
+   */
   async #answer(
     taken: Taken,
     route: "replies" | "failures",
     content: Uint8Array | string,
     contentType: string,
-  ): Promise<"done" | "too_large"> {
+  ): Promise<string | undefined> {
     const { link, status } = this.#setup;
     const path = `${this.#base}/${route}/${encodeURIComponent(taken.id)}${taken.partitionQuery}`;
     const signal = createAbortController().signal;
@@ -241,14 +245,15 @@ export class HttpService implements Service {
     const answer = await link.retrying(status, { signal, giveUpAt: taken.deadline }, () =>
       link.call("POST", path, { body: content, headers }, signal),
     );
-    if (answer instanceof EdgeMQError || answer.status < 400) return "done";
+    if (answer instanceof EdgeMQError || answer.status < 400) return undefined;
     // 409: an earlier try of this very answer landed. 404/410: the lease or deadline is gone.
     const error = answerError(answer);
-    if (error.code === ERROR_CODE.tooLarge) return "too_large";
+    const refusal = route === "replies" ? contentRefusal(error) : undefined;
+    if (refusal !== undefined) return refusal;
     if (!EXPECTED_REFUSALS.has(error.code)) {
       this.#setup.report({ type: "error", error, queue: this.queue });
     }
-    return "done";
+    return undefined;
   }
 }
 
@@ -258,6 +263,16 @@ const EXPECTED_REFUSALS = new Set<string>([
   ERROR_CODE.notFound,
   ERROR_CODE.expired,
 ]);
+
+/**
+ * The failure that answers a reply the relay refused for its content, so the client is not left
+ * waiting: too large, or a body its Content-Type does not fit (typed() JSON that is not JSON).
+ */
+function contentRefusal(error: EdgeMQError): string | undefined {
+  if (error.code === ERROR_CODE.tooLarge) return "reply body over the relay's limit";
+  if (error.code === ERROR_CODE.badRequest) return `reply refused by the relay: ${error.message}`;
+  return undefined;
+}
 
 /** What a failed handler tells the requester: the error's message, never its stack. */
 function failureMessage(error: unknown): string {

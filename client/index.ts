@@ -19,6 +19,7 @@ export type { AbortSignalLike } from "./platform.js";
 export type { RequestOptions } from "./requester.js";
 export type { Handler, ServeOptions, ServeRequest } from "./service.js";
 export type { Status } from "./status.js";
+export { type ReplyBody, TypedBody, typed } from "./typed-body.js";
 export type {
   CloseEventLike,
   ErrorEventLike,

@@ -12,7 +12,6 @@ import {
   decodeBody,
   EdgeMQError,
   ERROR_CODE,
-  encodeBody,
   type Frame,
   type Headers,
   type ServerFrame,
@@ -31,6 +30,7 @@ import {
   type TimerHandle,
 } from "./platform.js";
 import type { Status } from "./status.js";
+import { type ReplyBody, wireReplyOf } from "./typed-body.js";
 import type { WebSocketConstructor } from "./websocket.js";
 
 /** One dispatched request, as a handler sees it. */
@@ -41,6 +41,11 @@ export interface ServeRequest {
   readonly from: string;
   readonly queue: string;
   readonly body: Body;
+  /**
+   * The body's media type (its Content-Type when an HTTP client sent it); undefined when the
+   * sender named none. Over the HTTP transport it is the take's Content-Type, always set.
+   */
+  readonly contentType: string | undefined;
   readonly headers: Headers;
   /** Epoch milliseconds after which the requester has been answered `timeout`. */
   readonly deadline: number;
@@ -52,8 +57,11 @@ export interface ServeRequest {
   readonly signal: PlatformAbortSignal & AbortSignalLike;
 }
 
-/** A handler's return value is the reply body; a throw becomes `fail {message}` (no stack). */
-export type Handler = (request: ServeRequest) => Body | Promise<Body>;
+/**
+ * A handler's return value is the reply body (`typed(body, contentType)` names its media type);
+ * a throw becomes `fail {message}` (no stack).
+ */
+export type Handler = (request: ServeRequest) => ReplyBody | Promise<ReplyBody>;
 
 export interface ServeOptions {
   /** Most handlers running at once on this socket (default 16). */
@@ -229,6 +237,7 @@ export class SocketService implements Service {
         from: frame.from,
         queue: frame.queue,
         body: decodeBody(frame.body),
+        contentType: frame.body.type,
         headers: frame.headers ?? {},
         deadline: frame.deadline,
         attempt: frame.attempt,
@@ -250,8 +259,8 @@ export class SocketService implements Service {
     this.#checkDrained();
   }
 
-  #replyFrame(id: string, body: Body): ServerFrame {
-    const wire = encodeBody(body);
+  #replyFrame(id: string, reply: ReplyBody): ServerFrame {
+    const wire = wireReplyOf(reply);
     const max = this.#connection.limits.maxBodyBytes;
     if (bodySize(wire) > max) {
       throw new EdgeMQError(ERROR_CODE.tooLarge, `reply body over ${max} bytes`);

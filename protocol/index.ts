@@ -4,6 +4,7 @@
  */
 export * from "./body.js";
 export * from "./codec.js";
+export * from "./content-type.js";
 export * from "./errors.js";
 export * from "./frames.js";
 export * from "./http-headers.js";

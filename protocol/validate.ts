@@ -3,6 +3,7 @@
  * these; nothing else in EdgeMQ casts wire data.
  */
 import { BODY_ENCODING, type BodyEncoding, isBase64, utf8Length, type WireBody } from "./body.js";
+import { MAX_CONTENT_TYPE_CHARS } from "./content-type.js";
 import type { Headers } from "./frames.js";
 import {
   DEFAULT_LIMITS,
@@ -46,7 +47,7 @@ export function readWireBody(value: unknown): WireBody | string {
   if (!isBodyEncoding(enc)) return "body.enc must be json, utf8 or base64";
   if (typeof data !== "string") return "body.data must be a string";
   if (enc === "base64" && !isBase64(data)) return "body.data is not valid base64";
-  if (type !== undefined && (typeof type !== "string" || type.length > 256)) {
+  if (type !== undefined && (typeof type !== "string" || type.length > MAX_CONTENT_TYPE_CHARS)) {
     return "body.type must be a short string";
   }
   return type === undefined ? { enc, data } : { enc, data, type };

@@ -11,8 +11,13 @@
 import {
   base64ToBytes,
   bytesToBase64,
+  CONTENT_TYPE_RULE,
   EdgeMQError,
   ERROR_CODE,
+  isContentType,
+  isJsonMediaType,
+  isUtf8Text,
+  mediaType,
   type WireBody,
 } from "../protocol/index.js";
 
@@ -26,12 +31,6 @@ export const CONTENT_TYPE_FOR_ENCODING = {
   base64: "application/octet-stream",
 } as const;
 
-/** Longest Content-Type kept (the wire's limit for `body.type`). */
-export const MAX_CONTENT_TYPE_CHARS = 256;
-
-/** A Content-Type we can put back on a response: visible ASCII and spaces, bounded. */
-const SAFE_CONTENT_TYPE = /^[\x20-\x7e]{1,256}$/;
-
 /** An HTTP body ready to send: its content and Content-Type. */
 export interface HttpBody {
   content: Uint8Array | string;
@@ -42,21 +41,20 @@ export interface HttpBody {
 export function wireBodyFromHttp(contentType: string | null, bytes: Uint8Array): WireBody {
   const type =
     contentType === null || contentType.trim() === "" ? DEFAULT_CONTENT_TYPE : contentType;
-  if (type.length > MAX_CONTENT_TYPE_CHARS || !SAFE_CONTENT_TYPE.test(type)) {
-    throw new EdgeMQError(
-      ERROR_CODE.badRequest,
-      `Content-Type must be at most ${MAX_CONTENT_TYPE_CHARS} printable ASCII characters`,
-    );
+  if (!isContentType(type)) {
+    throw new EdgeMQError(ERROR_CODE.badRequest, `Content-Type must be ${CONTENT_TYPE_RULE}`);
   }
-  const media = mediaType(type);
-  if (isJsonMedia(media)) {
+  if (isJsonMediaType(type)) {
     const text = decodeUtf8(bytes);
     if (text === undefined || !parsesAsJson(text)) {
-      throw new EdgeMQError(ERROR_CODE.badRequest, `the body is not valid JSON (${media})`);
+      throw new EdgeMQError(
+        ERROR_CODE.badRequest,
+        `the body is not valid JSON (${mediaType(type)})`,
+      );
     }
     return { enc: "json", data: text, type };
   }
-  if (media.startsWith("text/") && isUtf8Charset(type)) {
+  if (isUtf8Text(type)) {
     const text = decodeUtf8(bytes);
     if (text !== undefined) return { enc: "utf8", data: text, type };
   }
@@ -66,28 +64,9 @@ export function wireBodyFromHttp(contentType: string | null, bytes: Uint8Array):
 /** The HTTP form of a wire body: bytes (or text) and a Content-Type. */
 export function httpFromWireBody(body: WireBody): HttpBody {
   const fallback = CONTENT_TYPE_FOR_ENCODING[body.enc];
-  const contentType =
-    body.type !== undefined && SAFE_CONTENT_TYPE.test(body.type) ? body.type : fallback;
+  const contentType = isContentType(body.type) ? body.type : fallback;
   const content = body.enc === "base64" ? base64ToBytes(body.data) : body.data;
   return { content, contentType };
-}
-
-/** The media type of a Content-Type, lower case, without parameters. */
-export function mediaType(contentType: string): string {
-  return (contentType.split(";")[0] ?? "").trim().toLowerCase();
-}
-
-function isJsonMedia(media: string): boolean {
-  return media === "application/json" || media.endsWith("+json");
-}
-
-/** True when the Content-Type names no charset, or UTF-8 (or its subset US-ASCII). */
-function isUtf8Charset(contentType: string): boolean {
-  const match = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType);
-  const charset = match?.[1]?.toLowerCase();
-  return (
-    charset === undefined || charset === "utf-8" || charset === "utf8" || charset === "us-ascii"
-  );
 }
 
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });

@@ -1,8 +1,9 @@
 /**
  * The SDK's HTTP transport (connect(url, { transport: "http" })) against a scripted fake fetch:
  * request() posts with a client-chosen id and long-polls the outcome, retries keep that id, error
- * bodies become EdgeMQError codes; serve() takes, runs the handler, replies or posts the failure,
- * and close() drains the handlers in hand.
+ * bodies become EdgeMQError codes; serve() takes, runs the handler (with the take's Content-Type),
+ * replies (under typed()'s Content-Type) or posts the failure, and close() drains the handlers in
+ * hand.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -11,6 +12,7 @@ import {
   type FetchLike,
   type HttpRequestInit,
   type Peer,
+  typed,
 } from "../../../client/index.js";
 
 interface Call {
@@ -223,6 +225,47 @@ describe("serve() over HTTP", () => {
     const reply = calls.find((c) => c.path === "/v1/queues/jobs/replies/7");
     expect(reply?.body).toBe('{"pong":true}');
     expect(reply?.headers["Content-Type"]).toBe("application/json");
+  });
+
+  it("gives the handler the take's Content-Type, and typed() makes it the reply's", async () => {
+    const png = () => taken("11", "PNG", "image/png");
+    const csv = () => taken("12", "a,b\n1,2", "text/csv");
+    const { fetch, calls } = fakeFetch(takes(png, csv));
+    const alice = await httpPeer(fetch);
+    const seen: unknown[] = [];
+    alice.serve(
+      "jobs",
+      (req) => {
+        seen.push({ id: req.id, contentType: req.contentType, body: req.body });
+        return typed(req.body, req.contentType);
+      },
+      { concurrency: 1 },
+    );
+    await expect.poll(() => calls.some((c) => c.path === "/v1/queues/jobs/replies/12")).toBe(true);
+    expect(seen).toEqual([
+      { id: "11", contentType: "image/png", body: new Uint8Array([0x50, 0x4e, 0x47]) },
+      { id: "12", contentType: "text/csv", body: "a,b\n1,2" },
+    ]);
+    const replies = calls.filter((c) => c.path.startsWith("/v1/queues/jobs/replies/"));
+    expect(replies.map((c) => c.headers["Content-Type"])).toEqual(["image/png", "text/csv"]);
+    expect(replies.map((c) => c.body)).toEqual([new Uint8Array([0x50, 0x4e, 0x47]), "a,b\n1,2"]);
+  });
+
+  it("posts a failure when the relay refuses a reply that does not fit its Content-Type", async () => {
+    const script = takes(() => taken("13", "x"));
+    const { fetch, calls } = fakeFetch((call) =>
+      call.path.includes("/replies/")
+        ? errorBody(400, "bad_request", "the body is not valid JSON (application/json)")
+        : script(call),
+    );
+    const alice = await httpPeer(fetch);
+    alice.serve("jobs", () => typed(new Uint8Array([1]), "application/json"), {
+      concurrency: 1,
+    });
+    await expect.poll(() => calls.some((c) => c.path === "/v1/queues/jobs/failures/13")).toBe(true);
+    expect(calls.find((c) => c.path === "/v1/queues/jobs/failures/13")?.body).toBe(
+      "reply refused by the relay: the body is not valid JSON (application/json)",
+    );
   });
 
   it("posts a throwing handler's message to the failures route", async () => {

@@ -1,13 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { connect, type Peer, type ServeRequest } from "../../../client/index.js";
-import { decodeBody, encodeBody, type Frame } from "../../../protocol/index.js";
+import { connect, type Peer, type ServeRequest, typed } from "../../../client/index.js";
+import { type DispatchFrame, decodeBody, encodeBody } from "../../../protocol/index.js";
 import { FakeRelay, type FakeSocket, settle } from "./fake-relay.js";
 
 const SERVE = "/v1/queues/resize/serve";
 let relay: FakeRelay;
 let peer: Peer;
 
-function dispatch(id: string, body: unknown = null): Frame {
+function dispatch(id: string, body: unknown = null): DispatchFrame {
   return {
     type: "dispatch",
     id,
@@ -116,6 +116,44 @@ describe("peer.serve()", () => {
       { type: "fail", id: "r1", message: "image too wide" },
     ]);
     expect(socket.sent.join("")).not.toContain("at ");
+  });
+
+  it("gives the handler the body's media type, and typed() puts it on the reply", async () => {
+    const seen: (string | undefined)[] = [];
+    peer.serve("resize", (request) => {
+      seen.push(request.contentType);
+      return typed(request.body, request.contentType);
+    });
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    const png = { enc: "base64", data: "iVBORw0KGgo=", type: "image/png" } as const;
+    socket.deliver({ ...dispatch("typed"), body: png }, dispatch("plain", "hi"));
+    await settle();
+    expect(seen).toEqual(["image/png", undefined]);
+    expect(socket.framesOf("reply").map((frame) => frame.body)).toEqual([
+      png,
+      { enc: "utf8", data: "hi" },
+    ]);
+  });
+
+  it("fails a request whose handler names an invalid media type, and serves the next", async () => {
+    peer.serve("resize", (request) =>
+      request.id === "bad" ? typed("x", "text/plain\r\nX-Evil: 1") : typed("ok", "text/csv"),
+    );
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    socket.deliver(dispatch("bad"), dispatch("good"));
+    await settle();
+    expect(socket.framesOf("fail")).toEqual([
+      {
+        type: "fail",
+        id: "bad",
+        message: "content type must be at most 256 printable ASCII characters",
+      },
+    ]);
+    expect(socket.framesOf("reply")).toEqual([
+      { type: "reply", id: "good", body: { enc: "utf8", data: "ok", type: "text/csv" } },
+    ]);
   });
 
   it("extends the lease of a handler every third of leaseMs while it runs", async () => {

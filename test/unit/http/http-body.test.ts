@@ -1,7 +1,7 @@
 /** HTTP bodies ↔ wire bodies (src/http-body.ts) and the HTTP API's parameters (src/http-params.ts). */
 import { describe, expect, it } from "vitest";
-import { EdgeMQError, encodeBody } from "../../../protocol/index.js";
-import { httpFromWireBody, mediaType, wireBodyFromHttp } from "../../../src/http-body.js";
+import { EdgeMQError, encodeBody, mediaType } from "../../../protocol/index.js";
+import { httpFromWireBody, wireBodyFromHttp } from "../../../src/http-body.js";
 import { MAX_WAIT_MS, readFlag, readTimeout, readWait } from "../../../src/http-params.js";
 
 const utf8 = (text: string) => new TextEncoder().encode(text);

@@ -1,0 +1,81 @@
+/**
+ * A reply body with a media type: a handler returns `typed(body, "image/png")` instead of a plain
+ * body, and HTTP clients get that Content-Type (docs/http-api.md#bodies). A TypedBody is its own
+ * class, so a plain object a handler returns is still a JSON body. The type follows the relay's
+ * rule (protocol/content-type.ts); an undefined type means none, so a handler can echo a request's
+ * `typed(req.body, req.contentType)`. Under a JSON media type a string is sent as a JSON string,
+ * the value an SDK handler was given for it. Used by service.ts and http-service.ts.
+ */
+import {
+  type Body,
+  CONTENT_TYPE_RULE,
+  EdgeMQError,
+  ERROR_CODE,
+  encodeBody,
+  isContentType,
+  isJsonMediaType,
+  utf8Length,
+  type WireBody,
+} from "../protocol/index.js";
+import { type HttpBody, httpBodyOf } from "./http-body.js";
+
+/** A body and the media type it is sent with; made by typed(), immutable. */
+export class TypedBody {
+  readonly #body: Body;
+  readonly #contentType: string | undefined;
+
+  /** Throws `bad_request` unless `contentType` is undefined or 1 to 256 printable ASCII chars. */
+  constructor(body: Body, contentType: string | undefined) {
+    if (contentType !== undefined && !isContentType(contentType)) {
+      throw new EdgeMQError(ERROR_CODE.badRequest, `content type must be ${CONTENT_TYPE_RULE}`);
+    }
+    this.#body = body;
+    this.#contentType = contentType;
+  }
+
+  get body(): Body {
+    return this.#body;
+  }
+
+  get contentType(): string | undefined {
+    return this.#contentType;
+  }
+}
+
+/** What a handler may return: a body, or a body with its media type. */
+export type ReplyBody = Body | TypedBody;
+
+/**
+ * `body` sent with the media type `contentType` (undefined: none). Thrown in a handler, an
+ * invalid type fails that request with its message, like any throw.
+ */
+export function typed(body: Body, contentType: string | undefined): TypedBody {
+  return new TypedBody(body, contentType);
+}
+
+/** The wire form of a reply (WebSocket transport): the body's encoding, plus its `type`. */
+export function wireReplyOf(reply: ReplyBody): WireBody {
+  if (!(reply instanceof TypedBody)) return encodeBody(reply);
+  const { body, contentType } = reply;
+  if (contentType === undefined) return encodeBody(body);
+  if (isJsonString(body, contentType)) {
+    return { enc: "json", data: JSON.stringify(body), type: contentType };
+  }
+  return { ...encodeBody(body), type: contentType };
+}
+
+/** The HTTP form of a reply (HTTP transport): the body's content under its Content-Type. */
+export function httpReplyOf(reply: ReplyBody): HttpBody {
+  if (!(reply instanceof TypedBody)) return httpBodyOf(reply);
+  const { body, contentType } = reply;
+  if (contentType === undefined) return httpBodyOf(body);
+  if (isJsonString(body, contentType)) {
+    const text = JSON.stringify(body);
+    return { content: text, contentType, size: utf8Length(text) };
+  }
+  return { ...httpBodyOf(body), contentType };
+}
+
+function isJsonString(body: Body, contentType: string): body is string {
+  return typeof body === "string" && isJsonMediaType(contentType);
+}
