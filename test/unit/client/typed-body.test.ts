@@ -4,7 +4,7 @@
  * bodies, and the wire and HTTP forms each transport sends.
  */
 import { describe, expect, it } from "vitest";
-import { EdgeMQError, TypedBody, typed } from "../../../client/index.js";
+import { TypedBody, typed } from "../../../client/index.js";
 import { httpReplyOf, wireReplyOf } from "../../../client/typed-body.js";
 import {
   decodeBody,
@@ -13,15 +13,7 @@ import {
   MAX_CONTENT_TYPE_CHARS,
 } from "../../../protocol/index.js";
 import { httpFromWireBody } from "../../../src/http-body.js";
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (error) {
-    return error instanceof EdgeMQError ? error.code : "not an EdgeMQError";
-  }
-}
+import { codeOf } from "../thrown-code.js";
 
 describe("the Content-Type rule", () => {
   it("accepts 1 to 256 printable ASCII characters and nothing else", () => {

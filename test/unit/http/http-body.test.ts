@@ -1,19 +1,11 @@
 /** HTTP bodies ↔ wire bodies (src/http-body.ts) and the HTTP API's parameters (src/http-params.ts). */
 import { describe, expect, it } from "vitest";
-import { EdgeMQError, encodeBody, mediaType } from "../../../protocol/index.js";
+import { encodeBody, mediaType } from "../../../protocol/index.js";
 import { httpFromWireBody, wireBodyFromHttp } from "../../../src/http-body.js";
 import { MAX_WAIT_MS, readFlag, readTimeout, readWait } from "../../../src/http-params.js";
+import { codeOf } from "../thrown-code.js";
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (error) {
-    return error instanceof EdgeMQError ? error.code : "not an EdgeMQError";
-  }
-}
 
 describe("wireBodyFromHttp", () => {
   it("keeps valid JSON as a json body with its Content-Type", () => {
