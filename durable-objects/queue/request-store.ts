@@ -55,8 +55,11 @@ export class SqlRequestStore implements RequestStore {
 
   /** Writes run now, or held until the next event (held-writes.ts). */
   private readonly writes: HeldWrites;
-  /** Held inserts' row ids by client ids: SQLite has not got them yet (findRid, findDeadline). */
-  private readonly heldKeys = new Map<string, number>();
+  /**
+   * Held inserts' row ids and deadlines by client ids: SQLite has not got them yet (findRid,
+   * findDeadline). The deadline is kept here because a held row that ends leaves the cache.
+   */
+  private readonly heldKeys = new Map<string, { rid: number; deadline: number }>();
   /** The next row id (AUTOINCREMENT's): read once, for inserts made while writes are held. */
   private nextRid: number | undefined;
   /**
@@ -146,7 +149,7 @@ export class SqlRequestStore implements RequestStore {
 
   findDeadline(from: string, clientId: string): number | undefined {
     const held = this.heldKeys.get(heldKey(from, clientId));
-    if (held !== undefined) return this.cache.peek(held)?.deadline;
+    if (held !== undefined) return held.deadline;
     const row = this.sql
       .exec(
         "SELECT deadline FROM requests WHERE from_identity = ? AND client_id = ?",
@@ -159,7 +162,7 @@ export class SqlRequestStore implements RequestStore {
 
   findRid(from: string, clientId: string): number | undefined {
     const held = this.heldKeys.get(heldKey(from, clientId));
-    if (held !== undefined) return held;
+    if (held !== undefined) return held.rid;
     const row = this.sql
       .exec("SELECT rid FROM requests WHERE from_identity = ? AND client_id = ?", from, clientId)
       .toArray()[0];
@@ -258,7 +261,7 @@ export class SqlRequestStore implements RequestStore {
       rid,
       ...newRowParams(r, body, headers),
     );
-    this.heldKeys.set(heldKey(r.from, r.clientId), rid);
+    this.heldKeys.set(heldKey(r.from, r.clientId), { rid, deadline: r.deadline });
     this.added(rid, r, body.length + (headers?.length ?? 0));
     return rid;
   }

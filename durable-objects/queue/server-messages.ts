@@ -10,6 +10,7 @@ import {
   ERROR_CODE,
   type ErrorCode,
   type ErrorFrame,
+  type FailFrame,
   type Frame,
   type Limits,
   maxFrameChars,
@@ -18,7 +19,7 @@ import {
 import { leaseUntil } from "./deadlines.js";
 import { ridOf } from "./dispatch-id.js";
 import type { FrameOutbox } from "./frame-outbox.js";
-import { checkAnswer } from "./lease-rules.js";
+import { ALREADY_ENDED, checkAnswer } from "./lease-rules.js";
 import { errorFrame as outcomeError, replyFrame } from "./outcome-frames.js";
 import type { RequestLifecycle } from "./request-lifecycle.js";
 import type { ServerAttachment } from "./server-attachment.js";
@@ -46,7 +47,8 @@ export function decodeServerMessage(raw: unknown, limits: Limits): DecodedMessag
 
 /**
  * Carries out a decoded server message. `answered` lists dispatch ids whose answer was already
- * taken (sent early to the client, early-finishes.ts): their `reply`/`fail` frames are skipped.
+ * taken (sent early to the client, early-finishes.ts): that `reply`/`fail` frame is skipped, and
+ * any later answer to the same id in this message is refused as the request's second answer.
  */
 export function handleServerMessage(
   deps: ServerMessageDeps,
@@ -64,19 +66,27 @@ export function handleServerMessage(
     refuse(ERROR_CODE.tooLarge, "message is over the relay's frame size");
     return;
   }
+  const skipped = new Set<string>();
   for (const result of decoded) {
-    if (!result.ok) refuse(ERROR_CODE.badRequest, result.error.message, result.error.id);
-    else if (!isAnswered(result.value, answered)) handleFrame(deps, ws, conn, result.value, refuse);
+    if (!result.ok) {
+      refuse(ERROR_CODE.badRequest, result.error.message, result.error.id);
+      continue;
+    }
+    const frame = result.value;
+    const answer = frame.type === "reply" || frame.type === "fail" ? frame : undefined;
+    if (answer === undefined || !isAnswered(answer.id, answered)) {
+      handleFrame(deps, ws, conn, frame, refuse);
+    } else if (skipped.has(answer.id)) {
+      refuse(ALREADY_ENDED.code, ALREADY_ENDED.message, answer.id);
+    } else skipped.add(answer.id);
   }
 }
 
 const NONE: ReadonlySet<string> = new Set();
 
-function isAnswered(frame: Frame, answered: ReadonlySet<string>): boolean {
+function isAnswered(id: string, answered: ReadonlySet<string>): boolean {
   // Checked for size first: a lookup by a fresh string key interns it (V8), even in an empty set.
-  return (
-    answered.size > 0 && (frame.type === "reply" || frame.type === "fail") && answered.has(frame.id)
-  );
+  return answered.size > 0 && answered.has(id);
 }
 
 /**
@@ -88,22 +98,38 @@ export function earlyOutcomes(
   deps: Pick<ServerMessageDeps, "store" | "limits" | "now">,
   conn: ServerAttachment,
   decoded: DecodedMessage,
-): { id: string; row: StoredRequest; frame: ReplyFrame | ErrorFrame }[] {
-  const early: { id: string; row: StoredRequest; frame: ReplyFrame | ErrorFrame }[] = [];
+): EarlyOutcome[] {
+  const early: EarlyOutcome[] = [];
+  // Only a request's first answer in the message may go early; the transaction refuses the rest.
+  const seen = new Set<string>();
   for (const result of decoded ?? []) {
     if (!result.ok) continue;
     const frame = result.value;
     if (frame.type !== "reply" && frame.type !== "fail") continue;
-    if (frame.type === "reply" && bodySize(frame.body) > deps.limits.maxBodyBytes) continue;
-    const row = answerable(deps, conn, frame.id, () => {});
-    if (row === undefined || row.state !== "leased") continue;
-    const out =
-      frame.type === "reply"
-        ? replyFrame(row.clientId, frame.body, frame.headers)
-        : outcomeError(row.clientId, ERROR_CODE.serverError, frame.message);
-    early.push({ id: frame.id, row, frame: out });
+    if (seen.has(frame.id)) continue;
+    seen.add(frame.id);
+    const outcome = earlyOutcome(deps, conn, frame);
+    if (outcome !== undefined) early.push(outcome);
   }
   return early;
+}
+
+type EarlyOutcome = { id: string; row: StoredRequest; frame: ReplyFrame | ErrorFrame };
+
+/** The client's frame for one answer, if it may end its request now. */
+function earlyOutcome(
+  deps: Pick<ServerMessageDeps, "store" | "limits" | "now">,
+  conn: ServerAttachment,
+  frame: ReplyFrame | FailFrame,
+): EarlyOutcome | undefined {
+  if (frame.type === "reply" && bodySize(frame.body) > deps.limits.maxBodyBytes) return undefined;
+  const row = answerable(deps, conn, frame.id, () => {});
+  if (row === undefined || row.state !== "leased") return undefined;
+  const out =
+    frame.type === "reply"
+      ? replyFrame(row.clientId, frame.body, frame.headers)
+      : outcomeError(row.clientId, ERROR_CODE.serverError, frame.message);
+  return { id: frame.id, row, frame: out };
 }
 
 type Refuse = (code: ErrorCode, message: string, id?: string) => void;

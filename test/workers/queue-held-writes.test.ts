@@ -4,7 +4,9 @@
  * here: the request ends up stored and answered as usual, a repeat of its id within the same
  * message or in the next one is a resend, held writes that cannot be written close the
  * partition's links (going away) so clients re-send, with nothing stored half-way, and a
- * server's answer goes down the link before the held writes run.
+ * server's answer goes down the link before the held writes run. Also: a resend of a request
+ * that ended while its writes are held gets its `accepted`, and a second answer to a request in
+ * the answer's own message is refused (`conflict`) without replacing the first.
  */
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -13,7 +15,7 @@ import { dispatchReady } from "../../durable-objects/queue/dispatcher.js";
 import type { QueueDO } from "../../durable-objects/queue/queue-do.js";
 import type { QueueState } from "../../durable-objects/queue/queue-state.js";
 import { CLOSE_CODE, encodeBody } from "../../protocol/index.js";
-import { idOf, linkSocket, serverSocket } from "./exchange-test-socket.js";
+import { idOf, linkSocket, serverSocket, TestSocket } from "./exchange-test-socket.js";
 
 /** The requests table of queue `queue`'s object: client id and state per row. */
 /** The queue's request rows in rid order, each with `columns` (default: client_id and state). */
@@ -239,6 +241,47 @@ describe("held writes (durable queue, quiet partition)", () => {
       { client_id: "r2", state: "done", outcome: null },
     ]);
     client.close();
+    worker.close();
+  });
+
+  it("answers a resend of a request that ended while its writes are held with its accepted", async () => {
+    const q = "held-7";
+    const worker = await serverSocket(q, "held-w7");
+    const client = await linkSocket(q, "held-gus");
+    await holdLong(q);
+    client.send({ type: "request", id: "r1", queue: q, body: encodeBody(0) });
+    const dispatch = await worker.next();
+    worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody("done") });
+    const [accepted] = await client.take(2);
+    expect(accepted).toMatchObject({ type: "accepted", id: "r1" });
+    await settled(); // its finish, sent early, is written into the writes still held
+    client.send({ type: "request", id: "r1", queue: q, body: encodeBody(0) });
+    expect(await client.next()).toEqual(accepted);
+    expect(worker.buffered).toBe(0);
+    client.close();
+    worker.close();
+  });
+
+  it("refuses a second answer to a request in the same message with conflict; the first stands", async () => {
+    const q = "held-8";
+    const worker = await serverSocket(q, "held-w8");
+    const { socket: exchange } = await TestSocket.client("held-hal");
+    const client = await linkSocket(q, "held-hal");
+    client.send({ type: "request", id: "r1", queue: q, body: encodeBody(0) });
+    const id = idOf(await worker.next());
+    worker.send([
+      { type: "reply", id, body: encodeBody("first") },
+      { type: "fail", id, message: "second" },
+    ]);
+    expect(await client.take(2)).toEqual([
+      expect.objectContaining({ type: "accepted", id: "r1" }),
+      { type: "reply", id: "r1", body: encodeBody("first") },
+    ]);
+    expect(await worker.next()).toMatchObject({ type: "error", id, code: "conflict" });
+    // Not acked on the link: the stored outcome comes again through the exchange, the same one.
+    client.close();
+    expect(await exchange.next()).toEqual({ type: "reply", id: "r1", body: encodeBody("first") });
+    exchange.close();
     worker.close();
   });
 
