@@ -29,21 +29,20 @@ export function checkAnswer(
   now: number,
 ): Result<void, Refusal> {
   if (row === undefined) return err(refusal(ERROR_CODE.forbidden, "unknown request id"));
-  if (row.state === "done") {
-    if (row.deadline <= now) return err(refusal(ERROR_CODE.expired, "the deadline has passed"));
-    if (row.leaseConn === connId) {
-      return err(
-        refusal(ERROR_CODE.conflict, "the request already has its outcome (answered or cancelled)"),
-      );
-    }
-    return err(refusal(ERROR_CODE.forbidden, "the request is not leased to this connection"));
-  }
-  if (row.state !== "leased" || row.leaseConn !== connId) {
+  // Only the connection that held the lease learns more about the request than that.
+  if (row.leaseConn !== connId || row.state === "queued") {
     return err(refusal(ERROR_CODE.forbidden, "the request is not leased to this connection"));
   }
   if (row.deadline <= now) return err(refusal(ERROR_CODE.expired, "the deadline has passed"));
+  if (row.state === "done") return err(ALREADY_ENDED);
   return ok(undefined);
 }
+
+/** An answer to a request that already has its outcome (the lessee answered, or it was cancelled). */
+export const ALREADY_ENDED: Readonly<Refusal> = {
+  code: ERROR_CODE.conflict,
+  message: "the request already has its outcome (answered or cancelled)",
+};
 
 /** What becomes of a request whose lease was lost after `attempt` dispatches. */
 export function afterLeaseLoss(attempt: number, maxAttempts: number): "requeue" | "fail" {

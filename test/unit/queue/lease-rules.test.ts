@@ -39,6 +39,18 @@ describe("checkAnswer", () => {
     );
   });
 
+  it("refuses an answer to an ended request with forbidden when it was never this connection's", () => {
+    expect(codeOf({ state: "done", leaseConn: "c1", deadline: 10_000 }, "c2", 5_000)).toBe(
+      "forbidden",
+    );
+    expect(codeOf({ state: "done", leaseConn: "c1", deadline: 10_000 }, "c2", 12_000)).toBe(
+      "forbidden",
+    );
+    expect(codeOf({ state: "done", leaseConn: null, deadline: 10_000 }, "c2", 12_000)).toBe(
+      "forbidden",
+    );
+  });
+
   it("refuses an answer after the deadline with expired, leased or already ended", () => {
     expect(codeOf(leased("c1"), "c1", 10_000)).toBe("expired");
     expect(codeOf({ state: "done", leaseConn: "c1", deadline: 10_000 }, "c1", 12_000)).toBe(
