@@ -66,7 +66,7 @@ export function handleServerMessage(
     refuse(ERROR_CODE.tooLarge, "message is over the relay's frame size");
     return;
   }
-  const skipped = new Set<string>();
+  const skipped = answered.size > 0 ? new Set<string>() : undefined;
   for (const result of decoded) {
     if (!result.ok) {
       refuse(ERROR_CODE.badRequest, result.error.message, result.error.id);
@@ -76,9 +76,9 @@ export function handleServerMessage(
     const answer = frame.type === "reply" || frame.type === "fail" ? frame : undefined;
     if (answer === undefined || !isAnswered(answer.id, answered)) {
       handleFrame(deps, ws, conn, frame, refuse);
-    } else if (skipped.has(answer.id)) {
+    } else if (skipped?.has(answer.id)) {
       refuse(ALREADY_ENDED.code, ALREADY_ENDED.message, answer.id);
-    } else skipped.add(answer.id);
+    } else skipped?.add(answer.id);
   }
 }
 
