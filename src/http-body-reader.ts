@@ -2,7 +2,8 @@
  * Reads an HTTP request body with a size bound, for the HTTP API. A Content-Length over the
  * bound is refused before a byte is read; a body streamed without one is read chunk by chunk and
  * refused (the stream cancelled) as soon as it passes the bound, so no more than the bound plus
- * one chunk is ever held. Both refusals are `too_large`.
+ * one chunk is ever held. Both refusals are `too_large`. A body that breaks off mid-stream is a
+ * `bad_request`, not a relay fault.
  */
 import { EdgeMQError, ERROR_CODE } from "../protocol/index.js";
 
@@ -21,7 +22,7 @@ export async function readBoundedBody(request: Request, maxBytes: number): Promi
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await readChunk(reader);
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
@@ -31,6 +32,15 @@ export async function readBoundedBody(request: Request, maxBytes: number): Promi
     chunks.push(value);
   }
   return concat(chunks, total);
+}
+
+/** A body whose stream fails (the peer's connection dropped mid-body) is the peer's problem. */
+async function readChunk<T>(reader: { read(): Promise<T> }): Promise<T> {
+  try {
+    return await reader.read();
+  } catch (cause) {
+    throw new EdgeMQError(ERROR_CODE.badRequest, "the request body was cut off", { cause });
+  }
 }
 
 function tooLarge(size: number, maxBytes: number, qualifier = ""): EdgeMQError {
