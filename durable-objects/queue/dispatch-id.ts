@@ -4,7 +4,8 @@
  * 12 digits. Opaque to servers. The padding is for speed: V8's JSON.parse interns string values
  * of up to 10 characters, so a short id that is new with every request went into the isolate's
  * string table with every server message (3-4% of a memory queue's CPU per request, measured
- * with perf in bench/README.md).
+ * with perf in bench/README.md). A memory queue's ids are 16 digits (memory-request-store.ts:
+ * unique across restarts), so they need no padding.
  */
 
 const WIDTH = 12;

@@ -27,7 +27,12 @@ interface MemoryRecord extends StoredRequest {
 export class MemoryRequestStore implements RequestStore {
   readonly mode = "memory";
   private name: string | undefined;
-  private nextRid = 1;
+  /**
+   * Row ids, which are dispatch ids, start at this wake's time × RIDS_PER_MS, never at 1: a server
+   * whose handler began before a restart may answer its old dispatch id on its new socket, and
+   * that id must not name a request dispatched after the restart (another client's).
+   */
+  private nextRid = firstRid(Date.now());
   private readonly rows = new Map<number, MemoryRecord>();
   /** Row ids by client identity, then by the client's request id (no joined key to build). */
   private readonly byClient = new Map<string, Map<string, number>>();
@@ -336,4 +341,15 @@ function min(a: number | undefined, b: number | undefined): number | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;
   return Math.min(a, b);
+}
+
+/**
+ * Row ids one wake may take per millisecond it lasts before its ids could meet the next wake's;
+ * far above a queue's rate. Epoch ms × 1,024 stays a safe integer until the year 2248.
+ */
+export const RIDS_PER_MS = 1_024;
+
+/** The first row id of a memory store made at `now`. */
+export function firstRid(now: number): number {
+  return Math.max(1, Math.floor(now)) * RIDS_PER_MS;
 }

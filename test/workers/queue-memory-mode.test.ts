@@ -3,7 +3,7 @@
  * the same dispatch, reply, deadline, redelivery and resend rules as a durable queue, with
  * nothing written to the queue's `requests` table or the exchange's `outbox` table.
  */
-import { runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { encodeBody } from "../../protocol/index.js";
@@ -73,6 +73,28 @@ describe("memory delivery mode", () => {
     expect(await until(client, "reply", "r1")).toMatchObject({ body: encodeBody("done") });
     client.close();
     second.close();
+  });
+
+  it("never gives a request after a restart a dispatch id from before it", async () => {
+    const before = await TestServer.connect("mem-restart", "w1");
+    const { socket: alice } = await TestSocket.client("mem-erin");
+    alice.send(request("r1", "mem-restart"));
+    const old = await before.next("dispatch");
+    await abortAllDurableObjects(); // the relay restarts: a memory queue forgets r1
+    const after = await TestServer.connect("mem-restart", "w1");
+    const { socket: bob } = await TestSocket.client("mem-fred");
+    bob.send(request("r1", "mem-restart"));
+    const fresh = await after.next("dispatch");
+    expect(fresh.from).toBe("mem-fred");
+    expect(fresh.id).not.toBe(old.id);
+    // The server's handler from before the restart answers late, on its new socket: refused,
+    // and bob never sees it.
+    after.send({ type: "reply", id: old.id, body: encodeBody("for erin") });
+    expect(await after.next("error")).toMatchObject({ id: old.id, code: "forbidden" });
+    after.send({ type: "reply", id: fresh.id, body: encodeBody("for fred") });
+    expect(await until(bob, "reply", "r1")).toMatchObject({ body: encodeBody("for fred") });
+    bob.close();
+    after.close();
   });
 
   it("answers a resend of a known id with the same deadline and runs it once", async () => {
