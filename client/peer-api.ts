@@ -40,7 +40,10 @@ export interface Peer {
 /** A served queue. */
 export interface Service {
   readonly queue: string;
-  /** Resolves once the relay accepted this server (welcome, or a first take). */
+  /**
+   * Resolves once the relay accepted this server (welcome, or a first take). On a partitioned
+   * queue that is partition 0's; the others follow within moments (scaling.md).
+   */
   readonly ready: Promise<void>;
   /** Handlers running or waiting for a slot. */
   readonly inHand: number;
