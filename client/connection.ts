@@ -195,8 +195,11 @@ export class Connection {
     this.#socket = undefined;
     this.#outbox = [];
     const retrying = this.#everOpened || this.#options.retryFirst === true;
-    if (retrying) this.#status({ type: "disconnected", code, reason });
     const refused = closeFailure(code, this.#httpStatus);
+    // A socket that never opened and is refused was never connected: it only fails.
+    if (retrying && (this.#everOpened || !refused)) {
+      this.#status({ type: "disconnected", code, reason });
+    }
     if (refused || !retrying) {
       const error =
         refused ??

@@ -1,8 +1,10 @@
 /**
  * A peer's queue links (route "queue"): one client socket to `/v1/queues/<queue>/connect` per
  * queue it sends requests to, opened lazily at the first one, so that a request and its outcome
- * skip the exchange. A link that ends for good (refused, replaced, token expired) is forgotten and
- * its queue stays on /v1/connect for the rest of the peer's life. Used by peer.ts, which routes.
+ * skip the exchange. A link that cannot connect (the network, a relay restarting) keeps trying,
+ * with backoff, its first connection too; requests go through /v1/connect meanwhile. A link that
+ * ends for good (refused, replaced, token expired) is forgotten and its queue stays on
+ * /v1/connect for the rest of the peer's life. Used by peer.ts, which routes.
  */
 import { type EdgeMQError, type Frame, PATHS } from "../protocol/index.js";
 import type { BackoffOptions } from "./backoff.js";
@@ -77,6 +79,8 @@ export class QueueLinks {
       protocols: this.#setup.protocols,
       WebSocket: this.#setup.WebSocket,
       backoff: this.#setup.backoff,
+      // A first connection that fails is retried like a dropped one; only a refusal ends it.
+      retryFirst: true,
       queue,
       events: {
         welcome: (_frame, reconnected) => events.welcome(queue, reconnected),

@@ -238,6 +238,17 @@ describe("queue links: a link that ends for good", () => {
     expect(relay.socketsAt(LINK_Q)).toHaveLength(1);
   });
 
+  it("retries a link whose first connection failed on the network, then carries requests", async () => {
+    relay.answersAt(LINK_Q).push({ kind: "close", code: 1006 });
+    const peer = await open();
+    const first = await send(peer, "q", "first");
+    expect(requestIds(relay.latest(CONNECT))).toContain(first.id);
+    await vi.advanceTimersByTimeAsync(150); // the link's backoff (100 ms here)
+    expect(relay.socketsAt(LINK_Q)).toHaveLength(2);
+    const second = await send(peer, "q", "second");
+    expect(requestIds(relay.latest(LINK_Q))).toEqual([second.id]);
+  });
+
   it("does not reject any request when a link fails, and the peer keeps working", async () => {
     relay.answersAt(LINK_Q).push({ kind: "close", code: 4401, reason: "token expired" });
     const peer = await open();
