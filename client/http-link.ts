@@ -3,8 +3,9 @@
  * base URL (http(s), or ws(s) turned into http(s)), credentials as headers (dev mode:
  * `EdgeMQ-Identity`; signed mode: `Authorization: Bearer`), answers read whole, the relay's JSON
  * error bodies turned into EdgeMQError, and retries of transient failures (network errors, 5xx
- * from a proxy, `internal`, `rate_limited`) with full-jitter backoff (backoff.ts) until a give-up
- * time. Used by http-requester.ts, http-service.ts and http-peer.ts.
+ * from a proxy, `internal`, and `rate_limited` unless the caller makes it final, as a new
+ * request's POST does so request() reports it) with full-jitter backoff (backoff.ts) until a
+ * give-up time. Used by http-requester.ts, http-service.ts and http-peer.ts.
  */
 import { EdgeMQError, ERROR_CODE, HEADERS, HTTP_STATUS, isErrorCode } from "../protocol/index.js";
 import { type BackoffOptions, backoffDelay } from "./backoff.js";
@@ -86,6 +87,8 @@ export interface RetryOptions {
   signal: PlatformAbortSignal & AbortSignalLike;
   /** Epoch ms after which no retry starts (the result is then `timeout`). */
   giveUpAt: number;
+  /** A `rate_limited` answer is final (returned), not retried; default: retried. */
+  rateLimitedIsFinal?: boolean;
 }
 
 export class HttpLink {
@@ -134,11 +137,13 @@ export class HttpLink {
   async retrying(
     status: HttpStatus,
     options: RetryOptions,
-    send: () => Promise<HttpAnswer>,
+    send: () => Promise<HttpAnswer | EdgeMQError>,
   ): Promise<HttpAnswer | EdgeMQError> {
+    const finalRateLimit = options.rateLimitedIsFinal === true;
     for (let attempt = 0; ; attempt++) {
       if (options.signal.aborted) return stopped(options.signal);
-      const tried = await tryOnce(send);
+      const tried = await tryOnce(send, finalRateLimit);
+      if (tried instanceof EdgeMQError) return tried;
       if (typeof tried !== "string") {
         status.up();
         return tried;
@@ -154,11 +159,18 @@ export class HttpLink {
   }
 }
 
-/** One call: the answer when it is final, else why it failed (to retry). */
-async function tryOnce(send: () => Promise<HttpAnswer>): Promise<HttpAnswer | string> {
+/**
+ * One call: the answer when it is final (or the EdgeMQError `send` gave instead of calling), else
+ * why it failed (to retry).
+ */
+async function tryOnce(
+  send: () => Promise<HttpAnswer | EdgeMQError>,
+  finalRateLimit: boolean,
+): Promise<HttpAnswer | EdgeMQError | string> {
   try {
     const answer = await send();
-    return isTransient(answer) ? `HTTP ${answer.status}` : answer;
+    if (answer instanceof EdgeMQError) return answer;
+    return isTransient(answer, finalRateLimit) ? `HTTP ${answer.status}` : answer;
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
   }
@@ -172,12 +184,18 @@ export function answerError(answer: HttpAnswer): EdgeMQError {
   return new EdgeMQError(codeForStatus(answer.status), `HTTP ${answer.status}: ${text}`);
 }
 
-/** Whether retrying may change the answer: network-level trouble, not a decision of the relay. */
-function isTransient(answer: HttpAnswer): boolean {
+/**
+ * Whether retrying may change the answer: network-level trouble, not a decision of the relay.
+ * `rate_limited` (the relay's, or a bare 429) counts unless `finalRateLimit`.
+ */
+function isTransient(answer: HttpAnswer, finalRateLimit: boolean): boolean {
   if (answer.status < 400) return false;
   const relayed = relayError(answer);
-  if (relayed === undefined) return answer.status >= 500 || answer.status === 429;
-  return relayed.code === ERROR_CODE.internal || relayed.code === ERROR_CODE.rateLimited;
+  if (relayed === undefined) {
+    return answer.status >= 500 || (answer.status === 429 && !finalRateLimit);
+  }
+  if (relayed.code === ERROR_CODE.internal) return true;
+  return relayed.code === ERROR_CODE.rateLimited && !finalRateLimit;
 }
 
 function relayError(answer: HttpAnswer): EdgeMQError | undefined {

@@ -1,7 +1,10 @@
 /**
  * request() over the HTTP transport: `POST /v1/queues/{q}/requests?async=true` with an id the SDK
  * chooses (`EdgeMQ-Request-Id`), so a POST retried after a network error is the same request and
- * never runs twice, then long-polls `GET /v1/requests/{id}?wait=` until the outcome. Each request
+ * never runs twice, then long-polls `GET /v1/requests/{id}?wait=` until the outcome. Every POST
+ * carries `timeout=` the time left to the request's deadline, fixed at request() (its timeout,
+ * else the relay's default from /v1/whoami): a retry never extends it, and none is sent past it.
+ * A `rate_limited` refusal of the POST is the request's outcome, as over WebSocket. Each request
  * settles exactly once (reply, error, local backstop, abort or close); an abort also cancels it at
  * the relay (`DELETE /v1/queues/{q}/requests/{id}`). Used by http-peer.ts.
  */
@@ -44,7 +47,10 @@ interface Prepared {
   queue: string;
   id: string;
   body: HttpBody;
+  /** The query without `timeout`, which each POST adds (the time left then). */
   query: string;
+  /** The request's whole timeout: the caller's, else the relay's default. */
+  timeout: number;
 }
 
 type Signal = PlatformAbortSignal & AbortSignalLike;
@@ -67,8 +73,8 @@ export class HttpRequester {
   request(queue: string, body: Body, options: RequestOptions = {}): Promise<Body> {
     const prepared = this.#prepare(queue, body, options);
     if (prepared instanceof EdgeMQError) return Promise.reject(prepared);
-    const timeout = options.timeout ?? this.#setup.limits.defaultTimeoutMs;
-    const giveUpAt = Date.now() + timeout + this.#setup.graceMs;
+    const expiresAt = Date.now() + prepared.timeout;
+    const giveUpAt = expiresAt + this.#setup.graceMs;
     const controller = createAbortController();
     const signal = options.signal;
     let posted = false;
@@ -95,7 +101,7 @@ export class HttpRequester {
       }, giveUpAt - Date.now());
       this.#running.add(fail);
       signal?.addEventListener("abort", onAbort, { once: true });
-      void this.#exchange(prepared, controller.signal, giveUpAt, () => {
+      void this.#exchange(prepared, controller.signal, expiresAt, giveUpAt, () => {
         posted = true;
       }).then(settle);
     });
@@ -157,29 +163,41 @@ export class HttpRequester {
     if (http.size > limits.maxBodyBytes) {
       return new EdgeMQError(ERROR_CODE.tooLarge, `body over ${limits.maxBodyBytes} bytes`);
     }
-    const query = ["async=true"];
-    if (timeout !== undefined) query.push(`timeout=${timeout}`);
-    if (failFast === true) query.push("failFast=true");
-    return { queue, id: this.#ids.take(), body: http, query: query.join("&") };
+    const query = failFast === true ? "&failFast=true" : "";
+    const whole = timeout ?? limits.defaultTimeoutMs;
+    return { queue, id: this.#ids.take(), body: http, query, timeout: whole };
   }
 
-  /** Posts the request (retrying with the same id), then polls until its outcome. */
+  /**
+   * Posts the request (retrying with the same id, each POST with the time left to `expiresAt`),
+   * then polls until its outcome.
+   */
   async #exchange(
     prepared: Prepared,
     signal: Signal,
+    expiresAt: number,
     giveUpAt: number,
     posted: () => void,
   ): Promise<Outcome> {
-    const { link, status } = this.#setup;
+    const { link, status, limits } = this.#setup;
     const retry = { signal, giveUpAt };
-    const path = `/v1/queues/${encodeURIComponent(prepared.queue)}/requests?${prepared.query}`;
+    const path = `/v1/queues/${encodeURIComponent(prepared.queue)}/requests?async=true`;
     const headers = {
       "Content-Type": prepared.body.contentType,
       [HTTP_API_HEADERS.requestId]: prepared.id,
     };
-    const accepted = await link.retrying(status, retry, () => {
+    let first = true;
+    const post = { signal, giveUpAt: expiresAt, rateLimitedIsFinal: true };
+    const accepted = await link.retrying(status, post, async () => {
+      // The first POST goes out within request(): no time is spent yet.
+      const left = first ? prepared.timeout : expiresAt - Date.now();
+      first = false;
+      if (left <= 0)
+        return new EdgeMQError(ERROR_CODE.timeout, `no reply from ${prepared.queue} in time`);
       posted();
-      return link.call("POST", path, { body: prepared.body.content, headers }, signal);
+      const timeout = Math.min(left, limits.maxTimeoutMs);
+      const query = `&timeout=${timeout}${prepared.query}`;
+      return link.call("POST", `${path}${query}`, { body: prepared.body.content, headers }, signal);
     });
     if (accepted instanceof EdgeMQError) return { ok: false, error: accepted };
     if (accepted.status !== 202) return outcomeOf(accepted);

@@ -1,8 +1,10 @@
 /**
  * The requesting side of a peer: the map of unfinished requests, each settled exactly once (reply,
  * error, local backstop timeout, abort or close), acks for every outcome the relay delivers (on the
- * route it came on), and the re-send of unfinished requests after a reconnect. Used by peer.ts;
- * sends through callbacks, and the peer picks each frame's route (a socket).
+ * route it came on), and the re-send of unfinished requests after a reconnect. Each request's
+ * deadline is fixed at request() (its timeout, else the relay's default): every send and re-send
+ * carries the time left to it, and one with no time left is not sent but settles `timeout`. Used
+ * by peer.ts; sends through callbacks, and the peer picks each frame's route (a socket).
  */
 import {
   type AcceptedFrame,
@@ -24,6 +26,7 @@ import {
   readHeaders,
   type WireBody,
 } from "../protocol/index.js";
+import { type BackoffOptions, backoffDelay } from "./backoff.js";
 import { type AbortSignalLike, startTimer, stopTimer, type TimerHandle } from "./platform.js";
 import { RequestIds } from "./request-ids.js";
 
@@ -62,9 +65,17 @@ interface Pending {
   frame: RequestFrame;
   /** The route that last took the request; undefined while it was never sent. */
   route: Route | undefined;
-  createdAt: number;
+  /** Epoch ms the request is over at, fixed at request(): its timeout, else the relay's default. */
+  expiresAt: number;
+  /** The relay's deadline from `accepted`: set once the relay has stored the request. */
   deadline: number | undefined;
   timer: TimerHandle | undefined;
+  /** The next re-send after a refused re-send (see isResendRefusal), while one is scheduled. */
+  retry: TimerHandle | undefined;
+  /** Re-sends refused in a row, for the backoff of the next. */
+  refusals: number;
+  /** A copy of an accepted request was re-sent and no `accepted` answered it yet. */
+  copySent: boolean;
   resolve(body: Body): void;
   reject(error: EdgeMQError): void;
   detach(): void;
@@ -77,6 +88,9 @@ type Outcome = { ok: true; body: Body } | { ok: false; error: EdgeMQError };
 
 /** Most ids in one ack frame. */
 const MAX_ACK_IDS = 1_000;
+
+/** Delays before sending again a re-send the relay refused (full jitter, backoff.ts). */
+const RESEND_BACKOFF: BackoffOptions = { minDelayMs: 250, maxDelayMs: 5_000 };
 
 export class Requester {
   readonly #options: RequesterOptions;
@@ -109,25 +123,25 @@ export class Requester {
           this.#options.send({ type: "cancel", id, queue });
         }
       };
-      const limits = this.#options.limits();
+      const timeoutMs = options.timeout ?? this.#options.limits().defaultTimeoutMs;
+      const now = Date.now();
       const entry: Pending = {
         frame: built,
         route: undefined,
-        createdAt: Date.now(),
+        expiresAt: now + timeoutMs,
         deadline: undefined,
         timer: undefined,
+        retry: undefined,
+        refusals: 0,
+        copySent: false,
         resolve,
         reject,
         detach: () => signal?.removeEventListener("abort", onAbort),
       };
-      const waitMs = (options.timeout ?? limits.defaultTimeoutMs) + this.#options.graceMs;
-      entry.timer = startTimer(() => {
-        const error = new EdgeMQError(ERROR_CODE.timeout, `no reply from ${queue} in time`);
-        this.#settle(id, { ok: false, error });
-      }, waitMs);
+      entry.timer = startTimer(() => this.#expire(id), timeoutMs + this.#options.graceMs);
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(id, entry);
-      entry.route = this.#options.send(built);
+      this.#send(id, entry, now);
     });
   }
 
@@ -136,29 +150,33 @@ export class Requester {
     if (frame.id === undefined) return;
     if (frame.type === "accepted") {
       const entry = this.#pending.get(frame.id);
-      if (entry) entry.deadline = frame.deadline;
+      if (entry) {
+        entry.deadline = frame.deadline;
+        entry.refusals = 0;
+        entry.copySent = false;
+      }
       return;
     }
     this.#ack(frame.id, route);
-    if (frame.type === "error" && isResendRefusal(frame, this.#pending.get(frame.id))) return;
+    const entry = this.#pending.get(frame.id);
+    if (frame.type === "error" && entry && isResendRefusal(frame, entry)) {
+      this.#sendLater(frame.id, entry);
+      return;
+    }
     if (frame.type === "reply") this.#settle(frame.id, decodeOutcome(frame.body));
     else this.#settle(frame.id, { ok: false, error: EdgeMQError.fromWire(frame) });
   }
 
   /**
    * Re-sends the unfinished requests `select` picks (default: all; same id: the relay
-   * de-duplicates) after a reconnect. `select` sees the route that last took each one.
+   * de-duplicates) after a reconnect, each with the time left to its deadline (one with none left
+   * settles `timeout` instead). `select` sees the route that last took each one.
    */
   resend(select: ResendFilter = () => true): void {
     const now = Date.now();
-    for (const entry of this.#pending.values()) {
+    for (const [id, entry] of [...this.#pending]) {
       if (!select(entry.frame, entry.route)) continue;
-      const { timeout } = entry.frame;
-      const frame =
-        timeout === undefined
-          ? entry.frame
-          : { ...entry.frame, timeout: Math.max(1, timeout - (now - entry.createdAt)) };
-      entry.route = this.#options.send(frame) ?? entry.route;
+      this.#send(id, entry, now);
     }
   }
 
@@ -230,11 +248,55 @@ export class Requester {
     return frame;
   }
 
+  /**
+   * Sends (or re-sends) a request with the time left to its deadline, as a positive integer of ms
+   * within the relay's maximum; with no time left it is not sent and settles `timeout`.
+   */
+  #send(id: string, entry: Pending, now: number): void {
+    stopTimer(entry.retry);
+    entry.retry = undefined;
+    const left = entry.expiresAt - now;
+    if (left <= 0) {
+      this.#expire(id);
+      return;
+    }
+    const timeout = Math.max(1, Math.min(Math.ceil(left), this.#options.limits().maxTimeoutMs));
+    const route = this.#options.send({ ...entry.frame, timeout });
+    if (route === undefined) return;
+    entry.route = route;
+    if (entry.deadline !== undefined) entry.copySent = true;
+  }
+
+  /**
+   * Sends a request again after a backoff, when the relay refused its re-send: never later than its
+   * deadline, where it settles `timeout`. Disconnected meanwhile, it goes with the reconnect's
+   * re-send instead.
+   */
+  #sendLater(id: string, entry: Pending): void {
+    stopTimer(entry.retry);
+    const backoff = backoffDelay(entry.refusals, RESEND_BACKOFF);
+    entry.refusals += 1;
+    const delayMs = Math.max(0, Math.min(backoff, entry.expiresAt - Date.now()));
+    entry.retry = startTimer(() => {
+      entry.retry = undefined;
+      if (this.#pending.get(id) === entry) this.#send(id, entry, Date.now());
+    }, delayMs);
+  }
+
+  /** Settles a request `timeout`: its local backstop fired, or its deadline passed unsent. */
+  #expire(id: string): void {
+    const entry = this.#pending.get(id);
+    if (!entry) return;
+    const error = new EdgeMQError(ERROR_CODE.timeout, `no reply from ${entry.frame.queue} in time`);
+    this.#settle(id, { ok: false, error });
+  }
+
   #settle(id: string, outcome: Outcome): boolean {
     const entry = this.#pending.get(id);
     if (!entry) return false;
     this.#pending.delete(id);
     stopTimer(entry.timer);
+    stopTimer(entry.retry);
     entry.detach();
     if (outcome.ok) entry.resolve(outcome.body);
     else entry.reject(outcome.error);
@@ -280,12 +342,25 @@ function decodeOutcome(body: WireBody): Outcome {
 }
 
 /**
- * Whether an error answers a re-sent copy of a request the relay had already accepted and stored,
- * not the request itself: a `rate_limited` refusal is never a queue's outcome, so the stored
- * request still ends with its own reply or error (and the local backstop bounds the wait).
+ * Whether an error refuses a re-sent copy of a request the relay had already accepted, rather than
+ * ending the request: such a refusal is sent again later (#sendLater) until the relay accepts or
+ * answers it, or its deadline passes. Neither refusal is ever a queue's outcome:
+ * - `rate_limited`: the exchange's rate limit refused the copy before any queue saw it. A durable
+ *   queue still holds the request (the copy would only have been de-duplicated), but a `memory`
+ *   queue forgets everything on a relay restart, so the copy may be all that is left of it:
+ *   ignoring the refusal would lose the request until the local backstop.
+ * - `internal` answering a re-sent copy (no `accepted` for it yet: "queue ... is unavailable;
+ *   retry later", "the queue did not answer this request"): the exchange could not reach the
+ *   queue. Settling would report a failure for a request a durable queue still holds and will
+ *   still run (its outcome would then reach a settled promise), and a `memory` queue may have lost
+ *   it, so ignoring the refusal is no better: sending it again covers both. An `internal` with no
+ *   copy outstanding is the queue's own outcome (e.g. an unreadable stored request) and settles.
+ * A request the relay never accepted gets these refusals as its outcome, as a new request does.
  */
-function isResendRefusal(frame: ErrorFrame, entry: Pending | undefined): boolean {
-  return entry?.deadline !== undefined && frame.code === ERROR_CODE.rateLimited;
+function isResendRefusal(frame: ErrorFrame, entry: Pending): boolean {
+  if (entry.deadline === undefined) return false;
+  if (frame.code === ERROR_CODE.rateLimited) return true;
+  return frame.code === ERROR_CODE.internal && entry.copySent;
 }
 
 function cancelled(signal: AbortSignalLike | undefined): EdgeMQError {

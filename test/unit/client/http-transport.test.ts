@@ -163,6 +163,63 @@ describe("request() over HTTP", () => {
     expect(ids[0]).toBe(ids[1]);
   });
 
+  it("retries a POST with its timeout reduced by the time already spent, default or given", async () => {
+    let posts = 0;
+    const { fetch, calls } = fakeFetch(async (call) => {
+      if (call.method === "POST") {
+        posts++;
+        if (posts % 2 === 1) {
+          await new Promise((resolve) => setTimeout(resolve, 60));
+          throw new TypeError("fetch failed");
+        }
+        return json(202, { id: "x", deadline: 0 });
+      }
+      return json(200, "done");
+    });
+    const alice = await httpPeer(fetch);
+    await expect(alice.request("jobs", 1, { timeout: 5_000 })).resolves.toBe("done");
+    await expect(alice.request("jobs", 2)).resolves.toBe("done");
+    const timeouts = calls
+      .filter((c) => c.method === "POST")
+      .map((c) => Number(new URLSearchParams(c.path.split("?")[1]).get("timeout")));
+    expect(timeouts).toHaveLength(4);
+    expect(timeouts[0]).toBe(5_000);
+    expect(timeouts[1]).toBeLessThanOrEqual(5_000 - 60);
+    expect(timeouts[1]).toBeGreaterThan(4_000);
+    expect(timeouts[2]).toBe(30_000);
+    expect(timeouts[3]).toBeLessThanOrEqual(30_000 - 60);
+    expect(timeouts[3]).toBeGreaterThan(29_000);
+  });
+
+  it("rejects with rate_limited when the relay refuses the POST with 429, without retrying", async () => {
+    const { fetch, calls } = fakeFetch((call) =>
+      call.method === "POST"
+        ? errorBody(429, "rate_limited", "rate limit exceeded; retry after 100 ms")
+        : json(200, "never"),
+    );
+    const alice = await httpPeer(fetch);
+    const error = await alice.request("jobs", 1, { timeout: 5_000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EdgeMQError);
+    expect(error).toMatchObject({ code: "rate_limited" });
+    expect(calls.filter((c) => c.method === "POST")).toHaveLength(1);
+  });
+
+  it("still retries a POST refused with internal (queue unavailable)", async () => {
+    let posts = 0;
+    const { fetch, calls } = fakeFetch((call) => {
+      if (call.method === "POST") {
+        posts++;
+        if (posts === 1)
+          return errorBody(500, "internal", "queue jobs is unavailable; retry later");
+        return json(202, { id: "x", deadline: 0 });
+      }
+      return json(200, "done");
+    });
+    const alice = await httpPeer(fetch);
+    await expect(alice.request("jobs", 1)).resolves.toBe("done");
+    expect(calls.filter((c) => c.method === "POST")).toHaveLength(2);
+  });
+
   it("refuses request headers, which the HTTP API cannot carry", async () => {
     const { fetch } = fakeFetch(() => noContent());
     const alice = await httpPeer(fetch);
