@@ -8,8 +8,11 @@
  * (lease lost, deadline passed) aborts the handler's signal and its reply is not sent. close()
  * stops taking (an in-flight take is abandoned: a request the relay leased to it comes back after
  * its lease, at the next attempt), lets the handlers in hand finish and answer, then resolves.
- * On a partitioned queue the loops share the partitions out (http-partitions.ts) and each answer
- * goes back to the partition its take came from (`?partition=`, docs/scaling.md).
+ * On a partitioned queue the loops share the partitions out (http-partitions.ts; a loop that owns
+ * several shortens its waits so each partition is polled well within the relay's 15 s presence)
+ * and each answer goes back to the partition its take came from (`?partition=`, docs/scaling.md).
+ * A take refused because its partition is gone (K lowered) makes the service re-learn K and go on;
+ * only other refusals (unauthorized, forbidden, ...) end it.
  * Created by HttpPeer.serve (http-peer.ts); the WebSocket counterpart is service.ts.
  */
 import {
@@ -22,7 +25,7 @@ import {
 } from "../protocol/index.js";
 import { bodyOfHttp, type HttpBody, TEXT_CONTENT_TYPE } from "./http-body.js";
 import { answerError, type HttpAnswer, type HttpLink, paceEmptyPoll } from "./http-link.js";
-import { readCount, takePartition } from "./http-partitions.js";
+import { readCount, takePartition, takeWaitMs } from "./http-partitions.js";
 import type { HttpStatus } from "./http-status.js";
 import { renewEvery } from "./lease-renewal.js";
 import type { Service } from "./peer-api.js";
@@ -105,31 +108,25 @@ export class HttpService implements Service {
 
   /** One take loop: take, handle, answer, until closed or refused for good. */
   async #loop(index: number): Promise<void> {
-    let wait = 0;
+    // The first take (and one after a partition was refused) waits for nothing: it learns K.
+    let relearn = true;
     for (let turn = 0; !this.#taking.signal.aborted; turn++) {
-      const { link, status } = this.#setup;
-      const partition = takePartition(index, this.#setup.concurrency, this.#partitions, turn);
-      const only = partition === undefined ? "" : `&partition=${partition}`;
-      const path = `${this.#base}/take?wait=${wait}${only}`;
-      const retry = { signal: this.#taking.signal, giveUpAt: Number.POSITIVE_INFINITY };
-      const startedAt = Date.now();
-      const answer = await link.retrying(status, retry, () =>
-        link.call("POST", path, {}, this.#taking.signal),
-      );
-      if (answer instanceof EdgeMQError) return;
-      this.#partitions = readCount(answer.header(HTTP_API_HEADERS.partitions)) ?? this.#partitions;
+      const take = await this.#take(index, turn, relearn);
+      if (take === undefined) return;
+      const { answer } = take;
+      relearn = false;
       if (answer.status === 204) {
         this.#readyResolve();
-        await paceEmptyPoll(startedAt, wait, this.#taking.signal);
-        wait = TAKE_WAIT_MS;
+        await paceEmptyPoll(take.startedAt, take.wait, this.#taking.signal);
         continue;
       }
       if (answer.status !== 200) {
-        this.#refused(answerError(answer));
-        return;
+        if (!this.#takeRefused(answer, take.partition, take.count)) return;
+        relearn = this.#partitions <= 1;
+        await paceEmptyPoll(take.startedAt, TAKE_WAIT_MS, this.#taking.signal);
+        continue;
       }
       this.#readyResolve();
-      wait = TAKE_WAIT_MS;
       const taken = this.#read(answer);
       if (taken === undefined) continue;
       this.#inHand++;
@@ -141,7 +138,44 @@ export class HttpService implements Service {
     }
   }
 
-  /** A refusal no retry will change (bad token, no permission): this loop stops. */
+  /**
+   * One take of loop `index`: from its partition for this turn, waiting as long as its share of the
+   * partitions allows (0 to learn K). Keeps the EdgeMQ-Partitions it answers. Undefined: closed.
+   */
+  async #take(index: number, turn: number, relearn: boolean) {
+    const { link, status, concurrency } = this.#setup;
+    const partition = takePartition(index, concurrency, this.#partitions, turn);
+    const wait = relearn ? 0 : takeWaitMs(index, concurrency, this.#partitions, TAKE_WAIT_MS);
+    const only = partition === undefined ? "" : `&partition=${partition}`;
+    const path = `${this.#base}/take?wait=${wait}${only}`;
+    const retry = { signal: this.#taking.signal, giveUpAt: Number.POSITIVE_INFINITY };
+    const startedAt = Date.now();
+    const answer = await link.retrying(status, retry, () =>
+      link.call("POST", path, {}, this.#taking.signal),
+    );
+    if (answer instanceof EdgeMQError) return undefined;
+    const count = readCount(answer.header(HTTP_API_HEADERS.partitions));
+    this.#partitions = count ?? this.#partitions;
+    return { answer, partition, wait, startedAt, count };
+  }
+
+  /**
+   * A take refused. One that named a partition and got bad_request found that partition gone (K
+   * was lowered; `?partition=` past K is bad_request): take up the count the refusal gives, else
+   * forget K so the next take names no partition and learns it. Any other refusal ends the
+   * service. Returns whether the loop goes on.
+   */
+  #takeRefused(answer: HttpAnswer, partition: number | undefined, count: number | undefined) {
+    const error = answerError(answer);
+    if (partition === undefined || error.code !== ERROR_CODE.badRequest) {
+      this.#refused(error);
+      return false;
+    }
+    this.#partitions = count !== undefined && count <= partition ? count : 1;
+    return true;
+  }
+
+  /** A refusal no retry will change (bad token, no permission): the service stops. */
   #refused(error: EdgeMQError): void {
     this.#readyReject(error);
     this.#setup.report({ type: "error", error, queue: this.queue });

@@ -1,0 +1,225 @@
+/**
+ * The SDK's HTTP server on a partitioned queue, against a fake fetch that plays the relay's take
+ * route on fake timers (a take holds for its `wait` unless a request is queued on its partition):
+ * a take refused because K was lowered makes the service re-learn K and carry on, and a loop that
+ * owns several partitions polls each well within the relay's 15 s HTTP presence.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { connect, type FetchLike, type HttpRequestInit, type Peer } from "../../../client/index.js";
+
+const BASE = "http://relay.test";
+/** The relay's HTTP server presence (docs/http-api.md). */
+const PRESENCE_MS = 15_000;
+
+interface Take {
+  at: number;
+  /** When its answer left (a waiting take keeps the server present); Infinity while it waits. */
+  end: number;
+  partition: number | undefined;
+  wait: number;
+}
+
+/** A relay of `partitions` partitions as the HTTP take route sees it. */
+class FakeTakeRoute {
+  partitions: number;
+  readonly takes: Take[] = [];
+  readonly calls: string[] = [];
+  /** Requests queued per partition (their ids). */
+  readonly queued = new Map<number, string[]>();
+  #ids = 0;
+
+  constructor(partitions: number) {
+    this.partitions = partitions;
+  }
+
+  enqueue(partition: number): string {
+    const id = `r${++this.#ids}`;
+    this.queued.set(partition, [...(this.queued.get(partition) ?? []), id]);
+    return id;
+  }
+
+  readonly fetch: FetchLike = async (url: string, init: HttpRequestInit) => {
+    const path = url.slice(BASE.length);
+    this.calls.push(`${init.method} ${path}`);
+    if (path === "/v1/whoami") {
+      return json(200, { identity: "alice", roles: ["server"], limits: { leaseMs: 30_000 } });
+    }
+    if (!path.includes("/take?")) return new Response(null, { status: 204 });
+    const query = new URLSearchParams(path.slice(path.indexOf("?") + 1));
+    const named = query.get("partition");
+    const partition = named === null ? undefined : Number(named);
+    const wait = Number(query.get("wait"));
+    const count = this.partitions;
+    const take: Take = { at: Date.now(), end: Number.POSITIVE_INFINITY, partition, wait };
+    this.takes.push(take);
+    if (partition !== undefined && partition >= count) {
+      take.end = take.at;
+      return json(400, {
+        error: {
+          code: "bad_request",
+          message: `partition must be 0 to ${count - 1} (this queue has ${count} partitions)`,
+        },
+      });
+    }
+    const from = partition ?? 0;
+    const end = Date.now() + wait;
+    while (Date.now() < end && (this.queued.get(from) ?? []).length === 0) {
+      if (init.signal?.aborted) {
+        take.end = Date.now();
+        throw new Error("aborted");
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100, end - Date.now())));
+    }
+    take.end = Date.now();
+    const id = this.queued.get(from)?.shift();
+    const placement = {
+      "EdgeMQ-Partition": String(from),
+      "EdgeMQ-Partitions": String(count),
+    };
+    if (id === undefined) return new Response(null, { status: 204, headers: placement });
+    return new Response("job", {
+      status: 200,
+      headers: {
+        "content-type": "text/plain; charset=utf-8",
+        "EdgeMQ-Request-Id": id,
+        "EdgeMQ-From": "bob",
+        "EdgeMQ-Deadline": String(Date.now() + 60_000),
+        "EdgeMQ-Attempt": "1",
+        "EdgeMQ-Lease-Ms": "30000",
+        ...placement,
+      },
+    });
+  };
+
+  /** Longest stretch (ms) partition `p` had no take waiting since its last one, over [from, to]. */
+  longestGap(p: number, from: number, to: number): number {
+    const takes = this.takes.filter((t) => t.partition === p && t.end >= from && t.at <= to);
+    let last = from;
+    let gap = 0;
+    for (const take of takes) {
+      gap = Math.max(gap, take.at - last);
+      last = Math.max(last, Math.min(take.end, to));
+    }
+    return Math.max(gap, to - last);
+  }
+}
+
+function json(status: number, value: unknown): Response {
+  return new Response(JSON.stringify(value), {
+    status,
+    headers: { "content-type": "application/json" },
+  });
+}
+
+let peer: Peer | undefined;
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(async () => {
+  const closing = peer?.close();
+  await vi.advanceTimersByTimeAsync(30_000);
+  await closing;
+  peer = undefined;
+  vi.useRealTimers();
+});
+
+async function serving(route: FakeTakeRoute, concurrency: number): Promise<Peer> {
+  peer = await connect(BASE, {
+    transport: "http",
+    identity: "alice",
+    fetch: route.fetch,
+    reconnect: { minDelayMs: 1, maxDelayMs: 5 },
+  });
+  peer.serve("jobs", () => "done", { concurrency });
+  return peer;
+}
+
+describe("an HTTP server when K is lowered", () => {
+  it("re-learns K after a take on a removed partition is refused, and keeps serving", async () => {
+    const route = new FakeTakeRoute(4);
+    await serving(route, 4);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(new Set(route.takes.map((t) => t.partition))).toEqual(new Set([undefined, 0, 1, 2, 3]));
+
+    route.partitions = 2;
+    const loweredAt = Date.now();
+    await vi.advanceTimersByTimeAsync(60_000);
+    const refused = route.takes.filter((t) => t.at >= loweredAt && (t.partition ?? 0) >= 2);
+    expect(refused.length).toBeGreaterThan(0);
+    const lastRefusal = Math.max(...refused.map((t) => t.at));
+    const after = route.takes.filter((t) => t.at > lastRefusal + 2_000);
+    expect(new Set(after.map((t) => t.partition))).toEqual(new Set([0, 1]));
+
+    const id = route.enqueue(1);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(route.calls).toContain(`POST /v1/queues/jobs/replies/${id}?partition=1`);
+  });
+
+  it("still stops for good on a refusal that no K changes (forbidden)", async () => {
+    const route = new FakeTakeRoute(4);
+    const fetch = route.fetch;
+    let forbid = false;
+    const guarded: FetchLike = (url, init) =>
+      forbid && url.includes("/take?")
+        ? Promise.resolve(json(403, { error: { code: "forbidden", message: "not your queue" } }))
+        : fetch(url, init);
+    peer = await connect(BASE, { transport: "http", identity: "alice", fetch: guarded });
+    peer.serve("jobs", () => "done", { concurrency: 2 });
+    await vi.advanceTimersByTimeAsync(5_000);
+    forbid = true;
+    await vi.advanceTimersByTimeAsync(60_000);
+    const count = route.calls.length;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(route.calls.length).toBe(count);
+  });
+});
+
+describe("an HTTP server with fewer take loops than partitions", () => {
+  it.each([1, 2, 3])(
+    "polls each of 4 partitions well within the presence window (concurrency %i)",
+    async (concurrency) => {
+      const route = new FakeTakeRoute(4);
+      await serving(route, concurrency);
+      await vi.advanceTimersByTimeAsync(2_000);
+      const from = Date.now();
+      await vi.advanceTimersByTimeAsync(120_000);
+      for (const p of [0, 1, 2, 3]) {
+        expect(route.longestGap(p, from, Date.now())).toBeLessThan(PRESENCE_MS - 2_000);
+      }
+    },
+  );
+
+  it("takes from every partition within one round whose waits sum below 15 s (K=4, c=1)", async () => {
+    const route = new FakeTakeRoute(4);
+    await serving(route, 1);
+    await vi.advanceTimersByTimeAsync(30_000);
+    const partitioned = route.takes.filter((t) => t.partition !== undefined);
+    const round = partitioned.slice(0, 4);
+    expect(new Set(round.map((t) => t.partition))).toEqual(new Set([0, 1, 2, 3]));
+    expect(round.reduce((sum, t) => sum + t.wait, 0)).toBeLessThan(PRESENCE_MS);
+  });
+
+  it("serves a request on an idle partition within one round", async () => {
+    const route = new FakeTakeRoute(4);
+    await serving(route, 1);
+    await vi.advanceTimersByTimeAsync(20_000);
+    for (const p of [3, 2, 0, 3, 1]) {
+      const id = route.enqueue(p);
+      const reply = `POST /v1/queues/jobs/replies/${id}?partition=${p}`;
+      const start = Date.now();
+      while (!route.calls.includes(reply) && Date.now() - start < 60_000) {
+        await vi.advanceTimersByTimeAsync(100);
+      }
+      expect(Date.now() - start).toBeLessThanOrEqual(10_500);
+    }
+  });
+
+  it("keeps the full long-poll when a loop owns a single partition", async () => {
+    const route = new FakeTakeRoute(2);
+    await serving(route, 2);
+    await vi.advanceTimersByTimeAsync(60_000);
+    const waits = route.takes.filter((t) => t.partition !== undefined).map((t) => t.wait);
+    expect(waits.length).toBeGreaterThan(0);
+    expect(waits.every((w) => w === 25_000)).toBe(true);
+  });
+});
