@@ -4,7 +4,9 @@
  * never runs twice, then long-polls `GET /v1/requests/{id}?wait=` until the outcome. Every POST
  * carries `timeout=` the time left to the request's deadline, fixed at request() (its timeout,
  * else the relay's default from /v1/whoami): a retry never extends it, and none is sent past it.
- * A `rate_limited` refusal of the POST is the request's outcome, as over WebSocket. Each request
+ * A `rate_limited` refusal of the POST is the request's outcome, as over WebSocket. A poll that
+ * had to be retried (the relay was out of reach) is followed by the POST again, as the WebSocket
+ * SDK re-sends after a reconnect: a `memory` queue forgets on a restart. Each request
  * settles exactly once (reply, error, local backstop, abort or close); an abort also cancels it at
  * the relay (`DELETE /v1/queues/{q}/requests/{id}`). Used by http-peer.ts.
  */
@@ -187,29 +189,43 @@ export class HttpRequester {
       [HTTP_API_HEADERS.requestId]: prepared.id,
     };
     let first = true;
-    const post = { signal, giveUpAt: expiresAt, rateLimitedIsFinal: true };
-    const accepted = await link.retrying(status, post, async () => {
-      // The first POST goes out within request(): no time is spent yet.
-      const left = first ? prepared.timeout : expiresAt - Date.now();
-      first = false;
-      if (left <= 0)
-        return new EdgeMQError(ERROR_CODE.timeout, `no reply from ${prepared.queue} in time`);
-      posted();
-      const timeout = Math.min(left, limits.maxTimeoutMs);
-      const query = `&timeout=${timeout}${prepared.query}`;
-      return link.call("POST", `${path}${query}`, { body: prepared.body.content, headers }, signal);
-    });
+    const options = { signal, giveUpAt: expiresAt, rateLimitedIsFinal: true };
+    const post = () =>
+      link.retrying(status, options, async () => {
+        // The first POST goes out within request(): no time is spent yet.
+        const left = first ? prepared.timeout : expiresAt - Date.now();
+        first = false;
+        if (left <= 0)
+          return new EdgeMQError(ERROR_CODE.timeout, `no reply from ${prepared.queue} in time`);
+        posted();
+        const timeout = Math.min(left, limits.maxTimeoutMs);
+        const query = `&timeout=${timeout}${prepared.query}`;
+        const init = { body: prepared.body.content, headers };
+        return link.call("POST", `${path}${query}`, init, signal);
+      });
+    const accepted = await post();
     if (accepted instanceof EdgeMQError) return { ok: false, error: accepted };
     if (accepted.status !== 202) return outcomeOf(accepted);
     const poll = `/v1/requests/${encodeURIComponent(prepared.id)}`;
     for (;;) {
       const wait = Math.max(0, Math.min(POLL_WAIT_MS, giveUpAt - Date.now()));
       const startedAt = Date.now();
-      const answer = await link.retrying(status, retry, () =>
-        link.call("GET", `${poll}?wait=${wait}`, {}, signal),
-      );
+      let tries = 0;
+      const answer = await link.retrying(status, retry, () => {
+        tries += 1;
+        return link.call("GET", `${poll}?wait=${wait}`, {}, signal);
+      });
       if (answer instanceof EdgeMQError) return { ok: false, error: answer };
       if (answer.status !== 204) return outcomeOf(answer);
+      if (tries > 1) {
+        // The relay was out of reach for a while (a restart?): post the request again, as the
+        // WebSocket SDK re-sends after a reconnect. A memory queue may have lost it; a durable
+        // one answers its stored deadline (the same id is never run twice).
+        const again = await post();
+        if (again instanceof EdgeMQError) return { ok: false, error: again };
+        if (again.status !== 202) return outcomeOf(again);
+        continue;
+      }
       await paceEmptyPoll(startedAt, wait, signal);
     }
   }
