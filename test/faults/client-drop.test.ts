@@ -46,7 +46,7 @@ describe.each([
         delayMs: 20,
       });
       const client = await faults.peer("drop-clients");
-      await connectIdentities(client, IDENTITIES, route);
+      await connectIdentities(client, IDENTITIES, { route });
       await startLoad(client, {
         job: "load",
         identities: IDENTITIES,

@@ -6,57 +6,19 @@
  * A serial client is killed under too: its partition is quiet, so its requests are dispatched
  * before they are written and share held writes (held-writes.ts), held most of the time.
  */
-import { describe, expect, it } from "vitest";
-import type { PeerProcess } from "../e2e/support/peer.js";
+import { describe, it } from "vitest";
 import {
-  awaitLoad,
   connectIdentities,
-  exactlyOnce,
-  type FaultFixture,
-  type LoadSummary,
-  progress,
-  ranLog,
+  killAndSettle,
   serve,
-  settledOnce,
   startLoad,
   useFaultRelay,
-  waitUntil,
 } from "./support/fault-fixture.js";
 
 const QUEUE = "relay-kill-q";
 const IDENTITIES = Array.from({ length: 6 }, (_, i) => `rk-client-${i}`);
 const PER_IDENTITY = 200;
 const TOTAL = IDENTITIES.length * PER_IDENTITY;
-
-/**
- * Kills the relay once `job` has settled `killAt` requests, restarts it, and checks that all
- * `total` then settle exactly once with their replies, each run by one of `servers` (re-runs
- * after the kill are allowed). Returns the load's summary and how many had settled at the kill.
- */
-async function killAndSettle(
-  faults: FaultFixture,
-  peers: { client: PeerProcess; servers: PeerProcess[] },
-  job: { name: string; total: number; killAt: number },
-): Promise<{ summary: LoadSummary; settledAtKill: number }> {
-  const { client, servers } = peers;
-  await waitUntil(
-    async () => (await progress(client, job.name)) >= job.killAt,
-    60_000,
-    `${job.killAt} settled requests`,
-  );
-  const relay = faults.relay();
-  await relay.kill9();
-  const settledAtKill = await progress(client, job.name);
-  expect(settledAtKill).toBeLessThan(job.total);
-  await relay.restart();
-
-  const summary = await awaitLoad(client, job.name, 120_000);
-  expect(summary.samples).toEqual([]);
-  expect(exactlyOnce(summary)).toEqual(settledOnce(job.total));
-  expect(summary.replied).toBe(job.total);
-  expect(new Set(ranLog(servers).map((r) => r.key)).size).toBe(job.total);
-  return { summary, settledAtKill };
-}
 
 describe("the relay killed with SIGKILL under load and restarted", () => {
   const faults = useFaultRelay();

@@ -34,7 +34,7 @@ describe("a client resuming with more accepted requests than its rate-limit burs
     const client = await faults.peer("rl-clients");
     // Through the exchange: its bucket is the one the re-sends meet (a queue link's bucket, in
     // the queue partition, is tested in test/security/rate-limit.test.ts).
-    await connectIdentities(client, [CLIENT], "exchange");
+    await connectIdentities(client, [CLIENT], { route: "exchange" });
     const load = {
       identities: [CLIENT],
       perIdentity: PER_LOAD,

@@ -95,7 +95,7 @@ function observeClientFrame(frame, tap) {
   if (tap.resumed && !tap.accepted) wire.replayedOnResume++;
 }
 
-async function peerFor(identity, route) {
+async function peerFor(identity, route, transport) {
   const existing = peers.get(identity);
   if (existing) return existing;
   const peer = await connect(url, {
@@ -103,6 +103,7 @@ async function peerFor(identity, route) {
     WebSocket: tappedWebSocket(identity),
     reconnect: RECONNECT,
     ...(route === undefined ? {} : { route }),
+    ...(transport === undefined ? {} : { transport }),
   });
   peers.set(identity, peer);
   return peer;
@@ -229,8 +230,8 @@ function summary(job) {
 }
 
 const commands = {
-  async connect({ identities, route }) {
-    await Promise.all(identities.map((identity) => peerFor(identity, route)));
+  async connect({ identities, route, transport }) {
+    await Promise.all(identities.map((identity) => peerFor(identity, route, transport)));
     return { connected: identities.length };
   },
 

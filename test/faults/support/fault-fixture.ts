@@ -8,6 +8,7 @@
  * scenarios measure delivery under faults, not admission (which has its own tests).
  */
 import { join } from "node:path";
+import { expect } from "vitest";
 import { REPO_ROOT, type Relay } from "../../e2e/relay.js";
 import { useRelay } from "../../e2e/support/fixture.js";
 import { counts, list, num, record } from "../../e2e/support/guards.js";
@@ -77,13 +78,19 @@ export interface LoadSummary {
   samples: string[];
 }
 
-/** Connects SDK peers; `route` is the SDK's `route` option (default: the SDK's, queue links). */
+/** How fault peers connect: the SDK's `route` and `transport` options (default: the SDK's). */
+export interface ConnectOptions {
+  route?: "queue" | "exchange";
+  transport?: "websocket" | "http";
+}
+
+/** Connects SDK peers with `options` (default: queue links over WebSocket). */
 export async function connectIdentities(
   peer: PeerProcess,
   identities: string[],
-  route?: "queue" | "exchange",
+  options: ConnectOptions = {},
 ): Promise<void> {
-  await peer.call("connect", { identities, ...(route === undefined ? {} : { route }) }, 30_000);
+  await peer.call("connect", { identities, ...options }, 30_000);
 }
 
 export async function serve(
@@ -202,4 +209,34 @@ export function settledOnce(total: number): Record<string, number> {
     wrongPayload: 0,
     misrouted: 0,
   };
+}
+
+/**
+ * Kills the relay once `job` has settled `killAt` requests, restarts it, and checks that all
+ * `total` then settle exactly once with their replies, each run by one of `servers` (re-runs
+ * after the kill are allowed). Returns the load's summary and how many had settled at the kill.
+ */
+export async function killAndSettle(
+  faults: FaultFixture,
+  peers: { client: PeerProcess; servers: PeerProcess[] },
+  job: { name: string; total: number; killAt: number },
+): Promise<{ summary: LoadSummary; settledAtKill: number }> {
+  const { client, servers } = peers;
+  await waitUntil(
+    async () => (await progress(client, job.name)) >= job.killAt,
+    60_000,
+    `${job.killAt} settled requests`,
+  );
+  const relay = faults.relay();
+  await relay.kill9();
+  const settledAtKill = await progress(client, job.name);
+  expect(settledAtKill).toBeLessThan(job.total);
+  await relay.restart();
+
+  const summary = await awaitLoad(client, job.name, 120_000);
+  expect(summary.samples).toEqual([]);
+  expect(exactlyOnce(summary)).toEqual(settledOnce(job.total));
+  expect(summary.replied).toBe(job.total);
+  expect(new Set(ranLog(servers).map((r) => r.key)).size).toBe(job.total);
+  return { summary, settledAtKill };
 }
