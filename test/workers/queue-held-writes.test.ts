@@ -289,6 +289,8 @@ describe("held writes (durable queue, quiet partition)", () => {
     const worker = await serverSocket("held-3", "held-w3");
     const client = await linkSocket("held-3", "held-carol");
     await answerOne(worker, client, "held-3", "first");
+    client.send({ type: "ack", ids: ["first"] });
+    await settled(); // "first" is written: only what is held from here on is lost
 
     await runInDurableObject(env.QUEUE.getByName("held-3"), (instance, ctx) => {
       const state = stateOf(instance);
