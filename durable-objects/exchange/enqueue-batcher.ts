@@ -3,7 +3,8 @@
  * to that queue is in flight, requests that arrive (from any client of this exchange) wait and go
  * together in the next call, as soon as it returns. A lone request goes at once, so a quiet relay
  * adds no delay; under load, many small client messages become one RPC and one queue
- * transaction (one commit) instead of one each. Used by exchange-do.ts.
+ * transaction (one commit) instead of one each. A cancel waits for the requests handed over
+ * before it (`settled`), so it never overtakes its request. Used by exchange-do.ts.
  */
 import type { EnqueueInput, EnqueueOutcome } from "../shared/contracts.js";
 
@@ -15,6 +16,8 @@ export type EnqueueBatchCall = (
 
 interface Waiting {
   input: EnqueueInput;
+  /** Its answer (or failure), settled when its call ends. */
+  answer: Promise<EnqueueOutcome[]>;
   settled: boolean;
   resolve: (outcomes: EnqueueOutcome[]) => void;
   reject: (error: unknown) => void;
@@ -43,7 +46,7 @@ export class EnqueueBatcher {
       resolve = res;
       reject = rej;
     });
-    const entry: Waiting = { input, settled: false, resolve, reject };
+    const entry: Waiting = { input, answer, settled: false, resolve, reject };
     const list = this.waiting.get(object);
     if (list) list.push(entry);
     else this.waiting.set(object, [entry]);
@@ -53,6 +56,15 @@ export class EnqueueBatcher {
       else await busy.catch(() => undefined);
     }
     return answer;
+  }
+
+  /**
+   * Resolves once every enqueue already handed over for `object` (waiting or in flight) has
+   * its answer: a cancel sent after this cannot overtake the request it names.
+   */
+  async settled(object: string): Promise<void> {
+    const waiting = (this.waiting.get(object) ?? []).map((w) => w.answer);
+    await Promise.allSettled([...waiting, this.inFlight.get(object)]);
   }
 
   private async send(object: string): Promise<void> {

@@ -176,8 +176,11 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     const answers = await Promise.all(
       cancels.map(async ({ id, queue }): Promise<Frame[]> => {
         try {
-          const stub = this.env.QUEUE.getByName(this.queueObject(queue, identity));
-          await stub.cancel({ queue, from: identity, id });
+          const object = this.queueObject(queue, identity);
+          // The request may still be on its way to the queue (this message's, or one waiting in
+          // the batcher): the cancel goes after it, or it would find nothing to cancel.
+          await this.enqueues.settled(object);
+          await this.env.QUEUE.getByName(object).cancel({ queue, from: identity, id });
           return [];
         } catch (error) {
           logFault("cancel_failed", queue, error);

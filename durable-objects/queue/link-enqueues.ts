@@ -41,6 +41,11 @@ export class LinkEnqueues {
     private readonly holdMs = HOLD_WRITES_MS,
   ) {}
 
+  /** Whether link messages wait for the next group commit (their requests are not stored yet). */
+  get waiting(): boolean {
+    return this.scheduled;
+  }
+
   /**
    * Stores `item`'s requests at once when the partition is quiet (nothing queued, no server
    * holding a request, no batch waiting), else with the next group commit.

@@ -55,7 +55,8 @@ export async function handleLinkMessage(
   const cancelAll = () => {
     for (const id of plan.cancels) cancelRequest(state, identity, id, now);
   };
-  if (plan.requests.length === 0) {
+  // Cancels wait for a group commit already pending: the requests they name may be in it.
+  if (plan.requests.length === 0 && (plan.cancels.length === 0 || !enqueues.waiting)) {
     cancelAll();
   } else if (
     enqueues.add({ link, from: identity, queue, requests: plan.requests, after: cancelAll }) ===

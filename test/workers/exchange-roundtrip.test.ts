@@ -46,6 +46,27 @@ describe("request and reply through the relay", () => {
     worker.close();
   });
 
+  it("carries out a cancel sent with its request in one message: the request ends cancelled", async () => {
+    const worker = await serverSocket("rt-cancel", "worker-c");
+    const { socket: client } = await TestSocket.client("alice-cancel");
+    client.send([
+      { type: "request", id: "r1", queue: "rt-cancel", body: encodeBody(1) },
+      { type: "cancel", id: "r1", queue: "rt-cancel" },
+    ]);
+    expect(await client.next()).toMatchObject({ type: "accepted", id: "r1" });
+    expect(await client.next()).toMatchObject({ type: "error", id: "r1", code: "cancelled" });
+    // The server either never got r1, or got it and then its cancel.
+    worker.send({ type: "barrier" });
+    const seen: unknown[] = [];
+    for (let frame = await worker.next(); ; frame = await worker.next()) {
+      if ((frame as { type: string }).type === "error") break;
+      seen.push((frame as { type: string }).type);
+    }
+    expect([[], ["dispatch", "cancel"]]).toContainEqual(seen);
+    client.close();
+    worker.close();
+  });
+
   it("answers a failFast request with no_responders when the queue has no server", async () => {
     const { socket: client } = await TestSocket.client("hasty");
     client.send({ type: "request", id: "r1", queue: "empty", body: encodeBody(1), failFast: true });

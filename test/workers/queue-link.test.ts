@@ -113,6 +113,33 @@ describe("queue links", () => {
     worker.close();
   });
 
+  it("cancels a request whose cancel came in the next message while a group commit held it", async () => {
+    const q = "lnk-cancel-busy";
+    const worker = await serverSocket(q, "lnk-worker-9");
+    const client = await linkSocket(q, "lnk-gina");
+    client.send({ type: "request", id: "r0", queue: q, body: encodeBody(0) });
+    await worker.next(); // r0 stays in hand: the partition is busy, so link messages are batched
+    client.send({ type: "request", id: "r1", queue: q, body: encodeBody(1) });
+    client.send({ type: "cancel", id: "r1", queue: q });
+    for (;;) {
+      const frame = await client.next();
+      if (idOf(frame) !== "r1" || (frame as { type: string }).type === "accepted") continue;
+      expect(frame).toMatchObject({ type: "error", id: "r1", code: "cancelled" });
+      break;
+    }
+    // The server never runs r1 unknowingly: either r1 never reached it, or (when the group
+    // commit came first) it got r1 and then its cancel, before the answer to this bad frame.
+    worker.send({ type: "barrier" });
+    const seen: unknown[] = [];
+    for (let frame = await worker.next(); ; frame = await worker.next()) {
+      if ((frame as { type: string }).type === "error") break;
+      seen.push((frame as { type: string }).type);
+    }
+    expect([[], ["dispatch", "cancel"]]).toContainEqual(seen);
+    client.close();
+    worker.close();
+  });
+
   it("closes an older link of the same identity with 4001 when a newer one opens", async () => {
     const older = await linkSocket("lnk-takeover", "lnk-gina");
     const newer = await linkSocket("lnk-takeover", "lnk-gina");

@@ -82,4 +82,25 @@ describe("EnqueueBatcher when the call cannot even start", () => {
     });
     await expect(batcher.enqueue("q", input("a", "1"))).rejects.toThrow("no stub");
   });
+
+  it("settles a queue's wait only after every request handed over before it has its answer", async () => {
+    const { calls, batcher } = fakeQueue();
+    const first = batcher.enqueue("q", input("a", "1")); // in flight
+    const second = batcher.enqueue("q", input("b", "2")); // waiting for the next call
+    let done = false;
+    const settled = batcher.settled("q").then(() => {
+      done = true;
+    });
+    await tick();
+    expect(done).toBe(false);
+    calls[0]?.finish();
+    await first;
+    await tick();
+    expect(done).toBe(false); // the waiting request went in a second call, still in flight
+    calls[1]?.finish(true);
+    await expect(second).rejects.toThrow("queue down");
+    await settled;
+    expect(done).toBe(true);
+    await batcher.settled("other"); // nothing handed over: at once
+  });
 });
