@@ -251,7 +251,9 @@ export class SocketService implements Service {
       outcome = { type: "fail", id: frame.id, message: failureMessage(error) };
     }
     abort.done();
-    this.#running.delete(frame.id);
+    // The same id may have been dispatched again meanwhile (this run was cancelled when its lease
+    // ran out): that run is the one tracked now.
+    if (this.#running.get(frame.id) === running) this.#running.delete(frame.id);
     // A reply after a cancel would only be refused; while disconnected the relay re-queues it.
     if (!running.cancelled) this.#connection.send(outcome);
     const next = this.#waiting.shift();

@@ -209,6 +209,33 @@ describe("peer.serve()", () => {
     expect(socket.framesOf("reply")).toEqual([]);
   });
 
+  it("keeps extending a request dispatched again to it after a cancel, when the first run ends", async () => {
+    relay.limits = { ...relay.limits, leaseMs: 1_000 };
+    const runs: { request: ServeRequest; finish: (value: string) => void }[] = [];
+    const handler = (request: ServeRequest) =>
+      new Promise<string>((finish) => runs.push({ request, finish }));
+    const service = peer.serve("resize", handler);
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    // A stalled run's lease ran out: the relay cancels it and dispatches the request again.
+    socket.deliver(dispatch("r1"));
+    await settle();
+    socket.deliver({ type: "cancel", id: "r1" }, { ...dispatch("r1"), attempt: 2 });
+    await settle();
+    expect(runs.map((r) => r.request.attempt)).toEqual([1, 2]);
+    runs[0]?.finish("stale"); // the first run ends late
+    await settle();
+    expect(service.inHand).toBe(1);
+    const before = socket.framesOf("extend").length;
+    await vi.advanceTimersByTimeAsync(400);
+    expect(socket.framesOf("extend").slice(before)).toEqual([{ type: "extend", ids: ["r1"] }]);
+    runs[1]?.finish("fresh");
+    await settle();
+    expect(socket.framesOf("reply")).toEqual([
+      { type: "reply", id: "r1", body: encodeBody("fresh") },
+    ]);
+  });
+
   it("re-sends ready after its socket reconnects, and sends a reply finished after that", async () => {
     const { handler, finish } = gate();
     peer.serve("resize", handler, { concurrency: 3 });
