@@ -112,6 +112,21 @@ export async function linkSocket(queue: string, identity: string): Promise<TestS
   return socket;
 }
 
+/**
+ * The types of the frames `socket` gets before the relay's answer to a bad frame sent now (an
+ * `error`): what reached it up to this moment.
+ */
+export async function typesBeforeBarrier(socket: TestSocket): Promise<unknown[]> {
+  socket.send({ type: "barrier" });
+  const seen: unknown[] = [];
+  for (let frame = await socket.next(); ; frame = await socket.next()) {
+    const type =
+      typeof frame === "object" && frame !== null && "type" in frame ? frame.type : undefined;
+    if (type === "error") return seen;
+    seen.push(type);
+  }
+}
+
 /** A frame's `id`, if it has one. */
 export function idOf(frame: unknown): unknown {
   return typeof frame === "object" && frame !== null && "id" in frame ? frame.id : undefined;
