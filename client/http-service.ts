@@ -12,7 +12,9 @@
  * several shortens its waits so each partition is polled well within the relay's 15 s presence)
  * and each answer goes back to the partition its take came from (`?partition=`, docs/scaling.md).
  * A take refused because its partition is gone (K lowered) makes the service re-learn K and go on;
- * only other refusals (unauthorized, forbidden, ...) end it.
+ * only other refusals (unauthorized, forbidden, ...) end it. While its loops are busy in handlers,
+ * the service keeps its presence on the partitions they cannot poll (http-presence.ts), so
+ * `failFast` requests and `no_responders` still see a server.
  * Created by HttpPeer.serve (http-peer.ts); the WebSocket counterpart is service.ts.
  */
 import {
@@ -26,6 +28,7 @@ import {
 import { bodyOfHttp, type HttpBody, TEXT_CONTENT_TYPE } from "./http-body.js";
 import { answerError, type HttpAnswer, type HttpLink, paceEmptyPoll } from "./http-link.js";
 import { readCount, takePartition, takeWaitMs } from "./http-partitions.js";
+import { PartitionPresence, PRESENCE_CHECK_MS, takeReaches } from "./http-presence.js";
 import type { HttpStatus } from "./http-status.js";
 import { renewEvery } from "./lease-renewal.js";
 import type { Service } from "./peer-api.js";
@@ -75,6 +78,10 @@ export class HttpService implements Service {
   /** The queue's partition count, from the latest take's EdgeMQ-Partitions. */
   #partitions = 1;
   #closing: Promise<void> | undefined;
+  readonly #presence = new PartitionPresence(Date.now());
+  /** Partitions with a presence call in flight. */
+  readonly #presenceCalls = new Set<number>();
+  #presenceTimer: TimerHandle | undefined;
   #readyResolve: () => void = () => {};
   #readyReject: (error: EdgeMQError) => void = () => {};
 
@@ -88,6 +95,7 @@ export class HttpService implements Service {
     });
     this.ready.catch(() => {});
     for (let i = 0; i < setup.concurrency; i++) this.#loops.push(this.#loop(i));
+    this.#presenceTimer = startTimer(() => this.#keepPresent(), PRESENCE_CHECK_MS);
   }
 
   get inHand(): number {
@@ -101,6 +109,7 @@ export class HttpService implements Service {
 
   async #shutdown(): Promise<void> {
     this.#taking.abort(new EdgeMQError(ERROR_CODE.closed, "service closed"));
+    stopTimer(this.#presenceTimer);
     await Promise.all(this.#loops);
     this.#readyReject(new EdgeMQError(ERROR_CODE.closed, "service closed"));
     this.#setup.closed(this);
@@ -150,13 +159,38 @@ export class HttpService implements Service {
     const path = `${this.#base}/take?wait=${wait}${only}`;
     const retry = { signal: this.#taking.signal, giveUpAt: Number.POSITIVE_INFINITY };
     const startedAt = Date.now();
-    const answer = await link.retrying(status, retry, () =>
-      link.call("POST", path, {}, this.#taking.signal),
-    );
+    const reaches = takeReaches(partition, this.#partitions);
+    this.#presence.takeStarted(reaches, startedAt);
+    const answer = await link
+      .retrying(status, retry, () => link.call("POST", path, {}, this.#taking.signal))
+      .finally(() => this.#presence.takeEnded(reaches, Date.now()));
     if (answer instanceof EdgeMQError) return undefined;
     const count = readCount(answer.header(HTTP_API_HEADERS.partitions));
     this.#partitions = count ?? this.#partitions;
     return { answer, partition, wait, startedAt, count };
+  }
+
+  /**
+   * Every PRESENCE_CHECK_MS until closed: a presence call for each partition no take polled lately
+   * (its loops are busy). Failures are left to the next check; a refusal that matters (a bad
+   * token, K lowered) is the take loops' to act on.
+   */
+  #keepPresent(): void {
+    if (this.#taking.signal.aborted) return;
+    const partitioned = this.#partitions > 1;
+    for (const p of this.#presence.lapsing(this.#partitions, Date.now())) {
+      if (this.#presenceCalls.has(p)) continue;
+      this.#presenceCalls.add(p);
+      const path = `${this.#base}/presence${partitioned ? `?partition=${p}` : ""}`;
+      this.#setup.link
+        .call("POST", path, {}, this.#taking.signal)
+        .then((answer) => {
+          if (answer.status < 300) this.#presence.seen(p, Date.now());
+        })
+        .catch(() => {})
+        .finally(() => this.#presenceCalls.delete(p));
+    }
+    this.#presenceTimer = startTimer(() => this.#keepPresent(), PRESENCE_CHECK_MS);
   }
 
   /**
@@ -223,6 +257,7 @@ export class HttpService implements Service {
           controller.abort(new EdgeMQError(ERROR_CODE.cancelled, "the lease was lost"));
           return;
         }
+        if (answer.status < 300) this.#presence.seen(taken.partition, Date.now());
       } catch {
         // A network error: the next renewal tries again (the lease lasts a whole leaseMs).
       }

@@ -11,7 +11,7 @@ import { errorResponse } from "./http-error.js";
 import { connect } from "./routes/connect.js";
 import { health } from "./routes/health.js";
 import { cancelRequest, getRequest, postRequest } from "./routes/http-client.js";
-import { postFailure, postLease, postReply, take } from "./routes/http-server.js";
+import { postFailure, postLease, postPresence, postReply, take } from "./routes/http-server.js";
 import { queueConnect } from "./routes/queue-connect.js";
 import { serve } from "./routes/serve.js";
 import { whoami } from "./routes/whoami.js";
@@ -30,6 +30,7 @@ app.post("/v1/queues/:queue/take", take);
 app.post("/v1/queues/:queue/replies/:id", postReply);
 app.post("/v1/queues/:queue/failures/:id", postFailure);
 app.post("/v1/queues/:queue/leases/:id", postLease);
+app.post("/v1/queues/:queue/presence", postPresence);
 app.delete("/v1/queues/:queue/requests/:id", cancelRequest);
 app.get("/v1/whoami", whoami);
 

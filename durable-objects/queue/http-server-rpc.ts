@@ -1,6 +1,6 @@
 /**
  * The HTTP API's server side of a QueueDO (its RPC methods `take`, `httpReply`, `httpFail`,
- * `httpExtend`): re-validate what the front door hands over (http-input.ts), note the HTTP
+ * `httpExtend`, `httpPresence`): re-validate what the front door hands over (http-input.ts), note the HTTP
  * server's presence, apply the lease rules in one transaction (http-takers.ts, http-answers.ts),
  * then settle. QueueDO delegates these methods here.
  */
@@ -9,6 +9,8 @@ import type {
   HttpExtendAnswer,
   HttpExtendInput,
   HttpFailInput,
+  HttpPresenceAnswer,
+  HttpPresenceInput,
   HttpQueueRpc,
   HttpReplyAnswer,
   HttpReplyInput,
@@ -84,6 +86,22 @@ export class HttpServerRpc implements HttpQueueRpc {
       (known) => httpAnswerRefusal(input, known),
       (deps) => extendAsHttpServer(deps, input.identity, input.id),
     );
+  }
+
+  /** HTTP server `identity` still serves this queue (busy): present as after a take. */
+  async httpPresence(input: HttpPresenceInput): Promise<HttpPresenceAnswer> {
+    const state = this.rt.state;
+    state.chooseStore(input.queue);
+    const refusal = httpInputRefusal(input, state.store.queueName());
+    if (refusal !== undefined) return { ok: false, error: refusal };
+    const now = Date.now();
+    state.takers.seen(input.identity, now);
+    state.transaction(() => {
+      state.store.setQueueName(input.queue);
+      state.store.markSawServer();
+    });
+    await this.rt.settle(now);
+    return { ok: true };
   }
 
   /** The steps shared by reply, fail and extend: check, note presence, act in one transaction. */

@@ -26,6 +26,8 @@ import type {
   HttpExtendAnswer,
   HttpExtendInput,
   HttpFailInput,
+  HttpPresenceAnswer,
+  HttpPresenceInput,
   HttpQueueRpc,
   HttpReplyAnswer,
   HttpReplyInput,
@@ -156,6 +158,12 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
   httpExtend(input: HttpExtendInput): Promise<HttpExtendAnswer> {
     this.state.writeHeld();
     return this.http.httpExtend(input);
+  }
+
+  /** HTTP API: HTTP server `identity`, busy, still serves this queue (presence). */
+  httpPresence(input: HttpPresenceInput): Promise<HttpPresenceAnswer> {
+    this.state.writeHeld();
+    return this.http.httpPresence(input);
   }
 
   async stats(): Promise<QueueStats> {

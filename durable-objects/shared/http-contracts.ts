@@ -77,6 +77,18 @@ export interface HttpExtendInput {
 /** The new end of the lease (epoch ms), or the refusal (as for a reply). */
 export type HttpExtendAnswer = { ok: true; leaseUntil: number } | { ok: false; error: WireError };
 
+/**
+ * An HTTP server busy with what it holds says it still serves the queue: it counts as connected
+ * for HTTP_SERVER_PRESENCE_MS more, as after a take (the SDK sends it for partitions its take
+ * loops cannot poll in time).
+ */
+export interface HttpPresenceInput {
+  queue: string;
+  identity: string;
+}
+
+export type HttpPresenceAnswer = { ok: true } | { ok: false; error: WireError };
+
 /** Methods an ExchangeDO exposes to the front door for HTTP clients. */
 export interface HttpExchangeRpc {
   submit(input: HttpSubmitInput): Promise<HttpSubmitAnswer>;
@@ -89,6 +101,7 @@ export interface HttpQueueRpc {
   httpReply(input: HttpReplyInput): Promise<HttpReplyAnswer>;
   httpFail(input: HttpFailInput): Promise<HttpReplyAnswer>;
   httpExtend(input: HttpExtendInput): Promise<HttpExtendAnswer>;
+  httpPresence(input: HttpPresenceInput): Promise<HttpPresenceAnswer>;
 }
 
 /** Leases held by HTTP servers name this virtual connection instead of a socket's connId. */
@@ -104,6 +117,6 @@ export function isHttpConn(connId: string): boolean {
 
 /**
  * An HTTP server counts as connected to its queue (for `no_responders` and `failFast`) while a
- * take waits, and for this long after its last take or reply.
+ * take waits, and for this long after its last take, reply, lease extension or presence call.
  */
 export const HTTP_SERVER_PRESENCE_MS = 15_000;

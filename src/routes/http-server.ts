@@ -13,7 +13,11 @@
  *   POST /v1/queues/:queue/leases/:id
  *     Extends the lease by leaseMs (never past the deadline); same rules as a reply. 204 with
  *     EdgeMQ-Lease-Ms.
- * All go to the queue's QueueDO (take / httpReply / httpFail / httpExtend); see
+ *   POST /v1/queues/:queue/presence[?partition=p]
+ *     The server still serves the queue while it is busy: it counts as connected (for
+ *     `no_responders` and `failFast`) for 15 s more, as after a take. Without `?partition=` on a
+ *     partitioned queue, on every partition. 204 with EdgeMQ-Partitions.
+ * All go to the queue's QueueDO (take / httpReply / httpFail / httpExtend / httpPresence); see
  * durable-objects/queue/http-takers.ts and http-answers.ts. On a partitioned queue a take answers
  * EdgeMQ-Partition (and every take EdgeMQ-Partitions); replies, failures and leases pass it back
  * as `?partition=` (http-take.ts, docs/scaling.md).
@@ -100,4 +104,20 @@ export async function postLease(c: HttpContext): Promise<Response> {
     [HTTP_API_HEADERS.requestId]: id,
     [HTTP_API_HEADERS.leaseMs]: String(readSettings(c.env).limits.leaseMs),
   });
+}
+
+export async function postPresence(c: HttpContext): Promise<Response> {
+  const queue = readQueue(c.req.param("queue"));
+  const principal = await establishPrincipal(c.req.raw, c.env);
+  requireRole(principal, "server");
+  requireQueue(principal, queue);
+  const partitions = partitionsOf(c.env, queue);
+  const chosen = requirePartition(c.req.query("partition"), partitions);
+  const targets = chosen === undefined ? [...Array(partitions).keys()] : [chosen];
+  const input = { queue, identity: principal.identity };
+  const answers = await Promise.all(
+    targets.map((p) => partitionStub(c.env, queue, p).httpPresence(input)),
+  );
+  for (const answer of answers) if (!answer.ok) return refusalResponse(answer.error);
+  return noContent({ [HTTP_API_HEADERS.partitions]: String(partitions) });
 }

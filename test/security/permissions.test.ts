@@ -3,7 +3,17 @@
  * queues and answers only the requests dispatched to it.
  */
 import { describe, expect, it } from "vitest";
-import { call, errorBody, jsonOf, mint, Peer, request, upgrade } from "./signed-relay.js";
+import { app } from "../../src/app.js";
+import {
+  call,
+  errorBody,
+  jsonOf,
+  mint,
+  Peer,
+  request,
+  signedEnv,
+  upgrade,
+} from "./signed-relay.js";
 
 describe("roles and queues", () => {
   it("refuses a server token for queue X on queue Y with 403", async () => {
@@ -26,6 +36,20 @@ describe("roles and queues", () => {
     const response = await upgrade("/v1/queues/perm-x/serve", token);
     expect(response.status).toBe(403);
     expect((await errorBody(response)).code).toBe("forbidden");
+  });
+
+  it("refuses a presence call from a client-only token or for a queue outside the token with 403", async () => {
+    const presence = (queue: string, token: string) =>
+      app.request(
+        `/v1/queues/${queue}/presence`,
+        { method: "POST", headers: { Authorization: `Bearer ${token}` } },
+        signedEnv,
+      );
+    const clientOnly = await mint({ sub: "c-pres", role: "client", queues: ["perm-x"] });
+    const server = await mint({ sub: "s-pres", role: "server", queues: ["perm-x"] });
+    expect((await errorBody(await presence("perm-x", clientOnly))).code).toBe("forbidden");
+    expect((await errorBody(await presence("perm-y", server))).code).toBe("forbidden");
+    expect((await presence("perm-x", server)).status).toBe(204);
   });
 
   it("lets a server-only token open its client socket but refuses every request it sends with forbidden", async () => {

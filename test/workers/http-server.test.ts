@@ -1,12 +1,14 @@
 /**
  * The HTTP API for servers in workerd: take and reply serve a WebSocket client's request and an
  * HTTP client's request, an empty take answers 204, a waiting take receives a request enqueued
- * meanwhile and counts as a connected server, and replies follow the lease rules (404 not this
+ * meanwhile and counts as a connected server (as does a busy server's presence call, on one
+ * partition or all), and replies follow the lease rules (404 not this
  * server's, 409 already answered or cancelled, 410 deadline passed).
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { partitionOf } from "../../durable-objects/shared/queue-partitions.js";
 import { encodeBody } from "../../protocol/index.js";
 import { TestSocket } from "./exchange-test-socket.js";
 import { expectError, field, http, sleep } from "./http-test-peer.js";
@@ -18,6 +20,12 @@ function take(queue: string, identity: string, wait = 0): Promise<Response> {
 function reply(queue: string, identity: string, id: string, body: string, type?: string) {
   const call = type === undefined ? { identity, body } : { identity, body, contentType: type };
   return http(`/v1/queues/${queue}/replies/${id}`, call);
+}
+
+/** A client identity whose requests land on `partition` of a 2-partition queue. */
+function clientOn(partition: number): string {
+  for (let i = 0; ; i++)
+    if (partitionOf(`presence-client-${i}`, 2) === partition) return `presence-client-${i}`;
 }
 
 async function asyncRequest(queue: string, identity: string, query = ""): Promise<string> {
@@ -101,6 +109,48 @@ describe("HTTP servers", () => {
     const id = await asyncRequest("hs-present", "curl-client-5", "&failFast=true");
     expect((await waiting).headers.get("EdgeMQ-From")).toBe("curl-client-5");
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("counts a presence call as a connected server, so failFast is accepted", async () => {
+    const before = await http("/v1/queues/hs-presence/requests?failFast=true", {
+      identity: "curl-client-p",
+      body: "q",
+    });
+    await expectError(before, 503, "no_responders");
+    const present = await http("/v1/queues/hs-presence/presence", { identity: "busy-worker" });
+    expect(present.status).toBe(204);
+    expect(present.headers.get("EdgeMQ-Partitions")).toBe("1");
+    const id = await asyncRequest("hs-presence", "curl-client-p", "&failFast=true");
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("marks every partition present when a presence call names none, one when it names it", async () => {
+    // part-* queues have 2 partitions (vitest.config.ts); these clients hash to 0 and to 1.
+    const [onZero, onOne] = [clientOn(0), clientOn(1)];
+    const named = await http("/v1/queues/part-presence-1/presence?partition=1", {
+      identity: "busy-worker",
+    });
+    expect(named.status).toBe(204);
+    expect(named.headers.get("EdgeMQ-Partitions")).toBe("2");
+    const refused = await http("/v1/queues/part-presence-1/requests?failFast=true", {
+      identity: onZero,
+      body: "q",
+    });
+    await expectError(refused, 503, "no_responders");
+    await asyncRequest("part-presence-1", onOne, "&failFast=true");
+
+    const all = await http("/v1/queues/part-presence-2/presence", { identity: "busy-worker" });
+    expect(all.status).toBe(204);
+    for (const client of [onZero, onOne]) {
+      await asyncRequest("part-presence-2", client, "&failFast=true");
+    }
+  });
+
+  it("refuses a presence call on a partition the queue does not have with 400", async () => {
+    const response = await http("/v1/queues/part-presence-3/presence?partition=2", {
+      identity: "busy-worker",
+    });
+    await expectError(response, 400, "bad_request");
   });
 
   it("refuses a reply from a server the request was not dispatched to with 404", async () => {

@@ -2,7 +2,8 @@
  * The SDK's HTTP server on a partitioned queue, against a fake fetch that plays the relay's take
  * route on fake timers (a take holds for its `wait` unless a request is queued on its partition):
  * a take refused because K was lowered makes the service re-learn K and carry on, and a loop that
- * owns several partitions polls each well within the relay's 15 s HTTP presence.
+ * owns several partitions polls each well within the relay's 15 s HTTP presence, and a service
+ * whose loops are all busy in long handlers keeps that presence with presence calls.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { connect, type FetchLike, type HttpRequestInit, type Peer } from "../../../client/index.js";
@@ -22,7 +23,11 @@ interface Take {
 /** A relay of `partitions` partitions as the HTTP take route sees it. */
 class FakeTakeRoute {
   partitions: number;
+  /** The lease each take hands out (a server renews every third of it). */
+  leaseMs = 30_000;
   readonly takes: Take[] = [];
+  /** Presence calls and lease renewals (each keeps the server present), as instants. */
+  readonly presences: Take[] = [];
   readonly calls: string[] = [];
   /** Requests queued per partition (their ids). */
   readonly queued = new Map<number, string[]>();
@@ -38,11 +43,23 @@ class FakeTakeRoute {
     return id;
   }
 
+  /** A presence call or lease renewal: noted as an instant of presence, answered 204. */
+  #instant(path: string): Response {
+    const named = new URLSearchParams(path.split("?")[1] ?? "").get("partition");
+    const partition = named === null || this.partitions <= 1 ? undefined : Number(named);
+    this.presences.push({ at: Date.now(), end: Date.now(), partition, wait: 0 });
+    return new Response(null, { status: 204 });
+  }
+
   readonly fetch: FetchLike = async (url: string, init: HttpRequestInit) => {
     const path = url.slice(BASE.length);
     this.calls.push(`${init.method} ${path}`);
     if (path === "/v1/whoami") {
-      return json(200, { identity: "alice", roles: ["server"], limits: { leaseMs: 30_000 } });
+      return json(200, { identity: "alice", roles: ["server"], limits: { leaseMs: this.leaseMs } });
+    }
+    // The relay's routes: POST /v1/queues/{q}/presence[?partition=p] and .../leases/{id}[?partition=p].
+    if (/^\/v1\/queues\/jobs\/(presence|leases\/r\d+)(\?partition=\d+)?$/.test(path)) {
+      return this.#instant(path);
     }
     if (!path.includes("/take?")) return new Response(null, { status: 204 });
     const query = new URLSearchParams(path.slice(path.indexOf("?") + 1));
@@ -85,15 +102,20 @@ class FakeTakeRoute {
         "EdgeMQ-From": "bob",
         "EdgeMQ-Deadline": String(Date.now() + 60_000),
         "EdgeMQ-Attempt": "1",
-        "EdgeMQ-Lease-Ms": "30000",
+        "EdgeMQ-Lease-Ms": String(this.leaseMs),
         ...placement,
       },
     });
   };
 
-  /** Longest stretch (ms) partition `p` had no take waiting since its last one, over [from, to]. */
-  longestGap(p: number, from: number, to: number): number {
-    const takes = this.takes.filter((t) => t.partition === p && t.end >= from && t.at <= to);
+  /**
+   * Longest stretch (ms) over [from, to] that partition `p` (undefined: the whole queue) had
+   * neither a take waiting nor a take, lease renewal or presence call of this server.
+   */
+  longestGap(p: number | undefined, from: number, to: number): number {
+    const takes = [...this.takes, ...this.presences]
+      .filter((t) => t.partition === p && t.end >= from && t.at <= to)
+      .sort((a, b) => a.at - b.at);
     let last = from;
     let gap = 0;
     for (const take of takes) {
@@ -123,14 +145,18 @@ afterEach(async () => {
   vi.useRealTimers();
 });
 
-async function serving(route: FakeTakeRoute, concurrency: number): Promise<Peer> {
+async function serving(
+  route: FakeTakeRoute,
+  concurrency: number,
+  handler: () => string | Promise<string> = () => "done",
+): Promise<Peer> {
   peer = await connect(BASE, {
     transport: "http",
     identity: "alice",
     fetch: route.fetch,
     reconnect: { minDelayMs: 1, maxDelayMs: 5 },
   });
-  peer.serve("jobs", () => "done", { concurrency });
+  peer.serve("jobs", handler, { concurrency });
   return peer;
 }
 
@@ -221,5 +247,44 @@ describe("an HTTP server with fewer take loops than partitions", () => {
     const waits = route.takes.filter((t) => t.partition !== undefined).map((t) => t.wait);
     expect(waits.length).toBeGreaterThan(0);
     expect(waits.every((w) => w === 25_000)).toBe(true);
+  });
+});
+
+describe("an HTTP server whose loops are all busy in long handlers", () => {
+  const minute = () => new Promise<string>((resolve) => setTimeout(() => resolve("done"), 60_000));
+
+  it.each([1, 2])(
+    "keeps all 4 partitions present with presence calls (concurrency %i)",
+    async (concurrency) => {
+      const route = new FakeTakeRoute(4);
+      await serving(route, concurrency, minute);
+      await vi.advanceTimersByTimeAsync(12_000);
+      for (let i = 0; i < concurrency; i++) route.enqueue(i);
+      const from = Date.now();
+      await vi.advanceTimersByTimeAsync(50_000);
+      for (const p of [0, 1, 2, 3]) {
+        expect(route.longestGap(p, from, Date.now())).toBeLessThan(PRESENCE_MS - 2_000);
+      }
+      expect(route.presences.length).toBeGreaterThan(0);
+    },
+  );
+
+  it("keeps an unpartitioned queue present when its lease renewals come too rarely", async () => {
+    const route = new FakeTakeRoute(1);
+    route.leaseMs = 90_000;
+    await serving(route, 1, minute);
+    await vi.advanceTimersByTimeAsync(1_000);
+    route.enqueue(0);
+    await vi.advanceTimersByTimeAsync(1_000);
+    const from = Date.now();
+    await vi.advanceTimersByTimeAsync(55_000);
+    expect(route.longestGap(undefined, from, Date.now())).toBeLessThan(PRESENCE_MS - 2_000);
+  });
+
+  it("sends no presence call while its takes keep every partition polled", async () => {
+    const route = new FakeTakeRoute(4);
+    await serving(route, 2);
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(route.presences).toEqual([]);
   });
 });
