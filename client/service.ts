@@ -1,7 +1,10 @@
 /**
  * A served queue: its own reconnecting server socket, `ready {concurrency}` after each welcome,
  * handlers for dispatched requests (at most `concurrency` at once), their replies or failures,
- * lease extensions for long handlers, and a draining close. Created by SocketPeer.serve (peer.ts);
+ * lease extensions for long handlers, and a draining close. Handlers keep running while the
+ * socket is down: after the next welcome, `ready {holding}` claims the leases of what is still in
+ * hand (the relay moves them to the new connection, or answers `cancel`), and the answers
+ * finished meanwhile follow it, so a reconnect or relay restart does not run them again. Created by SocketPeer.serve (peer.ts);
  * the HTTP transport's counterpart is http-service.ts.
  */
 import {
@@ -102,6 +105,8 @@ export class SocketService implements Service {
   readonly #connection: Connection;
   readonly #running = new Map<string, Running>();
   readonly #waiting: DispatchFrame[] = [];
+  /** Answers finished while the socket was down, sent after the next `ready {holding}`. */
+  readonly #unsent = new Map<string, ServerFrame>();
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
   #extendTimer: TimerHandle | undefined;
@@ -187,9 +192,26 @@ export class SocketService implements Service {
     else this.#setup.status({ ...status, partition: this.#partition });
   }
 
+  /** `ready` after a welcome, claiming what is in hand from an earlier socket, then its answers. */
   #sendReady(): void {
     const concurrency = this.#closing ? 0 : this.#concurrency;
-    this.#connection.send({ type: "ready", concurrency });
+    const holding = this.#holding();
+    this.#connection.send(
+      holding.length === 0
+        ? { type: "ready", concurrency }
+        : { type: "ready", concurrency, holding },
+    );
+    for (const outcome of this.#unsent.values()) this.#connection.send(outcome);
+    this.#unsent.clear();
+  }
+
+  /** Dispatch ids in hand: running (not cancelled), waiting for a slot, or answered unsent. */
+  #holding(): string[] {
+    const ids: string[] = [];
+    for (const [id, running] of this.#running) if (!running.cancelled) ids.push(id);
+    for (const frame of this.#waiting) ids.push(frame.id);
+    for (const id of this.#unsent.keys()) ids.push(id);
+    return ids.slice(0, MAX_EXTEND_IDS);
   }
 
   #onFrame(frame: Frame): void {
@@ -254,8 +276,9 @@ export class SocketService implements Service {
     // The same id may have been dispatched again meanwhile (this run was cancelled when its lease
     // ran out): that run is the one tracked now.
     if (this.#running.get(frame.id) === running) this.#running.delete(frame.id);
-    // A reply after a cancel would only be refused; while disconnected the relay re-queues it.
-    if (!running.cancelled) this.#connection.send(outcome);
+    // A reply after a cancel would only be refused. While disconnected it waits for the next
+    // welcome, whose `ready {holding}` claims its lease first.
+    if (!running.cancelled && !this.#connection.send(outcome)) this.#unsent.set(frame.id, outcome);
     const next = this.#waiting.shift();
     if (next) void this.#run(next);
     this.#checkDrained();

@@ -117,7 +117,10 @@ const DECODERS: Record<FrameType, Decoder> = {
     if (!isNonNegativeInteger(f.concurrency) || f.concurrency > DEFAULT_LIMITS.maxConcurrency) {
       return `concurrency must be an integer from 0 to ${DEFAULT_LIMITS.maxConcurrency}`;
     }
-    return { type: "ready", concurrency: f.concurrency };
+    if (f.holding === undefined) return { type: "ready", concurrency: f.concurrency };
+    const holding = readIds(f.holding);
+    if (typeof holding === "string") return `holding: ${holding}`;
+    return { type: "ready", concurrency: f.concurrency, holding };
   },
   dispatch: decodeDispatch,
   fail: (f) => {

@@ -102,10 +102,16 @@ export interface CancelFrame {
   queue?: string;
 }
 
-/** server → relay: take up to `concurrency` requests at once (0: take no more, drain). */
+/**
+ * server → relay: take up to `concurrency` requests at once (0: take no more, drain). `holding`
+ * (after a reconnect) lists the dispatch ids this server still has in hand from an earlier
+ * connection: the relay moves their leases to this connection when an earlier connection of the
+ * same identity held them, and answers `cancel` for the others.
+ */
 export interface ReadyFrame {
   type: "ready";
   concurrency: number;
+  holding?: string[];
 }
 
 /** relay → server: a request to handle. `from` is the client's identity, stamped by the relay. */

@@ -159,6 +159,13 @@ export class MemoryRequestStore implements RequestStore {
     if (row !== undefined) row.leaseUntil = until;
   }
 
+  transferLease(rid: number, connId: string, until: number): void {
+    const row = this.rows.get(rid);
+    if (row === undefined || row.state !== "leased") return;
+    row.leaseConn = connId;
+    row.leaseUntil = until;
+  }
+
   requeue(rid: number): void {
     const row = this.rows.get(rid);
     if (row === undefined) return;

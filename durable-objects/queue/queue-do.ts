@@ -287,7 +287,13 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
     }
     const conn = readServerAttachment(attachment);
     if (conn === undefined) return;
-    this.state.servers.retire(conn.connId);
-    this.state.transaction(() => this.state.lifecycle.dropConnection(conn.connId, Date.now()));
+    const { servers, lifecycle } = this.state;
+    servers.retire(conn.connId);
+    // Replaced by a newer connection of its identity: that one's `ready` settles the leases.
+    if (servers.all().some((s) => s.attachment.identity === conn.identity)) return;
+    this.state.transaction(() => {
+      lifecycle.dropConnection(conn.connId, Date.now());
+      lifecycle.dropGoneConnections(conn.identity, Date.now());
+    });
   }
 }

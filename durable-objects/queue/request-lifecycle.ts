@@ -10,6 +10,7 @@ import { isHttpConn } from "../shared/http-contracts.js";
 import { expiryError } from "./deadlines.js";
 import { dispatchId } from "./dispatch-id.js";
 import type { FrameOutbox } from "./frame-outbox.js";
+import { identityOfConn } from "./lease-claims.js";
 import { afterLeaseLoss, REDELIVERY_MESSAGE } from "./lease-rules.js";
 import { errorFrame } from "./outcome-frames.js";
 import type { ServerRegistry } from "./server-registry.js";
@@ -63,14 +64,28 @@ export class RequestLifecycle {
   }
 
   /**
+   * Leases still held by gone connections of server `identity` return to the queue: it
+   * reconnected and claimed what it still holds (lease-claims.ts), or its last connection closed.
+   */
+  dropGoneConnections(identity: string, now: number): void {
+    for (const connId of this.store.leasedCounts().keys()) {
+      if (identityOfConn(connId) !== identity || this.servers.get(connId) !== undefined) continue;
+      this.dropConnection(connId, now);
+    }
+  }
+
+  /**
    * After a restart, leases held by connections that no longer exist (sockets die with the
-   * object) return to the queue. Run once per wake.
+   * object) and that name no identity return to the queue. Those that name one wait for that
+   * server to reconnect and claim them (lease-claims.ts), or for their lease to end. Run once
+   * per wake.
    */
   reclaimOrphanLeases(now: number): void {
     const open = new Set(this.servers.all().map((s) => s.connId));
     for (const connId of this.store.leasedCounts().keys()) {
       // HTTP servers' leases name no socket: they simply run out (http-takers.ts).
-      if (!open.has(connId) && !isHttpConn(connId)) this.dropConnection(connId, now);
+      if (open.has(connId) || isHttpConn(connId) || identityOfConn(connId) !== undefined) continue;
+      this.dropConnection(connId, now);
     }
   }
 

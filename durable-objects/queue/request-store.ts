@@ -384,6 +384,21 @@ export class SqlRequestStore implements RequestStore {
     });
   }
 
+  transferLease(rid: number, connId: string, until: number): void {
+    this.writes.run(
+      "UPDATE requests SET lease_conn = ?, lease_until = ? WHERE rid = ? AND state = 'leased'",
+      connId,
+      until,
+      rid,
+    );
+    this.cache.update(rid, (row) => {
+      if (row.state !== "leased") return;
+      row.leaseConn = connId;
+      row.leaseUntil = until;
+    });
+    this.noteTime(until);
+  }
+
   requeue(rid: number): void {
     this.writes.run(
       "UPDATE requests SET state = 'queued', lease_conn = NULL, lease_until = NULL WHERE rid = ?",

@@ -13,7 +13,7 @@ export const SERVER_TAG = "server";
 
 export interface ServerAttachment {
   v: typeof SERVER_ATTACHMENT_VERSION;
-  /** A random id for this connection; leases name it. */
+  /** This connection's id, random then its identity (lease-claims.ts); leases name it. */
   connId: string;
   /** The server's identity, established by the front door. */
   identity: string;
@@ -32,7 +32,7 @@ export function serverIdentityTag(identity: string): string {
 export function readServerAttachment(value: unknown): ServerAttachment | undefined {
   if (!isRecord(value) || value.v !== SERVER_ATTACHMENT_VERSION) return undefined;
   const { connId, identity, queue, concurrency, expiresAt } = value;
-  if (typeof connId !== "string" || connId.length === 0 || connId.length > 64) return undefined;
+  if (typeof connId !== "string" || connId.length === 0 || connId.length > 200) return undefined;
   if (!isIdentity(identity) || !isQueueName(queue)) return undefined;
   if (!isNonNegativeInteger(concurrency)) return undefined;
   const attachment: ServerAttachment = {

@@ -1,6 +1,6 @@
 /**
- * Handles one WebSocket message from a server connection: `ready` (capacity), `reply`, `fail`
- * and `extend`. An answer counts only from the lessee, once, before the deadline (lease-rules.ts);
+ * Handles one WebSocket message from a server connection: `ready` (capacity, and the leases a
+ * reconnected server claims: lease-claims.ts), `reply`, `fail` and `extend`. An answer counts only from the lessee, once, before the deadline (lease-rules.ts);
  * anything refused or malformed gets an `error` frame and the connection stays open.
  * Runs inside the caller's transaction; used by queue-do.ts.
  */
@@ -19,6 +19,7 @@ import {
 import { leaseUntil } from "./deadlines.js";
 import { ridOf } from "./dispatch-id.js";
 import type { FrameOutbox } from "./frame-outbox.js";
+import { claimHeld } from "./lease-claims.js";
 import { ALREADY_ENDED, checkAnswer } from "./lease-rules.js";
 import { errorFrame as outcomeError, replyFrame } from "./outcome-frames.js";
 import type { RequestLifecycle } from "./request-lifecycle.js";
@@ -147,6 +148,8 @@ function handleFrame(
       ws.serializeAttachment({ ...conn, concurrency } satisfies ServerAttachment);
       conn.concurrency = concurrency;
       deps.servers.invalidate();
+      if (frame.holding !== undefined) claimHeld(deps, ws, conn, frame.holding);
+      deps.lifecycle.dropGoneConnections(conn.identity, deps.now);
       return;
     }
     case "reply": {

@@ -1,13 +1,14 @@
 /**
  * A server's WebSocket upgrade, forwarded by the front door to its QueueDO's `fetch`: re-check the
  * identity, queue and principal (role `server`, queue rights), mark the queue as served, let the
- * new connection take over from older ones of the same identity, accept the socket (Hibernation
+ * new connection take over from older ones of the same identity (their leases wait for its `ready`), accept the socket (Hibernation
  * API, attachment in server-attachment.ts) and send `welcome`. Used by queue-do.ts.
  */
 import { CLOSE_CODE, encodeFrame } from "../../protocol/index.js";
 import { FORWARD_HEADERS } from "../shared/contracts.js";
 import { webSocketAccepted } from "../shared/upgrade-response.js";
 import { send } from "./frame-outbox.js";
+import { serverConnId } from "./lease-claims.js";
 import type { QueueSettler } from "./queue-settle.js";
 import type { QueueState } from "./queue-state.js";
 import {
@@ -37,12 +38,12 @@ export async function acceptServer(rt: QueueSettler, request: Request): Promise<
   state.transaction(() => {
     state.store.setQueueName(queue);
     state.store.markSawServer();
-    takeOver(ctx, state, identity, now);
+    takeOver(ctx, state, identity);
   });
   ctx.acceptWebSocket(server, [SERVER_TAG, serverIdentityTag(identity)]);
   const attachment: ServerAttachment = {
     v: SERVER_ATTACHMENT_VERSION,
-    connId: crypto.randomUUID(),
+    connId: serverConnId(identity, crypto.randomUUID()),
     identity,
     queue,
     concurrency: 0,
@@ -57,14 +58,15 @@ export async function acceptServer(rt: QueueSettler, request: Request): Promise<
   return webSocketAccepted(request, client);
 }
 
-/** A newer connection of `identity` takes over: older ones close, their leases return. */
-function takeOver(ctx: DurableObjectState, state: QueueState, identity: string, now: number): void {
+/**
+ * A newer connection of `identity` takes over: older ones close. Their leases stay until the new
+ * connection's `ready` claims what its server still holds and returns the rest (lease-claims.ts),
+ * or until they end.
+ */
+function takeOver(ctx: DurableObjectState, state: QueueState, identity: string): void {
   for (const old of ctx.getWebSockets(serverIdentityTag(identity))) {
     const att = readServerAttachment(old.deserializeAttachment());
-    if (att) {
-      state.servers.retire(att.connId);
-      state.lifecycle.dropConnection(att.connId, now);
-    }
+    if (att) state.servers.retire(att.connId);
     closeQuietly(old, CLOSE_CODE.replaced, "a newer connection of this server took over");
   }
 }

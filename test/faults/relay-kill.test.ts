@@ -4,15 +4,22 @@
  * backoff); clients re-send their unfinished requests with the same ids (the queue deduplicates
  * them); replies produced before the kill wait in SQLite (queue outcomes, exchange outbox).
  * A serial client is killed under too: its partition is quiet, so its requests are dispatched
- * before they are written and share held writes (held-writes.ts), held most of the time.
+ * before they are written and share held writes (held-writes.ts), held most of the time. And
+ * handlers that run across the kill answer their requests after the restart: the server claims
+ * their leases again (ready {holding}), so none of them runs twice.
  */
-import { describe, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
+  awaitLoad,
   connectIdentities,
+  exactlyOnce,
   killAndSettle,
+  ranLog,
   serve,
+  settledOnce,
   startLoad,
   useFaultRelay,
+  waitUntil,
 } from "./support/fault-fixture.js";
 
 const QUEUE = "relay-kill-q";
@@ -72,5 +79,32 @@ describe("the relay killed with SIGKILL under load and restarted", () => {
     console.log(
       `relay SIGKILL, serial client: replied=${summary.replied} settledAtKill=${settledAtKill} lost=${summary.lost} duplicated=${summary.duplicated} wireRepeats=${summary.wireDuplicates}`,
     );
+  });
+
+  it("lets handlers running across the kill answer after the restart, running none of them twice", async () => {
+    const queue = "relay-kill-held-q";
+    const total = 12;
+    const server = await faults.peer("rk-held-server");
+    // Each handler outlasts the kill and most of the restart.
+    const serving = { identity: "rk-held-server", queue, concurrency: total, name: "s" };
+    await serve(server, { ...serving, delayMs: 4_000 });
+    const client = await faults.peer("rk-held-client");
+    const identities = ["rk-held-client"];
+    await connectIdentities(client, identities);
+    const load = { job: "held", identities, perIdentity: total, window: total, queue };
+    await startLoad(client, { ...load, timeout: 120_000 });
+    await waitUntil(() => ranLog([server]).length === total, 30_000, `${total} running handlers`);
+    // Let the last dispatches' writes commit (held-writes.ts holds a quiet partition's for 4 ms).
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const relay = faults.relay();
+    await relay.kill9();
+    await relay.restart();
+
+    const summary = await awaitLoad(client, "held", 120_000);
+    expect(exactlyOnce(summary)).toEqual(settledOnce(total));
+    expect(summary.replied).toBe(total);
+    const runs = ranLog([server]);
+    expect(runs.length).toBe(total);
+    expect(runs.every((run) => run.attempt === 1)).toBe(true);
   });
 });

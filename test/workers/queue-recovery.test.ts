@@ -1,7 +1,8 @@
 /**
  * QueueDO recovery in workerd: deadlines ended by the alarm (timeout vs no_responders), leases
- * returned when a server disconnects or is replaced, the redelivery limit, and requests kept
- * across a reset of every object (abortAllDurableObjects).
+ * returned when a server disconnects or is replaced, the redelivery limit, requests kept across a
+ * reset of every object (abortAllDurableObjects), and leases a reconnected server claims with
+ * `ready {holding}` after a takeover or a reset, so its handler's answer counts.
  */
 
 import { abortAllDurableObjects, runDurableObjectAlarm } from "cloudflare:test";
@@ -138,5 +139,91 @@ describe("QueueDO server loss", () => {
     expect(await outcomeFor("rae", "leased")).toMatchObject({ type: "reply" });
     expect(await outcomeFor("rae", "waiting")).toMatchObject({ type: "reply" });
     back.close();
+  });
+});
+
+describe("QueueDO leases claimed by a reconnected server (ready {holding})", () => {
+  it("moves a replaced connection's lease to the newer one: its reply counts, no redelivery", async () => {
+    const old = await TestServer.connect("claim-1", "w1");
+    await queueStub("claim-1").enqueue({
+      queue: "claim-1",
+      from: "uma",
+      requests: [request("r", "claim-1")],
+    });
+    const dispatch = await old.next("dispatch");
+    const newer = await TestServer.connect("claim-1", "w1", 0);
+    expect((await old.closed).code).toBe(4001);
+    newer.send([
+      { type: "ready", concurrency: 10, holding: [dispatch.id] },
+      { type: "reply", id: dispatch.id, body: { enc: "json", data: '"kept"' } },
+    ]);
+    expect(await outcomeFor("uma", "r")).toMatchObject({ type: "reply", body: { data: '"kept"' } });
+    expect(await queueStub("claim-1").stats()).toMatchObject({ leased: 0, queued: 0 });
+    newer.close();
+  });
+
+  it("lets a server that reconnects after a reset of every object answer what it still holds", async () => {
+    const server = await TestServer.connect("claim-2", "w1", 1);
+    await queueStub("claim-2").enqueue({
+      queue: "claim-2",
+      from: "vic",
+      requests: [request("held", "claim-2"), request("waiting", "claim-2")],
+    });
+    const held = await server.next("dispatch");
+    await abortAllDurableObjects();
+    await server.closed;
+    const back = await TestServer.connect("claim-2", "w1", 0);
+    back.send({ type: "ready", concurrency: 1, holding: [held.id] });
+    back.send({ type: "reply", id: held.id, body: { enc: "json", data: "1" } });
+    expect(await outcomeFor("vic", "held")).toMatchObject({ type: "reply", body: { data: "1" } });
+    const next = await back.next("dispatch");
+    expect(next).toMatchObject({ attempt: 1, from: "vic" });
+    back.send({ type: "reply", id: next.id, body: { enc: "json", data: "2" } });
+    expect(await outcomeFor("vic", "waiting")).toMatchObject({ type: "reply" });
+    back.close();
+  });
+
+  it("does not hand a lease orphaned by a reset to another server while its own may come back", async () => {
+    const server = await TestServer.connect("claim-3", "w1", 1);
+    await queueStub("claim-3").enqueue({
+      queue: "claim-3",
+      from: "wes",
+      requests: [request("held", "claim-3"), request("waiting", "claim-3")],
+    });
+    const held = await server.next("dispatch");
+    await abortAllDurableObjects();
+    await server.closed;
+    const other = await TestServer.connect("claim-3", "w2", 5);
+    const first = await other.next("dispatch");
+    expect(first.id).not.toBe(held.id);
+    other.send({ type: "reply", id: first.id, body: { enc: "json", data: "1" } });
+    expect(await outcomeFor("wes", "waiting")).toMatchObject({ type: "reply" });
+    expect(await queueStub("claim-3").stats()).toMatchObject({ leased: 1, queued: 0 });
+    // w1 comes back holding nothing: its orphaned lease returns to the queue at once.
+    const back = await TestServer.connect("claim-3", "w1", 0);
+    back.send({ type: "ready", concurrency: 0 });
+    expect(await other.next("dispatch")).toMatchObject({ id: held.id, attempt: 2 });
+    back.close();
+    other.close();
+  });
+
+  it("cancels held ids it may not claim and leaves their leases where they are", async () => {
+    const owner = await TestServer.connect("claim-4", "w1");
+    await queueStub("claim-4").enqueue({
+      queue: "claim-4",
+      from: "xia",
+      requests: [request("r", "claim-4")],
+    });
+    const dispatch = await owner.next("dispatch");
+    const thief = await TestServer.connect("claim-4", "w2", 0);
+    thief.send({ type: "ready", concurrency: 1, holding: [dispatch.id, "999999999"] });
+    const cancels = [await thief.next("cancel"), await thief.next("cancel")];
+    expect(cancels.map((c) => c.id).sort()).toEqual([dispatch.id, "999999999"].sort());
+    thief.send({ type: "reply", id: dispatch.id, body: { enc: "json", data: '"stolen"' } });
+    expect(await thief.next("error")).toMatchObject({ id: dispatch.id, code: "forbidden" });
+    owner.send({ type: "reply", id: dispatch.id, body: { enc: "json", data: '"mine"' } });
+    expect(await outcomeFor("xia", "r")).toMatchObject({ body: { data: '"mine"' } });
+    owner.close();
+    thief.close();
   });
 });

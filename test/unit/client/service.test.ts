@@ -236,7 +236,7 @@ describe("peer.serve()", () => {
     ]);
   });
 
-  it("re-sends ready after its socket reconnects, and sends a reply finished after that", async () => {
+  it("re-sends ready claiming the running request after its socket reconnects, then sends its reply", async () => {
     const { handler, finish } = gate();
     peer.serve("resize", handler, { concurrency: 3 });
     const first = relay.latest(SERVE);
@@ -248,10 +248,33 @@ describe("peer.serve()", () => {
     await settle();
     const second = relay.latest(SERVE);
     expect(second).not.toBe(first);
-    expect(second.framesOf("ready")).toEqual([{ type: "ready", concurrency: 3 }]);
+    expect(second.framesOf("ready")).toEqual([{ type: "ready", concurrency: 3, holding: ["r1"] }]);
     finish("r1");
     await settle();
     expect(second.framesOf("reply").map((frame) => frame.id)).toEqual(["r1"]);
+  });
+
+  it("keeps a reply finished while disconnected and sends it after the ready that claims it", async () => {
+    const { handler, finish } = gate();
+    peer.serve("resize", handler, { concurrency: 3 });
+    const first = relay.latest(SERVE);
+    await served(first);
+    first.deliver(dispatch("r1"));
+    first.deliver(dispatch("r2"));
+    await settle();
+    first.drop(1006, "network");
+    finish("r1");
+    await settle();
+    await vi.advanceTimersByTimeAsync(50);
+    await settle();
+    const second = relay.latest(SERVE);
+    expect(second).not.toBe(first);
+    const sent = second.frames().filter((f) => f.type === "ready" || f.type === "reply");
+    expect(sent.map((f) => f.type)).toEqual(["ready", "reply"]);
+    expect(second.framesOf("ready")[0]?.holding?.sort()).toEqual(["r1", "r2"]);
+    expect(second.framesOf("reply").map((frame) => frame.id)).toEqual(["r1"]);
+    finish("r2");
+    await settle();
   });
 
   it("ignores an error frame about one of its replies (not leased any more)", async () => {
