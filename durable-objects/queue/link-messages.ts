@@ -93,7 +93,19 @@ function planLinkMessage(
     if (target === queue) mine.set(target, requests);
     else refused.push(...requests.map((r) => otherQueue(queue, r.id)));
   }
-  const admitted = admitRequests(mine, link.principal, () => state.rateLimiter.take(identity));
+  const asked = mine.get(queue);
+  if (asked !== undefined) {
+    const ids = asked.map((r) => r.id);
+    state.delivery.askedAgain(identity, ids, connId, Date.now());
+  }
+  // A re-send of a request this queue holds costs no token: refusing it would tell the client
+  // rate_limited about a request that runs anyway.
+  const admitted = admitRequests(
+    mine,
+    link.principal,
+    () => state.rateLimiter.take(identity),
+    (request) => state.store.findRid(identity, request.id) !== undefined,
+  );
   const ownCancels = plan.cancels.filter((c) => {
     if (c.queue !== queue) refused.push(otherQueue(queue, c.id));
     return c.queue === queue;

@@ -15,6 +15,9 @@ import type { DueOutcome, RequestStore, StoredRequest } from "./store-contract.j
 
 const FLUSH_LIMIT = 500;
 
+/** How long an outcome sent on a still-open link waits for its ack before it is looked at again. */
+export const LINK_ACK_WAIT_MS = 30_000;
+
 export class OutcomeDelivery {
   /** Outcomes inside a `deliver` call now, so concurrent flushes do not send them twice. */
   private readonly sending = new Set<number>();
@@ -150,18 +153,27 @@ export class OutcomeDelivery {
   }
 
   /**
-   * Outcomes sent on a link and still not acked at their retry time are sent again (down the
-   * link, or through the exchange if it is gone), and their next retry moves on: the SDK
-   * ignores the copy of an outcome it already has.
+   * Outcomes sent on a link and still not acked at their retry time. While that link is still
+   * its client's open link they wait for the ack (a WebSocket loses nothing; a client that stopped
+   * reading would only get more copies, and the relay would hold them all): their next look moves
+   * LINK_ACK_WAIT_MS on, unless the client sends the request again (askedAgain). Those whose link
+   * is gone are sent again (down a newer link, or through
+   * the exchange); the SDK ignores the copy of an outcome it already has.
    */
   private resendUnacked(found: readonly DueOutcome[], now: number): void {
-    const overdue = found.filter((d) => this.onLinks.has(d.rid) && d.deliverAt <= now);
-    if (overdue.length === 0) return;
-    for (const { rid } of overdue) this.forget(rid);
-    this.store.retryDelivery(
-      overdue.map((d) => d.rid),
-      now + DELIVERY_RETRY_MS,
-    );
+    const waiting: number[] = [];
+    const again: number[] = [];
+    for (const d of found) {
+      const sent = this.onLinks.get(d.rid);
+      if (sent === undefined || d.deliverAt > now) continue;
+      const link = this.links.get(sent.identity);
+      if (link?.attachment.connId === sent.connId) waiting.push(d.rid);
+      else again.push(d.rid);
+    }
+    if (waiting.length > 0) this.store.retryDelivery(waiting, now + LINK_ACK_WAIT_MS);
+    if (again.length === 0) return;
+    for (const rid of again) this.forget(rid);
+    this.store.retryDelivery(again, now + DELIVERY_RETRY_MS);
   }
 
   /** Drops the record of an outcome sent on a link (acked, overdue or released). */
@@ -203,13 +215,34 @@ export class OutcomeDelivery {
   }
 
   /**
+   * Client `identity` sent requests `ids` on link `connId` again: an outcome of one of them sent
+   * down that link and not acked is due again, since the client asks for it.
+   */
+  askedAgain(identity: string, ids: readonly string[], connId: string, now: number): void {
+    if (this.onLinks.size === 0) return;
+    const again: number[] = [];
+    for (const id of ids) {
+      const rid = this.linkRids.get(linkKey(identity, id));
+      if (rid === undefined || this.onLinks.get(rid)?.connId !== connId) continue;
+      this.forget(rid);
+      again.push(rid);
+    }
+    if (again.length === 0) return;
+    this.store.retryDelivery(again, now);
+    this.mayHaveDue = true;
+  }
+
+  /**
    * Link `connId` closed: the outcomes it had not acked are due again (the next flush sends
    * them through the exchange, or down a newer link). Returns how many.
    */
   release(connId: string): number {
     const rids = [...this.onLinks].filter(([, sent]) => sent.connId === connId).map(([rid]) => rid);
+    if (rids.length === 0) return 0;
     for (const rid of rids) this.forget(rid);
-    if (rids.length > 0) this.mayHaveDue = true;
+    // Due now, even those whose wait for an ack on that link had moved their retry on.
+    this.store.retryDelivery(rids, Date.now());
+    this.mayHaveDue = true;
     return rids.length;
   }
 
