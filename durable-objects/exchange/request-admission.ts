@@ -1,7 +1,8 @@
 /**
  * Pure admission of a client's requests, after the message is decoded and before any queue is
  * called: each request frame takes one token from the identity's rate-limit bucket (an empty
- * bucket refuses it with `rate_limited` and a retry hint), and a request from a token without
+ * bucket refuses it with `rate_limited` and a retry hint, unless `isStored` says the queue holds it
+ * already: a re-send after a reconnect is answered, not refused), and a request from a token without
  * the client role, or for a queue the token does not allow, is refused with `forbidden`. Refusals are per request: the rest of the batch
  * proceeds. Cancels outside the token's queues are refused the same way. Also resolves the
  * principal of a socket from its attachment. Used by exchange-do.ts and client-expiry.ts.
@@ -28,18 +29,15 @@ export function admitRequests(
   groups: ReadonlyMap<string, readonly RequestFrame[]>,
   principal: Pick<Principal, "queues" | "roles">,
   takeToken: () => RateDecision,
+  isStored: (request: RequestFrame) => boolean = () => false,
 ): Admission {
   const admission: Admission = { enqueues: new Map(), refused: [] };
   for (const [queue, requests] of groups) {
     const refusal = queueRefusal(principal, queue);
     for (const request of requests) {
-      const decision = takeToken();
-      if (!decision.ok) {
-        const message = rateLimitedMessage(decision.retryAfterMs);
-        admission.refused.push(errorFrame(ERROR_CODE.rateLimited, message, request.id));
-      } else if (refusal !== undefined) {
-        admission.refused.push(errorFrame(ERROR_CODE.forbidden, refusal, request.id));
-      } else {
+      const refused = requestRefusal(request, refusal, takeToken, isStored);
+      if (refused !== undefined) admission.refused.push(refused);
+      else {
         const group = admission.enqueues.get(queue);
         if (group) group.push(request);
         else admission.enqueues.set(queue, [request]);
@@ -47,6 +45,22 @@ export function admitRequests(
     }
   }
   return admission;
+}
+
+/** The refusal of one request (rate limit, then the queue's `refusal`), or undefined. */
+function requestRefusal(
+  request: RequestFrame,
+  refusal: string | undefined,
+  takeToken: () => RateDecision,
+  isStored: (request: RequestFrame) => boolean,
+): ErrorFrame | undefined {
+  const decision = takeToken();
+  if (!decision.ok && !isStored(request)) {
+    const message = rateLimitedMessage(decision.retryAfterMs);
+    return errorFrame(ERROR_CODE.rateLimited, message, request.id);
+  }
+  if (refusal !== undefined) return errorFrame(ERROR_CODE.forbidden, refusal, request.id);
+  return undefined;
 }
 
 /** Why `principal` may not send requests to `queue`, or undefined when it may. */

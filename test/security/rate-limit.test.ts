@@ -1,8 +1,9 @@
 /**
  * Per-identity rate limit at the exchange, and at the queue partition for requests sent on a
  * queue link (token bucket, default burst 200, 100 per second): a
- * burst beyond the bucket gets `rate_limited` for the excess requests only, and another identity
- * is not held back by the noisy one.
+ * burst beyond the bucket gets `rate_limited` for the excess requests only, another identity
+ * is not held back by the noisy one, and a link's re-send of a request its queue already holds is
+ * answered, never refused.
  */
 import { describe, expect, it } from "vitest";
 import { DEFAULT_RATE_LIMIT } from "../../durable-objects/shared/settings.js";
@@ -67,5 +68,26 @@ describe("per-identity rate limit", () => {
     const passed = answers.filter((f) => f.type === "error" && f.code === "no_responders");
     expect(passed).toHaveLength(DEFAULT_RATE_LIMIT.burst);
     link.close();
+  });
+
+  it("answers a link's re-send of requests its queue holds with accepted, even with the bucket empty", async () => {
+    const linkQueue = "rl-link-resend";
+    const token = await mint({ sub: "rl-resender", role: "client", queues: [linkQueue] });
+    const frames = Array.from({ length: DEFAULT_RATE_LIMIT.burst }, (_, i) =>
+      request(`s${i}`, linkQueue),
+    );
+    const first = await Peer.open(upgrade(`/v1/queues/${linkQueue}/connect`, token));
+    await first.next("welcome");
+    first.send(frames);
+    for (const frame of frames) await first.next("accepted", String(frame.id));
+    first.close();
+
+    // As after a reconnect: every pending request again, with no token left in the bucket.
+    const again = await Peer.open(upgrade(`/v1/queues/${linkQueue}/connect`, token));
+    await again.next("welcome");
+    again.send([...frames, request("new-one", linkQueue)]);
+    for (const frame of frames) await again.next("accepted", String(frame.id));
+    expect(await again.next("error", "new-one")).toMatchObject({ code: "rate_limited" });
+    again.close();
   });
 });
