@@ -235,6 +235,9 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
         for (const message of packFrames(frames)) sendText(ws, message);
       }
     }
+    // Acks that came before these outcomes existed are applied first: an ack removes only an
+    // outcome stored before it, never one this call stores.
+    this.acks.flush();
     const inMemory = forSockets.filter((o) => o.memory === true);
     if (inMemory.length > 0) this.memoryOutbox.store(inMemory, now);
     if (inMemory.length === forSockets.length) return;
@@ -242,7 +245,6 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
       forSockets.filter((o) => o.memory !== true),
       now,
     );
-    this.acks.flush();
     await alarmNoLaterThan(this.ctx.storage, now + RESUME_WINDOW_MS);
   }
 

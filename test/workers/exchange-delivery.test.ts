@@ -1,4 +1,7 @@
-/** ExchangeDO delivery in workerd: routing by identity, the outbox, acks, replay and purge. */
+/**
+ * ExchangeDO delivery in workerd: routing by identity, the outbox, acks (never of an outcome that
+ * came after them), replay and purge.
+ */
 
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -78,6 +81,19 @@ describe("exchange delivery", () => {
     await expectNothingElse(second.socket);
     await expect.poll(() => outboxIds("acker"), { timeout: 5_000 }).toEqual([]);
     second.socket.close();
+  });
+
+  it("keeps an outcome delivered after an ack of its id: an ack removes only what came before it", async () => {
+    const { socket } = await TestSocket.client("early-acker");
+    // An ack the client sent before the outcome existed (deferred, not applied yet).
+    socket.send({ type: "ack", ids: ["r1"] });
+    await expectNothingElse(socket);
+    socket.close();
+    await exchange().deliver([reply("early-acker", "r1")]);
+    expect(await outboxIds("early-acker")).toEqual(["r1"]);
+    const again = await TestSocket.client("early-acker");
+    expect(await again.socket.next()).toEqual(reply("early-acker", "r1").frame);
+    again.socket.close();
   });
 
   it("keeps an outcome for one identity when another identity acks the same id", async () => {
