@@ -8,7 +8,8 @@
  * had to be retried (the relay was out of reach) is followed by the POST again, as the WebSocket
  * SDK re-sends after a reconnect: a `memory` queue forgets on a restart. Each request
  * settles exactly once (reply, error, local backstop, abort or close); an abort also cancels it at
- * the relay (`DELETE /v1/queues/{q}/requests/{id}`). Used by http-peer.ts.
+ * the relay (`DELETE /v1/queues/{q}/requests/{id}`, retried while the relay is out of reach, until
+ * the request's deadline or the peer's close). Used by http-peer.ts.
  */
 import {
   type Body,
@@ -29,7 +30,7 @@ import {
   stopTimer,
 } from "./platform.js";
 import { RequestIds } from "./request-ids.js";
-import type { RequestOptions } from "./requester.js";
+import { bodyError, type RequestOptions } from "./requester.js";
 
 /** Longest single long-poll for an outcome (the relay allows up to 60 s; proxies may not). */
 export const POLL_WAIT_MS = 25_000;
@@ -61,6 +62,8 @@ export class HttpRequester {
   readonly #setup: HttpRequesterSetup;
   readonly #running = new Set<(error: EdgeMQError) => void>();
   readonly #ids = new RequestIds();
+  /** Stops the retries of the cancels still under way (at rejectAll: the peer is closed). */
+  readonly #cancelling = new Set<() => void>();
   #closed: EdgeMQError | undefined;
   #idleWaiters: (() => void)[] = [];
 
@@ -96,7 +99,7 @@ export class HttpRequester {
       const fail = (error: EdgeMQError) => settle({ ok: false, error });
       const onAbort = () => {
         fail(new EdgeMQError(ERROR_CODE.cancelled, "request cancelled", { cause: signal?.reason }));
-        if (posted) void this.#cancelAtRelay(prepared);
+        if (posted) void this.#cancelAtRelay(prepared, expiresAt);
       };
       const backstop = startTimer(() => {
         fail(new EdgeMQError(ERROR_CODE.timeout, `no reply from ${queue} in time`));
@@ -118,6 +121,7 @@ export class HttpRequester {
   rejectAll(error: EdgeMQError): void {
     this.#closed ??= error;
     for (const fail of [...this.#running]) fail(error);
+    for (const stop of [...this.#cancelling]) stop();
   }
 
   /** Resolves once no request is unfinished (each is bounded by its backstop). */
@@ -160,7 +164,7 @@ export class HttpRequester {
     try {
       http = httpBodyOf(body);
     } catch (error) {
-      return EdgeMQError.from(error);
+      return bodyError(error);
     }
     if (http.size > limits.maxBodyBytes) {
       return new EdgeMQError(ERROR_CODE.tooLarge, `body over ${limits.maxBodyBytes} bytes`);
@@ -230,12 +234,24 @@ export class HttpRequester {
     }
   }
 
-  async #cancelAtRelay(prepared: Prepared): Promise<void> {
+  /**
+   * Deletes an aborted request at the relay, retrying while the relay is out of reach (else a
+   * server would run it anyway) until `expiresAt`, its deadline, where the relay ends it anyway.
+   * rejectAll (the peer closed) stops the retries; a call under way still completes.
+   */
+  async #cancelAtRelay(prepared: Prepared, expiresAt: number): Promise<void> {
+    const { link, status } = this.#setup;
     const path = `/v1/queues/${encodeURIComponent(prepared.queue)}/requests/${encodeURIComponent(prepared.id)}`;
+    const controller = createAbortController();
+    const stop = () => controller.abort(new EdgeMQError(ERROR_CODE.closed, "peer closed"));
+    this.#cancelling.add(stop);
     try {
-      await this.#setup.link.call("DELETE", path);
+      const retry = { signal: controller.signal, giveUpAt: expiresAt };
+      await link.retrying(status, retry, () => link.call("DELETE", path));
     } catch {
       // Best effort: the request still ends at its deadline.
+    } finally {
+      this.#cancelling.delete(stop);
     }
   }
 

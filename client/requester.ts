@@ -1,10 +1,12 @@
 /**
  * The requesting side of a peer: the map of unfinished requests, each settled exactly once (reply,
  * error, local backstop timeout, abort or close), acks for every outcome the relay delivers (on the
- * route it came on), and the re-send of unfinished requests after a reconnect. Each request's
- * deadline is fixed at request() (its timeout, else the relay's default): every send and re-send
- * carries the time left to it, and one with no time left is not sent but settles `timeout`. Used
- * by peer.ts; sends through callbacks, and the peer picks each frame's route (a socket).
+ * route it came on; a refused re-send is no outcome and is not acked), and the re-send of
+ * unfinished requests after a reconnect, preceded by the cancels of aborted requests that found no
+ * open socket. Each request's deadline is fixed at request() (its timeout, else the relay's
+ * default): every send and re-send carries the time left to it, and one with no time left is not
+ * sent but settles `timeout`. Used by peer.ts; sends through callbacks, and the peer picks each
+ * frame's route (a socket).
  */
 import {
   type AcceptedFrame,
@@ -74,7 +76,10 @@ interface Pending {
   retry: TimerHandle | undefined;
   /** Re-sends refused in a row, for the backoff of the next. */
   refusals: number;
-  /** A copy of an accepted request was re-sent and no `accepted` answered it yet. */
+  /**
+   * A copy of a request that had already gone out was sent (a re-send) and no `accepted` answered
+   * it yet: a refusal may answer that copy rather than the request (see isResendRefusal).
+   */
   copySent: boolean;
   resolve(body: Body): void;
   reject(error: EdgeMQError): void;
@@ -86,6 +91,13 @@ export type ResendFilter = (frame: RequestFrame, route: Route | undefined) => bo
 
 type Outcome = { ok: true; body: Body } | { ok: false; error: EdgeMQError };
 
+/** A cancel that found no open socket, kept to go out with the next re-send. */
+interface UnsentCancel {
+  frame: CancelFrame;
+  /** The cancelled request's expiry (epoch ms): past it the relay has ended it anyway. */
+  expiresAt: number;
+}
+
 /** Most ids in one ack frame. */
 const MAX_ACK_IDS = 1_000;
 
@@ -96,6 +108,8 @@ export class Requester {
   readonly #options: RequesterOptions;
   readonly #pending = new Map<string, Pending>();
   readonly #ids = new RequestIds();
+  /** Cancels that found no open socket, by request id (sent first by resend()). */
+  readonly #cancels = new Map<string, UnsentCancel>();
   #acks = new Map<Route, string[]>();
   #ackScheduled = false;
   #closed: EdgeMQError | undefined;
@@ -118,11 +132,6 @@ export class Requester {
       }
       const { id } = built;
       const signal = options.signal;
-      const onAbort = () => {
-        if (this.#settle(id, { ok: false, error: cancelled(signal) })) {
-          this.#options.send({ type: "cancel", id, queue });
-        }
-      };
       const timeoutMs = options.timeout ?? this.#options.limits().defaultTimeoutMs;
       const now = Date.now();
       const entry: Pending = {
@@ -137,6 +146,15 @@ export class Requester {
         resolve,
         reject,
         detach: () => signal?.removeEventListener("abort", onAbort),
+      };
+      const onAbort = () => {
+        if (!this.#settle(id, { ok: false, error: cancelled(signal) })) return;
+        const cancel: CancelFrame = { type: "cancel", id, queue };
+        // Disconnected: the relay may hold the request (it went out before), so the cancel waits
+        // for the next re-send rather than be lost and a server run the request anyway.
+        if (this.#options.send(cancel) === undefined && entry.route !== undefined) {
+          this.#keepCancel({ frame: cancel, expiresAt: entry.expiresAt });
+        }
       };
       entry.timer = startTimer(() => this.#expire(id), timeoutMs + this.#options.graceMs);
       signal?.addEventListener("abort", onAbort, { once: true });
@@ -157,12 +175,13 @@ export class Requester {
       }
       return;
     }
-    this.#ack(frame.id, route);
     const entry = this.#pending.get(frame.id);
     if (frame.type === "error" && entry && isResendRefusal(frame, entry)) {
+      // Not the request's outcome: no ack, which would tell the relay its outcome arrived.
       this.#sendLater(frame.id, entry);
       return;
     }
+    this.#ack(frame.id, route);
     if (frame.type === "reply") this.#settle(frame.id, decodeOutcome(frame.body));
     else this.#settle(frame.id, { ok: false, error: EdgeMQError.fromWire(frame) });
   }
@@ -170,10 +189,17 @@ export class Requester {
   /**
    * Re-sends the unfinished requests `select` picks (default: all; same id: the relay
    * de-duplicates) after a reconnect, each with the time left to its deadline (one with none left
-   * settles `timeout` instead). `select` sees the route that last took each one.
+   * settles `timeout` instead). `select` sees the route that last took each one. First it sends
+   * the cancels that found no open socket (all of them, whatever `select` picks), dropping each
+   * once sent or once its request's deadline passed.
    */
   resend(select: ResendFilter = () => true): void {
     const now = Date.now();
+    for (const [id, cancel] of [...this.#cancels]) {
+      if (cancel.expiresAt <= now || this.#options.send(cancel.frame) !== undefined) {
+        this.#cancels.delete(id);
+      }
+    }
     for (const [id, entry] of [...this.#pending]) {
       if (!select(entry.frame, entry.route)) continue;
       this.#send(id, entry, now);
@@ -263,8 +289,17 @@ export class Requester {
     const timeout = Math.max(1, Math.min(Math.ceil(left), this.#options.limits().maxTimeoutMs));
     const route = this.#options.send({ ...entry.frame, timeout });
     if (route === undefined) return;
+    if (entry.route !== undefined) entry.copySent = true;
     entry.route = route;
-    if (entry.deadline !== undefined) entry.copySent = true;
+  }
+
+  /** Keeps a cancel that found no open socket, dropping those whose request is over anyway. */
+  #keepCancel(cancel: UnsentCancel): void {
+    const now = Date.now();
+    for (const [id, kept] of [...this.#cancels]) {
+      if (kept.expiresAt <= now) this.#cancels.delete(id);
+    }
+    this.#cancels.set(cancel.frame.id, cancel);
   }
 
   /**
@@ -325,12 +360,24 @@ function encodeChecked(body: Body, limits: Limits): WireBody | EdgeMQError {
   try {
     wire = encodeBody(body);
   } catch (error) {
-    return EdgeMQError.from(error);
+    return bodyError(error);
   }
   if (bodySize(wire) > limits.maxBodyBytes) {
     return new EdgeMQError(ERROR_CODE.tooLarge, `body over ${limits.maxBodyBytes} bytes`);
   }
   return wire;
+}
+
+/**
+ * What encoding a request body threw, as the request's error: JSON.stringify throws a TypeError on
+ * a BigInt or a cycle (and a toJSON may throw anything), which is the caller's body at fault
+ * (`bad_request`), as for a function body, not the SDK (`internal`).
+ */
+export function bodyError(error: unknown): EdgeMQError {
+  if (error instanceof EdgeMQError) return error;
+  return new EdgeMQError(ERROR_CODE.badRequest, "body is not serialisable as JSON", {
+    cause: error,
+  });
 }
 
 function decodeOutcome(body: WireBody): Outcome {
@@ -342,24 +389,27 @@ function decodeOutcome(body: WireBody): Outcome {
 }
 
 /**
- * Whether an error refuses a re-sent copy of a request the relay had already accepted, rather than
- * ending the request: such a refusal is sent again later (#sendLater) until the relay accepts or
- * answers it, or its deadline passes. Neither refusal is ever a queue's outcome:
+ * Whether an error refuses a re-sent copy of a request rather than ending the request: a copy of
+ * one the relay had already accepted, or of one that had already gone out before (the relay may
+ * hold it though no `accepted` reached the SDK: the socket dropped first). Such a refusal is sent
+ * again later (#sendLater) until the relay accepts or answers it, or its deadline passes. Neither
+ * refusal is ever a queue's outcome:
  * - `rate_limited`: the exchange's rate limit refused the copy before any queue saw it. A durable
- *   queue still holds the request (the copy would only have been de-duplicated), but a `memory`
- *   queue forgets everything on a relay restart, so the copy may be all that is left of it:
- *   ignoring the refusal would lose the request until the local backstop.
+ *   queue may still hold the request (the copy would only have been de-duplicated), but a `memory`
+ *   queue forgets everything on a relay restart, and the first send may never have arrived, so the
+ *   copy may be all that is left of it: ignoring the refusal would lose the request until the
+ *   local backstop, and settling it would report a failure for a request a server may still run.
  * - `internal` answering a re-sent copy (no `accepted` for it yet: "queue ... is unavailable;
  *   retry later", "the queue did not answer this request"): the exchange could not reach the
  *   queue. Settling would report a failure for a request a durable queue still holds and will
  *   still run (its outcome would then reach a settled promise), and a `memory` queue may have lost
  *   it, so ignoring the refusal is no better: sending it again covers both. An `internal` with no
  *   copy outstanding is the queue's own outcome (e.g. an unreadable stored request) and settles.
- * A request the relay never accepted gets these refusals as its outcome, as a new request does.
+ * A request's first send gets these refusals as its outcome (`rate_limited` is then final, as
+ * documented), as does an accepted request's `internal` with no copy outstanding.
  */
 function isResendRefusal(frame: ErrorFrame, entry: Pending): boolean {
-  if (entry.deadline === undefined) return false;
-  if (frame.code === ERROR_CODE.rateLimited) return true;
+  if (frame.code === ERROR_CODE.rateLimited) return entry.deadline !== undefined || entry.copySent;
   return frame.code === ERROR_CODE.internal && entry.copySent;
 }
 

@@ -7,6 +7,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  type Body,
   connect,
   EdgeMQError,
   type FetchLike,
@@ -72,6 +73,11 @@ function taken(id: string, body: string, contentType = "text/plain; charset=utf-
       "EdgeMQ-Lease-Ms": "40",
     },
   });
+}
+
+/** A value the Body type rules out but a caller without types can pass. */
+function untypedBody(value: unknown): Body {
+  return value as Body;
 }
 
 let peer: Peer | undefined;
@@ -243,6 +249,66 @@ describe("request() over HTTP", () => {
     const id = calls.find((c) => c.method === "POST")?.headers["EdgeMQ-Request-Id"];
     await expect.poll(() => calls.some((c) => c.method === "DELETE")).toBe(true);
     expect(calls.find((c) => c.method === "DELETE")?.path).toBe(`/v1/queues/jobs/requests/${id}`);
+  });
+
+  it("retries the delete of an aborted request while the relay is out of reach, until it is done", async () => {
+    let deletes = 0;
+    const { fetch, calls } = fakeFetch((call) => {
+      if (call.method === "POST") return json(202, { id: "x", deadline: 0 });
+      if (call.method === "DELETE") {
+        deletes += 1;
+        if (deletes <= 2) throw new TypeError("fetch failed");
+        return noContent();
+      }
+      return noContent();
+    });
+    const alice = await httpPeer(fetch);
+    const controller = new AbortController();
+    const pending = alice.request("jobs", 1, { signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ code: "cancelled" });
+    await expect.poll(() => deletes).toBe(3);
+    const id = calls.find((c) => c.method === "POST")?.headers["EdgeMQ-Request-Id"];
+    const paths = calls.filter((c) => c.method === "DELETE").map((c) => c.path);
+    expect(new Set(paths)).toEqual(new Set([`/v1/queues/jobs/requests/${id}`]));
+  });
+
+  it("stops retrying the delete of an aborted request once the peer is closed", async () => {
+    let deletes = 0;
+    const { fetch } = fakeFetch((call) => {
+      if (call.method === "POST") return json(202, { id: "x", deadline: 0 });
+      if (call.method === "DELETE") {
+        deletes += 1;
+        throw new TypeError("fetch failed");
+      }
+      return noContent();
+    });
+    const alice = await httpPeer(fetch);
+    const controller = new AbortController();
+    const pending = alice.request("jobs", 1, { signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ code: "cancelled" });
+    await expect.poll(() => deletes).toBeGreaterThanOrEqual(2);
+    await alice.close();
+    const seen = deletes;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(deletes).toBe(seen);
+  });
+
+  it("rejects a body JSON cannot serialise (a BigInt, a cycle) with bad_request, posting nothing", async () => {
+    const { fetch, calls } = fakeFetch(() => noContent());
+    const alice = await httpPeer(fetch);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    for (const body of [{ n: 1n }, cyclic]) {
+      await expect(alice.request("jobs", untypedBody(body))).rejects.toMatchObject({
+        code: "bad_request",
+        message: "body is not serialisable as JSON",
+      });
+    }
+    expect(calls.filter((c) => c.method === "POST")).toEqual([]);
   });
 });
 

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Requester } from "../../../client/requester.js";
 import {
+  type Body,
   type ClientFrame,
   DEFAULT_LIMITS,
   EdgeMQError,
@@ -47,6 +48,11 @@ async function rejection(promise: Promise<unknown>): Promise<EdgeMQError> {
     throw error;
   }
   throw new Error("expected the promise to reject");
+}
+
+/** A value the Body type rules out but a caller without types can pass. */
+function untypedBody(value: unknown): Body {
+  return value as Body;
 }
 
 beforeEach(() => {
@@ -299,5 +305,127 @@ describe("Requester", () => {
     expect(await pending).toBe("done");
     await settle();
     expect(idle).toBe(true);
+  });
+
+  it("does not ack a rate_limited refusal of a re-sent copy, and acks only the reply that ends the request", async () => {
+    const { requester, acksOn, lastId } = setup();
+    const pending = requester.request("q", 1);
+    const id = lastId();
+    requester.handle({ type: "accepted", id, deadline: Date.now() + 30_000 });
+    requester.resend();
+    requester.handle({ type: "error", id, code: "rate_limited", message: "slow down" });
+    await settle();
+    expect(acksOn).toEqual([]);
+    requester.handle({ type: "reply", id, body: encodeBody("kept") });
+    expect(await pending).toBe("kept");
+    await settle();
+    expect(acksOn).toEqual([{ route: "/v1/connect", ids: [id] }]);
+  });
+
+  it("does not ack an internal refusal of a re-sent copy, which it sends again later", async () => {
+    const { requester, acksOn, requests, lastId } = setup();
+    void requester.request("q", 1, { timeout: 20_000 }).catch(() => {});
+    const id = lastId();
+    requester.handle({ type: "accepted", id, deadline: Date.now() + 20_000 });
+    requester.resend();
+    requester.handle({ type: "error", id, code: "internal", message: "queue unavailable" });
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(acksOn).toEqual([]);
+    expect(requests()).toHaveLength(3);
+  });
+
+  it("acks an error that ends the request", async () => {
+    const { requester, acksOn, lastId } = setup();
+    const pending = rejection(requester.request("q", 1));
+    const id = lastId();
+    requester.handle({ type: "error", id, code: "no_responders", message: "nobody" });
+    expect((await pending).code).toBe("no_responders");
+    await settle();
+    expect(acksOn).toEqual([{ route: "/v1/connect", ids: [id] }]);
+  });
+
+  it("sends again later a re-sent copy refused rate_limited though no accepted arrived for the first send, and gets its reply", async () => {
+    const { requester, acksOn, requests, lastId } = setup();
+    const pending = requester.request("q", 1, { timeout: 20_000 });
+    const id = lastId();
+    requester.resend();
+    requester.handle({ type: "error", id, code: "rate_limited", message: "slow down" });
+    await settle();
+    expect(requester.size).toBe(1);
+    expect(acksOn).toEqual([]);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(requests().map((frame) => frame.id)).toEqual([id, id, id]);
+    requester.handle({ type: "reply", id, body: encodeBody("ran") });
+    expect(await pending).toBe("ran");
+  });
+
+  it("rejects with rate_limited a request whose first send, after a reconnect, is refused", async () => {
+    const { requester, state, requests, lastId } = setup({ connected: false });
+    const pending = rejection(requester.request("q", 1));
+    state.connected = true;
+    requester.resend();
+    expect(requests()).toHaveLength(1);
+    requester.handle({ type: "error", id: lastId(), code: "rate_limited", message: "slow down" });
+    expect((await pending).code).toBe("rate_limited");
+  });
+
+  it("keeps the cancel of a request aborted while disconnected and sends it first on the next re-send, once", async () => {
+    const { requester, sent, state, lastId } = setup();
+    const controller = new AbortController();
+    const pending = rejection(requester.request("q", 1, { signal: controller.signal }));
+    void requester.request("q", 2).catch(() => {});
+    const other = lastId();
+    const id = sent.find((frame) => frame.type === "request")?.id;
+    state.connected = false;
+    controller.abort();
+    expect((await pending).code).toBe("cancelled");
+    expect(sent.filter((frame) => frame.type === "cancel")).toEqual([]);
+    state.connected = true;
+    const before = sent.length;
+    requester.resend();
+    expect(sent.slice(before)).toEqual([
+      { type: "cancel", id, queue: "q" },
+      expect.objectContaining({ type: "request", id: other }),
+    ]);
+    requester.resend();
+    expect(sent.filter((frame) => frame.type === "cancel")).toHaveLength(1);
+  });
+
+  it("drops a kept cancel once its request's deadline passed", async () => {
+    const { requester, sent, state } = setup();
+    const controller = new AbortController();
+    const pending = rejection(
+      requester.request("q", 1, { timeout: 1_000, signal: controller.signal }),
+    );
+    state.connected = false;
+    controller.abort();
+    expect((await pending).code).toBe("cancelled");
+    await vi.advanceTimersByTimeAsync(1_000);
+    state.connected = true;
+    requester.resend();
+    expect(sent.filter((frame) => frame.type === "cancel")).toEqual([]);
+  });
+
+  it("keeps no cancel for a request aborted before it ever went out", async () => {
+    const { requester, sent, state } = setup({ connected: false });
+    const controller = new AbortController();
+    const pending = rejection(requester.request("q", 1, { signal: controller.signal }));
+    controller.abort();
+    expect((await pending).code).toBe("cancelled");
+    state.connected = true;
+    requester.resend();
+    expect(sent).toEqual([]);
+  });
+
+  it("rejects a body JSON cannot serialise (a BigInt, a cycle) with bad_request, sending nothing", async () => {
+    const { requester, sent } = setup();
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    for (const body of [{ n: 1n }, cyclic, () => 1]) {
+      const error = await rejection(requester.request("q", untypedBody(body)));
+      expect(error.code).toBe("bad_request");
+      expect(error.message).toBe("body is not serialisable as JSON");
+    }
+    expect(sent).toEqual([]);
   });
 });

@@ -139,4 +139,40 @@ describe("refused re-sends", () => {
     expect((await pending).code).toBe("timeout");
     for (const frame of requests()) expect(frame.timeout).toBeGreaterThan(0);
   });
+
+  it("sends again later a re-send refused rate_limited when the drop came before any accepted, and gets its reply", async () => {
+    const peer = await open();
+    const reply = peer.request("jobs", "a", { timeout: 20_000 });
+    await settle();
+    const id = requests()[0]?.id ?? "";
+    await dropFor(1_000);
+    expect(requests()).toHaveLength(2);
+    const socket = relay.latest(CONNECT);
+    socket.deliver({ type: "error", id, code: "rate_limited", message: "retry later" });
+    await settle();
+    expect(socket.framesOf("ack")).toEqual([]);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(requests()).toHaveLength(3);
+    socket.deliver({ type: "reply", id, body: encodeBody("done") });
+    expect(await reply).toBe("done");
+  });
+});
+
+describe("cancels while disconnected (WebSocket)", () => {
+  it("sends the cancel of a request aborted while disconnected first on the new socket, not the request", async () => {
+    const peer = await open();
+    const controller = new AbortController();
+    const pending = failure(peer.request("jobs", "a", { signal: controller.signal }));
+    await settle();
+    const id = requests()[0]?.id ?? "";
+    relay.answers.push({ kind: "silent" });
+    relay.latest(CONNECT).drop();
+    controller.abort();
+    expect((await pending).code).toBe("cancelled");
+    await vi.advanceTimersByTimeAsync(1_000);
+    const socket = relay.latest(CONNECT);
+    socket.welcome();
+    await settle();
+    expect(socket.frames()).toEqual([{ type: "cancel", id, queue: "jobs" }]);
+  });
 });
