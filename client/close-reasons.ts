@@ -1,6 +1,7 @@
 /**
  * Reads why a socket closed: the relay's close codes and the HTTP status of a refused upgrade
- * become the EdgeMQError a connection ends with, or undefined when a reconnect may help.
+ * become the EdgeMQError a connection ends with, or undefined when a reconnect may help. A bare
+ * 1006 may hide a refusal (mayHideRefusal); the relay's answer over HTTP then tells (refusalOf).
  * Pure; used by connection.ts.
  */
 import { CLOSE_CODE, EdgeMQError, ERROR_CODE, type ErrorCode } from "../protocol/index.js";
@@ -46,6 +47,33 @@ function fromHttpStatus(status: number | undefined): ErrorCode | undefined {
       return undefined;
   }
 }
+
+/**
+ * Whether a socket's close may hide a refused upgrade: browsers, Deno, Bun and Node 22's global
+ * WebSocket report any failed handshake (401 and 403 included) as a bare 1006, without its status.
+ */
+export function mayHideRefusal(code: number, httpStatus: number | undefined): boolean {
+  return code === ABNORMAL_CLOSE && httpStatus === undefined;
+}
+
+/**
+ * The relay's answer to the same credentials over HTTP (`GET /v1/whoami`) when it ends a
+ * connection for good: a bad request, a bad or expired token, no permission. Anything else
+ * (`closed` after a network error, `not_found` from an older relay, ...) may pass: undefined.
+ */
+export function refusalOf(error: EdgeMQError | undefined): EdgeMQError | undefined {
+  if (error === undefined) return undefined;
+  return REFUSALS.has(error.code) ? error : undefined;
+}
+
+/** The close code a WebSocket reports when the connection ended without a close frame. */
+const ABNORMAL_CLOSE = 1006;
+
+const REFUSALS = new Set<string>([
+  ERROR_CODE.badRequest,
+  ERROR_CODE.unauthorized,
+  ERROR_CODE.forbidden,
+]);
 
 /** The HTTP status in a failed upgrade's error event (the `ws` package names it in the message). */
 export function httpStatusOf(event: { readonly message?: unknown }): number | undefined {

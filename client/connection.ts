@@ -3,7 +3,10 @@
  * queue's server socket). It waits for the relay's `welcome`, coalesces the frames sent in one
  * tick into one message, keeps the socket alive with ping/pong (heartbeat.ts), and after an
  * unexpected drop reconnects with full-jitter backoff. It knows frames, not requests: its owner
- * re-sends state.
+ * re-sends state. When reconnects keep failing as a bare 1006 (how browsers, Deno, Bun and Node 22
+ * hide a refused upgrade's HTTP status), it asks its owner why (`explainRefusal`: the relay over
+ * HTTP) before the next retry, so a refused reconnect (an expired token) ends the connection
+ * instead of retrying forever.
  */
 import {
   CLOSE_CODE,
@@ -19,7 +22,13 @@ import {
 } from "../protocol/index.js";
 import { type BackoffOptions, backoffDelay } from "./backoff.js";
 import { packMessages } from "./batch.js";
-import { closeFailure, describeClose, httpStatusOf } from "./close-reasons.js";
+import {
+  closeFailure,
+  describeClose,
+  httpStatusOf,
+  mayHideRefusal,
+  refusalOf,
+} from "./close-reasons.js";
 import { Heartbeat } from "./heartbeat.js";
 import { startTimer, stopTimer, type TimerHandle } from "./platform.js";
 import type { Status } from "./status.js";
@@ -43,6 +52,13 @@ export interface ConnectionOptions {
   events: ConnectionEvents;
   /** Keep retrying when the very first connection fails (server sockets); default: give up. */
   retryFirst?: boolean;
+  /**
+   * Asks the relay why reconnecting failed when the platform hid it (peer.ts: `GET /v1/whoami`
+   * with the same credentials). Resolves with the relay's error, or undefined when it has none;
+   * only a refusal (bad_request, unauthorized, forbidden) ends the connection. Without it, such
+   * failures are retried like any drop.
+   */
+  explainRefusal?: (() => Promise<EdgeMQError | undefined>) | undefined;
   /** Tags statuses with the queue a server socket serves. */
   queue?: string;
   random?: () => number;
@@ -52,6 +68,13 @@ type State = "connecting" | "open" | "waiting" | "closed";
 
 /** How long close() waits for the socket's close handshake before resolving anyway. */
 const CLOSE_WAIT_MS = 1_000;
+/**
+ * Consecutive attempts failed as a bare 1006 before each further one asks explainRefusal: a single
+ * one is usually a transient drop (a relay restarting), not worth an HTTP call.
+ */
+const HIDDEN_FAILURES_BEFORE_ASKING = 2;
+/** How long a retry waits for explainRefusal's answer before going ahead without it. */
+const EXPLAIN_WAIT_MS = 10_000;
 
 export class Connection {
   /** The limits from the latest welcome. */
@@ -70,6 +93,8 @@ export class Connection {
   readonly #heartbeat = new Heartbeat();
   #retry: TimerHandle | undefined;
   #httpStatus: number | undefined;
+  /** Consecutive attempts that failed before their welcome as a bare 1006 (mayHideRefusal). */
+  #hiddenFailures = 0;
   #lastError: string | undefined;
   #closeWaiter: (() => void) | undefined;
 
@@ -183,6 +208,7 @@ export class Connection {
     this.#state = "open";
     this.limits = frame.limits;
     this.#attempt = 0;
+    this.#hiddenFailures = 0;
     const reconnected = this.#everOpened;
     this.#everOpened = true;
     this.#status({ type: "connected" });
@@ -191,6 +217,7 @@ export class Connection {
   }
 
   #dropped(code: number, reason: string): void {
+    const welcomed = this.#state === "open";
     this.#heartbeat.stop();
     this.#socket = undefined;
     this.#outbox = [];
@@ -207,11 +234,50 @@ export class Connection {
           ERROR_CODE.closed,
           `could not connect to ${this.#safeUrl()}: ${describeClose(code, reason || this.#lastError || "")}`,
         );
-      this.#state = "closed";
-      this.#rejectOpened(error);
-      this.#options.events.terminated(error);
+      this.#terminate(error);
       return;
     }
+    const hidden = !welcomed && mayHideRefusal(code, this.#httpStatus);
+    this.#hiddenFailures = hidden ? this.#hiddenFailures + 1 : 0;
+    const explain = this.#options.explainRefusal;
+    if (explain !== undefined && this.#hiddenFailures >= HIDDEN_FAILURES_BEFORE_ASKING) {
+      this.#state = "waiting";
+      void this.#askWhy(explain);
+      return;
+    }
+    this.#scheduleRetry();
+  }
+
+  /**
+   * A reconnect failed in a way that may hide a refusal: asks the relay, then ends the connection
+   * on a refusal as a reported one would, else retries (no answer, or a network error: transient).
+   */
+  async #askWhy(explain: () => Promise<EdgeMQError | undefined>): Promise<void> {
+    let answer: EdgeMQError | undefined;
+    try {
+      answer = await new Promise<EdgeMQError | undefined>((resolve, reject) => {
+        // Kept in #retry, so close() stops it as it would a retry.
+        this.#retry = startTimer(() => resolve(undefined), EXPLAIN_WAIT_MS);
+        explain().then(resolve, reject);
+      });
+    } catch {
+      answer = undefined;
+    }
+    stopTimer(this.#retry);
+    this.#retry = undefined;
+    if (this.#state !== "waiting") return;
+    const refusal = refusalOf(answer);
+    if (refusal !== undefined) this.#terminate(refusal);
+    else this.#scheduleRetry();
+  }
+
+  #terminate(error: EdgeMQError): void {
+    this.#state = "closed";
+    this.#rejectOpened(error);
+    this.#options.events.terminated(error);
+  }
+
+  #scheduleRetry(): void {
     const delayMs = backoffDelay(this.#attempt, this.#options.backoff, this.#options.random);
     this.#attempt += 1;
     this.#state = "waiting";

@@ -77,6 +77,7 @@ export class PartitionedService implements Service {
       protocols: setup.protocols,
       WebSocket: setup.WebSocket,
       backoff: setup.backoff,
+      explainRefusal: setup.explainRefusal,
       status: setup.status,
       ...(partition === undefined ? {} : { partition }),
       welcomed: (frame) => this.#welcomed(service, frame),

@@ -142,6 +142,7 @@ export class SocketPeer implements Peer {
       protocols: subprotocols(setup.credentials),
       WebSocket: setup.WebSocket,
       backoff: setup.backoff,
+      explainRefusal: () => this.#explainHidden(),
       events: {
         welcome: (frame, reconnected) => {
           this.identity = frame.identity;
@@ -165,6 +166,16 @@ export class SocketPeer implements Peer {
     this.opened = this.#connection.opened.then(() => {});
   }
 
+  /**
+   * Why reconnects keep failing where the platform hides the HTTP status (a bare 1006): the
+   * relay's answer to the same credentials over HTTP tells a refusal (an expired token) from a drop.
+   */
+  #explainHidden(): Promise<EdgeMQError | undefined> {
+    const { url, credentials, backoff } = this.#setup;
+    const hidden = new EdgeMQError(ERROR_CODE.closed, "reconnect failed (close 1006)");
+    return explainRefusal(url, credentials, backoff, hidden);
+  }
+
   /** Sends `body` to `queue` and resolves with the reply body (same kind, same content). */
   request(queue: string, body?: Body, options?: RequestOptions): Promise<Body> {
     return this.#requester.request(queue, body, options);
@@ -184,6 +195,7 @@ export class SocketPeer implements Peer {
       protocols: subprotocols(this.#setup.credentials),
       WebSocket: this.#setup.WebSocket,
       backoff: this.#setup.backoff,
+      explainRefusal: () => this.#explainHidden(),
       status: (status) => this.#feed.emit(status),
       closed: (closed) => this.#services.delete(closed),
     });

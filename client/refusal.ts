@@ -1,8 +1,9 @@
 /**
- * Why a first WebSocket connection failed, when the platform hides it: browsers report a refused
- * upgrade (401, 403, 400) as a bare close 1006, without its status or body. connect() then asks
- * the relay over HTTP (`GET /v1/whoami` with the same credentials) and rejects with the relay's
- * own typed error. Used by peer.ts; anything that goes wrong here keeps the original error.
+ * Why a WebSocket connection failed, when the platform hides it: browsers report a refused
+ * upgrade (401, 403, 400) as a bare close 1006, without its status or body. connect(), and a
+ * socket whose reconnects keep failing that way (connection.ts), then ask the relay over HTTP
+ * (`GET /v1/whoami` with the same credentials) and take the relay's own typed error. Used by
+ * peer.ts; anything that goes wrong here keeps the original error.
  */
 import { type EdgeMQError, ERROR_CODE } from "../protocol/index.js";
 import type { BackoffOptions } from "./backoff.js";

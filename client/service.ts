@@ -90,6 +90,8 @@ export interface ServiceSetup {
   partition?: number;
   /** Each welcome, before `ready` is sent (partitioned-service.ts reads its partition count). */
   welcomed?(frame: WelcomeFrame): void;
+  /** Why reconnects keep failing as a bare 1006 (connection.ts): a refusal ends the service. */
+  explainRefusal?: (() => Promise<EdgeMQError | undefined>) | undefined;
 }
 
 interface Running {
@@ -128,6 +130,7 @@ export class SocketService implements Service {
       backoff: setup.backoff,
       retryFirst: true,
       queue: setup.queue,
+      explainRefusal: setup.explainRefusal,
       events: {
         welcome: (frame) => this.#welcomed(frame),
         frame: (frame) => this.#onFrame(frame),

@@ -23,12 +23,17 @@ import {
   PONG_MESSAGE,
 } from "../../../protocol/index.js";
 
-/** How the fake relay answers a new socket. */
+/**
+ * How the fake relay answers a new socket. `http`: a refused upgrade as the `ws` package reports
+ * it (the status in the error's message); `hidden`: any failed upgrade as browsers, Deno, Bun and
+ * Node 22's global WebSocket report it (an error event without a message, then close 1006).
+ */
 export type Answer =
   | { kind: "welcome" }
   | { kind: "silent" }
   | { kind: "close"; code: number; reason?: string }
-  | { kind: "http"; status: number };
+  | { kind: "http"; status: number }
+  | { kind: "hidden" };
 
 export class FakeRelay {
   readonly sockets: FakeSocket[] = [];
@@ -164,6 +169,10 @@ export class FakeSocket implements WebSocketLike {
     switch (answer.kind) {
       case "http":
         this.onerror?.({ message: `Unexpected server response: ${answer.status}` });
+        this.drop(1006, "");
+        return;
+      case "hidden":
+        this.onerror?.({});
         this.drop(1006, "");
         return;
       case "close":

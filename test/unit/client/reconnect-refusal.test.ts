@@ -1,0 +1,221 @@
+/**
+ * A reconnect refused where the platform hides the HTTP status (browsers, Deno, Bun, Node 22's
+ * global WebSocket: a failed upgrade is a bare close 1006): the peer asks `GET /v1/whoami` with the
+ * same credentials and, on a refusal, ends as it does when `ws` reports the status, instead of
+ * retrying forever. Against the fake relay (answer `hidden`) and a stubbed global fetch.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { type ConnectOptions, connect, type Peer, type Status } from "../../../client/index.js";
+import { type EdgeMQError, encodeBody } from "../../../protocol/index.js";
+import { closePeers, FakeRelay, failure, settle } from "./fake-relay.js";
+
+const CONNECT = "/v1/connect";
+let relay: FakeRelay;
+let peers: Peer[];
+/** The URLs and Authorization headers the peer fetched. */
+let fetched: { url: string; authorization: string | undefined }[];
+/** How the stubbed fetch answers whoami; throwing is a network error. */
+let whoami: () => Response;
+
+async function open(options: ConnectOptions = {}): Promise<Peer> {
+  const peer = await connect("ws://relay.test", {
+    token: "expiring-token",
+    route: "exchange",
+    WebSocket: relay.WebSocket,
+    reconnect: { minDelayMs: 100, maxDelayMs: 100 },
+    ...options,
+  });
+  peers.push(peer);
+  return peer;
+}
+
+function collect(peer: Peer): Status[] {
+  const seen: Status[] = [];
+  void (async () => {
+    for await (const status of peer.status()) seen.push(status);
+  })();
+  return seen;
+}
+
+/** How `promise` has settled so far (it is left running). */
+function track(promise: Promise<unknown>): { error: EdgeMQError | undefined; done: boolean } {
+  const state: { error: EdgeMQError | undefined; done: boolean } = {
+    error: undefined,
+    done: false,
+  };
+  failure(promise).then(
+    (error) => {
+      state.error = error;
+      state.done = true;
+    },
+    () => {
+      state.done = true;
+    },
+  );
+  return state;
+}
+
+const refusedToken = () =>
+  Response.json(
+    { error: { code: "unauthorized", message: "token expired" } },
+    { status: 401, headers: { "content-type": "application/json" } },
+  );
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  relay = new FakeRelay();
+  peers = [];
+  fetched = [];
+  whoami = () => Response.json({ identity: "alice", roles: ["client"], limits: {} });
+  vi.stubGlobal("fetch", async (url: string, init: { headers?: Record<string, string> }) => {
+    fetched.push({ url, authorization: init.headers?.Authorization });
+    return whoami();
+  });
+});
+afterEach(async () => {
+  await closePeers(peers);
+  vi.unstubAllGlobals();
+});
+
+describe("a reconnect refused behind a bare close 1006", () => {
+  it("ends the peer with the relay's unauthorized: pending and new requests, and an error status", async () => {
+    const peer = await open();
+    const statuses = collect(peer);
+    const pending = track(peer.request("q", "a", { timeout: 60_000 }));
+    await settle();
+    whoami = refusedToken;
+    relay.fallback = { kind: "hidden" };
+    relay.latest(CONNECT).drop(1006, "");
+    await vi.advanceTimersByTimeAsync(5_000);
+
+    expect(pending.error?.code).toBe("unauthorized");
+    expect((await failure(peer.request("q", "b"))).code).toBe("unauthorized");
+    const errors = statuses.filter((status) => status.type === "error");
+    expect(errors.map((status) => status.error.code)).toEqual(["unauthorized"]);
+    expect(fetched[0]).toEqual({
+      url: "http://relay.test/v1/whoami",
+      authorization: "Bearer expiring-token",
+    });
+
+    const sockets = relay.sockets.length;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(relay.sockets).toHaveLength(sockets);
+  });
+
+  it("ends a served queue whose server socket's reconnects are refused, with an error status", async () => {
+    const peer = await open();
+    const statuses = collect(peer);
+    peer.serve("jobs", () => "done");
+    await settle();
+    const serve = "/v1/queues/jobs/serve";
+    whoami = refusedToken;
+    relay.fallback = { kind: "hidden" };
+    relay.latest(serve).drop(1006, "");
+    await vi.advanceTimersByTimeAsync(5_000);
+
+    const errors = statuses.filter((status) => status.type === "error");
+    expect(errors.map((status) => [status.error.code, status.queue])).toEqual([
+      ["unauthorized", "jobs"],
+    ]);
+    const sockets = relay.sockets.length;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(relay.sockets).toHaveLength(sockets);
+  });
+
+  it("ends the peer with forbidden when whoami answers 403", async () => {
+    const peer = await open();
+    const statuses = collect(peer);
+    whoami = () =>
+      Response.json({ error: { code: "forbidden", message: "no client role" } }, { status: 403 });
+    relay.fallback = { kind: "hidden" };
+    relay.latest(CONNECT).drop(1006, "");
+    await vi.advanceTimersByTimeAsync(5_000);
+    const errors = statuses.filter((status) => status.type === "error");
+    expect(errors.map((status) => status.error.code)).toEqual(["forbidden"]);
+  });
+
+  it("keeps retrying while whoami cannot reach the relay, then reconnects and re-sends", async () => {
+    const peer = await open();
+    const statuses = collect(peer);
+    const reply = peer.request("q", "a", { timeout: 60_000 });
+    await settle();
+    whoami = () => {
+      throw new TypeError("fetch failed");
+    };
+    relay.fallback = { kind: "hidden" };
+    relay.latest(CONNECT).drop(1006, "");
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(fetched.length).toBeGreaterThan(0);
+    expect(statuses.some((status) => status.type === "error")).toBe(false);
+
+    relay.fallback = { kind: "welcome" };
+    await vi.advanceTimersByTimeAsync(1_000);
+    const socket = relay.latest(CONNECT);
+    const [request] = socket.framesOf("request");
+    socket.deliver({ type: "reply", id: request?.id ?? "", body: encodeBody("done") });
+    await expect(reply).resolves.toBe("done");
+    expect(statuses.at(-1)?.type).toBe("connected");
+  });
+
+  it("keeps retrying when whoami accepts the credentials (the drop was transient)", async () => {
+    const peer = await open();
+    const statuses = collect(peer);
+    relay.fallback = { kind: "hidden" };
+    relay.latest(CONNECT).drop(1006, "");
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(fetched.length).toBeGreaterThan(0);
+    const sockets = relay.sockets.length;
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(relay.sockets.length).toBeGreaterThan(sockets);
+    expect(statuses.some((status) => status.type === "error")).toBe(false);
+  });
+
+  it("does not ask whoami for a single failed reconnect", async () => {
+    const peer = await open();
+    const statuses = collect(peer);
+    relay.answers.push({ kind: "hidden" });
+    relay.latest(CONNECT).drop(1006, "");
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(statuses.at(-1)?.type).toBe("connected");
+    expect(fetched).toEqual([]);
+  });
+
+  it("does not ask whoami when the status is reported: the refusal ends the peer at once", async () => {
+    const peer = await open();
+    const pending = track(peer.request("q", "a", { timeout: 60_000 }));
+    await settle();
+    relay.fallback = { kind: "http", status: 401 };
+    relay.latest(CONNECT).drop(1006, "");
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(pending.error?.code).toBe("unauthorized");
+    expect(fetched).toEqual([]);
+  });
+
+  it("neither reconnects nor reports an error when closed while whoami is in flight", async () => {
+    const peer = await open();
+    const statuses = collect(peer);
+    let answer: (response: Response) => void = () => {};
+    whoami = () => {
+      throw new Error("replaced below");
+    };
+    vi.stubGlobal("fetch", (url: string) => {
+      fetched.push({ url, authorization: undefined });
+      return new Promise<Response>((resolve) => {
+        answer = resolve;
+      });
+    });
+    relay.fallback = { kind: "hidden" };
+    relay.latest(CONNECT).drop(1006, "");
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(fetched).toHaveLength(1);
+    const sockets = relay.sockets.length;
+    const closing = peer.close();
+    await vi.advanceTimersByTimeAsync(1_000);
+    await closing;
+    answer(refusedToken());
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(relay.sockets).toHaveLength(sockets);
+    expect(statuses.some((status) => status.type === "error")).toBe(false);
+    expect(statuses.at(-1)?.type).toBe("closed");
+  });
+});
