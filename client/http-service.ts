@@ -243,15 +243,20 @@ export class HttpService implements Service {
   async #handle(taken: Taken): Promise<void> {
     const controller = createAbortController();
     let leaseLost = false;
+    /** Set when the handler returned: no renewal acts or re-arms after (one may be in flight). */
+    let finished = false;
     const expiry = startTimer(
       () => controller.abort(new EdgeMQError(ERROR_CODE.timeout, "the request's deadline passed")),
       Math.max(0, taken.deadline - Date.now()),
     );
     let renewal: TimerHandle | undefined;
     const renew = async () => {
+      // Past the deadline the relay ends the request: no lease is left to keep.
+      if (finished || Date.now() >= taken.deadline) return;
       const path = `${this.#base}/leases/${encodeURIComponent(taken.id)}${taken.partitionQuery}`;
       try {
         const answer = await this.#setup.link.call("POST", path);
+        if (finished) return;
         if (answer.status >= 400 && answer.status < 500 && answer.status !== 429) {
           leaseLost = true;
           controller.abort(new EdgeMQError(ERROR_CODE.cancelled, "the lease was lost"));
@@ -261,7 +266,8 @@ export class HttpService implements Service {
       } catch {
         // A network error: the next renewal tries again (the lease lasts a whole leaseMs).
       }
-      if (!leaseLost) renewal = startTimer(() => void renew(), every);
+      if (finished || leaseLost || Date.now() >= taken.deadline) return;
+      renewal = startTimer(() => void renew(), every);
     };
     const every = renewEvery(taken.leaseMs);
     renewal = startTimer(() => void renew(), every);
@@ -288,6 +294,7 @@ export class HttpService implements Service {
     } catch (error) {
       reply = { ok: false, message: failureMessage(error) };
     }
+    finished = true;
     stopTimer(expiry);
     stopTimer(renewal);
     if (leaseLost) return;

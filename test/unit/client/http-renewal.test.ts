@@ -1,0 +1,168 @@
+/**
+ * The HTTP server's lease renewals end with the handler: a renewal whose answer comes after the
+ * handler returned neither re-arms (so no lease call follows the reply, nor service.close() and
+ * peer.close(), even while the relay is unreachable) nor aborts the finished handler's signal; and
+ * renewals stop at the request's deadline. Against a fake fetch on fake timers.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import {
+  connect,
+  type FetchLike,
+  type Handler,
+  type Peer,
+  type Service,
+} from "../../../client/index.js";
+
+const BASE = "http://relay.test";
+/** renewEvery(LEASE_MS) is 200 ms. */
+const LEASE_MS = 600;
+
+/** How the fake relay answers a lease call (after `delayMs`); throwing is a network error. */
+type LeaseAnswer = () => Response;
+
+class FakeRelay {
+  /** Every call as `<ms> <METHOD> <path>`, in order. */
+  readonly calls: { at: number; method: string; path: string }[] = [];
+  leaseDelayMs = 250;
+  leaseAnswer: LeaseAnswer = () => new Response(null, { status: 204 });
+  deadlineMs = 60_000;
+  /** The deadline (epoch ms) of the latest request handed out. */
+  deadline = 0;
+  #queued = ["r1"];
+
+  leaseCalls(after = Number.NEGATIVE_INFINITY): number {
+    return this.calls.filter((c) => c.path.includes("/leases/") && c.at > after).length;
+  }
+
+  replyAt(): number | undefined {
+    return this.calls.find((c) => c.path.includes("/replies/"))?.at;
+  }
+
+  readonly fetch: FetchLike = async (url, init) => {
+    const path = url.slice(BASE.length);
+    this.calls.push({ at: Date.now(), method: init.method, path });
+    if (path === "/v1/whoami") {
+      return Response.json({ identity: "alice", roles: ["server"], limits: { leaseMs: LEASE_MS } });
+    }
+    if (path.includes("/leases/")) {
+      await sleep(this.leaseDelayMs);
+      return this.leaseAnswer();
+    }
+    if (path.includes("/take?")) return this.#take(path, init.signal);
+    return new Response(null, { status: 204 });
+  };
+
+  async #take(path: string, signal: { readonly aborted: boolean } | undefined): Promise<Response> {
+    const id = this.#queued.shift();
+    if (id !== undefined) {
+      this.deadline = Date.now() + this.deadlineMs;
+      return new Response("job", {
+        status: 200,
+        headers: {
+          "content-type": "text/plain; charset=utf-8",
+          "EdgeMQ-Request-Id": id,
+          "EdgeMQ-From": "bob",
+          "EdgeMQ-Deadline": String(this.deadline),
+          "EdgeMQ-Attempt": "1",
+          "EdgeMQ-Lease-Ms": String(LEASE_MS),
+        },
+      });
+    }
+    const wait = Number(new URLSearchParams(path.slice(path.indexOf("?") + 1)).get("wait"));
+    const end = Date.now() + wait;
+    while (Date.now() < end) {
+      if (signal?.aborted) throw new Error("aborted");
+      await sleep(Math.min(100, end - Date.now()));
+    }
+    return new Response(null, { status: 204 });
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+let peer: Peer | undefined;
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(async () => {
+  const closing = peer?.close();
+  await vi.advanceTimersByTimeAsync(30_000);
+  await closing;
+  peer = undefined;
+  vi.useRealTimers();
+});
+
+async function serving(relay: FakeRelay, handler: Handler): Promise<Service> {
+  peer = await connect(BASE, {
+    transport: "http",
+    identity: "alice",
+    fetch: relay.fetch,
+    reconnect: { minDelayMs: 1, maxDelayMs: 5 },
+  });
+  return peer.serve("jobs", handler, { concurrency: 1 });
+}
+
+/** A handler that takes 300 ms: a renewal (every 200 ms, answered in 250 ms) is then in flight. */
+const slowHandler = (signals: AbortSignal[]): Handler => {
+  return async (request) => {
+    signals.push(request.signal);
+    await sleep(300);
+    return "done";
+  };
+};
+
+describe("an HTTP server's lease renewals", () => {
+  it("make no lease call after the handler's reply, when a renewal was in flight as it returned", async () => {
+    const relay = new FakeRelay();
+    await serving(relay, slowHandler([]));
+    await vi.advanceTimersByTimeAsync(5_000);
+    const replyAt = relay.replyAt();
+    expect(replyAt).toBeDefined();
+    expect(relay.leaseCalls()).toBeGreaterThan(0);
+    expect(relay.leaseCalls(replyAt)).toBe(0);
+  });
+
+  it("make no lease call after close() while the relay is unreachable", async () => {
+    const relay = new FakeRelay();
+    relay.leaseAnswer = () => {
+      throw new TypeError("fetch failed");
+    };
+    const service = await serving(relay, slowHandler([]));
+    await vi.advanceTimersByTimeAsync(1_000);
+    const closing = Promise.all([service.close(), peer?.close()]);
+    await vi.advanceTimersByTimeAsync(30_000);
+    await closing;
+    peer = undefined;
+    const closedAt = Date.now();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(relay.leaseCalls(closedAt)).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("leave the handler's signal alone when a lease is lost after the handler returned", async () => {
+    const relay = new FakeRelay();
+    relay.leaseAnswer = () =>
+      Response.json({ error: { code: "not_found", message: "no such lease" } }, { status: 404 });
+    const signals: AbortSignal[] = [];
+    await serving(relay, slowHandler(signals));
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(relay.replyAt()).toBeDefined();
+    expect(signals).toHaveLength(1);
+    expect(signals[0]?.aborted).toBe(false);
+  });
+
+  it("stop at the request's deadline while the handler runs on", async () => {
+    const relay = new FakeRelay();
+    relay.leaseDelayMs = 0;
+    relay.deadlineMs = 2_000;
+    await serving(relay, async () => {
+      await sleep(20_000); // ignores its signal
+      return "late";
+    });
+    await vi.advanceTimersByTimeAsync(15_000);
+    expect(relay.leaseCalls()).toBeGreaterThan(0);
+    expect(relay.leaseCalls(relay.deadline)).toBe(0);
+  });
+});
