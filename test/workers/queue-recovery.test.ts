@@ -5,7 +5,7 @@
  * `ready {holding}` after a takeover or a reset, so its handler's answer counts.
  */
 
-import { abortAllDurableObjects, runDurableObjectAlarm } from "cloudflare:test";
+import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { outcomeFor, request, sleep, TestServer } from "./queue-test-server.js";
@@ -204,6 +204,27 @@ describe("QueueDO leases claimed by a reconnected server (ready {holding})", () 
     back.send({ type: "ready", concurrency: 0 });
     expect(await other.next("dispatch")).toMatchObject({ id: held.id, attempt: 2 });
     back.close();
+    other.close();
+  });
+
+  it("returns a lease orphaned by a reset to the queue when it ends, if its server never comes back", async () => {
+    const server = await TestServer.connect("claim-5", "w1", 1);
+    await queueStub("claim-5").enqueue({
+      queue: "claim-5",
+      from: "yan",
+      requests: [request("held", "claim-5")],
+    });
+    const held = await server.next("dispatch");
+    await abortAllDurableObjects();
+    await server.closed;
+    const other = await TestServer.connect("claim-5", "w2", 5);
+    expect(await queueStub("claim-5").stats()).toMatchObject({ leased: 1, queued: 0 });
+    // Its lease runs out (as if leaseMs had passed): the alarm returns it to the queue.
+    await runInDurableObject(queueStub("claim-5"), (_instance, state) => {
+      state.storage.sql.exec("UPDATE requests SET lease_until = 1 WHERE state = 'leased'");
+    });
+    await runDurableObjectAlarm(queueStub("claim-5"));
+    expect(await other.next("dispatch")).toMatchObject({ id: held.id, attempt: 2 });
     other.close();
   });
 
