@@ -53,17 +53,13 @@ export class HttpClients {
     // twice). A known id is enqueued again only while no outcome came, in case the first try
     // never reached the queue.
     const known = this.requests.lookup(identity, request.id, Date.now());
+    const reused = this.#otherQueue(identity, request.id, queue, known.state);
+    if (reused !== undefined) return reused;
     if (known.state === "done") return { id: request.id, ok: true, deadline: known.deadline };
     const fresh = known.state === "unknown";
     if (fresh) {
-      const decision = this.takeToken(identity);
-      if (!decision.ok) {
-        const message = rateLimitedMessage(decision.retryAfterMs);
-        return refused(request.id, ERROR_CODE.rateLimited, message);
-      }
-      const timeout = request.timeout ?? this.limits.defaultTimeoutMs;
-      const expires = this.requests.record(identity, request.id, queue, Date.now() + timeout);
-      await this.alarmBy(expires);
+      const refusal = await this.#admitFresh(identity, queue, request);
+      if (refusal !== undefined) return refusal;
     }
     let outcomes: Awaited<ReturnType<QueueRpc["enqueue"]>>;
     try {
@@ -82,6 +78,25 @@ export class HttpClients {
     if (outcome.ok) this.requests.accepted(identity, request.id, outcome.deadline);
     else if (fresh) this.requests.forget(identity, request.id);
     return outcome;
+  }
+
+  /** An id names one request: posting a known one to another queue would run a new request there. */
+  #otherQueue(identity: string, id: string, queue: string, state: HttpAwaitAnswer["state"]) {
+    const first = state === "unknown" ? undefined : this.requests.queueOf(identity, id);
+    if (first === undefined || first === queue) return undefined;
+    return refused(id, ERROR_CODE.conflict, `request id ${id} is already used for queue ${first}`);
+  }
+
+  /** A new id takes a token and is recorded; returns the refusal when the bucket is empty. */
+  async #admitFresh(identity: string, queue: string, request: HttpSubmitInput["request"]) {
+    const decision = this.takeToken(identity);
+    if (!decision.ok) {
+      return refused(request.id, ERROR_CODE.rateLimited, rateLimitedMessage(decision.retryAfterMs));
+    }
+    const timeout = request.timeout ?? this.limits.defaultTimeoutMs;
+    const expires = this.requests.record(identity, request.id, queue, Date.now() + timeout);
+    await this.alarmBy(expires);
+    return undefined;
   }
 
   async awaitOutcome(input: HttpAwaitInput): Promise<HttpAwaitAnswer> {

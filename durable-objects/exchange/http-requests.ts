@@ -110,6 +110,14 @@ export class HttpRequests {
     return { state: "pending", deadline };
   }
 
+  /** The queue request `id` of `identity` was posted to, while its row is kept. */
+  queueOf(identity: string, id: string): string | undefined {
+    const row = this.storage.sql
+      .exec("SELECT queue FROM http_requests WHERE identity = ? AND id = ?", identity, id)
+      .toArray()[0];
+    return typeof row?.queue === "string" ? row.queue : undefined;
+  }
+
   /** Deletes expired rows; returns when the next one expires, if any row is left. */
   purge(now: number): { purged: number; next: number | undefined } {
     const purged = this.storage.sql.exec(

@@ -3,6 +3,7 @@
  * bodies and Content-Types carried both ways, async requests read back by long-poll, ids private
  * to their identity, and error outcomes as JSON with their statuses.
  */
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { encodeBody } from "../../protocol/index.js";
 import { expectError, field, http, wsServer } from "./http-test-peer.js";
@@ -170,6 +171,19 @@ describe("HTTP clients", () => {
     await expectError(response, 503, "no_responders");
     const later = await http("/v1/requests/dave-1", { identity: "curl-dave", method: "GET" });
     await expectError(later, 404, "not_found");
+  });
+
+  it("refuses an id already used for another queue with 409 conflict, running nothing there", async () => {
+    const post = (queue: string) =>
+      http(`/v1/queues/${queue}/requests?async=true`, {
+        identity: "curl-erin",
+        body: "x",
+        headers: { "EdgeMQ-Request-Id": "erin-1" },
+      });
+    expect((await post("hc-reuse-a")).status).toBe(202);
+    await expectError(await post("hc-reuse-b"), 409, "conflict");
+    expect(await env.QUEUE.getByName("hc-reuse-b").stats()).toMatchObject({ queued: 0 });
+    expect((await post("hc-reuse-a")).status).toBe(202);
   });
 
   it("answers 504 timeout when a connected server does not reply before the deadline", async () => {
