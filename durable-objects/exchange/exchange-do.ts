@@ -31,7 +31,7 @@ import type {
 import { forwardedPrincipal, storePrincipal } from "../shared/principal-header.js";
 import { clientQueueObject } from "../shared/queue-partitions.js";
 import { type RelaySettings, readSettings } from "../shared/settings.js";
-import { RateLimiter } from "../shared/token-bucket.js";
+import { ackLimit, RateLimiter } from "../shared/token-bucket.js";
 import { earliest, nextExpiry } from "../shared/token-expiry.js";
 import { webSocketAccepted } from "../shared/upgrade-response.js";
 import { identityTag, newAttachment, readAttachment } from "./client-attachment.js";
@@ -63,11 +63,14 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
   private readonly http: HttpClients;
   /** Per-identity request buckets; in memory only (a bucket lost to hibernation refills). */
   private readonly rateLimiter: RateLimiter;
+  /** Each identity's budget of stored-outbox acks (ackLimit). */
+  private readonly ackLimiter: RateLimiter;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.settings = readSettings(env);
     this.rateLimiter = new RateLimiter(this.settings.rateLimit);
+    this.ackLimiter = new RateLimiter(ackLimit(this.settings.rateLimit));
     this.outbox = new Outbox(ctx.storage);
     this.acks = new DeferredAcks((identity, ids) => this.outbox.remove(identity, ids));
     this.enqueues = new EnqueueBatcher((object, inputs) =>
@@ -134,10 +137,9 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     const principal = authorizedPrincipal(ws, attachment, this.settings.devMode, Date.now());
     if (principal === undefined) return;
     const plan = planClientMessage(message, this.settings.limits);
-    if (plan.acks.length > 0)
-      this.acks.add(identity, this.memoryOutbox.remove(identity, plan.acks));
+    if (plan.acks.length > 0) this.applyAcks(identity, plan.acks);
     const admitted = admitRequests(plan.enqueues, principal, () => this.rateLimiter.take(identity));
-    const cancels = admitCancels(plan.cancels, principal);
+    const cancels = admitCancels(plan.cancels, principal, () => this.rateLimiter.take(identity));
     // Refusals go at once, before any RPC, so they keep the order of the client's messages.
     sendFrames(ws, [...plan.refused, ...admitted.refused, ...cancels.refused]);
     if (admitted.enqueues.size === 0 && cancels.cancels.length === 0) return;
@@ -146,6 +148,17 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
       this.cancelAll(identity, cancels.cancels),
     ]);
     sendFrames(ws, [...enqueued, ...cancelled]);
+  }
+
+  /**
+   * Client `identity` acked `ids`: memory outcomes go at once; stored ones are deleted with the
+   * next write, within the identity's ack budget (ackLimit: over it they wait for a reconnect).
+   */
+  private applyAcks(identity: string, ids: readonly string[]): void {
+    const stored = this.memoryOutbox.remove(identity, ids);
+    if (stored.length === 0) return;
+    if (this.ackLimiter.take(identity, stored.length).ok) this.acks.add(identity, stored);
+    else console.warn(JSON.stringify({ evt: "acks_over_limit", identity, ids: stored.length }));
   }
 
   /** One RPC per queue; every request gets `accepted` or a typed `error`. */

@@ -4,7 +4,7 @@
  * bucket refuses it with `rate_limited` and a retry hint, unless `isStored` says the queue holds it
  * already: a re-send after a reconnect is answered, not refused), and a request from a token without
  * the client role, or for a queue the token does not allow, is refused with `forbidden`. Refusals are per request: the rest of the batch
- * proceeds. Cancels outside the token's queues are refused the same way. Also resolves the
+ * proceeds. Cancels are admitted the same way, and take a token too. Also resolves the
  * principal of a socket from its attachment. Used by exchange-do.ts and client-expiry.ts.
  */
 import {
@@ -87,19 +87,26 @@ export function attachmentPrincipal(
   return devMode ? devPrincipal(attachment.identity) : undefined;
 }
 
-/** Cancels in queues the token allows go on; the others are refused with `forbidden`. */
+/**
+ * Cancels go on as requests do: from a token with the client role, in queues it allows (else
+ * `forbidden`), each taking one token from the identity's bucket (else `rate_limited`: a cancel
+ * costs its queue a call and a transaction, as a request does).
+ */
 export function admitCancels(
   cancels: readonly { id: string; queue: string }[],
-  principal: Pick<Principal, "queues">,
+  principal: Pick<Principal, "queues" | "roles">,
+  takeToken: () => RateDecision,
 ): { cancels: { id: string; queue: string }[]; refused: ErrorFrame[] } {
   const admitted: { id: string; queue: string }[] = [];
   const refused: ErrorFrame[] = [];
   for (const cancel of cancels) {
-    if (allowsQueue(principal, cancel.queue)) admitted.push(cancel);
-    else {
-      const message = `this token does not allow queue ${cancel.queue}`;
-      refused.push(errorFrame(ERROR_CODE.forbidden, message, cancel.id));
-    }
+    const refusal = queueRefusal(principal, cancel.queue);
+    const decision = refusal === undefined ? takeToken() : undefined;
+    if (refusal !== undefined) refused.push(errorFrame(ERROR_CODE.forbidden, refusal, cancel.id));
+    else if (decision?.ok === false) {
+      const message = rateLimitedMessage(decision.retryAfterMs);
+      refused.push(errorFrame(ERROR_CODE.rateLimited, message, cancel.id));
+    } else admitted.push(cancel);
   }
   return { cancels: admitted, refused };
 }

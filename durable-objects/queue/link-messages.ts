@@ -110,7 +110,7 @@ function planLinkMessage(
     if (c.queue !== queue) refused.push(otherQueue(queue, c.id));
     return c.queue === queue;
   });
-  const cancels = admitCancels(ownCancels, link.principal);
+  const cancels = admitCancels(ownCancels, link.principal, () => state.rateLimiter.take(identity));
   refused.push(...admitted.refused, ...cancels.refused);
   const requests = admitted.enqueues.get(queue) ?? [];
   return { refused, requests, cancels: cancels.cancels.map((c) => c.id) };

@@ -69,8 +69,8 @@ export class RateLimiter {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** Takes one token from `key`'s bucket. */
-  take(key: string): RateDecision {
+  /** Takes `count` tokens (one by default) from `key`'s bucket. */
+  take(key: string, count = 1): RateDecision {
     const now = this.clock();
     let bucket = this.buckets.get(key);
     if (bucket === undefined) {
@@ -78,8 +78,8 @@ export class RateLimiter {
       bucket = new TokenBucket(this.limit, now);
       this.buckets.set(key, bucket);
     }
-    if (bucket.take(now)) return { ok: true };
-    return { ok: false, retryAfterMs: bucket.retryAfterMs(now) };
+    if (bucket.take(now, count)) return { ok: true };
+    return { ok: false, retryAfterMs: bucket.retryAfterMs(now, count) };
   }
 
   /** Buckets held now (for tests and logs). */
@@ -96,6 +96,16 @@ export class RateLimiter {
       this.buckets.delete(key);
     }
   }
+}
+
+/**
+ * The budget of acks an identity may have applied to the exchange's stored outbox (each is a
+ * delete): ten per request it may send, so a client acking its own outcomes never meets it, while
+ * a flood of acks cannot keep the shared exchange busy. Acks over it are dropped: their outcomes
+ * are only sent again on the next reconnect, and acked then.
+ */
+export function ackLimit(limit: RateLimit): RateLimit {
+  return { perSecond: limit.perSecond * 10, burst: limit.burst * 100 };
 }
 
 /** The message of a `rate_limited` error, with a retry hint. */

@@ -52,7 +52,7 @@ describe("roles and queues", () => {
     expect((await presence("perm-x", server)).status).toBe(204);
   });
 
-  it("lets a server-only token open its client socket but refuses every request it sends with forbidden", async () => {
+  it("lets a server-only token open its client socket but refuses every request and cancel it sends with forbidden", async () => {
     const serverOnly = await Peer.client(
       await mint({ sub: "s-only", role: "server", queues: ["perm-x"] }),
     );
@@ -61,6 +61,8 @@ describe("roles and queues", () => {
       code: "forbidden",
       message: "this token does not allow the client role",
     });
+    serverOnly.send({ type: "cancel", id: "someone-elses", queue: "perm-x" });
+    expect(await serverOnly.next("error", "someone-elses")).toMatchObject({ code: "forbidden" });
     serverOnly.close();
   });
 

@@ -3,8 +3,11 @@
  * queue link (token bucket, default burst 200, 100 per second): a
  * burst beyond the bucket gets `rate_limited` for the excess requests only, another identity
  * is not held back by the noisy one, and a link's re-send of a request its queue already holds is
- * answered, never refused.
+ * answered, never refused. Cancels take tokens too, and acks of stored outcomes have a budget of
+ * their own (ackLimit), so neither can flood the shared exchange.
  */
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_RATE_LIMIT } from "../../durable-objects/shared/settings.js";
 import type { Frame } from "../../protocol/index.js";
@@ -89,5 +92,56 @@ describe("per-identity rate limit", () => {
     for (const frame of frames) await again.next("accepted", String(frame.id));
     expect(await again.next("error", "new-one")).toMatchObject({ code: "rate_limited" });
     again.close();
+  });
+
+  it("charges each cancel a token: cancels beyond the burst get rate_limited", async () => {
+    const cancelQueue = "rl-cancels";
+    const token = await mint({ sub: "rl-canceller", role: "client", queues: [cancelQueue] });
+    const peer = await Peer.client(token);
+    const excess = 5;
+    const total = DEFAULT_RATE_LIMIT.burst + excess;
+    peer.send(
+      Array.from({ length: total }, (_, i) => ({
+        type: "cancel",
+        id: `c${i}`,
+        queue: cancelQueue,
+      })),
+    );
+    const refused = await answerTo(peer, excess);
+    expect(refused.map((f) => (f.type === "error" ? [f.id, f.code] : undefined))).toEqual(
+      Array.from({ length: excess }, (_, i) => [
+        `c${DEFAULT_RATE_LIMIT.burst + i}`,
+        "rate_limited",
+      ]),
+    );
+    peer.close();
+  });
+
+  it("applies no acks beyond an identity's ack budget: the outcome stays stored for a reconnect", async () => {
+    const identity = "rl-acker";
+    const exchange = env.EXCHANGE.getByName("exchange");
+    const outcome = (id: string) => ({
+      to: identity,
+      frame: { type: "reply" as const, id, body: { enc: "utf8" as const, data: id } },
+    });
+    await exchange.deliver([outcome("kept")]);
+    const peer = await Peer.client(await mint({ sub: identity, role: "client", queues: ["q"] }));
+    await peer.next("reply", "kept");
+    // The whole budget in acks of ids never delivered, then a full frame with the real one in it.
+    const budget = DEFAULT_RATE_LIMIT.burst * 100;
+    const junk = (n: number) => Array.from({ length: 10_000 }, (_, i) => `junk-${n}-${i}`);
+    for (let n = 0; n < budget / 10_000; n++) peer.send({ type: "ack", ids: junk(n) });
+    peer.send({ type: "ack", ids: [...junk(-1).slice(1), "kept"] });
+    peer.send({ type: "barrier" });
+    await peer.next("error");
+    await exchange.deliver([outcome("later")]); // applies the deferred acks before it stores
+    const stored = await runInDurableObject(exchange, (_instance, state) =>
+      state.storage.sql
+        .exec("SELECT id FROM outbox WHERE identity = ? ORDER BY id", identity)
+        .toArray()
+        .map((row) => row.id),
+    );
+    expect(stored).toEqual(["kept", "later"]);
+    peer.close();
   });
 });

@@ -1,4 +1,4 @@
-/** Per-request admission at the exchange: queue permissions, rate limits, old attachments. */
+/** Per-request and per-cancel admission: roles, queue permissions, rate limits, old attachments. */
 import { describe, expect, it } from "vitest";
 import { newAttachment } from "../../../durable-objects/exchange/client-attachment.js";
 import {
@@ -75,9 +75,24 @@ describe("request admission", () => {
         { id: "b", queue: "other" },
       ],
       principal,
+      always,
     );
     expect(result.cancels).toEqual([{ id: "a", queue: "resize" }]);
     expect(result.refused.map((f) => [f.id, f.code])).toEqual([["b", "forbidden"]]);
+  });
+
+  it("refuses cancels from a token without the client role", () => {
+    const serverOnly: Principal = { ...principal, roles: new Set(["server"]) };
+    const result = admitCancels([{ id: "a", queue: "resize" }], serverOnly, always);
+    expect(result.cancels).toEqual([]);
+    expect(result.refused.map((f) => [f.id, f.code])).toEqual([["a", "forbidden"]]);
+  });
+
+  it("charges each cancel a token and refuses those beyond the bucket with rate_limited", () => {
+    const cancels = ["1", "2", "3"].map((id) => ({ id, queue: "resize" }));
+    const result = admitCancels(cancels, principal, tokens(2));
+    expect(result.cancels.map((c) => c.id)).toEqual(["1", "2"]);
+    expect(result.refused.map((f) => [f.id, f.code])).toEqual([["3", "rate_limited"]]);
   });
 });
 

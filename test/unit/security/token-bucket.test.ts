@@ -1,6 +1,7 @@
 /** The per-identity token bucket: burst, refill, retry hints and bounded memory, on a fake clock. */
 import { describe, expect, it } from "vitest";
 import {
+  ackLimit,
   MAX_BUCKETS,
   RateLimiter,
   rateLimitedMessage,
@@ -66,3 +67,17 @@ describe("RateLimiter", () => {
     expect(rateLimitedMessage(250)).toContain("retry after 250 ms");
   });
 });
+
+describe("RateLimiter.take with a count, and the ack budget", () => {
+  it("takes several tokens at once, or none when the bucket holds fewer", () => {
+    const limiter = new RateLimiter(limit, () => 0);
+    expect(limiter.take("k", 2)).toEqual({ ok: true });
+    expect(limiter.take("k", 2)).toEqual({ ok: false, retryAfterMs: 100 });
+    expect(limiter.take("k", 1)).toEqual({ ok: true });
+  });
+
+  it("gives acks ten times the request rate and a hundred times the burst", () => {
+    expect(ackLimit({ perSecond: 100, burst: 200 })).toEqual({ perSecond: 1_000, burst: 20_000 });
+  });
+});
+
