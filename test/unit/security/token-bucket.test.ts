@@ -80,4 +80,3 @@ describe("RateLimiter.take with a count, and the ack budget", () => {
     expect(ackLimit({ perSecond: 100, burst: 200 })).toEqual({ perSecond: 1_000, burst: 20_000 });
   });
 });
-
