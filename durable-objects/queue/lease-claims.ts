@@ -26,6 +26,13 @@ export function identityOfConn(connId: string): string | undefined {
   return at < 0 ? undefined : connId.slice(at + 1);
 }
 
+/**
+ * How long a lease orphaned by a relay restart waits for its server to reconnect and claim it
+ * (about the SDK's longest reconnect backoff) before it returns to the queue for another server:
+ * never its full lease, which may outlast the request's deadline.
+ */
+export const ORPHAN_CLAIM_GRACE_MS = 10_000;
+
 export type ClaimVerdict = "claim" | "keep" | "cancel";
 
 /**

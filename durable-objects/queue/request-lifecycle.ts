@@ -10,7 +10,7 @@ import { isHttpConn } from "../shared/http-contracts.js";
 import { expiryError } from "./deadlines.js";
 import { dispatchId } from "./dispatch-id.js";
 import type { FrameOutbox } from "./frame-outbox.js";
-import { identityOfConn } from "./lease-claims.js";
+import { identityOfConn, ORPHAN_CLAIM_GRACE_MS } from "./lease-claims.js";
 import { afterLeaseLoss, REDELIVERY_MESSAGE } from "./lease-rules.js";
 import { errorFrame } from "./outcome-frames.js";
 import type { ServerRegistry } from "./server-registry.js";
@@ -77,15 +77,24 @@ export class RequestLifecycle {
   /**
    * After a restart, leases held by connections that no longer exist (sockets die with the
    * object) and that name no identity return to the queue. Those that name one wait for that
-   * server to reconnect and claim them (lease-claims.ts), or for their lease to end. Run once
-   * per wake.
+   * server to reconnect and claim them (lease-claims.ts), for ORPHAN_CLAIM_GRACE_MS at most,
+   * then return to the queue at their (shortened) lease end. Run once per wake.
    */
   reclaimOrphanLeases(now: number): void {
     const open = new Set(this.servers.all().map((s) => s.connId));
     for (const connId of this.store.leasedCounts().keys()) {
       // HTTP servers' leases name no socket: they simply run out (http-takers.ts).
-      if (open.has(connId) || isHttpConn(connId) || identityOfConn(connId) !== undefined) continue;
-      this.dropConnection(connId, now);
+      if (open.has(connId) || isHttpConn(connId)) continue;
+      if (identityOfConn(connId) === undefined) this.dropConnection(connId, now);
+      else this.shortenLeases(connId, now + ORPHAN_CLAIM_GRACE_MS);
+    }
+  }
+
+  /** Leases of gone connection `connId` end by `until` at the latest (same lessee). */
+  private shortenLeases(connId: string, until: number): void {
+    for (const row of this.store.leasedTo(connId)) {
+      if (row.leaseUntil !== null && row.leaseUntil <= until) continue;
+      this.store.transferLease(row.rid, connId, until);
     }
   }
 

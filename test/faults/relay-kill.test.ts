@@ -6,7 +6,8 @@
  * A serial client is killed under too: its partition is quiet, so its requests are dispatched
  * before they are written and share held writes (held-writes.ts), held most of the time. And
  * handlers that run across the kill answer their requests after the restart: the server claims
- * their leases again (ready {holding}), so none of them runs twice.
+ * their leases again (ready {holding}), so none of them runs twice; and when that server does not
+ * come back, another one gets its requests after a short grace, well within their deadlines.
  */
 import { describe, expect, it } from "vitest";
 import {
@@ -106,5 +107,33 @@ describe("the relay killed with SIGKILL under load and restarted", () => {
     const runs = ranLog([server]);
     expect(runs.length).toBe(total);
     expect(runs.every((run) => run.attempt === 1)).toBe(true);
+  });
+
+  it("gives another server the requests of a server that does not come back after the kill, within their deadlines", async () => {
+    const queue = "relay-kill-gone-q";
+    const total = 8;
+    const gone = await faults.peer("rk-gone-server");
+    // Its handlers never finish before it is killed with the relay.
+    const serving = { identity: "rk-gone-server", queue, concurrency: total, name: "gone" };
+    await serve(gone, { ...serving, delayMs: 120_000 });
+    const client = await faults.peer("rk-gone-client");
+    const identities = ["rk-gone-client"];
+    await connectIdentities(client, identities);
+    // The default deadline, as long as the default lease: only a short grace leaves time to rerun.
+    const load = { job: "gone", identities, perIdentity: total, window: total, queue };
+    await startLoad(client, { ...load, timeout: 30_000 });
+    await waitUntil(() => ranLog([gone]).length === total, 30_000, `${total} running handlers`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const relay = faults.relay();
+    await relay.kill9();
+    await gone.kill9();
+    await relay.restart();
+    const other = await faults.peer("rk-other-server");
+    await serve(other, { identity: "rk-other-server", queue, concurrency: total, name: "other" });
+
+    const summary = await awaitLoad(client, "gone", 60_000);
+    expect(exactlyOnce(summary)).toEqual(settledOnce(total));
+    expect(summary.replied).toBe(total);
+    expect(ranLog([other]).map((run) => run.attempt)).toEqual(Array(total).fill(2));
   });
 });

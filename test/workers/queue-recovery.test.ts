@@ -8,6 +8,7 @@
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { ORPHAN_CLAIM_GRACE_MS } from "../../durable-objects/queue/lease-claims.js";
 import { outcomeFor, request, sleep, TestServer } from "./queue-test-server.js";
 
 const queueStub = (queue: string) => env.QUEUE.getByName(queue);
@@ -207,7 +208,7 @@ describe("QueueDO leases claimed by a reconnected server (ready {holding})", () 
     other.close();
   });
 
-  it("returns a lease orphaned by a reset to the queue when it ends, if its server never comes back", async () => {
+  it("returns a lease orphaned by a reset to the queue after a short grace, if its server never comes back", async () => {
     const server = await TestServer.connect("claim-5", "w1", 1);
     await queueStub("claim-5").enqueue({
       queue: "claim-5",
@@ -219,7 +220,12 @@ describe("QueueDO leases claimed by a reconnected server (ready {holding})", () 
     await server.closed;
     const other = await TestServer.connect("claim-5", "w2", 5);
     expect(await queueStub("claim-5").stats()).toMatchObject({ leased: 1, queued: 0 });
-    // Its lease runs out (as if leaseMs had passed): the alarm returns it to the queue.
+    // Not its full lease (30 s, as long as the request's deadline): a short grace to be claimed.
+    const leaseUntil = await runInDurableObject(queueStub("claim-5"), (_instance, state) =>
+      state.storage.sql.exec("SELECT lease_until FROM requests WHERE state = 'leased'").one(),
+    );
+    expect(Number(leaseUntil.lease_until)).toBeLessThanOrEqual(Date.now() + ORPHAN_CLAIM_GRACE_MS);
+    // Its grace runs out (as if it had passed): the alarm returns it to the queue.
     await runInDurableObject(queueStub("claim-5"), (_instance, state) => {
       state.storage.sql.exec("UPDATE requests SET lease_until = 1 WHERE state = 'leased'");
     });
