@@ -4,7 +4,8 @@
  * lease extensions for long handlers, and a draining close. Handlers keep running while the
  * socket is down: after the next welcome, `ready {holding}` claims the leases of what is still in
  * hand (the relay moves them to the new connection, or answers `cancel`), and the answers
- * finished meanwhile follow it, so a reconnect or relay restart does not run them again. Created by SocketPeer.serve (peer.ts);
+ * finished meanwhile follow it, with those the dead socket may not have delivered, so a
+ * reconnect or relay restart does not run them again. Created by SocketPeer.serve (peer.ts);
  * the HTTP transport's counterpart is http-service.ts.
  */
 import {
@@ -73,6 +74,15 @@ export interface ServeOptions {
 
 export const DEFAULT_CONCURRENCY = 16;
 
+/**
+ * How long answers handed to a socket are kept in case it dies without delivering them (a drop is
+ * seen at once when the relay dies, within two missed heartbeats, about 45 s, when the connection
+ * goes silent), and at most how many and how many body characters (the latest are kept).
+ */
+const RECENT_ANSWER_MS = 60_000;
+const RECENT_ANSWER_COUNT = 1_000;
+const RECENT_ANSWER_CHARS = 8 * 1024 * 1024;
+
 /** Most ids one `extend` frame may carry (protocol). */
 const MAX_EXTEND_IDS = 10_000;
 
@@ -109,6 +119,13 @@ export class SocketService implements Service {
   readonly #waiting: DispatchFrame[] = [];
   /** Answers finished while the socket was down, sent after the next `ready {holding}`. */
   readonly #unsent = new Map<string, ServerFrame>();
+  /**
+   * Answers handed to the current socket lately (RECENT_ANSWER_*): a socket
+   * that dies may not have delivered them, so a drop moves them to #unsent, to be claimed and sent
+   * again (the relay refuses a copy of one that arrived, which is ignored).
+   */
+  readonly #recent = new Map<string, { frame: ServerFrame; at: number; chars: number }>();
+  #recentChars = 0;
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
   #extendTimer: TimerHandle | undefined;
@@ -190,6 +207,7 @@ export class SocketService implements Service {
 
   /** Statuses name the partition once the queue is known to have several. */
   #status(status: Status): void {
+    if (status.type === "disconnected") this.#dropped();
     const partitioned = this.#partitions > 1 || this.#setup.partition !== undefined;
     if (!partitioned || status.type === "closed") this.#setup.status(status);
     else this.#setup.status({ ...status, partition: this.#partition });
@@ -204,8 +222,37 @@ export class SocketService implements Service {
         ? { type: "ready", concurrency }
         : { type: "ready", concurrency, holding },
     );
-    for (const outcome of this.#unsent.values()) this.#connection.send(outcome);
+    const unsent = [...this.#unsent];
     this.#unsent.clear();
+    for (const [id, outcome] of unsent) this.#sendAnswer(id, outcome);
+  }
+
+  /** Sends an answer, remembering it a while; kept for the next socket when none is open. */
+  #sendAnswer(id: string, outcome: ServerFrame): void {
+    if (!this.#connection.send(outcome)) {
+      this.#unsent.set(id, outcome);
+      return;
+    }
+    const now = Date.now();
+    const chars = outcome.type === "reply" ? outcome.body.data.length : 0;
+    this.#recent.set(id, { frame: outcome, at: now, chars });
+    this.#recentChars += chars;
+    for (const [oldId, old] of this.#recent) {
+      const within =
+        old.at > now - RECENT_ANSWER_MS &&
+        this.#recentChars <= RECENT_ANSWER_CHARS &&
+        this.#recent.size <= RECENT_ANSWER_COUNT;
+      if (within) break;
+      this.#recent.delete(oldId);
+      this.#recentChars -= old.chars;
+    }
+  }
+
+  /** The socket dropped: what it was lately handed may be lost with it (see #recent). */
+  #dropped(): void {
+    for (const [id, { frame }] of this.#recent) this.#unsent.set(id, frame);
+    this.#recent.clear();
+    this.#recentChars = 0;
   }
 
   /** Dispatch ids in hand: running (not cancelled), waiting for a slot, or answered unsent. */
@@ -281,7 +328,7 @@ export class SocketService implements Service {
     if (this.#running.get(frame.id) === running) this.#running.delete(frame.id);
     // A reply after a cancel would only be refused. While disconnected it waits for the next
     // welcome, whose `ready {holding}` claims its lease first.
-    if (!running.cancelled && !this.#connection.send(outcome)) this.#unsent.set(frame.id, outcome);
+    if (!running.cancelled) this.#sendAnswer(frame.id, outcome);
     const next = this.#waiting.shift();
     if (next) void this.#run(next);
     this.#checkDrained();

@@ -277,6 +277,25 @@ describe("peer.serve()", () => {
     await settle();
   });
 
+  it("claims and sends again a reply handed to a socket that then dropped (it may not have gone out)", async () => {
+    const { handler, finish } = gate();
+    peer.serve("resize", handler, { concurrency: 3 });
+    const first = relay.latest(SERVE);
+    await served(first);
+    first.deliver(dispatch("r1"));
+    await settle();
+    finish("r1");
+    await settle();
+    expect(first.framesOf("reply").map((frame) => frame.id)).toEqual(["r1"]);
+    first.drop(1006, "relay gone");
+    await vi.advanceTimersByTimeAsync(50);
+    await settle();
+    const second = relay.latest(SERVE);
+    expect(second).not.toBe(first);
+    expect(second.framesOf("ready")).toEqual([{ type: "ready", concurrency: 3, holding: ["r1"] }]);
+    expect(second.framesOf("reply").map((frame) => frame.id)).toEqual(["r1"]);
+  });
+
   it("ignores an error frame about one of its replies (not leased any more)", async () => {
     peer.serve("resize", () => "ok");
     const socket = relay.latest(SERVE);
