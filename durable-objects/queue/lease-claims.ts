@@ -3,8 +3,9 @@
  * its identity (`<random>/<identity>`), so a lease held by a connection that is gone (replaced by
  * a newer connection of the same identity, or lost with a relay restart) still says whose it was.
  * The newer connection's `ready {holding}` lists the dispatches its server still has in hand:
- * those leased to a gone connection of the same identity move to it (same attempt, a fresh lease),
- * and every other id it names gets `cancel`. Whatever that identity's gone connections still hold
+ * those leased to a gone connection of the same identity, or queued again when it closed and not
+ * dispatched since, move to it (same attempt, a fresh lease), and every other id it names gets
+ * `cancel`. Whatever that identity's gone connections still hold
  * then returns to the queue (request-lifecycle.ts). So a handler that was running across a
  * reconnect or a relay restart answers its request, instead of the request running again.
  * Runs inside the caller's transaction; used by server-messages.ts.
@@ -37,8 +38,9 @@ export type ClaimVerdict = "claim" | "keep" | "cancel";
 
 /**
  * What becomes of dispatch `row` that connection `conn` says it holds: `claim` it (leased to a gone
- * connection of the same identity, deadline not passed), `keep` (already this connection's), or
- * `cancel` (unknown, ended, queued again, past its deadline, or another live connection's).
+ * connection of the same identity, or queued again when that one closed, deadline not passed),
+ * `keep` (already this connection's), or `cancel` (unknown, ended, past its deadline, lost by this
+ * very connection, or another identity's or live connection's).
  */
 export function claimVerdict(
   row: LeaseView | undefined,
@@ -46,8 +48,8 @@ export function claimVerdict(
   isLive: (connId: string) => boolean,
   now: number,
 ): ClaimVerdict {
-  if (row === undefined || row.state !== "leased" || row.leaseConn === null) return "cancel";
-  if (row.leaseConn === conn.connId) return "keep";
+  if (row === undefined || row.state === "done" || row.leaseConn === null) return "cancel";
+  if (row.leaseConn === conn.connId) return row.state === "leased" ? "keep" : "cancel";
   if (row.deadline <= now) return "cancel";
   if (identityOfConn(row.leaseConn) !== conn.identity) return "cancel";
   return isLive(row.leaseConn) ? "cancel" : "claim";

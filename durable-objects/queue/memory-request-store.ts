@@ -161,7 +161,8 @@ export class MemoryRequestStore implements RequestStore {
 
   transferLease(rid: number, connId: string, until: number): void {
     const row = this.rows.get(rid);
-    if (row === undefined || row.state !== "leased") return;
+    if (row === undefined || row.state === "done") return;
+    row.state = "leased";
     row.leaseConn = connId;
     row.leaseUntil = until;
   }
@@ -170,7 +171,6 @@ export class MemoryRequestStore implements RequestStore {
     const row = this.rows.get(rid);
     if (row === undefined) return;
     row.state = "queued";
-    row.leaseConn = null;
     row.leaseUntil = null;
   }
 

@@ -386,13 +386,15 @@ export class SqlRequestStore implements RequestStore {
 
   transferLease(rid: number, connId: string, until: number): void {
     this.writes.run(
-      "UPDATE requests SET lease_conn = ?, lease_until = ? WHERE rid = ? AND state = 'leased'",
+      `UPDATE requests SET state = 'leased', lease_conn = ?, lease_until = ?
+       WHERE rid = ? AND state IN ('leased', 'queued')`,
       connId,
       until,
       rid,
     );
     this.cache.update(rid, (row) => {
-      if (row.state !== "leased") return;
+      if (row.state === "done") return;
+      row.state = "leased";
       row.leaseConn = connId;
       row.leaseUntil = until;
     });
@@ -401,12 +403,11 @@ export class SqlRequestStore implements RequestStore {
 
   requeue(rid: number): void {
     this.writes.run(
-      "UPDATE requests SET state = 'queued', lease_conn = NULL, lease_until = NULL WHERE rid = ?",
+      "UPDATE requests SET state = 'queued', lease_until = NULL WHERE rid = ?",
       rid,
     );
     this.cache.update(rid, (row) => {
       row.state = "queued";
-      row.leaseConn = null;
       row.leaseUntil = null;
     });
   }

@@ -62,8 +62,12 @@ export interface RequestStore {
   /** Leases queued requests `rids` to `connId` in one write, each until min(`cap`, its deadline). */
   leaseAll(rids: readonly number[], connId: string, cap: number): void;
   extend(rid: number, until: number): void;
-  /** Moves a leased request to `connId` until `until`, without counting a dispatch (lease-claims.ts). */
+  /**
+   * Leases a request leased to a gone connection, or queued again after one lost it, to `connId`
+   * until `until`, without counting a dispatch (lease-claims.ts).
+   */
   transferLease(rid: number, connId: string, until: number): void;
+  /** Back to the queue; `leaseConn` keeps the last lessee (a reconnected server may claim it). */
   requeue(rid: number): void;
   /** `delivered`: the client already has the outcome (acked before the finish was written). */
   finish(rid: number, frame: Outcome["frame"], now: number, delivered?: boolean): void;

@@ -234,6 +234,27 @@ describe("QueueDO leases claimed by a reconnected server (ready {holding})", () 
     other.close();
   });
 
+  it("claims back a request its closed socket lost when no other server took it: no redelivery", async () => {
+    const old = await TestServer.connect("claim-6", "w1");
+    await queueStub("claim-6").enqueue({
+      queue: "claim-6",
+      from: "zoe",
+      requests: [request("r", "claim-6")],
+    });
+    const dispatch = await old.next("dispatch");
+    old.close(); // the relay sees it close: the request goes back to the queue
+    await old.closed;
+    expect(await queueStub("claim-6").stats()).toMatchObject({ leased: 0, queued: 1 });
+    const back = await TestServer.connect("claim-6", "w1", 0);
+    back.send([
+      { type: "ready", concurrency: 10, holding: [dispatch.id] },
+      { type: "reply", id: dispatch.id, body: { enc: "json", data: '"same run"' } },
+    ]);
+    expect(await outcomeFor("zoe", "r")).toMatchObject({ body: { data: '"same run"' } });
+    expect(await queueStub("claim-6").stats()).toMatchObject({ leased: 0, queued: 0 });
+    back.close();
+  });
+
   it("cancels held ids it may not claim and leaves their leases where they are", async () => {
     const owner = await TestServer.connect("claim-4", "w1");
     await queueStub("claim-4").enqueue({

@@ -46,7 +46,23 @@ describe("claimVerdict", () => {
     expect(claimVerdict(leased(gone), conn, (id) => id === gone, now)).toBe("cancel");
   });
 
-  it("cancels what is unknown, queued again, ended or past its deadline", () => {
+  it("claims a dispatch queued again when a gone connection of the same identity closed", () => {
+    const queued: LeaseView = { state: "queued", leaseConn: gone, deadline: 10_000 };
+    expect(claimVerdict(queued, conn, nobodyLive, now)).toBe("claim");
+  });
+
+  it("cancels a dispatch queued again after this very connection lost it, or another identity's", () => {
+    const lostHere: LeaseView = { state: "queued", leaseConn: conn.connId, deadline: 10_000 };
+    expect(claimVerdict(lostHere, conn, nobodyLive, now)).toBe("cancel");
+    const others: LeaseView = {
+      state: "queued",
+      leaseConn: serverConnId("w2", "x"),
+      deadline: 10_000,
+    };
+    expect(claimVerdict(others, conn, nobodyLive, now)).toBe("cancel");
+  });
+
+  it("cancels what is unknown, never leased, ended or past its deadline", () => {
     expect(claimVerdict(undefined, conn, nobodyLive, now)).toBe("cancel");
     const queued: LeaseView = { state: "queued", leaseConn: null, deadline: 10_000 };
     expect(claimVerdict(queued, conn, nobodyLive, now)).toBe("cancel");
