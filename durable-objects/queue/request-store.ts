@@ -402,10 +402,7 @@ export class SqlRequestStore implements RequestStore {
   }
 
   requeue(rid: number): void {
-    this.writes.run(
-      "UPDATE requests SET state = 'queued', lease_until = NULL WHERE rid = ?",
-      rid,
-    );
+    this.writes.run("UPDATE requests SET state = 'queued', lease_until = NULL WHERE rid = ?", rid);
     this.cache.update(rid, (row) => {
       row.state = "queued";
       row.leaseUntil = null;
