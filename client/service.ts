@@ -235,6 +235,8 @@ export class SocketService implements Service {
     }
     const now = Date.now();
     const chars = outcome.type === "reply" ? outcome.body.data.length : 0;
+    this.#recentChars -= this.#recent.get(id)?.chars ?? 0;
+    this.#recent.delete(id);
     this.#recent.set(id, { frame: outcome, at: now, chars });
     this.#recentChars += chars;
     for (const [oldId, old] of this.#recent) {
