@@ -2,8 +2,8 @@
  * The requesting side of a peer: the map of unfinished requests, each settled exactly once (reply,
  * error, local backstop timeout, abort or close), acks for every outcome the relay delivers (on the
  * route it came on; a refused re-send is no outcome and is not acked), and the re-send of
- * unfinished requests after a reconnect, preceded by the cancels of aborted requests that found no
- * open socket. Each request's deadline is fixed at request() (its timeout, else the relay's
+ * unfinished requests after a reconnect, preceded by the cancels of aborted requests not yet
+ * answered (a cancel is kept, and sent again after a refusal, until its request's outcome comes). Each request's deadline is fixed at request() (its timeout, else the relay's
  * default): every send and re-send carries the time left to it, and one with no time left is not
  * sent but settles `timeout`. Used by peer.ts; sends through callbacks, and the peer picks each
  * frame's route (a socket).
@@ -91,12 +91,22 @@ export type ResendFilter = (frame: RequestFrame, route: Route | undefined) => bo
 
 type Outcome = { ok: true; body: Body } | { ok: false; error: EdgeMQError };
 
-/** A cancel that found no open socket, kept to go out with the next re-send. */
-interface UnsentCancel {
+/**
+ * A cancel kept until its request's outcome comes (the relay answers a cancel with the request's
+ * `cancelled` outcome, or the request had its outcome already): sent again after a refusal
+ * (`rate_limited`, `internal`) and after a reconnect, so no server runs a cancelled request.
+ */
+interface KeptCancel {
   frame: CancelFrame;
   /** The cancelled request's expiry (epoch ms): past it the relay has ended it anyway. */
   expiresAt: number;
+  /** Refusals in a row, for the backoff of the next try. */
+  refusals: number;
+  retry: TimerHandle | undefined;
 }
+
+/** Refusals of a cancel that a later try may get past: it is sent again, not given up. */
+const CANCEL_REFUSALS = new Set<string>([ERROR_CODE.rateLimited, ERROR_CODE.internal]);
 
 /** Most ids in one ack frame. */
 const MAX_ACK_IDS = 1_000;
@@ -108,8 +118,8 @@ export class Requester {
   readonly #options: RequesterOptions;
   readonly #pending = new Map<string, Pending>();
   readonly #ids = new RequestIds();
-  /** Cancels that found no open socket, by request id (sent first by resend()). */
-  readonly #cancels = new Map<string, UnsentCancel>();
+  /** Cancels of requests that had gone out, until their outcome comes (KeptCancel), by id. */
+  readonly #cancels = new Map<string, KeptCancel>();
   #acks = new Map<Route, string[]>();
   #ackScheduled = false;
   #closed: EdgeMQError | undefined;
@@ -150,10 +160,16 @@ export class Requester {
       const onAbort = () => {
         if (!this.#settle(id, { ok: false, error: cancelled(signal) })) return;
         const cancel: CancelFrame = { type: "cancel", id, queue };
-        // Disconnected: the relay may hold the request (it went out before), so the cancel waits
-        // for the next re-send rather than be lost and a server run the request anyway.
-        if (this.#options.send(cancel) === undefined && entry.route !== undefined) {
-          this.#keepCancel({ frame: cancel, expiresAt: entry.expiresAt });
+        this.#options.send(cancel);
+        // The relay may hold the request (it went out): the cancel is kept until it takes, so a
+        // refusal or a drop does not let a server run the request anyway.
+        if (entry.route !== undefined) {
+          this.#keepCancel({
+            frame: cancel,
+            expiresAt: entry.expiresAt,
+            refusals: 0,
+            retry: undefined,
+          });
         }
       };
       entry.timer = startTimer(() => this.#expire(id), timeoutMs + this.#options.graceMs);
@@ -175,6 +191,7 @@ export class Requester {
       }
       return;
     }
+    if (this.#cancelAnswered(frame)) return;
     const entry = this.#pending.get(frame.id);
     if (frame.type === "error" && entry && isResendRefusal(frame, entry)) {
       // Not the request's outcome: no ack, which would tell the relay its outcome arrived.
@@ -190,15 +207,14 @@ export class Requester {
    * Re-sends the unfinished requests `select` picks (default: all; same id: the relay
    * de-duplicates) after a reconnect, each with the time left to its deadline (one with none left
    * settles `timeout` instead). `select` sees the route that last took each one. First it sends
-   * the cancels that found no open socket (all of them, whatever `select` picks), dropping each
-   * once sent or once its request's deadline passed.
+   * the kept cancels (all of them, whatever `select` picks), dropping those whose request's
+   * deadline passed.
    */
   resend(select: ResendFilter = () => true): void {
     const now = Date.now();
     for (const [id, cancel] of [...this.#cancels]) {
-      if (cancel.expiresAt <= now || this.#options.send(cancel.frame) !== undefined) {
-        this.#cancels.delete(id);
-      }
+      if (cancel.expiresAt <= now) this.#dropCancel(id);
+      else this.#options.send(cancel.frame);
     }
     for (const [id, entry] of [...this.#pending]) {
       if (!select(entry.frame, entry.route)) continue;
@@ -209,6 +225,7 @@ export class Requester {
   /** Rejects every unfinished request and refuses new ones with `error`. */
   rejectAll(error: EdgeMQError): void {
     this.#closed ??= error;
+    for (const id of [...this.#cancels.keys()]) this.#dropCancel(id);
     for (const id of [...this.#pending.keys()]) this.#settle(id, { ok: false, error });
   }
 
@@ -293,13 +310,43 @@ export class Requester {
     entry.route = route;
   }
 
-  /** Keeps a cancel that found no open socket, dropping those whose request is over anyway. */
-  #keepCancel(cancel: UnsentCancel): void {
+  /** Keeps a cancel until it takes, dropping those whose request is over anyway. */
+  #keepCancel(cancel: KeptCancel): void {
     const now = Date.now();
     for (const [id, kept] of [...this.#cancels]) {
-      if (kept.expiresAt <= now) this.#cancels.delete(id);
+      if (kept.expiresAt <= now) this.#dropCancel(id);
     }
     this.#cancels.set(cancel.frame.id, cancel);
+  }
+
+  #dropCancel(id: string): void {
+    stopTimer(this.#cancels.get(id)?.retry);
+    this.#cancels.delete(id);
+  }
+
+  /**
+   * A frame about a kept cancel's request: a refusal of the cancel sends it again later (and is
+   * not acked: it is no outcome); an outcome means the cancel is done with. True when handled.
+   */
+  #cancelAnswered(frame: ReplyFrame | ErrorFrame): boolean {
+    const id = frame.id;
+    const kept = id === undefined ? undefined : this.#cancels.get(id);
+    if (id === undefined || kept === undefined || this.#pending.has(id)) return false;
+    if (frame.type === "reply" || !CANCEL_REFUSALS.has(frame.code)) {
+      this.#dropCancel(id);
+      return false;
+    }
+    stopTimer(kept.retry);
+    const backoff = backoffDelay(kept.refusals, RESEND_BACKOFF);
+    kept.refusals += 1;
+    const delayMs = Math.max(0, Math.min(backoff, kept.expiresAt - Date.now()));
+    kept.retry = startTimer(() => {
+      kept.retry = undefined;
+      if (this.#cancels.get(id) !== kept) return;
+      if (Date.now() >= kept.expiresAt) this.#dropCancel(id);
+      else this.#options.send(kept.frame);
+    }, delayMs);
+    return true;
   }
 
   /**

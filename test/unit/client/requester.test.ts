@@ -369,7 +369,7 @@ describe("Requester", () => {
     expect((await pending).code).toBe("rate_limited");
   });
 
-  it("keeps the cancel of a request aborted while disconnected and sends it first on the next re-send, once", async () => {
+  it("keeps the cancel of a request aborted while disconnected and sends it first on the next re-sends, until its outcome comes", async () => {
     const { requester, sent, state, lastId } = setup();
     const controller = new AbortController();
     const pending = rejection(requester.request("q", 1, { signal: controller.signal }));
@@ -388,7 +388,34 @@ describe("Requester", () => {
       expect.objectContaining({ type: "request", id: other }),
     ]);
     requester.resend();
+    expect(sent.filter((frame) => frame.type === "cancel")).toHaveLength(2);
+    requester.handle({ type: "error", id: String(id), code: "cancelled", message: "cancelled" });
+    requester.resend();
+    expect(sent.filter((frame) => frame.type === "cancel")).toHaveLength(2);
+  });
+
+  it("sends a cancel refused rate_limited again after a backoff, without acking the refusal", async () => {
+    const { requester, sent, acksOn } = setup();
+    const controller = new AbortController();
+    const pending = rejection(requester.request("q", 1, { signal: controller.signal }));
+    const id = String(sent.find((frame) => frame.type === "request")?.id);
+    controller.abort();
+    expect((await pending).code).toBe("cancelled");
     expect(sent.filter((frame) => frame.type === "cancel")).toHaveLength(1);
+    requester.handle({ type: "error", id, code: "rate_limited", message: "retry after 10 ms" });
+    await vi.advanceTimersByTimeAsync(6_000);
+    expect(sent.filter((frame) => frame.type === "cancel")).toEqual([
+      { type: "cancel", id, queue: "q" },
+      { type: "cancel", id, queue: "q" },
+    ]);
+    requester.flushAcks();
+    expect(acksOn.flatMap((a) => a.ids)).not.toContain(id);
+    // Its outcome comes: acked, and the cancel is done with.
+    requester.handle({ type: "error", id, code: "cancelled", message: "cancelled" });
+    requester.flushAcks();
+    expect(acksOn.flatMap((a) => a.ids)).toContain(id);
+    requester.resend();
+    expect(sent.filter((frame) => frame.type === "cancel")).toHaveLength(2);
   });
 
   it("drops a kept cancel once its request's deadline passed", async () => {
