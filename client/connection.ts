@@ -73,8 +73,11 @@ const CLOSE_WAIT_MS = 1_000;
  * one is usually a transient drop (a relay restarting), not worth an HTTP call.
  */
 const HIDDEN_FAILURES_BEFORE_ASKING = 2;
-/** How long a retry waits for explainRefusal's answer before going ahead without it. */
-const EXPLAIN_WAIT_MS = 10_000;
+/**
+ * How long a retry waits for explainRefusal's answer before going ahead without it (a relay that
+ * accepts connections and never answers must not hold reconnects up for long).
+ */
+const EXPLAIN_WAIT_MS = 3_000;
 
 export class Connection {
   /** The limits from the latest welcome. */
