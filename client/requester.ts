@@ -105,6 +105,24 @@ interface KeptCancel {
   retry: TimerHandle | undefined;
 }
 
+/**
+ * Runs `run` after the backoff of `held`'s refusals so far (counting this one), never later than
+ * its expiry; a retry already waiting is replaced.
+ */
+function retryLater(
+  held: { refusals: number; retry: TimerHandle | undefined; expiresAt: number },
+  run: () => void,
+): void {
+  stopTimer(held.retry);
+  const backoff = backoffDelay(held.refusals, RESEND_BACKOFF);
+  held.refusals += 1;
+  const delayMs = Math.max(0, Math.min(backoff, held.expiresAt - Date.now()));
+  held.retry = startTimer(() => {
+    held.retry = undefined;
+    run();
+  }, delayMs);
+}
+
 /** Refusals of a cancel that a later try may get past: it is sent again, not given up. */
 const CANCEL_REFUSALS = new Set<string>([ERROR_CODE.rateLimited, ERROR_CODE.internal]);
 
@@ -336,16 +354,11 @@ export class Requester {
       this.#dropCancel(id);
       return false;
     }
-    stopTimer(kept.retry);
-    const backoff = backoffDelay(kept.refusals, RESEND_BACKOFF);
-    kept.refusals += 1;
-    const delayMs = Math.max(0, Math.min(backoff, kept.expiresAt - Date.now()));
-    kept.retry = startTimer(() => {
-      kept.retry = undefined;
+    retryLater(kept, () => {
       if (this.#cancels.get(id) !== kept) return;
       if (Date.now() >= kept.expiresAt) this.#dropCancel(id);
       else this.#options.send(kept.frame);
-    }, delayMs);
+    });
     return true;
   }
 
@@ -355,14 +368,9 @@ export class Requester {
    * re-send instead.
    */
   #sendLater(id: string, entry: Pending): void {
-    stopTimer(entry.retry);
-    const backoff = backoffDelay(entry.refusals, RESEND_BACKOFF);
-    entry.refusals += 1;
-    const delayMs = Math.max(0, Math.min(backoff, entry.expiresAt - Date.now()));
-    entry.retry = startTimer(() => {
-      entry.retry = undefined;
+    retryLater(entry, () => {
       if (this.#pending.get(id) === entry) this.#send(id, entry, Date.now());
-    }, delayMs);
+    });
   }
 
   /** Settles a request `timeout`: its local backstop fired, or its deadline passed unsent. */
