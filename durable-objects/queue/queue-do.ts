@@ -23,6 +23,8 @@ import {
   type QueueRpc,
 } from "../shared/contracts.js";
 import type {
+  HttpCancelAnswer,
+  HttpCancelInput,
   HttpExtendAnswer,
   HttpExtendInput,
   HttpFailInput,
@@ -34,6 +36,7 @@ import type {
   HttpTakeAnswer,
   HttpTakeInput,
 } from "../shared/http-contracts.js";
+import { rateLimitedMessage } from "../shared/token-bucket.js";
 import { enqueueAll } from "./enqueue.js";
 import { send } from "./frame-outbox.js";
 import { HttpServerRpc } from "./http-server-rpc.js";
@@ -134,6 +137,20 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
     const now = Date.now();
     cancelRequest(this.state, input.from, input.id, now);
     await this.rt.settle(now);
+  }
+
+  /** HTTP API: client `from` cancels its request `id`, taking a token from its bucket first. */
+  async httpCancel(input: HttpCancelInput): Promise<HttpCancelAnswer> {
+    const decision = this.state.rateLimiter.take(input.from);
+    if (!decision.ok) {
+      const error = {
+        code: ERROR_CODE.rateLimited,
+        message: rateLimitedMessage(decision.retryAfterMs),
+      };
+      return { ok: false, error };
+    }
+    await this.cancel(input);
+    return { ok: true };
   }
 
   /** HTTP API: leases the next request to HTTP server `identity`, waiting up to `waitMs`. */

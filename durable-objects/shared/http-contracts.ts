@@ -89,6 +89,16 @@ export interface HttpPresenceInput {
 
 export type HttpPresenceAnswer = { ok: true } | { ok: false; error: WireError };
 
+/** An HTTP client cancels its request `id` (`DELETE /v1/queues/{queue}/requests/{id}`). */
+export interface HttpCancelInput {
+  queue: string;
+  from: string;
+  id: string;
+}
+
+/** Done, or refused (`rate_limited`: a cancel takes a token, as over WebSocket). */
+export type HttpCancelAnswer = { ok: true } | { ok: false; error: WireError };
+
 /** Methods an ExchangeDO exposes to the front door for HTTP clients. */
 export interface HttpExchangeRpc {
   submit(input: HttpSubmitInput): Promise<HttpSubmitAnswer>;

@@ -110,6 +110,11 @@ export async function cancelRequest(c: HttpContext): Promise<Response> {
   requireRole(principal, "client");
   requireQueue(principal, queue);
   const identity = principal.identity;
-  await clientQueueStub(c.env, queue, identity).cancel({ queue, from: identity, id });
+  const answer = await clientQueueStub(c.env, queue, identity).httpCancel({
+    queue,
+    from: identity,
+    id,
+  });
+  if (!answer.ok) return refusalResponse(answer.error, id);
   return noContent({ [HTTP_API_HEADERS.requestId]: id });
 }

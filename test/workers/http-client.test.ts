@@ -3,8 +3,10 @@
  * bodies and Content-Types carried both ways, async requests read back by long-poll, ids private
  * to their identity, and error outcomes as JSON with their statuses.
  */
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { RateLimiter } from "../../durable-objects/shared/token-bucket.js";
 import { encodeBody } from "../../protocol/index.js";
 import { expectError, field, http, wsServer } from "./http-test-peer.js";
 
@@ -184,6 +186,23 @@ describe("HTTP clients", () => {
     await expectError(await post("hc-reuse-b"), 409, "conflict");
     expect(await env.QUEUE.getByName("hc-reuse-b").stats()).toMatchObject({ queued: 0 });
     expect((await post("hc-reuse-a")).status).toBe(202);
+  });
+
+  it("charges each DELETE a rate-limit token, as a WebSocket cancel: with none left it is 429", async () => {
+    const cancel = (identity: string) =>
+      http("/v1/queues/hc-cancels/requests/gone-1", { identity, method: "DELETE" });
+    expect((await cancel("curl-fay")).status).toBe(204);
+    // curl-fay's bucket in the queue object is empty, as after a burst of cancels.
+    const limiter = await runInDurableObject(env.QUEUE.getByName("hc-cancels"), (instance) => {
+      const inside = instance as unknown as { state: { rateLimiter: RateLimiter } };
+      return inside.state.rateLimiter;
+    });
+    const take = limiter.take.bind(limiter);
+    limiter.take = (key, count) =>
+      key === "curl-fay" ? { ok: false, retryAfterMs: 10 } : take(key, count);
+    await expectError(await cancel("curl-fay"), 429, "rate_limited");
+    expect((await cancel("curl-gil")).status).toBe(204);
+    limiter.take = take;
   });
 
   it("answers 504 timeout when a connected server does not reply before the deadline", async () => {
