@@ -10,7 +10,8 @@
  *     200 reply, an error outcome's status, 204 still pending, 404 unknown or expired (ids are
  *     per identity: another identity's id is unknown).
  *   DELETE /v1/queues/:queue/requests/:id
- *     Cancels one of your requests: it ends in `cancelled` (unless it already ended). 204.
+ *     Cancels one of your requests: it ends in `cancelled` (unless it already ended). 204, or 429
+ *     when the identity's bucket in the queue object is empty (a cancel takes a token).
  * Requests go through the identity's ExchangeDO (submit / awaitOutcome) and the same queue path
  * as WebSocket requests, so a WebSocket or HTTP server may answer them.
  */
