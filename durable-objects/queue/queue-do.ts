@@ -213,6 +213,7 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
       closeQuietly(ws, CLOSE_CODE.badRequest, "unknown connection");
       return;
     }
+    state.servers.heard(conn.connId);
     const now = Date.now();
     const refusal = serverRefusal(conn, state.settings.devMode, now);
     if (refusal !== undefined) {

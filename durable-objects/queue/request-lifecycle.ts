@@ -49,10 +49,16 @@ export class RequestLifecycle {
     }
   }
 
-  /** Leases that ran out without a reply or extend go back to the queue. */
+  /**
+   * Leases that ran out without a reply or extend go back to the queue, and their lessee, silent
+   * for a whole lease, gets no more dispatches until it is heard from (server-registry.ts).
+   */
   reclaimEndedLeases(now: number): void {
     for (const row of this.store.leaseEnded(now)) {
       this.tellLesseeToStop(row);
+      if (row.leaseConn !== null && !isHttpConn(row.leaseConn)) {
+        this.servers.markStalled(row.leaseConn);
+      }
       this.loseLease(row, now);
     }
   }

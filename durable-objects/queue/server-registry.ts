@@ -18,6 +18,12 @@ export class ServerRegistry {
   private servers: Map<string, LiveServer> | undefined;
   /** Connections closed by a takeover; their sockets may linger in getWebSockets() a while. */
   private readonly retired = new Set<string>();
+  /**
+   * Connections a lease of which ran out with no word from them since: a server whose extends
+   * stopped is stalled or cut off (a half-open socket), so dispatch skips it until it sends a
+   * message. Memory only: after a wake every server gets dispatches again.
+   */
+  private readonly stalled = new Set<string>();
   private readonly lastUsed = new Map<string, number>();
   private uses = 0;
 
@@ -58,6 +64,20 @@ export class ServerRegistry {
     this.lastUsed.set(server.attachment.connId, server.lastUsed);
   }
 
+  /** A lease of `connId` ran out: it gets no dispatch until it is heard from. */
+  markStalled(connId: string): void {
+    this.stalled.add(connId);
+    const server = this.servers?.get(connId);
+    if (server) server.stalled = true;
+  }
+
+  /** Server `connId` sent a message: it is not stalled. */
+  heard(connId: string): void {
+    if (this.stalled.size === 0 || !this.stalled.delete(connId)) return;
+    const server = this.servers?.get(connId);
+    if (server) server.stalled = false;
+  }
+
   release(connId: string | null): void {
     const server = connId === null ? undefined : this.servers?.get(connId);
     if (server) server.inFlight = Math.max(0, server.inFlight - 1);
@@ -81,9 +101,11 @@ export class ServerRegistry {
         concurrency: attachment.concurrency,
         inFlight: counts.get(connId) ?? 0,
         lastUsed: this.lastUsed.get(connId) ?? 0,
+        stalled: this.stalled.has(connId),
       });
     }
     forgetAbsent(this.retired, present);
+    forgetAbsent(this.stalled, present);
     forgetAbsent(this.lastUsed, present);
     this.servers = servers;
     return servers;

@@ -21,7 +21,7 @@ function leaseUntilOf(queue: string, rid: string): Promise<unknown> {
 }
 
 describe("QueueDO leases", () => {
-  it("requeues a request whose lease ran out and tells the old lessee to stop", async () => {
+  it("requeues a request whose lease ran out, tells the old lessee to stop, and redelivers once heard from", async () => {
     const server = await TestServer.connect("lease-x", "w1", 1);
     await queueStub("lease-x").enqueue({
       queue: "lease-x",
@@ -34,6 +34,8 @@ describe("QueueDO leases", () => {
     });
     await runDurableObjectAlarm(queueStub("lease-x"));
     expect(await server.next("cancel")).toEqual({ type: "cancel", id: first.id });
+    // Silent for a whole lease, it gets nothing more until it is heard from again.
+    server.send({ type: "extend", ids: [] });
     expect(await server.next("dispatch")).toMatchObject({ id: first.id, attempt: 2 });
     server.close();
   });

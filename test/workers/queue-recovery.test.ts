@@ -143,6 +143,28 @@ describe("QueueDO server loss", () => {
   });
 });
 
+describe("QueueDO servers whose lease ran out", () => {
+  it("gets no more dispatches, its request's included, until it sends a message", async () => {
+    const server = await TestServer.connect("stall-1", "w1");
+    const stub = queueStub("stall-1");
+    await stub.enqueue({ queue: "stall-1", from: "abe", requests: [request("r1", "stall-1")] });
+    const first = await server.next("dispatch");
+    // Its lease runs out with no extend (a stalled process, or a half-open socket).
+    await runInDurableObject(stub, (_instance, state) => {
+      state.storage.sql.exec("UPDATE requests SET lease_until = 1 WHERE state = 'leased'");
+    });
+    await runDurableObjectAlarm(stub);
+    expect(await server.next("cancel")).toEqual({ type: "cancel", id: first.id });
+    await stub.enqueue({ queue: "stall-1", from: "abe", requests: [request("r2", "stall-1")] });
+    expect(await stub.stats()).toMatchObject({ queued: 2, leased: 0 });
+    // Heard from again: both come to it, r1 as its second attempt.
+    server.send({ type: "extend", ids: [] });
+    const again = [await server.next("dispatch"), await server.next("dispatch")];
+    expect(again.map((d) => d.attempt).sort()).toEqual([1, 2]);
+    server.close();
+  });
+});
+
 describe("QueueDO leases claimed by a reconnected server (ready {holding})", () => {
   it("moves a replaced connection's lease to the newer one: its reply counts, no redelivery", async () => {
     const old = await TestServer.connect("claim-1", "w1");

@@ -20,6 +20,12 @@ describe("chooseServer", () => {
     expect(chooseServer(servers)?.connId).toBe("free");
   });
 
+  it("skips a stalled server (a lease of its ran out with no word since), however free", () => {
+    const stalled = { ...server("stalled", 5, 0, 0), stalled: true };
+    expect(chooseServer([stalled, server("busy", 2, 1, 7)])?.connId).toBe("busy");
+    expect(chooseServer([stalled])).toBeUndefined();
+  });
+
   it("returns undefined when no server has room", () => {
     expect(chooseServer([server("a", 1, 1, 0), server("b", 0, 0, 0)])).toBeUndefined();
     expect(chooseServer([])).toBeUndefined();
