@@ -181,24 +181,33 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     return answers.flat();
   }
 
-  /** A cancel is answered later by the queue's `cancelled` outcome; only a failure answers now. */
+  /**
+   * A cancel is answered later by the queue's `cancelled` outcome; only a failure answers now.
+   * One call per queue object for all of a message's cancels to it.
+   */
   private async cancelAll(
     identity: string,
     cancels: readonly { id: string; queue: string }[],
   ): Promise<Frame[]> {
+    const groups = new Map<string, { queue: string; ids: string[] }>();
+    for (const { id, queue } of cancels) {
+      const object = this.queueObject(queue, identity);
+      const group = groups.get(object);
+      if (group) group.ids.push(id);
+      else groups.set(object, { queue, ids: [id] });
+    }
     const answers = await Promise.all(
-      cancels.map(async ({ id, queue }): Promise<Frame[]> => {
+      [...groups].map(async ([object, { queue, ids }]): Promise<Frame[]> => {
         try {
-          const object = this.queueObject(queue, identity);
           // The request may still be on its way to the queue (this message's, or one waiting in
           // the batcher): the cancel goes after it, or it would find nothing to cancel.
           await this.enqueues.settled(object);
-          await this.env.QUEUE.getByName(object).cancel({ queue, from: identity, id });
+          await this.env.QUEUE.getByName(object).cancel({ queue, from: identity, ids });
           return [];
         } catch (error) {
           logFault("cancel_failed", queue, error);
           const message = `queue ${queue} is unavailable; cancel not confirmed`;
-          return [errorFrame(ERROR_CODE.internal, message, id)];
+          return ids.map((id) => errorFrame(ERROR_CODE.internal, message, id));
         }
       }),
     );

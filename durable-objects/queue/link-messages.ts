@@ -53,7 +53,7 @@ export async function handleLinkMessage(
   for (const frame of plan.refused) state.outbox.push(ws, frame);
   const { identity, queue } = link.attachment;
   const cancelAll = () => {
-    for (const id of plan.cancels) cancelRequest(state, identity, id, now);
+    cancelRequests(state, identity, plan.cancels, now);
   };
   // Cancels wait for a group commit already pending: the requests they name may be in it.
   if (plan.requests.length === 0 && (plan.cancels.length === 0 || !enqueues.waiting)) {
@@ -120,13 +120,20 @@ function otherQueue(queue: string, id: string): ErrorFrame {
   return errorFrame(ERROR_CODE.badRequest, `this link carries requests for ${queue} only`, id);
 }
 
-/** The client gives up request `id`: it ends with `cancelled` (unless it already ended). */
-export function cancelRequest(state: QueueState, from: string, id: string, now: number): void {
+/** The client gives up requests `ids`: each ends with `cancelled` (unless it already ended). */
+export function cancelRequests(
+  state: QueueState,
+  from: string,
+  ids: readonly string[],
+  now: number,
+): void {
   state.transaction(() => {
-    const rid = state.store.findRid(from, id);
-    const row = rid === undefined ? undefined : state.store.get(rid);
-    if (row === undefined || row.state === "done") return;
-    const message = "the request was cancelled by its client";
-    state.lifecycle.fail(row, ERROR_CODE.cancelled, message, now);
+    for (const id of ids) {
+      const rid = state.store.findRid(from, id);
+      const row = rid === undefined ? undefined : state.store.get(rid);
+      if (row === undefined || row.state === "done") continue;
+      const message = "the request was cancelled by its client";
+      state.lifecycle.fail(row, ERROR_CODE.cancelled, message, now);
+    }
   });
 }

@@ -42,7 +42,7 @@ import { send } from "./frame-outbox.js";
 import { HttpServerRpc } from "./http-server-rpc.js";
 import { readLinkAttachment } from "./link-attachment.js";
 import { LinkEnqueues } from "./link-enqueues.js";
-import { cancelRequest, handleLinkMessage } from "./link-messages.js";
+import { cancelRequests, handleLinkMessage } from "./link-messages.js";
 import { acceptLink } from "./link-upgrade.js";
 import { QueueSettler } from "./queue-settle.js";
 import { QueueState } from "./queue-state.js";
@@ -131,11 +131,12 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
     return outcomes;
   }
 
-  async cancel(input: { queue: string; from: string; id: string }): Promise<void> {
+  /** Client `from` gives up its requests `ids` (one transaction, one settle). */
+  async cancel(input: { queue: string; from: string; ids: string[] }): Promise<void> {
     this.state.chooseStore();
     this.state.writeHeld();
     const now = Date.now();
-    cancelRequest(this.state, input.from, input.id, now);
+    cancelRequests(this.state, input.from, input.ids, now);
     await this.rt.settle(now);
   }
 
@@ -149,7 +150,7 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
       };
       return { ok: false, error };
     }
-    await this.cancel(input);
+    await this.cancel({ queue: input.queue, from: input.from, ids: [input.id] });
     return { ok: true };
   }
 

@@ -58,7 +58,8 @@ export interface QueueRpc {
   enqueue(input: EnqueueInput): Promise<EnqueueOutcome[]>;
   /** Several `enqueue` inputs in one call and one transaction; answers in input order. */
   enqueueBatch(inputs: EnqueueInput[]): Promise<EnqueueOutcome[][]>;
-  cancel(input: { queue: string; from: string; id: string }): Promise<void>;
+  /** Client `from` gives up its requests `ids` in `queue` (one call for all of one message). */
+  cancel(input: { queue: string; from: string; ids: string[] }): Promise<void>;
 }
 
 /** Methods an ExchangeDO exposes over RPC to QueueDOs. */

@@ -46,6 +46,21 @@ describe("request and reply through the relay", () => {
     worker.close();
   });
 
+  it("carries out several cancels to one queue in one message: each request ends cancelled", async () => {
+    const { socket: client } = await TestSocket.client("alice-cancels");
+    const ids = ["c1", "c2", "c3"];
+    client.send(
+      ids.map((id) => ({ type: "request", id, queue: "rt-cancels", body: encodeBody(1) })),
+    );
+    for (const id of ids) expect(await client.next()).toMatchObject({ type: "accepted", id });
+    client.send(ids.map((id) => ({ type: "cancel", id, queue: "rt-cancels" })));
+    const outcomes = [await client.next(), await client.next(), await client.next()];
+    expect(outcomes).toEqual(
+      expect.arrayContaining(ids.map((id) => expect.objectContaining({ id, code: "cancelled" }))),
+    );
+    client.close();
+  });
+
   it("carries out a cancel sent with its request in one message: the request ends cancelled", async () => {
     const worker = await serverSocket("rt-cancel", "worker-c");
     const { socket: client } = await TestSocket.client("alice-cancel");

@@ -33,7 +33,7 @@ describe.each([
     const [bob] = await enqueueMany(queue, "bob", "b", 1);
     expect(bob).toMatchObject({ ok: true });
 
-    await queueStub(queue).cancel({ queue, from: "alice", id: "a-0" });
+    await queueStub(queue).cancel({ queue, from: "alice", ids: ["a-0"] });
     const [again] = await enqueueMany(queue, "alice", "again", 1);
     expect(again).toMatchObject({ ok: true });
     const [full] = await enqueueMany(queue, "alice", "full", 1);
@@ -52,7 +52,7 @@ describe("QueueDO admission after a restart (durable)", () => {
 
     const [over] = await enqueueMany(queue, "carol", "over", 1);
     expect(over).toMatchObject({ ok: false, error: { code: "too_many_in_flight" } });
-    await queueStub(queue).cancel({ queue, from: "carol", id: "c-7" });
+    await queueStub(queue).cancel({ queue, from: "carol", ids: ["c-7"] });
     const [again] = await enqueueMany(queue, "carol", "again", 1);
     expect(again).toMatchObject({ ok: true });
   });

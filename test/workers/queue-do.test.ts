@@ -133,7 +133,7 @@ describe("QueueDO request life", () => {
       requests: [request("c", "life-6")],
     });
     const dispatch = await server.next("dispatch");
-    await queueStub("life-6").cancel({ queue: "life-6", from: "fay", id: "c" });
+    await queueStub("life-6").cancel({ queue: "life-6", from: "fay", ids: ["c"] });
     expect(await server.next("cancel")).toEqual({ type: "cancel", id: dispatch.id });
     expect(await outcomeFor("fay", "c")).toMatchObject({ type: "error", code: "cancelled" });
     server.close();
