@@ -157,8 +157,8 @@ export class OutcomeDelivery {
    * its client's open link they wait for the ack (a WebSocket loses nothing; a client that stopped
    * reading would only get more copies, and the relay would hold them all): their next look moves
    * LINK_ACK_WAIT_MS on, unless the client sends the request again (askedAgain). Those whose link
-   * is gone are sent again (down a newer link, or through
-   * the exchange); the SDK ignores the copy of an outcome it already has.
+   * is gone are sent again (down a newer link, or through the exchange); the SDK ignores the copy
+   * of an outcome it already has.
    */
   private resendUnacked(found: readonly DueOutcome[], now: number): void {
     const waiting: number[] = [];
