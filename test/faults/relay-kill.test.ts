@@ -14,6 +14,7 @@ import {
   awaitLoad,
   connectIdentities,
   exactlyOnce,
+  type FaultFixture,
   killAndSettle,
   ranLog,
   serve,
@@ -83,20 +84,9 @@ describe("the relay killed with SIGKILL under load and restarted", () => {
   });
 
   it("lets handlers running across the kill answer after the restart, running none of them twice", async () => {
-    const queue = "relay-kill-held-q";
     const total = 12;
-    const server = await faults.peer("rk-held-server");
     // Each handler outlasts the kill and most of the restart.
-    const serving = { identity: "rk-held-server", queue, concurrency: total, name: "s" };
-    await serve(server, { ...serving, delayMs: 4_000 });
-    const client = await faults.peer("rk-held-client");
-    const identities = ["rk-held-client"];
-    await connectIdentities(client, identities);
-    const load = { job: "held", identities, perIdentity: total, window: total, queue };
-    await startLoad(client, { ...load, timeout: 120_000 });
-    await waitUntil(() => ranLog([server]).length === total, 30_000, `${total} running handlers`);
-    // Let the last dispatches' writes commit (held-writes.ts holds a quiet partition's for 4 ms).
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const { server, client } = await handlersRunning(faults, "held", total, 4_000, 120_000);
     const relay = faults.relay();
     await relay.kill9();
     await relay.restart();
@@ -110,23 +100,13 @@ describe("the relay killed with SIGKILL under load and restarted", () => {
   });
 
   it("gives another server the requests of a server that does not come back after the kill, within their deadlines", async () => {
-    const queue = "relay-kill-gone-q";
     const total = 8;
-    const gone = await faults.peer("rk-gone-server");
-    // Its handlers never finish before it is killed with the relay.
-    const serving = { identity: "rk-gone-server", queue, concurrency: total, name: "gone" };
-    await serve(gone, { ...serving, delayMs: 120_000 });
-    const client = await faults.peer("rk-gone-client");
-    const identities = ["rk-gone-client"];
-    await connectIdentities(client, identities);
-    // The default deadline, as long as the default lease: only a short grace leaves time to rerun.
-    const load = { job: "gone", identities, perIdentity: total, window: total, queue };
-    await startLoad(client, { ...load, timeout: 30_000 });
-    await waitUntil(() => ranLog([gone]).length === total, 30_000, `${total} running handlers`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Its handlers never finish before it is killed with the relay. The deadline is the default,
+    // as long as the default lease: only a short grace leaves time to run them again.
+    const { server, client, queue } = await handlersRunning(faults, "gone", total, 120_000, 30_000);
     const relay = faults.relay();
     await relay.kill9();
-    await gone.kill9();
+    await server.kill9();
     await relay.restart();
     const other = await faults.peer("rk-other-server");
     await serve(other, { identity: "rk-other-server", queue, concurrency: total, name: "other" });
@@ -137,3 +117,29 @@ describe("the relay killed with SIGKILL under load and restarted", () => {
     expect(ranLog([other]).map((run) => run.attempt)).toEqual(Array(total).fill(2));
   });
 });
+
+/**
+ * One server (`rk-<name>-server`, handlers of `delayMs`) running all `total` requests of one client
+ * (`rk-<name>-client`, load job `name`, each with `timeout`), their dispatches committed.
+ */
+async function handlersRunning(
+  faults: FaultFixture,
+  name: string,
+  total: number,
+  delayMs: number,
+  timeout: number,
+) {
+  const queue = `relay-kill-${name}-q`;
+  const server = await faults.peer(`rk-${name}-server`);
+  const serving = { identity: `rk-${name}-server`, queue, concurrency: total, name };
+  await serve(server, { ...serving, delayMs });
+  const client = await faults.peer(`rk-${name}-client`);
+  const identities = [`rk-${name}-client`];
+  await connectIdentities(client, identities);
+  const load = { job: name, identities, perIdentity: total, window: total, queue };
+  await startLoad(client, { ...load, timeout });
+  await waitUntil(() => ranLog([server]).length === total, 30_000, `${total} running handlers`);
+  // Let the last dispatches' writes commit (held-writes.ts holds a quiet partition's for 4 ms).
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  return { server, client, queue };
+}

@@ -32,6 +32,15 @@ function gate() {
   return { started, handler, finish };
 }
 
+/** The serve socket the service opened after `first` dropped (its reconnect, welcomed). */
+async function reconnected(first: FakeSocket): Promise<FakeSocket> {
+  await vi.advanceTimersByTimeAsync(50);
+  await settle();
+  const next = relay.latest(SERVE);
+  expect(next).not.toBe(first);
+  return next;
+}
+
 async function served(socket: FakeSocket): Promise<void> {
   await settle();
   expect(socket.framesOf("ready").length).toBeGreaterThan(0);
@@ -244,10 +253,7 @@ describe("peer.serve()", () => {
     first.deliver(dispatch("r1"));
     await settle();
     first.drop(1006, "network");
-    await vi.advanceTimersByTimeAsync(50);
-    await settle();
-    const second = relay.latest(SERVE);
-    expect(second).not.toBe(first);
+    const second = await reconnected(first);
     expect(second.framesOf("ready")).toEqual([{ type: "ready", concurrency: 3, holding: ["r1"] }]);
     finish("r1");
     await settle();
@@ -265,10 +271,7 @@ describe("peer.serve()", () => {
     first.drop(1006, "network");
     finish("r1");
     await settle();
-    await vi.advanceTimersByTimeAsync(50);
-    await settle();
-    const second = relay.latest(SERVE);
-    expect(second).not.toBe(first);
+    const second = await reconnected(first);
     const sent = second.frames().filter((f) => f.type === "ready" || f.type === "reply");
     expect(sent.map((f) => f.type)).toEqual(["ready", "reply"]);
     expect(second.framesOf("ready")[0]?.holding?.sort()).toEqual(["r1", "r2"]);
@@ -288,10 +291,7 @@ describe("peer.serve()", () => {
     await settle();
     expect(first.framesOf("reply").map((frame) => frame.id)).toEqual(["r1"]);
     first.drop(1006, "relay gone");
-    await vi.advanceTimersByTimeAsync(50);
-    await settle();
-    const second = relay.latest(SERVE);
-    expect(second).not.toBe(first);
+    const second = await reconnected(first);
     expect(second.framesOf("ready")).toEqual([{ type: "ready", concurrency: 3, holding: ["r1"] }]);
     expect(second.framesOf("reply").map((frame) => frame.id)).toEqual(["r1"]);
   });
