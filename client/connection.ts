@@ -59,6 +59,11 @@ export interface ConnectionOptions {
    * failures are retried like any drop.
    */
   explainRefusal?: (() => Promise<EdgeMQError | undefined>) | undefined;
+  /**
+   * True while the owner waits on this socket for something (unanswered requests, leases): the
+   * heartbeat then pings faster, to find a half-open socket within a lease (heartbeat.ts).
+   */
+  busy?: (() => boolean) | undefined;
   /** Tags statuses with the queue a server socket serves. */
   queue?: string;
   random?: () => number;
@@ -180,11 +185,11 @@ export class Connection {
       if (this.#state === "closed") this.#closeWaiter?.();
       else this.#dropped(event.code, event.reason);
     };
-    this.#heartbeat.start(
-      socket,
-      () => this.#socket === socket,
-      () => this.#heartbeatTimeout(socket),
-    );
+    this.#heartbeat.start(socket, {
+      isCurrent: () => this.#socket === socket,
+      onTimeout: () => this.#heartbeatTimeout(socket),
+      isBusy: this.#options.busy,
+    });
   }
 
   #receive(data: unknown): void {
@@ -291,7 +296,7 @@ export class Connection {
     }, delayMs);
   }
 
-  /** No frame and no pong for HEARTBEAT_MISSES intervals: give the socket up and reconnect. */
+  /** A ping went unanswered too long (heartbeat.ts): give the socket up and reconnect. */
   #heartbeatTimeout(socket: WebSocketLike): void {
     this.#socket = undefined;
     try {

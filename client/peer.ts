@@ -143,6 +143,7 @@ export class SocketPeer implements Peer {
       WebSocket: setup.WebSocket,
       backoff: setup.backoff,
       explainRefusal: () => this.#explainHidden(),
+      busy: () => this.#requester.size > 0,
       events: {
         welcome: (frame, reconnected) => {
           this.identity = frame.identity;
@@ -236,6 +237,7 @@ export class SocketPeer implements Peer {
       protocols: subprotocols(credentials),
       WebSocket: this.#setup.WebSocket,
       backoff: this.#setup.backoff,
+      busy: () => this.#requester.size > 0,
       events: {
         // First welcome: send what never went out; after a drop: re-send all of the queue's.
         welcome: (queue, reconnected) =>

@@ -29,6 +29,8 @@ export interface QueueLinksSetup {
   protocols: string[] | undefined;
   WebSocket: WebSocketConstructor;
   backoff: BackoffOptions;
+  /** True while the peer awaits outcomes: links then ping faster (connection.ts `busy`). */
+  busy?: () => boolean;
   events: QueueLinkEvents;
 }
 
@@ -82,6 +84,7 @@ export class QueueLinks {
       // A first connection that fails is retried like a dropped one; only a refusal ends it.
       retryFirst: true,
       queue,
+      busy: this.#setup.busy,
       events: {
         welcome: (_frame, reconnected) => events.welcome(queue, reconnected),
         frame: (frame) => events.frame(frame, queue, route),

@@ -53,9 +53,19 @@ export function maxFrameChars(limits: Pick<Limits, "maxBodyBytes" | "maxHeaderBy
 /** Keep-alive text messages, answered by the relay without waking its Durable Objects. */
 export const PING_MESSAGE = "ping";
 export const PONG_MESSAGE = "pong";
-/** How often the SDK pings, and how many missed pongs mean a dead connection. */
+/**
+ * How often the SDK pings an idle socket, and for how many intervals an unanswered ping may wait
+ * before the SDK calls the connection dead (30-45 s when idle).
+ */
 export const HEARTBEAT_INTERVAL_MS = 15_000;
 export const HEARTBEAT_MISSES = 2;
+/**
+ * How often the SDK pings while the socket has work in flight (a client's unanswered requests, a
+ * server's leases), so that a socket gone half-open is found in 10-15 s: inside the default lease
+ * and deadline (30 s), where the idle interval would find it only after them. Divides
+ * HEARTBEAT_INTERVAL_MS.
+ */
+export const HEARTBEAT_BUSY_INTERVAL_MS = 5_000;
 
 /** Named WebSocket close codes (4000-4999 are application codes). */
 export const CLOSE_CODE = {

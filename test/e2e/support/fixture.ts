@@ -11,8 +11,8 @@ import { RawSocket } from "./raw.js";
 
 export interface E2EFixture {
   relay(): Relay;
-  /** Forks an SDK peer process connected to this file's relay. */
-  peer(label: string): Promise<PeerProcess>;
+  /** Forks an SDK peer process connected to this file's relay (or to `url`: a proxy to it). */
+  peer(label: string, url?: string): Promise<PeerProcess>;
   /** Opens a raw WebSocket to this file's relay and waits for its welcome frame. */
   raw(path: string, identity: string): Promise<RawSocket>;
 }
@@ -56,8 +56,8 @@ export function useRelay(options: RelayOptions = {}, peerOptions: PeerOptions = 
 
   return {
     relay,
-    async peer(label) {
-      const p = await PeerProcess.start(label, relay().url, peerOptions.peerProgram);
+    async peer(label, url) {
+      const p = await PeerProcess.start(label, url ?? relay().url, peerOptions.peerProgram);
       peers.push(p);
       return p;
     },

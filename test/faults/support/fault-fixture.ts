@@ -28,8 +28,8 @@ const UNLIMITED_ADMISSION = {
 
 export interface FaultFixture {
   relay(): Relay;
-  /** Forks a fault peer process connected to this file's relay. */
-  peer(label: string): Promise<PeerProcess>;
+  /** Forks a fault peer process connected to this file's relay (or to `url`: a proxy to it). */
+  peer(label: string, url?: string): Promise<PeerProcess>;
 }
 
 export function useFaultRelay(vars: Record<string, string> = {}): FaultFixture {

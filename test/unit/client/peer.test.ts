@@ -173,6 +173,27 @@ describe("peer.request()", () => {
     expect(first.closedBy?.reason).toBe("heartbeat timeout");
   });
 
+  it("finds a silent socket within 15 s while a request waits on it, then reconnects and re-sends the request", async () => {
+    const peer = await openExchangeOnly();
+    const pending = peer.request("q", 1);
+    await settle();
+    const first = relay.latest(CONNECT);
+    const [request] = first.framesOf("request");
+    if (!request) throw new Error("no request");
+    relay.autoPong = false;
+    await vi.advanceTimersByTimeAsync(15_000 + 100);
+    await settle();
+    expect(first.closedBy?.reason).toBe("heartbeat timeout");
+    const second = relay.latest(CONNECT);
+    expect(second).not.toBe(first);
+    expect(second.framesOf("request").map((frame) => frame.id)).toEqual([request.id]);
+    second.deliver(
+      { type: "accepted", id: request.id, deadline: Date.now() + 30_000 },
+      { type: "reply", id: request.id, body: encodeBody(2) },
+    );
+    expect(await pending).toBe(2);
+  });
+
   it("keeps a socket that answers pings alive", async () => {
     await open();
     await vi.advanceTimersByTimeAsync(120_000);

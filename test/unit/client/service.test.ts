@@ -260,6 +260,25 @@ describe("peer.serve()", () => {
     expect(second.framesOf("reply").map((frame) => frame.id)).toEqual(["r1"]);
   });
 
+  it("finds its socket gone silent within 15 s while a handler runs, and reconnects claiming the request", async () => {
+    const { handler, finish } = gate();
+    peer.serve("resize", handler, { concurrency: 3 });
+    const first = relay.latest(SERVE);
+    await served(first);
+    first.deliver(dispatch("r1"));
+    await settle();
+    relay.autoPong = false;
+    await vi.advanceTimersByTimeAsync(15_000);
+    await settle();
+    expect(first.closedBy?.reason).toBe("heartbeat timeout");
+    relay.autoPong = true;
+    const second = await reconnected(first);
+    expect(second.framesOf("ready")).toEqual([{ type: "ready", concurrency: 3, holding: ["r1"] }]);
+    finish("r1");
+    await settle();
+    expect(second.framesOf("reply").map((frame) => frame.id)).toEqual(["r1"]);
+  });
+
   it("keeps a reply finished while disconnected and sends it after the ready that claims it", async () => {
     const { handler, finish } = gate();
     peer.serve("resize", handler, { concurrency: 3 });
