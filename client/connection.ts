@@ -60,7 +60,7 @@ export interface ConnectionOptions {
    */
   explainRefusal?: (() => Promise<EdgeMQError | undefined>) | undefined;
   /**
-   * True while the owner waits on this socket for something (unanswered requests, leases): the
+   * True while the owner may be waiting on this socket (unanswered requests; a server socket): the
    * heartbeat then pings faster, to find a half-open socket within a lease (heartbeat.ts).
    */
   busy?: (() => boolean) | undefined;

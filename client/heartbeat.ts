@@ -1,7 +1,7 @@
 /**
  * The SDK socket's keep-alive, used by connection.ts. The relay answers `ping` with `pong` by
  * auto-response, without waking its object. An idle socket pings every HEARTBEAT_INTERVAL_MS; a
- * busy one (its owner has requests or leases in flight) every HEARTBEAT_BUSY_INTERVAL_MS, so a
+ * busy one (a client awaiting replies; every server socket) every HEARTBEAT_BUSY_INTERVAL_MS, so a
  * socket gone half-open (no FIN, writes still accepted) is found before those requests' leases and
  * deadlines run out. The socket is called dead once a ping has gone HEARTBEAT_MISSES intervals (of
  * the current pace) with nothing received since. Anything received counts (`heard`).

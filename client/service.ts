@@ -126,8 +126,6 @@ export class SocketService implements Service {
    */
   readonly #recent = new Map<string, { frame: ServerFrame; at: number; chars: number }>();
   #recentChars = 0;
-  /** When the newest answer was handed to a socket (epoch ms). */
-  #lastAnswerAt = 0;
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
   #extendTimer: TimerHandle | undefined;
@@ -150,7 +148,10 @@ export class SocketService implements Service {
       retryFirst: true,
       queue: setup.queue,
       explainRefusal: setup.explainRefusal,
-      busy: () => this.#busy(),
+      // A server socket pings at the busy pace even when idle: a dispatch may go into it at any
+      // moment, and one sent into a socket gone half-open waits for the SDK to notice (then its
+      // lease is returned on the new socket's `ready`), so noticing must come well inside a lease.
+      busy: () => true,
       events: {
         welcome: (frame) => this.#welcomed(frame),
         frame: (frame) => this.#onFrame(frame),
@@ -237,7 +238,6 @@ export class SocketService implements Service {
       return;
     }
     const now = Date.now();
-    this.#lastAnswerAt = now;
     const chars = outcome.type === "reply" ? outcome.body.data.length : 0;
     this.#recentChars -= this.#recent.get(id)?.chars ?? 0;
     this.#recent.delete(id);
@@ -252,17 +252,6 @@ export class SocketService implements Service {
       this.#recent.delete(oldId);
       this.#recentChars -= old.chars;
     }
-  }
-
-  /**
-   * Whether the socket carries work whose loss the relay would not tell: requests in hand, or
-   * answers handed to it lately (a half-open socket swallows them). The heartbeat then pings
-   * faster, so such a socket is found, and its work claimed on a new one, within a lease.
-   */
-  #busy(): boolean {
-    return (
-      this.inHand > 0 || this.#unsent.size > 0 || Date.now() - this.#lastAnswerAt < RECENT_ANSWER_MS
-    );
   }
 
   /** The socket dropped: what it was lately handed may be lost with it (see #recent). */

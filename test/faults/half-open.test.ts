@@ -1,11 +1,11 @@
 /**
  * Fault: a peer's sockets go half-open (test/faults/support/freezing-proxy.ts): no bytes move
  * either way and neither side sees a close, as when a NAT or a flaky link drops a flow. Nothing
- * tells the relay or the SDK; only the SDK's heartbeat can. While a socket carries work (a
- * client's unanswered request, a server's lease or fresh answer) it pings every 5 s and calls the
- * socket dead after 10 s of silence, so it reconnects within the default lease and deadline and
- * the work finishes on the new socket, once. At the idle pace (15 s, dead after 30-45 s) each of
- * these requests would miss its 25 s deadline.
+ * tells the relay or the SDK; only the SDK's heartbeat can. A client socket with unanswered
+ * requests, and every server socket, pings every 5 s and calls the socket dead after 10 s of
+ * silence, so the peer reconnects within the default lease and deadline and the work finishes on
+ * the new socket, once. At the idle pace (15 s, dead after 30-45 s) each of these requests would
+ * miss its 25 s deadline.
  */
 import { describe, expect, it } from "vitest";
 import {
@@ -57,6 +57,41 @@ describe("sockets that go half-open with work on them", () => {
       expect(summary.errors).toEqual({});
       expect(summary.replies).toEqual({ "frozen@1": 1 });
       expect(ranLog([server])).toHaveLength(1);
+    });
+  });
+
+  describe("an idle server's socket, before a request is dispatched into it", () => {
+    const proxy = useFreezingProxy(() => faults.relay().url);
+
+    it("is found dead in time; the lease it took is returned on the new socket and the request runs there", async () => {
+      const server = await faults.peer("half-open-idle-server", proxy.url());
+      await serve(server, {
+        identity: "half-open-idle-server",
+        queue: "half-open-idle-q",
+        concurrency: 1,
+        name: "idle",
+      });
+      const client = await faults.peer("half-open-idle-client");
+      await connectIdentities(client, ["idle-client"]);
+      // One request answered first: the relay has the server's `ready`, it is idle again.
+      const load = {
+        identities: ["idle-client"],
+        perIdentity: 1,
+        window: 1,
+        queue: "half-open-idle-q",
+        timeout: DEADLINE_MS,
+      };
+      await startLoad(client, { job: "warm", ...load });
+      expect((await awaitLoad(client, "warm", 20_000)).replies).toEqual({ "idle@1": 1 });
+      expect(proxy.freeze()).toBeGreaterThan(0);
+      await startLoad(client, { job: "one", ...load });
+
+      const summary = await awaitLoad(client, "one", DEADLINE_MS + 10_000);
+      expect(exactlyOnce(summary)).toEqual(settledOnce(1));
+      expect(summary.errors).toEqual({});
+      // The first dispatch went into the dead socket and never reached the server.
+      expect(summary.replies).toEqual({ "idle@2": 1 });
+      expect(ranLog([server])).toHaveLength(2);
     });
   });
 

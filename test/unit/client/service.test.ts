@@ -279,6 +279,21 @@ describe("peer.serve()", () => {
     expect(second.framesOf("reply").map((frame) => frame.id)).toEqual(["r1"]);
   });
 
+  it("finds its socket gone silent within 15 s even while idle (a dispatch may be on its way)", async () => {
+    peer.serve("resize", () => "ok", { concurrency: 3 });
+    const first = relay.latest(SERVE);
+    await served(first);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(relay.socketsAt(SERVE)).toHaveLength(1);
+    relay.autoPong = false;
+    await vi.advanceTimersByTimeAsync(15_000);
+    await settle();
+    expect(first.closedBy?.reason).toBe("heartbeat timeout");
+    relay.autoPong = true;
+    const second = await reconnected(first);
+    expect(second.framesOf("ready")).toEqual([{ type: "ready", concurrency: 3 }]);
+  });
+
   it("keeps a reply finished while disconnected and sends it after the ready that claims it", async () => {
     const { handler, finish } = gate();
     peer.serve("resize", handler, { concurrency: 3 });
