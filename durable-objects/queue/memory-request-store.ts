@@ -42,6 +42,8 @@ export class MemoryRequestStore implements RequestStore {
   private readonly undelivered = new Set<number>();
   /** Finished requests in finish order, purged from the front after their dedup window. */
   private readonly done: number[] = [];
+  /** Finished requests due for purging whose outcome still waits for delivery (see purge). */
+  private readonly stuck = new Set<number>();
   /** Live requests per client (every request is known here, so the counts always are). */
   private readonly liveCounts = new LiveCounts();
   private doneHead = 0;
@@ -249,6 +251,7 @@ export class MemoryRequestStore implements RequestStore {
         row.deliverAt = undefined;
       }
       this.undelivered.delete(rid);
+      if (this.stuck.delete(rid)) this.done.push(rid);
     }
   }
 
@@ -260,15 +263,22 @@ export class MemoryRequestStore implements RequestStore {
     }
   }
 
-  /** Forgets finished, delivered requests past their dedup window (oldest finished first). */
+  /**
+   * Forgets finished, delivered requests past their dedup window (oldest finished first). One
+   * whose outcome still waits for delivery (a link that never acks it) steps aside (`stuck`)
+   * instead of holding up every request finished after it, and rejoins once delivered.
+   */
   purge(now: number, dedupWindowMs: number): void {
     while (this.doneHead < this.done.length) {
       const rid = this.done[this.doneHead];
       const row = rid === undefined ? undefined : this.rows.get(rid);
       if (row !== undefined) {
-        if (row.outcome !== undefined || row.deadline > now - dedupWindowMs) break;
-        this.rows.delete(row.rid);
-        this.forgetId(row.from, row.clientId);
+        if (row.deadline > now - dedupWindowMs) break;
+        if (row.outcome !== undefined) this.stuck.add(row.rid);
+        else {
+          this.rows.delete(row.rid);
+          this.forgetId(row.from, row.clientId);
+        }
       }
       this.doneHead++;
     }

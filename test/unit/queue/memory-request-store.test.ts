@@ -50,6 +50,33 @@ describe("MemoryRequestStore", () => {
     expect(s.dueOutcomes(50 + 2_000, 10).map((d) => d.rid)).toEqual([rid]);
   });
 
+  it("purges the requests finished after one whose outcome waits for delivery, and that one once delivered", () => {
+    const s = store();
+    const reply = {
+      type: "reply" as const,
+      id: "stuck",
+      body: { enc: "utf8" as const, data: "y" },
+    };
+    const stuck = s.insert(request("never-acks", "stuck", 100)) ?? -1;
+    s.finish(stuck, reply, 50);
+    const others = Array.from({ length: 50 }, (_, i) => {
+      const rid = s.insert(request(`client-${i}`, "r", 100)) ?? -1;
+      s.finish(rid, { ...reply, id: "r" }, 60, true);
+      return rid;
+    });
+    s.purge(100 + WINDOW, WINDOW);
+    expect(others.map((_, i) => s.findRid(`client-${i}`, "r"))).toEqual(
+      others.map(() => undefined),
+    );
+    expect(s.findRid("never-acks", "stuck")).toBe(stuck);
+    // Purged again and again while undelivered, it stays; once delivered, it goes.
+    s.purge(100 + WINDOW * 2, WINDOW);
+    expect(s.findRid("never-acks", "stuck")).toBe(stuck);
+    s.delivered([stuck]);
+    s.purge(100 + WINDOW * 3, WINDOW);
+    expect(s.findRid("never-acks", "stuck")).toBeUndefined();
+  });
+
   it("reports the earliest deadline, lease end and delivery retry of live requests", () => {
     const s = store();
     const a = s.insert(request("alice", "a", 900)) ?? -1;
