@@ -3,8 +3,10 @@
  * telemetry), state kept in .wrangler/state. Dev mode (peers declare their identity) unless
  * EDGEMQ_SECRET is set in the environment or in .dev.vars: then signed mode (tokens required).
  * Prints the WebSocket address and the mode once /healthz answers. PORT (default 8787) and
- * INSPECTOR_PORT choose ports. wrangler runs in its own process group; SIGINT/SIGTERM stop the
- * whole group, workerd included.
+ * INSPECTOR_PORT choose ports. Extra arguments (`npm start -- --var NAME:value`) go to
+ * `wrangler dev` after the ones set here; a --port or --inspector-port among them wins over PORT
+ * or INSPECTOR_PORT. wrangler runs in its own process group; SIGINT/SIGTERM stop the whole group,
+ * workerd included.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -13,8 +15,16 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const port = readPort("PORT", 8787);
-const inspectorPort = process.env.INSPECTOR_PORT ? readPort("INSPECTOR_PORT", 0) : undefined;
+const extraArgs = process.argv.slice(2);
+const portArg = takeOption(extraArgs, "--port");
+const inspectorPortArg = takeOption(extraArgs, "--inspector-port");
+const port = portArg !== undefined ? parsePort("--port", portArg) : readPort("PORT", 8787);
+const inspectorPort =
+  inspectorPortArg !== undefined
+    ? parsePort("--inspector-port", inspectorPortArg)
+    : process.env.INSPECTOR_PORT
+      ? readPort("INSPECTOR_PORT", 0)
+      : undefined;
 const STOP_GRACE_MS = 5_000;
 const POLL_MS = 250;
 
@@ -33,6 +43,7 @@ const args = [
 ];
 if (inspectorPort !== undefined) args.push("--inspector-port", String(inspectorPort));
 const secretFile = passSecret(args);
+args.push(...extraArgs);
 const signedMode = secretFile !== undefined || devVarsHaveSecret();
 
 const child = spawn("npx", args, {
@@ -65,10 +76,34 @@ await waitUntilReady();
 function readPort(name, fallback) {
   const raw = process.env[name];
   if (raw === undefined || raw === "") return fallback;
+  return parsePort(name, raw);
+}
+
+function parsePort(name, raw) {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 1 || value > 65_535) {
     console.error(`${name} must be a port number from 1 to 65535, got ${JSON.stringify(raw)}`);
     process.exit(2);
+  }
+  return value;
+}
+
+/**
+ * Removes every `name value` and `name=value` from `list` and returns the last value, so the
+ * option reaches wrangler once, from this script.
+ */
+function takeOption(list, name) {
+  let value;
+  for (let i = 0; i < list.length; ) {
+    if (list[i] === name) {
+      value = list[i + 1] ?? "";
+      list.splice(i, 2);
+    } else if (list[i].startsWith(`${name}=`)) {
+      value = list[i].slice(name.length + 1);
+      list.splice(i, 1);
+    } else {
+      i++;
+    }
   }
   return value;
 }
