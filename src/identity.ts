@@ -36,7 +36,7 @@ export async function establishPrincipal(request: Request, env: Env): Promise<Pr
   }
   throw new EdgeMQError(
     ERROR_CODE.unauthorized,
-    "relay has no EDGEMQ_SECRET configured: it refuses every peer (see README, Deployment)",
+    "relay has no EDGEMQ_SECRET configured: it refuses every peer (see README, Deploying and Security)",
   );
 }
 

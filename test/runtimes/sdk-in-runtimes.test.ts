@@ -1,7 +1,7 @@
 /**
  * The built SDK (dist/, as `npm run build` makes it) under Bun and Deno against a real
  * `wrangler dev`: both runtimes use their own WebSocket and fetch. The binaries come from npm
- * packages installed into test/runtimes/ by `npm run test:runtimes` (Linux x64 only, so not part
+ * packages installed into test/runtimes/ by `npm run test:browser` (Linux x64 only, so not part
  * of `npm test`).
  */
 import { spawnSync } from "node:child_process";
