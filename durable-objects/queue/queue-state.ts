@@ -15,7 +15,7 @@ import { HttpTakers } from "./http-takers.js";
 import { LinkRegistry } from "./link-registry.js";
 import { MemoryRequestStore } from "./memory-request-store.js";
 import { OutcomeDelivery } from "./outcome-delivery.js";
-import { ReadyIndex } from "./ready-index.js";
+import { needsRebuild, ReadyIndex } from "./ready-index.js";
 import { RequestLifecycle } from "./request-lifecycle.js";
 import { SqlRequestStore } from "./request-store.js";
 import { writeQueueName } from "./schema.js";
@@ -174,11 +174,16 @@ export class QueueState {
     }
   }
 
-  /** The index of queued requests, rebuilt when requests returned to the queue since. */
+  /** The index of queued requests, rebuilt when it is missing or stale (needsRebuild). */
   readyIndex(): ReadyIndex {
-    if (this.ready === undefined || this.lifecycle.requeued) {
+    const lifecycle = this.lifecycle;
+    if (
+      this.ready === undefined ||
+      needsRebuild(this.ready, lifecycle.requeued, lifecycle.endedWhileQueued)
+    ) {
       this.ready = ReadyIndex.from(this.store.queued());
-      this.lifecycle.requeued = false;
+      lifecycle.requeued = false;
+      lifecycle.endedWhileQueued = 0;
     }
     return this.ready;
   }

@@ -1,9 +1,26 @@
 /**
  * The in-memory index of queued requests used by dispatch: relay ids grouped by client identity,
  * FIFO within an identity, taken round-robin across identities so one flooding client does not
- * hold back the others. Pure (no I/O); rebuilt from SQLite on wake by queue-do.ts. Entries may be
- * stale (a request cancelled or expired since): the dispatcher re-reads each row before leasing.
+ * hold back the others. Pure (no I/O); rebuilt from the store on wake, and once stale entries (a
+ * request cancelled or expired while queued) make up half of it (queue-state.ts). The dispatcher
+ * re-reads each row before leasing, so a stale entry is only skipped.
  */
+
+/**
+ * Whether the index must be rebuilt from the store: there is none yet, requests went back to the
+ * queue (`requeued`), or the requests that ended while queued since it was built (`endedQueued`:
+ * its stale entries, at most) may be half of it. A queue with no server for hours would otherwise
+ * keep an entry for every request that expired in it; the rebuild, O(queued), is paid for by at
+ * least as many ends.
+ */
+export function needsRebuild(
+  index: ReadyIndex | undefined,
+  requeued: boolean,
+  endedQueued: number,
+): index is undefined {
+  if (index === undefined || requeued) return true;
+  return endedQueued > 0 && endedQueued * 2 >= index.size;
+}
 
 export class ReadyIndex {
   /** Identities with queued requests, in ring order. */
@@ -11,6 +28,7 @@ export class ReadyIndex {
   private readonly byIdentity = new Map<string, number[]>();
   /** Position in `ring` of the identity served next. */
   private cursor = 0;
+  private count = 0;
 
   /** Builds an index from rows in any order. */
   static from(rows: Iterable<{ rid: number; from: string }>): ReadyIndex {
@@ -19,10 +37,9 @@ export class ReadyIndex {
     return index;
   }
 
+  /** Entries held, stale ones included. */
   get size(): number {
-    let total = 0;
-    for (const rids of this.byIdentity.values()) total += rids.length;
-    return total;
+    return this.count;
   }
 
   /** Adds a request; kept in relay-id order within its identity (ids grow with arrival). */
@@ -31,12 +48,14 @@ export class ReadyIndex {
     if (!rids) {
       this.byIdentity.set(from, [rid]);
       this.ring.push(from);
+      this.count++;
       return;
     }
     let at = rids.length;
     while (at > 0 && (rids[at - 1] ?? 0) > rid) at--;
     if (rids[at - 1] === rid) return;
     rids.splice(at, 0, rid);
+    this.count++;
   }
 
   /** Takes the next request round-robin across identities; `undefined` when empty. */
@@ -53,7 +72,10 @@ export class ReadyIndex {
       } else {
         this.cursor++;
       }
-      if (rid !== undefined) return { from, rid };
+      if (rid !== undefined) {
+        this.count--;
+        return { from, rid };
+      }
     }
     return undefined;
   }

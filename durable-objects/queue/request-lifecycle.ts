@@ -19,6 +19,8 @@ import type { RequestStore, StoredRequest } from "./store-contract.js";
 export class RequestLifecycle {
   /** Set when requests went back to the queue: the ready index must be rebuilt. */
   requeued = false;
+  /** Queued requests ended since the ready index was built: its stale entries, at most. */
+  endedWhileQueued = 0;
 
   constructor(
     private readonly store: RequestStore,
@@ -30,6 +32,7 @@ export class RequestLifecycle {
   /** Ends a request with its client's frame; a lessee other than `answeredBy` is told to stop. */
   finish(row: StoredRequest, frame: Outcome["frame"], now: number, answeredBy?: string): void {
     if (row.state === "done") return;
+    if (row.state === "queued") this.endedWhileQueued++;
     if (row.state === "leased") {
       this.servers.release(row.leaseConn);
       if (row.leaseConn !== answeredBy) this.tellLesseeToStop(row);

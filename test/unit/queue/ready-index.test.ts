@@ -1,6 +1,6 @@
 /** Fair selection of queued requests: round-robin across identities, FIFO within one. */
 import { describe, expect, it } from "vitest";
-import { ReadyIndex } from "../../../durable-objects/queue/ready-index.js";
+import { needsRebuild, ReadyIndex } from "../../../durable-objects/queue/ready-index.js";
 
 function drain(index: ReadyIndex): string[] {
   const taken: string[] = [];
@@ -56,5 +56,36 @@ describe("ReadyIndex", () => {
     expect(index.take()?.from).toBe("a");
     index.add("b", 3);
     expect(drain(index)).toEqual(["b:3", "a:2"]);
+  });
+
+  it("counts its entries as they are added (once each) and taken", () => {
+    const index = ReadyIndex.from([
+      { rid: 1, from: "a" },
+      { rid: 2, from: "b" },
+    ]);
+    index.add("a", 3);
+    index.add("a", 3);
+    expect(index.size).toBe(3);
+    index.take();
+    expect(index.size).toBe(2);
+    drain(index);
+    expect(index.size).toBe(0);
+  });
+});
+
+describe("needsRebuild", () => {
+  const index = ReadyIndex.from(Array.from({ length: 10 }, (_, i) => ({ rid: i + 1, from: "a" })));
+
+  it("rebuilds a missing index, and one whose requests went back to the queue", () => {
+    expect(needsRebuild(undefined, false, 0)).toBe(true);
+    expect(needsRebuild(index, true, 0)).toBe(true);
+  });
+
+  it("keeps an index while fewer than half its entries may be stale, and rebuilds it from half on", () => {
+    expect(needsRebuild(index, false, 0)).toBe(false);
+    expect(needsRebuild(index, false, 4)).toBe(false);
+    expect(needsRebuild(index, false, 5)).toBe(true);
+    // An emptied index whose last requests expired is rebuilt (to nothing), not kept stale.
+    expect(needsRebuild(new ReadyIndex(), false, 1)).toBe(true);
   });
 });
