@@ -16,14 +16,11 @@ import {
   type WireBody,
   type WireError,
 } from "../../protocol/index.js";
-import {
-  HTTP_SERVER_PRESENCE_MS,
-  type HttpReplyAnswer,
-  httpConnId,
-} from "../shared/http-contracts.js";
+import { type HttpReplyAnswer, httpConnId } from "../shared/http-contracts.js";
 import { leaseUntil } from "./deadlines.js";
 import { ridOf } from "./dispatch-id.js";
 import { type DispatchDeps, dispatchFrame, nextDispatchable } from "./dispatcher.js";
+import { HttpServerPresence } from "./http-server-presence.js";
 import { checkAnswer, type Refusal } from "./lease-rules.js";
 import { replyFrame } from "./outcome-frames.js";
 import type { RequestLifecycle } from "./request-lifecycle.js";
@@ -50,22 +47,16 @@ export interface Handout {
 
 export class HttpTakers {
   private readonly waiting: Waiter[] = [];
-  private readonly lastSeen = new Map<string, number>();
+  private readonly presence = new HttpServerPresence();
 
   /** Records that HTTP server `identity` took or replied at `now`. */
   seen(identity: string, now: number): void {
-    this.lastSeen.set(identity, now);
+    this.presence.seen(identity, now);
   }
 
   /** Whether an HTTP server counts as connected: a take waits, or one was seen lately. */
   present(now: number): boolean {
-    if (this.waiting.length > 0) return true;
-    let found = false;
-    for (const [identity, at] of this.lastSeen) {
-      if (now - at < HTTP_SERVER_PRESENCE_MS) found = true;
-      else this.lastSeen.delete(identity);
-    }
-    return found;
+    return this.waiting.length > 0 || this.presence.any(now);
   }
 
   get waitingCount(): number {

@@ -41,6 +41,13 @@ function newRowParams(r: NewRequest, body: string, headers: string | null): SqlS
   ];
 }
 
+/**
+ * Most identities whose largest request id `maxIds` keeps; past it the map is forgotten at the
+ * next release of held writes (a miss costs one indexed query), so a partition that sees many
+ * identities over its life does not keep one entry for each.
+ */
+export const MAX_ID_BOUNDS = 10_000;
+
 export class SqlRequestStore implements RequestStore {
   readonly mode = "durable";
   /** The queue's name once read or written: it never changes. */
@@ -89,10 +96,14 @@ export class SqlRequestStore implements RequestStore {
     return true;
   }
 
-  /** Runs the held writes (inside the caller's transaction) and stops holding. */
+  /**
+   * Runs the held writes (inside the caller's transaction) and stops holding. With nothing held,
+   * SQLite alone is the truth, so this is where `maxIds` may be forgotten when it grew large.
+   */
   releaseHeld(): void {
     this.heldKeys.clear();
     this.writes.release();
+    if (this.maxIds.size > MAX_ID_BOUNDS) this.maxIds.clear();
   }
 
   get outcomeWrites(): number {
