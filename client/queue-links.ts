@@ -4,11 +4,26 @@
  * skip the exchange. A link that cannot connect (the network, a relay restarting) keeps trying,
  * with backoff, its first connection too; requests go through /v1/connect meanwhile. A link that
  * ends for good (refused, replaced, token expired) is forgotten and its queue stays on
- * /v1/connect for the rest of the peer's life. Used by peer.ts, which routes.
+ * /v1/connect (up to MAX_EXCHANGE_ONLY such queues are remembered; a forgotten one just gets a
+ * link tried again at its next request).
+ *
+ * Links are bounded, so a long-lived peer that sends to many queues (per-job, per-tenant) does not
+ * keep a socket per queue forever. A link is closed (code 1000, by the SDK: no status, no error)
+ * once it is idle: no request of the peer's for its queue is pending (`pendingFor`) and nothing
+ * was sent or received on it for LINK_IDLE_CLOSE_MS; one timer sweeps every LINK_SWEEP_MS while
+ * any link is open. At most MAX_QUEUE_LINKS links are open at once: a new queue's link replaces
+ * the least recently used idle one (no pending request, however recently used); with none idle,
+ * the new queue's requests go over /v1/connect for now, and it gets a link at a later request
+ * once room is made. A link is never closed with a request for its queue pending, so no request
+ * waits on a closed link; a request made once a link is closing finds no link and goes over
+ * /v1/connect while a fresh one opens. Outcomes the relay sent down a closed link and that were
+ * not acked are sent again through the exchange (durable-objects/queue/outcome-delivery.ts);
+ * acks gathered so far are flushed (`flushAcks`) before a link closes. Used by peer.ts, which routes.
  */
 import { type EdgeMQError, type Frame, PATHS } from "../protocol/index.js";
 import type { BackoffOptions } from "./backoff.js";
 import { Connection } from "./connection.js";
+import { startTimer, stopTimer, type TimerHandle } from "./platform.js";
 import type { Route } from "./requester.js";
 import type { Status } from "./status.js";
 import type { WebSocketConstructor } from "./websocket.js";
@@ -31,47 +46,91 @@ export interface QueueLinksSetup {
   backoff: BackoffOptions;
   /** True while the peer awaits outcomes: links then ping faster (connection.ts `busy`). */
   busy?: () => boolean;
+  /** True while the peer has a request for `queue` unfinished: its link is then never closed. */
+  pendingFor(queue: string): boolean;
+  /** Sends the acks gathered so far, before an idle link closes (Requester.flushAcks). */
+  flushAcks(): void;
   events: QueueLinkEvents;
+}
+
+/**
+ * How long a link stays open with no pending request for its queue and no frame sent or received
+ * on it: 5 minutes, long enough that a queue used every few seconds or minutes keeps its link (a
+ * new link costs a socket and its first requests go the slower way, over /v1/connect), short
+ * enough that the links of queues used once (per-job, per-tenant names) do not pile up.
+ */
+export const LINK_IDLE_CLOSE_MS = 5 * 60_000;
+/** How often the one sweep timer looks for idle links, while any link is open. */
+export const LINK_SWEEP_MS = 60_000;
+/**
+ * Most links open at once. Past it, a new queue's link replaces the least recently used idle one;
+ * with none idle, that queue's requests go over /v1/connect (links only save the exchange hop).
+ */
+export const MAX_QUEUE_LINKS = 64;
+/** Most exchange-only queues remembered; the oldest is forgotten first (its link is tried again). */
+export const MAX_EXCHANGE_ONLY = 1_000;
+
+interface LinkEntry {
+  queue: string;
+  connection: Connection;
+  /** Epoch ms of the last request for the queue or frame sent or received on the link. */
+  usedAt: number;
 }
 
 export class QueueLinks {
   readonly #setup: QueueLinksSetup;
   /** Open or reconnecting links, by route (the link's path). */
-  readonly #links = new Map<Route, Connection>();
-  /** Queues whose link ended for good: no new link is tried for them. */
+  readonly #links = new Map<Route, LinkEntry>();
+  /** Queues whose link ended for good, oldest first: no new link is tried for them. */
   readonly #exchangeOnly = new Set<string>();
+  /** Links closing as idle (or to make room), until their close completes. */
+  readonly #closing = new Set<Promise<void>>();
+  /** The sweep for idle links: set while any link is open. */
+  #sweep: TimerHandle | undefined;
   #closed = false;
 
   constructor(setup: QueueLinksSetup) {
     this.#setup = setup;
   }
 
-  /** Opens `queue`'s link unless it has one, is exchange-only, or the links are closed. */
+  /**
+   * Opens `queue`'s link (at a request for it) unless it has one, is exchange-only, or the links
+   * are closed; with MAX_QUEUE_LINKS open, only by closing the least recently used idle one.
+   */
   ensure(queue: string): void {
     const route = PATHS.queueConnect(queue);
-    if (this.#closed || this.#links.has(route) || this.#exchangeOnly.has(queue)) return;
-    const link = this.#open(queue, route);
+    const existing = this.#links.get(route);
+    if (existing !== undefined) existing.usedAt = Date.now();
+    if (this.#closed || existing !== undefined || this.#exchangeOnly.has(queue)) return;
+    if (this.#links.size >= MAX_QUEUE_LINKS && !this.#closeLeastRecentlyUsed()) return;
+    const entry: LinkEntry = { queue, connection: this.#open(queue, route), usedAt: Date.now() };
     // A link whose socket could not even be built has ended already, inside #open().
-    if (!this.#exchangeOnly.has(queue)) this.#links.set(route, link);
+    if (this.#exchangeOnly.has(queue)) return;
+    this.#links.set(route, entry);
+    this.#startSweep();
   }
 
   /** The route of `queue`'s link while it is open (welcomed, not dropped since), else undefined. */
   openRoute(queue: string): Route | undefined {
     const route = PATHS.queueConnect(queue);
-    return this.#links.get(route)?.isOpen === true ? route : undefined;
+    return this.#links.get(route)?.connection.isOpen === true ? route : undefined;
   }
 
   /** Sends `frame` on the link of `route`; false (not sent) unless that link is open. */
   send(route: Route, frame: Frame): boolean {
-    return this.#links.get(route)?.send(frame) === true;
+    const entry = this.#links.get(route);
+    if (entry?.connection.send(frame) !== true) return false;
+    entry.usedAt = Date.now();
+    return true;
   }
 
   /** Closes every link (sending what is queued first) and opens no new one. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#stopSweep();
     const links = [...this.#links.values()];
     this.#links.clear();
-    await Promise.all(links.map((link) => link.close()));
+    await Promise.all([...links.map((entry) => entry.connection.close()), ...this.#closing]);
   }
 
   #open(queue: string, route: Route): Connection {
@@ -87,7 +146,11 @@ export class QueueLinks {
       busy: this.#setup.busy,
       events: {
         welcome: (_frame, reconnected) => events.welcome(queue, reconnected),
-        frame: (frame) => events.frame(frame, queue, route),
+        frame: (frame) => {
+          const entry = this.#links.get(route);
+          if (entry?.connection === link) entry.usedAt = Date.now();
+          events.frame(frame, queue, route);
+        },
         status: (status) =>
           events.status(status.type === "closed" ? status : { ...status, link: true }),
         terminated: (error) => this.#terminated(queue, route, error),
@@ -100,8 +163,67 @@ export class QueueLinks {
 
   #terminated(queue: string, route: Route, error: EdgeMQError): void {
     this.#links.delete(route);
+    if (this.#links.size === 0) this.#stopSweep();
+    this.#exchangeOnly.delete(queue);
     this.#exchangeOnly.add(queue);
+    if (this.#exchangeOnly.size > MAX_EXCHANGE_ONLY) {
+      const oldest = this.#exchangeOnly.values().next();
+      if (oldest.done !== true) this.#exchangeOnly.delete(oldest.value);
+    }
     this.#setup.events.status({ type: "error", error, queue, link: true });
     this.#setup.events.terminated(queue, error);
+  }
+
+  /** Whether `entry`'s link carries nothing now: no request for its queue is pending. */
+  #idle(entry: LinkEntry): boolean {
+    return !this.#setup.pendingFor(entry.queue);
+  }
+
+  /** Closes the least recently used idle link to make room for another; false when none is idle. */
+  #closeLeastRecentlyUsed(): boolean {
+    let oldest: [Route, LinkEntry] | undefined;
+    for (const [route, entry] of this.#links) {
+      if (this.#idle(entry) && (oldest === undefined || entry.usedAt < oldest[1].usedAt)) {
+        oldest = [route, entry];
+      }
+    }
+    if (oldest === undefined) return false;
+    this.#closeIdle([oldest]);
+    return true;
+  }
+
+  /**
+   * Closes idle links cleanly (code 1000, no status): the acks gathered so far go out first, and
+   * each link leaves the routes at once, so a request made from now on finds no link: it goes over
+   * /v1/connect and ensure() opens a fresh link.
+   */
+  #closeIdle(links: readonly [Route, LinkEntry][]): void {
+    if (links.length === 0) return;
+    this.#setup.flushAcks();
+    for (const [route, entry] of links) {
+      if (this.#links.get(route) !== entry) continue;
+      this.#links.delete(route);
+      const closing = entry.connection.close();
+      this.#closing.add(closing);
+      void closing.finally(() => this.#closing.delete(closing));
+    }
+    if (this.#links.size === 0) this.#stopSweep();
+  }
+
+  #startSweep(): void {
+    if (this.#sweep !== undefined || this.#closed) return;
+    this.#sweep = startTimer(() => {
+      this.#sweep = undefined;
+      const idleSince = Date.now() - LINK_IDLE_CLOSE_MS;
+      this.#closeIdle(
+        [...this.#links].filter(([, entry]) => entry.usedAt <= idleSince && this.#idle(entry)),
+      );
+      if (this.#links.size > 0) this.#startSweep();
+    }, LINK_SWEEP_MS);
+  }
+
+  #stopSweep(): void {
+    stopTimer(this.#sweep);
+    this.#sweep = undefined;
   }
 }
