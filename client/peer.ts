@@ -125,8 +125,6 @@ export class SocketPeer implements Peer {
   readonly #connection: Connection;
   /** Undefined with route "exchange". */
   readonly #links: QueueLinks | undefined;
-  /** Unfinished requests by queue, with route "queue": a queue's link is never closed with one. */
-  readonly #pendingByQueue = new Map<string, number>();
   readonly #services = new Set<PartitionedService>();
   #closing: Promise<void> | undefined;
 
@@ -181,19 +179,7 @@ export class SocketPeer implements Peer {
 
   /** Sends `body` to `queue` and resolves with the reply body (same kind, same content). */
   request(queue: string, body?: Body, options?: RequestOptions): Promise<Body> {
-    if (this.#links === undefined) return this.#requester.request(queue, body, options);
-    // Counted before the request is sent (it may open the queue's link) until it settles.
-    this.#countPending(queue, 1);
-    const reply = this.#requester.request(queue, body, options);
-    const settled = () => this.#countPending(queue, -1);
-    reply.then(settled, settled);
-    return reply;
-  }
-
-  #countPending(queue: string, change: 1 | -1): void {
-    const count = (this.#pendingByQueue.get(queue) ?? 0) + change;
-    if (count > 0) this.#pendingByQueue.set(queue, count);
-    else this.#pendingByQueue.delete(queue);
+    return this.#requester.request(queue, body, options);
   }
 
   /** Serves `queue` on its own socket: `handler`'s return value is each reply's body. */
@@ -252,7 +238,7 @@ export class SocketPeer implements Peer {
       WebSocket: this.#setup.WebSocket,
       backoff: this.#setup.backoff,
       busy: () => this.#requester.size > 0,
-      pendingFor: (queue) => this.#pendingByQueue.has(queue),
+      pendingFor: (queue) => this.#requester.hasPendingFor(queue),
       flushAcks: () => this.#requester.flushAcks(),
       events: {
         // First welcome: send what never went out; after a drop: re-send all of the queue's.

@@ -151,6 +151,12 @@ export class Requester {
     return this.#pending.size;
   }
 
+  /** Whether a request to `queue` is unfinished (a scan: for queue-links.ts's idle sweep). */
+  hasPendingFor(queue: string): boolean {
+    for (const entry of this.#pending.values()) if (entry.frame.queue === queue) return true;
+    return false;
+  }
+
   request(queue: string, body: Body, options: RequestOptions = {}): Promise<Body> {
     return new Promise<Body>((resolve, reject) => {
       const built = this.#build(queue, body, options);
