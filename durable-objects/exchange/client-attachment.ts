@@ -3,10 +3,12 @@
  * for an identity. The attachment survives hibernation; it is read back as `unknown` and validated,
  * so a socket with missing or foreign state is refused rather than trusted. The principal's rights
  * (roles, queue patterns, expiry: at most 100 patterns, well under the 16 KiB attachment limit)
- * are absent on sockets accepted before tokens were checked. Used by exchange-do.ts.
+ * are absent on sockets accepted before tokens were checked. `replay` says how far the socket's
+ * outbox replay got while it is still paging (replay-pages.ts). Used by exchange-do.ts.
  */
 import { isIdentity, isRecord } from "../../protocol/index.js";
 import { readStoredPrincipal, type StoredPrincipal } from "../shared/principal-header.js";
+import { type ReplayCursor, readReplayCursor } from "./replay-pages.js";
 
 export const ATTACHMENT_VERSION = 1;
 
@@ -18,6 +20,8 @@ export interface ClientAttachment {
   identity: string;
   /** The token's rights; absent on attachments written before tokens were checked. */
   principal?: StoredPrincipal;
+  /** Present while the outbox replay to this socket has pages left to send. */
+  replay?: ReplayCursor;
 }
 
 export function newAttachment(
@@ -36,10 +40,17 @@ export function readAttachment(value: unknown): ClientAttachment | undefined {
   if (value.v !== ATTACHMENT_VERSION) return undefined;
   if (typeof value.connId !== "string" || value.connId.length === 0) return undefined;
   if (!isIdentity(value.identity)) return undefined;
-  if (value.principal === undefined) return newAttachment(value.identity, value.connId);
-  const principal = readStoredPrincipal(value.principal);
-  if (principal === undefined) return undefined;
-  return newAttachment(value.identity, value.connId, principal);
+  let principal: StoredPrincipal | undefined;
+  if (value.principal !== undefined) {
+    principal = readStoredPrincipal(value.principal);
+    if (principal === undefined) return undefined;
+  }
+  const attachment = newAttachment(value.identity, value.connId, principal);
+  if (value.replay === undefined) return attachment;
+  const replay = readReplayCursor(value.replay);
+  if (replay === undefined) return undefined;
+  attachment.replay = replay;
+  return attachment;
 }
 
 /** The socket tag for every connection of `identity` (≤ 256 chars: identities are ≤ 128). */

@@ -1,8 +1,11 @@
 /**
  * ExchangeDO: holds client WebSockets (Hibernation API, tagged by identity), forwards their
  * requests to queues by RPC, and delivers outcomes from queues to the right client through a
- * durable outbox kept until acked. A thin shell: decisions live in client-message.ts,
- * enqueue-answers.ts, outbox.ts and frame-batches.ts. Bound as EXCHANGE; see docs/architecture.md.
+ * durable outbox kept until acked. What it holds per identity is capped (outbox-limits.ts: an
+ * identity at its cap gets new requests refused, never its outcomes dropped), and a reconnecting
+ * client's outbox is replayed in pages (replay-pages.ts). A thin shell: decisions live in
+ * client-message.ts, request-admission.ts, enqueue-answers.ts, outbox.ts, outbox-limits.ts,
+ * replay-pages.ts and frame-batches.ts. Bound as EXCHANGE; see docs/architecture.md.
  */
 import { DurableObject } from "cloudflare:workers";
 import {
@@ -34,17 +37,31 @@ import { type RelaySettings, readSettings } from "../shared/settings.js";
 import { ackLimit, RateLimiter } from "../shared/token-bucket.js";
 import { earliest, nextExpiry } from "../shared/token-expiry.js";
 import { webSocketAccepted } from "../shared/upgrade-response.js";
-import { identityTag, newAttachment, readAttachment } from "./client-attachment.js";
+import {
+  type ClientAttachment,
+  identityTag,
+  newAttachment,
+  readAttachment,
+} from "./client-attachment.js";
 import { alarmNoLaterThan, authorizedPrincipal, sweepExpiredClients } from "./client-expiry.js";
 import { errorFrame, planClientMessage } from "./client-message.js";
 import { DeferredAcks } from "./deferred-acks.js";
-import { answersFor, unreachableAnswers } from "./enqueue-answers.js";
+import { answersFor, probeAnswers, unreachableAnswers } from "./enqueue-answers.js";
 import { EnqueueBatcher } from "./enqueue-batcher.js";
 import { packFrames } from "./frame-batches.js";
 import { HttpClients } from "./http-clients.js";
 import { MemoryOutbox } from "./memory-outbox.js";
-import { isDeliverable, Outbox, RESUME_WINDOW_MS } from "./outbox.js";
-import { admitCancels, admitRequests } from "./request-admission.js";
+import { isDeliverable, Outbox, RESUME_WINDOW_MS, type StoredOutcome } from "./outbox.js";
+import {
+  addHeld,
+  atCap,
+  capMessage,
+  type Held,
+  REPLAY_PAGE_BYTES,
+  REPLAY_PAGE_FRAMES,
+} from "./outbox-limits.js";
+import { afterAcks, cursorAfter, type ReplayCursor, takePage } from "./replay-pages.js";
+import { admitCancels, admitRequests, resendProbe } from "./request-admission.js";
 import { closeQuietly, sendFrames, sendText } from "./socket-io.js";
 
 /** Close code for a socket whose attachment cannot be read (internal error: reconnect). */
@@ -53,8 +70,13 @@ const CLOSE_LOST_STATE = 1011;
 export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpExchangeRpc {
   private readonly settings: RelaySettings;
   private readonly outbox: Outbox;
-  /** Outcomes of memory-mode queues: never stored (memory-outbox.ts). */
+  /** Outcomes of memory-mode queues, within the memory budgets (memory-outbox.ts). */
   private readonly memoryOutbox = new MemoryOutbox(RESUME_WINDOW_MS);
+  /**
+   * Each socket's replay cursor (null: not replaying), read from its attachment the first time
+   * this instance delivers to it, then kept in step with the attachment.
+   */
+  private readonly replays = new WeakMap<WebSocket, ReplayCursor | null>();
   /** Acks of stored outcomes, deleted with the next write (deferred-acks.ts). */
   private readonly acks: DeferredAcks;
   /** One enqueue call in flight per queue object; requests arriving meanwhile share the next. */
@@ -81,6 +103,7 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
       (queue, identity) => env.QUEUE.getByName(this.queueObject(queue, identity)),
       this.settings.limits,
       (identity) => this.rateLimiter.take(identity),
+      (identity) => this.capRefusal(identity),
     );
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_MESSAGE, PONG_MESSAGE));
   }
@@ -112,9 +135,8 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     const tag = identityTag(identity);
     const older = this.ctx.getWebSockets(tag);
     this.ctx.acceptWebSocket(server, [tag]);
-    server.serializeAttachment(
-      newAttachment(identity, crypto.randomUUID(), storePrincipal(principal)),
-    );
+    const attachment = newAttachment(identity, crypto.randomUUID(), storePrincipal(principal));
+    server.serializeAttachment(attachment);
     for (const ws of older) {
       closeQuietly(ws, CLOSE_CODE.replaced, "replaced by a newer connection of this identity");
     }
@@ -123,8 +145,53 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
       { type: "welcome", v: PROTOCOL_VERSION, identity, role: "client", limits },
     ]);
     this.acks.flush();
-    const pending = [...this.outbox.pending(identity), ...this.memoryOutbox.pending(identity)];
-    for (const message of packFrames(pending)) sendText(server, message);
+    this.setReplay(server, attachment, this.sendPage(server, identity, 0));
+  }
+
+  /** Sends `ws` the next page of `identity`'s outbox after key `after`; returns the new cursor. */
+  private sendPage(ws: WebSocket, identity: string, after: number): ReplayCursor | undefined {
+    const sources = [
+      // One more than a page, so a full page can tell that more is left.
+      this.outbox.after(identity, after, REPLAY_PAGE_FRAMES + 1),
+      this.memoryOutbox.after(identity, after),
+    ];
+    const page = takePage(after, sources, REPLAY_PAGE_FRAMES, REPLAY_PAGE_BYTES);
+    for (const message of packFrames(page.texts)) sendText(ws, message);
+    return cursorAfter(page);
+  }
+
+  /** Writes `ws`'s replay cursor (undefined: the replay is over) to its attachment. */
+  private setReplay(
+    ws: WebSocket,
+    attachment: ClientAttachment,
+    replay: ReplayCursor | undefined,
+  ): void {
+    if (replay === undefined) delete attachment.replay;
+    else attachment.replay = replay;
+    ws.serializeAttachment(attachment);
+    this.replays.set(ws, replay ?? null);
+  }
+
+  /** The client acked `acks` outcomes on `ws`, which is replaying: the next page when due. */
+  private continueReplay(
+    ws: WebSocket,
+    attachment: ClientAttachment,
+    replay: ReplayCursor,
+    acks: number,
+  ): void {
+    const { cursor, due } = afterAcks(replay, acks);
+    const next = due ? this.sendPage(ws, attachment.identity, cursor.after) : cursor;
+    this.setReplay(ws, attachment, next);
+  }
+
+  /** Whether `ws` still has replay pages to get (outcomes for it then wait for their page). */
+  private replaying(ws: WebSocket): boolean {
+    let cursor = this.replays.get(ws);
+    if (cursor === undefined) {
+      cursor = readAttachment(ws.deserializeAttachment())?.replay ?? null;
+      this.replays.set(ws, cursor);
+    }
+    return cursor !== null;
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -137,14 +204,19 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     const principal = authorizedPrincipal(ws, attachment, this.settings.devMode, Date.now());
     if (principal === undefined) return;
     const plan = planClientMessage(message, this.settings.limits);
-    if (plan.acks.length > 0) this.applyAcks(identity, plan.acks);
+    if (plan.acks.length > 0) {
+      this.applyAcks(identity, plan.acks);
+      const replay = attachment.replay;
+      if (replay !== undefined) this.continueReplay(ws, attachment, replay, plan.acks.length);
+    }
     const admitted = admitRequests(plan.enqueues, principal, () => this.rateLimiter.take(identity));
     const cancels = admitCancels(plan.cancels, principal, () => this.rateLimiter.take(identity));
     // Refusals go at once, before any RPC, so they keep the order of the client's messages.
     sendFrames(ws, [...plan.refused, ...admitted.refused, ...cancels.refused]);
     if (admitted.enqueues.size === 0 && cancels.cancels.length === 0) return;
+    const capped = admitted.enqueues.size === 0 ? undefined : this.capRefusal(identity);
     const [enqueued, cancelled] = await Promise.all([
-      this.enqueueAll(identity, admitted.enqueues),
+      this.enqueueAll(identity, admitted.enqueues, capped),
       this.cancelAll(identity, cancels.cancels),
     ]);
     sendFrames(ws, [...enqueued, ...cancelled]);
@@ -161,17 +233,44 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     else console.warn(JSON.stringify({ evt: "acks_over_limit", identity, ids: stored.length }));
   }
 
-  /** One RPC per queue; every request gets `accepted` or a typed `error`. */
+  /**
+   * Why `identity` may not send new requests now: it is at its cap of unacked outcomes
+   * (outbox-limits.ts), counting the acks it sent that are not applied yet as applied.
+   */
+  private capRefusal(identity: string): string | undefined {
+    if (!atCap(this.held(identity))) return undefined;
+    this.acks.flush();
+    const held = this.held(identity);
+    return atCap(held) ? capMessage(held) : undefined;
+  }
+
+  /** The unacked outcomes held for `identity`, in both outboxes. */
+  private held(identity: string): Held {
+    return addHeld(this.outbox.held(identity), this.memoryOutbox.held(identity));
+  }
+
+  /**
+   * One RPC per queue; every request gets `accepted` or a typed `error`. With `capped` (the
+   * identity is at its outbox cap), each request goes as a resend probe: a re-send of a request
+   * the queue holds is answered, a new one is refused with `too_many_in_flight` and `capped`.
+   */
   private async enqueueAll(
     identity: string,
     groups: ReadonlyMap<string, RequestFrame[]>,
+    capped: string | undefined,
   ): Promise<Frame[]> {
+    const limits = this.settings.limits;
     const answers = await Promise.all(
       [...groups].map(async ([queue, requests]) => {
         try {
           const object = this.queueObject(queue, identity);
-          const outcomes = await this.enqueues.enqueue(object, { queue, from: identity, requests });
-          return answersFor(requests, outcomes);
+          const sent =
+            capped === undefined ? requests : requests.map((r) => resendProbe(r, limits));
+          const input = { queue, from: identity, requests: sent };
+          const outcomes = await this.enqueues.enqueue(object, input);
+          return capped === undefined
+            ? answersFor(requests, outcomes)
+            : probeAnswers(requests, outcomes, capped);
         } catch (error) {
           logFault("enqueue_failed", queue, error);
           return unreachableAnswers(requests, queue);
@@ -252,22 +351,47 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     // Sent before the outbox write, so the output gate does not hold them for its commit: if the
     // relay dies before the commit, this call fails and the queue, which still holds the
     // outcomes, delivers them again (the SDK settles each request once).
-    for (const [identity, frames] of groupByRecipient(forSockets)) {
-      for (const ws of this.ctx.getWebSockets(identityTag(identity))) {
-        for (const message of packFrames(frames)) sendText(ws, message);
-      }
-    }
+    this.sendLive(forSockets);
     // Acks that came before these outcomes existed are applied first: an ack removes only an
     // outcome stored before it, never one this call stores.
     this.acks.flush();
-    const inMemory = forSockets.filter((o) => o.memory === true);
-    if (inMemory.length > 0) this.memoryOutbox.store(inMemory, now);
-    if (inMemory.length === forSockets.length) return;
-    this.outbox.store(
-      forSockets.filter((o) => o.memory !== true),
-      now,
-    );
-    await alarmNoLaterThan(this.ctx.storage, now + RESUME_WINDOW_MS);
+    const stored = this.keep(forSockets, now);
+    if (stored) await alarmNoLaterThan(this.ctx.storage, now + RESUME_WINDOW_MS);
+  }
+
+  /**
+   * Sends outcomes to their identities' sockets. A socket whose replay is still paging gets them
+   * in a later page instead (they are stored with later keys), after the older outcomes.
+   */
+  private sendLive(outcomes: readonly Outcome[]): void {
+    for (const [identity, frames] of groupByRecipient(outcomes)) {
+      for (const ws of this.ctx.getWebSockets(identityTag(identity))) {
+        if (this.replaying(ws)) continue;
+        for (const message of packFrames(frames)) sendText(ws, message);
+      }
+    }
+  }
+
+  /**
+   * Keeps outcomes until acked, with keys in arrival order: memory-mode ones in memory while
+   * they fit its budgets, the others (and those that do not fit) in SQLite. True when any went
+   * to SQLite (the alarm then purges them).
+   */
+  private keep(outcomes: readonly Outcome[], now: number): boolean {
+    const toStore: StoredOutcome[] = [];
+    let spilled = 0;
+    for (const outcome of outcomes) {
+      const key = this.outbox.keys.next(now);
+      if (outcome.memory !== true) toStore.push({ outcome, key });
+      else if (!this.memoryOutbox.keep(outcome, key, now)) {
+        toStore.push({ outcome, key });
+        spilled++;
+      }
+    }
+    if (spilled > 0) console.warn(JSON.stringify({ evt: "memory_outcomes_stored", spilled }));
+    if (toStore.length === 0) return false;
+    this.outbox.store(toStore, now);
+    return true;
   }
 
   /**

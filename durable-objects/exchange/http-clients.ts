@@ -4,7 +4,8 @@
  * `awaitOutcome` answers with the stored outcome, or waits for `deliver` to bring it
  * (http-waiters.ts), bounded by the caller's wait. Outcomes of HTTP requests are claimed from
  * `deliver` before the WebSocket outbox sees them. Requests take tokens from the identity's
- * rate-limit bucket like WebSocket requests do. Used by exchange-do.ts.
+ * rate-limit bucket like WebSocket requests do, and a new one is refused with `too_many_in_flight`
+ * while the identity is at its outbox cap (outbox-limits.ts). Used by exchange-do.ts.
  */
 import {
   EdgeMQError,
@@ -39,6 +40,8 @@ export class HttpClients {
     private readonly limits: Limits,
     /** The identity's rate-limit bucket, shared with its WebSocket requests. */
     private readonly takeToken: (identity: string) => RateDecision,
+    /** Why `identity` may not send new requests now (its outbox cap), or undefined. */
+    private readonly capRefusal: (identity: string) => string | undefined,
   ) {
     this.requests = new HttpRequests(storage);
   }
@@ -87,12 +90,17 @@ export class HttpClients {
     return refused(id, ERROR_CODE.conflict, `request id ${id} is already used for queue ${first}`);
   }
 
-  /** A new id takes a token and is recorded; returns the refusal when the bucket is empty. */
+  /**
+   * A new id takes a token and is recorded; returns the refusal when the bucket is empty or the
+   * identity is at its outbox cap.
+   */
   async #admitFresh(identity: string, queue: string, request: HttpSubmitInput["request"]) {
     const decision = this.takeToken(identity);
     if (!decision.ok) {
       return refused(request.id, ERROR_CODE.rateLimited, rateLimitedMessage(decision.retryAfterMs));
     }
+    const capped = this.capRefusal(identity);
+    if (capped !== undefined) return refused(request.id, ERROR_CODE.tooManyInFlight, capped);
     const timeout = request.timeout ?? this.limits.defaultTimeoutMs;
     const expires = this.requests.record(identity, request.id, queue, Date.now() + timeout);
     await this.alarmBy(expires);

@@ -2,9 +2,17 @@
  * The ExchangeDO's `outbox` table: each outcome (reply or error) waits here, keyed by
  * (identity, request id), until its client acks it or the resume window passes. Thin typed access
  * over the object's SQLite; rows read back are checked, never cast. Used by exchange-do.ts.
+ *
+ * A row's rowid is its key in store order (OutboxKeys, shared with memory-outbox.ts), which the
+ * replay pages by (replay-pages.ts); `size` is its frame's length. How many rows, and bytes, each
+ * identity has is counted in memory (loaded from the table the first time it is asked for an
+ * identity, then kept current by `store` and `remove`), so the cap on what an identity may hold
+ * (outbox-limits.ts) costs no read on the hot path.
  */
 import { encodeFrame, isIdentity, isRequestId } from "../../protocol/index.js";
 import type { Outcome } from "../shared/contracts.js";
+import type { Held } from "./outbox-limits.js";
+import type { PendingOutcome } from "./replay-pages.js";
 
 /**
  * How long an unacked outcome waits for its client. A client that is away longer than this has
@@ -17,60 +25,167 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS outbox (
   id TEXT NOT NULL,
   frame TEXT NOT NULL,
   created INTEGER NOT NULL,
+  size INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (identity, id)
 )`;
+
+/** Tables made before `size` existed get it; their rows count as 0 bytes until they go. */
+const ADD_SIZE = "ALTER TABLE outbox ADD COLUMN size INTEGER NOT NULL DEFAULT 0";
+
+/** Counts kept for at most this many identities; past it they are dropped and read again. */
+const MAX_COUNTED_IDENTITIES = 10_000;
+
+const INSERT =
+  "INSERT OR IGNORE INTO outbox (rowid, identity, id, frame, created, size) VALUES (?, ?, ?, ?, ?, ?)";
+const DELETE = "DELETE FROM outbox WHERE identity = ? AND id = ? RETURNING size";
+
+/** An outcome to store, with its key (OutboxKeys). */
+export interface StoredOutcome {
+  outcome: Outcome;
+  key: number;
+}
 
 /** An outcome whose recipient and request id can key an outbox row. */
 export function isDeliverable(outcome: Outcome): boolean {
   return isIdentity(outcome.to) && isRequestId(outcome.frame.id);
 }
 
+/**
+ * Keys in store order for both outboxes: increasing, never reused, also across restarts and
+ * hibernation (a socket's replay cursor survives those): time-based (milliseconds × 1,000, plus a
+ * count within the millisecond), and above every key the table holds.
+ */
+export class OutboxKeys {
+  private last: number;
+
+  constructor(largestStored: number) {
+    this.last = largestStored;
+  }
+
+  next(now: number): number {
+    this.last = Math.max(this.last + 1, now * 1_000);
+    return this.last;
+  }
+}
+
 export class Outbox {
   private readonly storage: DurableObjectStorage;
+  readonly keys: OutboxKeys;
+  /** Rows and bytes per identity, for the identities asked about since the object started. */
+  private readonly counted = new Map<string, Held>();
 
   constructor(storage: DurableObjectStorage) {
     this.storage = storage;
-    this.storage.sql.exec(SCHEMA);
+    const sql = storage.sql;
+    sql.exec(SCHEMA);
+    const sized = sql
+      .exec("SELECT 1 FROM pragma_table_info('outbox') WHERE name = 'size'")
+      .toArray().length;
+    if (sized === 0) sql.exec(ADD_SIZE);
+    const row = sql.exec("SELECT MAX(rowid) AS largest FROM outbox").one();
+    this.keys = new OutboxKeys(typeof row.largest === "number" ? row.largest : 0);
   }
 
-  /** Writes every outcome in one transaction; a later outcome for the same id replaces the row. */
-  store(outcomes: readonly Outcome[], now: number): void {
-    this.storage.transactionSync(() => {
-      for (const { to, frame } of outcomes) {
-        this.storage.sql.exec(
-          "INSERT OR REPLACE INTO outbox (identity, id, frame, created) VALUES (?, ?, ?, ?)",
-          to,
-          frame.id,
-          encodeFrame(frame),
-          now,
-        );
+  /**
+   * Writes every outcome in one transaction, each under its key; a later outcome for the same
+   * id replaces the row (and moves to the end of the order).
+   */
+  store(outcomes: readonly StoredOutcome[], now: number): void {
+    const sql = this.storage.sql;
+    this.counting(() => {
+      for (const { outcome, key } of outcomes) {
+        const { to, frame } = outcome;
+        const text = encodeFrame(frame);
+        const size = text.length;
+        if (sql.exec(INSERT, key, to, frame.id, text, now, size).rowsWritten === 0) {
+          // Rare: a copy of this outcome is stored already (a queue delivered it again).
+          this.forget(to, frame.id ?? "");
+          sql.exec(INSERT, key, to, frame.id, text, now, size);
+        }
+        const held = this.counted.get(to);
+        if (held !== undefined) {
+          held.count++;
+          held.bytes += size;
+        }
       }
     });
   }
 
   /** Forgets the outcomes a client acked. Unknown ids are ignored (an ack may arrive twice). */
   remove(identity: string, ids: readonly string[]): void {
-    this.storage.transactionSync(() => {
-      for (const id of ids) {
-        this.storage.sql.exec("DELETE FROM outbox WHERE identity = ? AND id = ?", identity, id);
-      }
+    this.counting(() => {
+      for (const id of ids) this.forget(identity, id);
     });
   }
 
-  /** The stored frame texts of `identity`, oldest first. */
-  pending(identity: string): string[] {
+  /** Runs `fn` in a transaction; if it rolls back, the counts it changed are read again later. */
+  private counting(fn: () => void): void {
+    try {
+      this.storage.transactionSync(fn);
+    } catch (error) {
+      this.counted.clear();
+      throw error;
+    }
+  }
+
+  private forget(identity: string, id: string): void {
+    const held = this.counted.get(identity);
+    for (const row of this.storage.sql.exec(DELETE, identity, id)) {
+      if (held === undefined) continue;
+      held.count--;
+      held.bytes -= typeof row.size === "number" ? row.size : 0;
+    }
+  }
+
+  /** How many outcomes, and bytes of them, wait for `identity` (read once, then kept current). */
+  held(identity: string): Readonly<Held> {
+    const known = this.counted.get(identity);
+    if (known !== undefined) return known;
+    const row = this.storage.sql
+      .exec(
+        "SELECT COUNT(*) AS count, TOTAL(size) AS bytes FROM outbox WHERE identity = ?",
+        identity,
+      )
+      .one();
+    const held = {
+      count: typeof row.count === "number" ? row.count : 0,
+      bytes: typeof row.bytes === "number" ? row.bytes : 0,
+    };
+    if (this.counted.size >= MAX_COUNTED_IDENTITIES) this.counted.clear();
+    this.counted.set(identity, held);
+    return held;
+  }
+
+  /**
+   * The stored outcomes of `identity` with keys after `after`, in key order, at most `limit`:
+   * the keys are found in the primary key's index, and each frame is read only when the caller
+   * takes it (a page stops at its byte budget without reading the rest).
+   */
+  *after(identity: string, after: number, limit: number): Generator<PendingOutcome> {
     const cursor = this.storage.sql.exec(
-      "SELECT frame FROM outbox WHERE identity = ? ORDER BY created, rowid",
+      `SELECT rowid AS key, frame FROM outbox WHERE rowid IN
+         (SELECT rowid FROM outbox WHERE identity = ? AND rowid > ? ORDER BY rowid LIMIT ?)
+       ORDER BY rowid`,
       identity,
+      after,
+      limit,
     );
-    const frames: string[] = [];
-    for (const row of cursor) if (typeof row.frame === "string") frames.push(row.frame);
-    return frames;
+    for (const row of cursor) {
+      if (typeof row.key === "number" && typeof row.frame === "string") {
+        yield { key: row.key, text: row.frame };
+      }
+    }
   }
 
   /** Deletes rows created before `cutoff`; returns how many went. */
   purge(cutoff: number): number {
-    return this.storage.sql.exec("DELETE FROM outbox WHERE created < ?", cutoff).rowsWritten;
+    const purged = this.storage.sql.exec(
+      "DELETE FROM outbox WHERE created < ?",
+      cutoff,
+    ).rowsWritten;
+    // Counts are read again when next asked for.
+    if (purged > 0) this.counted.clear();
+    return purged;
   }
 
   /** Creation time of the oldest row, if any. */

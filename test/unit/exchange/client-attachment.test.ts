@@ -17,6 +17,13 @@ describe("client attachment", () => {
     expect(readAttachment(structuredClone(attachment))).toEqual(attachment);
   });
 
+  it("reads back an attachment carrying a replay cursor, and refuses a malformed one", () => {
+    const attachment = newAttachment("alice", "c-1");
+    attachment.replay = { after: 1_795_989_819_570_005, sent: 1_000, acked: 12 };
+    expect(readAttachment(structuredClone(attachment))).toEqual(attachment);
+    expect(readAttachment({ ...attachment, replay: { after: "7" } })).toBeUndefined();
+  });
+
   it("still reads an attachment written before tokens, with no principal", () => {
     expect(readAttachment({ v: 1, connId: "c", identity: "alice" })).toEqual({
       v: 1,

@@ -1,0 +1,88 @@
+/**
+ * Pure bounds on what the exchange holds for one client identity: the outcomes it keeps until the
+ * client acks them (both outboxes together), and how many of those bytes may sit in the object's
+ * memory. An identity at its cap gets its new requests refused with `too_many_in_flight` (the
+ * outcomes of requests already admitted are always kept); memory-mode outcomes past the memory
+ * budget go to the SQLite outbox instead. Sizes count the frame's JSON text in UTF-16 code units
+ * (`string.length`: bytes, for the ASCII JSON and base64 that outcomes mostly are). Used by
+ * exchange-do.ts, memory-outbox.ts and http-clients.ts.
+ */
+import { MAX_BATCH } from "../../protocol/index.js";
+
+/**
+ * Most unacked outcomes the exchange holds for one identity before refusing its new requests:
+ * ten times `maxInFlightPerClient` (1,000), and 100 s at the default rate limit (100/s). A client
+ * that acks (the SDK acks every outcome at once) holds only what is on its way, a round trip's
+ * worth; a client that never acks would otherwise make the exchange keep 30,000 (5 minutes of
+ * its rate) for the resume window.
+ */
+export const MAX_HELD_OUTCOMES = 10_000;
+
+/**
+ * Most bytes of unacked outcomes held for one identity: 32 MiB, 1,000 in-flight outcomes of
+ * 32 KiB each (or 32 of the largest, 1 MiB). 10,000 outcomes of up to 1 MiB would be 10 GB, all
+ * of an object's storage.
+ */
+export const MAX_HELD_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Memory-mode outcomes one identity may keep in the object's memory (MemoryOutbox): 4 MiB, a few
+ * seconds of a busy client's outcomes in flight. Past it, they go to the SQLite outbox.
+ */
+export const MEMORY_BYTES_PER_IDENTITY = 4 * 1024 * 1024;
+
+/**
+ * Memory-mode outcomes of all identities together in the object's memory: 16 MiB (32 MB at worst,
+ * for two-byte strings), well inside the isolate's 128 MB whatever the number of clients.
+ */
+export const MEMORY_BYTES_TOTAL = 16 * 1024 * 1024;
+
+/** What a kept outcome costs beyond its text: its Map entry, id and record (a generous guess). */
+export const MEMORY_ENTRY_OVERHEAD = 256;
+
+/** Outcomes a reconnecting client gets per replay page: one batch, what a queue lets it have in flight. */
+export const REPLAY_PAGE_FRAMES = MAX_BATCH;
+
+/** Bytes per replay page: what one page costs the object's memory while it is read and sent. */
+export const REPLAY_PAGE_BYTES = 8 * 1024 * 1024;
+
+/** Outcomes held for one identity, and their size. */
+export interface Held {
+  count: number;
+  bytes: number;
+}
+
+export const NOTHING_HELD: Held = { count: 0, bytes: 0 };
+
+export function addHeld(a: Held, b: Held): Held {
+  return { count: a.count + b.count, bytes: a.bytes + b.bytes };
+}
+
+/** True when the identity may not send new requests until it acks some outcomes. */
+export function atCap(held: Held): boolean {
+  return held.count >= MAX_HELD_OUTCOMES || held.bytes >= MAX_HELD_BYTES;
+}
+
+/** The message of the `too_many_in_flight` refusal of a request from an identity at its cap. */
+export function capMessage(held: Held): string {
+  return (
+    `${held.count} outcomes (${held.bytes} bytes) wait for this client's acknowledgement; ` +
+    `new requests are refused until it acks them (limit ${MAX_HELD_OUTCOMES} outcomes or ` +
+    `${MAX_HELD_BYTES} bytes)`
+  );
+}
+
+/** What keeping an outcome of `textLength` in memory costs the memory budgets. */
+export function memoryCost(textLength: number): number {
+  return textLength + MEMORY_ENTRY_OVERHEAD;
+}
+
+/**
+ * Whether an outcome costing `cost` fits in memory, given what the identity (`identityBytes`)
+ * and everyone (`totalBytes`) keep there already.
+ */
+export function fitsInMemory(identityBytes: number, totalBytes: number, cost: number): boolean {
+  return (
+    identityBytes + cost <= MEMORY_BYTES_PER_IDENTITY && totalBytes + cost <= MEMORY_BYTES_TOTAL
+  );
+}
