@@ -1,7 +1,7 @@
 /**
  * Pure mapping from a queue's answer to `enqueue` into the frames a client receives: `accepted`
  * with the deadline, or a typed `error`. Every request gets exactly one answer, even when the queue
- * left one out or the RPC failed; the answers to resend probes (request-admission.ts) too. Used by
+ * left one out or the RPC failed. Used by
  * exchange-do.ts.
  */
 
@@ -34,22 +34,4 @@ export function answersFor(requests: readonly RequestFrame[], outcomes: EnqueueO
 export function unreachableAnswers(requests: readonly RequestFrame[], queue: string): Frame[] {
   const message = `queue ${queue} is unavailable; retry later`;
   return requests.map((request) => errorFrame(ERROR_CODE.internal, message, request.id));
-}
-
-/**
- * The answers to resend probes of an identity at its outbox cap: a re-send of a request the queue
- * holds is `accepted` (its stored deadline); anything else the queue refused is refused with
- * `too_many_in_flight` and `refusal` (the queue stored nothing); an `internal` failure stays one
- * (the SDK sends the request again later).
- */
-export function probeAnswers(
-  requests: readonly RequestFrame[],
-  outcomes: EnqueueOutcome[],
-  refusal: string,
-): Frame[] {
-  return answersFor(requests, outcomes).map((frame) =>
-    frame.type === "error" && frame.code !== ERROR_CODE.internal
-      ? errorFrame(ERROR_CODE.tooManyInFlight, refusal, frame.id)
-      : frame,
-  );
 }

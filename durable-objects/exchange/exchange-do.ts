@@ -23,7 +23,12 @@ import {
 } from "../../protocol/index.js";
 import type { Env } from "../../src/env.js";
 import { errorResponse, isWebSocketUpgrade, upgradeRequired } from "../../src/http-error.js";
-import { type ExchangeRpc, FORWARD_HEADERS, type Outcome } from "../shared/contracts.js";
+import {
+  type EnqueueInput,
+  type ExchangeRpc,
+  FORWARD_HEADERS,
+  type Outcome,
+} from "../shared/contracts.js";
 import type {
   HttpAwaitAnswer,
   HttpAwaitInput,
@@ -46,7 +51,7 @@ import {
 import { alarmNoLaterThan, authorizedPrincipal, sweepExpiredClients } from "./client-expiry.js";
 import { errorFrame, planClientMessage } from "./client-message.js";
 import { DeferredAcks } from "./deferred-acks.js";
-import { answersFor, probeAnswers, unreachableAnswers } from "./enqueue-answers.js";
+import { answersFor, unreachableAnswers } from "./enqueue-answers.js";
 import { EnqueueBatcher } from "./enqueue-batcher.js";
 import { packFrames } from "./frame-batches.js";
 import { HttpClients } from "./http-clients.js";
@@ -61,7 +66,7 @@ import {
   REPLAY_PAGE_FRAMES,
 } from "./outbox-limits.js";
 import { afterAcks, cursorAfter, type ReplayCursor, takePage } from "./replay-pages.js";
-import { admitCancels, admitRequests, resendProbe } from "./request-admission.js";
+import { admitCancels, admitRequests } from "./request-admission.js";
 import { closeQuietly, sendFrames, sendText } from "./socket-io.js";
 
 /** Close code for a socket whose attachment cannot be read (internal error: reconnect). */
@@ -251,26 +256,22 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
 
   /**
    * One RPC per queue; every request gets `accepted` or a typed `error`. With `capped` (the
-   * identity is at its outbox cap), each request goes as a resend probe: a re-send of a request
-   * the queue holds is answered, a new one is refused with `too_many_in_flight` and `capped`.
+   * identity is at its outbox cap), the queue answers only re-sends of requests it holds and
+   * refuses new ones with `too_many_in_flight` and `capped` (EnqueueInput.resendsOnly).
    */
   private async enqueueAll(
     identity: string,
     groups: ReadonlyMap<string, RequestFrame[]>,
     capped: string | undefined,
   ): Promise<Frame[]> {
-    const limits = this.settings.limits;
     const answers = await Promise.all(
       [...groups].map(async ([queue, requests]) => {
         try {
           const object = this.queueObject(queue, identity);
-          const sent =
-            capped === undefined ? requests : requests.map((r) => resendProbe(r, limits));
-          const input = { queue, from: identity, requests: sent };
+          const input: EnqueueInput = { queue, from: identity, requests };
+          if (capped !== undefined) input.resendsOnly = capped;
           const outcomes = await this.enqueues.enqueue(object, input);
-          return capped === undefined
-            ? answersFor(requests, outcomes)
-            : probeAnswers(requests, outcomes, capped);
+          return answersFor(requests, outcomes);
         } catch (error) {
           logFault("enqueue_failed", queue, error);
           return unreachableAnswers(requests, queue);

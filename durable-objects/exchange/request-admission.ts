@@ -5,14 +5,12 @@
  * already: a re-send after a reconnect is answered, not refused), and a request from a token without
  * the client role, or for a queue the token does not allow, is refused with `forbidden`. Refusals are per request: the rest of the batch
  * proceeds. Cancels are admitted the same way, and take a token too. Also resolves the
- * principal of a socket from its attachment, and turns the requests of an identity at its outbox
- * cap into resend probes (`resendProbe`). Used by exchange-do.ts and client-expiry.ts.
+ * principal of a socket from its attachment. Used by exchange-do.ts and client-expiry.ts.
  */
 import {
   allowsQueue,
   ERROR_CODE,
   type ErrorFrame,
-  type Limits,
   type Principal,
   type RequestFrame,
 } from "../../protocol/index.js";
@@ -111,22 +109,4 @@ export function admitCancels(
     } else admitted.push(cancel);
   }
   return { cancels: admitted, refused };
-}
-
-/**
- * What the exchange sends a queue for a request of an identity at its outbox cap
- * (outbox-limits.ts), which may be a re-send of a request the queue holds (the SDK re-sends every
- * unfinished request after a reconnect, while the replay of its outbox is still paging): the same
- * request with a timeout one millisecond over the longest the queue allows. The queue refuses it
- * as a new request (`bad_request`), stores nothing, and answers a re-send of a request it holds as
- * it always does, `accepted` with the stored deadline (enqueue.ts: "a resend of a stored request
- * is answered as stored, even when a new one would be refused"). The exchange, which cannot see
- * the queue's requests, so learns which is which: `probeAnswers` (enqueue-answers.ts) turns the
- * refusals into `too_many_in_flight`.
- */
-export function resendProbe(
-  request: RequestFrame,
-  limits: Pick<Limits, "maxTimeoutMs">,
-): RequestFrame {
-  return { ...request, timeout: limits.maxTimeoutMs + 1 };
 }

@@ -4,7 +4,8 @@
  * or refuses new ones (enqueue-rules.ts) and inserts them, all in one statement: the insert
  * itself finds a resend (its unique ids conflict), and only a resend or a refusal looks the
  * stored deadline up. Admitted requests count against the depth and in-flight limits as they
- * are admitted, before the insert tells resends apart. Runs inside one transaction; used by
+ * are admitted, before the insert tells resends apart. With `resendsOnly` (the client's outcomes
+ * wait unacked in the exchange), only resends are answered and the rest refused. Runs inside one transaction; used by
  * queue-do.ts (`enqueueAll`, for the exchange's RPC) and link-enqueues.ts (`enqueueDecoded`, for
  * frames a queue link already decoded and validated).
  */
@@ -48,6 +49,12 @@ export function enqueueAll(input: EnqueueInput, deps: EnqueueDeps): EnqueueOutco
     const message = result.ok ? "not a request" : result.error.message;
     return refused(readId(raw), { code: ERROR_CODE.badRequest, message });
   });
+  if (typeof input.resendsOnly === "string") {
+    const error = { code: ERROR_CODE.tooManyInFlight, message: input.resendsOnly.slice(0, 512) };
+    return decoded.map((r) =>
+      "type" in r ? (resent(deps.store, input.from, r.id) ?? refused(r.id, error)) : r,
+    );
+  }
   return enqueueDecoded(input.queue, input.from, decoded, deps);
 }
 

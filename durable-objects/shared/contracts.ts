@@ -33,6 +33,13 @@ export interface EnqueueInput {
   /** The client's identity, from its authenticated connection. */
   from: string;
   requests: RequestFrame[];
+  /**
+   * Set while the client may only re-send (the exchange holds too many of its outcomes unacked,
+   * outbox-limits.ts): a request the queue holds is answered as stored; any other is refused with
+   * `too_many_in_flight` and this message, and nothing is stored. A queue object from before this
+   * field ignores it (it stores new requests: the cap then holds only after a rollout completes).
+   */
+  resendsOnly?: string;
 }
 
 /** Per request, in order: stored (with its deadline), or refused with a typed error. */
@@ -48,7 +55,8 @@ export interface Outcome {
   frame: ReplyFrame | ErrorFrame;
   /**
    * Set by a queue in `memory` delivery mode (queue-modes.ts): the exchange keeps this outcome in
-   * memory only (for resume while the object lives) and never writes it to its outbox table.
+   * memory (for resume while the object lives) rather than in its outbox table, unless its memory
+   * budget is spent (outbox-limits.ts): then it goes to the table like any other.
    */
   memory?: true;
 }

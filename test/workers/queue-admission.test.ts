@@ -57,3 +57,31 @@ describe("QueueDO admission after a restart (durable)", () => {
     expect(again).toMatchObject({ ok: true });
   });
 });
+
+describe.each([
+  { mode: "durable", queue: "adm-resends" },
+  { mode: "memory", queue: "mem-adm-resends" },
+])("QueueDO enqueue with resendsOnly ($mode)", ({ queue }) => {
+  it("answers a request it holds as stored, refuses a new one with the given message, and stores nothing", async () => {
+    const [stored] = await enqueueMany(queue, "carol", "kept", 1);
+    if (!stored?.ok) throw new Error("not stored");
+    const resendsOnly = "outcomes wait for your ack";
+    const answers = await queueStub(queue).enqueue({
+      queue,
+      from: "carol",
+      requests: [request("kept-0", queue), request("new-0", queue)],
+      resendsOnly,
+    });
+    expect(answers).toEqual([
+      { id: "kept-0", ok: true, deadline: stored.deadline },
+      { id: "new-0", ok: false, error: { code: "too_many_in_flight", message: resendsOnly } },
+    ]);
+    // new-0 was not stored: sent again without the flag, it is a new request.
+    const [later] = await enqueueMany(queue, "carol", "new", 1);
+    expect(later).toMatchObject({ ok: true });
+    const server = await TestServer.connect(queue, "w-resends", 10);
+    const ids = [(await server.next("dispatch")).id, (await server.next("dispatch")).id];
+    expect(ids).toHaveLength(2);
+    server.close();
+  });
+});

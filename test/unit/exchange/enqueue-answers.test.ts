@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
   answersFor,
-  probeAnswers,
   unreachableAnswers,
 } from "../../../durable-objects/exchange/enqueue-answers.js";
 import { encodeBody, type RequestFrame } from "../../../protocol/index.js";
@@ -46,33 +45,5 @@ describe("unreachableAnswers", () => {
       expect(answer).toMatchObject({ type: "error", id: requests[i]?.id, code: "internal" });
       expect(answer).toHaveProperty("message", expect.stringContaining("q"));
     }
-  });
-});
-
-describe("probeAnswers", () => {
-  it("answers a re-send the queue holds, refuses new requests with too_many_in_flight, keeps internal failures", () => {
-    const answers = probeAnswers(
-      requests,
-      [
-        { id: "a", ok: true, deadline: 1234 },
-        {
-          id: "b",
-          ok: false,
-          error: { code: "bad_request", message: "timeout must be 1 to N ms" },
-        },
-        { id: "c", ok: false, error: { code: "internal", message: "internal error" } },
-      ],
-      "outcomes wait for acknowledgement",
-    );
-    expect(answers).toEqual([
-      { type: "accepted", id: "a", deadline: 1234 },
-      {
-        type: "error",
-        id: "b",
-        code: "too_many_in_flight",
-        message: "outcomes wait for acknowledgement",
-      },
-      { type: "error", id: "c", code: "internal", message: "internal error" },
-    ]);
   });
 });

@@ -5,7 +5,6 @@ import {
   admitCancels,
   admitRequests,
   attachmentPrincipal,
-  resendProbe,
 } from "../../../durable-objects/exchange/request-admission.js";
 import { devPrincipal, storePrincipal } from "../../../durable-objects/shared/principal-header.js";
 import type { RateDecision } from "../../../durable-objects/shared/token-bucket.js";
@@ -107,12 +106,5 @@ describe("the principal of a client socket", () => {
     const old = newAttachment("alice", "c1");
     expect(attachmentPrincipal(old, true)).toEqual(devPrincipal("alice"));
     expect(attachmentPrincipal(old, false)).toBeUndefined();
-  });
-});
-
-describe("resendProbe", () => {
-  it("asks for a timeout one millisecond over the longest a queue allows, so only a re-send is accepted", () => {
-    const probe = resendProbe({ ...req("a", "resize"), timeout: 5_000 }, { maxTimeoutMs: 300_000 });
-    expect(probe).toEqual({ ...req("a", "resize"), timeout: 300_001 });
   });
 });
