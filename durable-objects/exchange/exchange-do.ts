@@ -154,7 +154,12 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
   }
 
   /** Sends `ws` the next page of `identity`'s outbox after key `after`; returns the new cursor. */
-  private sendPage(ws: WebSocket, identity: string, after: number): ReplayCursor | undefined {
+  private sendPage(
+    ws: WebSocket,
+    identity: string,
+    after: number,
+    outstanding = 0,
+  ): ReplayCursor | undefined {
     const sources = [
       // One more than a page, so a full page can tell that more is left.
       this.outbox.after(identity, after, REPLAY_PAGE_FRAMES + 1),
@@ -162,7 +167,7 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     ];
     const page = takePage(after, sources, REPLAY_PAGE_FRAMES, REPLAY_PAGE_BYTES);
     for (const message of packFrames(page.texts)) sendText(ws, message);
-    return cursorAfter(page);
+    return cursorAfter(page, outstanding);
   }
 
   /** Writes `ws`'s replay cursor (undefined: the replay is over) to its attachment. */
@@ -185,7 +190,9 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     acks: number,
   ): void {
     const { cursor, due } = afterAcks(replay, acks);
-    const next = due ? this.sendPage(ws, attachment.identity, cursor.after) : cursor;
+    const next = due
+      ? this.sendPage(ws, attachment.identity, cursor.after, cursor.outstanding)
+      : cursor;
     this.setReplay(ws, attachment, next);
   }
 

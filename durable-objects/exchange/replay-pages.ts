@@ -3,9 +3,10 @@
  * increasing sequence (outbox.ts `OutboxKeys`), in the SQLite outbox and in memory alike, so
  * "what this socket still has to get" is one number: the key of the last outcome it was sent.
  * A page takes the outcomes after it from both outboxes in key order (the order they were
- * stored), bounded in count and bytes; the next page goes once the client has acked half of the
- * previous one (the SDK acks every outcome; half, so a few outcomes it does not ack cannot stall
- * it, and the next page is on its way while the client acks the rest). While a socket replays,
+ * stored), bounded in count and bytes; the next page goes once what the client was sent and has
+ * not acked is down to half a page (the SDK acks every outcome; half, so the next page is on its
+ * way while the client acks the rest): at most a page and a half unacked on the wire, however
+ * the client splits its acks. While a socket replays,
  * outcomes that arrive are only stored: with keys after every page sent so far, they come in a
  * later page, never before older ones. The cursor lives in the socket's attachment, so a
  * hibernation between pages loses nothing. Used by exchange-do.ts and client-attachment.ts.
@@ -26,11 +27,14 @@ export interface Page {
   more: boolean;
 }
 
-/** How far a socket's replay got: sent up to key `after`; `acked` ids of `sent` came back. */
+/**
+ * How far a socket's replay got: sent up to key `after`; `outstanding` outcomes sent and not
+ * acked yet (never below 0: acks of other outcomes count too); `page`, the last page's size.
+ */
 export interface ReplayCursor {
   after: number;
-  sent: number;
-  acked: number;
+  outstanding: number;
+  page: number;
 }
 
 /**
@@ -95,9 +99,14 @@ function nextAfter(it: Iterator<PendingOutcome>, after: number): PendingOutcome 
   return undefined;
 }
 
-/** The cursor after sending `page`: undefined when the replay is over (nothing was left). */
-export function cursorAfter(page: Page): ReplayCursor | undefined {
-  return page.more ? { after: page.last, sent: page.texts.length, acked: 0 } : undefined;
+/**
+ * The cursor after sending `page` with `outstanding` outcomes of earlier pages still unacked:
+ * undefined when the replay is over (nothing was left).
+ */
+export function cursorAfter(page: Page, outstanding = 0): ReplayCursor | undefined {
+  if (!page.more) return undefined;
+  const size = page.texts.length;
+  return { after: page.last, outstanding: outstanding + size, page: size };
 }
 
 /** The cursor once the client acked `ids` more outcomes, and whether the next page is due. */
@@ -105,15 +114,15 @@ export function afterAcks(
   cursor: ReplayCursor,
   ids: number,
 ): { cursor: ReplayCursor; due: boolean } {
-  const acked = cursor.acked + ids;
-  return { cursor: { ...cursor, acked }, due: acked * 2 >= cursor.sent };
+  const outstanding = Math.max(0, cursor.outstanding - ids);
+  return { cursor: { ...cursor, outstanding }, due: outstanding * 2 <= cursor.page };
 }
 
 /** Validates a cursor read back from an attachment. */
 export function readReplayCursor(value: unknown): ReplayCursor | undefined {
   if (!isRecord(value)) return undefined;
-  const { after, sent, acked } = value;
-  if (!isNonNegativeInteger(after) || !isNonNegativeInteger(sent)) return undefined;
-  if (!isNonNegativeInteger(acked)) return undefined;
-  return { after, sent, acked };
+  const { after, outstanding, page } = value;
+  if (!isNonNegativeInteger(after) || !isNonNegativeInteger(outstanding)) return undefined;
+  if (!isNonNegativeInteger(page)) return undefined;
+  return { after, outstanding, page };
 }

@@ -1,6 +1,7 @@
 /**
  * The exchange's paged outbox replay in workerd (replay-pages.ts): a reconnecting client gets its
- * pending outcomes a page at a time, the next page once it acked half of the previous one, each
+ * pending outcomes a page at a time, the next page once what it has not acked is down to half a
+ * page (so never more than a page and a half in flight, however it splits its acks), each
  * outcome once and in the order stored; outcomes that arrive meanwhile come after the replay,
  * never before older ones; and the cursor, kept in the socket's attachment, survives a wake-up.
  */
@@ -51,6 +52,30 @@ describe("outbox replay in pages", () => {
     const all = [...first, ...second, ...third];
     expect(all).toEqual(idsOf(pending));
     expect(new Set(all).size).toBe(all.length);
+    socket.close();
+  });
+
+  it("keeps at most a page and a half unacked on the wire when the client acks in small pieces", async () => {
+    const total = 6_000;
+    const body = encodeBody("y".repeat(4 * 1024));
+    await exchange().deliver(
+      Array.from({ length: total }, (_, i) => ({
+        to: "chunky",
+        frame: { type: "reply" as const, id: `c-${i}`, body },
+      })),
+    );
+    const { socket } = await TestSocket.client("chunky");
+    let acked = 0;
+    let most = 0;
+    while (acked < total) {
+      // As the SDK does for outcomes that came in several messages: an ack per piece.
+      const batch = await socket.take(Math.min(250, total - acked));
+      socket.send({ type: "ack", ids: batch.map(idOf) });
+      acked += batch.length;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      most = Math.max(most, socket.buffered);
+    }
+    expect(most).toBeLessThanOrEqual(REPLAY_PAGE_FRAMES * 1.5);
     socket.close();
   });
 

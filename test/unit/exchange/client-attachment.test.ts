@@ -19,7 +19,7 @@ describe("client attachment", () => {
 
   it("reads back an attachment carrying a replay cursor, and refuses a malformed one", () => {
     const attachment = newAttachment("alice", "c-1");
-    attachment.replay = { after: 1_795_989_819_570_005, sent: 1_000, acked: 12 };
+    attachment.replay = { after: 1_795_989_819_570_005, outstanding: 988, page: 1_000 };
     expect(readAttachment(structuredClone(attachment))).toEqual(attachment);
     expect(readAttachment({ ...attachment, replay: { after: "7" } })).toBeUndefined();
   });

@@ -68,30 +68,55 @@ describe("takePage", () => {
 });
 
 describe("the next page", () => {
-  it("is due once the client acked half of the page sent", () => {
-    const cursor = { after: 7, sent: 1_000, acked: 0 };
+  it("is due once what was sent and not acked is down to half a page", () => {
+    const cursor = { after: 7, outstanding: 1_000, page: 1_000 };
     const some = afterAcks(cursor, 499);
-    expect(some).toEqual({ cursor: { after: 7, sent: 1_000, acked: 499 }, due: false });
+    expect(some).toEqual({ cursor: { after: 7, outstanding: 501, page: 1_000 }, due: false });
     expect(afterAcks(some.cursor, 1).due).toBe(true);
   });
 
-  it("starts each page's count afresh", () => {
+  it("counts what earlier pages left unacked", () => {
     const page = takePage(0, [outcomes([1, 2, 3, 4])], 2, 1_000);
-    expect(cursorAfter(page)).toEqual({ after: 2, sent: 2, acked: 0 });
+    expect(cursorAfter(page, 1)).toEqual({ after: 2, outstanding: 3, page: 2 });
+  });
+
+  it("keeps at most a page and a half unacked, however the client splits its acks", () => {
+    for (const ackSize of [1, 100, 250, 333, 500, 1_000]) {
+      const stored = Array.from({ length: 20_000 }, (_, i) => i + 1);
+      let cursor = cursorAfter(takePage(0, [outcomes(stored)], 1_000, 1e9));
+      let sent = 1_000;
+      let acked = 0;
+      let most = sent;
+      while (cursor !== undefined && acked < stored.length) {
+        const ids = Math.min(ackSize, sent - acked);
+        acked += ids;
+        const step = afterAcks(cursor, ids);
+        cursor = step.cursor;
+        if (step.due) {
+          const page = takePage(cursor.after, [outcomes(stored)], 1_000, 1e9);
+          sent += page.texts.length;
+          cursor = cursorAfter(page, cursor.outstanding);
+        }
+        most = Math.max(most, sent - acked);
+      }
+      expect(most).toBeLessThanOrEqual(1_500);
+      expect(sent).toBe(stored.length);
+    }
   });
 });
 
 describe("readReplayCursor", () => {
   it("reads back a cursor it wrote", () => {
-    const cursor = { after: 1_795_989_819_570_005, sent: 1_000, acked: 3 };
+    const cursor = { after: 1_795_989_819_570_005, outstanding: 997, page: 1_000 };
     expect(readReplayCursor(structuredClone(cursor))).toEqual(cursor);
   });
 
   it.each([
     ["null", null],
-    ["a negative key", { after: -1, sent: 1, acked: 0 }],
-    ["a fraction", { after: 1.5, sent: 1, acked: 0 }],
-    ["a missing count", { after: 1, sent: 1 }],
+    ["a negative key", { after: -1, outstanding: 1, page: 1 }],
+    ["a fraction", { after: 1.5, outstanding: 1, page: 1 }],
+    ["a missing count", { after: 1, outstanding: 1 }],
+    ["an older cursor's shape", { after: 1, sent: 1, acked: 0 }],
   ])("refuses %s", (_name, value) => {
     expect(readReplayCursor(value)).toBeUndefined();
   });
