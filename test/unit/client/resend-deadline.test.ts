@@ -81,7 +81,7 @@ describe("re-send deadline (WebSocket)", () => {
 
 describe("refused re-sends", () => {
   /** A request the relay accepted, then a reconnect whose re-send the relay refuses with `code`. */
-  async function refusedResend(code: "rate_limited" | "internal") {
+  async function refusedResend(code: "rate_limited" | "internal" | "too_many_in_flight") {
     const peer = await open();
     const reply = peer.request("jobs", "a", { timeout: 20_000 });
     await settle();
@@ -104,6 +104,23 @@ describe("refused re-sends", () => {
     expect(sent[2]?.timeout).toBeLessThan(sent[1]?.timeout ?? 0);
     relay.latest(CONNECT).deliver({ type: "reply", id, body: encodeBody("done") });
     expect(await reply).toBe("done");
+  });
+
+  it("sends a re-send refused too_many_in_flight (outcomes wait unacked) again later, and gets its reply", async () => {
+    const { reply, id } = await refusedResend("too_many_in_flight");
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(requests()).toHaveLength(3);
+    relay.latest(CONNECT).deliver({ type: "reply", id, body: encodeBody("done") });
+    expect(await reply).toBe("done");
+  });
+
+  it("settles too_many_in_flight when it answers a request's first send", async () => {
+    const peer = await open();
+    const pending = failure(peer.request("jobs", "a"));
+    await settle();
+    const id = requests()[0]?.id ?? "";
+    relay.latest(CONNECT).deliver({ type: "error", id, code: "too_many_in_flight", message: "" });
+    expect((await pending).code).toBe("too_many_in_flight");
   });
 
   it("sends a re-send refused internal (queue unavailable) again later, not settling it", async () => {
