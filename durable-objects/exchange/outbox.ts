@@ -177,14 +177,20 @@ export class Outbox {
     }
   }
 
-  /** Deletes rows created before `cutoff`; returns how many went. */
+  /** Deletes rows created before `cutoff`, taking them off the counts; returns how many went. */
   purge(cutoff: number): number {
-    const purged = this.storage.sql.exec(
-      "DELETE FROM outbox WHERE created < ?",
+    const gone = this.storage.sql.exec(
+      "DELETE FROM outbox WHERE created < ? RETURNING identity, size",
       cutoff,
-    ).rowsWritten;
-    // Counts are read again when next asked for.
-    if (purged > 0) this.counted.clear();
+    );
+    let purged = 0;
+    for (const row of gone) {
+      purged++;
+      const held = typeof row.identity === "string" ? this.counted.get(row.identity) : undefined;
+      if (held === undefined) continue;
+      held.count = Math.max(0, held.count - 1);
+      held.bytes = Math.max(0, held.bytes - (typeof row.size === "number" ? row.size : 0));
+    }
     return purged;
   }
 

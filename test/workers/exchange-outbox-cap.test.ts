@@ -151,6 +151,34 @@ describe("the exchange's cap on unacked outcomes per identity", () => {
     expect(await outboxIds("spender-2")).toEqual([]);
   });
 
+  it("takes purged outcomes off the identity's count: a capped identity whose old outcomes expire is admitted again", async () => {
+    await exchange().deliver(replies("expiring", MAX_HELD_OUTCOMES));
+    const first = await TestSocket.client("expiring");
+    await first.socket.take(REPLAY_PAGE_FRAMES);
+    first.socket.send(request("while-capped", "cap-expire"));
+    expect(await first.socket.next()).toMatchObject({ ...capRefusal, id: "while-capped" });
+    first.socket.close();
+    await first.socket.closed;
+
+    await runInDurableObject(exchange(), (_instance, state) => {
+      const past = Date.now() - RESUME_WINDOW_MS - 1_000;
+      state.storage.sql.exec(
+        "UPDATE outbox SET created = ? WHERE identity = 'expiring' AND rowid IN (SELECT rowid FROM outbox WHERE identity = 'expiring' ORDER BY rowid LIMIT 10)",
+        past,
+      );
+    });
+    expect(await runDurableObjectAlarm(exchange())).toBe(true);
+    const held = await runInDurableObject(exchange(), (instance: ExchangeDO) =>
+      (instance as unknown as { held(identity: string): { count: number } }).held("expiring"),
+    );
+    expect(held.count).toBe(MAX_HELD_OUTCOMES - 10);
+    const second = await TestSocket.client("expiring");
+    await second.socket.take(REPLAY_PAGE_FRAMES);
+    second.socket.send(request("after-purge", "cap-expire"));
+    expect(await second.socket.next()).toMatchObject({ type: "accepted", id: "after-purge" });
+    second.socket.close();
+  });
+
   it("adds the size column to an outbox table made before it, keeping its rows in order", async () => {
     const legacy = env.EXCHANGE.getByName("exchange-legacy");
     const rows = await runInDurableObject(legacy, async (_instance, state) => {
