@@ -238,7 +238,7 @@ export class SocketPeer implements Peer {
       WebSocket: this.#setup.WebSocket,
       backoff: this.#setup.backoff,
       busy: () => this.#requester.size > 0,
-      pendingFor: (queue) => this.#requester.hasPendingFor(queue),
+      pendingQueues: () => this.#requester.pendingQueues(),
       flushAcks: () => this.#requester.flushAcks(),
       events: {
         // First welcome: send what never went out; after a drop: re-send all of the queue's.

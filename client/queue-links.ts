@@ -9,7 +9,7 @@
  *
  * Links are bounded, so a long-lived peer that sends to many queues (per-job, per-tenant) does not
  * keep a socket per queue forever. A link is closed (code 1000, by the SDK: no status, no error)
- * once it is idle: no request of the peer's for its queue is pending (`pendingFor`) and nothing
+ * once it is idle: no request of the peer's for its queue is pending (`pendingQueues`) and nothing
  * was sent or received on it for LINK_IDLE_CLOSE_MS; one timer sweeps every LINK_SWEEP_MS while
  * any link is open. At most MAX_QUEUE_LINKS links are open at once: a new queue's link replaces
  * the least recently used idle one (no pending request, however recently used); with none idle,
@@ -46,8 +46,8 @@ export interface QueueLinksSetup {
   backoff: BackoffOptions;
   /** True while the peer awaits outcomes: links then ping faster (connection.ts `busy`). */
   busy?: () => boolean;
-  /** True while the peer has a request for `queue` unfinished: its link is then never closed. */
-  pendingFor(queue: string): boolean;
+  /** The queues the peer has requests unfinished for: their links are never closed. */
+  pendingQueues(): ReadonlySet<string>;
   /** Sends the acks gathered so far, before an idle link closes (Requester.flushAcks). */
   flushAcks(): void;
   events: QueueLinkEvents;
@@ -67,6 +67,8 @@ export const LINK_SWEEP_MS = 60_000;
  * with none idle, that queue's requests go over /v1/connect (links only save the exchange hop).
  */
 export const MAX_QUEUE_LINKS = 64;
+/** How long after finding every link busy the next new queue's link waits to look again. */
+export const NO_ROOM_RECHECK_MS = 1_000;
 /** Most exchange-only queues remembered; the oldest is forgotten first (its link is tried again). */
 export const MAX_EXCHANGE_ONLY = 1_000;
 
@@ -87,6 +89,8 @@ export class QueueLinks {
   readonly #closing = new Set<Promise<void>>();
   /** The sweep for idle links: set while any link is open. */
   #sweep: TimerHandle | undefined;
+  /** Until then (epoch ms), no link is idle enough to make room: see #makeRoom. */
+  #noRoomUntil = 0;
   #closed = false;
 
   constructor(setup: QueueLinksSetup) {
@@ -102,7 +106,7 @@ export class QueueLinks {
     const existing = this.#links.get(route);
     if (existing !== undefined) existing.usedAt = Date.now();
     if (this.#closed || existing !== undefined || this.#exchangeOnly.has(queue)) return;
-    if (this.#links.size >= MAX_QUEUE_LINKS && !this.#closeLeastRecentlyUsed()) return;
+    if (this.#links.size >= MAX_QUEUE_LINKS && !this.#makeRoom()) return;
     const entry: LinkEntry = { queue, connection: this.#open(queue, route), usedAt: Date.now() };
     // A link whose socket could not even be built has ended already, inside #open().
     if (this.#exchangeOnly.has(queue)) return;
@@ -174,16 +178,27 @@ export class QueueLinks {
     this.#setup.events.terminated(queue, error);
   }
 
-  /** Whether `entry`'s link carries nothing now: no request for its queue is pending. */
-  #idle(entry: LinkEntry): boolean {
-    return !this.#setup.pendingFor(entry.queue);
+  /**
+   * Makes room for a new link by closing the least recently used idle one; false when none is
+   * idle. Having found none, it looks again only after NO_ROOM_RECHECK_MS: each look scans the
+   * peer's pending requests, and a peer busy on more than MAX_QUEUE_LINKS queues would otherwise
+   * pay for one at every request.
+   */
+  #makeRoom(): boolean {
+    const now = Date.now();
+    if (now < this.#noRoomUntil) return false;
+    if (this.#closeLeastRecentlyUsed()) return true;
+    this.#noRoomUntil = now + NO_ROOM_RECHECK_MS;
+    return false;
   }
 
   /** Closes the least recently used idle link to make room for another; false when none is idle. */
   #closeLeastRecentlyUsed(): boolean {
+    const pending = this.#setup.pendingQueues();
     let oldest: [Route, LinkEntry] | undefined;
     for (const [route, entry] of this.#links) {
-      if (this.#idle(entry) && (oldest === undefined || entry.usedAt < oldest[1].usedAt)) {
+      const idle = !pending.has(entry.queue);
+      if (idle && (oldest === undefined || entry.usedAt < oldest[1].usedAt)) {
         oldest = [route, entry];
       }
     }
@@ -215,8 +230,11 @@ export class QueueLinks {
     this.#sweep = startTimer(() => {
       this.#sweep = undefined;
       const idleSince = Date.now() - LINK_IDLE_CLOSE_MS;
+      const pending = this.#setup.pendingQueues();
       this.#closeIdle(
-        [...this.#links].filter(([, entry]) => entry.usedAt <= idleSince && this.#idle(entry)),
+        [...this.#links].filter(
+          ([, entry]) => entry.usedAt <= idleSince && !pending.has(entry.queue),
+        ),
       );
       if (this.#links.size > 0) this.#startSweep();
     }, LINK_SWEEP_MS);

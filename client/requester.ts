@@ -151,10 +151,11 @@ export class Requester {
     return this.#pending.size;
   }
 
-  /** Whether a request to `queue` is unfinished (a scan: for queue-links.ts's idle sweep). */
-  hasPendingFor(queue: string): boolean {
-    for (const entry of this.#pending.values()) if (entry.frame.queue === queue) return true;
-    return false;
+  /** The queues with unfinished requests (a scan: for queue-links.ts's idle checks). */
+  pendingQueues(): Set<string> {
+    const queues = new Set<string>();
+    for (const entry of this.#pending.values()) queues.add(entry.frame.queue);
+    return queues;
   }
 
   request(queue: string, body: Body, options: RequestOptions = {}): Promise<Body> {

@@ -11,6 +11,7 @@ import {
   LINK_SWEEP_MS,
   MAX_EXCHANGE_ONLY,
   MAX_QUEUE_LINKS,
+  NO_ROOM_RECHECK_MS,
 } from "../../../client/queue-links.js";
 import { encodeBody } from "../../../protocol/index.js";
 import { closePeers, FakeRelay, type FakeSocket, settle } from "./fake-relay.js";
@@ -268,10 +269,12 @@ describe("queue links: at most MAX_QUEUE_LINKS", () => {
     expect(openLinks()).toHaveLength(MAX_QUEUE_LINKS);
     extra.socket.deliver({ type: "reply", id: extra.id, body: encodeBody("via exchange") });
     expect(await extra.reply).toBe("via exchange");
-    // Once q5's request is answered, its link makes room at extra's next request.
+    // Once q5's request is answered, its link makes room at extra's next request (having found
+    // none idle, the links look again only after NO_ROOM_RECHECK_MS).
     const q5 = busy[5];
     q5?.socket.deliver({ type: "reply", id: q5.id, body: encodeBody("done") });
     await q5?.reply;
+    await vi.advanceTimersByTimeAsync(NO_ROOM_RECHECK_MS);
     await send(peer, "extra", "extra-2");
     expect(relay.latest(linkOf("q5")).closedBy?.code).toBe(1000);
     expect(relay.socketsAt(linkOf("extra"))).toHaveLength(1);
