@@ -19,7 +19,7 @@ import { admitCancels, admitRequests } from "../exchange/request-admission.js";
 import { connectionRefusal } from "../shared/token-expiry.js";
 import type { LinkAttachment } from "./link-attachment.js";
 import type { LinkEnqueues } from "./link-enqueues.js";
-import { type Link, MAX_UNACKED_PER_LINK } from "./link-registry.js";
+import type { Link } from "./link-registry.js";
 import type { QueueSettler } from "./queue-settle.js";
 import type { QueueState } from "./queue-state.js";
 import { closeQuietly } from "./server-socket.js";
@@ -98,18 +98,13 @@ function planLinkMessage(
     const ids = asked.map((r) => r.id);
     state.delivery.askedAgain(identity, ids, connId, Date.now());
   }
-  const isStored = (request: RequestFrame) =>
-    state.store.findRid(identity, request.id) !== undefined;
-  if (asked !== undefined && link.unacked >= MAX_UNACKED_PER_LINK) {
-    mine.set(queue, refuseWhileUnacked(asked, isStored, refused));
-  }
   // A re-send of a request this queue holds costs no token: refusing it would tell the client
   // rate_limited about a request that runs anyway.
   const admitted = admitRequests(
     mine,
     link.principal,
     () => state.rateLimiter.take(identity),
-    isStored,
+    (request) => state.store.findRid(identity, request.id) !== undefined,
   );
   const ownCancels = plan.cancels.filter((c) => {
     if (c.queue !== queue) refused.push(otherQueue(queue, c.id));
@@ -119,24 +114,6 @@ function planLinkMessage(
   refused.push(...admitted.refused, ...cancels.refused);
   const requests = admitted.enqueues.get(queue) ?? [];
   return { refused, requests, cancels: cancels.cancels.map((c) => c.id) };
-}
-
-/**
- * A link holding MAX_UNACKED_PER_LINK outcomes its client has not acked takes no new request
- * (`too_many_in_flight`) until the client acks: their outcomes would only pile up in the
- * exchange. Re-sends of stored requests still pass (they are answered, not run again).
- */
-function refuseWhileUnacked(
-  requests: RequestFrame[],
-  isStored: (request: RequestFrame) => boolean,
-  refused: ErrorFrame[],
-): RequestFrame[] {
-  const message = `${MAX_UNACKED_PER_LINK} outcomes on this link wait for your ack: ack them to send more`;
-  return requests.filter((request) => {
-    if (isStored(request)) return true;
-    refused.push(errorFrame(ERROR_CODE.tooManyInFlight, message, request.id));
-    return false;
-  });
 }
 
 function otherQueue(queue: string, id: string): ErrorFrame {

@@ -3,8 +3,7 @@
  * identity for the direct outcome route, with the principal each acts as, and the next token
  * expiry among them. Rebuilt from the Hibernation API's tagged sockets after a wake. A link that
  * holds MAX_UNACKED_PER_LINK outcomes not yet acked gets no more: the rest go through the
- * exchange, so a client that never acks cannot make its partition hold outcomes without bound;
- * and it takes no new request until its client acks (link-messages.ts).
+ * exchange, so a client that never acks cannot make its partition hold outcomes without bound.
  * Used by queue-state.ts, link-upgrade.ts, link-messages.ts and outcome-delivery.ts.
  */
 import { CLOSE_CODE, type Principal } from "../../protocol/index.js";

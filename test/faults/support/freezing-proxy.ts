@@ -1,9 +1,10 @@
 /**
- * A TCP proxy in front of the relay that can make the connections through it go half-open: after
- * `freeze()`, the bytes of every connection open at that moment stop moving both ways, yet no
- * side sees a close (no FIN, no RST), as when a NAT or a Wi-Fi link silently drops a flow. Writes
- * still succeed into the kernel's buffers. Connections opened later pass normally, so a peer that
- * notices and reconnects gets through.
+ * A TCP proxy in front of the relay that can disturb the connections through it:
+ * - `freeze()` makes every connection open at that moment go half-open: its bytes stop moving both
+ *   ways, yet no side sees a close (no FIN, no RST), as when a NAT or a Wi-Fi link silently drops
+ *   a flow. Writes still succeed into the kernel's buffers. Connections opened later pass.
+ * - `holdDownlinks()` / `release()` delay what the relay sends to peers (held, then delivered,
+ *   nothing lost), as a slow network or a busy client event loop would.
  */
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll } from "vitest";
@@ -13,6 +14,9 @@ export interface FreezingProxy {
   url(): string;
   /** Makes every connection open now half-open; returns how many there were. */
   freeze(): number;
+  /** Holds the relay-to-peer direction of every connection, open now or later, until release(). */
+  holdDownlinks(): void;
+  release(): void;
 }
 
 interface Pair {
@@ -24,6 +28,7 @@ interface Pair {
 export function useFreezingProxy(target: () => string): FreezingProxy {
   let server: Server | undefined;
   let port = 0;
+  let holding = false;
   const live = new Set<Pair>();
   const frozen: Pair[] = [];
 
@@ -33,6 +38,7 @@ export function useFreezingProxy(target: () => string): FreezingProxy {
       const outbound = connect(Number(targetPort), hostname, () => {
         inbound.pipe(outbound);
         outbound.pipe(inbound);
+        if (holding) outbound.pause();
       });
       const pair = { inbound, outbound };
       live.add(pair);
@@ -74,6 +80,14 @@ export function useFreezingProxy(target: () => string): FreezingProxy {
         frozen.push(pair);
       }
       return pairs.length;
+    },
+    holdDownlinks() {
+      holding = true;
+      for (const { outbound } of live) outbound.pause();
+    },
+    release() {
+      holding = false;
+      for (const { outbound } of live) outbound.resume();
     },
   };
 }
