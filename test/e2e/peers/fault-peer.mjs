@@ -120,6 +120,7 @@ function serveHandler(name, delayMs) {
 
 function startLoad(args) {
   const { job, identities, perIdentity, window, queue, timeout, keepOrder } = args;
+  const pad = args.padBytes > 0 ? "x".repeat(args.padBytes) : undefined;
   const nonce = `${process.pid}-${job}`;
   const state = {
     sent: 0,
@@ -172,6 +173,7 @@ function startLoad(args) {
       const seq = next++;
       const key = `${identity}#${seq}`;
       const payload = { key, identity, seq, nonce };
+      if (pad !== undefined) payload.pad = pad;
       const started = performance.now();
       state.sent++;
       peer.request(queue, payload, { timeout }).then(

@@ -47,6 +47,8 @@ export interface LoadArgs {
   timeout: number;
   /** Record the arrival order of every settlement (a counter shared by the peer's loads). */
   keepOrder?: boolean;
+  /** Pad each request's payload (echoed in its reply) with this many bytes. */
+  padBytes?: number;
 }
 
 /** What a load saw, counted per request key by the client process. */
