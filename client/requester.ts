@@ -467,11 +467,11 @@ function decodeOutcome(body: WireBody): Outcome {
  *   still run (its outcome would then reach a settled promise), and a `memory` queue may have lost
  *   it, so ignoring the refusal is no better: sending it again covers both. An `internal` with no
  *   copy outstanding is the queue's own outcome (e.g. an unreadable stored request) and settles.
- * - `too_many_in_flight` answering a copy: the relay holds so many of this client's outcomes
- *   unacked (the exchange's cap, a link's) that it takes only re-sends of requests its queue
- *   holds, and the queue does not hold this one (a `memory` queue lost it in a restart, or the
- *   first send never arrived). It passes once the client's acks catch up, as a `rate_limited`
- *   copy does once the bucket refills.
+ * - `too_many_in_flight` answering a copy: the exchange holds so many of this client's outcomes
+ *   unacked (its cap) that it takes only re-sends of requests their queue holds, or the queue's
+ *   in-flight limit is reached, and the queue does not hold this one (a `memory` queue lost it in
+ *   a restart, or the first send never arrived). It passes once the client's acks catch up or its
+ *   requests end, as a `rate_limited` copy does once the bucket refills.
  * A request's first send gets these refusals as its outcome (`rate_limited` and
  * `too_many_in_flight` are then final, as documented), as does an accepted request's `internal`
  * with no copy outstanding.
