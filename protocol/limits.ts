@@ -60,10 +60,10 @@ export const PONG_MESSAGE = "pong";
 export const HEARTBEAT_INTERVAL_MS = 15_000;
 export const HEARTBEAT_MISSES = 2;
 /**
- * How often the SDK pings a client socket with unanswered requests, and every server socket (a
- * dispatch may go into it at any moment), so that a socket gone half-open is found in 10-15 s:
- * inside the default lease and deadline (30 s), where the idle interval would find it only after
- * them. Divides HEARTBEAT_INTERVAL_MS.
+ * How often the SDK pings the client sockets of a peer with unfinished requests, and every server
+ * socket (a dispatch may go into it at any moment), so that a socket gone half-open is found in
+ * 10-15 s: inside the default lease and deadline (30 s), where the idle interval would find it
+ * only after them. Divides HEARTBEAT_INTERVAL_MS.
  */
 export const HEARTBEAT_BUSY_INTERVAL_MS = 5_000;
 
