@@ -9,18 +9,12 @@ import { describe, expect, it } from "vitest";
 import { RESUME_WINDOW_MS } from "../../durable-objects/exchange/outbox.js";
 import type { Outcome } from "../../durable-objects/shared/contracts.js";
 import { encodeBody } from "../../protocol/index.js";
-import { TestSocket } from "./exchange-test-socket.js";
+import { expectNothingElse, TestSocket } from "./exchange-test-socket.js";
 
 const exchange = () => env.EXCHANGE.getByName("exchange");
 
 function reply(to: string, id: string, text = `answer ${id}`): Outcome {
   return { to, frame: { type: "reply", id, body: encodeBody(text) } };
-}
-
-/** Proves a socket received nothing else: a refused frame's error must be the next frame. */
-async function expectNothingElse(socket: TestSocket): Promise<void> {
-  socket.send({ type: "barrier" });
-  expect(await socket.next()).toMatchObject({ type: "error", code: "bad_request" });
 }
 
 function outboxIds(identity: string): Promise<unknown[]> {

@@ -16,7 +16,7 @@ import {
 } from "../../durable-objects/exchange/outbox-limits.js";
 import type { Outcome } from "../../durable-objects/shared/contracts.js";
 import { encodeBody } from "../../protocol/index.js";
-import { idOf, TestSocket } from "./exchange-test-socket.js";
+import { expectNothingElse, idOf, TestSocket } from "./exchange-test-socket.js";
 import { expectError, http } from "./http-test-peer.js";
 
 const exchange = () => env.EXCHANGE.getByName("exchange");
@@ -41,12 +41,6 @@ function bigMemoryReplies(to: string, count: number): Outcome[] {
 
 function request(id: string, queue: string) {
   return { type: "request", id, queue, body: encodeBody(id), timeout: 60_000 };
-}
-
-/** Proves a socket received nothing else: a refused frame's error must be the next frame. */
-async function expectNothingElse(socket: TestSocket): Promise<void> {
-  socket.send({ type: "barrier" });
-  expect(await socket.next()).toMatchObject({ type: "error", code: "bad_request" });
 }
 
 function outboxIds(identity: string): Promise<unknown[]> {

@@ -12,7 +12,7 @@ import { ExchangeDO } from "../../durable-objects/exchange/exchange-do.js";
 import { REPLAY_PAGE_FRAMES } from "../../durable-objects/exchange/outbox-limits.js";
 import type { Outcome } from "../../durable-objects/shared/contracts.js";
 import { encodeBody } from "../../protocol/index.js";
-import { idOf, TestSocket } from "./exchange-test-socket.js";
+import { expectNothingElse, idOf, TestSocket } from "./exchange-test-socket.js";
 
 const exchange = () => env.EXCHANGE.getByName("exchange");
 
@@ -25,12 +25,6 @@ function replies(to: string, count: number, from = 0, prefix = "o"): Outcome[] {
 }
 
 const idsOf = (outcomes: readonly Outcome[]) => outcomes.map((o) => o.frame.id);
-
-/** Proves a socket received nothing else: a refused frame's error must be the next frame. */
-async function expectNothingElse(socket: TestSocket): Promise<void> {
-  socket.send({ type: "barrier" });
-  expect(await socket.next()).toMatchObject({ type: "error", code: "bad_request" });
-}
 
 describe("outbox replay in pages", () => {
   it("replays 2,500 pending outcomes in pages of 1,000, each once the client acked half of the one before, each outcome once and in order", async () => {

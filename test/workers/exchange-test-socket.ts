@@ -131,3 +131,9 @@ export async function typesBeforeBarrier(socket: TestSocket): Promise<unknown[]>
 export function idOf(frame: unknown): unknown {
   return typeof frame === "object" && frame !== null && "id" in frame ? frame.id : undefined;
 }
+
+/** Proves a socket received nothing else: a refused frame's error must be the next frame. */
+export async function expectNothingElse(socket: TestSocket): Promise<void> {
+  socket.send({ type: "barrier" });
+  expect(await socket.next()).toMatchObject({ type: "error", code: "bad_request" });
+}

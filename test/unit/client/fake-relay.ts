@@ -6,6 +6,7 @@
  */
 
 import { vi } from "vitest";
+import type { Status } from "../../../client/index.js";
 import type {
   CloseEventLike,
   ErrorEventLike,
@@ -232,4 +233,23 @@ export async function closePeers(peers: readonly { close(): Promise<void> }[]): 
   await closing;
   await vi.runOnlyPendingTimersAsync();
   vi.useRealTimers();
+}
+
+/** Every status `peer` reports from now on, collected as they come. */
+export function collect(peer: { status(): AsyncIterable<Status> }): Status[] {
+  const seen: Status[] = [];
+  void (async () => {
+    for await (const status of peer.status()) seen.push(status);
+  })();
+  return seen;
+}
+
+/** The ids of the requests `socket` carried, in order (re-sends included). */
+export function requestIds(socket: FakeSocket): string[] {
+  return socket.framesOf("request").map((frame) => frame.id);
+}
+
+/** The ids `socket` acked, in order. */
+export function ackedIds(socket: FakeSocket): string[] {
+  return socket.framesOf("ack").flatMap((frame) => frame.ids);
 }

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type ConnectOptions, connect, type Peer, type Status } from "../../../client/index.js";
+import { type ConnectOptions, connect, type Peer } from "../../../client/index.js";
 import { encodeBody, type RequestFrame } from "../../../protocol/index.js";
-import { closePeers, FakeRelay, failure, settle } from "./fake-relay.js";
+import { closePeers, collect, FakeRelay, failure, settle } from "./fake-relay.js";
 
 const CONNECT = "/v1/connect";
 let relay: FakeRelay;
@@ -25,14 +25,6 @@ async function open(
 /** A peer with route "exchange": every request on /v1/connect, no queue link. */
 function openExchangeOnly(): Promise<Peer> {
   return open("ws://relay.test", "alice", { route: "exchange" });
-}
-
-function collect(peer: Peer): Status[] {
-  const seen: Status[] = [];
-  void (async () => {
-    for await (const status of peer.status()) seen.push(status);
-  })();
-  return seen;
 }
 
 beforeEach(() => {

@@ -5,7 +5,7 @@
  * are capped. Played against the FakeRelay under fake timers.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { connect, type Peer, type Status } from "../../../client/index.js";
+import { connect, type Peer } from "../../../client/index.js";
 import {
   LINK_IDLE_CLOSE_MS,
   LINK_SWEEP_MS,
@@ -14,7 +14,15 @@ import {
   NO_ROOM_RECHECK_MS,
 } from "../../../client/queue-links.js";
 import { encodeBody } from "../../../protocol/index.js";
-import { closePeers, FakeRelay, type FakeSocket, settle } from "./fake-relay.js";
+import {
+  ackedIds,
+  closePeers,
+  collect,
+  FakeRelay,
+  type FakeSocket,
+  requestIds,
+  settle,
+} from "./fake-relay.js";
 
 const CONNECT = "/v1/connect";
 const LINK_Q = "/v1/queues/q/connect";
@@ -35,22 +43,6 @@ async function open(): Promise<Peer> {
 
 function linkOf(queue: string): string {
   return `/v1/queues/${queue}/connect`;
-}
-
-function collect(peer: Peer): Status[] {
-  const seen: Status[] = [];
-  void (async () => {
-    for await (const status of peer.status()) seen.push(status);
-  })();
-  return seen;
-}
-
-function requestIds(socket: FakeSocket): string[] {
-  return socket.framesOf("request").map((frame) => frame.id);
-}
-
-function ackedIds(socket: FakeSocket): string[] {
-  return socket.framesOf("ack").flatMap((frame) => frame.ids);
 }
 
 /** The socket that carried the request with body `body`, and the request's id. */

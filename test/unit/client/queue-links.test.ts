@@ -4,9 +4,17 @@
  * the FakeRelay.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type ConnectOptions, connect, type Peer, type Status } from "../../../client/index.js";
+import { type ConnectOptions, connect, type Peer } from "../../../client/index.js";
 import { encodeBody } from "../../../protocol/index.js";
-import { closePeers, FakeRelay, type FakeSocket, failure, settle } from "./fake-relay.js";
+import {
+  ackedIds,
+  closePeers,
+  collect,
+  FakeRelay,
+  failure,
+  requestIds,
+  settle,
+} from "./fake-relay.js";
 
 const CONNECT = "/v1/connect";
 const LINK_Q = "/v1/queues/q/connect";
@@ -23,23 +31,6 @@ async function open(options: ConnectOptions = {}): Promise<Peer> {
   });
   peers.push(peer);
   return peer;
-}
-
-function collect(peer: Peer): Status[] {
-  const seen: Status[] = [];
-  void (async () => {
-    for await (const status of peer.status()) seen.push(status);
-  })();
-  return seen;
-}
-
-/** The ids of the requests `socket` carried, in order (re-sends included). */
-function requestIds(socket: FakeSocket): string[] {
-  return socket.framesOf("request").map((frame) => frame.id);
-}
-
-function ackedIds(socket: FakeSocket): string[] {
-  return socket.framesOf("ack").flatMap((frame) => frame.ids);
 }
 
 /** Sends a request and returns its promise and id, once the frame is on a socket. */

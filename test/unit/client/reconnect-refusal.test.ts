@@ -5,9 +5,9 @@
  * retrying forever. Against the fake relay (answer `hidden`) and a stubbed global fetch.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type ConnectOptions, connect, type Peer, type Status } from "../../../client/index.js";
+import { type ConnectOptions, connect, type Peer } from "../../../client/index.js";
 import { type EdgeMQError, encodeBody } from "../../../protocol/index.js";
-import { closePeers, FakeRelay, failure, settle } from "./fake-relay.js";
+import { closePeers, collect, FakeRelay, failure, settle } from "./fake-relay.js";
 
 const CONNECT = "/v1/connect";
 let relay: FakeRelay;
@@ -27,14 +27,6 @@ async function open(options: ConnectOptions = {}): Promise<Peer> {
   });
   peers.push(peer);
   return peer;
-}
-
-function collect(peer: Peer): Status[] {
-  const seen: Status[] = [];
-  void (async () => {
-    for await (const status of peer.status()) seen.push(status);
-  })();
-  return seen;
 }
 
 /** How `promise` has settled so far (it is left running). */
