@@ -7,6 +7,10 @@
  */
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { ensurePoolHandlerOrder } from "./test/support/pool-handler-order.js";
+
+// The pool's Durable Object wrapper may start handlers out of order (test/support/pool-handler-order.ts).
+ensurePoolHandlerOrder();
 
 export default defineConfig({
   test: {
