@@ -24,6 +24,7 @@ import {
 import type { Env } from "../../src/env.js";
 import { errorResponse, isWebSocketUpgrade, upgradeRequired } from "../../src/http-error.js";
 import {
+  type DeliverAnswer,
   type EnqueueInput,
   type ExchangeRpc,
   FORWARD_HEADERS,
@@ -345,8 +346,11 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     return this.http.awaitOutcome(input);
   }
 
-  /** Stores outcomes (until acked) and sends them to their identity's open sockets. */
-  async deliver(outcomes: Outcome[]): Promise<void> {
+  /**
+   * Stores outcomes (until acked) and sends them to their identity's open sockets. Answers which
+   * of their recipients are now at their cap, so the queue refuses their link requests too.
+   */
+  async deliver(outcomes: Outcome[]): Promise<DeliverAnswer> {
     const deliverable = outcomes.filter(isDeliverable);
     if (deliverable.length < outcomes.length) {
       const refused = outcomes.length - deliverable.length;
@@ -354,7 +358,7 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     }
     // Outcomes of HTTP clients' requests stay with those requests, never in a socket's outbox.
     const forSockets = this.http.claim(deliverable);
-    if (forSockets.length === 0) return;
+    if (forSockets.length === 0) return { capped: [] };
     const now = Date.now();
     // Sent before the outbox write, so the output gate does not hold them for its commit: if the
     // relay dies before the commit, this call fails and the queue, which still holds the
@@ -365,6 +369,22 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     this.acks.flush();
     const stored = this.keep(forSockets, now);
     if (stored) await alarmNoLaterThan(this.ctx.storage, now + RESUME_WINDOW_MS);
+    return { capped: this.cappedAmong(forSockets) };
+  }
+
+  /** The `too_many_in_flight` message while `identity` is at its cap (asked by queues). */
+  async capStatus(identity: string): Promise<string | undefined> {
+    return isIdentity(identity) ? this.capRefusal(identity) : undefined;
+  }
+
+  /** The recipients of `outcomes` at their cap, each with its refusal message. */
+  private cappedAmong(outcomes: readonly Outcome[]): DeliverAnswer["capped"] {
+    const capped: DeliverAnswer["capped"] = [];
+    for (const identity of new Set(outcomes.map((o) => o.to))) {
+      const message = this.capRefusal(identity);
+      if (message !== undefined) capped.push({ identity, message });
+    }
+    return capped;
   }
 
   /**

@@ -3,9 +3,10 @@
  * socket (request, ack, cancel), for this link's queue only. Requests are stamped with the link's
  * identity, admitted (role, queue, rate limit) and stored here, with no hop through the exchange
  * (a durable queue stores link requests arriving together in one commit: link-enqueues.ts); each
- * gets `accepted` or a typed `error` on the link. Acks mark outcomes sent down the link as
- * delivered. Anything refused gets an `error` frame and the link stays open. Writes held for a
- * quiet partition's requests stay held through requests and acks (held-writes.ts).
+ * gets `accepted` or a typed `error` on the link (`too_many_in_flight` for new requests of an
+ * identity at its exchange's outbox cap: capped-identities.ts). Acks mark outcomes sent down the
+ * link as delivered. Anything refused gets an `error` frame and the link stays open. Writes held
+ * for a quiet partition's requests stay held through requests and acks (held-writes.ts).
  * Used by queue-do.ts.
  */
 import {
@@ -112,8 +113,28 @@ function planLinkMessage(
   });
   const cancels = admitCancels(ownCancels, link.principal, () => state.rateLimiter.take(identity));
   refused.push(...admitted.refused, ...cancels.refused);
-  const requests = admitted.enqueues.get(queue) ?? [];
+  const requests = withinCap(state, identity, admitted.enqueues.get(queue) ?? [], refused);
   return { refused, requests, cancels: cancels.cancels.map((c) => c.id) };
+}
+
+/**
+ * The requests an identity at its exchange's outbox cap may still send: re-sends of requests this
+ * queue holds. New ones are refused with `too_many_in_flight`, as on the exchange's socket.
+ */
+function withinCap(
+  state: QueueState,
+  identity: string,
+  requests: RequestFrame[],
+  refused: ErrorFrame[],
+): RequestFrame[] {
+  if (requests.length === 0 || state.capped.size === 0) return requests;
+  const message = state.capped.refusal(identity, Date.now());
+  if (message === undefined) return requests;
+  return requests.filter((r) => {
+    const held = state.store.findRid(identity, r.id) !== undefined;
+    if (!held) refused.push(errorFrame(ERROR_CODE.tooManyInFlight, message, r.id));
+    return held;
+  });
 }
 
 function otherQueue(queue: string, id: string): ErrorFrame {

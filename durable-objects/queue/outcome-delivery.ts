@@ -8,7 +8,12 @@
  * outcome is delivered again, and the client's SDK ignores the copy. Used by queue-state.ts and queue-settle.ts.
  */
 import { encodeFrame } from "../../protocol/index.js";
-import { type ExchangeRpc, exchangeName, type Outcome } from "../shared/contracts.js";
+import {
+  type DeliverAnswer,
+  type ExchangeRpc,
+  exchangeName,
+  type Outcome,
+} from "../shared/contracts.js";
 import { DELIVERY_RETRY_MS } from "./deadlines.js";
 import type { LinkRegistry } from "./link-registry.js";
 import type { DueOutcome, RequestStore, StoredRequest } from "./store-contract.js";
@@ -40,6 +45,8 @@ export class OutcomeDelivery {
     private readonly exchange: (name: string) => ExchangeRpc,
     private readonly shards: number,
     private readonly links: LinkRegistry,
+    /** Told which recipients an exchange says are at their outbox cap (capped-identities.ts). */
+    private readonly onCapped: (capped: DeliverAnswer["capped"]) => void = () => {},
   ) {}
 
   /** Delivers every outcome due by `now` (fresh ones included); true when all calls succeeded. */
@@ -86,8 +93,9 @@ export class OutcomeDelivery {
 
   private async deliverGroup(name: string, rids: number[], outcomes: Outcome[]): Promise<boolean> {
     try {
-      await this.exchange(name).deliver(outcomes);
+      const answer: DeliverAnswer | undefined = await this.exchange(name).deliver(outcomes);
       for (const rid of rids) this.confirmed.add(rid);
+      if (answer !== undefined && answer.capped.length > 0) this.onCapped(answer.capped);
       if (this.store.mode === "memory") this.recordDelivered();
       return true;
     } catch (error) {

@@ -1,14 +1,17 @@
 /**
  * The parts a QueueDO works with (request store, server registry, client links, lifecycle,
- * outcome delivery, frame outbox, HTTP takers, ready index, link rate limits) and the store choice: SQLite until the queue's name is
+ * outcome delivery, frame outbox, HTTP takers, ready index, link rate limits, identities at their
+ * exchange's outbox cap) and the store choice: SQLite until the queue's name is
  * known, then the store of its delivery mode (EDGEMQ_QUEUE_MODES). Also the transaction wrapper
  * (memory mode opens none). Used by queue-do.ts and the modules it delegates to.
  */
 import { CLOSE_CODE, isQueueName, type RequestFrame } from "../../protocol/index.js";
 import type { Env } from "../../src/env.js";
+import { exchangeName } from "../shared/contracts.js";
 import { deliveryMode } from "../shared/queue-modes.js";
 import { type RelaySettings, readSettings } from "../shared/settings.js";
 import { RateLimiter } from "../shared/token-bucket.js";
+import { CappedIdentities } from "./capped-identities.js";
 import { EarlyFinishes } from "./early-finishes.js";
 import { FrameOutbox } from "./frame-outbox.js";
 import { HttpTakers } from "./http-takers.js";
@@ -37,6 +40,8 @@ export class QueueState {
   readonly links: LinkRegistry;
   /** Per-identity request buckets for requests sent on links; in memory only. */
   readonly rateLimiter: RateLimiter;
+  /** Identities at their exchange's cap on unacked outcomes (capped-identities.ts). */
+  readonly capped: CappedIdentities;
   /** Finishes already sent down links and not yet written (durable mode; early-finishes.ts). */
   readonly early: EarlyFinishes;
   /** Whether the store was chosen for the queue's delivery mode since this wake. */
@@ -50,6 +55,12 @@ export class QueueState {
     // A timer that sends held `accepted` frames writes held requests first (holdWrites).
     this.links = new LinkRegistry(ctx, () => this.writeHeld());
     this.rateLimiter = new RateLimiter(this.settings.rateLimit);
+    const exchangeOf = (identity: string) =>
+      env.EXCHANGE.getByName(exchangeName(identity, this.settings.exchangeShards));
+    this.capped = new CappedIdentities(
+      (identity) => exchangeOf(identity).capStatus(identity),
+      (work) => ctx.waitUntil(work),
+    );
     this.early = new EarlyFinishes(() => {
       // Writes held for quiet requests carry the finishes when they are written (writeHeld).
       if (this.holding) return;
@@ -215,6 +226,10 @@ export class QueueState {
       (name) => this.env.EXCHANGE.getByName(name),
       this.settings.exchangeShards,
       this.links,
+      (capped) => {
+        const now = Date.now();
+        for (const { identity, message } of capped) this.capped.mark(identity, message, now);
+      },
     );
   }
 }

@@ -73,7 +73,18 @@ export interface QueueRpc {
 /** Methods an ExchangeDO exposes over RPC to QueueDOs. */
 export interface ExchangeRpc {
   /** Stores the outcomes durably (until the client acks them) and sends them to their clients. */
-  deliver(outcomes: Outcome[]): Promise<void>;
+  deliver(outcomes: Outcome[]): Promise<DeliverAnswer>;
+  /** The `too_many_in_flight` message while `identity` is at its outbox cap, else undefined. */
+  capStatus(identity: string): Promise<string | undefined>;
+}
+
+/** What `deliver` tells the queue back. */
+export interface DeliverAnswer {
+  /**
+   * The recipients of these outcomes that are now at their cap on unacked outcomes, with the
+   * refusal message: the queue refuses their new requests on links too (capped-identities.ts).
+   */
+  capped: { identity: string; message: string }[];
 }
 
 /** Name of the exchange object that holds `identity`'s connections. */

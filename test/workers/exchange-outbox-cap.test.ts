@@ -16,7 +16,13 @@ import {
 } from "../../durable-objects/exchange/outbox-limits.js";
 import type { Outcome } from "../../durable-objects/shared/contracts.js";
 import { encodeBody } from "../../protocol/index.js";
-import { expectNothingElse, idOf, TestSocket } from "./exchange-test-socket.js";
+import {
+  expectNothingElse,
+  idOf,
+  linkSocket,
+  serverSocket,
+  TestSocket,
+} from "./exchange-test-socket.js";
 import { expectError, http } from "./http-test-peer.js";
 
 const exchange = () => env.EXCHANGE.getByName("exchange");
@@ -52,6 +58,15 @@ function outboxIds(identity: string): Promise<unknown[]> {
   );
 }
 
+/** How many identities queue `queue` holds as at their exchange's cap (capped-identities.ts). */
+function cappedAtQueue(queue: string): Promise<number> {
+  return runInDurableObject(
+    env.QUEUE.getByName(queue),
+    (instance) =>
+      (instance as unknown as { state: { capped: { size: number } } }).state.capped.size,
+  );
+}
+
 const capRefusal = {
   type: "error",
   code: "too_many_in_flight",
@@ -82,6 +97,46 @@ describe("the exchange's cap on unacked outcomes per identity", () => {
     expect(await hoarder.socket.next()).toMatchObject({ type: "accepted", id: "new-2" });
     hoarder.socket.close();
     bystander.socket.close();
+  });
+
+  it("refuses new requests on a queue link of an identity its exchange holds at its cap, answers its re-sends there, and admits it again once it acks", async () => {
+    const q = "cap-link";
+    await exchange().deliver(replies("linker", MAX_HELD_OUTCOMES - 1));
+    const worker = await serverSocket(q, "cap-link-worker");
+    const link = await linkSocket(q, "linker");
+    link.send(request("kept", q));
+    expect(await link.next()).toMatchObject({ type: "accepted", id: "kept" });
+    expect(await worker.next()).toMatchObject({ type: "dispatch", from: "linker" });
+
+    // One more outcome, through the exchange, puts the identity at its cap: the exchange says so
+    // in its answer to the queue's delivery.
+    const client = await TestSocket.client("linker");
+    await client.socket.take(REPLAY_PAGE_FRAMES);
+    client.socket.send(request("via-exchange", q));
+    expect(await client.socket.next()).toMatchObject({ type: "accepted", id: "via-exchange" });
+    const dispatch = await worker.next();
+    worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody("done") });
+    await expect.poll(() => cappedAtQueue(q), { timeout: 5_000 }).toBe(1);
+
+    link.send(request("fresh", q));
+    expect(await link.next()).toMatchObject({ ...capRefusal, id: "fresh" });
+    link.send(request("kept", q));
+    expect(await link.next()).toMatchObject({ type: "accepted", id: "kept" });
+
+    client.socket.send({ type: "ack", ids: ["o-0"] });
+    let attempt = 0;
+    const retried = async () => {
+      const id = `again-${attempt++}`;
+      link.send(request(id, q));
+      const frame = await link.next();
+      expect(frame).toMatchObject({ id });
+      return (frame as { type: string; code?: string }).code ?? "accepted";
+    };
+    await expect.poll(retried, { timeout: 5_000, interval: 200 }).toBe("accepted");
+    expect(await cappedAtQueue(q)).toBe(0);
+    link.close();
+    client.socket.close();
+    worker.close();
   });
 
   it("answers a re-send of a request its queue holds from an identity at its cap, and refuses a new one", async () => {
