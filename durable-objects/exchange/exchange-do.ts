@@ -377,12 +377,19 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     return isIdentity(identity) ? this.capRefusal(identity) : undefined;
   }
 
-  /** The recipients of `outcomes` at their cap, each with its refusal message. */
+  /**
+   * The recipients of `outcomes` at their cap, each with its refusal message. Advisory: the
+   * outcomes are delivered already, so a failure here answers none rather than fail the call.
+   */
   private cappedAmong(outcomes: readonly Outcome[]): DeliverAnswer["capped"] {
     const capped: DeliverAnswer["capped"] = [];
-    for (const identity of new Set(outcomes.map((o) => o.to))) {
-      const message = this.capRefusal(identity);
-      if (message !== undefined) capped.push({ identity, message });
+    try {
+      for (const identity of new Set(outcomes.map((o) => o.to))) {
+        const message = this.capRefusal(identity);
+        if (message !== undefined) capped.push({ identity, message });
+      }
+    } catch (error) {
+      console.error(JSON.stringify({ evt: "cap_status_failed", error: String(error) }));
     }
     return capped;
   }

@@ -151,7 +151,11 @@ export class Outbox {
       count: typeof row.count === "number" ? row.count : 0,
       bytes: typeof row.bytes === "number" ? row.bytes : 0,
     };
-    if (this.counted.size >= MAX_COUNTED_IDENTITIES) this.counted.clear();
+    if (this.counted.size >= MAX_COUNTED_IDENTITIES) {
+      // The least recently counted goes (read again if needed), not every count at once.
+      const oldest = this.counted.keys().next().value;
+      if (oldest !== undefined) this.counted.delete(oldest);
+    }
     this.counted.set(identity, held);
     return held;
   }
