@@ -1,11 +1,12 @@
 /**
- * The HTTP API's server side of a QueueDO (its RPC methods `take`, `httpReply`, `httpFail`,
- * `httpExtend`, `httpPresence`): re-validate what the front door hands over (http-input.ts), note the HTTP
+ * The HTTP API's server side of a QueueDO (its RPC methods `take`, `abandonTake`, `httpReply`,
+ * `httpFail`, `httpExtend`, `httpPresence`): re-validate what the front door hands over (http-input.ts), note the HTTP
  * server's presence, apply the lease rules in one transaction (http-takers.ts, http-answers.ts),
  * then settle. QueueDO delegates these methods here.
  */
 import { ERROR_CODE, type WireError } from "../../protocol/index.js";
 import type {
+  HttpAbandonInput,
   HttpExtendAnswer,
   HttpExtendInput,
   HttpFailInput,
@@ -17,6 +18,7 @@ import type {
   HttpTakeAnswer,
   HttpTakeInput,
 } from "../shared/http-contracts.js";
+import { httpConnId } from "../shared/http-contracts.js";
 import {
   extendAsHttpServer,
   failAsHttpServer,
@@ -44,20 +46,41 @@ export class HttpServerRpc implements HttpQueueRpc {
     }
     const now = Date.now();
     state.takers.seen(input.identity, now);
+    const takeId = typeof input.takeId === "string" ? input.takeId : undefined;
     const frame = state.transaction(() => {
       state.store.setQueueName(input.queue);
       state.store.markSawServer();
       return state.takers.takeNow(state.dispatchDeps(now), input.identity);
     });
+    if (frame !== undefined) state.takers.handedOut(takeId, frame);
     // Registered before any await, so a request enqueued meanwhile is handed to this take.
     const waiting =
       frame === undefined && input.waitMs > 0
-        ? state.takers.wait(input.identity, input.waitMs)
+        ? state.takers.wait(input.identity, input.waitMs, takeId)
         : undefined;
     await this.rt.settle(now);
     const dispatch = frame ?? (waiting === undefined ? null : await waiting);
     state.takers.seen(input.identity, Date.now());
     return { ok: true, dispatch };
+  }
+
+  /**
+   * The HTTP caller of take `takeId` went away: the take stops waiting, or the request it was
+   * just handed (still leased, unanswered) goes back to the queue for another server.
+   */
+  async abandonTake(input: HttpAbandonInput): Promise<void> {
+    const state = this.rt.state;
+    state.chooseStore(input.queue);
+    if (httpInputRefusal(input, state.store.queueName()) !== undefined) return;
+    if (typeof input.takeId !== "string") return;
+    const rid = state.takers.abandon(input.takeId);
+    if (rid === undefined) return;
+    const now = Date.now();
+    state.transaction(() => {
+      const row = state.store.get(rid);
+      if (row !== undefined) state.lifecycle.returnLease(row, httpConnId(input.identity), now);
+    });
+    await this.rt.settle(now);
   }
 
   /** HTTP server `identity` replies to relay id `id` (lessee, once, before the deadline). */

@@ -6,8 +6,9 @@
  * longest waiting first, each like a server with capacity 1 (so a waiting HTTP server is never
  * passed over for a WebSocket server). An HTTP server counts as connected while a take waits and
  * for HTTP_SERVER_PRESENCE_MS after its last take or reply. Leases are made inside the caller's
- * transaction; waiters are resolved only after it commits. Used by http-server-rpc.ts and
- * queue-settle.ts.
+ * transaction; waiters are resolved only after it commits. A take whose HTTP caller went away
+ * (abandonTake) stops waiting, and a request just handed to it goes back to the queue, instead of
+ * sitting leased to nobody for a whole lease. Used by http-server-rpc.ts and queue-settle.ts.
  */
 import {
   type DispatchFrame,
@@ -29,12 +30,16 @@ import type { RequestStore } from "./store-contract.js";
 /** Most takes that may wait at once on one queue; more are refused with `rate_limited`. */
 export const MAX_WAITING_TAKES = 1_000;
 
+/** Most recent handouts remembered by take id, for a caller that goes away just as it gets one. */
+export const MAX_REMEMBERED_HANDOUTS = 1_000;
+
 export type TakeDeps = Pick<DispatchDeps, "store" | "ready" | "lifecycle" | "queue" | "now"> & {
   limits: Limits;
 };
 
 interface Waiter {
   identity: string;
+  takeId: string | undefined;
   resolve: (frame: DispatchFrame | null) => void;
   timer: ReturnType<typeof setTimeout>;
 }
@@ -48,6 +53,8 @@ export interface Handout {
 export class HttpTakers {
   private readonly waiting: Waiter[] = [];
   private readonly presence = new HttpServerPresence();
+  /** The request each recent take got, by take id (oldest first). */
+  private readonly handouts = new Map<string, number>();
 
   /** Records that HTTP server `identity` took or replied at `now`. */
   seen(identity: string, now: number): void {
@@ -73,10 +80,11 @@ export class HttpTakers {
   }
 
   /** Waits up to `ms` for a request; resolves null when none came. Registered synchronously. */
-  wait(identity: string, ms: number): Promise<DispatchFrame | null> {
+  wait(identity: string, ms: number, takeId?: string): Promise<DispatchFrame | null> {
     return new Promise((resolve) => {
       const waiter: Waiter = {
         identity,
+        takeId,
         resolve,
         timer: setTimeout(() => {
           this.remove(waiter);
@@ -103,8 +111,37 @@ export class HttpTakers {
     for (const { waiter, frame } of handouts) {
       clearTimeout(waiter.timer);
       this.remove(waiter);
+      this.handedOut(waiter.takeId, frame);
       waiter.resolve(frame);
     }
+  }
+
+  /** Remembers that take `takeId` got `frame` (until MAX_REMEMBERED_HANDOUTS newer ones). */
+  handedOut(takeId: string | undefined, frame: DispatchFrame): void {
+    const rid = ridOf(frame.id);
+    if (takeId === undefined || rid === undefined) return;
+    if (this.handouts.size >= MAX_REMEMBERED_HANDOUTS) {
+      const oldest = this.handouts.keys().next().value;
+      if (oldest !== undefined) this.handouts.delete(oldest);
+    }
+    this.handouts.set(takeId, rid);
+  }
+
+  /**
+   * Take `takeId`'s caller went away: a waiting take stops waiting (answered null, to nobody);
+   * returns the request it was handed, if it got one, for the caller to put back in the queue.
+   */
+  abandon(takeId: string): number | undefined {
+    const waiter = this.waiting.find((w) => w.takeId === takeId);
+    if (waiter !== undefined) {
+      clearTimeout(waiter.timer);
+      this.remove(waiter);
+      waiter.resolve(null);
+      return undefined;
+    }
+    const rid = this.handouts.get(takeId);
+    this.handouts.delete(takeId);
+    return rid;
   }
 
   private remove(waiter: Waiter): void {

@@ -23,6 +23,7 @@ import {
   type QueueRpc,
 } from "../shared/contracts.js";
 import type {
+  HttpAbandonInput,
   HttpCancelAnswer,
   HttpCancelInput,
   HttpExtendAnswer,
@@ -158,6 +159,12 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
   take(input: HttpTakeInput): Promise<HttpTakeAnswer> {
     this.state.writeHeld();
     return this.http.take(input);
+  }
+
+  /** HTTP API: the caller of take `takeId` went away (its request to the front door aborted). */
+  abandonTake(input: HttpAbandonInput): Promise<void> {
+    this.state.writeHeld();
+    return this.http.abandonTake(input);
   }
 
   /** HTTP API: HTTP server `identity` replies to relay id `id` (lessee, once, before deadline). */

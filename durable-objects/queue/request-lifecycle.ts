@@ -66,6 +66,11 @@ export class RequestLifecycle {
     }
   }
 
+  /** Request `row`, if still leased to `connId`, goes back to the queue (its lessee is gone). */
+  returnLease(row: StoredRequest, connId: string, now: number): void {
+    if (row.state === "leased" && row.leaseConn === connId) this.loseLease(row, now);
+  }
+
   /** A server connection is gone: its leased requests go back to the queue. */
   dropConnection(connId: string, now: number): void {
     for (const row of this.store.leasedTo(connId)) this.loseLease(row, now);

@@ -42,6 +42,15 @@ export interface HttpTakeInput {
   identity: string;
   /** How long to wait for a request when none is queued (0: answer at once). */
   waitMs: number;
+  /** Names this take, so `abandonTake` can end it if its HTTP caller goes away. */
+  takeId?: string;
+}
+
+/** The HTTP caller of take `takeId` went away (the front door saw its request aborted). */
+export interface HttpAbandonInput {
+  queue: string;
+  identity: string;
+  takeId: string;
 }
 
 /** The leased request (null when none came within the wait), or a typed refusal. */
@@ -108,6 +117,7 @@ export interface HttpExchangeRpc {
 /** Methods a QueueDO exposes to the front door for HTTP servers. */
 export interface HttpQueueRpc {
   take(input: HttpTakeInput): Promise<HttpTakeAnswer>;
+  abandonTake(input: HttpAbandonInput): Promise<void>;
   httpReply(input: HttpReplyInput): Promise<HttpReplyAnswer>;
   httpFail(input: HttpFailInput): Promise<HttpReplyAnswer>;
   httpExtend(input: HttpExtendInput): Promise<HttpExtendAnswer>;

@@ -4,6 +4,8 @@
  *     200 with the next request's body and Content-Type, and EdgeMQ-Request-Id (the relay id to
  *     reply to), EdgeMQ-From, EdgeMQ-Deadline, EdgeMQ-Attempt; 204 when none came within `wait`.
  *     The request is leased to this identity's HTTP connection for leaseMs (as a dispatch is).
+ *     A take whose caller disconnects stops waiting; a request handed to it as it left goes
+ *     back to the queue (abandonTake, when the runtime reports the disconnect).
  *   POST /v1/queues/:queue/replies/:id
  *     body = the reply (its Content-Type travels). 204 accepted; 404 not dispatched to this
  *     server, 409 already ended (answered or cancelled), 410 deadline passed.
@@ -51,8 +53,21 @@ export async function take(c: HttpContext): Promise<Response> {
   const partitions = partitionsOf(c.env, queue);
   const chosen = requirePartition(c.req.query("partition"), partitions);
   const identity = principal.identity;
-  const input = { queue, identity, waitMs };
-  const { answer, partition } = await takeFromPartitions(c.env, input, partitions, chosen);
+  const input = { queue, identity, waitMs, takeId: crypto.randomUUID() };
+  const abandon = () => {
+    const touched = chosen === undefined ? [...Array(partitions).keys()] : [chosen];
+    const calls = touched.map((p) => partitionStub(c.env, queue, p).abandonTake(input));
+    c.executionCtx.waitUntil(Promise.allSettled(calls));
+  };
+  const signal = c.req.raw.signal;
+  signal.addEventListener("abort", abandon, { once: true });
+  let taken: Awaited<ReturnType<typeof takeFromPartitions>>;
+  try {
+    taken = await takeFromPartitions(c.env, input, partitions, chosen);
+  } finally {
+    signal.removeEventListener("abort", abandon);
+  }
+  const { answer, partition } = taken;
   if (!answer.ok) return refusalResponse(answer.error);
   const placement = {
     [HTTP_API_HEADERS.partition]: String(partition),

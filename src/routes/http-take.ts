@@ -17,7 +17,7 @@ export interface PartitionTake {
 
 export async function takeFromPartitions(
   env: Env,
-  input: { queue: string; identity: string; waitMs: number },
+  input: { queue: string; identity: string; waitMs: number; takeId?: string },
   partitions: number,
   chosen: number | undefined,
 ): Promise<PartitionTake> {

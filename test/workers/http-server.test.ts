@@ -235,4 +235,50 @@ describe("HTTP servers", () => {
     await expectError(await reply("hs-lease", "curl-worker-10", id, "late"), 404, "not_found");
     expect((await reply("hs-lease", "curl-worker-11", id, "ok")).status).toBe(204);
   });
+
+  it("stops takes whose callers went away: the next request goes to a take still waiting", async () => {
+    const q = "hs-abandon";
+    const callers = [0, 1, 2].map(() => new AbortController());
+    const gone = callers.map((caller, i) =>
+      http(`/v1/queues/${q}/take?wait=30000`, { identity: `quitter-${i}`, signal: caller.signal })
+        .then(() => "answered")
+        .catch(() => "hung up"),
+    );
+    await expect.poll(() => waitingTakes(q)).toBe(3);
+    for (const caller of callers) caller.abort();
+    expect(await Promise.all(gone)).toEqual(["hung up", "hung up", "hung up"]);
+    await expect.poll(() => waitingTakes(q)).toBe(0);
+
+    const live = take(q, "stayer", 10_000);
+    await expect.poll(() => waitingTakes(q)).toBe(1);
+    await asyncRequest(q, "abandon-client");
+    const got = await live;
+    expect(got.status).toBe(200);
+    expect(got.headers.get("EdgeMQ-Attempt")).toBe("1");
+  });
+
+  it("puts back in the queue a request handed to a take whose caller went away as it came", async () => {
+    const q = "hs-abandon-2";
+    const stub = env.QUEUE.getByName(q);
+    await asyncRequest(q, "abandon-client-2");
+    const first = await stub.take({ queue: q, identity: "gone", waitMs: 0, takeId: "t-gone" });
+    expect(first).toMatchObject({ ok: true, dispatch: { attempt: 1 } });
+    // Another identity naming that take changes nothing; its own caller going away does.
+    await stub.abandonTake({ queue: q, identity: "someone-else", takeId: "t-other" });
+    expect((await take(q, "stayer-2", 0)).status).toBe(204);
+    await stub.abandonTake({ queue: q, identity: "gone", takeId: "t-gone" });
+    const again = await take(q, "stayer-2", 0);
+    expect(again.status).toBe(200);
+    expect(again.headers.get("EdgeMQ-Attempt")).toBe("2");
+  });
 });
+
+/** How many takes wait on queue `queue` (http-takers.ts). */
+function waitingTakes(queue: string): Promise<number> {
+  return runInDurableObject(
+    env.QUEUE.getByName(queue),
+    (instance) =>
+      (instance as unknown as { state: { takers: { waitingCount: number } } }).state.takers
+        .waitingCount,
+  );
+}

@@ -14,6 +14,8 @@ export interface HttpCall {
   body?: BodyInit;
   contentType?: string;
   headers?: Record<string, string>;
+  /** Aborting it hangs up, as a client that goes away. */
+  signal?: AbortSignal;
 }
 
 /** One HTTP request to the relay, as curl would send it. */
@@ -23,6 +25,7 @@ export function http(path: string, call: HttpCall = {}): Promise<Response> {
   if (call.contentType !== undefined) headers["Content-Type"] = call.contentType;
   const init: RequestInit = { method: call.method ?? "POST", headers };
   if (call.body !== undefined) init.body = call.body;
+  if (call.signal !== undefined) init.signal = call.signal;
   return exports.default.fetch(`https://relay.test${path}`, init);
 }
 
