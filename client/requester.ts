@@ -12,6 +12,7 @@ import {
   type AcceptedFrame,
   type AckFrame,
   type Body,
+  bodyFrameRefusal,
   bodySize,
   type CancelFrame,
   decodeBody,
@@ -427,6 +428,8 @@ function encodeChecked(body: Body, limits: Limits): WireBody | EdgeMQError {
   if (bodySize(wire) > limits.maxBodyBytes) {
     return new EdgeMQError(ERROR_CODE.tooLarge, `body over ${limits.maxBodyBytes} bytes`);
   }
+  const overFrame = bodyFrameRefusal(wire, limits);
+  if (overFrame !== undefined) return new EdgeMQError(ERROR_CODE.tooLarge, overFrame);
   return wire;
 }
 

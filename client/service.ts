@@ -10,6 +10,7 @@
  */
 import {
   type Body,
+  bodyFrameRefusal,
   bodySize,
   DEFAULT_LIMITS,
   type DispatchFrame,
@@ -346,6 +347,8 @@ export class SocketService implements Service {
     if (bodySize(wire) > max) {
       throw new EdgeMQError(ERROR_CODE.tooLarge, `reply body over ${max} bytes`);
     }
+    const overFrame = bodyFrameRefusal(wire, this.#connection.limits);
+    if (overFrame !== undefined) throw new EdgeMQError(ERROR_CODE.tooLarge, `reply ${overFrame}`);
     return { type: "reply", id, body: wire };
   }
 

@@ -6,6 +6,7 @@ export * from "./body.js";
 export * from "./codec.js";
 export * from "./content-type.js";
 export * from "./errors.js";
+export * from "./frame-size.js";
 export * from "./frames.js";
 export * from "./http-headers.js";
 export * from "./limits.js";

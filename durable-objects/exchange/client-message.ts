@@ -10,6 +10,7 @@ import {
   type ErrorCode,
   type ErrorFrame,
   type Frame,
+  frameHead,
   type Limits,
   maxFrameChars,
   type RequestFrame,
@@ -34,7 +35,12 @@ export function errorFrame(code: ErrorCode, message: string, id?: string): Error
 export function planClientMessage(raw: unknown, limits: Limits): ClientPlan {
   const plan: ClientPlan = { refused: [], enqueues: new Map(), acks: [], cancels: [] };
   if (typeof raw === "string" && raw.length > maxFrameChars(limits)) {
-    plan.refused.push(errorFrame(ERROR_CODE.tooLarge, "message is over the relay's frame size"));
+    // Too large to parse; a request's id at its start still gets its refusal (frame-size.ts).
+    const head = frameHead(raw);
+    const id = head?.type === "request" ? head.id : undefined;
+    plan.refused.push(
+      errorFrame(ERROR_CODE.tooLarge, "message is over the relay's frame size", id),
+    );
     return plan;
   }
   for (const result of decodeFrames(raw)) {

@@ -12,6 +12,7 @@ import {
   type ErrorFrame,
   type FailFrame,
   type Frame,
+  frameHead,
   type Limits,
   maxFrameChars,
   type ReplyFrame,
@@ -42,8 +43,19 @@ export const REPLY_TOO_LARGE_MESSAGE = "the server's reply was over the relay's 
 export type DecodedMessage = ReturnType<typeof decodeFrames> | undefined;
 
 export function decodeServerMessage(raw: unknown, limits: Limits): DecodedMessage {
-  if (typeof raw === "string" && raw.length > maxFrameChars(limits)) return undefined;
+  if (typeof raw === "string" && raw.length > maxFrameChars(limits)) return oversized(raw);
   return decodeFrames(raw);
+}
+
+/**
+ * A message too large to parse. One that starts as an answer to a dispatch (`reply` or `fail`
+ * and its id: frame-size.ts) fails that request with server_error, as a reply over the body
+ * limit does, so its client hears at once; any other is refused whole (undefined).
+ */
+function oversized(raw: string): DecodedMessage {
+  const head = frameHead(raw);
+  if (head === undefined || (head.type !== "reply" && head.type !== "fail")) return undefined;
+  return [{ ok: true, value: { type: "fail", id: head.id, message: REPLY_TOO_LARGE_MESSAGE } }];
 }
 
 /**

@@ -66,6 +66,14 @@ describe("exchange connections", () => {
     socket.close();
   });
 
+  it("refuses with too_large and its id a request within maxBodyBytes that JSON escaping takes past the frame size", async () => {
+    const { socket } = await TestSocket.client("escaping-sender");
+    const body = { enc: "utf8", data: '"'.repeat(DEFAULT_LIMITS.maxBodyBytes) };
+    socket.send({ type: "request", id: "quoted", queue: "jobs", body });
+    expect(await socket.next()).toMatchObject({ type: "error", code: "too_large", id: "quoted" });
+    socket.close();
+  });
+
   it("answers the keep-alive ping with pong", async () => {
     const { socket } = await TestSocket.client("pinger");
     socket.send("ping");

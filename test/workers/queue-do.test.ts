@@ -204,6 +204,22 @@ describe("QueueDO replies from the wrong place", () => {
     server.close();
   });
 
+  it("ends with server_error, at once, a request whose reply JSON escaping takes past the frame size", async () => {
+    const server = await TestServer.connect("lease-3b", "w1");
+    await queueStub("lease-3b").enqueue({
+      queue: "lease-3b",
+      from: "ivy-b",
+      requests: [request("quoted", "lease-3b")],
+    });
+    const dispatch = await server.next("dispatch");
+    const data = '"'.repeat(1024 * 1024 - 10);
+    server.send({ type: "reply", id: dispatch.id, body: { enc: "utf8", data } });
+    const outcome = await outcomeFor("ivy-b", "quoted");
+    expect(outcome).toMatchObject({ type: "error", code: "server_error" });
+    expect(await queueStub("lease-3b").stats()).toMatchObject({ leased: 0 });
+    server.close();
+  });
+
   it("answers malformed and unknown frames with bad_request and keeps the socket open", async () => {
     const server = await TestServer.connect("bad-1", "w1");
     server.send("not json");

@@ -11,7 +11,7 @@ import {
 import { settle } from "./fake-relay.js";
 
 /** A requester whose frames land in `sent`; `state.route` names the route requests take. */
-function setup(options: { maxPending?: number; connected?: boolean } = {}) {
+function setup(options: { maxPending?: number; connected?: boolean; maxBodyBytes?: number } = {}) {
   const sent: ClientFrame[] = [];
   const acksOn: { route: string; ids: string[] }[] = [];
   const state = { connected: options.connected ?? true, route: "/v1/connect" };
@@ -27,7 +27,7 @@ function setup(options: { maxPending?: number; connected?: boolean } = {}) {
       acksOn.push({ route, ids: frame.ids });
       return true;
     },
-    limits: () => ({ ...DEFAULT_LIMITS, maxBodyBytes: 64 }),
+    limits: () => ({ ...DEFAULT_LIMITS, maxBodyBytes: options.maxBodyBytes ?? 64 }),
     maxPending: options.maxPending ?? 100,
     graceMs: 2_000,
   });
@@ -167,6 +167,18 @@ describe("Requester", () => {
     const error = await rejection(requester.request("q", "x".repeat(65)));
     expect(error.code).toBe("too_large");
     expect(sent).toEqual([]);
+  });
+
+  it("rejects with too_large, sending nothing, a body within maxBodyBytes that JSON escaping takes past the frame size", async () => {
+    const { requester, sent } = setup({ maxBodyBytes: DEFAULT_LIMITS.maxBodyBytes });
+    const quotes = '"'.repeat(DEFAULT_LIMITS.maxBodyBytes - 1_000);
+    const error = await rejection(requester.request("q", quotes));
+    expect(error.code).toBe("too_large");
+    expect(error.message).toContain("escaped");
+    expect(sent).toEqual([]);
+    // The same number of plain characters fits.
+    void requester.request("q", "x".repeat(DEFAULT_LIMITS.maxBodyBytes - 1_000)).catch(() => {});
+    expect(sent).toHaveLength(1);
   });
 
   it("rejects with too_many_in_flight once maxPendingRequests requests are unfinished", async () => {

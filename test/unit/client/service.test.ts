@@ -127,6 +127,18 @@ describe("peer.serve()", () => {
     expect(socket.sent.join("")).not.toContain("at ");
   });
 
+  it("sends fail instead of a reply that JSON escaping would take past the relay's frame size", async () => {
+    peer.serve("resize", (request) => (request.id === "quotes" ? '"'.repeat(1_040_000) : "ok"));
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    socket.deliver(dispatch("quotes"), dispatch("plain"));
+    await settle();
+    expect(socket.framesOf("fail")).toEqual([
+      { type: "fail", id: "quotes", message: expect.stringContaining("escaped as JSON") },
+    ]);
+    expect(socket.framesOf("reply").map((frame) => frame.id)).toEqual(["plain"]);
+  });
+
   it("gives the handler the body's media type, and typed() puts it on the reply", async () => {
     const seen: (string | undefined)[] = [];
     peer.serve("resize", (request) => {
