@@ -15,7 +15,7 @@ import {
   isRequestId,
   type Limits,
 } from "../../protocol/index.js";
-import type { Outcome, QueueRpc } from "../shared/contracts.js";
+import type { EnqueueOutcome, Outcome, QueueRpc } from "../shared/contracts.js";
 import type {
   HttpAwaitAnswer,
   HttpAwaitInput,
@@ -73,13 +73,34 @@ export class HttpClients {
       if (fresh) this.requests.forget(identity, request.id);
       return refused(request.id, ERROR_CODE.internal, `queue ${queue} is unavailable; retry later`);
     }
-    const outcome = outcomes.find((o) => o.id === request.id);
+    return this.#answer(
+      identity,
+      request.id,
+      fresh,
+      outcomes.find((o) => o.id === request.id),
+    );
+  }
+
+  /** Records the queue's answer to HTTP request `id` (or forgets a fresh one it refused). */
+  #answer(
+    identity: string,
+    id: string,
+    fresh: boolean,
+    outcome: EnqueueOutcome | undefined,
+  ): HttpSubmitAnswer {
     if (outcome === undefined) {
-      if (fresh) this.requests.forget(identity, request.id);
-      return refused(request.id, ERROR_CODE.internal, "the queue did not answer this request");
+      if (fresh) this.requests.forget(identity, id);
+      return refused(id, ERROR_CODE.internal, "the queue did not answer this request");
     }
-    if (outcome.ok) this.requests.accepted(identity, request.id, outcome.deadline);
-    else if (fresh) this.requests.forget(identity, request.id);
+    if (fresh && outcome.ok && outcome.resent === true) {
+      // The queue holds a request of this identity with this id that no HTTP call made: it came
+      // over a WebSocket, whose client waits for its outcome. One id names one request.
+      this.requests.forget(identity, id);
+      const message = `request id ${id} is already used by this identity's WebSocket requests`;
+      return refused(id, ERROR_CODE.conflict, message);
+    }
+    if (outcome.ok) this.requests.accepted(identity, id, outcome.deadline);
+    else if (fresh) this.requests.forget(identity, id);
     return outcome;
   }
 

@@ -96,7 +96,7 @@ export function enqueueDecoded(
 
 function resent(store: RequestStore, from: string, id: string): EnqueueOutcome | undefined {
   const stored = store.findDeadline(from, id);
-  return stored === undefined ? undefined : { id, ok: true, deadline: stored };
+  return stored === undefined ? undefined : { id, ok: true, deadline: stored, resent: true };
 }
 
 type Planned =

@@ -44,7 +44,8 @@ export interface EnqueueInput {
 
 /** Per request, in order: stored (with its deadline), or refused with a typed error. */
 export type EnqueueOutcome =
-  | { id: string; ok: true; deadline: number }
+  /** `resent`: the queue already held this client's request with this id (answered as stored). */
+  | { id: string; ok: true; deadline: number; resent?: true }
   | { id: string; ok: false; error: WireError };
 
 /** A request's end, on its way to its client: a reply, or a typed error. */

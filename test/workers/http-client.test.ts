@@ -8,6 +8,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { RateLimiter } from "../../durable-objects/shared/token-bucket.js";
 import { encodeBody } from "../../protocol/index.js";
+import { TestSocket } from "./exchange-test-socket.js";
 import { expectError, field, http, wsServer } from "./http-test-peer.js";
 
 describe("HTTP clients", () => {
@@ -175,6 +176,21 @@ describe("HTTP clients", () => {
     await expectError(later, 404, "not_found");
   });
 
+  it("refuses with 409 conflict an id this identity already used over a WebSocket, whose client keeps its outcome", async () => {
+    const { socket } = await TestSocket.client("mixed-frank");
+    socket.send({ type: "request", id: "frank-1", queue: "hc-mixed-ids", body: encodeBody("ws") });
+    expect(await socket.next()).toMatchObject({ type: "accepted", id: "frank-1" });
+    const response = await http("/v1/queues/hc-mixed-ids/requests?async=true", {
+      identity: "mixed-frank",
+      body: "http",
+      headers: { "EdgeMQ-Request-Id": "frank-1" },
+    });
+    await expectError(response, 409, "conflict");
+    const later = await http("/v1/requests/frank-1", { identity: "mixed-frank", method: "GET" });
+    await expectError(later, 404, "not_found");
+    socket.close();
+  });
+
   it("refuses an id already used for another queue with 409 conflict, running nothing there", async () => {
     const post = (queue: string) =>
       http(`/v1/queues/${queue}/requests?async=true`, {
@@ -218,7 +234,6 @@ describe("HTTP clients", () => {
 
   it("does not send an HTTP request's outcome to a WebSocket client of the same identity", async () => {
     const server = await wsServer("hc-mixed", "hc-worker-8");
-    const { TestSocket } = await import("./exchange-test-socket.js");
     const { socket } = await TestSocket.client("both-ways");
     const pending = http("/v1/queues/hc-mixed/requests", { identity: "both-ways", body: "x" });
     const dispatch = await server.next();

@@ -73,7 +73,7 @@ describe.each([
       resendsOnly,
     });
     expect(answers).toEqual([
-      { id: "kept-0", ok: true, deadline: stored.deadline },
+      { id: "kept-0", ok: true, deadline: stored.deadline, resent: true },
       { id: "new-0", ok: false, error: { code: "too_many_in_flight", message: resendsOnly } },
     ]);
     // new-0 was not stored: sent again without the flag, it is a new request.

@@ -104,7 +104,7 @@ describe("memory delivery mode", () => {
     const [first] = await stub.enqueue(input);
     const [second] = await stub.enqueue(input);
     expect(first).toMatchObject({ id: "r1", ok: true });
-    expect(second).toEqual(first);
+    expect(second).toEqual({ ...first, resent: true });
     await server.next("dispatch");
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(server.pending("dispatch")).toHaveLength(0);
