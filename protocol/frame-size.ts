@@ -21,7 +21,8 @@ export function bodyFrameRefusal(
   body: WireBody,
   limits: Pick<Limits, "maxBodyBytes" | "maxHeaderBytes">,
 ): string | undefined {
-  const budget = maxFrameChars(limits) - limits.maxHeaderBytes - FRAME_ROOM;
+  // Headers may escape too (control characters in values): room for six times their limit.
+  const budget = maxFrameChars(limits) - 6 * limits.maxHeaderBytes - FRAME_ROOM;
   if (body.enc === "base64" || body.data.length * 6 + 2 <= budget) return undefined;
   const escaped = JSON.stringify(body.data).length;
   if (escaped <= budget) return undefined;

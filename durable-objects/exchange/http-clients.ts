@@ -69,8 +69,10 @@ export class HttpClients {
       const stub = this.queue(queue, identity);
       outcomes = await stub.enqueue({ queue, from: identity, requests: [request] });
     } catch (error) {
+      // The row stays (it expires with the request): the call may have stored the request before
+      // it failed, and the client's retry with this id must then be the same request, not a
+      // stranger's re-send (#answer), and find the outcome here.
       console.error(JSON.stringify({ evt: "http_enqueue_failed", queue, error: String(error) }));
-      if (fresh) this.requests.forget(identity, request.id);
       return refused(request.id, ERROR_CODE.internal, `queue ${queue} is unavailable; retry later`);
     }
     return this.#answer(
@@ -89,7 +91,6 @@ export class HttpClients {
     outcome: EnqueueOutcome | undefined,
   ): HttpSubmitAnswer {
     if (outcome === undefined) {
-      if (fresh) this.requests.forget(identity, id);
       return refused(id, ERROR_CODE.internal, "the queue did not answer this request");
     }
     if (fresh && outcome.ok && outcome.resent === true) {

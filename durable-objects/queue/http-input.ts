@@ -4,6 +4,7 @@
  * reply, the relay id and the body (shape and size). Pure; used by http-server-rpc.ts.
  */
 import {
+  bodyFrameRefusal,
   bodySize,
   ERROR_CODE,
   isIdentity,
@@ -38,5 +39,8 @@ export function httpInputRefusal(
       message: `reply body is over ${limits.maxBodyBytes} bytes`,
     };
   }
+  // Its outcome is stored and sent as one frame, which escaping must not take past the limit.
+  const overFrame = bodyFrameRefusal(body, limits);
+  if (overFrame !== undefined) return { code: ERROR_CODE.tooLarge, message: `reply ${overFrame}` };
   return undefined;
 }

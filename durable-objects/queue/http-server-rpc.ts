@@ -47,6 +47,8 @@ export class HttpServerRpc implements HttpQueueRpc {
     const now = Date.now();
     state.takers.seen(input.identity, now);
     const takeId = typeof input.takeId === "string" ? input.takeId : undefined;
+    // Its caller hung up before this call arrived (a partition sweep's later call): take nothing.
+    if (state.takers.wasAbandoned(takeId)) return { ok: true, dispatch: null };
     const frame = state.transaction(() => {
       state.store.setQueueName(input.queue);
       state.store.markSawServer();

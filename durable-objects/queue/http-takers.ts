@@ -55,6 +55,8 @@ export class HttpTakers {
   private readonly presence = new HttpServerPresence();
   /** The request each recent take got, by take id (oldest first). */
   private readonly handouts = new Map<string, number>();
+  /** Takes abandoned before they got here (a partition sweep's later calls), oldest first. */
+  private readonly abandoned = new Set<string>();
 
   /** Records that HTTP server `identity` took or replied at `now`. */
   seen(identity: string, now: number): void {
@@ -141,7 +143,13 @@ export class HttpTakers {
     }
     const rid = this.handouts.get(takeId);
     this.handouts.delete(takeId);
+    if (rid === undefined) remember(this.abandoned, takeId);
     return rid;
+  }
+
+  /** Whether take `takeId` was abandoned before it arrived: it then takes nothing. */
+  wasAbandoned(takeId: string | undefined): boolean {
+    return takeId !== undefined && this.abandoned.delete(takeId);
   }
 
   private remove(waiter: Waiter): void {
@@ -184,4 +192,13 @@ export function httpRefusal(refusal: Refusal): WireError {
 
 function notDispatched(): Refusal {
   return { code: ERROR_CODE.forbidden, message: "unknown request id" };
+}
+
+/** Adds `takeId` to `set`, forgetting the oldest past MAX_REMEMBERED_HANDOUTS. */
+function remember(set: Set<string>, takeId: string): void {
+  if (set.size >= MAX_REMEMBERED_HANDOUTS) {
+    const oldest = set.values().next().value;
+    if (oldest !== undefined) set.delete(oldest);
+  }
+  set.add(takeId);
 }

@@ -63,7 +63,7 @@ export async function take(c: HttpContext): Promise<Response> {
   signal.addEventListener("abort", abandon, { once: true });
   let taken: Awaited<ReturnType<typeof takeFromPartitions>>;
   try {
-    taken = await takeFromPartitions(c.env, input, partitions, chosen);
+    taken = await takeFromPartitions(c.env, input, partitions, chosen, signal);
   } finally {
     signal.removeEventListener("abort", abandon);
   }

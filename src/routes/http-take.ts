@@ -20,6 +20,8 @@ export async function takeFromPartitions(
   input: { queue: string; identity: string; waitMs: number; takeId?: string },
   partitions: number,
   chosen: number | undefined,
+  /** Aborted when the caller hangs up: the sweep stops there. */
+  signal?: AbortSignal,
 ): Promise<PartitionTake> {
   const take = (partition: number, waitMs: number) =>
     partitionStub(env, input.queue, partition).take({ ...input, waitMs });
@@ -29,10 +31,13 @@ export async function takeFromPartitions(
   }
   const start = Math.floor(Math.random() * partitions);
   for (let i = 0; i < partitions; i++) {
+    if (signal?.aborted === true) return { answer: { ok: true, dispatch: null }, partition: start };
     const partition = (start + i) % partitions;
     const answer = await take(partition, 0);
     if (!answer.ok || answer.dispatch !== null) return { answer, partition };
   }
-  if (input.waitMs === 0) return { answer: { ok: true, dispatch: null }, partition: start };
+  if (input.waitMs === 0 || signal?.aborted === true) {
+    return { answer: { ok: true, dispatch: null }, partition: start };
+  }
   return { answer: await take(start, input.waitMs), partition: start };
 }

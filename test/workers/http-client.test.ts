@@ -191,6 +191,46 @@ describe("HTTP clients", () => {
     socket.close();
   });
 
+  it("answers a retry of a POST whose first call stored the request but lost its answer as the same request", async () => {
+    const q = "hc-lost-answer";
+    const exchange = env.EXCHANGE.getByName("exchange");
+    await runInDurableObject(exchange, (instance) => {
+      // The exchange's call to the queue stores the request, then fails (a dropped connection).
+      type Queue = (
+        queue: string,
+        identity: string,
+      ) => { enqueue(input: unknown): Promise<unknown> };
+      const clients = (instance as unknown as { http: { queue: Queue } }).http;
+      const real = clients.queue;
+      let failures = 1;
+      clients.queue = (queue, identity) => ({
+        enqueue: async (input) => {
+          const answers = await real(queue, identity).enqueue(input);
+          if (failures-- > 0) throw new Error("Network connection lost.");
+          return answers;
+        },
+      });
+    });
+    const post = () =>
+      http(`/v1/queues/${q}/requests?async=true`, {
+        identity: "curl-gina",
+        body: "job",
+        headers: { "EdgeMQ-Request-Id": "gina-1" },
+      });
+    await expectError(await post(), 500, "internal");
+    const retried = await post();
+    expect(retried.status).toBe(202);
+    const server = await wsServer(q, "hc-worker-lost");
+    const dispatch = await server.next();
+    server.send({ type: "reply", id: field(dispatch, "id"), body: encodeBody("done") });
+    const outcome = await http("/v1/requests/gina-1?wait=5000", {
+      identity: "curl-gina",
+      method: "GET",
+    });
+    expect(await outcome.text()).toBe("done");
+    server.close();
+  });
+
   it("refuses an id already used for another queue with 409 conflict, running nothing there", async () => {
     const post = (queue: string) =>
       http(`/v1/queues/${queue}/requests?async=true`, {

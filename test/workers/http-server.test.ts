@@ -271,6 +271,29 @@ describe("HTTP servers", () => {
     expect(again.status).toBe(200);
     expect(again.headers.get("EdgeMQ-Attempt")).toBe("2");
   });
+
+  it("takes nothing for a take whose caller hung up before it arrived (a partition sweep's later call)", async () => {
+    const q = "hs-abandon-3";
+    const stub = env.QUEUE.getByName(q);
+    await asyncRequest(q, "abandon-client-3");
+    await stub.abandonTake({ queue: q, identity: "late", takeId: "t-late" });
+    const late = await stub.take({ queue: q, identity: "late", waitMs: 0, takeId: "t-late" });
+    expect(late).toEqual({ ok: true, dispatch: null });
+    const live = await take(q, "stayer-3", 0);
+    expect(live.status).toBe(200);
+    expect(live.headers.get("EdgeMQ-Attempt")).toBe("1");
+  });
+
+  it("refuses with 413 a reply within maxBodyBytes that JSON escaping takes past the frame size, keeping the lease", async () => {
+    const q = "hs-escape";
+    await asyncRequest(q, "escape-client");
+    const taken = await take(q, "escape-worker", 0);
+    const id = taken.headers.get("EdgeMQ-Request-Id") ?? "";
+    const controls = "\u0001".repeat(300_000);
+    const refusedReply = await reply(q, "escape-worker", id, controls, "text/plain");
+    await expectError(refusedReply, 413, "too_large");
+    expect((await reply(q, "escape-worker", id, "fits", "text/plain")).status).toBe(204);
+  });
 });
 
 /** How many takes wait on queue `queue` (http-takers.ts). */

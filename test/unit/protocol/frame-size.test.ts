@@ -26,7 +26,7 @@ describe("bodyFrameRefusal", () => {
     const controls = bodyFrameRefusal({ enc: "utf8", data: "\u0001".repeat(300_000) }, limits);
     expect(controls).toContain("send it as bytes");
     // A sixth of the frame's worth of control characters still fits.
-    const sixth = Math.floor((maxFrameChars(limits) - limits.maxHeaderBytes) / 6) - 16 * 1024;
+    const sixth = Math.floor((maxFrameChars(limits) - 6 * limits.maxHeaderBytes) / 6) - 16 * 1024;
     expect(bodyFrameRefusal({ enc: "utf8", data: "\u0001".repeat(sixth) }, limits)).toBeUndefined();
   });
 });
