@@ -1,9 +1,10 @@
 /**
  * Reads an HTTP request body with a size bound, for the HTTP API. A Content-Length over the
  * bound is refused before a byte is read; a body streamed without one is read chunk by chunk and
- * refused (the stream cancelled) as soon as it passes the bound, so no more than the bound plus
- * one chunk is ever held. Both refusals are `too_large`. A body that breaks off mid-stream is a
- * `bad_request`, not a relay fault.
+ * refused once it passes the bound, so no more than the bound plus one chunk is ever held (the
+ * rest is read and dropped up to four times the bound, then the stream is cancelled). Both
+ * refusals are `too_large`. A body that breaks off mid-stream is a `bad_request`, not a relay
+ * fault.
  */
 import { EdgeMQError, ERROR_CODE } from "../protocol/index.js";
 
@@ -26,12 +27,38 @@ export async function readBoundedBody(request: Request, maxBytes: number): Promi
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
-      await reader.cancel("body too large").catch(() => undefined);
+      await discardRest(reader, total, maxBytes * DRAIN_FACTOR);
       throw tooLarge(total, maxBytes, "at least ");
     }
     chunks.push(value);
   }
   return concat(chunks, total);
+}
+
+/**
+ * How far past the bound an over-long streamed body is still read (and thrown away) before the
+ * refusal: a body cancelled part-way left `wrangler dev`'s proxy connection stuck, and the next
+ * request on it hung. Past this, the stream is cancelled.
+ */
+const DRAIN_FACTOR = 4;
+
+/** Reads and drops the rest of a refused body, up to `limit` bytes in all; cancels past that. */
+async function discardRest(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  read: number,
+  limit: number,
+): Promise<void> {
+  let total = read;
+  try {
+    while (total <= limit) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      total += value.byteLength;
+    }
+  } catch {
+    return; // the body broke off: nothing left to read
+  }
+  await reader.cancel("body too large").catch(() => undefined);
 }
 
 /** A body whose stream fails (the peer's connection dropped mid-body) is the peer's problem. */
