@@ -1,24 +1,24 @@
 /**
  * The HTTP API's server side of a QueueDO (its RPC methods `take`, `abandonTake`, `httpReply`,
- * `httpFail`, `httpExtend`, `httpPresence`): re-validate what the front door hands over (http-input.ts), note the HTTP
- * server's presence, apply the lease rules in one transaction (http-takers.ts, http-answers.ts),
- * then settle. QueueDO delegates these methods here.
+ * `httpFail`, `httpExtend`, `httpPresence`): re-validate what the front door hands over
+ * (http-input.ts), note the HTTP server's presence, apply the lease rules in one transaction
+ * (http-takers.ts, http-answers.ts), then settle. QueueDO delegates these methods here.
  */
 import { ERROR_CODE, type WireError } from "../../protocol/index.js";
-import type {
-  HttpAbandonInput,
-  HttpExtendAnswer,
-  HttpExtendInput,
-  HttpFailInput,
-  HttpPresenceAnswer,
-  HttpPresenceInput,
-  HttpQueueRpc,
-  HttpReplyAnswer,
-  HttpReplyInput,
-  HttpTakeAnswer,
-  HttpTakeInput,
+import {
+  type HttpAbandonInput,
+  type HttpExtendAnswer,
+  type HttpExtendInput,
+  type HttpFailInput,
+  type HttpPresenceAnswer,
+  type HttpPresenceInput,
+  type HttpQueueRpc,
+  type HttpReplyAnswer,
+  type HttpReplyInput,
+  type HttpTakeAnswer,
+  type HttpTakeInput,
+  httpConnId,
 } from "../shared/http-contracts.js";
-import { httpConnId } from "../shared/http-contracts.js";
 import {
   extendAsHttpServer,
   failAsHttpServer,

@@ -122,10 +122,7 @@ export class HttpTakers {
   handedOut(takeId: string | undefined, frame: DispatchFrame): void {
     const rid = ridOf(frame.id);
     if (takeId === undefined || rid === undefined) return;
-    if (this.handouts.size >= MAX_REMEMBERED_HANDOUTS) {
-      const oldest = this.handouts.keys().next().value;
-      if (oldest !== undefined) this.handouts.delete(oldest);
-    }
+    makeRoom(this.handouts);
     this.handouts.set(takeId, rid);
   }
 
@@ -143,7 +140,10 @@ export class HttpTakers {
     }
     const rid = this.handouts.get(takeId);
     this.handouts.delete(takeId);
-    if (rid === undefined) remember(this.abandoned, takeId);
+    if (rid === undefined) {
+      makeRoom(this.abandoned);
+      this.abandoned.add(takeId);
+    }
     return rid;
   }
 
@@ -194,11 +194,9 @@ function notDispatched(): Refusal {
   return { code: ERROR_CODE.forbidden, message: "unknown request id" };
 }
 
-/** Adds `takeId` to `set`, forgetting the oldest past MAX_REMEMBERED_HANDOUTS. */
-function remember(set: Set<string>, takeId: string): void {
-  if (set.size >= MAX_REMEMBERED_HANDOUTS) {
-    const oldest = set.values().next().value;
-    if (oldest !== undefined) set.delete(oldest);
-  }
-  set.add(takeId);
+/** Forgets the oldest take id in `ids` when it holds MAX_REMEMBERED_HANDOUTS already. */
+function makeRoom(ids: Map<string, unknown> | Set<string>): void {
+  if (ids.size < MAX_REMEMBERED_HANDOUTS) return;
+  const oldest = ids.keys().next().value;
+  if (oldest !== undefined) ids.delete(oldest);
 }
