@@ -41,6 +41,25 @@ async function reconnected(first: FakeSocket): Promise<FakeSocket> {
   return next;
 }
 
+/** A service of concurrency 3 whose handler holds dispatch r1 until `finish("r1")`. */
+async function runningR1() {
+  const { handler, finish } = gate();
+  peer.serve("resize", handler, { concurrency: 3 });
+  const first = relay.latest(SERVE);
+  await served(first);
+  first.deliver(dispatch("r1"));
+  await settle();
+  return { first, finish };
+}
+
+/** After a reconnect, `second` claims r1 with `ready {holding}`, then gets its reply once done. */
+async function expectClaimedThenAnswered(second: FakeSocket, finish: (id: string) => void) {
+  expect(second.framesOf("ready")).toEqual([{ type: "ready", concurrency: 3, holding: ["r1"] }]);
+  finish("r1");
+  await settle();
+  expect(second.framesOf("reply").map((frame) => frame.id)).toEqual(["r1"]);
+}
+
 async function served(socket: FakeSocket): Promise<void> {
   await settle();
   expect(socket.framesOf("ready").length).toBeGreaterThan(0);
@@ -258,37 +277,19 @@ describe("peer.serve()", () => {
   });
 
   it("re-sends ready claiming the running request after its socket reconnects, then sends its reply", async () => {
-    const { handler, finish } = gate();
-    peer.serve("resize", handler, { concurrency: 3 });
-    const first = relay.latest(SERVE);
-    await served(first);
-    first.deliver(dispatch("r1"));
-    await settle();
+    const { first, finish } = await runningR1();
     first.drop(1006, "network");
-    const second = await reconnected(first);
-    expect(second.framesOf("ready")).toEqual([{ type: "ready", concurrency: 3, holding: ["r1"] }]);
-    finish("r1");
-    await settle();
-    expect(second.framesOf("reply").map((frame) => frame.id)).toEqual(["r1"]);
+    await expectClaimedThenAnswered(await reconnected(first), finish);
   });
 
   it("finds its socket gone silent within 15 s while a handler runs, and reconnects claiming the request", async () => {
-    const { handler, finish } = gate();
-    peer.serve("resize", handler, { concurrency: 3 });
-    const first = relay.latest(SERVE);
-    await served(first);
-    first.deliver(dispatch("r1"));
-    await settle();
+    const { first, finish } = await runningR1();
     relay.autoPong = false;
     await vi.advanceTimersByTimeAsync(15_000);
     await settle();
     expect(first.closedBy?.reason).toBe("heartbeat timeout");
     relay.autoPong = true;
-    const second = await reconnected(first);
-    expect(second.framesOf("ready")).toEqual([{ type: "ready", concurrency: 3, holding: ["r1"] }]);
-    finish("r1");
-    await settle();
-    expect(second.framesOf("reply").map((frame) => frame.id)).toEqual(["r1"]);
+    await expectClaimedThenAnswered(await reconnected(first), finish);
   });
 
   it("finds its socket gone silent within 15 s even while idle (a dispatch may be on its way)", async () => {
