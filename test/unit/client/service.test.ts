@@ -328,12 +328,7 @@ describe("peer.serve()", () => {
   });
 
   it("claims and sends again a reply handed to a socket that then dropped (it may not have gone out)", async () => {
-    const { handler, finish } = gate();
-    peer.serve("resize", handler, { concurrency: 3 });
-    const first = relay.latest(SERVE);
-    await served(first);
-    first.deliver(dispatch("r1"));
-    await settle();
+    const { first, finish } = await runningR1();
     finish("r1");
     await settle();
     expect(first.framesOf("reply").map((frame) => frame.id)).toEqual(["r1"]);
