@@ -43,7 +43,10 @@ beforeEach(() => {
   relay.limits = { ...relay.limits, defaultTimeoutMs: 6_000 };
   peers = [];
 });
-afterEach(() => closePeers(peers));
+afterEach(() => {
+  vi.restoreAllMocks();
+  return closePeers(peers);
+});
 
 describe("re-send deadline (WebSocket)", () => {
   it("re-sends a request made without a timeout with the relay's default less the time spent", async () => {
@@ -96,12 +99,14 @@ describe("refused re-sends", () => {
   }
 
   it("sends a re-send refused rate_limited again later, with less time, and gets its reply", async () => {
+    // Full jitter may pick a 0 ms wait; pin it to half of the first step's 250 ms.
+    vi.spyOn(Math, "random").mockReturnValue(0.5);
     const { reply, id } = await refusedResend("rate_limited");
     await vi.advanceTimersByTimeAsync(5_000);
     const sent = requests();
     expect(sent).toHaveLength(3);
     expect(sent[2]?.id).toBe(id);
-    expect(sent[2]?.timeout).toBeLessThan(sent[1]?.timeout ?? 0);
+    expect(sent[2]?.timeout).toBe((sent[1]?.timeout ?? 0) - 125);
     relay.latest(CONNECT).deliver({ type: "reply", id, body: encodeBody("done") });
     expect(await reply).toBe("done");
   });
