@@ -67,7 +67,7 @@ export class HttpClients {
     let outcomes: Awaited<ReturnType<QueueRpc["enqueue"]>>;
     try {
       const stub = this.queue(queue, identity);
-      outcomes = await stub.enqueue({ queue, from: identity, requests: [request] });
+      outcomes = await stub.enqueue({ queue, from: identity, requests: [request], viaHttp: true });
     } catch (error) {
       // The row stays (it expires with the request): the call may have stored the request before
       // it failed, and the client's retry with this id must then be the same request, not a
@@ -94,10 +94,11 @@ export class HttpClients {
       return refused(id, ERROR_CODE.internal, "the queue did not answer this request");
     }
     if (fresh && outcome.ok && outcome.resent === true) {
-      // The queue holds a request of this identity with this id that no HTTP call made: it came
-      // over a WebSocket, whose client waits for its outcome. One id names one request.
+      // The queue holds a request of this identity with this id that this exchange does not
+      // know: one whose HTTP record expired, or one stored before queues recorded the transport
+      // (a WebSocket's they refuse themselves, enqueue.ts). One id names one request.
       this.requests.forget(identity, id);
-      const message = `request id ${id} is already used by this identity's WebSocket requests`;
+      const message = `request id ${id} is already used by another request of this identity`;
       return refused(id, ERROR_CODE.conflict, message);
     }
     if (outcome.ok) this.requests.accepted(identity, id, outcome.deadline);

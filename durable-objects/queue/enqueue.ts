@@ -1,6 +1,7 @@
 /**
  * The storage side of `QueueRpc.enqueue`: re-validates each request handed over by the exchange,
- * answers a resend of a known id with its stored deadline (never stored or run twice), admits
+ * answers a resend of a known id with its stored deadline (never stored or run twice; refused
+ * `conflict` when it came on the other transport, HTTP or WebSocket, than the stored one), admits
  * or refuses new ones (enqueue-rules.ts) and inserts them, all in one statement: the insert
  * itself finds a resend (its unique ids conflict), and only a resend or a refusal looks the
  * stored deadline up. Admitted requests count against the depth and in-flight limits as they
@@ -31,6 +32,8 @@ export interface EnqueueDeps {
   onStored: (from: string, rid: number) => void;
   /** The requests came on the client's queue link (their outcomes go back down it). */
   viaLink?: boolean;
+  /** HTTP POSTs sent the requests (the exchange's HTTP API), not a WebSocket. */
+  viaHttp?: boolean;
 }
 
 export function enqueueAll(input: EnqueueInput, deps: EnqueueDeps): EnqueueOutcome[] {
@@ -52,7 +55,7 @@ export function enqueueAll(input: EnqueueInput, deps: EnqueueDeps): EnqueueOutco
   if (typeof input.resendsOnly === "string") {
     const error = { code: ERROR_CODE.tooManyInFlight, message: input.resendsOnly.slice(0, 512) };
     return decoded.map((r) =>
-      "type" in r ? (resent(deps.store, input.from, r.id) ?? refused(r.id, error)) : r,
+      "type" in r ? (resent(deps, input.from, r.id) ?? refused(r.id, error)) : r,
     );
   }
   return enqueueDecoded(input.queue, input.from, decoded, deps);
@@ -86,17 +89,29 @@ export function enqueueDecoded(
   return planned.map((p): EnqueueOutcome => {
     if (p.kind === "invalid") return p.outcome;
     // A resend of a stored request is answered as stored, even when a new one would be refused.
-    if (p.kind === "refused") return resent(store, from, p.id) ?? refused(p.id, p.error);
+    if (p.kind === "refused") return resent(deps, from, p.id) ?? refused(p.id, p.error);
     const rid = rids[next++];
-    if (rid === undefined) return resent(store, from, p.id) ?? refused(p.id, storeRace());
+    if (rid === undefined) return resent(deps, from, p.id) ?? refused(p.id, storeRace());
     deps.onStored(from, rid);
     return { id: p.id, ok: true, deadline: p.row.deadline };
   });
 }
 
-function resent(store: RequestStore, from: string, id: string): EnqueueOutcome | undefined {
-  const stored = store.findDeadline(from, id);
-  return stored === undefined ? undefined : { id, ok: true, deadline: stored, resent: true };
+/**
+ * A resend of stored request `id` is answered as stored. An id names one request, so a WebSocket
+ * request that reuses an HTTP request's id (or the reverse) is refused `conflict`: its outcome
+ * goes where the stored request's goes, and its sender would never get one.
+ */
+function resent(deps: EnqueueDeps, from: string, id: string): EnqueueOutcome | undefined {
+  const stored = deps.store.findStored(from, id);
+  if (stored === undefined) return undefined;
+  const viaHttp = deps.viaHttp === true;
+  if (stored.viaHttp !== undefined && stored.viaHttp !== viaHttp) {
+    const first = stored.viaHttp ? "an HTTP request" : "a WebSocket request";
+    const message = `request id ${id} is already used by ${first} of this identity`;
+    return refused(id, { code: ERROR_CODE.conflict, message });
+  }
+  return { id, ok: true, deadline: stored.deadline, resent: true };
 }
 
 type Planned =
@@ -133,6 +148,7 @@ function admitEach(
       now,
       sawServer: deps.serverConnected,
       viaLink: deps.viaLink === true,
+      viaHttp: deps.viaHttp === true,
     };
     return { kind: "admitted", id: request.id, row };
   });

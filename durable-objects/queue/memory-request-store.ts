@@ -14,6 +14,7 @@ import type {
   DueOutcome,
   NewRequest,
   RequestStore,
+  StoredKey,
   StoredRequest,
   StoreTimers,
 } from "./store-contract.js";
@@ -22,6 +23,7 @@ import { newRow } from "./store-contract.js";
 interface MemoryRecord extends StoredRequest {
   outcome: Outcome["frame"] | undefined;
   deliverAt: number | undefined;
+  viaHttp: boolean;
 }
 
 export class MemoryRequestStore implements RequestStore {
@@ -67,9 +69,10 @@ export class MemoryRequestStore implements RequestStore {
     this.persistName(name);
   }
 
-  findDeadline(from: string, clientId: string): number | undefined {
+  findStored(from: string, clientId: string): StoredKey | undefined {
     const rid = this.findRid(from, clientId);
-    return rid === undefined ? undefined : this.rows.get(rid)?.deadline;
+    const row = rid === undefined ? undefined : this.rows.get(rid);
+    return row === undefined ? undefined : { deadline: row.deadline, viaHttp: row.viaHttp };
   }
 
   findRid(from: string, clientId: string): number | undefined {
@@ -97,7 +100,8 @@ export class MemoryRequestStore implements RequestStore {
       return undefined;
     }
     const rid = this.nextRid++;
-    this.rows.set(rid, { ...newRow(rid, r), outcome: undefined, deliverAt: undefined });
+    const viaHttp = r.viaHttp === true;
+    this.rows.set(rid, { ...newRow(rid, r), outcome: undefined, deliverAt: undefined, viaHttp });
     ids.set(r.clientId, rid);
     this.live.add(rid);
     this.liveCounts.added(r.from);

@@ -18,6 +18,7 @@ import {
   type NewRequest,
   newRow,
   type RequestStore,
+  type StoredKey,
   type StoreTimers,
 } from "./store-contract.js";
 import { readOutcomeFrame, type StoredRequest, toStored } from "./stored-request.js";
@@ -26,7 +27,7 @@ const LIVE = "state IN ('queued', 'leased')";
 
 /** The columns a new row sets (the state is 'queued'), in the order of newRowParams. */
 const NEW_ROW_COLUMNS =
-  "client_id, from_identity, body, headers, deadline, created, state, saw_server, via_link";
+  "client_id, from_identity, body, headers, deadline, created, state, saw_server, via_link, via_http";
 
 function newRowParams(r: NewRequest, body: string, headers: string | null): SqlStorageValue[] {
   return [
@@ -38,6 +39,7 @@ function newRowParams(r: NewRequest, body: string, headers: string | null): SqlS
     r.now,
     r.sawServer ? 1 : 0,
     r.viaLink ? 1 : 0,
+    r.viaHttp ? 1 : 0,
   ];
 }
 
@@ -64,9 +66,9 @@ export class SqlRequestStore implements RequestStore {
   private readonly writes: HeldWrites;
   /**
    * Held inserts' row ids and deadlines by client ids: SQLite has not got them yet (findRid,
-   * findDeadline). The deadline is kept here because a held row that ends leaves the cache.
+   * findStored). The deadline is kept here because a held row that ends leaves the cache.
    */
-  private readonly heldKeys = new Map<string, { rid: number; deadline: number }>();
+  private readonly heldKeys = new Map<string, { rid: number } & StoredKey>();
   /** The next row id (AUTOINCREMENT's): read once, for inserts made while writes are held. */
   private nextRid: number | undefined;
   /**
@@ -158,17 +160,19 @@ export class SqlRequestStore implements RequestStore {
     this.earliest = Number.NEGATIVE_INFINITY;
   }
 
-  findDeadline(from: string, clientId: string): number | undefined {
+  findStored(from: string, clientId: string): StoredKey | undefined {
     const held = this.heldKeys.get(heldKey(from, clientId));
-    if (held !== undefined) return held.deadline;
+    if (held !== undefined) return { deadline: held.deadline, viaHttp: held.viaHttp };
     const row = this.sql
       .exec(
-        "SELECT deadline FROM requests WHERE from_identity = ? AND client_id = ?",
+        "SELECT deadline, via_http FROM requests WHERE from_identity = ? AND client_id = ?",
         from,
         clientId,
       )
       .toArray()[0];
-    return row === undefined ? undefined : num(row.deadline, "deadline");
+    if (row === undefined) return undefined;
+    const viaHttp = row.via_http === null ? undefined : row.via_http === 1;
+    return { deadline: num(row.deadline, "deadline"), viaHttp };
   }
 
   findRid(from: string, clientId: string): number | undefined {
@@ -211,7 +215,7 @@ export class SqlRequestStore implements RequestStore {
     if (this.writes.holding) return this.insertHeld(r, body, headers);
     const row = this.sql
       .exec(
-        `INSERT INTO requests (${NEW_ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)
+        `INSERT INTO requests (${NEW_ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)
          ON CONFLICT (from_identity, client_id) DO NOTHING RETURNING rid`,
         ...newRowParams(r, body, headers),
       )
@@ -236,7 +240,7 @@ export class SqlRequestStore implements RequestStore {
     const inserted = this.sql.exec(
       `INSERT INTO requests (${NEW_ROW_COLUMNS})
        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
-         'queued', value ->> 6, value ->> 7 FROM json_each(?) WHERE true
+         'queued', value ->> 6, value ->> 7, value ->> 8 FROM json_each(?) WHERE true
        ON CONFLICT (from_identity, client_id) DO NOTHING RETURNING rid, client_id, from_identity`,
       JSON.stringify(rows),
     );
@@ -268,11 +272,12 @@ export class SqlRequestStore implements RequestStore {
     this.nextRid ??= this.readNextRid();
     const rid = this.nextRid++;
     this.writes.run(
-      `INSERT INTO requests (rid, ${NEW_ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
+      `INSERT INTO requests (rid, ${NEW_ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)`,
       rid,
       ...newRowParams(r, body, headers),
     );
-    this.heldKeys.set(heldKey(r.from, r.clientId), { rid, deadline: r.deadline });
+    const key = { rid, deadline: r.deadline, viaHttp: r.viaHttp === true };
+    this.heldKeys.set(heldKey(r.from, r.clientId), key);
     this.added(rid, r, body.length + (headers?.length ?? 0));
     return rid;
   }

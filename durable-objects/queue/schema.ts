@@ -6,7 +6,9 @@
  *     created, attempt (dispatches so far), state queued|leased|done, lease_conn, lease_until,
  *     saw_server (0/1), outcome (client frame JSON awaiting delivery; NULL once delivered),
  *     deliver_at (next delivery try), via_link (1: it came on the client's queue link, so its
- *     outcome goes back down the link when it can). Done rows keep their ids until deadline + dedupWindowMs.
+ *     outcome goes back down the link when it can), via_http (1: an HTTP POST sent it, 0: a
+ *     WebSocket did; NULL for rows from before the column: a resend on either is taken). Done rows
+ *     keep their ids until deadline + dedupWindowMs.
  */
 
 const MIGRATIONS: readonly string[] = [
@@ -31,6 +33,7 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX requests_state_deadline ON requests (state, deadline);
    CREATE INDEX requests_pending ON requests (deliver_at) WHERE outcome IS NOT NULL;`,
   `ALTER TABLE requests ADD COLUMN via_link INTEGER NOT NULL DEFAULT 0;`,
+  `ALTER TABLE requests ADD COLUMN via_http INTEGER;`,
 ];
 
 /** Brings the database up to the latest schema; each migration runs in its own transaction. */

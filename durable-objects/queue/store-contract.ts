@@ -19,6 +19,15 @@ export interface NewRequest {
   sawServer: boolean;
   /** It came on the client's queue link: its outcome goes back down the link when it can. */
   viaLink?: boolean;
+  /** An HTTP POST sent it (HTTP API): a WebSocket request may not reuse its id, nor the reverse. */
+  viaHttp?: boolean;
+}
+
+/** What a resend of a stored request is answered from: its deadline and how it was sent. */
+export interface StoredKey {
+  deadline: number;
+  /** Sent by an HTTP POST; undefined for a durable row stored before the relay recorded it. */
+  viaHttp: boolean | undefined;
 }
 
 /** An outcome due for delivery, and whether its request came on a queue link. */
@@ -47,7 +56,8 @@ export interface RequestStore {
   readonly mode: "durable" | "memory";
   queueName(): string | undefined;
   setQueueName(name: string): void;
-  findDeadline(from: string, clientId: string): number | undefined;
+  /** The stored request `clientId` of client `from` (held or written), for answering a resend. */
+  findStored(from: string, clientId: string): StoredKey | undefined;
   findRid(from: string, clientId: string): number | undefined;
   liveDepth(): number;
   clientLive(from: string): number;

@@ -40,6 +40,11 @@ export interface EnqueueInput {
    * field ignores it (it stores new requests: the cap then holds only after a rollout completes).
    */
   resendsOnly?: string;
+  /**
+   * Set by the HTTP API: the requests came as HTTP POSTs. An id names one request per identity,
+   * so a resend on the other transport is refused `conflict` (enqueue.ts).
+   */
+  viaHttp?: true;
 }
 
 /** Per request, in order: stored (with its deadline), or refused with a typed error. */

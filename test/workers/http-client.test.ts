@@ -8,7 +8,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { RateLimiter } from "../../durable-objects/shared/token-bucket.js";
 import { encodeBody } from "../../protocol/index.js";
-import { TestSocket } from "./exchange-test-socket.js";
+import { linkSocket, TestSocket } from "./exchange-test-socket.js";
 import { expectError, field, http, wsServer } from "./http-test-peer.js";
 
 describe("HTTP clients", () => {
@@ -188,6 +188,42 @@ describe("HTTP clients", () => {
     await expectError(response, 409, "conflict");
     const later = await http("/v1/requests/frank-1", { identity: "mixed-frank", method: "GET" });
     await expectError(later, 404, "not_found");
+    socket.close();
+  });
+
+  it("refuses with conflict a WebSocket request, on the exchange or a queue link, that reuses an HTTP request's id", async () => {
+    const q = "hc-mixed-reverse";
+    const accepted = await http(`/v1/queues/${q}/requests?async=true`, {
+      identity: "mixed-hank",
+      body: "http",
+      headers: { "EdgeMQ-Request-Id": "hank-1" },
+    });
+    expect(accepted.status).toBe(202);
+    const { socket } = await TestSocket.client("mixed-hank");
+    socket.send({ type: "request", id: "hank-1", queue: q, body: encodeBody("ws") });
+    expect(await socket.next()).toMatchObject({ type: "error", id: "hank-1", code: "conflict" });
+    const link = await linkSocket(q, "mixed-hank");
+    link.send({ type: "request", id: "hank-1", queue: q, body: encodeBody("link") });
+    expect(await link.next()).toMatchObject({ type: "error", id: "hank-1", code: "conflict" });
+    // The HTTP request is untouched: it runs once and its outcome is the HTTP caller's.
+    const server = await wsServer(q, "hc-worker-reverse");
+    const dispatch = await server.next();
+    expect(field(dispatch, "body")).toMatchObject({ data: "http" });
+    server.send({ type: "reply", id: field(dispatch, "id"), body: encodeBody("done") });
+    const outcome = await http("/v1/requests/hank-1?wait=5000", {
+      identity: "mixed-hank",
+      method: "GET",
+    });
+    expect(await outcome.text()).toBe("done");
+    // A retry of the POST is still the same request.
+    const retried = await http(`/v1/queues/${q}/requests?async=true`, {
+      identity: "mixed-hank",
+      body: "http",
+      headers: { "EdgeMQ-Request-Id": "hank-1" },
+    });
+    expect(retried.status).toBe(202);
+    server.close();
+    link.close();
     socket.close();
   });
 

@@ -3,7 +3,7 @@
  * durable-objects/queue/request-store.ts) stays bounded: a partition that sees many identities
  * over its life forgets the cache at a release of held writes once it passed MAX_ID_BOUNDS, and
  * still tells a resend from a new request afterwards. White-box: a fresh store over a queue
- * object's SQLite, inside runInDurableObject.
+ * object's SQLite, inside runInDurableObject. Also: each row records whether HTTP sent it.
  */
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -50,6 +50,27 @@ describe("SqlRequestStore's largest-id cache", () => {
       // Forgetting the cache loses nothing: the stored ids are looked up again.
       expect(held("client-7", "r1")).toBeUndefined();
       expect(held("client-7", "r2")).toBeTypeOf("number");
+    });
+  });
+});
+
+describe("SqlRequestStore's record of how each request was sent", () => {
+  it("finds a request's transport whether its insert ran, was held, or predates the column", async () => {
+    await runInDurableObject(env.QUEUE.getByName("store-transport"), (_instance, state) => {
+      const store = new SqlRequestStore(state.storage.sql);
+      const http = { ...newRequest("dora", "h1"), viaHttp: true };
+      state.storage.transactionSync(() => store.insert(http));
+      expect(store.findStored("dora", "h1")).toEqual({ deadline: http.deadline, viaHttp: true });
+      state.storage.transactionSync(() => {
+        expect(store.holdWrites(1, 1)).toBe(true);
+        store.insert({ ...newRequest("dora", "w1") });
+        expect(store.findStored("dora", "w1")?.viaHttp).toBe(false);
+        store.releaseHeld();
+      });
+      expect(store.findStored("dora", "w1")?.viaHttp).toBe(false);
+      // A row written before via_http existed has NULL there: its transport is unknown.
+      state.storage.sql.exec("UPDATE requests SET via_http = NULL WHERE client_id = 'h1'");
+      expect(store.findStored("dora", "h1")?.viaHttp).toBeUndefined();
     });
   });
 });

@@ -21,11 +21,13 @@ describe("MemoryRequestStore", () => {
     expect(rid).toBeTypeOf("number");
     expect(s.insert(request("alice", "r1", 200))).toBeUndefined();
     expect(s.findRid("alice", "r1")).toBe(rid);
-    expect(s.findDeadline("alice", "r1")).toBe(100);
+    expect(s.findStored("alice", "r1")).toEqual({ deadline: 100, viaHttp: false });
     // The same id from another identity is another request.
     const other = s.insert(request("bob", "r1", 300));
     expect(other).not.toBe(rid);
-    expect(s.findDeadline("bob", "r1")).toBe(300);
+    expect(s.findStored("bob", "r1")).toEqual({ deadline: 300, viaHttp: false });
+    expect(s.insert({ ...request("carol", "r2", 400), viaHttp: true })).toBeTypeOf("number");
+    expect(s.findStored("carol", "r2")).toEqual({ deadline: 400, viaHttp: true });
     expect(s.findRid("carol", "r1")).toBeUndefined();
   });
 

@@ -1,0 +1,55 @@
+/**
+ * An id names one request per identity, whatever carried it: enqueue.ts answers a resend on the
+ * same transport as stored, and refuses `conflict` a WebSocket request reusing an HTTP request's
+ * id (or the reverse), whose outcome would go to the other sender. Over the memory store, in Node.
+ */
+import { describe, expect, it } from "vitest";
+import { type EnqueueDeps, enqueueAll } from "../../../durable-objects/queue/enqueue.js";
+import { MemoryRequestStore } from "../../../durable-objects/queue/memory-request-store.js";
+import { DEFAULT_LIMITS, encodeBody, type RequestFrame } from "../../../protocol/index.js";
+
+const QUEUE = "jobs";
+
+function deps(store: MemoryRequestStore, viaHttp: boolean): EnqueueDeps {
+  return {
+    store,
+    limits: { ...DEFAULT_LIMITS },
+    serverConnected: true,
+    now: 1_000,
+    onStored: () => {},
+    viaHttp,
+  };
+}
+
+function send(store: MemoryRequestStore, from: string, id: string, viaHttp: boolean) {
+  const request: RequestFrame = { type: "request", id, queue: QUEUE, body: encodeBody("x") };
+  return enqueueAll({ queue: QUEUE, from, requests: [request] }, deps(store, viaHttp))[0];
+}
+
+describe("enqueue: one id, one request, whatever the transport", () => {
+  it("answers a resend on the transport that stored the request as stored", () => {
+    const store = new MemoryRequestStore(() => {}, QUEUE);
+    for (const viaHttp of [true, false]) {
+      const id = viaHttp ? "h1" : "w1";
+      const first = send(store, "alice", id, viaHttp);
+      expect(first).toMatchObject({ id, ok: true });
+      expect(first).not.toHaveProperty("resent");
+      expect(send(store, "alice", id, viaHttp)).toMatchObject({ id, ok: true, resent: true });
+    }
+  });
+
+  it("refuses conflict a WebSocket request with an HTTP request's id, and the reverse", () => {
+    const store = new MemoryRequestStore(() => {}, QUEUE);
+    send(store, "alice", "h1", true);
+    send(store, "alice", "w1", false);
+    const overWs = send(store, "alice", "h1", false);
+    expect(overWs).toMatchObject({ id: "h1", ok: false, error: { code: "conflict" } });
+    expect(overWs?.ok === false && overWs.error.message).toMatch(/an HTTP request/);
+    const overHttp = send(store, "alice", "w1", true);
+    expect(overHttp).toMatchObject({ id: "w1", ok: false, error: { code: "conflict" } });
+    expect(overHttp?.ok === false && overHttp.error.message).toMatch(/a WebSocket request/);
+    // Another identity's same id is another request.
+    expect(send(store, "bob", "h1", false)).toMatchObject({ id: "h1", ok: true });
+    expect(store.liveDepth()).toBe(3);
+  });
+});
