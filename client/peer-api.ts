@@ -51,17 +51,21 @@ export interface Service {
   close(): Promise<void>;
 }
 
-/** The concurrency serve() asked for, after checking the queue name and its range. */
+/**
+ * The concurrency serve() runs with, after checking the queue name and the range the protocol
+ * allows (1 to 1,000): what it asked for (default 16), capped to the relay's `maxConcurrency`,
+ * as the relay caps a larger `ready` itself.
+ */
 export function checkServe(queue: string, options: ServeOptions, maxConcurrency: number): number {
   if (!isQueueName(queue)) {
     throw new EdgeMQError(ERROR_CODE.badRequest, "queue must match [A-Za-z0-9._-]{1,128}");
   }
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-  const max = Math.min(maxConcurrency, DEFAULT_LIMITS.maxConcurrency);
+  const max = DEFAULT_LIMITS.maxConcurrency;
   if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > max) {
     throw new EdgeMQError(ERROR_CODE.badRequest, `concurrency must be an integer 1 to ${max}`);
   }
-  return concurrency;
+  return Math.max(1, Math.min(concurrency, maxConcurrency));
 }
 
 /** What draining a peer needs from its requester, whichever transport carries it. */

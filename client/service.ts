@@ -69,7 +69,10 @@ export interface ServeRequest {
 export type Handler = (request: ServeRequest) => ReplyBody | Promise<ReplyBody>;
 
 export interface ServeOptions {
-  /** Most handlers running at once on this socket (default 16). */
+  /**
+   * Most handlers running at once on this socket: 1 to 1,000, default 16, capped to the relay's
+   * `maxConcurrency` (its welcome's limits).
+   */
   concurrency?: number;
 }
 

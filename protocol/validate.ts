@@ -8,6 +8,7 @@ import type { Headers } from "./frames.js";
 import {
   DEFAULT_LIMITS,
   IDENTITY_PATTERN,
+  type Limits,
   QUEUE_NAME_PATTERN,
   REQUEST_ID_PATTERN,
 } from "./limits.js";
@@ -55,22 +56,47 @@ export function readWireBody(value: unknown): WireBody | string {
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
 
-/** Headers: a flat object of string values, bounded in count and size. */
+/**
+ * Headers: a flat object of string values, bounded in count and size by the protocol's maxima
+ * (DEFAULT_LIMITS); a relay configured lower checks its own with `headersOverLimits`.
+ */
 export function readHeaders(value: unknown): Headers | string {
   if (!isRecord(value)) return "headers must be an object of strings";
   const entries = Object.entries(value);
   if (entries.length > DEFAULT_LIMITS.maxHeaders) return "too many headers";
-  let size = 0;
   const checked: [string, string][] = [];
   for (const [name, headerValue] of entries) {
     if (!HEADER_NAME.test(name)) return `bad header name ${JSON.stringify(name.slice(0, 64))}`;
     if (typeof headerValue !== "string") return `header ${name} must be a string`;
-    size += name.length + utf8Length(headerValue);
     checked.push([name, headerValue]);
   }
-  if (size > DEFAULT_LIMITS.maxHeaderBytes) return "headers too large";
+  if (headersSize(checked) > DEFAULT_LIMITS.maxHeaderBytes) return "headers too large";
   // fromEntries defines own properties, so a header named "__proto__" stays a header.
   return Object.fromEntries(checked);
+}
+
+/** Why decoded `headers` break the relay's configured limits (count, then size), or undefined. */
+export function headersOverLimits(
+  headers: Headers | undefined,
+  limits: Pick<Limits, "maxHeaders" | "maxHeaderBytes">,
+): string | undefined {
+  if (headers === undefined) return undefined;
+  const entries = Object.entries(headers);
+  if (entries.length > limits.maxHeaders) {
+    return `${entries.length} headers, over the limit of ${limits.maxHeaders}`;
+  }
+  const size = headersSize(entries);
+  if (size > limits.maxHeaderBytes) {
+    return `headers of ${size} bytes, over the limit of ${limits.maxHeaderBytes}`;
+  }
+  return undefined;
+}
+
+/** Header names plus UTF-8 values, in bytes. */
+function headersSize(entries: readonly [string, string][]): number {
+  let size = 0;
+  for (const [name, value] of entries) size += name.length + utf8Length(value);
+  return size;
 }
 
 /** A list of request ids, bounded. */

@@ -1,12 +1,14 @@
 /**
  * Pure admission rules for one new request entering a queue: timeout within the maximum, body
- * within the size limit (the exchange checks too, but the queue does not trust it), failFast with
+ * within the size limit (the exchange checks too, but the queue does not trust it), headers
+ * within the relay's configured limits (the codec checks only the protocol's), failFast with
  * no server, queue depth and per-client in-flight bounds. Used by queue-do.ts; unit-tested.
  */
 import {
   bodySize,
   ERROR_CODE,
   err,
+  headersOverLimits,
   type Limits,
   ok,
   type RequestFrame,
@@ -37,6 +39,8 @@ export function admit(request: RequestFrame, ctx: AdmissionContext): Result<numb
   if (size > limits.maxBodyBytes) {
     return refuse(ERROR_CODE.tooLarge, `body is ${size} bytes, over ${limits.maxBodyBytes}`);
   }
+  const overHeaders = headersOverLimits(request.headers, limits);
+  if (overHeaders !== undefined) return refuse(ERROR_CODE.badRequest, overHeaders);
   if (request.failFast === true && !ctx.serverConnected) {
     return refuse(ERROR_CODE.noResponders, "no server is connected to the queue");
   }

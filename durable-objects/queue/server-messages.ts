@@ -13,6 +13,7 @@ import {
   type FailFrame,
   type Frame,
   frameHead,
+  headersOverLimits,
   type Limits,
   maxFrameChars,
   type ReplyFrame,
@@ -38,6 +39,22 @@ export interface ServerMessageDeps {
 }
 
 export const REPLY_TOO_LARGE_MESSAGE = "the server's reply was over the relay's body size limit";
+export const REPLY_HEADERS_MESSAGE = "the server's reply was over the relay's header limits";
+
+/**
+ * Why the relay refuses a leased request's reply (body or headers over its limits): the code and
+ * message its server gets, and the message of the `server_error` its client gets.
+ */
+function replyRefusal(frame: ReplyFrame, limits: Limits) {
+  if (bodySize(frame.body) > limits.maxBodyBytes) {
+    const message = `reply body is over ${limits.maxBodyBytes} bytes`;
+    return { code: ERROR_CODE.tooLarge, message, client: REPLY_TOO_LARGE_MESSAGE };
+  }
+  const overHeaders = headersOverLimits(frame.headers, limits);
+  if (overHeaders === undefined) return undefined;
+  const message = `reply has ${overHeaders}`;
+  return { code: ERROR_CODE.badRequest, message, client: REPLY_HEADERS_MESSAGE };
+}
 
 /** A server message decoded once (decodeFrames), or undefined when it is over the frame size. */
 export type DecodedMessage = ReturnType<typeof decodeFrames> | undefined;
@@ -135,7 +152,7 @@ function earlyOutcome(
   conn: ServerAttachment,
   frame: ReplyFrame | FailFrame,
 ): EarlyOutcome | undefined {
-  if (frame.type === "reply" && bodySize(frame.body) > deps.limits.maxBodyBytes) return undefined;
+  if (frame.type === "reply" && replyRefusal(frame, deps.limits) !== undefined) return undefined;
   const row = answerable(deps, conn, frame.id, () => {});
   if (row === undefined || row.state !== "leased") return undefined;
   const out =
@@ -167,19 +184,10 @@ function handleFrame(
     case "reply": {
       const row = answerable(deps, conn, frame.id, refuse);
       if (row === undefined) return;
-      if (bodySize(frame.body) > deps.limits.maxBodyBytes) {
-        refuse(
-          ERROR_CODE.tooLarge,
-          `reply body is over ${deps.limits.maxBodyBytes} bytes`,
-          frame.id,
-        );
-        deps.lifecycle.fail(
-          row,
-          ERROR_CODE.serverError,
-          REPLY_TOO_LARGE_MESSAGE,
-          deps.now,
-          conn.connId,
-        );
+      const refusal = replyRefusal(frame, deps.limits);
+      if (refusal !== undefined) {
+        refuse(refusal.code, refusal.message, frame.id);
+        deps.lifecycle.fail(row, ERROR_CODE.serverError, refusal.client, deps.now, conn.connId);
         return;
       }
       const out = replyFrame(row.clientId, frame.body, frame.headers);

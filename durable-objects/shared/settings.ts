@@ -39,6 +39,9 @@ export const LIMIT_VARS: Readonly<Record<keyof Limits, string>> = {
   dedupWindowMs: "EDGEMQ_DEDUP_WINDOW_MS",
 };
 
+/** Limits the wire codec checks at their default values: settings can only lower them. */
+const CODEC_BOUNDED = ["maxConcurrency", "maxHeaders", "maxHeaderBytes"] as const;
+
 /**
  * A positive whole number, given as a string (`"1000"`, `--var`) or as a TOML number (`1000`:
  * wrangler passes [vars] numbers to the Worker as numbers); anything else is the fallback.
@@ -77,6 +80,9 @@ function parseSettings(env: object): RelaySettings {
   for (const key of Object.keys(LIMIT_VARS) as (keyof Limits)[]) {
     limits[key] = readPositiveInt(vars[LIMIT_VARS[key]], DEFAULT_LIMITS[key]);
   }
+  // The wire codec bounds these at their defaults whatever the settings say (protocol/codec.ts,
+  // validate.ts): a larger setting would announce a limit the relay does not honour.
+  for (const key of CODEC_BOUNDED) limits[key] = Math.min(limits[key], DEFAULT_LIMITS[key]);
   return {
     limits,
     exchangeShards: readPositiveInt(vars.EDGEMQ_EXCHANGE_SHARDS, 1),

@@ -12,6 +12,7 @@ export type RequestOutcome =
 export interface RequestOptions {
   timeout?: number;
   failFast?: boolean;
+  headers?: Record<string, string>;
 }
 
 export interface BurstArgs {
@@ -38,7 +39,8 @@ export interface ServeArgs {
   identity: string;
   queue: string;
   mode: ServerMode;
-  concurrency: number;
+  /** Omitted: the SDK's default. */
+  concurrency?: number;
   name?: string;
   delayMs?: number;
 }

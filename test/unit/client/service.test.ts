@@ -90,6 +90,21 @@ describe("peer.serve()", () => {
     expect(socket.framesOf("ready")).toEqual([{ type: "ready", concurrency: 8 }]);
   });
 
+  it("caps the concurrency it asks for (default 16) to the relay's maxConcurrency", async () => {
+    relay.limits = { ...relay.limits, maxConcurrency: 4 };
+    const capped = await connect("ws://relay.test", {
+      identity: "worker-2",
+      WebSocket: relay.WebSocket,
+    });
+    const service = capped.serve("resize", () => null);
+    await service.ready;
+    await settle();
+    expect(relay.latest(SERVE).framesOf("ready")).toEqual([{ type: "ready", concurrency: 4 }]);
+    // Past the protocol's own maximum is still the caller's mistake.
+    expect(() => capped.serve("other", () => null, { concurrency: 1_001 })).toThrow(/concurrency/);
+    await capped.close();
+  });
+
   it("gives the handler the request's fields and replies with its return value", async () => {
     const seen: ServeRequest[] = [];
     peer.serve("resize", (request) => {

@@ -1,4 +1,4 @@
-/** Admission of a new request: timeout, body size, failFast, queue depth and per-client bounds. */
+/** Admission of a new request: timeout, body and header sizes, failFast, depth and per-client bounds. */
 import { describe, expect, it } from "vitest";
 import { type AdmissionContext, admit } from "../../../durable-objects/queue/enqueue-rules.js";
 import { DEFAULT_LIMITS, type RequestFrame } from "../../../protocol/index.js";
@@ -37,6 +37,15 @@ describe("admit", () => {
   it("refuses a body over the size limit with too_large", () => {
     const data = "x".repeat(DEFAULT_LIMITS.maxBodyBytes + 1);
     expect(codeOf(req({ body: { enc: "utf8", data } }))).toBe("too_large");
+  });
+
+  it("refuses headers over the relay's configured limits (below the codec's) with bad_request", () => {
+    const limits = { ...DEFAULT_LIMITS, maxHeaders: 2, maxHeaderBytes: 10 };
+    expect(codeOf(req({ headers: { a: "1", b: "2" } }), { limits })).toMatch(/^ok:/);
+    expect(codeOf(req({ headers: { a: "1", b: "2", c: "3" } }), { limits })).toBe("bad_request");
+    // Size counts names and UTF-8 values: "a" + "é".repeat(5) is 11 bytes.
+    expect(codeOf(req({ headers: { a: "é".repeat(4) } }), { limits })).toMatch(/^ok:/);
+    expect(codeOf(req({ headers: { a: "é".repeat(5) } }), { limits })).toBe("bad_request");
   });
 
   it("refuses failFast with no_responders only when no server is connected", () => {

@@ -25,6 +25,25 @@ describe("readSettings", () => {
     expect(settings.rateLimit.perSecond).toBe(50);
   });
 
+  it("lowers the limits the wire codec checks, but never raises them past the codec's", () => {
+    const lowered = readSettings({
+      EDGEMQ_MAX_CONCURRENCY: "4",
+      EDGEMQ_MAX_HEADERS: "2",
+      EDGEMQ_MAX_HEADER_BYTES: "100",
+    }).limits;
+    expect(lowered).toMatchObject({ maxConcurrency: 4, maxHeaders: 2, maxHeaderBytes: 100 });
+    const raised = readSettings({
+      EDGEMQ_MAX_CONCURRENCY: "5000",
+      EDGEMQ_MAX_HEADERS: "64",
+      EDGEMQ_MAX_HEADER_BYTES: "65536",
+    }).limits;
+    expect(raised).toMatchObject({
+      maxConcurrency: DEFAULT_LIMITS.maxConcurrency,
+      maxHeaders: DEFAULT_LIMITS.maxHeaders,
+      maxHeaderBytes: DEFAULT_LIMITS.maxHeaderBytes,
+    });
+  });
+
   it("falls back to the default for zero, negative, fractional or non-numeric values", () => {
     for (const value of [0, -5, 1.5, "0", "-5", "1.5", "lots", "", " ", true, null]) {
       expect(readSettings({ EDGEMQ_MAX_ATTEMPTS: value }).limits.maxAttempts).toBe(
