@@ -21,8 +21,8 @@
  *     partitioned queue, on every partition. 204 with EdgeMQ-Partitions.
  * All go to the queue's QueueDO (take / httpReply / httpFail / httpExtend / httpPresence); see
  * durable-objects/queue/http-takers.ts and http-answers.ts. On a partitioned queue a take answers
- * EdgeMQ-Partition (and every take EdgeMQ-Partitions); replies, failures and leases pass it back
- * as `?partition=` (http-take.ts, docs/scaling.md).
+ * EdgeMQ-Partition (and every take EdgeMQ-Partitions) and an id `p<n>.<id>` that names it, which
+ * routes the replies, failures and leases (partition-ids.ts, http-take.ts, docs/scaling.md).
  */
 import type { Context } from "hono";
 import { readSettings } from "../../durable-objects/shared/settings.js";
@@ -33,16 +33,11 @@ import { readBoundedBody } from "../http-body-reader.js";
 import { readQueue, readRequestId, readWait } from "../http-params.js";
 import { dispatchResponse, noContent, refusalResponse } from "../http-responses.js";
 import { establishPrincipal, requireQueue, requireRole } from "../identity.js";
+import { answeredId, takenId } from "../partition-ids.js";
 import { partitionStub, partitionsOf, requirePartition } from "../partitions.js";
 import { takeFromPartitions } from "./http-take.js";
 
 type HttpContext = Context<{ Bindings: Env }>;
-
-/** The partition a reply, failure or lease call names (`?partition=`, from its take; default 0). */
-function answeredPartition(c: HttpContext, queue: string) {
-  const partition = requirePartition(c.req.query("partition"), partitionsOf(c.env, queue)) ?? 0;
-  return partitionStub(c.env, queue, partition);
-}
 
 export async function take(c: HttpContext): Promise<Response> {
   const queue = readQueue(c.req.param("queue"));
@@ -74,29 +69,35 @@ export async function take(c: HttpContext): Promise<Response> {
     [HTTP_API_HEADERS.partitions]: String(partitions),
   };
   if (answer.dispatch === null) return noContent(placement);
-  const response = dispatchResponse(answer.dispatch);
+  const id = takenId(answer.dispatch.id, partition, partitions);
+  const response = dispatchResponse({ ...answer.dispatch, id });
   response.headers.set(HTTP_API_HEADERS.leaseMs, String(readSettings(c.env).limits.leaseMs));
   for (const [name, value] of Object.entries(placement)) response.headers.set(name, value);
   return response;
 }
 
-/** A server's call about one dispatch: its queue, request id, identity and partition object. */
+/**
+ * A server's call about one dispatch: its queue, the id as the server knows it (`named`, for
+ * answers), the partition's own id, the identity and the partition object (partition-ids.ts).
+ */
 async function dispatchCall(c: HttpContext) {
   const queue = readQueue(c.req.param("queue"));
-  const id = readRequestId(c.req.param("id"));
+  const named = readRequestId(c.req.param("id"));
   const principal = await establishPrincipal(c.req.raw, c.env);
   requireRole(principal, "server");
   requireQueue(principal, queue);
-  return { queue, id, identity: principal.identity, stub: answeredPartition(c, queue) };
+  const { id, partition } = answeredId(named, c.req.query("partition"), partitionsOf(c.env, queue));
+  const stub = partitionStub(c.env, queue, partition);
+  return { queue, named, id, identity: principal.identity, stub };
 }
 
 export async function postReply(c: HttpContext): Promise<Response> {
-  const { queue, id, identity, stub } = await dispatchCall(c);
+  const { queue, named, id, identity, stub } = await dispatchCall(c);
   const { limits } = readSettings(c.env);
   const bytes = await readBoundedBody(c.req.raw, limits.maxBodyBytes);
   const body = wireBodyFromHttp(c.req.header("Content-Type") ?? null, bytes);
   const answer = await stub.httpReply({ queue, identity, id, body });
-  return answer.ok ? noContent() : refusalResponse(answer.error, id);
+  return answer.ok ? noContent() : refusalResponse(answer.error, named);
 }
 
 /** Most bytes of a failure message read (the relay keeps its first 4096 characters). */
@@ -105,18 +106,18 @@ const MAX_FAILURE_BYTES = 16 * 1024;
 const UTF8 = new TextDecoder("utf-8");
 
 export async function postFailure(c: HttpContext): Promise<Response> {
-  const { queue, id, identity, stub } = await dispatchCall(c);
+  const { queue, named, id, identity, stub } = await dispatchCall(c);
   const message = UTF8.decode(await readBoundedBody(c.req.raw, MAX_FAILURE_BYTES));
   const answer = await stub.httpFail({ queue, identity, id, message });
-  return answer.ok ? noContent() : refusalResponse(answer.error, id);
+  return answer.ok ? noContent() : refusalResponse(answer.error, named);
 }
 
 export async function postLease(c: HttpContext): Promise<Response> {
-  const { queue, id, identity, stub } = await dispatchCall(c);
+  const { queue, named, id, identity, stub } = await dispatchCall(c);
   const answer = await stub.httpExtend({ queue, identity, id });
-  if (!answer.ok) return refusalResponse(answer.error, id);
+  if (!answer.ok) return refusalResponse(answer.error, named);
   return noContent({
-    [HTTP_API_HEADERS.requestId]: id,
+    [HTTP_API_HEADERS.requestId]: named,
     [HTTP_API_HEADERS.leaseMs]: String(readSettings(c.env).limits.leaseMs),
   });
 }

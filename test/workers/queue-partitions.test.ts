@@ -79,21 +79,50 @@ describe("partitioned queues", () => {
     expect(taken.headers.get("EdgeMQ-Partition")).toBe("1");
     expect(taken.headers.get("EdgeMQ-Partitions")).toBe("2");
     const id = taken.headers.get("EdgeMQ-Request-Id") ?? "";
+    expect(id).toMatch(/^p1\./);
     await taken.arrayBuffer();
 
-    const wrong = await http(`/v1/queues/part-http/replies/${id}?partition=0`, {
-      identity: "hw",
-      body: "done",
-    });
-    expect(wrong.status).toBe(404);
-    await wrong.arrayBuffer();
-    const right = await http(`/v1/queues/part-http/replies/${id}?partition=1`, {
-      identity: "hw",
-      body: "done",
-    });
+    const reply = (path: string) => http(path, { identity: "hw", body: "done" });
+    // The id names its partition: a ?partition= that disagrees, or a bare id, is refused.
+    const base = "/v1/queues/part-http/replies";
+    await expectError(await reply(`${base}/${id}?partition=0`), 400, "bad_request");
+    const bare = id.slice("p1.".length);
+    await expectError(await reply(`${base}/${bare}`), 400, "bad_request");
+    const right = await reply(`${base}/${id}`);
     expect(right.status).toBe(204);
     expect(await client.next()).toMatchObject({ type: "reply", id: "r1" });
     client.close();
+  });
+
+  it("give each partition's takes their own ids, so equal row ids never answer another client", async () => {
+    const queue = "part-same-ids";
+    const [alice, bob] = [identityIn(0, "ps"), identityIn(1, "ps")];
+    const clients = await Promise.all([TestSocket.client(alice), TestSocket.client(bob)]);
+    for (const { socket } of clients) {
+      socket.send({ type: "request", id: "r1", queue, body: encodeBody("job") });
+      expect(await socket.next()).toMatchObject({ type: "accepted", id: "r1" });
+    }
+    const take = (partition: number) =>
+      http(`/v1/queues/${queue}/take?wait=0&partition=${partition}`, { identity: "hw-same" });
+    const taken = await Promise.all([take(0), take(1)]);
+    const ids = taken.map((t) => t.headers.get("EdgeMQ-Request-Id") ?? "");
+    await Promise.all(taken.map((t) => t.arrayBuffer()));
+    // Each partition numbers its own rows from 1: the same row id, told apart by the prefix.
+    expect(ids[0]?.slice(3)).toBe(ids[1]?.slice(3));
+    expect(ids.map((id) => id.slice(0, 3))).toEqual(["p0.", "p1."]);
+    for (const [i, id] of [...ids.entries()].reverse()) {
+      const answer = await http(`/v1/queues/${queue}/replies/${id}`, {
+        identity: "hw-same",
+        body: `for partition ${i}`,
+      });
+      expect(answer.status).toBe(204);
+    }
+    for (const [i, { socket }] of clients.entries()) {
+      const reply = await socket.next();
+      expect(reply).toMatchObject({ type: "reply", id: "r1" });
+      expect(field(reply, "body")).toMatchObject({ data: `for partition ${i}` });
+      socket.close();
+    }
   });
 
   it("answer an empty take with the partition count", async () => {
