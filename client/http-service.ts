@@ -8,9 +8,9 @@
  * (lease lost, deadline passed) aborts the handler's signal and its reply is not sent. close()
  * stops taking (an in-flight take is abandoned: a request the relay leased to it comes back after
  * its lease, at the next attempt), lets the handlers in hand finish and answer, then resolves.
- * On a partitioned queue the loops share the partitions out (http-partitions.ts; a loop that owns
- * several shortens its waits so each partition is polled well within the relay's 15 s presence)
- * and each answer goes back to the partition its take came from (`?partition=`, docs/scaling.md).
+ * On a queue of K partitions it runs max(concurrency, K) loops, each long-polling one partition
+ * (http-partitions.ts), so at most max(c, K) handlers run at once, as on a WebSocket server; each
+ * answer goes back to the partition its take came from (its id names it, docs/scaling.md).
  * A take refused because its partition is gone (K lowered) makes the service re-learn K and go on;
  * only other refusals (unauthorized, forbidden, ...) end it. While its loops are busy in handlers,
  * the service keeps its presence on the partitions they cannot poll (http-presence.ts), so
@@ -27,7 +27,7 @@ import {
 } from "../protocol/index.js";
 import { bodyOfHttp, type HttpBody, TEXT_CONTENT_TYPE } from "./http-body.js";
 import { answerError, type HttpAnswer, type HttpLink, paceEmptyPoll } from "./http-link.js";
-import { readCount, takePartition, takeWaitMs } from "./http-partitions.js";
+import { readCount, takeLoops, takePartition } from "./http-partitions.js";
 import { PartitionPresence, PRESENCE_CHECK_MS, takeReaches } from "./http-presence.js";
 import type { HttpStatus } from "./http-status.js";
 import { renewEvery } from "./lease-renewal.js";
@@ -72,8 +72,11 @@ export class HttpService implements Service {
   readonly #base: string;
   /** Aborts the takes in flight (close). */
   readonly #taking = createAbortController();
-  /** The take loops; each ends when closed (after its handler in hand answered). */
-  readonly #loops: Promise<void>[] = [];
+  /**
+   * The take loops by index; each ends when closed (after its handler in hand answered), or when
+   * K fell and its index is past max(concurrency, K).
+   */
+  readonly #loops = new Map<number, Promise<void>>();
   #inHand = 0;
   /** The queue's partition count, from the latest take's EdgeMQ-Partitions. */
   #partitions = 1;
@@ -94,7 +97,7 @@ export class HttpService implements Service {
       this.#readyReject = reject;
     });
     this.ready.catch(() => {});
-    for (let i = 0; i < setup.concurrency; i++) this.#loops.push(this.#loop(i));
+    this.#startLoops();
     this.#presenceTimer = startTimer(() => this.#keepPresent(), PRESENCE_CHECK_MS);
   }
 
@@ -110,17 +113,31 @@ export class HttpService implements Service {
   async #shutdown(): Promise<void> {
     this.#taking.abort(new EdgeMQError(ERROR_CODE.closed, "service closed"));
     stopTimer(this.#presenceTimer);
-    await Promise.all(this.#loops);
+    await Promise.all(this.#loops.values());
     this.#readyReject(new EdgeMQError(ERROR_CODE.closed, "service closed"));
     this.#setup.closed(this);
   }
 
-  /** One take loop: take, handle, answer, until closed or refused for good. */
+  /** Starts the loops max(concurrency, K) calls for that are not running. */
+  #startLoops(): void {
+    if (this.#taking.signal.aborted) return;
+    const count = takeLoops(this.#setup.concurrency, this.#partitions);
+    for (let i = 0; i < count; i++) {
+      if (this.#loops.has(i)) continue;
+      this.#loops.set(
+        i,
+        this.#loop(i).finally(() => this.#loops.delete(i)),
+      );
+    }
+  }
+
+  /** One take loop: take, handle, answer, until closed, refused for good, or no longer needed. */
   async #loop(index: number): Promise<void> {
     // The first take (and one after a partition was refused) waits for nothing: it learns K.
     let relearn = true;
-    for (let turn = 0; !this.#taking.signal.aborted; turn++) {
-      const take = await this.#take(index, turn, relearn);
+    while (!this.#taking.signal.aborted) {
+      if (index >= takeLoops(this.#setup.concurrency, this.#partitions)) return;
+      const take = await this.#take(index, relearn);
       if (take === undefined) return;
       const { answer } = take;
       relearn = false;
@@ -148,13 +165,14 @@ export class HttpService implements Service {
   }
 
   /**
-   * One take of loop `index`: from its partition for this turn, waiting as long as its share of the
-   * partitions allows (0 to learn K). Keeps the EdgeMQ-Partitions it answers. Undefined: closed.
+   * One take of loop `index`: from its partition, long-polling (0 to learn K). Keeps the
+   * EdgeMQ-Partitions it answers, and starts a loop for each partition a larger K added.
+   * Undefined: closed.
    */
-  async #take(index: number, turn: number, relearn: boolean) {
-    const { link, status, concurrency } = this.#setup;
-    const partition = takePartition(index, concurrency, this.#partitions, turn);
-    const wait = relearn ? 0 : takeWaitMs(index, concurrency, this.#partitions, TAKE_WAIT_MS);
+  async #take(index: number, relearn: boolean) {
+    const { link, status } = this.#setup;
+    const partition = takePartition(index, this.#partitions);
+    const wait = relearn ? 0 : TAKE_WAIT_MS;
     const only = partition === undefined ? "" : `&partition=${partition}`;
     const path = `${this.#base}/take?wait=${wait}${only}`;
     const retry = { signal: this.#taking.signal, giveUpAt: Number.POSITIVE_INFINITY };
@@ -167,6 +185,7 @@ export class HttpService implements Service {
     if (answer instanceof EdgeMQError) return undefined;
     const count = readCount(answer.header(HTTP_API_HEADERS.partitions));
     this.#partitions = count ?? this.#partitions;
+    this.#startLoops();
     return { answer, partition, wait, startedAt, count };
   }
 

@@ -3,8 +3,8 @@
  * one. Without it, on a queue of K > 1 partitions, the take sweeps every partition once without
  * waiting, from a random start (the front door keeps no state, so a random start stands in for
  * round-robin), then long-polls the start partition for `wait`: a request that arrives meanwhile
- * on another partition waits for the next take. The answer names the partition (EdgeMQ-Partition),
- * which reply, failure and lease calls pass back as `?partition=`.
+ * on another partition waits for the next take. The answer names the partition (EdgeMQ-Partition,
+ * and the id: partition-ids.ts), which routes its reply, failure and lease calls.
  */
 import type { HttpTakeAnswer } from "../../durable-objects/shared/http-contracts.js";
 import type { Env } from "../env.js";

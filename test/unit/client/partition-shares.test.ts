@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { takePartition } from "../../../client/http-partitions.js";
+import { takeLoops, takePartition } from "../../../client/http-partitions.js";
 import { concurrencyShare } from "../../../client/partitioned-service.js";
 
 describe("a WebSocket server's concurrency over K partitions", () => {
@@ -17,22 +17,18 @@ describe("a WebSocket server's concurrency over K partitions", () => {
 
 describe("an HTTP server's take loops over K partitions", () => {
   it("names no partition until the queue is known to have several", () => {
-    expect(takePartition(0, 4, 1, 0)).toBeUndefined();
+    expect(takePartition(0, 1)).toBeUndefined();
   });
 
-  it("gives each partition its own loop when there are at least K loops", () => {
-    const polled = [0, 1, 2, 3, 4].map((loop) => takePartition(loop, 5, 4, 7));
+  it("runs max(c, K) loops, so every partition always has its own long-poll", () => {
+    expect(takeLoops(16, 1)).toBe(16);
+    expect(takeLoops(1, 4)).toBe(4);
+    const polled = Array.from({ length: takeLoops(2, 4) }, (_, loop) => takePartition(loop, 4));
+    expect(polled).toEqual([0, 1, 2, 3]);
+  });
+
+  it("doubles loops up on the partitions when there are more loops than partitions", () => {
+    const polled = Array.from({ length: takeLoops(5, 4) }, (_, loop) => takePartition(loop, 4));
     expect(polled).toEqual([0, 1, 2, 3, 0]);
-  });
-
-  it("rotates each of fewer loops through its own partitions, covering them all", () => {
-    const seen = new Set<number | undefined>();
-    for (let turn = 0; turn < 4; turn++) {
-      seen.add(takePartition(0, 2, 4, turn));
-      seen.add(takePartition(1, 2, 4, turn));
-    }
-    expect([...seen].sort()).toEqual([0, 1, 2, 3]);
-    expect(takePartition(0, 2, 4, 0)).toBe(0);
-    expect(takePartition(0, 2, 4, 1)).toBe(2);
   });
 });
