@@ -31,7 +31,9 @@ describe("a server that stops reading until its lease runs out, then continues",
       queue: QUEUE,
       concurrency: 1,
       name: "stopped",
-      delayMs: 800,
+      // Still running when SIGSTOP comes (seconds of slack for the `ran` event to travel), and
+      // done soon after SIGCONT, so its late reply reaches the relay within the wait below.
+      delayMs: 2_500,
     });
     const client = await faults.peer("lease-client");
     await connectIdentities(client, ["lease-client"]);

@@ -42,10 +42,11 @@ describe("QueueDO deadlines", () => {
     await queueStub("dl-3").enqueue({
       queue: "dl-3",
       from: "max",
-      requests: [request("s", "dl-3", { timeout: 50 })],
+      requests: [request("s", "dl-3", { timeout: 1_000 })],
     });
+    // Connecting takes a few ms (tens on a loaded machine): well inside the request's life.
     const idle = await TestServer.connect("dl-3", "w1", 0);
-    await sleep(60);
+    await sleep(1_100);
     await runDurableObjectAlarm(queueStub("dl-3"));
     expect(await outcomeFor("max", "s")).toMatchObject({ code: "timeout" });
     idle.close();

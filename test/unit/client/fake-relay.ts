@@ -96,6 +96,9 @@ export class FakeSocket implements WebSocketLike {
   readonly query: Record<string, string>;
   closedBy: { code: number; reason: string } | undefined;
   readonly #relay: FakeRelay;
+  /** Frames decoded from `sent` so far (frames()), and how many messages they came from. */
+  readonly #decoded: Frame[] = [];
+  #decodedMessages = 0;
 
   constructor(relay: FakeRelay, url: string) {
     this.#relay = relay;
@@ -121,12 +124,14 @@ export class FakeSocket implements WebSocketLike {
     void Promise.resolve().then(() => this.#finish(code, reason));
   }
 
-  /** Every frame the SDK sent, decoded (pings left out). */
+  /** Every frame the SDK sent, decoded (pings left out); each message is decoded once. */
   frames(): Frame[] {
-    return this.sent
-      .filter((message) => message !== "ping")
-      .flatMap((message) => decodeFrames(message))
-      .flatMap((result) => (result.ok ? [result.value] : []));
+    for (const message of this.sent.slice(this.#decodedMessages)) {
+      if (message === "ping") continue;
+      for (const result of decodeFrames(message)) if (result.ok) this.#decoded.push(result.value);
+    }
+    this.#decodedMessages = this.sent.length;
+    return [...this.#decoded];
   }
 
   framesOf<T extends Frame["type"]>(type: T): Extract<Frame, { type: T }>[] {
