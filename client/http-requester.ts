@@ -217,7 +217,8 @@ export class HttpRequester {
       let tries = 0;
       const answer = await link.retrying(status, retry, () => {
         tries += 1;
-        return link.call("GET", `${poll}?wait=${wait}`, {}, signal);
+        // After a failed try, ask without waiting: the request is posted again right after.
+        return link.call("GET", `${poll}?wait=${tries > 1 ? 0 : wait}`, {}, signal);
       });
       if (answer instanceof EdgeMQError) return { ok: false, error: answer };
       if (answer.status !== 204) return outcomeOf(answer);

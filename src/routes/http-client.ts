@@ -78,7 +78,16 @@ export async function postRequest(c: HttpContext): Promise<Response> {
   const waitMs = Math.max(0, answer.deadline - Date.now()) + SYNC_GRACE_MS;
   const outcome = await exchange.awaitOutcome({ identity, id, waitMs });
   if (outcome.state === "done") return outcomeResponse(outcome.frame, id);
-  const message = `no outcome by the deadline; it may still come: GET ${location}`;
+  return overdue(id);
+}
+
+/**
+ * A request with no outcome SYNC_GRACE_MS after its deadline: the relay ends every request by
+ * then, so its outcome was lost (a memory queue's restart) or is very late. `timeout`, as a
+ * request not answered in time.
+ */
+function overdue(id: string): Response {
+  const message = `no outcome by the deadline; it may still come: GET /v1/requests/${id}`;
   return refusalResponse(new EdgeMQError(ERROR_CODE.timeout, message).toWire(), id);
 }
 
@@ -93,6 +102,7 @@ export async function getRequest(c: HttpContext): Promise<Response> {
     case "done":
       return outcomeResponse(outcome.frame, id);
     case "pending":
+      if (Date.now() > outcome.deadline + SYNC_GRACE_MS) return overdue(id);
       return noContent({
         [HTTP_API_HEADERS.requestId]: id,
         [HTTP_API_HEADERS.deadline]: String(outcome.deadline),

@@ -267,6 +267,23 @@ describe("HTTP clients", () => {
     server.close();
   });
 
+  it("answers 504 timeout, not 204 pending, for a request with no outcome 5 s past its deadline", async () => {
+    // As after a memory queue's restart lost the request: the exchange's record stays pending.
+    const exchange = env.EXCHANGE.getByName("exchange");
+    await runInDurableObject(exchange, (instance) => {
+      type Requests = { record(identity: string, id: string, queue: string, at: number): number };
+      const clients = instance as unknown as { http: { requests: Requests } };
+      clients.http.requests.record("curl-ivan", "lost-1", "hc-lost", Date.now() - 6_000);
+      clients.http.requests.record("curl-ivan", "late-1", "hc-lost", Date.now() - 1_000);
+    });
+    const get = (id: string) =>
+      http(`/v1/requests/${id}`, { identity: "curl-ivan", method: "GET" });
+    await expectError(await get("lost-1"), 504, "timeout");
+    // Within the grace an outcome may still come: pending.
+    const late = await get("late-1");
+    expect(late.status).toBe(204);
+  });
+
   it("refuses an id already used for another queue with 409 conflict, running nothing there", async () => {
     const post = (queue: string) =>
       http(`/v1/queues/${queue}/requests?async=true`, {

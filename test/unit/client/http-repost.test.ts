@@ -67,6 +67,27 @@ describe("request() over HTTP after the relay was out of reach", () => {
     expect(timeouts[1]).toBeLessThanOrEqual(timeouts[0] ?? 0);
   });
 
+  it("retries a failed poll without waiting, so the POST again is not held behind a long-poll", async () => {
+    let gets = 0;
+    const calls = await httpPeer((call) => {
+      if (call.method === "POST") return accepted();
+      gets += 1;
+      if (gets === 1) throw new TypeError("fetch failed");
+      return gets === 2 ? pending() : Response.json({ ran: "again" });
+    });
+    await expect(peer?.request("jobs", { n: 1 }, { timeout: 60_000 })).resolves.toEqual({
+      ran: "again",
+    });
+    const waits = calls
+      .filter((c) => c.method === "GET")
+      .map((c) => Number(new URL(`http://x${c.path}`).searchParams.get("wait")));
+    // The first poll long-polls; its retry asks at once; after the POST, polls wait again.
+    expect(waits[0]).toBeGreaterThan(0);
+    expect(waits[1]).toBe(0);
+    expect(waits[2]).toBeGreaterThan(0);
+    expect(calls.map((c) => c.method)).toEqual(["POST", "GET", "GET", "POST", "GET"]);
+  });
+
   it("posts once while every poll gets through", async () => {
     let gets = 0;
     const calls = await httpPeer((call) => {
