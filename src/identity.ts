@@ -3,7 +3,9 @@
  * roles, queue patterns, expiry). Signed mode (EDGEMQ_SECRET set): an HS256 token, from
  * `Authorization: Bearer <jwt>` or, for browsers (which cannot set headers on a WebSocket), the
  * subprotocol `edgemq.token.<jwt>` beside `edgemq`; any other identity claim must agree with it.
- * Dev mode (`npm start`, no secret): the peer declares its identity. Otherwise: fail closed.
+ * Dev mode (`npm start`, no secret): the peer declares its identity, and a browser page may call
+ * only from a loopback origin (any other site could otherwise act as any identity on the
+ * developer's machine). Otherwise: fail closed.
  */
 
 import { devPrincipal } from "../durable-objects/shared/principal-header.js";
@@ -27,6 +29,7 @@ export { devPrincipal };
 export async function establishPrincipal(request: Request, env: Env): Promise<Principal> {
   if (env.EDGEMQ_SECRET) return tokenPrincipal(request, env.EDGEMQ_SECRET);
   if (readSettings(env).devMode) {
+    requireLocalOrigin(request.headers.get("Origin"));
     const identity = declaredIdentity(request);
     if (identity === undefined) {
       const message = `dev mode: declare an identity with the ${HEADERS.identity} header or ?identity=`;
@@ -37,6 +40,29 @@ export async function establishPrincipal(request: Request, env: Env): Promise<Pr
   throw new EdgeMQError(
     ERROR_CODE.unauthorized,
     "relay has no EDGEMQ_SECRET configured: it refuses every peer (see README, Deploying and Security)",
+  );
+}
+
+/** Hosts a dev-mode relay takes browser pages from: this machine's. */
+const LOOPBACK_HOST = /^(localhost|127(\.[0-9]{1,3}){3}|\[::1\])$|\.localhost$/;
+
+/**
+ * Dev mode trusts any declared identity, so it serves browsers only on pages of this machine:
+ * no `Origin` (not a browser), or one on a loopback host. Throws `forbidden` for any other,
+ * including `null` (a sandboxed frame or a file).
+ */
+export function requireLocalOrigin(origin: string | null): void {
+  if (origin === null) return;
+  let host = "";
+  try {
+    host = new URL(origin).hostname;
+  } catch {
+    // "null" and other opaque origins have no host.
+  }
+  if (LOOPBACK_HOST.test(host)) return;
+  throw new EdgeMQError(
+    ERROR_CODE.forbidden,
+    `dev mode serves browser pages from localhost only, not ${origin.slice(0, 200)}: serve the page locally, or set EDGEMQ_SECRET and use tokens`,
   );
 }
 

@@ -57,8 +57,13 @@ afterAll(async () => {
   await browser?.close();
 });
 
-async function sdkPage(): Promise<Page> {
+/**
+ * A page of the relay's own origin (a loopback one: a dev-mode relay serves browser pages of this
+ * machine only) with the SDK bundle loaded.
+ */
+async function sdkPage(relayUrl: string): Promise<Page> {
   const page = await browser.newPage();
+  await page.goto(`${relayUrl.replace(/^ws/, "http")}/healthz`);
   await page.addScriptTag({ content: bundle });
   return page;
 }
@@ -83,7 +88,7 @@ describe("the SDK in a browser, dev mode", () => {
   });
 
   it("sends JSON, text and bytes from a browser client and gets each back as the same kind", async () => {
-    const page = await sdkPage();
+    const page = await sdkPage(relay.url);
     const outcome: BrowserOutcome = await page.evaluate(async (url) => {
       const sdk = Reflect.get(globalThis, "EdgeMQ") as BrowserSdk;
       const peer = await sdk.connect(url, { identity: "browser-alice" });
@@ -107,7 +112,7 @@ describe("the SDK in a browser, dev mode", () => {
   });
 
   it("serves requests from a browser tab to a Node client", async () => {
-    const page = await sdkPage();
+    const page = await sdkPage(relay.url);
     await page.evaluate(async (url) => {
       const sdk = Reflect.get(globalThis, "EdgeMQ") as BrowserSdk;
       const peer = await sdk.connect(url, { identity: "browser-server" });
@@ -146,7 +151,7 @@ describe("the SDK in a browser, signed mode", () => {
     const clientToken = await signToken({ sub: "tab", role: "client", queues: ["q"], exp }, SECRET);
     const server = await connect(relay.url, { token: serverToken });
     await server.serve("q", (req) => ({ from: req.from })).ready;
-    const page = await sdkPage();
+    const page = await sdkPage(relay.url);
     const result = await page.evaluate(
       async ({ url, token }) => {
         const sdk = Reflect.get(globalThis, "EdgeMQ") as BrowserSdk;

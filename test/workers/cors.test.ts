@@ -1,8 +1,12 @@
-/** CORS on the HTTP API: browser pages on any origin may call it; WebSocket upgrades pass untouched. */
+/**
+ * CORS on the HTTP API: browser pages may call it (any origin with a token; in dev mode, pages of
+ * this machine only); WebSocket upgrades pass untouched.
+ */
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 
-const ORIGIN = "https://app.example";
+/** A page of this machine: dev mode (these tests' relay) serves it. */
+const ORIGIN = "http://localhost:5173";
 
 function call(path: string, init: RequestInit = {}): Promise<Response> {
   return exports.default.fetch(`https://relay.test${path}`, init);
@@ -49,5 +53,44 @@ describe("CORS", () => {
     expect(response.headers.get("Access-Control-Allow-Origin")).toBeNull();
     response.webSocket?.accept();
     response.webSocket?.close();
+  });
+});
+
+describe("dev mode and browser origins", () => {
+  const whoami = (origin: string) =>
+    call("/v1/whoami?identity=origin-check", { headers: { Origin: origin } });
+
+  it("serves pages of this machine: localhost, 127.x, [::1] and *.localhost", async () => {
+    for (const origin of [
+      "http://localhost:5173",
+      "http://127.0.0.1:8080",
+      "http://[::1]:3000",
+      "https://app.localhost",
+    ]) {
+      const response = await whoami(origin);
+      expect(response.status, origin).toBe(200);
+      await response.arrayBuffer();
+    }
+  });
+
+  it("refuses with 403 a page of any other site, or an opaque (null) origin, which could act as anyone", async () => {
+    for (const origin of ["https://evil.example", "null", "http://localhost.evil.example"]) {
+      const response = await whoami(origin);
+      expect(response.status, origin).toBe(403);
+      expect(await response.json()).toMatchObject({
+        error: { code: "forbidden", message: expect.stringContaining("localhost only") },
+      });
+    }
+    const upgrade = await call("/v1/queues/devq/serve?identity=evil-page", {
+      headers: { Upgrade: "websocket", Origin: "https://evil.example" },
+    });
+    expect(upgrade.status).toBe(403);
+    expect(upgrade.webSocket).toBeNull();
+  });
+
+  it("serves callers that send no Origin (not a browser) as before", async () => {
+    const response = await call("/v1/whoami?identity=origin-check");
+    expect(response.status).toBe(200);
+    await response.arrayBuffer();
   });
 });
