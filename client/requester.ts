@@ -352,15 +352,18 @@ export class Requester {
 
   /**
    * A frame about a kept cancel's request: a refusal of the cancel sends it again later (and is
-   * not acked: it is no outcome); an outcome means the cancel is done with. True when handled.
+   * not acked: it is no outcome); an outcome means the cancel is done with. True when handled (a
+   * refusal marked `about: "cancel"` always is: it never settles or acks a request).
    */
   #cancelAnswered(frame: ReplyFrame | ErrorFrame): boolean {
     const id = frame.id;
     const kept = id === undefined ? undefined : this.#cancels.get(id);
-    if (id === undefined || kept === undefined || this.#pending.has(id)) return false;
+    // A refusal that says it is about the cancel (`about`) is never the request's outcome.
+    const aboutCancel = frame.type === "error" && frame.about === "cancel";
+    if (id === undefined || kept === undefined || this.#pending.has(id)) return aboutCancel;
     if (frame.type === "reply" || !CANCEL_REFUSALS.has(frame.code)) {
       this.#dropCancel(id);
-      return false;
+      return aboutCancel;
     }
     retryLater(kept, () => {
       if (this.#cancels.get(id) !== kept) return;

@@ -4,7 +4,7 @@
  * what was wrong (and the request id, when one could be read, so the error reaches its request).
  */
 import { EdgeMQError, ERROR_CODE, isErrorCode } from "./errors.js";
-import { FRAME_TYPE, type Frame, type FrameType, ROLE } from "./frames.js";
+import { type ErrorFrame, FRAME_TYPE, type Frame, type FrameType, ROLE } from "./frames.js";
 import { DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { err, ok, type Result } from "./result.js";
 import {
@@ -100,8 +100,11 @@ const DECODERS: Record<FrameType, Decoder> = {
     if (!isErrorCode(f.code)) return "code must be a known error code";
     if (typeof f.message !== "string") return "message must be a string";
     if (f.id !== undefined && !isRequestId(f.id)) return "id must be a request id";
-    const frame = { type: "error", code: f.code, message: f.message } as const;
-    return f.id === undefined ? frame : { ...frame, id: f.id };
+    if (f.about !== undefined && f.about !== "cancel") return 'about must be "cancel"';
+    const frame: ErrorFrame = { type: "error", code: f.code, message: f.message };
+    if (f.id !== undefined) frame.id = f.id;
+    if (f.about !== undefined) frame.about = f.about;
+    return frame;
   },
   ack: (f) => {
     const ids = readIds(f.ids);

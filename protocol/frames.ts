@@ -78,12 +78,17 @@ export interface ReplyFrame {
   headers?: Headers;
 }
 
-/** relay → peer: a request ended in an error (`id` set), or a frame was refused (`id` unset). */
+/**
+ * relay → peer: a request ended in an error (`id` set), or a frame was refused (`id` unset). With
+ * `about: "cancel"`, the relay refused a cancel of request `id` (`rate_limited`, `forbidden`,
+ * `bad_request`): the request itself goes on and still ends in its own outcome.
+ */
 export interface ErrorFrame {
   type: "error";
   id?: string;
   code: ErrorCode;
   message: string;
+  about?: "cancel";
 }
 
 /** client → relay: these replies or errors arrived; the relay may forget them. */

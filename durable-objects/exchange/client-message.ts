@@ -31,6 +31,11 @@ export function errorFrame(code: ErrorCode, message: string, id?: string): Error
   return id === undefined ? { type: "error", code, message } : { type: "error", id, code, message };
 }
 
+/** The refusal of a cancel of request `id`: not its outcome, which still comes (protocol.md). */
+export function cancelRefusal(code: ErrorCode, message: string, id: string): ErrorFrame {
+  return { type: "error", id, code, message, about: "cancel" };
+}
+
 /** Decodes and sorts one client message. Never throws. */
 export function planClientMessage(raw: unknown, limits: Limits): ClientPlan {
   const plan: ClientPlan = { refused: [], enqueues: new Map(), acks: [], cancels: [] };
@@ -62,7 +67,7 @@ function addFrame(plan: ClientPlan, frame: Frame, limits: Limits): void {
     case "cancel":
       if (frame.queue === undefined) {
         plan.refused.push(
-          errorFrame(ERROR_CODE.badRequest, "cancel: queue is required by the relay", frame.id),
+          cancelRefusal(ERROR_CODE.badRequest, "cancel: queue is required by the relay", frame.id),
         );
       } else {
         plan.cancels.push({ id: frame.id, queue: frame.queue });

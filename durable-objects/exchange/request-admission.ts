@@ -17,7 +17,7 @@ import {
 import { devPrincipal, principalOf } from "../shared/principal-header.js";
 import { type RateDecision, rateLimitedMessage } from "../shared/token-bucket.js";
 import type { ClientAttachment } from "./client-attachment.js";
-import { errorFrame } from "./client-message.js";
+import { cancelRefusal, errorFrame } from "./client-message.js";
 
 export interface Admission {
   /** Admitted requests, grouped by queue, in arrival order. */
@@ -102,10 +102,11 @@ export function admitCancels(
   for (const cancel of cancels) {
     const refusal = queueRefusal(principal, cancel.queue);
     const decision = refusal === undefined ? takeToken() : undefined;
-    if (refusal !== undefined) refused.push(errorFrame(ERROR_CODE.forbidden, refusal, cancel.id));
+    if (refusal !== undefined)
+      refused.push(cancelRefusal(ERROR_CODE.forbidden, refusal, cancel.id));
     else if (decision?.ok === false) {
       const message = rateLimitedMessage(decision.retryAfterMs);
-      refused.push(errorFrame(ERROR_CODE.rateLimited, message, cancel.id));
+      refused.push(cancelRefusal(ERROR_CODE.rateLimited, message, cancel.id));
     } else admitted.push(cancel);
   }
   return { cancels: admitted, refused };

@@ -15,7 +15,7 @@ import {
   type ErrorFrame,
   type RequestFrame,
 } from "../../protocol/index.js";
-import { errorFrame, planClientMessage } from "../exchange/client-message.js";
+import { cancelRefusal, errorFrame, planClientMessage } from "../exchange/client-message.js";
 import { admitCancels, admitRequests } from "../exchange/request-admission.js";
 import { connectionRefusal } from "../shared/token-expiry.js";
 import type { LinkAttachment } from "./link-attachment.js";
@@ -108,7 +108,8 @@ function planLinkMessage(
     (request) => state.store.findRid(identity, request.id) !== undefined,
   );
   const ownCancels = plan.cancels.filter((c) => {
-    if (c.queue !== queue) refused.push(otherQueue(queue, c.id));
+    const message = `this link carries requests for ${queue} only`;
+    if (c.queue !== queue) refused.push(cancelRefusal(ERROR_CODE.badRequest, message, c.id));
     return c.queue === queue;
   });
   const cancels = admitCancels(ownCancels, link.principal, () => state.rateLimiter.take(identity));

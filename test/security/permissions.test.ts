@@ -85,7 +85,7 @@ describe("roles and queues", () => {
       await mint({ sub: "perm-canceller", role: "client", queues: ["perm-ok"] }),
     );
     client.send({ type: "cancel", id: "r9", queue: "perm-secret" });
-    expect(await client.next("error", "r9")).toMatchObject({ code: "forbidden" });
+    expect(await client.next("error", "r9")).toMatchObject({ code: "forbidden", about: "cancel" });
     client.close();
   });
 

@@ -94,7 +94,7 @@ describe("per-identity rate limit", () => {
     again.close();
   });
 
-  it("charges each cancel a token: cancels beyond the burst get rate_limited", async () => {
+  it("charges each cancel a token: cancels beyond the burst get rate_limited, marked about the cancel", async () => {
     const cancelQueue = "rl-cancels";
     const token = await mint({ sub: "rl-canceller", role: "client", queues: [cancelQueue] });
     const peer = await Peer.client(token);
@@ -108,10 +108,11 @@ describe("per-identity rate limit", () => {
       })),
     );
     const refused = await answerTo(peer, excess);
-    expect(refused.map((f) => (f.type === "error" ? [f.id, f.code] : undefined))).toEqual(
+    expect(refused.map((f) => (f.type === "error" ? [f.id, f.code, f.about] : undefined))).toEqual(
       Array.from({ length: excess }, (_, i) => [
         `c${DEFAULT_RATE_LIMIT.burst + i}`,
         "rate_limited",
+        "cancel",
       ]),
     );
     peer.close();

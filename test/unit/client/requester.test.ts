@@ -430,6 +430,35 @@ describe("Requester", () => {
     expect(sent.filter((frame) => frame.type === "cancel")).toHaveLength(2);
   });
 
+  it("never acks or settles a refusal marked about the cancel, even one it keeps no cancel for", async () => {
+    const { requester, sent, acksOn } = setup();
+    const controller = new AbortController();
+    const pending = rejection(requester.request("q", 1, { signal: controller.signal }));
+    const id = String(sent.find((frame) => frame.type === "request")?.id);
+    controller.abort();
+    expect((await pending).code).toBe("cancelled");
+    // forbidden cannot get better: the cancel is dropped, and the refusal is still no outcome.
+    const refusal = {
+      type: "error",
+      id,
+      code: "forbidden",
+      message: "no",
+      about: "cancel",
+    } as const;
+    requester.handle(refusal);
+    requester.handle(refusal);
+    requester.flushAcks();
+    expect(acksOn.flatMap((a) => a.ids)).not.toContain(id);
+    requester.resend();
+    expect(sent.filter((frame) => frame.type === "cancel")).toHaveLength(1);
+    // A live request is not ended by one either.
+    const live = requester.request("q", 2);
+    const liveId = String(sent.filter((frame) => frame.type === "request").at(-1)?.id);
+    requester.handle({ ...refusal, id: liveId, code: "rate_limited" });
+    requester.handle({ type: "reply", id: liveId, body: encodeBody("done") });
+    expect(await live).toBe("done");
+  });
+
   it("drops a kept cancel once its request's deadline passed", async () => {
     const { requester, sent, state } = setup();
     const controller = new AbortController();

@@ -393,6 +393,19 @@ describe("FrameError", () => {
     expect(expectBadRequest(raw).id).toBe("r1");
   });
 
+  it('reads an error\'s `about: "cancel"` and refuses any other `about`', () => {
+    const refusal = {
+      type: "error",
+      id: "r1",
+      code: "rate_limited",
+      message: "x",
+      about: "cancel",
+    };
+    expect(frames(decodeFrames(JSON.stringify(refusal)))).toEqual([refusal]);
+    const other = JSON.stringify({ ...refusal, about: "request" });
+    expect(expectBadRequest(other).message).toMatch(/about/);
+  });
+
   it("becomes an error frame that the codec itself accepts", () => {
     const error = expectBadRequest(request({ id: "r9", timeout: 0 }));
     const frame: Frame = { type: "error", id: "r9", ...error.toWire() };
