@@ -1,6 +1,6 @@
 /**
  * Peer tokens: HS256 JSON Web Tokens carrying `sub` (the identity), `role` (client, server or
- * both), `queues` (names, a trailing `*` matching a prefix) and `exp`. Minted by `edgemq token`
+ * both), `queues` (names, a trailing `*` matching a prefix), `exp` and an optional `nbf`. Minted by `edgemq token`
  * (operators) and verified by the front door. WebCrypto only, so it runs in Workers and Node alike.
  * Only HS256 is accepted: `alg: none` and every other algorithm are refused.
  */
@@ -27,6 +27,8 @@ export interface TokenClaims {
   /** Expiry, epoch seconds. */
   exp: number;
   iat?: number;
+  /** Not valid before, epoch seconds (the relay allows TOKEN_SKEW_SECONDS of clock skew). */
+  nbf?: number;
 }
 
 /** Clock skew tolerated on `exp`, in seconds. */
@@ -134,7 +136,7 @@ function readRoles(role: unknown): Set<TokenRole> | undefined {
 
 function readClaims(payload: unknown, now: number): Result<Principal, EdgeMQError> {
   if (!isRecord(payload)) return unauthorized("token payload is not an object");
-  const { sub, role, queues, exp } = payload;
+  const { sub, role, queues, exp, nbf } = payload;
   if (!isIdentity(sub)) return unauthorized("token sub must be an identity");
   const roles = readRoles(role);
   if (!roles) return unauthorized("token role must be client, server or both");
@@ -146,6 +148,12 @@ function readClaims(payload: unknown, now: number): Result<Principal, EdgeMQErro
   }
   if (typeof exp !== "number" || !Number.isFinite(exp)) return unauthorized("token has no exp");
   if (exp * 1000 + TOKEN_SKEW_SECONDS * 1000 < now) return unauthorized("token expired");
+  if (nbf !== undefined && (typeof nbf !== "number" || !Number.isFinite(nbf))) {
+    return unauthorized("token nbf must be a number of seconds");
+  }
+  if (nbf !== undefined && nbf * 1000 - TOKEN_SKEW_SECONDS * 1000 > now) {
+    return unauthorized("token not valid yet (nbf)");
+  }
   return ok({ identity: sub, roles, queues: queues as string[], expiresAt: exp * 1000 });
 }
 

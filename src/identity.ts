@@ -121,11 +121,19 @@ export function offeredSubprotocols(request: Request): string[] {
     .filter((p) => p.length > 0);
 }
 
-/** An identity the peer claims by header or query; `bad_request` when malformed. */
+/**
+ * An identity the peer claims by header or query (both, when given, must agree); `bad_request`
+ * when malformed or when the two differ.
+ */
 function declaredIdentity(request: Request): string | undefined {
-  const declared =
-    request.headers.get(HEADERS.identity) ?? new URL(request.url).searchParams.get("identity");
-  if (declared === null || declared === "") return undefined;
+  const header = request.headers.get(HEADERS.identity) || undefined;
+  const query = new URL(request.url).searchParams.get("identity") || undefined;
+  if (header !== undefined && query !== undefined && header !== query) {
+    const message = `the ${HEADERS.identity} header and ?identity= name different identities`;
+    throw new EdgeMQError(ERROR_CODE.badRequest, message);
+  }
+  const declared = header ?? query;
+  if (declared === undefined) return undefined;
   if (!isIdentity(declared)) {
     const message = "identity must be 1-128 of A-Z a-z 0-9 . _ : @ + = -";
     throw new EdgeMQError(ERROR_CODE.badRequest, message);

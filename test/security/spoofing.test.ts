@@ -57,6 +57,13 @@ describe("spoofing an identity", () => {
     await expectRefused(await upgrade("/v1/connect?identity=victim", token), 403, "forbidden");
   });
 
+  it("refuses an EdgeMQ-Identity header and ?identity= that disagree, even when one matches", async () => {
+    const token = await mint(alice);
+    const headers = { "EdgeMQ-Identity": alice.sub };
+    const response = await upgrade("/v1/connect?identity=victim", token, headers);
+    await expectRefused(response, 400, "bad_request");
+  });
+
   it("accepts an identity claim that agrees with the token", async () => {
     const token = await mint(alice);
     const peer = await Peer.open(upgrade(`/v1/connect?identity=${alice.sub}`, token));

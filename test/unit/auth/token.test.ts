@@ -55,6 +55,17 @@ describe("verifyToken", () => {
     expect(result.ok || result.error.message).toBe("token expired");
   });
 
+  it("refuses a token before its nbf (beyond the clock skew), and accepts it from then on", async () => {
+    const nbf = NOW / 1000 + 120;
+    const token = await signToken({ ...claims, nbf }, SECRET);
+    const early = await verifyToken(token, SECRET, NOW);
+    expect(early.ok || early.error.message).toBe("token not valid yet (nbf)");
+    expect((await verifyToken(token, SECRET, (nbf - 10) * 1000)).ok).toBe(true);
+    const bad = await signToken({ ...claims, nbf: "soon" as unknown as number }, SECRET);
+    const refused = await verifyToken(bad, SECRET, NOW);
+    expect(refused.ok || refused.error.code).toBe("unauthorized");
+  });
+
   it("refuses garbage, oversized tokens and bad claims with unauthorized", async () => {
     const bad = [
       "",
