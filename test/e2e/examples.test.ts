@@ -25,17 +25,20 @@ afterEach(() => {
   for (const server of servers.splice(0)) server.kill("SIGKILL");
 });
 
-/** Runs `node args` in the repo, with `env` and none of this process's EDGEMQ_* settings. */
-function node(args: string[], env: Record<string, string>): ChildProcess {
+/**
+ * Runs `node args` (or the executable `program`, as a shell would) in the repo, with `env` and
+ * none of this process's EDGEMQ_* settings.
+ */
+function node(args: string[], env: Record<string, string>, program?: string): ChildProcess {
   const inherited = Object.entries(process.env).filter(([name]) => !name.startsWith("EDGEMQ_"));
   const all = { ...Object.fromEntries(inherited), ...env };
-  return spawn(process.execPath, args, { cwd: REPO_ROOT, env: all });
+  return spawn(program ?? process.execPath, args, { cwd: REPO_ROOT, env: all });
 }
 
 /** Runs a program to its end (bounded), with its output. */
-function run(args: string[], env: Record<string, string>): Promise<Run> {
+function run(args: string[], env: Record<string, string>, program?: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = node(args, env);
+    const child = node(args, env, program);
     let stdout = "";
     let stderr = "";
     child.stdout?.on("data", (chunk: Buffer) => {
@@ -79,10 +82,12 @@ function startServer(args: string[], env: Record<string, string>): Promise<strin
   });
 }
 
+/** The `edgemq` command as npm links it (`npx edgemq`): the built file, run as a program. */
+const CLI = join(REPO_ROOT, "dist", "cli", "edgemq.js");
+
 async function token(sub: string, role: string): Promise<string> {
-  const cli = join("dist", "cli", "edgemq.js");
-  const args = [cli, "token", "--sub", sub, "--role", role, "--queue", "echo", "--ttl", "1h"];
-  const minted = await run(args, { EDGEMQ_SECRET: SECRET });
+  const args = ["token", "--sub", sub, "--role", role, "--queue", "echo", "--ttl", "1h"];
+  const minted = await run(args, { EDGEMQ_SECRET: SECRET }, CLI);
   expect(minted.code, minted.stderr).toBe(0);
   return minted.stdout.trim();
 }
@@ -105,6 +110,26 @@ describe("examples/echo against a relay in dev mode (npm start)", () => {
     const client = await run([join("examples", "echo", "client.mjs"), "alice"], env);
     expect(client.code, client.stderr).toBe(0);
     expectEchoes(client.stdout, "alice", "worker-1");
+  });
+});
+
+describe("the edgemq token command", () => {
+  it("refuses, naming the fault, a token the relay would refuse or that could never match", async () => {
+    const mint = (...args: string[]) => run(["token", ...args], { EDGEMQ_SECRET: SECRET }, CLI);
+    const cases: [string[], string][] = [
+      [["--sub", "a b", "--role", "client", "--queue", "echo"], "--sub must be"],
+      [
+        ["--sub", "alice", "--role", "admin", "--queue", "echo"],
+        "--role must be client, server or both",
+      ],
+      [["--sub", "alice", "--role", "client", "--queue", "a*b"], "--queue a*b is neither"],
+    ];
+    for (const [args, message] of cases) {
+      const refused = await mint(...args);
+      expect(refused.code).toBe(2);
+      expect(refused.stdout).toBe("");
+      expect(refused.stderr).toContain(message);
+    }
   });
 });
 
