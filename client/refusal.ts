@@ -1,14 +1,23 @@
 /**
  * Why a WebSocket connection failed, when the platform hides it: browsers report a refused
- * upgrade (401, 403, 400) as a bare close 1006, without its status or body. connect(), and a
- * socket whose reconnects keep failing that way (connection.ts), then ask the relay over HTTP
- * (`GET /v1/whoami` with the same credentials) and take the relay's own typed error. Used by
- * peer.ts; anything that goes wrong here keeps the original error.
+ * upgrade (401, 403, 400) as a bare close 1006, and Node's `ws` gives its status but not the
+ * relay's message. connect(), and a socket whose reconnects keep failing as a bare 1006
+ * (connection.ts), then ask the relay over HTTP (`GET /v1/whoami` with the same credentials) and
+ * take the relay's own typed error, which says what is wrong with the identity or token. Used by
+ * peer.ts; anything that goes wrong here, or a whoami that succeeds, keeps the original error.
  */
 import { type EdgeMQError, ERROR_CODE } from "../protocol/index.js";
 import type { BackoffOptions } from "./backoff.js";
 import { answerError, HttpLink, resolveFetch } from "./http-link.js";
 import type { Credentials } from "./url.js";
+
+/** Failures whoami may explain: a hidden refusal (closed), or one known only by its status. */
+const EXPLAINED = new Set<string>([
+  ERROR_CODE.closed,
+  ERROR_CODE.unauthorized,
+  ERROR_CODE.forbidden,
+  ERROR_CODE.badRequest,
+]);
 
 export async function explainRefusal(
   url: string,
@@ -16,7 +25,7 @@ export async function explainRefusal(
   backoff: BackoffOptions,
   error: EdgeMQError,
 ): Promise<EdgeMQError> {
-  if (error.code !== ERROR_CODE.closed) return error;
+  if (!EXPLAINED.has(error.code)) return error;
   try {
     const link = new HttpLink(url, credentials, resolveFetch(undefined), backoff);
     const answer = await link.call("GET", "/v1/whoami");

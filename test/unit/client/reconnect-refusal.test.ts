@@ -211,3 +211,25 @@ describe("a reconnect refused behind a bare close 1006", () => {
     expect(statuses.at(-1)?.type).toBe("closed");
   });
 });
+
+describe("a first connect refused with its status (Node's ws reports it)", () => {
+  it("rejects with the relay's own message from whoami, which names what is wrong", async () => {
+    relay.fallback = { kind: "http", status: 401 };
+    whoami = () =>
+      Response.json(
+        { error: { code: "unauthorized", message: "dev mode: declare an identity" } },
+        { status: 401 },
+      );
+    const error = await failure(open());
+    expect(error.code).toBe("unauthorized");
+    expect(error.message).toContain("dev mode: declare an identity");
+    expect(fetched.map((f) => f.url)).toEqual(["http://relay.test/v1/whoami"]);
+  });
+
+  it("keeps the status's own error when whoami accepts the credentials", async () => {
+    relay.fallback = { kind: "http", status: 403 };
+    const error = await failure(open());
+    expect(error.code).toBe("forbidden");
+    expect(error.message).toContain("HTTP 403");
+  });
+});
