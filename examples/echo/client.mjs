@@ -5,7 +5,8 @@
  *   npm run build && node examples/echo/client.mjs [identity]
  *
  * EDGEMQ_URL chooses the relay (default ws://127.0.0.1:8787). A relay in dev mode (`npm start`)
- * takes the identity from argv, then EDGEMQ_IDENTITY, then "echo-client"; a signed relay takes it
+ * takes the identity from argv, then EDGEMQ_IDENTITY, then "echo-client-<pid>" (one per process:
+ * a newer connection of an identity replaces the older); a signed relay takes it
  * from the token in EDGEMQ_TOKEN (README, Security).
  */
 import { connect, EdgeMQError } from "edgemq/client";
@@ -14,7 +15,9 @@ const url = process.env.EDGEMQ_URL ?? "ws://127.0.0.1:8787";
 const token = process.env.EDGEMQ_TOKEN;
 const peer = await connect(
   url,
-  token ? { token } : { identity: process.argv[2] ?? process.env.EDGEMQ_IDENTITY ?? "echo-client" },
+  token
+    ? { token }
+    : { identity: process.argv[2] ?? process.env.EDGEMQ_IDENTITY ?? `echo-client-${process.pid}` },
 ).catch((error) => {
   if (!(error instanceof EdgeMQError)) throw error;
   // A bad URL, a relay that is not running, or a token it refuses (unauthorized, forbidden).

@@ -5,7 +5,8 @@
  *   npm run build && node examples/echo/server.mjs [identity]
  *
  * EDGEMQ_URL chooses the relay (default ws://127.0.0.1:8787). A relay in dev mode (`npm start`)
- * takes the identity from argv, then EDGEMQ_IDENTITY, then "echo-server"; a signed relay takes it
+ * takes the identity from argv, then EDGEMQ_IDENTITY, then "echo-server-<pid>" (one per process:
+ * a newer connection of an identity replaces the older); a signed relay takes it
  * from the token in EDGEMQ_TOKEN (README, Security).
  */
 import { connect, EdgeMQError } from "edgemq/client";
@@ -14,7 +15,9 @@ const url = process.env.EDGEMQ_URL ?? "ws://127.0.0.1:8787";
 const token = process.env.EDGEMQ_TOKEN;
 const peer = await connect(
   url,
-  token ? { token } : { identity: process.argv[2] ?? process.env.EDGEMQ_IDENTITY ?? "echo-server" },
+  token
+    ? { token }
+    : { identity: process.argv[2] ?? process.env.EDGEMQ_IDENTITY ?? `echo-server-${process.pid}` },
 ).catch((error) => {
   if (!(error instanceof EdgeMQError)) throw error;
   // A bad URL, a relay that is not running, or a token it refuses (unauthorized, forbidden).
@@ -33,6 +36,14 @@ const service = peer.serve(
   { concurrency: 8 },
 );
 console.log(`${identity} serves "echo" through ${url} (Ctrl-C to stop)`);
+
+// Errors that end the service (a refused token, or another process taking this identity over).
+(async () => {
+  for await (const status of peer.status()) {
+    if (status.type === "error")
+      console.error(`error: ${status.error.code}: ${status.error.message}`);
+  }
+})();
 
 // Ctrl-C: stop taking requests, finish those in hand, then leave.
 process.once("SIGINT", async () => {
