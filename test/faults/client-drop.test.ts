@@ -11,6 +11,7 @@ import {
   connectIdentities,
   dropClientSocket,
   exactlyOnce,
+  openClientSockets,
   progress,
   ranLog,
   serve,
@@ -61,6 +62,15 @@ describe.each([
           async () => (await progress(client, "load")) >= threshold,
           60_000,
           `${threshold} settled`,
+        );
+        // Every socket is back from the last drop (a link reconnects after its own backoff).
+        await waitUntil(
+          async () =>
+            (await Promise.all(IDENTITIES.map((id) => openClientSockets(client, id)))).every(
+              (open) => open === sockets,
+            ),
+          30_000,
+          "sockets open",
         );
         const dropped = await Promise.all(
           IDENTITIES.map((id) => dropClientSocket(client, id, AWAY_MS)),

@@ -8,7 +8,7 @@
  * (its reconnects dial a closed port until then). Servers report every request they run as a
  * `ran` event (key, attempt, server) before answering, so the log survives a SIGKILL.
  *
- * Commands: connect, serve, startLoad, progress, awaitLoad, dropSockets, wire, close.
+ * Commands: connect, serve, startLoad, progress, awaitLoad, openSockets, dropSockets, wire, close.
  * A load sends `perIdentity` requests per identity, at most `window` unfinished per identity,
  * each with a unique payload, and counts every settlement per request key.
  */
@@ -266,6 +266,11 @@ const commands = {
     await Promise.race([load.done, bound]);
     clearTimeout(timer);
     return summary(load);
+  },
+
+  openSockets({ identity }) {
+    const sockets = [...(clientSockets.get(identity)?.open ?? [])];
+    return { open: sockets.filter((socket) => socket.readyState === WebSocket.OPEN).length };
   },
 
   dropSockets({ identity, awayMs }) {

@@ -142,6 +142,12 @@ export async function awaitLoad(
 }
 
 /** Terminates `identity`'s client socket under the SDK and keeps it away for `awayMs`. */
+/** How many client sockets (exchange socket, queue links) of `identity` are open in the peer. */
+export async function openClientSockets(peer: PeerProcess, identity: string): Promise<number> {
+  const r = record(await peer.call("openSockets", { identity }, 10_000), "openSockets");
+  return num(r.open, "open");
+}
+
 export async function dropClientSocket(
   peer: PeerProcess,
   identity: string,
