@@ -63,7 +63,7 @@ async function mintToken(args: string[]): Promise<void> {
 function isQueuePattern(pattern: string): boolean {
   if (!pattern.endsWith("*")) return isQueueName(pattern);
   const prefix = pattern.slice(0, -1);
-  return prefix === "" || /^[A-Za-z0-9._-]{1,127}$/.test(prefix);
+  return prefix === "" || /^[A-Za-z0-9._-]{1,128}$/.test(prefix);
 }
 
 const [command, ...rest] = process.argv.slice(2);

@@ -124,10 +124,12 @@ export class HttpService implements Service {
     const count = takeLoops(this.#setup.concurrency, this.#partitions);
     for (let i = 0; i < count; i++) {
       if (this.#loops.has(i)) continue;
-      this.#loops.set(
-        i,
-        this.#loop(i).finally(() => this.#loops.delete(i)),
-      );
+      const loop = this.#loop(i).finally(() => {
+        this.#loops.delete(i);
+        // K may have risen again while this loop was ending: its index is then needed again.
+        this.#startLoops();
+      });
+      this.#loops.set(i, loop);
     }
   }
 

@@ -9,6 +9,7 @@
 import { type EdgeMQError, ERROR_CODE } from "../protocol/index.js";
 import type { BackoffOptions } from "./backoff.js";
 import { answerError, HttpLink, resolveFetch } from "./http-link.js";
+import { createAbortController, startTimer, stopTimer } from "./platform.js";
 import type { Credentials } from "./url.js";
 
 /** Failures whoami may explain: a hidden refusal (closed), or one known only by its status. */
@@ -19,6 +20,9 @@ const EXPLAINED = new Set<string>([
   ERROR_CODE.badRequest,
 ]);
 
+/** Longest the whoami call may take: past it the original error stands (connect never hangs). */
+export const EXPLAIN_TIMEOUT_MS = 3_000;
+
 export async function explainRefusal(
   url: string,
   credentials: Credentials,
@@ -26,11 +30,24 @@ export async function explainRefusal(
   error: EdgeMQError,
 ): Promise<EdgeMQError> {
   if (!EXPLAINED.has(error.code)) return error;
+  const controller = createAbortController();
+  let timer: ReturnType<typeof startTimer> | undefined;
+  const timedOut = new Promise<undefined>((resolve) => {
+    timer = startTimer(() => {
+      controller.abort(error);
+      resolve(undefined);
+    }, EXPLAIN_TIMEOUT_MS);
+  });
   try {
     const link = new HttpLink(url, credentials, resolveFetch(undefined), backoff);
-    const answer = await link.call("GET", "/v1/whoami");
-    return answer.status >= 400 ? answerError(answer) : error;
+    const answer = await Promise.race([
+      link.call("GET", "/v1/whoami", {}, controller.signal),
+      timedOut,
+    ]);
+    return answer !== undefined && answer.status >= 400 ? answerError(answer) : error;
   } catch {
     return error;
+  } finally {
+    stopTimer(timer);
   }
 }

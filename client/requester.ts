@@ -352,13 +352,15 @@ export class Requester {
 
   /**
    * A frame about a kept cancel's request: a refusal of the cancel sends it again later (and is
-   * not acked: it is no outcome); an outcome means the cancel is done with. True when handled (a
-   * refusal marked `about: "cancel"` always is: it never settles or acks a request).
+   * not acked: it is no outcome); an outcome means the cancel is done with. True when handled (an
+   * error with `about` always is: it never settles or acks a request, and an `about` this SDK
+   * does not know is ignored).
    */
   #cancelAnswered(frame: ReplyFrame | ErrorFrame): boolean {
+    if (frame.type === "error" && frame.about !== undefined && frame.about !== "cancel")
+      return true;
     const id = frame.id;
     const kept = id === undefined ? undefined : this.#cancels.get(id);
-    // A refusal that says it is about the cancel (`about`) is never the request's outcome.
     const aboutCancel = frame.type === "error" && frame.about === "cancel";
     if (id === undefined || kept === undefined || this.#pending.has(id)) return aboutCancel;
     if (frame.type === "reply" || !CANCEL_REFUSALS.has(frame.code)) {

@@ -100,7 +100,9 @@ const DECODERS: Record<FrameType, Decoder> = {
     if (!isErrorCode(f.code)) return "code must be a known error code";
     if (typeof f.message !== "string") return "message must be a string";
     if (f.id !== undefined && !isRequestId(f.id)) return "id must be a request id";
-    if (f.about !== undefined && f.about !== "cancel") return 'about must be "cancel"';
+    if (f.about !== undefined && (typeof f.about !== "string" || f.about.length > 64)) {
+      return "about must be a short string";
+    }
     const frame: ErrorFrame = { type: "error", code: f.code, message: f.message };
     if (f.id !== undefined) frame.id = f.id;
     if (f.about !== undefined) frame.about = f.about;

@@ -80,16 +80,20 @@ export interface ReplyFrame {
 
 /**
  * relay → peer: a request ended in an error (`id` set), or a frame was refused (`id` unset). With
- * `about: "cancel"`, the relay refused a cancel of request `id` (`rate_limited`, `forbidden`,
- * `bad_request`): the request itself goes on and still ends in its own outcome.
+ * `about`, the error is about something else than request `id`'s outcome, which still comes:
+ * `"cancel"`, the relay refused a cancel of it (`rate_limited`, `internal`, `forbidden`,
+ * `bad_request`). A peer ignores an `about` it does not know, never taking it for the outcome.
  */
 export interface ErrorFrame {
   type: "error";
   id?: string;
   code: ErrorCode;
   message: string;
-  about?: "cancel";
+  about?: ErrorAbout;
 }
+
+/** What an error with `about` refers to; a string, so newer relays may add values. */
+export type ErrorAbout = "cancel" | (string & {});
 
 /** client → relay: these replies or errors arrived; the relay may forget them. */
 export interface AckFrame {

@@ -9,6 +9,13 @@
 import { readPartition } from "../durable-objects/shared/queue-partitions.js";
 import { EdgeMQError, ERROR_CODE } from "../protocol/index.js";
 
+/** The `partition` query parameter: undefined when absent, `bad_request` when out of range. */
+export function requirePartition(value: string | undefined, count: number): number | undefined {
+  const partition = readPartition(value, count);
+  if (typeof partition === "string") throw badRequest(partition);
+  return partition;
+}
+
 const PARTITIONED_ID = /^p([0-9]{1,3})\.(.+)$/;
 
 /** The id a take from partition `partition` of a queue of `count` partitions answers. */
@@ -26,10 +33,10 @@ export function answeredId(
   query: string | undefined,
   count: number,
 ): { id: string; partition: number } {
-  const fromQuery = checked(readPartition(query, count));
+  const fromQuery = requirePartition(query, count);
   const match = PARTITIONED_ID.exec(id);
   if (match !== null) {
-    const partition = checked(readPartition(match[1], count));
+    const partition = requirePartition(match[1], count);
     if (fromQuery !== undefined && fromQuery !== partition) {
       throw badRequest(`id ${id} names partition ${partition}, not ${fromQuery}`);
     }
@@ -42,11 +49,6 @@ export function answeredId(
     );
   }
   return { id, partition: 0 };
-}
-
-function checked(partition: number | undefined | string): number | undefined {
-  if (typeof partition === "string") throw badRequest(partition);
-  return partition;
 }
 
 function badRequest(message: string): EdgeMQError {

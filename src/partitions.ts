@@ -8,10 +8,8 @@ import {
   clientQueueObject,
   partitionCount,
   queueObjectName,
-  readPartition,
 } from "../durable-objects/shared/queue-partitions.js";
 import { readSettings } from "../durable-objects/shared/settings.js";
-import { EdgeMQError, ERROR_CODE } from "../protocol/index.js";
 import type { Env } from "./env.js";
 
 /** How many partitions `queue` has (EDGEMQ_QUEUE_PARTITIONS; 1 by default). */
@@ -19,12 +17,7 @@ export function partitionsOf(env: Env, queue: string): number {
   return partitionCount(readSettings(env).queuePartitions, queue);
 }
 
-/** The `partition` query parameter: undefined when absent, `bad_request` when out of range. */
-export function requirePartition(value: string | undefined, count: number): number | undefined {
-  const partition = readPartition(value, count);
-  if (typeof partition === "string") throw new EdgeMQError(ERROR_CODE.badRequest, partition);
-  return partition;
-}
+export { requirePartition } from "./partition-ids.js";
 
 /** The stub of `queue`'s partition `partition`. */
 export function partitionStub(env: Env, queue: string, partition: number) {

@@ -50,7 +50,7 @@ import {
   readAttachment,
 } from "./client-attachment.js";
 import { alarmNoLaterThan, authorizedPrincipal, sweepExpiredClients } from "./client-expiry.js";
-import { errorFrame, planClientMessage } from "./client-message.js";
+import { cancelRefusal, planClientMessage } from "./client-message.js";
 import { DeferredAcks } from "./deferred-acks.js";
 import { answersFor, unreachableAnswers } from "./enqueue-answers.js";
 import { EnqueueBatcher } from "./enqueue-batcher.js";
@@ -276,7 +276,7 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
       [...groups].map(async ([queue, requests]) => {
         try {
           const object = this.queueObject(queue, identity);
-          const input: EnqueueInput = { queue, from: identity, requests };
+          const input: EnqueueInput = { queue, from: identity, requests, viaHttp: false };
           if (capped !== undefined) input.resendsOnly = capped;
           const outcomes = await this.enqueues.enqueue(object, input);
           return answersFor(requests, outcomes);
@@ -315,7 +315,7 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
         } catch (error) {
           logFault("cancel_failed", queue, error);
           const message = `queue ${queue} is unavailable; cancel not confirmed`;
-          return ids.map((id) => errorFrame(ERROR_CODE.internal, message, id));
+          return ids.map((id) => cancelRefusal(ERROR_CODE.internal, message, id));
         }
       }),
     );

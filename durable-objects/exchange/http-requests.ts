@@ -61,7 +61,9 @@ export class HttpRequests {
 
   /**
    * Keeps the outcomes that belong to HTTP requests (the first outcome of a request wins) and
-   * returns them apart from the others, which go to the WebSocket outbox as before.
+   * returns them apart from the others, which go to the WebSocket outbox as before. An outcome
+   * its queue marks as a WebSocket request's (`viaHttp: false`) is never claimed, whatever record
+   * this table holds for its id (one whose queue row is gone, or one being recorded now).
    */
   claim(outcomes: readonly Outcome[]): { claimed: Outcome[]; rest: Outcome[] } {
     const claimed: Outcome[] = [];
@@ -71,18 +73,20 @@ export class HttpRequests {
     const none =
       this.storage.sql.exec("SELECT 1 FROM http_requests LIMIT 1").toArray().length === 0;
     if (none) return { claimed, rest: [...outcomes] };
+    const now = Date.now();
     this.storage.transactionSync(() => {
       for (const outcome of outcomes) {
-        if (outcome.frame.id === undefined) {
+        if (outcome.frame.id === undefined || outcome.viaHttp === false) {
           rest.push(outcome);
           continue;
         }
         const written = this.storage.sql.exec(
           `UPDATE http_requests SET outcome = COALESCE(outcome, ?)
-           WHERE identity = ? AND id = ?`,
+           WHERE identity = ? AND id = ? AND expires > ?`,
           encodeFrame(outcome.frame),
           outcome.to,
           outcome.frame.id,
+          now,
         ).rowsWritten;
         (written > 0 ? claimed : rest).push(outcome);
       }

@@ -32,8 +32,8 @@ export interface EnqueueDeps {
   onStored: (from: string, rid: number) => void;
   /** The requests came on the client's queue link (their outcomes go back down it). */
   viaLink?: boolean;
-  /** HTTP POSTs sent the requests (the exchange's HTTP API), not a WebSocket. */
-  viaHttp?: boolean;
+  /** HTTP POSTs sent the requests (true), a WebSocket did (false), or unknown (undefined). */
+  viaHttp?: boolean | undefined;
 }
 
 export function enqueueAll(input: EnqueueInput, deps: EnqueueDeps): EnqueueOutcome[] {
@@ -105,8 +105,8 @@ export function enqueueDecoded(
 function resent(deps: EnqueueDeps, from: string, id: string): EnqueueOutcome | undefined {
   const stored = deps.store.findStored(from, id);
   if (stored === undefined) return undefined;
-  const viaHttp = deps.viaHttp === true;
-  if (stored.viaHttp !== undefined && stored.viaHttp !== viaHttp) {
+  const { viaHttp } = deps;
+  if (stored.viaHttp !== undefined && viaHttp !== undefined && stored.viaHttp !== viaHttp) {
     const first = stored.viaHttp ? "an HTTP request" : "a WebSocket request";
     const message = `request id ${id} is already used by ${first} of this identity`;
     return refused(id, { code: ERROR_CODE.conflict, message });
@@ -148,7 +148,7 @@ function admitEach(
       now,
       sawServer: deps.serverConnected,
       viaLink: deps.viaLink === true,
-      viaHttp: deps.viaHttp === true,
+      viaHttp: deps.viaHttp,
     };
     return { kind: "admitted", id: request.id, row };
   });

@@ -128,5 +128,6 @@ function enqueueItem(state: QueueState, item: LinkEnqueue, now: number) {
     now,
     onStored: (sender, rid) => state.ready?.add(sender, rid),
     viaLink: true,
+    viaHttp: false,
   });
 }

@@ -23,7 +23,7 @@ import { newRow } from "./store-contract.js";
 interface MemoryRecord extends StoredRequest {
   outcome: Outcome["frame"] | undefined;
   deliverAt: number | undefined;
-  viaHttp: boolean;
+  viaHttp: boolean | undefined;
 }
 
 export class MemoryRequestStore implements RequestStore {
@@ -100,7 +100,7 @@ export class MemoryRequestStore implements RequestStore {
       return undefined;
     }
     const rid = this.nextRid++;
-    const viaHttp = r.viaHttp === true;
+    const viaHttp = r.viaHttp;
     this.rows.set(rid, { ...newRow(rid, r), outcome: undefined, deliverAt: undefined, viaHttp });
     ids.set(r.clientId, rid);
     this.live.add(rid);
@@ -242,6 +242,7 @@ export class MemoryRequestStore implements RequestStore {
       const row = this.rows.get(rid);
       if (row?.outcome === undefined || (row.deliverAt ?? 0) > now) continue;
       const outcome: Outcome = { to: row.from, frame: row.outcome, memory: true };
+      if (row.viaHttp !== undefined) outcome.viaHttp = row.viaHttp;
       due.push({ rid, outcome, viaLink: row.viaLink, deliverAt: row.deliverAt ?? 0 });
     }
     return due;

@@ -112,7 +112,7 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
             serverConnected: state.servers.anyConnected() || state.takers.present(now),
             now,
             onStored: (from, rid) => state.ready?.add(from, rid),
-            viaHttp: input.viaHttp === true,
+            viaHttp: typeof input.viaHttp === "boolean" ? input.viaHttp : undefined,
           }),
         ),
       );

@@ -39,7 +39,7 @@ function newRowParams(r: NewRequest, body: string, headers: string | null): SqlS
     r.now,
     r.sawServer ? 1 : 0,
     r.viaLink ? 1 : 0,
-    r.viaHttp ? 1 : 0,
+    r.viaHttp === undefined ? null : r.viaHttp ? 1 : 0,
   ];
 }
 
@@ -276,7 +276,7 @@ export class SqlRequestStore implements RequestStore {
       rid,
       ...newRowParams(r, body, headers),
     );
-    const key = { rid, deadline: r.deadline, viaHttp: r.viaHttp === true };
+    const key = { rid, deadline: r.deadline, viaHttp: r.viaHttp };
     this.heldKeys.set(heldKey(r.from, r.clientId), key);
     this.added(rid, r, body.length + (headers?.length ?? 0));
     return rid;
@@ -487,7 +487,7 @@ export class SqlRequestStore implements RequestStore {
 
   /** Outcomes due for delivery (an unreadable one is dropped from the list and logged). */
   dueOutcomes(now: number, limit: number): DueOutcome[] {
-    const q = `SELECT rid, from_identity, outcome, via_link, deliver_at FROM requests
+    const q = `SELECT rid, from_identity, outcome, via_link, via_http, deliver_at FROM requests
                WHERE outcome IS NOT NULL AND deliver_at <= ? ORDER BY deliver_at LIMIT ?`;
     const due: DueOutcome[] = [];
     for (const row of this.sql.exec(q, now, limit)) {
@@ -500,7 +500,9 @@ export class SqlRequestStore implements RequestStore {
       }
       const to = str(row.from_identity, "from_identity");
       const deliverAt = num(row.deliver_at, "deliver_at");
-      due.push({ rid, outcome: { to, frame }, viaLink: row.via_link === 1, deliverAt });
+      const outcome: Outcome = { to, frame };
+      if (row.via_http !== null) outcome.viaHttp = row.via_http === 1;
+      due.push({ rid, outcome, viaLink: row.via_link === 1, deliverAt });
     }
     return due;
   }

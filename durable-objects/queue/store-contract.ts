@@ -19,14 +19,17 @@ export interface NewRequest {
   sawServer: boolean;
   /** It came on the client's queue link: its outcome goes back down the link when it can. */
   viaLink?: boolean;
-  /** An HTTP POST sent it (HTTP API): a WebSocket request may not reuse its id, nor the reverse. */
-  viaHttp?: boolean;
+  /**
+   * An HTTP POST sent it (true) or a WebSocket did (false): a request on one may not reuse the
+   * id of one on the other. Undefined: not known (stored as NULL).
+   */
+  viaHttp?: boolean | undefined;
 }
 
 /** What a resend of a stored request is answered from: its deadline and how it was sent. */
 export interface StoredKey {
   deadline: number;
-  /** Sent by an HTTP POST; undefined for a durable row stored before the relay recorded it. */
+  /** Sent by an HTTP POST; undefined when not known (a row from before the relay recorded it). */
   viaHttp: boolean | undefined;
 }
 

@@ -41,10 +41,11 @@ export interface EnqueueInput {
    */
   resendsOnly?: string;
   /**
-   * Set by the HTTP API: the requests came as HTTP POSTs. An id names one request per identity,
-   * so a resend on the other transport is refused `conflict` (enqueue.ts).
+   * How the requests came: true as HTTP POSTs (the HTTP API), false over a WebSocket. An id names
+   * one request per identity, so a resend on the other transport is refused `conflict`
+   * (enqueue.ts). Absent (an exchange from before the field): unknown, and never a conflict.
    */
-  viaHttp?: true;
+  viaHttp?: boolean;
 }
 
 /** Per request, in order: stored (with its deadline), or refused with a typed error. */
@@ -65,6 +66,12 @@ export interface Outcome {
    * budget is spent (outbox-limits.ts): then it goes to the table like any other.
    */
   memory?: true;
+  /**
+   * How its request came, when the queue knows: true by HTTP (the exchange keeps the outcome for
+   * the HTTP caller), false over a WebSocket (it never goes to an HTTP caller, whatever records the
+   * exchange holds for the id). Absent for a request stored before queues recorded it.
+   */
+  viaHttp?: boolean;
 }
 
 /** Methods a QueueDO exposes over RPC to the ExchangeDO. */

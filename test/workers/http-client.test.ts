@@ -267,6 +267,39 @@ describe("HTTP clients", () => {
     server.close();
   });
 
+  it("delivers a WebSocket request's reply to its socket even when the exchange still holds an HTTP record of its id", async () => {
+    // The HTTP request ran and ended; its queue row is gone (a short dedup window, or a memory
+    // queue's restart) while the exchange keeps its record for the resume window.
+    const q = "hc-record-kept";
+    const server = await wsServer(q, "hc-worker-kept");
+    const post = http(`/v1/queues/${q}/requests`, {
+      identity: "mixed-jan",
+      body: "http",
+      headers: { "EdgeMQ-Request-Id": "jan-1" },
+    });
+    const first = await server.next();
+    server.send({ type: "reply", id: field(first, "id"), body: encodeBody("http-done") });
+    expect(await (await post).text()).toBe("http-done");
+    await runInDurableObject(env.QUEUE.getByName(q), (_instance, state) => {
+      state.storage.sql.exec("DELETE FROM requests WHERE client_id = 'jan-1'");
+    });
+    const { socket } = await TestSocket.client("mixed-jan");
+    socket.send({ type: "request", id: "jan-1", queue: q, body: encodeBody("ws") });
+    expect(await socket.next()).toMatchObject({ type: "accepted", id: "jan-1" });
+    const second = await server.next();
+    server.send({ type: "reply", id: field(second, "id"), body: encodeBody("ws-done") });
+    expect(await socket.next()).toMatchObject({
+      type: "reply",
+      id: "jan-1",
+      body: encodeBody("ws-done"),
+    });
+    // The HTTP caller's outcome is untouched.
+    const stored = await http("/v1/requests/jan-1", { identity: "mixed-jan", method: "GET" });
+    expect(await stored.text()).toBe("http-done");
+    socket.close();
+    server.close();
+  });
+
   it("answers 504 timeout, not 204 pending, for a request with no outcome 5 s past its deadline", async () => {
     // As after a memory queue's restart lost the request: the exchange's record stays pending.
     const exchange = env.EXCHANGE.getByName("exchange");

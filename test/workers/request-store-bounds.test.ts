@@ -63,14 +63,16 @@ describe("SqlRequestStore's record of how each request was sent", () => {
       expect(store.findStored("dora", "h1")).toEqual({ deadline: http.deadline, viaHttp: true });
       state.storage.transactionSync(() => {
         expect(store.holdWrites(1, 1)).toBe(true);
-        store.insert({ ...newRequest("dora", "w1") });
+        store.insert({ ...newRequest("dora", "w1"), viaHttp: false });
         expect(store.findStored("dora", "w1")?.viaHttp).toBe(false);
         store.releaseHeld();
       });
       expect(store.findStored("dora", "w1")?.viaHttp).toBe(false);
-      // A row written before via_http existed has NULL there: its transport is unknown.
+      // A row written before via_http existed has NULL there, as one whose sender did not say.
       state.storage.sql.exec("UPDATE requests SET via_http = NULL WHERE client_id = 'h1'");
       expect(store.findStored("dora", "h1")?.viaHttp).toBeUndefined();
+      state.storage.transactionSync(() => store.insert(newRequest("dora", "u1")));
+      expect(store.findStored("dora", "u1")?.viaHttp).toBeUndefined();
     });
   });
 });

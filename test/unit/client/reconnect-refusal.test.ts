@@ -232,4 +232,15 @@ describe("a first connect refused with its status (Node's ws reports it)", () =>
     expect(error.code).toBe("forbidden");
     expect(error.message).toContain("HTTP 403");
   });
+
+  it("keeps the status's own error when whoami never answers, so connect never hangs", async () => {
+    relay.fallback = { kind: "http", status: 401 };
+    vi.stubGlobal("fetch", () => new Promise(() => {}));
+    const connecting = track(open());
+    await vi.advanceTimersByTimeAsync(2_900);
+    expect(connecting.done).toBe(false);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(connecting.error?.code).toBe("unauthorized");
+    expect(connecting.error?.message).toContain("HTTP 401");
+  });
 });

@@ -455,6 +455,8 @@ describe("Requester", () => {
     const live = requester.request("q", 2);
     const liveId = String(sent.filter((frame) => frame.type === "request").at(-1)?.id);
     requester.handle({ ...refusal, id: liveId, code: "rate_limited" });
+    // Nor by an `about` this SDK does not know (a newer relay's).
+    requester.handle({ ...refusal, id: liveId, about: "something-newer" });
     requester.handle({ type: "reply", id: liveId, body: encodeBody("done") });
     expect(await live).toBe("done");
   });

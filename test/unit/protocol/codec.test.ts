@@ -393,7 +393,7 @@ describe("FrameError", () => {
     expect(expectBadRequest(raw).id).toBe("r1");
   });
 
-  it('reads an error\'s `about: "cancel"` and refuses any other `about`', () => {
+  it("reads an error's `about`, a known or a newer kind, and refuses one that is not a short string", () => {
     const refusal = {
       type: "error",
       id: "r1",
@@ -402,8 +402,11 @@ describe("FrameError", () => {
       about: "cancel",
     };
     expect(frames(decodeFrames(JSON.stringify(refusal)))).toEqual([refusal]);
-    const other = JSON.stringify({ ...refusal, about: "request" });
-    expect(expectBadRequest(other).message).toMatch(/about/);
+    const newer = { ...refusal, about: "extend" };
+    expect(frames(decodeFrames(JSON.stringify(newer)))).toEqual([newer]);
+    expect(expectBadRequest(JSON.stringify({ ...refusal, about: 7 })).message).toMatch(/about/);
+    const long = JSON.stringify({ ...refusal, about: "x".repeat(65) });
+    expect(expectBadRequest(long).message).toMatch(/about/);
   });
 
   it("becomes an error frame that the codec itself accepts", () => {

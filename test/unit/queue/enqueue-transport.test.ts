@@ -10,7 +10,7 @@ import { DEFAULT_LIMITS, encodeBody, type RequestFrame } from "../../../protocol
 
 const QUEUE = "jobs";
 
-function deps(store: MemoryRequestStore, viaHttp: boolean): EnqueueDeps {
+function deps(store: MemoryRequestStore, viaHttp: boolean | undefined): EnqueueDeps {
   return {
     store,
     limits: { ...DEFAULT_LIMITS },
@@ -21,7 +21,7 @@ function deps(store: MemoryRequestStore, viaHttp: boolean): EnqueueDeps {
   };
 }
 
-function send(store: MemoryRequestStore, from: string, id: string, viaHttp: boolean) {
+function send(store: MemoryRequestStore, from: string, id: string, viaHttp: boolean | undefined) {
   const request: RequestFrame = { type: "request", id, queue: QUEUE, body: encodeBody("x") };
   return enqueueAll({ queue: QUEUE, from, requests: [request] }, deps(store, viaHttp))[0];
 }
@@ -51,5 +51,17 @@ describe("enqueue: one id, one request, whatever the transport", () => {
     // Another identity's same id is another request.
     expect(send(store, "bob", "h1", false)).toMatchObject({ id: "h1", ok: true });
     expect(store.liveDepth()).toBe(3);
+  });
+
+  it("never refuses when either side's transport is unknown (a sender or a row from before)", () => {
+    const store = new MemoryRequestStore(() => {}, QUEUE);
+    send(store, "alice", "u1", undefined);
+    expect(send(store, "alice", "u1", true)).toMatchObject({ id: "u1", ok: true, resent: true });
+    send(store, "alice", "h1", true);
+    expect(send(store, "alice", "h1", undefined)).toMatchObject({
+      id: "h1",
+      ok: true,
+      resent: true,
+    });
   });
 });

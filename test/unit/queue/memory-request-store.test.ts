@@ -21,11 +21,13 @@ describe("MemoryRequestStore", () => {
     expect(rid).toBeTypeOf("number");
     expect(s.insert(request("alice", "r1", 200))).toBeUndefined();
     expect(s.findRid("alice", "r1")).toBe(rid);
-    expect(s.findStored("alice", "r1")).toEqual({ deadline: 100, viaHttp: false });
+    expect(s.findStored("alice", "r1")).toEqual({ deadline: 100, viaHttp: undefined });
     // The same id from another identity is another request.
     const other = s.insert(request("bob", "r1", 300));
     expect(other).not.toBe(rid);
-    expect(s.findStored("bob", "r1")).toEqual({ deadline: 300, viaHttp: false });
+    expect(s.findStored("bob", "r1")).toEqual({ deadline: 300, viaHttp: undefined });
+    expect(s.insert({ ...request("carol", "w2", 400), viaHttp: false })).toBeTypeOf("number");
+    expect(s.findStored("carol", "w2")).toEqual({ deadline: 400, viaHttp: false });
     expect(s.insert({ ...request("carol", "r2", 400), viaHttp: true })).toBeTypeOf("number");
     expect(s.findStored("carol", "r2")).toEqual({ deadline: 400, viaHttp: true });
     expect(s.findRid("carol", "r1")).toBeUndefined();
