@@ -32,7 +32,12 @@ import {
 import { Heartbeat } from "./heartbeat.js";
 import { startTimer, stopTimer, type TimerHandle } from "./platform.js";
 import type { Status } from "./status.js";
-import { trySend, type WebSocketConstructor, type WebSocketLike } from "./websocket.js";
+import {
+  terminateSocket,
+  trySend,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from "./websocket.js";
 
 export interface ConnectionEvents {
   /** The relay's welcome, on the first connection and on each reconnection. */
@@ -71,7 +76,7 @@ export interface ConnectionOptions {
 
 type State = "connecting" | "open" | "waiting" | "closed";
 
-/** How long close() waits for the socket's close handshake before resolving anyway. */
+/** How long close() waits for the socket's close handshake before ending the socket at once. */
 const CLOSE_WAIT_MS = 1_000;
 /**
  * Consecutive attempts failed as a bare 1006 before each further one asks explainRefusal: a single
@@ -142,7 +147,10 @@ export class Connection {
     const socket = this.#socket;
     if (!socket) return;
     await new Promise<void>((resolve) => {
-      const fallback = startTimer(resolve, CLOSE_WAIT_MS);
+      const fallback = startTimer(() => {
+        terminateSocket(socket, CLOSE_CODE.normal, "closed by client");
+        resolve();
+      }, CLOSE_WAIT_MS);
       this.#closeWaiter = () => {
         stopTimer(fallback);
         resolve();
@@ -299,11 +307,8 @@ export class Connection {
   /** A ping went unanswered too long (heartbeat.ts): give the socket up and reconnect. */
   #heartbeatTimeout(socket: WebSocketLike): void {
     this.#socket = undefined;
-    try {
-      socket.close(CLOSE_CODE.normal, "heartbeat timeout");
-    } catch {
-      // The socket is already unusable; dropping it is all that is left to do.
-    }
+    // The relay stopped answering: no close handshake would complete either.
+    terminateSocket(socket, CLOSE_CODE.normal, "heartbeat timeout");
     this.#dropped(1006, "heartbeat timeout");
   }
 

@@ -37,6 +37,22 @@ export type WebSocketConstructor = new (url: string, protocols?: string[]) => We
 /** WebSocket.OPEN, the same number on every platform. */
 export const OPEN = 1;
 
+/**
+ * Ends a socket at once, without waiting for the close handshake: Node's `ws` has `terminate()`,
+ * which frees the connection (else a relay that never answers the handshake keeps it, and the
+ * process, alive for ws's 30 s close timeout). Elsewhere (browsers, Workers) `close()`, whose
+ * handshake never holds a process.
+ */
+export function terminateSocket(socket: WebSocketLike, code: number, reason: string): void {
+  const terminate = (socket as { terminate?: unknown }).terminate;
+  try {
+    if (typeof terminate === "function") terminate.call(socket);
+    else socket.close(code, reason);
+  } catch {
+    // The socket is already unusable; dropping it is all that is left to do.
+  }
+}
+
 /** A send on a socket that is going away throws on some platforms; its close event follows. */
 export function trySend(socket: WebSocketLike, data: string): void {
   try {

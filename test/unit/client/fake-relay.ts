@@ -46,6 +46,8 @@ export class FakeRelay {
   limits: Limits = { ...DEFAULT_LIMITS };
   /** Answer "ping" with "pong", as the relay's auto-response does. */
   autoPong = true;
+  /** Never complete a close handshake (a relay gone quiet): only terminate() ends a socket. */
+  holdCloses = false;
   readonly WebSocket: WebSocketConstructor;
 
   constructor() {
@@ -95,6 +97,8 @@ export class FakeSocket implements WebSocketLike {
   readonly path: string;
   readonly query: Record<string, string>;
   closedBy: { code: number; reason: string } | undefined;
+  /** terminate() was called (no close handshake). */
+  terminated = false;
   readonly #relay: FakeRelay;
   /** Frames decoded from `sent` so far (frames()), and how many messages they came from. */
   readonly #decoded: Frame[] = [];
@@ -121,7 +125,16 @@ export class FakeSocket implements WebSocketLike {
     if (this.readyState >= 2) return;
     this.closedBy = { code, reason };
     this.readyState = 2;
+    if (this.#relay.holdCloses) return;
     void Promise.resolve().then(() => this.#finish(code, reason));
+  }
+
+  /** Node's `ws` terminate(): the connection ends at once, with no handshake (close 1006). */
+  terminate(): void {
+    this.terminated = true;
+    this.closedBy ??= { code: 1006, reason: "" };
+    this.readyState = 2;
+    void Promise.resolve().then(() => this.#finish(1006, ""));
   }
 
   /** Every frame the SDK sent, decoded (pings left out); each message is decoded once. */

@@ -162,7 +162,21 @@ describe("peer.request()", () => {
     await vi.advanceTimersByTimeAsync(15_000 + 100);
     await settle();
     expect(relay.sockets).toHaveLength(2);
-    expect(first.closedBy?.reason).toBe("heartbeat timeout");
+    expect(first.terminated).toBe(true);
+  });
+
+  it("ends its sockets at once when close()'s handshake gets no answer in 1 s, so nothing holds the process", async () => {
+    const peer = await open();
+    const first = relay.latest(CONNECT);
+    relay.holdCloses = true;
+    const closing = peer.close();
+    await vi.advanceTimersByTimeAsync(900);
+    expect(first.closedBy?.reason).toBe("closed by client");
+    expect(first.terminated).toBe(false);
+    await vi.advanceTimersByTimeAsync(200);
+    await closing;
+    expect(first.terminated).toBe(true);
+    expect(first.readyState).toBe(3);
   });
 
   it("finds a silent socket within 15 s while a request waits on it, then reconnects and re-sends the request", async () => {
@@ -175,7 +189,7 @@ describe("peer.request()", () => {
     relay.autoPong = false;
     await vi.advanceTimersByTimeAsync(15_000 + 100);
     await settle();
-    expect(first.closedBy?.reason).toBe("heartbeat timeout");
+    expect(first.terminated).toBe(true);
     const second = relay.latest(CONNECT);
     expect(second).not.toBe(first);
     expect(second.framesOf("request").map((frame) => frame.id)).toEqual([request.id]);

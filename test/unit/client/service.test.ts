@@ -302,7 +302,7 @@ describe("peer.serve()", () => {
     relay.autoPong = false;
     await vi.advanceTimersByTimeAsync(15_000);
     await settle();
-    expect(first.closedBy?.reason).toBe("heartbeat timeout");
+    expect(first.terminated).toBe(true);
     relay.autoPong = true;
     await expectClaimedThenAnswered(await reconnected(first), finish);
   });
@@ -316,7 +316,7 @@ describe("peer.serve()", () => {
     relay.autoPong = false;
     await vi.advanceTimersByTimeAsync(15_000);
     await settle();
-    expect(first.closedBy?.reason).toBe("heartbeat timeout");
+    expect(first.terminated).toBe(true);
     relay.autoPong = true;
     const second = await reconnected(first);
     expect(second.framesOf("ready")).toEqual([{ type: "ready", concurrency: 3 }]);
