@@ -40,6 +40,17 @@ function setup(options: { maxPending?: number; connected?: boolean; maxBodyBytes
   return { requester, sent, acksOn, state, requests, lastId };
 }
 
+/** A requester whose one request was sent, then aborted (settled `cancelled`, its cancel sent). */
+async function aborted() {
+  const parts = setup();
+  const controller = new AbortController();
+  const pending = rejection(parts.requester.request("q", 1, { signal: controller.signal }));
+  const id = String(parts.sent.find((frame) => frame.type === "request")?.id);
+  controller.abort();
+  expect((await pending).code).toBe("cancelled");
+  return { ...parts, id };
+}
+
 async function rejection(promise: Promise<unknown>): Promise<EdgeMQError> {
   try {
     await promise;
@@ -407,12 +418,7 @@ describe("Requester", () => {
   });
 
   it("sends a cancel refused rate_limited again after a backoff, without acking the refusal", async () => {
-    const { requester, sent, acksOn } = setup();
-    const controller = new AbortController();
-    const pending = rejection(requester.request("q", 1, { signal: controller.signal }));
-    const id = String(sent.find((frame) => frame.type === "request")?.id);
-    controller.abort();
-    expect((await pending).code).toBe("cancelled");
+    const { requester, sent, acksOn, id } = await aborted();
     expect(sent.filter((frame) => frame.type === "cancel")).toHaveLength(1);
     requester.handle({ type: "error", id, code: "rate_limited", message: "retry after 10 ms" });
     await vi.advanceTimersByTimeAsync(6_000);
@@ -431,12 +437,7 @@ describe("Requester", () => {
   });
 
   it("never acks or settles a refusal marked about the cancel, even one it keeps no cancel for", async () => {
-    const { requester, sent, acksOn } = setup();
-    const controller = new AbortController();
-    const pending = rejection(requester.request("q", 1, { signal: controller.signal }));
-    const id = String(sent.find((frame) => frame.type === "request")?.id);
-    controller.abort();
-    expect((await pending).code).toBe("cancelled");
+    const { requester, sent, acksOn, id } = await aborted();
     // forbidden cannot get better: the cancel is dropped, and the refusal is still no outcome.
     const refusal = {
       type: "error",
