@@ -124,23 +124,32 @@ export class HttpService implements Service {
     const count = takeLoops(this.#setup.concurrency, this.#partitions);
     for (let i = 0; i < count; i++) {
       if (this.#loops.has(i)) continue;
-      const loop = this.#loop(i).finally(() => {
-        this.#loops.delete(i);
-        // K may have risen again while this loop was ending: its index is then needed again.
-        this.#startLoops();
-      });
+      const loop = this.#loop(i).then(
+        (ended) => {
+          this.#loops.delete(i);
+          // Retired as K fell: K may have risen again meanwhile, needing its index again.
+          if (ended === "retired") this.#startLoops();
+        },
+        (error: unknown) => {
+          this.#loops.delete(i);
+          throw error;
+        },
+      );
       this.#loops.set(i, loop);
     }
   }
 
-  /** One take loop: take, handle, answer, until closed, refused for good, or no longer needed. */
-  async #loop(index: number): Promise<void> {
+  /**
+   * One take loop: take, handle, answer, until closed or refused for good ("stopped"), or until K
+   * fell past its index ("retired").
+   */
+  async #loop(index: number): Promise<"retired" | "stopped"> {
     // The first take (and one after a partition was refused) waits for nothing: it learns K.
     let relearn = true;
     while (!this.#taking.signal.aborted) {
-      if (index >= takeLoops(this.#setup.concurrency, this.#partitions)) return;
+      if (index >= takeLoops(this.#setup.concurrency, this.#partitions)) return "retired";
       const take = await this.#take(index, relearn);
-      if (take === undefined) return;
+      if (take === undefined) return "stopped";
       const { answer } = take;
       relearn = false;
       if (answer.status === 204) {
@@ -149,7 +158,7 @@ export class HttpService implements Service {
         continue;
       }
       if (answer.status !== 200) {
-        if (!this.#takeRefused(answer, take.partition, take.count)) return;
+        if (!this.#takeRefused(answer, take.partition, take.count)) return "stopped";
         relearn = this.#partitions <= 1;
         await paceEmptyPoll(take.startedAt, TAKE_WAIT_MS, this.#taking.signal);
         continue;
@@ -164,6 +173,7 @@ export class HttpService implements Service {
         this.#inHand--;
       }
     }
+    return "stopped";
   }
 
   /**
