@@ -1,5 +1,5 @@
 /** The queue's marks of identities at their exchange's outbox cap, and how they are lifted. */
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   CAP_CHECK_TIMEOUT_MS,
   CAP_RECHECK_MS,
@@ -34,6 +34,15 @@ function setup() {
 const T = 1_000_000;
 
 describe("identities at their exchange's outbox cap", () => {
+  // A check's answer marks at Date.now(), which a test then reads: a frozen clock, so a stall
+  // between the two can never take them CAP_RECHECK_MS apart.
+  beforeEach(() => {
+    vi.useFakeTimers({ now: T + CAP_RECHECK_MS });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it("refuses nothing for an identity the exchange never said was capped", () => {
     const { capped, asked } = setup();
     expect(capped.refusal("alice", T)).toBeUndefined();
