@@ -4,7 +4,7 @@
  * `Authorization: Bearer <jwt>` or, for browsers (which cannot set headers on a WebSocket), the
  * subprotocol `edgemq.token.<jwt>` beside `edgemq`; any other identity claim must agree with it.
  * Dev mode (`npm start`, no secret): the peer declares its identity, and a browser page may call
- * only from a loopback origin (any other site could otherwise act as any identity on the
+ * only from a loopback origin (any other site could otherwise claim every identity on the
  * developer's machine). Otherwise: fail closed.
  */
 
