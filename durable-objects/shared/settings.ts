@@ -83,6 +83,8 @@ function parseSettings(env: object): RelaySettings {
   // The wire codec bounds these at their defaults whatever the settings say (protocol/codec.ts,
   // validate.ts): a larger setting would announce a limit the relay does not honour.
   for (const key of CODEC_BOUNDED) limits[key] = Math.min(limits[key], DEFAULT_LIMITS[key]);
+  // A default above the maximum would refuse every request that gives no `timeout`.
+  limits.defaultTimeoutMs = Math.min(limits.defaultTimeoutMs, limits.maxTimeoutMs);
   return {
     limits,
     exchangeShards: readPositiveInt(vars.EDGEMQ_EXCHANGE_SHARDS, 1),

@@ -44,6 +44,21 @@ describe("readSettings", () => {
     });
   });
 
+  it("holds the default timeout to the maximum, so a lowered maximum refuses no default request", () => {
+    const lowered = readSettings({ EDGEMQ_MAX_TIMEOUT_MS: "10000" }).limits;
+    expect(lowered).toMatchObject({ maxTimeoutMs: 10_000, defaultTimeoutMs: 10_000 });
+    const both = readSettings({
+      EDGEMQ_DEFAULT_TIMEOUT_MS: "60000",
+      EDGEMQ_MAX_TIMEOUT_MS: "20000",
+    }).limits;
+    expect(both).toMatchObject({ maxTimeoutMs: 20_000, defaultTimeoutMs: 20_000 });
+    const under = readSettings({ EDGEMQ_DEFAULT_TIMEOUT_MS: "5000" }).limits;
+    expect(under).toMatchObject({
+      maxTimeoutMs: DEFAULT_LIMITS.maxTimeoutMs,
+      defaultTimeoutMs: 5_000,
+    });
+  });
+
   it("falls back to the default for zero, negative, fractional or non-numeric values", () => {
     for (const value of [0, -5, 1.5, "0", "-5", "1.5", "lots", "", " ", true, null]) {
       expect(readSettings({ EDGEMQ_MAX_ATTEMPTS: value }).limits.maxAttempts).toBe(
