@@ -94,6 +94,23 @@ describe("front door", () => {
     await expectError(response, 401, "unauthorized");
   });
 
+  it("lets the secret win over dev mode: a declared identity with no token is refused 401", async () => {
+    const bindings = {
+      QUEUE: env.QUEUE,
+      EXCHANGE: env.EXCHANGE,
+      EDGEMQ_SECRET: "s3cret",
+      EDGEMQ_DEV_MODE: "true",
+    };
+    for (const declared of [
+      { path: "/v1/connect?identity=alice", headers: upgrade },
+      { path: "/v1/connect", headers: { ...upgrade, "EdgeMQ-Identity": "alice" } },
+      { path: "/v1/whoami?identity=alice", headers: {} },
+    ]) {
+      const response = await app.request(declared.path, { headers: declared.headers }, bindings);
+      await expectError(response, 401, "unauthorized");
+    }
+  });
+
   it("serves the queue named in the path, not a spoofed X-EdgeMQ-Queue header", async () => {
     const socket = await TestSocket.open("/v1/queues/real-queue/serve?identity=w1", {
       "X-EdgeMQ-Queue": "other-queue",
