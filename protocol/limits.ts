@@ -77,10 +77,12 @@ export const CLOSE_CODE = {
   replaced: 4001,
   /** The connection failed authentication. Do not reconnect with the same token. */
   unauthorized: 4401,
-  /** The token does not allow this. */
+  /** Reserved: this relay refuses a forbidden upgrade with HTTP 403 before any socket opens. */
   forbidden: 4403,
-  /** The upgrade request was malformed. */
+  /** Reserved: this relay refuses a malformed upgrade with HTTP 400 before any socket opens. */
   badRequest: 4400,
+  /** The relay lost the connection's state (an internal error). Reconnect. */
+  lostState: 1011,
 } as const;
 
 /** Paths of the front door. */

@@ -70,9 +70,6 @@ import { afterAcks, cursorAfter, type ReplayCursor, takePage } from "./replay-pa
 import { admitCancels, admitRequests } from "./request-admission.js";
 import { closeQuietly, sendFrames, sendText } from "./socket-io.js";
 
-/** Close code for a socket whose attachment cannot be read (internal error: reconnect). */
-const CLOSE_LOST_STATE = 1011;
-
 export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpExchangeRpc {
   private readonly settings: RelaySettings;
   private readonly outbox: Outbox;
@@ -210,7 +207,7 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const attachment = readAttachment(ws.deserializeAttachment());
     if (attachment === undefined) {
-      closeQuietly(ws, CLOSE_LOST_STATE, "connection state lost; reconnect");
+      closeQuietly(ws, CLOSE_CODE.lostState, "connection state lost; reconnect");
       return;
     }
     const { identity } = attachment;
@@ -333,7 +330,7 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     console.warn(JSON.stringify({ evt: "client_socket_error", error: String(error) }));
-    closeQuietly(ws, CLOSE_LOST_STATE, "socket error");
+    closeQuietly(ws, CLOSE_CODE.lostState, "socket error");
   }
 
   /** HTTP API: enqueues an HTTP client's request (relay-chosen id) on its queue. */

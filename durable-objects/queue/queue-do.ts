@@ -219,7 +219,7 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
     const conn = this.serverAttachments.get(ws) ?? this.readServer(ws);
     if (conn === undefined) {
       state.writeHeld();
-      closeQuietly(ws, CLOSE_CODE.badRequest, "unknown connection");
+      closeQuietly(ws, CLOSE_CODE.lostState, "unknown connection; reconnect");
       return;
     }
     state.servers.heard(conn.connId);
