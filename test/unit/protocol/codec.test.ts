@@ -121,9 +121,13 @@ describe("docs/protocol.md examples", () => {
     }
   });
 
-  it("lists every default limit by name", () => {
-    for (const name of Object.keys(DEFAULT_LIMITS)) {
-      expect(hasRow([`\`${name}\``]), name).toBe(true);
+  it("lists every default limit by name, with its value", () => {
+    for (const [name, value] of Object.entries(DEFAULT_LIMITS)) {
+      const row = tableRows(PROTOCOL_DOC).find((cells) => cells[0] === `\`${name}\``);
+      expect(row, name).toBeDefined();
+      // "1,048,576 (1 MiB)" reads as 1048576.
+      const shown = Number((row?.[1] ?? "").split(" ")[0]?.replaceAll(",", ""));
+      expect(shown, name).toBe(value);
     }
   });
 });

@@ -1,6 +1,37 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { readSettings } from "../../../durable-objects/shared/settings.js";
+import {
+  DEFAULT_RATE_LIMIT,
+  LIMIT_VARS,
+  readSettings,
+} from "../../../durable-objects/shared/settings.js";
 import { DEFAULT_LIMITS } from "../../../protocol/index.js";
+
+const SETTINGS_DOC = readFileSync(new URL("../../../docs/settings.md", import.meta.url), "utf8");
+
+/** The Default cell of `variable`'s row in docs/settings.md, as a number ("`1048576` (1 MiB)"). */
+function documentedDefault(variable: string): number {
+  const row = SETTINGS_DOC.split("\n").find((line) => line.startsWith(`| \`${variable}\``));
+  const cell = row?.split("|")[2]?.trim() ?? "";
+  return Number(/^`([0-9]+)`/.exec(cell)?.[1]);
+}
+
+describe("docs/settings.md", () => {
+  it("documents every limit's variable with the protocol's default", () => {
+    for (const [key, variable] of Object.entries(LIMIT_VARS)) {
+      expect(documentedDefault(variable), variable).toBe(
+        DEFAULT_LIMITS[key as keyof typeof DEFAULT_LIMITS],
+      );
+    }
+  });
+
+  it("documents the rate limit and shard defaults the relay uses", () => {
+    const settings = readSettings({});
+    expect(documentedDefault("EDGEMQ_RATE_LIMIT_PER_SECOND")).toBe(DEFAULT_RATE_LIMIT.perSecond);
+    expect(documentedDefault("EDGEMQ_RATE_LIMIT_BURST")).toBe(DEFAULT_RATE_LIMIT.burst);
+    expect(documentedDefault("EDGEMQ_EXCHANGE_SHARDS")).toBe(settings.exchangeShards);
+  });
+});
 
 describe("readSettings", () => {
   it("uses the protocol's defaults when nothing is set", () => {
