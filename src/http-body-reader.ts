@@ -1,22 +1,31 @@
 /**
  * Reads an HTTP request body with a size bound, for the HTTP API. A Content-Length over the
  * bound is refused before a byte is read; a body streamed without one is read chunk by chunk and
- * refused once it passes the bound, so no more than the bound plus one chunk is ever held (the
- * rest is read and dropped up to four times the bound, then the stream is cancelled). Both
- * refusals are `too_large`. A body that breaks off mid-stream is a `bad_request`, not a relay
- * fault.
+ * refused once it passes the bound, so no more than the bound plus one chunk is ever held. The
+ * rest of a refused streamed body is read to its end and dropped before the refusal is answered
+ * (up to REFUSED_BODY_DRAIN_BYTES past the bound, then the stream is cancelled). Both refusals are
+ * `too_large`. A body that breaks off mid-stream is a `bad_request`, not a relay fault.
  */
 import { EdgeMQError, ERROR_CODE } from "../protocol/index.js";
 
-export async function readBoundedBody(request: Request, maxBytes: number): Promise<Uint8Array> {
-  const declared = request.headers.get("Content-Length");
-  if (declared !== null) {
-    const length = /^\d{1,16}$/.test(declared.trim()) ? Number(declared.trim()) : Number.NaN;
-    if (Number.isNaN(length)) {
-      throw new EdgeMQError(ERROR_CODE.badRequest, "Content-Length must be a number of bytes");
-    }
-    if (length > maxBytes) throw tooLarge(length, maxBytes);
-  }
+/**
+ * How far past the bound a refused streamed body is still read (and dropped) before the refusal
+ * is answered. A body cancelled part-way breaks `wrangler dev`'s local proxy: its pooled
+ * connection to the Worker is dead, so the next request (on any connection) fails with a 503, a
+ * GET waits forever in the proxy's retry queue, a GET / stops `wrangler dev`, and the refused
+ * request itself may get the proxy's 503 instead of its 413. Reading the body to its end avoids
+ * all of that. 100 MiB is the request body limit of Cloudflare's Free and Pro plans, which the
+ * edge enforces before the Worker anyway; nothing read here is held.
+ */
+export const REFUSED_BODY_DRAIN_BYTES = 100 * 1024 * 1024;
+
+/** The body's bytes, or `too_large` past `maxBytes` (a refused streamed body is drained first). */
+export async function readBoundedBody(
+  request: Request,
+  maxBytes: number,
+  drainBytes: number = REFUSED_BODY_DRAIN_BYTES,
+): Promise<Uint8Array> {
+  checkDeclaredLength(request, maxBytes);
   const stream = request.body;
   if (stream === null) return new Uint8Array(0);
   const reader = stream.getReader();
@@ -27,38 +36,46 @@ export async function readBoundedBody(request: Request, maxBytes: number): Promi
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
-      await discardRest(reader, total, maxBytes * DRAIN_FACTOR);
-      throw tooLarge(total, maxBytes, "at least ");
+      const rest = await discardRest(reader, total, maxBytes + drainBytes);
+      throw tooLarge(rest.size, maxBytes, rest.whole ? "" : "at least ");
     }
     chunks.push(value);
   }
   return concat(chunks, total);
 }
 
-/**
- * How far past the bound an over-long streamed body is still read (and thrown away) before the
- * refusal: a body cancelled part-way left `wrangler dev`'s proxy connection stuck, and the next
- * request on it hung. Past this, the stream is cancelled.
- */
-const DRAIN_FACTOR = 4;
+/** Refuses a Content-Length that is not a number, or that is over the bound. */
+function checkDeclaredLength(request: Request, maxBytes: number): void {
+  const declared = request.headers.get("Content-Length");
+  if (declared === null) return;
+  const length = /^\d{1,16}$/.test(declared.trim()) ? Number(declared.trim()) : Number.NaN;
+  if (Number.isNaN(length)) {
+    throw new EdgeMQError(ERROR_CODE.badRequest, "Content-Length must be a number of bytes");
+  }
+  if (length > maxBytes) throw tooLarge(length, maxBytes);
+}
 
-/** Reads and drops the rest of a refused body, up to `limit` bytes in all; cancels past that. */
+/**
+ * Reads and drops the rest of a refused body, up to `limit` bytes in all; cancels past that.
+ * Returns the bytes seen and whether that is the whole body.
+ */
 async function discardRest(
   reader: ReadableStreamDefaultReader<Uint8Array>,
   read: number,
   limit: number,
-): Promise<void> {
-  let total = read;
+): Promise<{ size: number; whole: boolean }> {
+  let size = read;
   try {
-    while (total <= limit) {
+    while (size <= limit) {
       const { done, value } = await reader.read();
-      if (done) return;
-      total += value.byteLength;
+      if (done) return { size, whole: true };
+      size += value.byteLength;
     }
   } catch {
-    return; // the body broke off: nothing left to read
+    return { size, whole: false }; // the body broke off: nothing left to read
   }
   await reader.cancel("body too large").catch(() => undefined);
+  return { size, whole: false };
 }
 
 /** A body whose stream fails (the peer's connection dropped mid-body) is the peer's problem. */

@@ -51,19 +51,36 @@ describe("readBoundedBody", () => {
     expect(await codeOfRead(request, 10)).toBe("too_large");
   });
 
-  it("reads and drops the rest of a body up to four times the bound before refusing it, cancelling nothing", async () => {
-    const seen = { pulled: 0, cancelled: false };
-    const chunks = Array.from({ length: 6 }, () => new Uint8Array(6));
-    expect(await codeOfRead(streamed(chunks, undefined, seen), 10)).toBe("too_large");
-    expect(seen).toEqual({ pulled: 7, cancelled: false });
-  });
-
-  it("cancels a body still going past four times the bound", async () => {
+  it("reads a refused body to its end and drops it before refusing, cancelling nothing", async () => {
     const seen = { pulled: 0, cancelled: false };
     const chunks = Array.from({ length: 100 }, () => new Uint8Array(6));
-    expect(await codeOfRead(streamed(chunks, undefined, seen), 10)).toBe("too_large");
+    const request = streamed(chunks, undefined, seen);
+    const refusal = await readBoundedBody(request, 10).catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(EdgeMQError);
+    expect(refusal).toMatchObject({
+      code: "too_large",
+      message: "the body is 600 bytes, over the limit of 10",
+    });
+    // 100 chunks and the end of the stream: the whole body was read, and nothing cancelled.
+    expect(seen).toEqual({ pulled: 101, cancelled: false });
+  });
+
+  it("cancels a refused body still going past the drain bound", async () => {
+    const seen = { pulled: 0, cancelled: false };
+    const chunks = Array.from({ length: 100 }, () => new Uint8Array(6));
+    const request = streamed(chunks, undefined, seen);
+    const refusal = await readBoundedBody(request, 10, 30).catch((error: unknown) => error);
+    expect(refusal).toMatchObject({
+      code: "too_large",
+      message: expect.stringMatching(/at least/),
+    });
     expect(seen.cancelled).toBe(true);
     expect(seen.pulled).toBeLessThan(12);
+  });
+
+  it("refuses a body that breaks off while it is being dropped with too_large", async () => {
+    const chunks = Array.from({ length: 10 }, () => new Uint8Array(6));
+    expect(await codeOfRead(streamed(chunks, 4), 10)).toBe("too_large");
   });
 
   it("answers a body that breaks off mid-stream with bad_request, not a fault", async () => {
