@@ -81,15 +81,26 @@ export async function resolveWebSocket(
 }
 
 /**
+ * How long `ws` waits, once close frames have crossed, for the relay to end the TCP connection
+ * before ending it itself (ws's default: 30 s); the close event, with the relay's code, comes then.
+ * workerd does not end the connection of a hibernatable socket that its object closed from another
+ * socket's event (a newer connection of the identity replacing it) until the object is evicted (an
+ * idle one after 10 s, a busy one never), so a replaced Node peer learned it 10-30 s late.
+ */
+const WS_CLOSE_TIMEOUT_MS = 1_000;
+
+/**
  * `ws` offers permessage-deflate by default, and compresses on libuv's thread pool: for the small
  * frames a relay carries, that costs more CPU and latency than it saves in bytes (measured: a
  * serial round trip 0.98 → 0.68 ms, the peers' CPU per request down by a third; bench/README.md).
  * Browsers cannot turn it off; Node peers do not offer it.
  */
 function uncompressed(Base: typeof import("ws").WebSocket): WebSocketConstructor {
+  // Not a literal: @types/ws does not declare `closeTimeout` (ws 8 reads it).
+  const options = { perMessageDeflate: false, closeTimeout: WS_CLOSE_TIMEOUT_MS };
   return class extends Base {
     constructor(url: string, protocols?: string[]) {
-      super(url, protocols, { perMessageDeflate: false });
+      super(url, protocols, options);
     }
   };
 }
