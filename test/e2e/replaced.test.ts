@@ -22,7 +22,6 @@ describe("a replaced peer", () => {
       })();
     });
     const newer = await connect(url, { identity: "twin" });
-    const replacedAt = Date.now();
     let timer: NodeJS.Timeout | undefined;
     try {
       const status = await Promise.race([
@@ -31,7 +30,6 @@ describe("a replaced peer", () => {
           timer = setTimeout(() => reject(new Error("no close event 5 s after")), 5_000);
         }),
       ]);
-      expect(Date.now() - replacedAt).toBeLessThan(5_000);
       expect(status).toMatchObject({ type: "disconnected", code: 4001 });
       await expect(older.request("q", 1)).rejects.toMatchObject({ code: "closed" });
     } finally {
