@@ -68,6 +68,23 @@ describe("HTTP API input checks", () => {
     await expectError(response, 413, "too_large");
   });
 
+  it("refuses with 413 a text body within the limit that JSON escaping takes past one frame, and takes the same bytes as binary", async () => {
+    // 400,000 control characters: 400 kB of text, 2.4 MB once each is escaped as \u0001.
+    const text = "\u0001".repeat(400_000);
+    const refused = await http("/v1/queues/hh-escape/requests?async=true", {
+      identity: "h-escape",
+      contentType: "text/plain",
+      body: text,
+    });
+    await expectError(refused, 413, "too_large");
+    const asBytes = await http("/v1/queues/hh-escape/requests?async=true", {
+      identity: "h-escape",
+      contentType: "application/octet-stream",
+      body: new TextEncoder().encode(text),
+    });
+    expect(asBytes.status).toBe(202);
+  });
+
   it("refuses a Content-Type longer than 256 characters with 400 bad_request", async () => {
     const response = await http("/v1/queues/hh-type/requests", {
       identity: "h4",
