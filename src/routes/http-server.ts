@@ -71,7 +71,12 @@ export async function take(c: HttpContext): Promise<Response> {
   if (answer.dispatch === null) return noContent(placement);
   const id = takenId(answer.dispatch.id, partition, partitions);
   const response = dispatchResponse({ ...answer.dispatch, id });
-  response.headers.set(HTTP_API_HEADERS.leaseMs, String(readSettings(c.env).limits.leaseMs));
+  // The lease never runs past the deadline (lease-rules.ts): say how long this one runs.
+  const leaseEnd = Math.min(
+    Date.now() + readSettings(c.env).limits.leaseMs,
+    answer.dispatch.deadline,
+  );
+  response.headers.set(HTTP_API_HEADERS.leaseMs, String(leaseMsLeft(leaseEnd)));
   for (const [name, value] of Object.entries(placement)) response.headers.set(name, value);
   return response;
 }
@@ -118,8 +123,13 @@ export async function postLease(c: HttpContext): Promise<Response> {
   if (!answer.ok) return refusalResponse(answer.error, named);
   return noContent({
     [HTTP_API_HEADERS.requestId]: named,
-    [HTTP_API_HEADERS.leaseMs]: String(readSettings(c.env).limits.leaseMs),
+    [HTTP_API_HEADERS.leaseMs]: String(leaseMsLeft(answer.leaseUntil)),
   });
+}
+
+/** Milliseconds until a lease ending at `until` (epoch ms) runs out; at least 1. */
+function leaseMsLeft(until: number): number {
+  return Math.max(1, until - Date.now());
 }
 
 export async function postPresence(c: HttpContext): Promise<Response> {

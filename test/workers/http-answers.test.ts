@@ -5,6 +5,7 @@
  * and /v1/whoami names the caller.
  */
 import { describe, expect, it } from "vitest";
+import { DEFAULT_LIMITS } from "../../protocol/index.js";
 import { expectError, field, http } from "./http-test-peer.js";
 
 function take(queue: string, identity: string, wait = 0): Promise<Response> {
@@ -77,11 +78,34 @@ describe("HTTP answers beyond replies", () => {
     );
   });
 
-  it("a take names the lease length in EdgeMQ-Lease-Ms", async () => {
-    expect((await post("ha-lease", "ha-client-3", "job-3")).status).toBe(202);
-    const taken = await take("ha-lease", "ha-worker-4", 5_000);
-    await taken.arrayBuffer();
-    expect(Number(taken.headers.get("EdgeMQ-Lease-Ms"))).toBeGreaterThan(0);
+  it("a take and a lease extension name the lease's length in EdgeMQ-Lease-Ms: leaseMs, or less when the deadline comes first", async () => {
+    const leaseMs = DEFAULT_LIMITS.leaseMs;
+    const cases = [
+      { id: "job-long", timeout: 4 * leaseMs, most: leaseMs },
+      { id: "job-short", timeout: 3_000, most: 3_000 },
+    ];
+    for (const { id, timeout, most } of cases) {
+      const posted = await http(`/v1/queues/ha-lease/requests?async=true&timeout=${timeout}`, {
+        identity: "ha-client-3",
+        body: "1",
+        headers: { "EdgeMQ-Request-Id": id },
+      });
+      expect(posted.status).toBe(202);
+      const taken = await take("ha-lease", "ha-worker-4", 5_000);
+      await taken.arrayBuffer();
+      const granted = Number(taken.headers.get("EdgeMQ-Lease-Ms"));
+      // At most what the relay grants; the time this test took is all that may be missing.
+      expect(granted).toBeLessThanOrEqual(most);
+      expect(granted).toBeGreaterThan(most / 2);
+      const leased = taken.headers.get("EdgeMQ-Request-Id") ?? "";
+      const extended = await http(`/v1/queues/ha-lease/leases/${leased}`, {
+        identity: "ha-worker-4",
+      });
+      expect(extended.status).toBe(204);
+      const renewed = Number(extended.headers.get("EdgeMQ-Lease-Ms"));
+      expect(renewed).toBeLessThanOrEqual(most);
+      expect(renewed).toBeGreaterThan(most / 2);
+    }
   });
 
   it("a POST repeated with the same EdgeMQ-Request-Id is one request, run once", async () => {
