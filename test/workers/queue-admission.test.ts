@@ -1,7 +1,8 @@
 /**
  * QueueDO admission in workerd, in both delivery modes: the per-client in-flight limit counts a
  * client's live requests (kept in memory by the stores: live-counts.ts), frees a place when one
- * ends, and, for a durable queue, counts what SQLite holds after the object restarts.
+ * ends, and, for a durable queue, counts what SQLite holds after the object restarts. The queue's
+ * depth limit (maxQueueDepth) counts the live requests of all its clients.
  */
 
 import { abortAllDurableObjects } from "cloudflare:test";
@@ -83,5 +84,30 @@ describe.each([
     const ids = [(await server.next("dispatch")).id, (await server.next("dispatch")).id];
     expect(ids).toHaveLength(2);
     server.close();
+  });
+});
+
+describe.each([
+  { mode: "durable", queue: "adm-full" },
+  { mode: "memory", queue: "mem-adm-full" },
+])("QueueDO queue depth ($mode)", ({ queue }) => {
+  it("refuses queue_full once the queue holds maxQueueDepth live requests of several clients, and admits again once one ends", async () => {
+    const idle = await TestServer.connect(queue, "w1", 0);
+    const senders = Math.ceil(DEFAULT_LIMITS.maxQueueDepth / LIMIT);
+    for (let s = 0; s < senders; s++) {
+      const n = Math.min(LIMIT, DEFAULT_LIMITS.maxQueueDepth - s * LIMIT);
+      const answers = await enqueueMany(queue, `sender-${s}`, "d", n);
+      expect(answers.every((answer) => answer.ok)).toBe(true);
+    }
+    // A client with nothing in flight: only the queue's depth can refuse it.
+    const [over] = await enqueueMany(queue, "newcomer", "n", 1);
+    expect(over).toMatchObject({ ok: false, error: { code: "queue_full" } });
+
+    await queueStub(queue).cancel({ queue, from: "sender-0", ids: ["d-0"] });
+    const [again] = await enqueueMany(queue, "newcomer", "again", 1);
+    expect(again).toMatchObject({ ok: true });
+    const [full] = await enqueueMany(queue, "late", "l", 1);
+    expect(full).toMatchObject({ ok: false, error: { code: "queue_full" } });
+    idle.close();
   });
 });
