@@ -1,0 +1,107 @@
+/**
+ * An outcome whose hand-over to the exchange fails stays with the queue, and the alarm calls the
+ * exchange again a second after each failure (docs/guarantees.md: "retried every second by the
+ * alarm") until a call succeeds. The queue object's exchange calls are wrapped to fail while the
+ * test says so; the retries are the object's own alarms, in real time (about 2 s in all).
+ */
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type {
+  DeliverAnswer,
+  ExchangeRpc,
+  Outcome,
+} from "../../durable-objects/shared/contracts.js";
+import type { Frame } from "../../protocol/index.js";
+import { delivered, request, sleep } from "./queue-test-server.js";
+
+/** The documented retry interval. */
+const RETRY_MS = 1_000;
+/** Bounds on the waits below: generous for a loaded machine, still finite. */
+const WAIT_MS = 10_000;
+
+type DeliveryInside = { state: { delivery: { exchange: (name: string) => ExchangeRpc } } };
+
+/**
+ * Makes queue `queue`'s object call an exchange whose `deliver` fails while `failing()` is true
+ * (the object's binding otherwise); counts its deliver calls.
+ */
+async function unreliableExchange(queue: string, failing: () => boolean): Promise<() => number> {
+  let calls = 0;
+  await runInDurableObject(env.QUEUE.getByName(queue), (instance) => {
+    const delivery = (instance as unknown as DeliveryInside).state.delivery;
+    const exchangeOf = delivery.exchange;
+    delivery.exchange = (name) => {
+      const exchange = exchangeOf(name);
+      return {
+        deliver(outcomes: Outcome[]): Promise<DeliverAnswer> {
+          calls++;
+          if (failing()) return Promise.reject(new Error("exchange unreachable"));
+          return exchange.deliver(outcomes);
+        },
+        capStatus: (identity: string) => exchange.capStatus(identity),
+      };
+    };
+  });
+  return () => calls;
+}
+
+/** When request `id`'s stored outcome is next due for delivery (null once delivered). */
+async function deliverAt(queue: string, id: string): Promise<number | null> {
+  const row = await runInDurableObject(env.QUEUE.getByName(queue), (_instance, state) =>
+    state.storage.sql.exec("SELECT deliver_at FROM requests WHERE client_id = ?", id).one(),
+  );
+  return row.deliver_at === null ? null : Number(row.deliver_at);
+}
+
+/** The outcome the exchange holds for (identity, id), waited for up to WAIT_MS. */
+async function reachesExchange(identity: string, id: string): Promise<Frame | undefined> {
+  const until = Date.now() + WAIT_MS;
+  while (Date.now() < until) {
+    const frame = (await delivered(identity)).find((f) => "id" in f && f.id === id);
+    if (frame !== undefined) return frame;
+    await sleep(20);
+  }
+  return undefined;
+}
+
+describe("outcome delivery to the exchange", { timeout: 30_000 }, () => {
+  it("keeps an outcome whose deliver call failed and has the alarm call again a second after each failure, until a call succeeds", async () => {
+    const queue = "deliver-retry";
+    const from = "dr-alice";
+    const stub = env.QUEUE.getByName(queue);
+    await stub.enqueue({ queue, from, requests: [request("r1", queue)] });
+    let failing = true;
+    const calls = await unreliableExchange(queue, () => failing);
+
+    // The client gives up: its `cancelled` outcome goes to the exchange, and the call fails.
+    const beforeFirst = Date.now();
+    await stub.cancel({ queue, from, ids: ["r1"] });
+    const afterFirst = Date.now();
+    expect(calls()).toBe(1);
+    const firstRetry = await deliverAt(queue, "r1");
+    if (firstRetry === null) throw new Error("the outcome was not kept");
+    expect(firstRetry).toBeGreaterThanOrEqual(beforeFirst + RETRY_MS);
+    expect(firstRetry).toBeLessThanOrEqual(afterFirst + RETRY_MS);
+
+    // The alarm calls again at that time, and fails again: the outcome is due a second later.
+    let secondRetry = firstRetry;
+    let seenAt = Date.now();
+    for (const until = Date.now() + WAIT_MS; secondRetry === firstRetry && Date.now() < until; ) {
+      await sleep(20);
+      secondRetry = (await deliverAt(queue, "r1")) ?? firstRetry;
+      seenAt = Date.now();
+    }
+    expect(calls()).toBeGreaterThan(1);
+    expect(secondRetry).toBeGreaterThanOrEqual(firstRetry + RETRY_MS);
+    expect(secondRetry).toBeLessThanOrEqual(seenAt + RETRY_MS);
+
+    // The exchange is back: the next retry hands the outcome over.
+    failing = false;
+    expect(await reachesExchange(from, "r1")).toMatchObject({
+      type: "error",
+      id: "r1",
+      code: "cancelled",
+    });
+  });
+});
