@@ -15,6 +15,8 @@ export interface Closed {
 export class TestSocket {
   readonly ws: WebSocket;
   readonly closed: Promise<Closed>;
+  /** Every text message received, as sent (a batch is one message), for tests of batching. */
+  readonly messages: string[] = [];
   private readonly frames: unknown[] = [];
   private readonly waiters: ((frame: unknown) => void)[] = [];
 
@@ -25,6 +27,7 @@ export class TestSocket {
     });
     ws.addEventListener("message", (event) => {
       if (typeof event.data !== "string") return;
+      this.messages.push(event.data);
       const parsed = parseOrRaw(event.data);
       for (const frame of Array.isArray(parsed) ? parsed : [parsed]) this.push(frame);
     });
