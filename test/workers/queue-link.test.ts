@@ -122,6 +122,24 @@ describe("queue links", () => {
     client.close();
   });
 
+  it("refuses a cancel naming another queue with bad_request and leaves the request running", async () => {
+    const worker = await serverSocket("lnk-cancel-other", "lnk-worker-13");
+    const client = await linkSocket("lnk-cancel-other", "lnk-olga");
+    client.send({ type: "request", id: "r1", queue: "lnk-cancel-other", body: encodeBody(1) });
+    expect(await client.next()).toMatchObject({ type: "accepted", id: "r1" });
+    const dispatch = await worker.next();
+    client.send({ type: "cancel", id: "r1", queue: "lnk-cancel-elsewhere" });
+    client.send({ type: "barrier" });
+    expect(await client.next()).toMatchObject({ type: "error", id: "r1", code: "bad_request" });
+    expect(await client.next()).toMatchObject({ type: "error", code: "bad_request" });
+    // r1 was not cancelled: its server got no cancel, and its reply reaches the client.
+    expect(await typesBeforeBarrier(worker)).toEqual([]);
+    worker.send({ type: "reply", id: idOf(dispatch), body: encodeBody("still") });
+    expect(await client.next()).toEqual({ type: "reply", id: "r1", body: encodeBody("still") });
+    client.close();
+    worker.close();
+  });
+
   it("cancels a request sent on the link, answering cancelled on the link", async () => {
     const worker = await serverSocket("lnk-cancel", "lnk-worker-5");
     const client = await linkSocket("lnk-cancel", "lnk-frank");
