@@ -39,6 +39,12 @@ export class OutcomeDelivery {
    */
   private seenWrites: number | undefined;
   private mayHaveDue = true;
+  /**
+   * Outcomes whose `deliver` call failed → when they may be tried again. Fresh outcomes are due
+   * a DELIVERY_RETRY_MS early (their stored time is the safety retry), so a failed one's new time
+   * would read as due at the next event: without this, every event would call a failing exchange.
+   */
+  private readonly failedUntil = new Map<number, number>();
 
   constructor(
     private readonly store: RequestStore,
@@ -67,7 +73,9 @@ export class OutcomeDelivery {
     this.seenWrites = writes;
     this.mayHaveDue = found.length >= limit;
     this.resendUnacked(found, now);
-    const due = found.filter((d) => !this.sending.has(d.rid));
+    const due = found.filter(
+      (d) => !this.sending.has(d.rid) && !this.waitsAfterFailure(d.rid, now),
+    );
     if (due.length === 0) return undefined;
     const rest = this.sendOnLinks(due);
     if (rest.length === 0) return due.length < FLUSH_LIMIT ? undefined : this.flush(Date.now());
@@ -94,7 +102,10 @@ export class OutcomeDelivery {
   private async deliverGroup(name: string, rids: number[], outcomes: Outcome[]): Promise<boolean> {
     try {
       const answer: DeliverAnswer | undefined = await this.exchange(name).deliver(outcomes);
-      for (const rid of rids) this.confirmed.add(rid);
+      for (const rid of rids) {
+        this.confirmed.add(rid);
+        this.failedUntil.delete(rid);
+      }
       if (answer !== undefined && answer.capped.length > 0) this.onCapped(answer.capped);
       if (this.store.mode === "memory") this.recordDelivered();
       return true;
@@ -102,10 +113,23 @@ export class OutcomeDelivery {
       console.error(
         JSON.stringify({ evt: "queue.deliver_failed", exchange: name, error: String(error) }),
       );
-      this.store.retryDelivery(rids, Date.now() + DELIVERY_RETRY_MS);
-      for (const rid of rids) this.sending.delete(rid);
+      const retryAt = Date.now() + DELIVERY_RETRY_MS;
+      this.store.retryDelivery(rids, retryAt);
+      for (const rid of rids) {
+        this.sending.delete(rid);
+        this.failedUntil.set(rid, retryAt);
+      }
       return false;
     }
+  }
+
+  /** Whether `rid`'s last `deliver` call failed and its retry time has not come yet. */
+  private waitsAfterFailure(rid: number, now: number): boolean {
+    const until = this.failedUntil.get(rid);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.failedUntil.delete(rid);
+    return false;
   }
 
   /** Sends outcomes of requests that came on a link down that link; returns the rest. */
@@ -152,6 +176,7 @@ export class OutcomeDelivery {
           continue;
         }
         this.sending.add(rid);
+        this.failedUntil.delete(rid);
         this.onLinks.set(rid, { identity, connId: link.attachment.connId, key });
         this.linkRids.set(key, rid);
         sent.push(item);
