@@ -13,4 +13,8 @@ describe("parseTtl", () => {
   it("rejects durations without a unit, with a bad unit or a negative sign", () => {
     for (const bad of ["", "10", "1w", "-1h", "1.5h", "h"]) expect(parseTtl(bad)).toBeUndefined();
   });
+
+  it("rejects every zero duration, whose token would expire as it is issued", () => {
+    for (const zero of ["0s", "0m", "0h", "0d", "000s"]) expect(parseTtl(zero)).toBeUndefined();
+  });
 });
