@@ -131,6 +131,39 @@ describe("the edgemq token command", () => {
       expect(refused.stderr).toContain(message);
     }
   });
+
+  it("prints its usage for --help, at the top level and for token, and exits 0", async () => {
+    for (const args of [["--help"], ["-h"], ["token", "--help"], ["token", "-h"]]) {
+      const help = await run(args, {}, CLI);
+      expect(help.code, args.join(" ")).toBe(0);
+      expect(help.stderr, args.join(" ")).toBe("");
+      expect(help.stdout, args.join(" ")).toMatch(/^usage: edgemq /);
+    }
+    const bare = await run([], {}, CLI);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/^edgemq: a command is required\nusage: edgemq /);
+  });
+
+  it("refuses a bad command line with one line and a hint to --help, never a stack trace", async () => {
+    const good = ["--sub", "alice", "--role", "client", "--queue", "echo"];
+    const cases: [string[], string][] = [
+      [["nope"], "edgemq: unknown command nope"],
+      [["token", ...good, "--bogus"], "edgemq: unknown option --bogus"],
+      [["token", ...good, "extra"], "edgemq: unexpected argument extra"],
+      [["token", ...good, "--ttl", "-1h"], "edgemq: --ttl must be a positive"],
+      [["token", ...good, "--ttl", "0s"], "edgemq: --ttl must be a positive"],
+      [["token", ...good, "--sub", "bob"], "edgemq: --sub is given more than once"],
+    ];
+    for (const [args, message] of cases) {
+      const refused = await run(args, { EDGEMQ_SECRET: SECRET }, CLI);
+      expect(refused.code, args.join(" ")).toBe(2);
+      expect(refused.stdout, args.join(" ")).toBe("");
+      const [first, hint, ...more] = refused.stderr.split("\n");
+      expect(first, args.join(" ")).toContain(message);
+      expect(hint, args.join(" ")).toMatch(/^Run 'edgemq (token )?--help' for usage\.$/);
+      expect(more, args.join(" ")).toEqual([""]);
+    }
+  });
 });
 
 describe("examples/echo against a signed relay (EDGEMQ_SECRET)", () => {
