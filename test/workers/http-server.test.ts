@@ -3,7 +3,8 @@
  * HTTP client's request, an empty take answers 204, a waiting take receives a request enqueued
  * meanwhile and counts as a connected server (as does a busy server's presence call, on one
  * partition or all), and replies follow the lease rules (404 not this
- * server's, 409 already answered or cancelled, 410 deadline passed).
+ * server's, 409 already answered or cancelled, 410 deadline passed). Waiting takes are served
+ * before WebSocket servers, longest waiting first.
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -11,7 +12,7 @@ import { describe, expect, it } from "vitest";
 import { partitionOf } from "../../durable-objects/shared/queue-partitions.js";
 import { encodeBody } from "../../protocol/index.js";
 import { TestSocket } from "./exchange-test-socket.js";
-import { expectError, field, http, sleep } from "./http-test-peer.js";
+import { expectError, field, http, sleep, wsServer } from "./http-test-peer.js";
 
 function take(queue: string, identity: string, wait = 0): Promise<Response> {
   return http(`/v1/queues/${queue}/take?wait=${wait}`, { identity });
@@ -28,11 +29,16 @@ function clientOn(partition: number): string {
     if (partitionOf(`presence-client-${i}`, 2) === partition) return `presence-client-${i}`;
 }
 
-async function asyncRequest(queue: string, identity: string, query = ""): Promise<string> {
+async function asyncRequest(
+  queue: string,
+  identity: string,
+  query = "",
+  payload = '{"job":1}',
+): Promise<string> {
   const response = await http(`/v1/queues/${queue}/requests?async=true${query}`, {
     identity,
     contentType: "application/json",
-    body: '{"job":1}',
+    body: payload,
   });
   expect(response.status).toBe(202);
   const body: unknown = await response.json();
@@ -203,7 +209,6 @@ describe("HTTP servers", () => {
   });
 
   it("lets a WebSocket server and an HTTP server share one queue", async () => {
-    const { wsServer } = await import("./http-test-peer.js");
     const server = await wsServer("hs-shared", "ws-worker-9", 1);
     const first = http("/v1/queues/hs-shared/requests", { identity: "curl-client-9", body: "1" });
     const dispatch = await server.next();
@@ -282,6 +287,32 @@ describe("HTTP servers", () => {
     const live = await take(q, "stayer-3", 0);
     expect(live.status).toBe(200);
     expect(live.headers.get("EdgeMQ-Attempt")).toBe("1");
+  });
+
+  it("serves waiting takes first, longest waiting first, and only then an idle WebSocket server", async () => {
+    const q = "hs-order";
+    const server = await wsServer(q, "order-ws-worker", 4);
+    const takeA = take(q, "order-take-a", 30_000);
+    await expect.poll(() => waitingTakes(q)).toBe(1);
+    const takeB = take(q, "order-take-b", 30_000);
+    await expect.poll(() => waitingTakes(q)).toBe(2);
+
+    const wsFirst = server.next();
+    const who = (...waits: Promise<string>[]) => Promise.race(waits);
+    const gotA = takeA.then(() => "take A");
+    const gotB = takeB.then(() => "take B");
+    const gotWs = wsFirst.then(() => "WebSocket server");
+
+    await asyncRequest(q, "order-client", "", "1");
+    expect(await who(gotA, gotB, gotWs)).toBe("take A");
+    expect(await (await takeA).text()).toBe("1");
+    await asyncRequest(q, "order-client", "", "2");
+    expect(await who(gotB, gotWs)).toBe("take B");
+    expect(await (await takeB).text()).toBe("2");
+    // No take waits now: the idle WebSocket server gets the next one, as its first dispatch.
+    await asyncRequest(q, "order-client", "", "3");
+    expect(await wsFirst).toMatchObject({ type: "dispatch", body: { enc: "json", data: "3" } });
+    server.close();
   });
 
   it("refuses with 413 a reply within maxBodyBytes that JSON escaping takes past the frame size, keeping the lease", async () => {
