@@ -4,11 +4,12 @@
  * meanwhile and counts as a connected server (as does a busy server's presence call, on one
  * partition or all), and replies follow the lease rules (404 not this
  * server's, 409 already answered or cancelled, 410 deadline passed). Waiting takes are served
- * before WebSocket servers, longest waiting first.
+ * before WebSocket servers, longest waiting first, and at most 1,000 may wait on one queue.
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { HttpTakers } from "../../durable-objects/queue/http-takers.js";
 import { partitionOf } from "../../durable-objects/shared/queue-partitions.js";
 import { encodeBody } from "../../protocol/index.js";
 import { TestSocket } from "./exchange-test-socket.js";
@@ -313,6 +314,36 @@ describe("HTTP servers", () => {
     await asyncRequest(q, "order-client", "", "3");
     expect(await wsFirst).toMatchObject({ type: "dispatch", body: { enc: "json", data: "3" } });
     server.close();
+  });
+
+  it("refuses a take with 429 rate_limited while 1,000 takes wait on the queue, and takes again once one stops", async () => {
+    const q = "hs-crowd";
+    const caller = new AbortController();
+    const first = http(`/v1/queues/${q}/take?wait=60000`, {
+      identity: "crowd-worker",
+      signal: caller.signal,
+    }).catch(() => "hung up");
+    await expect.poll(() => waitingTakes(q)).toBe(1);
+    // 999 more waiting takes, registered as the queue object registers a take's wait (cheaper
+    // than 999 more calls through the front door).
+    const takeIds = Array.from({ length: 999 }, (_, i) => `crowd-${i}`);
+    await runInDurableObject(env.QUEUE.getByName(q), (instance) => {
+      const { takers } = (instance as unknown as { state: { takers: HttpTakers } }).state;
+      for (const takeId of takeIds) void takers.wait("crowd-worker", 60_000, takeId);
+    });
+    expect(await waitingTakes(q)).toBe(1_000);
+    await expectError(await take(q, "one-too-many", 0), 429, "rate_limited");
+    await expectError(await take(q, "one-too-many", 5_000), 429, "rate_limited");
+    // The real take's caller goes away: there is room for one more.
+    caller.abort();
+    expect(await first).toBe("hung up");
+    await expect.poll(() => waitingTakes(q)).toBe(999);
+    expect((await take(q, "one-too-many", 0)).status).toBe(204);
+    await runInDurableObject(env.QUEUE.getByName(q), (instance) => {
+      const { takers } = (instance as unknown as { state: { takers: HttpTakers } }).state;
+      for (const takeId of takeIds) takers.abandon(takeId);
+    });
+    expect(await waitingTakes(q)).toBe(0);
   });
 
   it("refuses with 413 a reply within maxBodyBytes that JSON escaping takes past the frame size, keeping the lease", async () => {
