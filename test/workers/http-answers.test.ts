@@ -1,6 +1,7 @@
 /**
  * The HTTP API's failures, leases, client-chosen ids, cancel and whoami in workerd: a failure
- * reaches the client as server_error with its message, a lease extension follows the reply
+ * reaches the client as server_error with its message (at most 16 KiB read, its first 4,096
+ * characters kept), a lease extension follows the reply
  * rules, a POST repeated with the same EdgeMQ-Request-Id runs once, DELETE cancels a request,
  * and /v1/whoami names the caller.
  */
@@ -45,6 +46,40 @@ describe("HTTP answers beyond replies", () => {
     const answer = await outcome("job-1", "ha-client-1");
     expect(answer.status).toBe(502);
     expect(await answer.json()).toEqual({ error: { code: "server_error", message: "disk full" } });
+  });
+
+  it("refuses a failure body over 16 KiB with 413 too_large, and the request stays leased", async () => {
+    expect((await post("ha-fail-big", "ha-client-7", "job-7")).status).toBe(202);
+    const id = await takenId("ha-fail-big", "ha-worker-7");
+    const refused = await http(`/v1/queues/ha-fail-big/failures/${id}`, {
+      identity: "ha-worker-7",
+      contentType: "text/plain",
+      body: "x".repeat(16 * 1024 + 1),
+    });
+    await expectError(refused, 413, "too_large");
+    // Still this server's: its reply counts.
+    const replied = await http(`/v1/queues/ha-fail-big/replies/${id}`, {
+      identity: "ha-worker-7",
+      contentType: "text/plain",
+      body: "done after all",
+    });
+    expect(replied.status).toBe(204);
+    expect(await (await outcome("job-7", "ha-client-7")).text()).toBe("done after all");
+  });
+
+  it("takes a failure body of 16 KiB and gives the client its first 4,096 characters", async () => {
+    expect((await post("ha-fail-long", "ha-client-8", "job-8")).status).toBe(202);
+    const id = await takenId("ha-fail-long", "ha-worker-8");
+    const kept = "k".repeat(4_096);
+    const failed = await http(`/v1/queues/ha-fail-long/failures/${id}`, {
+      identity: "ha-worker-8",
+      contentType: "text/plain",
+      body: kept + "d".repeat(16 * 1024 - kept.length),
+    });
+    expect(failed.status).toBe(204);
+    const answer = await outcome("job-8", "ha-client-8");
+    expect(answer.status).toBe(502);
+    expect(await answer.json()).toEqual({ error: { code: "server_error", message: kept } });
   });
 
   it("a failure or lease from another server is refused 404, and after the answer 409", async () => {
