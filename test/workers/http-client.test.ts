@@ -11,6 +11,9 @@ import { encodeBody } from "../../protocol/index.js";
 import { linkSocket, TestSocket } from "./exchange-test-socket.js";
 import { expectError, field, http, wsServer } from "./http-test-peer.js";
 
+/** The resume window: an HTTP request's outcome is kept this long past its deadline. */
+const FIVE_MINUTES = 5 * 60_000;
+
 describe("HTTP clients", () => {
   it("sends a JSON request to a WebSocket server and gets the reply's body and Content-Type", async () => {
     const server = await wsServer("hc-json", "hc-worker-1");
@@ -315,6 +318,47 @@ describe("HTTP clients", () => {
     // Within the grace an outcome may still come: pending.
     const late = await get("late-1");
     expect(late.status).toBe(204);
+  });
+
+  it("keeps an outcome readable until 5 minutes past its deadline, then answers 404 for the id", async () => {
+    const q = "hc-resume-window";
+    const server = await wsServer(q, "hc-worker-window");
+    const post = (id: string) =>
+      http(`/v1/queues/${q}/requests?async=true`, {
+        identity: "curl-hana",
+        body: id,
+        headers: { "EdgeMQ-Request-Id": id },
+      });
+    const get = (id: string) =>
+      http(`/v1/requests/${id}`, { identity: "curl-hana", method: "GET" });
+    expect((await post("hana-done")).status).toBe(202);
+    const dispatch = await server.next();
+    server.send({ type: "reply", id: field(dispatch, "id"), body: encodeBody("kept") });
+    const read = await http("/v1/requests/hana-done?wait=5000", {
+      identity: "curl-hana",
+      method: "GET",
+    });
+    expect(await read.text()).toBe("kept");
+    expect((await post("hana-pending")).status).toBe(202);
+
+    // Move the deadlines back, as the queue's acceptance sets them (http-requests.ts).
+    const deadlineAgo = (ms: number) =>
+      runInDurableObject(env.EXCHANGE.getByName("exchange"), (instance) => {
+        type Requests = { accepted(identity: string, id: string, deadline: number): void };
+        const clients = instance as unknown as { http: { requests: Requests } };
+        for (const id of ["hana-done", "hana-pending"]) {
+          clients.http.requests.accepted("curl-hana", id, Date.now() - ms);
+        }
+      });
+    await deadlineAgo(FIVE_MINUTES - 60_000);
+    const stillKept = await get("hana-done");
+    expect([stillKept.status, await stillKept.text()]).toEqual([200, "kept"]);
+    await expectError(await get("hana-pending"), 504, "timeout");
+
+    await deadlineAgo(FIVE_MINUTES + 1);
+    await expectError(await get("hana-done"), 404, "not_found");
+    await expectError(await get("hana-pending"), 404, "not_found");
+    server.close();
   });
 
   it("refuses an id already used for another queue with 409 conflict, running nothing there", async () => {
