@@ -5,16 +5,35 @@
  * rules, a POST repeated with the same EdgeMQ-Request-Id runs once, DELETE cancels a request,
  * and /v1/whoami names the caller.
  */
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS } from "../../protocol/index.js";
-import { expectError, field, http } from "./http-test-peer.js";
+import { expectError, field, http, sleep } from "./http-test-peer.js";
 
 function take(queue: string, identity: string, wait = 0): Promise<Response> {
   return http(`/v1/queues/${queue}/take?wait=${wait}`, { identity });
 }
 
-function post(queue: string, identity: string, id: string, body = "1"): Promise<Response> {
-  return http(`/v1/queues/${queue}/requests?async=true`, {
+/** A timeout well past the 30 s lease, so the deadline does not cut leases short. */
+const LONG_TIMEOUT = 120_000;
+/** The header counts from when the front door answers: the calls before it may have taken this. */
+const LEASE_SLACK_MS = 5_000;
+
+/** A take's or lease call's EdgeMQ-Lease-Ms, as a number. */
+function leaseHeader(response: Response): number {
+  return Number(response.headers.get("EdgeMQ-Lease-Ms"));
+}
+
+function post(
+  queue: string,
+  identity: string,
+  id: string,
+  body = "1",
+  timeout?: number,
+): Promise<Response> {
+  const query = timeout === undefined ? "" : `&timeout=${timeout}`;
+  return http(`/v1/queues/${queue}/requests?async=true${query}`, {
     identity,
     contentType: "application/json",
     body,
@@ -24,6 +43,16 @@ function post(queue: string, identity: string, id: string, body = "1"): Promise<
 
 function outcome(id: string, identity: string, wait = 5_000): Promise<Response> {
   return http(`/v1/requests/${id}?wait=${wait}`, { method: "GET", identity });
+}
+
+/** The end of the lease on relay id `id` of queue `queue`, as its row holds it. */
+function leaseUntil(queue: string, id: string): Promise<number> {
+  return runInDurableObject(env.QUEUE.getByName(queue), (_instance, state) => {
+    const row = state.storage.sql
+      .exec("SELECT lease_until FROM requests WHERE rid = ?", Number(id))
+      .one();
+    return Number(row.lease_until);
+  });
 }
 
 async function takenId(queue: string, identity: string): Promise<string> {
@@ -113,27 +142,58 @@ describe("HTTP answers beyond replies", () => {
     );
   });
 
-  it("a take and a lease extension name the lease's length in EdgeMQ-Lease-Ms: leaseMs, or less when the deadline comes first", async () => {
+  it("a take names the lease length in EdgeMQ-Lease-Ms: leaseMs, the lease it got", async () => {
+    // The test relay sets no EDGEMQ_LEASE_MS: the default, 30 s (docs/settings.md).
+    expect(DEFAULT_LIMITS.leaseMs).toBe(30_000);
+    expect((await post("ha-lease", "ha-client-3", "job-3", "1", LONG_TIMEOUT)).status).toBe(202);
+    const before = Date.now();
+    const taken = await take("ha-lease", "ha-worker-4", 5_000);
+    const after = Date.now();
+    await taken.arrayBuffer();
+    expect(leaseHeader(taken)).toBeLessThanOrEqual(30_000);
+    expect(leaseHeader(taken)).toBeGreaterThan(30_000 - LEASE_SLACK_MS);
+    const until = await leaseUntil("ha-lease", taken.headers.get("EdgeMQ-Request-Id") ?? "");
+    expect(until).toBeGreaterThanOrEqual(before + 30_000);
+    expect(until).toBeLessThanOrEqual(after + 30_000);
+  });
+
+  it("a lease call moves the lease's end to leaseMs from then", async () => {
+    expect((await post("ha-extend", "ha-client-9", "job-9", "1", LONG_TIMEOUT)).status).toBe(202);
+    const id = await takenId("ha-extend", "ha-worker-9");
+    const leased = await leaseUntil("ha-extend", id);
+    await sleep(50);
+    const before = Date.now();
+    const extended = await http(`/v1/queues/ha-extend/leases/${id}`, { identity: "ha-worker-9" });
+    expect(extended.status).toBe(204);
+    expect(leaseHeader(extended)).toBeLessThanOrEqual(30_000);
+    expect(leaseHeader(extended)).toBeGreaterThan(30_000 - LEASE_SLACK_MS);
+    expect(extended.headers.get("EdgeMQ-Request-Id")).toBe(id);
+    const until = await leaseUntil("ha-extend", id);
+    expect(until).toBeGreaterThan(leased);
+    expect(until).toBeGreaterThanOrEqual(before + 30_000);
+  });
+
+  it("EdgeMQ-Lease-Ms on a take and a lease call is capped by the deadline when it comes first", async () => {
     const leaseMs = DEFAULT_LIMITS.leaseMs;
     const cases = [
       { id: "job-long", timeout: 4 * leaseMs, most: leaseMs },
       { id: "job-short", timeout: 3_000, most: 3_000 },
     ];
     for (const { id, timeout, most } of cases) {
-      const posted = await http(`/v1/queues/ha-lease/requests?async=true&timeout=${timeout}`, {
+      const posted = await http(`/v1/queues/ha-lease-cap/requests?async=true&timeout=${timeout}`, {
         identity: "ha-client-3",
         body: "1",
         headers: { "EdgeMQ-Request-Id": id },
       });
       expect(posted.status).toBe(202);
-      const taken = await take("ha-lease", "ha-worker-4", 5_000);
+      const taken = await take("ha-lease-cap", "ha-worker-4", 5_000);
       await taken.arrayBuffer();
       const granted = Number(taken.headers.get("EdgeMQ-Lease-Ms"));
       // At most what the relay grants; the time this test took is all that may be missing.
       expect(granted).toBeLessThanOrEqual(most);
       expect(granted).toBeGreaterThan(most / 2);
       const leased = taken.headers.get("EdgeMQ-Request-Id") ?? "";
-      const extended = await http(`/v1/queues/ha-lease/leases/${leased}`, {
+      const extended = await http(`/v1/queues/ha-lease-cap/leases/${leased}`, {
         identity: "ha-worker-4",
       });
       expect(extended.status).toBe(204);
