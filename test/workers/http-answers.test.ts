@@ -1,14 +1,15 @@
 /**
  * The HTTP API's failures, leases, client-chosen ids, cancel and whoami in workerd: a failure
  * reaches the client as server_error with its message (at most 16 KiB read, its first 4,096
- * characters kept), a lease extension follows the reply
- * rules, a POST repeated with the same EdgeMQ-Request-Id runs once, DELETE cancels a request,
- * and /v1/whoami names the caller.
+ * characters kept), a lease extension follows the reply rules and moves the lease's end, a POST
+ * repeated with the same EdgeMQ-Request-Id runs once, DELETE cancels a request, and /v1/whoami
+ * names the caller, its roles, the protocol and the limits in force.
  */
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_LIMITS } from "../../protocol/index.js";
+import { DEFAULT_LIMITS, PROTOCOL_VERSION } from "../../protocol/index.js";
+import { call, mint, signedEnv } from "../security/signed-relay.js";
 import { expectError, field, http, sleep } from "./http-test-peer.js";
 
 function take(queue: string, identity: string, wait = 0): Promise<Response> {
@@ -233,12 +234,29 @@ describe("HTTP answers beyond replies", () => {
     expect(field(await answer.json(), "error")).toMatchObject({ code: "cancelled" });
   });
 
-  it("/v1/whoami names the caller and the limits, and refuses no identity", async () => {
+  it("/v1/whoami names the caller, its roles, the protocol and the limits, and refuses no identity", async () => {
     const answer = await http("/v1/whoami", { method: "GET", identity: "ha-someone" });
     expect(answer.status).toBe(200);
-    const body: unknown = await answer.json();
-    expect(field(body, "identity")).toBe("ha-someone");
-    expect(field(field(body, "limits"), "leaseMs")).toBeGreaterThan(0);
+    // Dev mode: a declared identity has both roles. The test relay sets no limit: the defaults.
+    expect(await answer.json()).toEqual({
+      identity: "ha-someone",
+      roles: ["client", "server"],
+      protocol: PROTOCOL_VERSION,
+      limits: DEFAULT_LIMITS,
+    });
     await expectError(await http("/v1/whoami", { method: "GET" }), 401, "unauthorized");
+  });
+
+  it("/v1/whoami names a token's role, and a relay's settings in its limits", async () => {
+    const token = await mint({ sub: "ha-token-client", role: "client", queues: ["q"] });
+    const settings = { ...signedEnv, EDGEMQ_LEASE_MS: "12345", EDGEMQ_MAX_BODY_BYTES: "4096" };
+    const answer = await call("/v1/whoami", { Authorization: `Bearer ${token}` }, settings);
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({
+      identity: "ha-token-client",
+      roles: ["client"],
+      protocol: PROTOCOL_VERSION,
+      limits: { ...DEFAULT_LIMITS, leaseMs: 12_345, maxBodyBytes: 4_096 },
+    });
   });
 });
