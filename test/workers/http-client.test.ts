@@ -111,6 +111,39 @@ describe("HTTP clients", () => {
     server.close();
   });
 
+  it("names the request and its deadline on the 202, on a pending 204 and to the server that takes it", async () => {
+    const q = "hc-deadline";
+    const before = Date.now();
+    const accepted = await http(`/v1/queues/${q}/requests?async=true&timeout=60000`, {
+      identity: "curl-dora",
+      body: "x",
+    });
+    const after = Date.now();
+    expect(accepted.status).toBe(202);
+    const body: unknown = await accepted.json();
+    const id = field(body, "id");
+    const deadline = field(body, "deadline");
+    if (typeof id !== "string" || typeof deadline !== "number") throw new Error("202 body");
+    expect(body).toEqual({ id, deadline });
+    expect(accepted.headers.get("EdgeMQ-Request-Id")).toBe(id);
+    expect(accepted.headers.get("EdgeMQ-Deadline")).toBe(String(deadline));
+    expect(deadline).toBeGreaterThanOrEqual(before + 60_000);
+    expect(deadline).toBeLessThanOrEqual(after + 60_000);
+
+    const pending = await http(`/v1/requests/${id}?wait=0`, {
+      method: "GET",
+      identity: "curl-dora",
+    });
+    expect(pending.status).toBe(204);
+    expect(pending.headers.get("EdgeMQ-Request-Id")).toBe(id);
+    expect(pending.headers.get("EdgeMQ-Deadline")).toBe(String(deadline));
+
+    const taken = await http(`/v1/queues/${q}/take`, { identity: "hc-worker-dora" });
+    expect(taken.status).toBe(200);
+    expect(taken.headers.get("EdgeMQ-Deadline")).toBe(String(deadline));
+    await taken.arrayBuffer();
+  });
+
   it("answers 404 when another identity asks for a request id, and never shows its reply", async () => {
     const server = await wsServer("hc-private", "hc-worker-5");
     const accepted = await http("/v1/queues/hc-private/requests?async=true", {
