@@ -1,5 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type ConnectOptions, connect, type Peer } from "../../../client/index.js";
+import {
+  type ConnectOptions,
+  connect,
+  DEFAULT_MAX_PENDING_REQUESTS,
+  type Peer,
+} from "../../../client/index.js";
 import { encodeBody, type RequestFrame } from "../../../protocol/index.js";
 import { closePeers, collect, FakeRelay, failure, settle } from "./fake-relay.js";
 
@@ -78,6 +83,27 @@ describe("connect()", () => {
 });
 
 describe("peer.request()", () => {
+  it("holds 10,000 unfinished requests by default: the next one rejects with too_many_in_flight and sends nothing", async () => {
+    expect(DEFAULT_MAX_PENDING_REQUESTS).toBe(10_000);
+    const peer = await openExchangeOnly();
+    const socket = relay.latest(CONNECT);
+    const pending = Array.from({ length: 10_000 }, (_, n) => peer.request("q", n));
+    await settle();
+    expect(socket.framesOf("request")).toHaveLength(10_000);
+    const refused = await failure(peer.request("q", "one too many"));
+    expect(refused.code).toBe("too_many_in_flight");
+    await settle();
+    const sent = socket.framesOf("request");
+    expect(sent).toHaveLength(10_000);
+    expect(sent.some((frame) => frame.body.data === '"one too many"')).toBe(false);
+    // The relay answers them all (batches of at most 1,000 frames): nothing is left for close().
+    for (let i = 0; i < sent.length; i += 1_000) {
+      const replies = sent.slice(i, i + 1_000).map((frame) => frame.id);
+      socket.deliver(...replies.map((id) => ({ type: "reply" as const, id, body: encodeBody(0) })));
+    }
+    await Promise.all(pending);
+  });
+
   it("sends frames queued in the same tick as one message", async () => {
     const peer = await open();
     const socket = relay.latest(CONNECT);

@@ -192,12 +192,15 @@ describe("Requester", () => {
     expect(sent).toHaveLength(1);
   });
 
-  it("rejects with too_many_in_flight once maxPendingRequests requests are unfinished", async () => {
-    const { requester } = setup({ maxPending: 2 });
+  it("rejects with too_many_in_flight once maxPendingRequests requests are unfinished, sending nothing", async () => {
+    const { requester, requests } = setup({ maxPending: 2 });
     void requester.request("q", 1).catch(() => {});
     void requester.request("q", 2).catch(() => {});
     const error = await rejection(requester.request("q", 3));
     expect(error.code).toBe("too_many_in_flight");
+    expect(requests().map((frame) => frame.body.data)).toEqual(["1", "2"]);
+    requester.resend();
+    expect(requests().map((frame) => frame.body.data)).toEqual(["1", "2", "1", "2"]);
   });
 
   it("rejects a bad queue name with bad_request", async () => {
