@@ -297,6 +297,43 @@ describe("request() over HTTP", () => {
     expect(deletes).toBe(seen);
   });
 
+  it("holds maxPendingRequests unfinished requests, 10,000 by default: the next rejects with too_many_in_flight, posting nothing", async () => {
+    for (const [options, cap] of [
+      [{}, 10_000],
+      [{ maxPendingRequests: 3 }, 3],
+    ] as const) {
+      const posts: string[] = [];
+      const answers: ((response: Response) => void)[] = [];
+      // Every POST waits unanswered until the test answers it.
+      const fetch: FetchLike = async (url, init) => {
+        if (url === `${BASE}/v1/whoami`) return json(200, { identity: "alice", roles: ["client"] });
+        if (init.method === "POST") posts.push(String(init.body));
+        return new Promise<Response>((resolve) => answers.push(resolve));
+      };
+      const alice = await connect(BASE, {
+        transport: "http",
+        identity: "alice",
+        fetch,
+        ...options,
+      });
+      peer = alice;
+      const pending = Array.from({ length: cap }, (_, n) =>
+        alice.request("jobs", n).catch(() => {}),
+      );
+      await expect.poll(() => posts.length).toBe(cap);
+      const refused = await alice.request("jobs", "one too many").catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(EdgeMQError);
+      expect(refused).toMatchObject({ code: "too_many_in_flight" });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(posts).toHaveLength(cap);
+      expect(posts).not.toContain('"one too many"');
+      for (const answer of answers) answer(errorBody(400, "bad_request", "refused by the test"));
+      await Promise.all(pending);
+      await alice.close();
+      peer = undefined;
+    }
+  });
+
   it("rejects a body JSON cannot serialise (a BigInt, a cycle) with bad_request, posting nothing", async () => {
     const { fetch, calls } = fakeFetch(() => noContent());
     const alice = await httpPeer(fetch);
