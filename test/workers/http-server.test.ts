@@ -64,6 +64,8 @@ describe("HTTP servers", () => {
     expect(taken.headers.get("content-type")).toBe("application/json");
     expect(taken.headers.get("EdgeMQ-From")).toBe("ws-client-1");
     expect(taken.headers.get("EdgeMQ-Attempt")).toBe("1");
+    expect(taken.headers.get("EdgeMQ-Partitions")).toBe("1");
+    expect(taken.headers.get("EdgeMQ-Partition")).toBe("0");
     expect(Number(taken.headers.get("EdgeMQ-Deadline"))).toBeGreaterThan(0);
     expect(await taken.json()).toEqual({ a: 1 });
     const id = taken.headers.get("EdgeMQ-Request-Id") ?? "";
@@ -96,9 +98,13 @@ describe("HTTP servers", () => {
     expect(await response.json()).toEqual([3]);
   });
 
-  it("answers an empty take with 204, at once or after its wait", async () => {
-    expect((await take("hs-empty", "curl-worker-3", 0)).status).toBe(204);
-    expect((await take("hs-empty", "curl-worker-3", 30)).status).toBe(204);
+  it("answers an empty take with 204, at once or after its wait, naming partition 0 of 1", async () => {
+    for (const wait of [0, 30]) {
+      const empty = await take("hs-empty", "curl-worker-3", wait);
+      expect(empty.status).toBe(204);
+      expect(empty.headers.get("EdgeMQ-Partitions")).toBe("1");
+      expect(empty.headers.get("EdgeMQ-Partition")).toBe("0");
+    }
   });
 
   it("hands a request enqueued during a waiting take to that take", async () => {
