@@ -85,7 +85,10 @@ export function httpBase(url: string): string {
 export interface RetryOptions {
   /** Aborting stops at once (the result is then `cancelled`). */
   signal: PlatformAbortSignal & AbortSignalLike;
-  /** Epoch ms after which no retry starts (the result is then `timeout`). */
+  /**
+   * Epoch ms the retries go on until: a backoff delay that would pass it is cut so the last try
+   * starts just before it (LAST_TRY_LEAD_MS); once that try fails the result is `timeout`.
+   */
   giveUpAt: number;
   /** A `rate_limited` answer is final (returned), not retried; default: retried. */
   rateLimitedIsFinal?: boolean;
@@ -132,7 +135,8 @@ export class HttpLink {
   /**
    * Calls until the answer is final: a success, or a refusal that retrying would not change.
    * Transient failures are retried with full-jitter backoff, reported to `status`. Resolves with
-   * the answer, or with an EdgeMQError: `cancelled` after an abort, `timeout` past `giveUpAt`.
+   * the answer, or with an EdgeMQError: `cancelled` after an abort, `timeout` when the last try,
+   * just before `giveUpAt`, failed too.
    */
   async retrying(
     status: HttpStatus,
@@ -140,6 +144,7 @@ export class HttpLink {
     send: () => Promise<HttpAnswer | EdgeMQError>,
   ): Promise<HttpAnswer | EdgeMQError> {
     const finalRateLimit = options.rateLimitedIsFinal === true;
+    let lastTry = false;
     for (let attempt = 0; ; attempt++) {
       if (options.signal.aborted) return stopped(options.signal);
       const tried = await tryOnce(send, finalRateLimit);
@@ -149,14 +154,30 @@ export class HttpLink {
         return tried;
       }
       if (options.signal.aborted) return stopped(options.signal);
-      const delayMs = backoffDelay(attempt, this.#backoff);
-      if (Date.now() + delayMs >= options.giveUpAt) {
+      const backoffMs = backoffDelay(attempt, this.#backoff);
+      const delayMs: number | undefined = lastTry ? undefined : retryDelay(backoffMs, options);
+      if (delayMs === undefined) {
         return new EdgeMQError(ERROR_CODE.timeout, `the relay did not answer in time (${tried})`);
       }
+      lastTry = Date.now() + delayMs >= options.giveUpAt - LAST_TRY_LEAD_MS;
       status.down(tried, attempt + 1, delayMs);
       await pause(delayMs, options.signal);
     }
   }
+}
+
+/** How long before the give-up time the last try starts, so it can still land in time. */
+const LAST_TRY_LEAD_MS = 100;
+
+/**
+ * The wait before the next try: the backoff delay, cut so a try still starts just before the
+ * give-up time (one large jitter draw must not end the retries early); undefined when no time is
+ * left for a try.
+ */
+function retryDelay(backoffMs: number, options: RetryOptions): number | undefined {
+  const left = options.giveUpAt - Date.now();
+  if (left <= 0) return undefined;
+  return Math.min(backoffMs, Math.max(0, left - LAST_TRY_LEAD_MS));
 }
 
 /**
