@@ -111,6 +111,8 @@ export interface ServiceSetup {
 interface Running {
   abort(reason: EdgeMQError): void;
   cancelled: boolean;
+  /** The request's deadline (epoch ms): past it, its answer can no longer be delivered. */
+  deadline: number;
 }
 
 export class SocketService implements Service {
@@ -131,6 +133,7 @@ export class SocketService implements Service {
   readonly #recent = new Map<string, { frame: ServerFrame; at: number; chars: number }>();
   #recentChars = 0;
   #closing: Promise<void> | undefined;
+  /** While close() drains: checks whether a request is still held (after each run, cancel). */
   #drained: (() => void) | undefined;
   #extendTimer: TimerHandle | undefined;
   /** Handlers at once; partitioned-service.ts may change it (setConcurrency). */
@@ -196,14 +199,46 @@ export class SocketService implements Service {
 
   async #shutdown(): Promise<void> {
     this.#connection.send({ type: "ready", concurrency: 0 });
-    if (this.inHand > 0) {
-      await new Promise<void>((resolve) => {
-        this.#drained = resolve;
-      });
-    }
+    await this.#drain();
     this.#stopExtending();
     await this.#connection.close();
     this.#setup.closed(this);
+  }
+
+  /**
+   * Resolves once no request is held any more: each running one has answered, or is over (the
+   * relay cancelled it, or its deadline passed), so its answer could not be delivered anyway and a
+   * handler that ignores `req.signal` does not hold close() up. Waiting ones count until their
+   * deadline too. Re-checked after each run and cancel, and at the latest deadline held.
+   */
+  #drain(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: TimerHandle | undefined;
+      const check = () => {
+        stopTimer(timer);
+        const until = this.#heldUntil();
+        if (until === undefined) {
+          this.#drained = undefined;
+          resolve();
+          return;
+        }
+        timer = startTimer(check, until - Date.now() + 1);
+      };
+      this.#drained = check;
+      check();
+    });
+  }
+
+  /** The latest deadline of the requests still held (running, not cancelled, or waiting). */
+  #heldUntil(): number | undefined {
+    const now = Date.now();
+    let until: number | undefined;
+    const hold = (deadline: number) => {
+      if (deadline > now && (until === undefined || deadline > until)) until = deadline;
+    };
+    for (const running of this.#running.values()) if (!running.cancelled) hold(running.deadline);
+    for (const frame of this.#waiting) hold(frame.deadline);
+    return until;
   }
 
   #welcomed(frame: WelcomeFrame): void {
@@ -300,6 +335,7 @@ export class SocketService implements Service {
     if (running) {
       running.cancelled = true;
       running.abort(new EdgeMQError(ERROR_CODE.cancelled, "request cancelled by the relay"));
+      this.#checkDrained();
       return;
     }
     const index = this.#waiting.findIndex((frame) => frame.id === id);
@@ -309,7 +345,11 @@ export class SocketService implements Service {
 
   async #run(frame: DispatchFrame): Promise<void> {
     const abort = new HandlerSignal(frame.deadline);
-    const running: Running = { abort: (reason) => abort.abort(reason), cancelled: false };
+    const running: Running = {
+      abort: (reason) => abort.abort(reason),
+      cancelled: false,
+      deadline: frame.deadline,
+    };
     this.#running.set(frame.id, running);
     this.#startExtending();
     let outcome: ServerFrame;
@@ -356,7 +396,6 @@ export class SocketService implements Service {
   }
 
   #checkDrained(): void {
-    if (this.inHand > 0) return;
     // The renewal timer is left to find nothing in hand and stop itself: stopping and starting
     // it around every request of a serial client cost two timer calls each.
     this.#drained?.();

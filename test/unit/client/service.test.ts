@@ -392,6 +392,46 @@ describe("service.close()", () => {
     expect(socket.closedBy?.code).toBe(1000);
   });
 
+  it("does not wait for a handler that ignores req.signal after the relay cancelled its request", async () => {
+    const { handler, finish } = gate();
+    const service = peer.serve("resize", handler);
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    socket.deliver(dispatch("stalled"), dispatch("r2"));
+    await settle();
+    socket.deliver({ type: "cancel", id: "stalled" }); // its client timed out; it runs on
+    await settle();
+    let closed = false;
+    const closing = service.close().then(() => {
+      closed = true;
+    });
+    await settle();
+    expect(closed).toBe(false); // r2 is still held
+    finish("r2");
+    await closing;
+    expect(socket.framesOf("reply").map((frame) => frame.id)).toEqual(["r2"]);
+    expect(socket.closedBy?.code).toBe(1000);
+  });
+
+  it("stops waiting for a handler once its request's deadline passed, with no cancel heard", async () => {
+    const { handler } = gate();
+    const service = peer.serve("resize", handler);
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    socket.deliver({ ...dispatch("r1"), deadline: Date.now() + 5_000 });
+    await settle();
+    let closed = false;
+    const closing = service.close().then(() => {
+      closed = true;
+    });
+    await vi.advanceTimersByTimeAsync(4_000);
+    expect(closed).toBe(false);
+    await vi.advanceTimersByTimeAsync(1_100);
+    await closing;
+    expect(socket.framesOf("reply")).toEqual([]);
+    expect(socket.closedBy?.code).toBe(1000);
+  });
+
   it("is waited for by peer.close()", async () => {
     const { handler, finish } = gate();
     peer.serve("resize", handler);
