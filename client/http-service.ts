@@ -7,7 +7,8 @@
  * lease (`.../leases/{id}`; the length comes from the take's `EdgeMQ-Lease-Ms`); a renewal refused
  * (lease lost, deadline passed) aborts the handler's signal and its reply is not sent. close()
  * stops taking (an in-flight take is abandoned: a request the relay leased to it comes back after
- * its lease, at the next attempt), lets the handlers in hand finish and answer, then resolves.
+ * its lease, at the next attempt), lets the handlers in hand finish and answer, then resolves
+ * (without waiting for a handler whose request is over: lease lost or deadline passed).
  * On a queue of K partitions it runs max(concurrency, K) loops, each long-polling one partition
  * (http-partitions.ts), so at most max(c, K) handlers run at once, as on a WebSocket server; each
  * answer goes back to the partition its take came from (its id names it, docs/scaling.md).
@@ -32,7 +33,13 @@ import { PartitionPresence, PRESENCE_CHECK_MS, takeReaches } from "./http-presen
 import type { HttpStatus } from "./http-status.js";
 import { renewEvery } from "./lease-renewal.js";
 import type { Service } from "./peer-api.js";
-import { createAbortController, startTimer, stopTimer, type TimerHandle } from "./platform.js";
+import {
+  type AbortSignalLike,
+  createAbortController,
+  startTimer,
+  stopTimer,
+  type TimerHandle,
+} from "./platform.js";
 import type { Handler, ServeRequest } from "./service.js";
 import type { Status } from "./status.js";
 import { httpReplyOf } from "./typed-body.js";
@@ -78,6 +85,10 @@ export class HttpService implements Service {
    */
   readonly #loops = new Map<number, Promise<void>>();
   #inHand = 0;
+  /** The signals of the handlers in hand; one aborted is over (deadline passed, lease lost). */
+  readonly #handling = new Set<AbortSignalLike>();
+  /** While close() drains: resolves it once every loop left is in a handler that is over. */
+  #drained: (() => void) | undefined;
   /** The queue's partition count, from the latest take's EdgeMQ-Partitions. */
   #partitions = 1;
   #closing: Promise<void> | undefined;
@@ -113,7 +124,11 @@ export class HttpService implements Service {
   async #shutdown(): Promise<void> {
     this.#taking.abort(new EdgeMQError(ERROR_CODE.closed, "service closed"));
     stopTimer(this.#presenceTimer);
-    await Promise.all(this.#loops.values());
+    const drained = new Promise<void>((resolve) => {
+      this.#drained = resolve;
+    });
+    this.#checkDrained();
+    await Promise.race([Promise.all(this.#loops.values()), drained]);
     this.#readyReject(new EdgeMQError(ERROR_CODE.closed, "service closed"));
     this.#setup.closed(this);
   }
@@ -127,6 +142,7 @@ export class HttpService implements Service {
       const loop = this.#loop(i).then(
         (ended) => {
           this.#loops.delete(i);
+          this.#checkDrained();
           // Retired as K fell: K may have risen again meanwhile, needing its index again.
           if (ended === "retired") this.#startLoops();
         },
@@ -271,8 +287,36 @@ export class HttpService implements Service {
     };
   }
 
+  /**
+   * Checks, while close() drains, whether each loop left is in a handler whose request is over: its
+   * answer could not be delivered any more, so a handler that ignores `req.signal` does not hold
+   * close() up.
+   */
+  #checkDrained(): void {
+    if (this.#drained === undefined) return;
+    for (const signal of this.#handling) if (!signal.aborted) return;
+    if (this.#loops.size <= this.#handling.size) this.#drained();
+  }
+
+  /** Runs the handler on a take and answers, its signal counted in #handling meanwhile. */
   async #handle(taken: Taken): Promise<void> {
     const controller = createAbortController();
+    const over = () => this.#checkDrained();
+    this.#handling.add(controller.signal);
+    controller.signal.addEventListener("abort", over, { once: true });
+    try {
+      await this.#runHandler(taken, controller);
+    } finally {
+      this.#handling.delete(controller.signal);
+      controller.signal.removeEventListener("abort", over);
+      this.#checkDrained();
+    }
+  }
+
+  async #runHandler(
+    taken: Taken,
+    controller: ReturnType<typeof createAbortController>,
+  ): Promise<void> {
     let leaseLost = false;
     /** Set when the handler returned: no renewal acts or re-arms after (one may be in flight). */
     let finished = false;

@@ -61,14 +61,19 @@ function noContent(): Response {
   return new Response(null, { status: 204 });
 }
 
-function taken(id: string, body: string, contentType = "text/plain; charset=utf-8"): Response {
+function taken(
+  id: string,
+  body: string,
+  contentType = "text/plain; charset=utf-8",
+  deadlineInMs = 60_000,
+): Response {
   return new Response(body, {
     status: 200,
     headers: {
       "content-type": contentType,
       "EdgeMQ-Request-Id": id,
       "EdgeMQ-From": "bob",
-      "EdgeMQ-Deadline": String(Date.now() + 60_000),
+      "EdgeMQ-Deadline": String(Date.now() + deadlineInMs),
       "EdgeMQ-Attempt": "1",
       "EdgeMQ-Lease-Ms": "40",
     },
@@ -479,5 +484,33 @@ describe("serve() over HTTP", () => {
     const takesAfter = calls.filter((c) => c.path.includes("/take")).length;
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(calls.filter((c) => c.path.includes("/take")).length).toBe(takesAfter);
+  });
+
+  it("close() does not wait for a handler that ignores req.signal once its request is over", async () => {
+    const { fetch, calls } = fakeFetch(
+      takes(
+        () => taken("14", "x", undefined, 150),
+        () => taken("15", "y"),
+      ),
+    );
+    const alice = await httpPeer(fetch);
+    let finish: (value: string) => void = () => {};
+    const service = alice.serve(
+      "jobs",
+      (req) =>
+        req.id === "14" ? new Promise<string>(() => {}) : new Promise<string>((r) => (finish = r)),
+      { concurrency: 2 },
+    );
+    await expect.poll(() => service.inHand).toBe(2);
+    let closed = false;
+    const closing = service.close().then(() => {
+      closed = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200)); // request 14's deadline passed
+    expect(closed).toBe(false); // request 15 is still held
+    finish("bye");
+    await closing;
+    expect(calls.find((c) => c.path === "/v1/queues/jobs/replies/15")?.body).toBe("bye");
+    expect(calls.some((c) => /\/(replies|failures)\/14/.test(c.path))).toBe(false);
   });
 });
