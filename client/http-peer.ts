@@ -79,7 +79,8 @@ export class HttpPeer implements Peer {
 
   serve(queue: string, handler: Handler, options: ServeOptions = {}): Service {
     if (this.#closing) throw new EdgeMQError(ERROR_CODE.closed, "peer is closed");
-    const concurrency = checkServe(queue, options, this.#limits.maxConcurrency);
+    const max = this.#limits.maxConcurrency;
+    const concurrency = checkServe(queue, handler, options, max, this.#services);
     const emit = (status: Status) => this.#feed.emit(status);
     const service = new HttpService({
       queue,

@@ -25,7 +25,11 @@ export interface Peer {
   readonly identity: string;
   /** Sends `body` to `queue` and resolves with the reply body (same kind, same content). */
   request(queue: string, body?: Body, options?: RequestOptions): Promise<Body>;
-  /** Serves `queue`: `handler`'s return value is each reply's body. */
+  /**
+   * Serves `queue`: `handler`'s return value is each reply's body. Throws (bad_request) for a
+   * queue this peer serves already, until that service's close() resolved; a TypeError for a
+   * handler that is not a function.
+   */
   serve(queue: string, handler: Handler, options?: ServeOptions): Service;
   /** Connection statuses from now on, ending after `closed`. */
   status(): AsyncIterable<Status>;
@@ -52,20 +56,45 @@ export interface Service {
 }
 
 /**
- * The concurrency serve() runs with, after checking the queue name and the range the protocol
- * allows (1 to 1,000): what it asked for (default 16), capped to the relay's `maxConcurrency`,
- * as the relay caps a larger `ready` itself.
+ * The concurrency serve() runs with, after checking its arguments (checkServeTarget) and the
+ * range the protocol allows (1 to 1,000): what it asked for (default 16), capped to the relay's
+ * `maxConcurrency`, as the relay caps a larger `ready` itself.
  */
-export function checkServe(queue: string, options: ServeOptions, maxConcurrency: number): number {
-  if (!isQueueName(queue)) {
-    throw new EdgeMQError(ERROR_CODE.badRequest, "queue must match [A-Za-z0-9._-]{1,128}");
-  }
+export function checkServe(
+  queue: string,
+  handler: unknown,
+  options: ServeOptions,
+  maxConcurrency: number,
+  serving: Iterable<Service>,
+): number {
+  checkServeTarget(queue, handler, serving);
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   const max = DEFAULT_LIMITS.maxConcurrency;
   if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > max) {
     throw new EdgeMQError(ERROR_CODE.badRequest, `concurrency must be an integer 1 to ${max}`);
   }
   return Math.max(1, Math.min(concurrency, maxConcurrency));
+}
+
+/**
+ * A valid queue name, not served already by this peer (`serving`: its services not closed yet; a
+ * second one would silently replace the first's socket, or compete with it over HTTP), and a
+ * handler that is a function (else every request would fail with an SDK internal's message).
+ */
+function checkServeTarget(queue: string, handler: unknown, serving: Iterable<Service>): void {
+  if (!isQueueName(queue)) {
+    throw new EdgeMQError(ERROR_CODE.badRequest, "queue must match [A-Za-z0-9._-]{1,128}");
+  }
+  if (typeof handler !== "function") {
+    throw new TypeError(`serve(${queue}): the handler must be a function, not ${typeof handler}`);
+  }
+  for (const service of serving) {
+    if (service.queue !== queue) continue;
+    throw new EdgeMQError(
+      ERROR_CODE.badRequest,
+      `already serving queue ${queue} on this peer: await that service's close() first`,
+    );
+  }
 }
 
 /** What draining a peer needs from its requester, whichever transport carries it. */

@@ -186,7 +186,7 @@ export class SocketPeer implements Peer {
   serve(queue: string, handler: Handler, options: ServeOptions = {}): Service {
     if (this.#closing) throw new EdgeMQError(ERROR_CODE.closed, "peer is closed");
     const max = this.#connection.limits.maxConcurrency;
-    const concurrency = checkServe(queue, options, max);
+    const concurrency = checkServe(queue, handler, options, max, this.#services);
     const { url, credentials } = this.#setup;
     const service = new PartitionedService({
       queue,

@@ -433,6 +433,30 @@ describe("serve() over HTTP", () => {
     );
   });
 
+  it("throws a TypeError for a handler that is not a function, taking nothing", async () => {
+    const { fetch, calls } = fakeFetch(takes());
+    const alice = await httpPeer(fetch);
+    const notAHandler: unknown = "echo";
+    expect(() => Reflect.apply(alice.serve, alice, ["jobs", notAHandler])).toThrow(TypeError);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(calls.filter((c) => c.path.includes("/take"))).toHaveLength(0);
+  });
+
+  it("refuses to serve a queue it serves already, until that service's close() resolved", async () => {
+    const { fetch, calls } = fakeFetch(takes());
+    const alice = await httpPeer(fetch);
+    const first = alice.serve("jobs", () => "first", { concurrency: 1 });
+    expect(() => alice.serve("jobs", () => "second")).toThrow(
+      expect.objectContaining({ code: "bad_request", message: expect.stringMatching(/already/) }),
+    );
+    await first.close();
+    const takesBefore = calls.filter((c) => c.path.includes("/take")).length;
+    alice.serve("jobs", () => "second", { concurrency: 1 });
+    await expect
+      .poll(() => calls.filter((c) => c.path.includes("/take")).length)
+      .toBeGreaterThan(takesBefore);
+  });
+
   it("posts a throwing handler's message to the failures route", async () => {
     const { fetch, calls } = fakeFetch(takes(() => taken("8", "x")));
     const alice = await httpPeer(fetch);

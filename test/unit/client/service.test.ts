@@ -368,6 +368,28 @@ describe("peer.serve()", () => {
     expect(() => peer.serve("bad name", () => null)).toThrow(/queue/);
     expect(() => peer.serve("resize", () => null, { concurrency: 0 })).toThrow(/concurrency/);
   });
+
+  it("throws a TypeError for a handler that is not a function, opening no socket", () => {
+    const notAHandler: unknown = 42;
+    expect(() => Reflect.apply(peer.serve, peer, ["resize", notAHandler])).toThrow(TypeError);
+    expect(relay.socketsAt(SERVE)).toHaveLength(0);
+  });
+
+  it("refuses to serve a queue it serves already, until that service's close() resolved", async () => {
+    const first = peer.serve("resize", () => "first");
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    expect(() => peer.serve("resize", () => "second")).toThrow(
+      expect.objectContaining({ code: "bad_request", message: expect.stringMatching(/already/) }),
+    );
+    const closing = first.close();
+    expect(() => peer.serve("resize", () => "second")).toThrow(/already serving queue resize/);
+    await closing;
+    peer.serve("resize", () => "second");
+    const next = relay.latest(SERVE);
+    expect(next).not.toBe(socket);
+    await served(next);
+  });
 });
 
 describe("service.close()", () => {
