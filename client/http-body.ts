@@ -1,18 +1,22 @@
 /**
  * SDK bodies ↔ HTTP bodies for the HTTP transport, matching how the relay maps Content-Types
  * (docs/http-api.md#bodies), so a body arrives as the same kind with the same content:
- *   a string → text/plain; charset=utf-8, bytes → application/octet-stream, any other JSON value
+ *   a string → text/plain; charset=utf-8, bytes (a Uint8Array, an ArrayBuffer or any other
+ *   ArrayBufferView) → application/octet-stream, any other JSON value
  *   (and no body: null) → application/json.
  * Back: application/json or +json → the parsed JSON value, text/* in UTF-8 → a string, anything
  * else → a Uint8Array. Pure; used by http-requester.ts and http-service.ts.
  */
 import {
   type Body,
+  binaryBody,
   EdgeMQError,
   ERROR_CODE,
   isJsonMediaType,
   isUtf8Text,
   type JsonValue,
+  jsonText,
+  type SendBody,
   utf8Length,
 } from "../protocol/index.js";
 
@@ -29,17 +33,16 @@ export const BYTES_CONTENT_TYPE = "application/octet-stream";
 
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-export function httpBodyOf(body: Body): HttpBody {
+/** The HTTP body for an SDK body; throws `bad_request` for what JSON cannot carry (jsonText). */
+export function httpBodyOf(body: SendBody): HttpBody {
   if (typeof body === "string") {
     return { content: body, contentType: TEXT_CONTENT_TYPE, size: utf8Length(body) };
   }
-  if (body instanceof Uint8Array) {
-    return { content: body, contentType: BYTES_CONTENT_TYPE, size: body.byteLength };
+  const bytes = binaryBody(body);
+  if (bytes !== undefined) {
+    return { content: bytes, contentType: BYTES_CONTENT_TYPE, size: bytes.byteLength };
   }
-  const text = JSON.stringify(body === undefined ? null : body);
-  if (text === undefined) {
-    throw new EdgeMQError(ERROR_CODE.badRequest, "body is not serialisable as JSON");
-  }
+  const text = jsonText(body === undefined ? null : body);
   return { content: text, contentType: JSON_CONTENT_TYPE, size: utf8Length(text) };
 }
 

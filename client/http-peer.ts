@@ -12,6 +12,7 @@ import {
   ERROR_CODE,
   isIdentity,
   type Limits,
+  type SendBody,
 } from "../protocol/index.js";
 import type { BackoffOptions } from "./backoff.js";
 import { answerError, type FetchLike, HttpLink, resolveFetch } from "./http-link.js";
@@ -73,7 +74,7 @@ export class HttpPeer implements Peer {
     });
   }
 
-  request(queue: string, body?: Body, options?: RequestOptions): Promise<Body> {
+  request(queue: string, body?: SendBody, options?: RequestOptions): Promise<Body> {
     return this.#requester.request(queue, body, options);
   }
 

@@ -18,6 +18,7 @@ import {
   HTTP_API_HEADERS,
   isQueueName,
   type Limits,
+  type SendBody,
 } from "../protocol/index.js";
 import { bodyOfHttp, type HttpBody, httpBodyOf } from "./http-body.js";
 import { answerError, type HttpAnswer, type HttpLink, paceEmptyPoll } from "./http-link.js";
@@ -75,7 +76,7 @@ export class HttpRequester {
     return this.#running.size;
   }
 
-  request(queue: string, body: Body, options: RequestOptions = {}): Promise<Body> {
+  request(queue: string, body: SendBody, options: RequestOptions = {}): Promise<Body> {
     const prepared = this.#prepare(queue, body, options);
     if (prepared instanceof EdgeMQError) return Promise.reject(prepared);
     const expiresAt = Date.now() + prepared.timeout;
@@ -130,7 +131,7 @@ export class HttpRequester {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  #prepare(queue: string, body: Body, options: RequestOptions): Prepared | EdgeMQError {
+  #prepare(queue: string, body: SendBody, options: RequestOptions): Prepared | EdgeMQError {
     if (this.#closed) return this.#closed;
     if (options.signal?.aborted) {
       return new EdgeMQError(ERROR_CODE.cancelled, "request cancelled", {

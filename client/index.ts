@@ -11,6 +11,7 @@ export {
   type Headers,
   isEdgeMQError,
   type JsonValue,
+  type SendBody,
 } from "../protocol/index.js";
 export type { FetchLike, FetchResponseLike, HttpRequestInit } from "./http-link.js";
 export { type ConnectOptions, connect, DEFAULT_MAX_PENDING_REQUESTS } from "./peer.js";

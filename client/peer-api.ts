@@ -9,6 +9,7 @@ import {
   EdgeMQError,
   ERROR_CODE,
   isQueueName,
+  type SendBody,
 } from "../protocol/index.js";
 import type { RequestOptions } from "./requester.js";
 import { DEFAULT_CONCURRENCY, type Handler, type ServeOptions } from "./service.js";
@@ -24,7 +25,7 @@ export interface Peer {
   /** This peer's identity, as the relay established it. */
   readonly identity: string;
   /** Sends `body` to `queue` and resolves with the reply body (same kind, same content). */
-  request(queue: string, body?: Body, options?: RequestOptions): Promise<Body>;
+  request(queue: string, body?: SendBody, options?: RequestOptions): Promise<Body>;
   /**
    * Serves `queue`: `handler`'s return value is each reply's body. Throws (bad_request) for a
    * queue this peer serves already, until that service's close() resolved; a TypeError for a

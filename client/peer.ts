@@ -16,6 +16,7 @@ import {
   type Frame,
   PATHS,
   type RequestFrame,
+  type SendBody,
 } from "../protocol/index.js";
 import { type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
 import { Connection } from "./connection.js";
@@ -178,7 +179,7 @@ export class SocketPeer implements Peer {
   }
 
   /** Sends `body` to `queue` and resolves with the reply body (same kind, same content). */
-  request(queue: string, body?: Body, options?: RequestOptions): Promise<Body> {
+  request(queue: string, body?: SendBody, options?: RequestOptions): Promise<Body> {
     return this.#requester.request(queue, body, options);
   }
 

@@ -27,6 +27,7 @@ import {
   type ReplyFrame,
   type RequestFrame,
   readHeaders,
+  type SendBody,
   type WireBody,
 } from "../protocol/index.js";
 import { type BackoffOptions, backoffDelay } from "./backoff.js";
@@ -159,7 +160,7 @@ export class Requester {
     return queues;
   }
 
-  request(queue: string, body: Body, options: RequestOptions = {}): Promise<Body> {
+  request(queue: string, body: SendBody, options: RequestOptions = {}): Promise<Body> {
     return new Promise<Body>((resolve, reject) => {
       const built = this.#build(queue, body, options);
       if (built instanceof EdgeMQError) {
@@ -284,7 +285,7 @@ export class Requester {
     }
   }
 
-  #build(queue: string, body: Body, options: RequestOptions): RequestFrame | EdgeMQError {
+  #build(queue: string, body: SendBody, options: RequestOptions): RequestFrame | EdgeMQError {
     if (this.#closed) return this.#closed;
     if (options.signal?.aborted) return cancelled(options.signal);
     if (this.#pending.size >= this.#options.maxPending) {
@@ -423,7 +424,7 @@ export class Requester {
   }
 }
 
-function encodeChecked(body: Body, limits: Limits): WireBody | EdgeMQError {
+function encodeChecked(body: SendBody, limits: Limits): WireBody | EdgeMQError {
   let wire: WireBody;
   try {
     wire = encodeBody(body);

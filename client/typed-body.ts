@@ -7,13 +7,13 @@
  * the value an SDK handler was given for it. Used by service.ts and http-service.ts.
  */
 import {
-  type Body,
   CONTENT_TYPE_RULE,
   EdgeMQError,
   ERROR_CODE,
   encodeBody,
   isContentType,
   isJsonMediaType,
+  type SendBody,
   utf8Length,
   type WireBody,
 } from "../protocol/index.js";
@@ -21,11 +21,11 @@ import { type HttpBody, httpBodyOf } from "./http-body.js";
 
 /** A body and the media type it is sent with; made by typed(), immutable. */
 export class TypedBody {
-  readonly #body: Body;
+  readonly #body: SendBody;
   readonly #contentType: string | undefined;
 
   /** Throws `bad_request` unless `contentType` is undefined or 1 to 256 printable ASCII chars. */
-  constructor(body: Body, contentType: string | undefined) {
+  constructor(body: SendBody, contentType: string | undefined) {
     if (contentType !== undefined && !isContentType(contentType)) {
       throw new EdgeMQError(ERROR_CODE.badRequest, `content type must be ${CONTENT_TYPE_RULE}`);
     }
@@ -33,7 +33,7 @@ export class TypedBody {
     this.#contentType = contentType;
   }
 
-  get body(): Body {
+  get body(): SendBody {
     return this.#body;
   }
 
@@ -43,13 +43,13 @@ export class TypedBody {
 }
 
 /** What a handler may return: a body, or a body with its media type. */
-export type ReplyBody = Body | TypedBody;
+export type ReplyBody = SendBody | TypedBody;
 
 /**
  * `body` sent with the media type `contentType` (undefined: none). Thrown in a handler, an
  * invalid type fails that request with its message, like any throw.
  */
-export function typed(body: Body, contentType: string | undefined): TypedBody {
+export function typed(body: SendBody, contentType: string | undefined): TypedBody {
   return new TypedBody(body, contentType);
 }
 
@@ -76,6 +76,6 @@ export function httpReplyOf(reply: ReplyBody): HttpBody {
   return { ...httpBodyOf(body), contentType };
 }
 
-function isJsonString(body: Body, contentType: string): body is string {
+function isJsonString(body: SendBody, contentType: string): body is string {
   return typeof body === "string" && isJsonMediaType(contentType);
 }

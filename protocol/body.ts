@@ -1,7 +1,10 @@
 /**
  * Request and reply bodies on the wire. A body is a JSON value, a string or bytes, and arrives as
- * the same kind with the same content. On the wire it is always a string plus its encoding, so the
- * relay can measure and store it without parsing it:
+ * the same kind with the same content. Bytes may be given as a Uint8Array, an ArrayBuffer or any
+ * other ArrayBufferView (DataView, typed arrays: their bytes) and arrive as a Uint8Array. A value
+ * JSON would silently mangle (a Map or Set, bytes or a RegExp inside a JSON value, ...) is refused
+ * with `bad_request`, as JSON.stringify's own refusals (a BigInt, a cycle) are. On the wire a body
+ * is always a string plus its encoding, so the relay can measure and store it without parsing it:
  *   { enc: "json", data: "<JSON text>" } | { enc: "utf8", data: "<text>" } | { enc: "base64", data: "<bytes>" }
  */
 import { EdgeMQError, ERROR_CODE } from "./errors.js";
@@ -17,6 +20,9 @@ export type JsonValue =
 /** What an SDK user sends and receives as a body. */
 export type Body = JsonValue | Uint8Array | undefined;
 
+/** What an SDK user may send as a body: a Body, or bytes in any ArrayBuffer form. */
+export type SendBody = Body | ArrayBuffer | ArrayBufferView;
+
 export const BODY_ENCODING = { json: "json", utf8: "utf8", base64: "base64" } as const;
 export type BodyEncoding = (typeof BODY_ENCODING)[keyof typeof BODY_ENCODING];
 
@@ -29,16 +35,74 @@ export interface WireBody {
 
 const EMPTY_JSON: WireBody = { enc: "json", data: "null" };
 
-/** Turns a user body into its wire form. Strings stay strings, bytes stay bytes. */
-export function encodeBody(body: Body): WireBody {
+/**
+ * Turns a user body into its wire form. Strings stay strings, bytes stay bytes. Throws
+ * `bad_request` for what JSON cannot carry (jsonText).
+ */
+export function encodeBody(body: SendBody): WireBody {
   if (body === undefined) return EMPTY_JSON;
   if (typeof body === "string") return { enc: "utf8", data: body };
-  if (body instanceof Uint8Array) return { enc: "base64", data: bytesToBase64(body) };
-  const data = JSON.stringify(body);
-  if (data === undefined) {
+  const bytes = binaryBody(body);
+  if (bytes !== undefined) return { enc: "base64", data: bytesToBase64(bytes) };
+  return { enc: "json", data: jsonText(body) };
+}
+
+/**
+ * The bytes of a binary body: a Uint8Array as it is, an ArrayBuffer (or SharedArrayBuffer) whole,
+ * any other ArrayBufferView (DataView, typed arrays) as the bytes it spans. Undefined otherwise.
+ */
+export function binaryBody(body: unknown): Uint8Array | undefined {
+  if (body instanceof Uint8Array) return body;
+  if (ArrayBuffer.isView(body))
+    return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  if (typeof SharedArrayBuffer === "function" && body instanceof SharedArrayBuffer) {
+    return new Uint8Array(body);
+  }
+  return undefined;
+}
+
+/**
+ * A JSON body's text. Throws `bad_request` when there is none (a function, a symbol), and for a
+ * value JSON.stringify would silently mangle, at any depth (refusal): JSON.stringify's own
+ * TypeErrors (a BigInt, a cycle) propagate, the caller maps them to `bad_request`.
+ */
+export function jsonText(body: unknown): string {
+  const text = JSON.stringify(body, refuseMangled);
+  if (text === undefined) {
     throw new EdgeMQError(ERROR_CODE.badRequest, "body is not serialisable as JSON");
   }
-  return { enc: "json", data };
+  return text;
+}
+
+/** JSON.stringify replacer: passes every value on, throwing for those `mangledAs` names. */
+function refuseMangled(_key: string, value: unknown): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype === Object.prototype || prototype === null) return value;
+  const refusal = mangledAs(value);
+  if (refusal !== undefined) throw new EdgeMQError(ERROR_CODE.badRequest, refusal);
+  return value;
+}
+
+/** Objects (after toJSON: a Date is a string by then) JSON would send as {}, with a hint. */
+const MANGLED_TAGS: ReadonlyMap<string, string> = new Map([
+  ["[object Map]", "a Map, which JSON would send as {}: convert it, e.g. Object.fromEntries(map)"],
+  ["[object Set]", "a Set, which JSON would send as {}: convert it, e.g. [...set]"],
+  ["[object WeakMap]", "a WeakMap, which JSON would send as {}"],
+  ["[object WeakSet]", "a WeakSet, which JSON would send as {}"],
+  ["[object RegExp]", "a RegExp, which JSON would send as {}: send its source"],
+  ["[object Error]", "an Error, which JSON would send as {}: send its message"],
+  ["[object Promise]", "a Promise, which JSON would send as {}: await it first"],
+]);
+
+/** Why JSON would mangle `value`, or undefined when it carries it. */
+function mangledAs(value: object): string | undefined {
+  if (binaryBody(value) !== undefined) {
+    return "body holds bytes inside a JSON value, which JSON would send as an object of numbers: send them as the whole body, or base64 them";
+  }
+  const what = MANGLED_TAGS.get(Object.prototype.toString.call(value));
+  return what === undefined ? undefined : `body holds ${what}`;
 }
 
 /** Turns a wire body back into the user's value. Throws `bad_request` on corrupt content. */

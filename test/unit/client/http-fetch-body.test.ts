@@ -1,9 +1,11 @@
 /**
  * What the HTTP transport hands to fetch as a request body: bytes over an ArrayBuffer, as the
- * platform's fetch takes them; a view of a SharedArrayBuffer is copied, a plain view is not.
+ * platform's fetch takes them; a view of a SharedArrayBuffer is copied, a plain view is not. An
+ * ArrayBuffer, a DataView or any typed array is sent as its bytes; a value JSON would mangle (a
+ * Map, a Set, bytes inside JSON) is refused before anything is posted.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { connect, type FetchLike, type Peer } from "../../../client/index.js";
+import { connect, type FetchLike, type Peer, type SendBody } from "../../../client/index.js";
 
 let peer: Peer | undefined;
 afterEach(async () => {
@@ -49,5 +51,40 @@ describe("HTTP request bodies", () => {
     const sent = bodies[0];
     expect(sent instanceof Uint8Array && sent.buffer instanceof ArrayBuffer).toBe(true);
     expect(sent).toEqual(new Uint8Array([4, 5, 6]));
+  });
+
+  it("sends an ArrayBuffer, a DataView or any typed array as the bytes it spans", async () => {
+    const { bodies } = await echoPeer();
+    const backing = new Uint8Array([9, 1, 2, 3, 9]);
+    const bodiesToSend = [
+      backing.buffer,
+      new DataView(backing.buffer, 1, 3),
+      new Uint16Array([0x0201]),
+      new Float32Array(backing.buffer.slice(0, 4)),
+    ];
+    for (const body of bodiesToSend) {
+      const bytes = new Uint8Array(ArrayBuffer.isView(body) ? body.buffer : body).slice(
+        ArrayBuffer.isView(body) ? body.byteOffset : 0,
+        ArrayBuffer.isView(body) ? body.byteOffset + body.byteLength : undefined,
+      );
+      await expect(peer?.request("echo", body)).resolves.toEqual(bytes);
+    }
+    expect(bodies.map((b) => (b instanceof Uint8Array ? [...b] : b))).toEqual([
+      [9, 1, 2, 3, 9],
+      [1, 2, 3],
+      [1, 2],
+      [9, 1, 2, 3],
+    ]);
+  });
+
+  it("refuses a Map, a Set or bytes inside JSON with bad_request, posting nothing", async () => {
+    const { bodies } = await echoPeer();
+    const mangled: unknown[] = [new Map([["a", 1]]), new Set([1]), { bytes: new Uint8Array(1) }];
+    for (const body of mangled) {
+      await expect(peer?.request("echo", body as SendBody)).rejects.toMatchObject({
+        code: "bad_request",
+      });
+    }
+    expect(bodies).toEqual([]);
   });
 });

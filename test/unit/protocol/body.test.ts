@@ -15,12 +15,13 @@ import {
   encodeBody,
   isBase64,
   type JsonValue,
+  type SendBody,
   utf8Length,
   type WireBody,
 } from "../../../protocol/index.js";
 
 /** Encodes, passes through JSON text as a frame would, and decodes. */
-function roundTrip(body: Body): Body {
+function roundTrip(body: SendBody): Body {
   const wire: unknown = JSON.parse(JSON.stringify(encodeBody(body)));
   if (typeof wire !== "object" || wire === null || !("enc" in wire) || !("data" in wire)) {
     throw new Error("not a wire body");
@@ -30,6 +31,11 @@ function roundTrip(body: Body): Body {
     throw new Error("not a wire body");
   }
   return decodeBody({ enc, data });
+}
+
+/** A value the SendBody type rules out but a caller without types can pass. */
+function untyped(value: unknown): SendBody {
+  return value as SendBody;
 }
 
 function expectBadRequest(run: () => unknown, message: RegExp): void {
@@ -108,6 +114,50 @@ describe("encodeBody and decodeBody", () => {
   it("encodes only the bytes a view covers, not its whole buffer", () => {
     const view = Uint8Array.from([9, 1, 2, 3, 9]).subarray(1, 4);
     expect(roundTrip(view)).toEqual(Uint8Array.from([1, 2, 3]));
+  });
+
+  it("sends an ArrayBuffer, a DataView and any typed array as the bytes they span", () => {
+    const backing = Uint8Array.from([9, 1, 2, 3, 9]);
+    expect(encodeBody(backing.buffer).enc).toBe("base64");
+    expect(roundTrip(backing.buffer)).toEqual(Uint8Array.from([9, 1, 2, 3, 9]));
+    expect(roundTrip(new DataView(backing.buffer, 1, 3))).toEqual(Uint8Array.from([1, 2, 3]));
+    expect(roundTrip(new Uint16Array([0x0201, 0x0403]))).toEqual(Uint8Array.from([1, 2, 3, 4]));
+    expect(roundTrip(new Int8Array(backing.buffer, 3, 2))).toEqual(Uint8Array.from([3, 9]));
+    expect(roundTrip(new Float64Array(1))).toEqual(new Uint8Array(8));
+  });
+
+  it("refuses, at any depth, values JSON would silently mangle, with bad_request", () => {
+    const mangled: [unknown, RegExp][] = [
+      [new Map([["a", 1]]), /a Map/],
+      [new Set([1]), /a Set/],
+      [{ nested: [new Map()] }, /a Map/],
+      [{ bytes: new Uint8Array(2) }, /bytes inside a JSON value/],
+      [[new ArrayBuffer(1)], /bytes inside a JSON value/],
+      [{ error: new Error("boom") }, /an Error/],
+      [/x/, /a RegExp/],
+      [Promise.resolve(1), /a Promise/],
+      [new WeakMap(), /a WeakMap/],
+    ];
+    for (const [body, message] of mangled) {
+      expectBadRequest(() => encodeBody(untyped(body)), message);
+    }
+  });
+
+  it("keeps plain objects, arrays, class instances, null-prototype objects and Dates as JSON", () => {
+    class Point {
+      constructor(
+        readonly x: number,
+        readonly y: number,
+      ) {}
+    }
+    const bare = Object.assign(Object.create(null), { a: 1 });
+    const body = { point: new Point(1, 2), bare, at: new Date(0), list: [{}] };
+    expect(roundTrip(untyped(body))).toEqual({
+      point: { x: 1, y: 2 },
+      bare: { a: 1 },
+      at: "1970-01-01T00:00:00.000Z",
+      list: [{}],
+    });
   });
 
   it("refuses a json body whose data does not parse", () => {
