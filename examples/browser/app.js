@@ -1,0 +1,191 @@
+/**
+ * The browser example's page script (index.html), plain JavaScript with no build step: it imports
+ * the SDK bundle that `npm run build` writes to dist/browser/edgemq.js. Connect opens one peer for
+ * this tab, which serves the queue "tab" (answering with the page's Answer box) and can send
+ * requests to the queue "echo". Statuses from peer.status() and every error show in the page.
+ *
+ * Identity: in dev mode the tab declares one (`tab-` and a random suffix, editable); with a token
+ * (a signed relay) the token names it. The token is read from the form and passed to connect(),
+ * which sends it as a WebSocket subprotocol: never put a token in a URL (README, Security).
+ */
+import { connect, EdgeMQError } from "/dist/browser/edgemq.js";
+
+const ECHO_QUEUE = "echo";
+const TAB_QUEUE = "tab";
+const TIMEOUT_MS = 10_000;
+
+/** The connected peer and the queue it serves, while connected. */
+let current;
+
+init();
+
+function init() {
+  byId("identity").value = `tab-${randomHex(4)}`;
+  byId("connect").addEventListener("click", () => attempt(connectTab));
+  byId("disconnect").addEventListener("click", () => attempt(disconnectTab));
+  byId("send").addEventListener("click", () => attempt(sendToEcho));
+  setStatus("not connected");
+}
+
+/** Connects this tab to the relay, then serves the queue "tab". */
+async function connectTab() {
+  byId("connect").disabled = true;
+  setStatus("connecting…");
+  let peer;
+  try {
+    peer = await connect(byId("relay").value.trim(), credentials());
+  } catch (error) {
+    setConnected(false);
+    setStatus("not connected");
+    throw error;
+  }
+  setConnected(true);
+  setStatus(`connected as ${peer.identity}`);
+  watch(peer);
+  const service = peer.serve(TAB_QUEUE, (req) => answer(req, peer.identity));
+  current = { peer, service };
+  await service.ready;
+  log(`serving "${TAB_QUEUE}" as ${peer.identity}`);
+}
+
+/** A token if one was given (signed relay), else the declared identity (dev mode). */
+function credentials() {
+  const token = byId("token").value.trim();
+  return token ? { token } : { identity: byId("identity").value.trim() };
+}
+
+/** Stops serving, lets unfinished requests end, then closes the connection. */
+async function disconnectTab() {
+  const closing = current;
+  current = undefined;
+  if (closing) {
+    await closing.service.close();
+    await closing.peer.close();
+  }
+  setConnected(false);
+}
+
+/** Sends the Message box to the queue "echo" and shows the reply. */
+async function sendToEcho() {
+  if (!current) throw new Error("connect first");
+  byId("reply").textContent = "waiting…";
+  try {
+    // failFast: with no echo server connected, fail at once with no_responders.
+    const options = { timeout: TIMEOUT_MS, failFast: true };
+    const reply = await current.peer.request(ECHO_QUEUE, parseMessage(), options);
+    byId("reply").textContent = show(reply);
+  } catch (error) {
+    byId("reply").textContent = "";
+    throw error;
+  }
+}
+
+/** The Message box as JSON if it parses, else as text. */
+function parseMessage() {
+  const text = byId("message").value;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** This tab's handler for the queue "tab": it answers with the page's Answer box. */
+function answer(req, identity) {
+  const got = req.body instanceof Uint8Array ? `${req.body.length} bytes` : req.body;
+  appendItem("served", `from ${req.from}: ${show(got)}`);
+  return { answer: byId("answer").value, from: req.from, by: identity, got };
+}
+
+/** Shows every status of the peer: untagged ones are its connection, the others its sockets. */
+async function watch(peer) {
+  for await (const status of peer.status()) {
+    const text = describe(status, peer.identity);
+    if (status.queue === undefined) setStatus(text);
+    log(status.queue === undefined ? text : `${status.queue}: ${text}`);
+    if (status.type === "error") showError(status.error);
+  }
+}
+
+function describe(status, identity) {
+  switch (status.type) {
+    case "connected":
+      return `connected as ${identity}`;
+    case "disconnected":
+      return `disconnected (${status.code} ${status.reason})`;
+    case "reconnecting":
+      return `reconnecting (attempt ${status.attempt}, in ${status.delayMs} ms)`;
+    case "error":
+      return `error: ${status.error.code}: ${status.error.message}`;
+    default:
+      return status.type;
+  }
+}
+
+/** Runs a button's action; any error it throws shows in the page. */
+async function attempt(action) {
+  showError(undefined);
+  try {
+    await action();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+function showError(error) {
+  if (error === undefined) {
+    byId("error").textContent = "";
+    return;
+  }
+  const text = error instanceof EdgeMQError ? `${error.code}: ${error.message}` : String(error);
+  byId("error").textContent = text + hint(error);
+  log(`error: ${text}`);
+}
+
+/** What to try next, for the errors a newcomer meets first. */
+function hint(error) {
+  if (!(error instanceof EdgeMQError)) return "";
+  if (error.code === "no_responders") return " (start one: node examples/echo/server.mjs)";
+  if (error.message.startsWith("could not connect")) {
+    // A browser hides why: no relay there, or a refusal (dev mode: a page not on this machine).
+    return " (is the relay running at that address, e.g. npm start?)";
+  }
+  return "";
+}
+
+function setConnected(connected) {
+  byId("connect").disabled = connected;
+  byId("disconnect").disabled = !connected;
+  byId("send").disabled = !connected;
+}
+
+function setStatus(text) {
+  byId("status").textContent = text;
+}
+
+function log(text) {
+  appendItem("log", `${new Date().toLocaleTimeString()} ${text}`);
+}
+
+function appendItem(listId, text) {
+  const item = document.createElement("li");
+  item.textContent = text;
+  byId(listId).append(item);
+}
+
+/** A body as text: bytes as a list of numbers, anything else as JSON. */
+function show(body) {
+  if (body instanceof Uint8Array) return `${body.length} bytes: [${body.join(", ")}]`;
+  return JSON.stringify(body, null, 2);
+}
+
+function randomHex(bytes) {
+  const random = crypto.getRandomValues(new Uint8Array(bytes));
+  return Array.from(random, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function byId(id) {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`index.html has no #${id}`);
+  return element;
+}
