@@ -24,7 +24,21 @@ function init() {
   byId("connect").addEventListener("click", () => attempt(connectTab));
   byId("disconnect").addEventListener("click", () => attempt(disconnectTab));
   byId("send").addEventListener("click", () => attempt(sendToEcho));
+  byId("relay").addEventListener("input", showCallHint);
+  showCallHint();
   setStatus("not connected");
+}
+
+/** The commands that call into this tab, for the relay in the Relay box (dev mode). */
+function showCallHint() {
+  const relay = byId("relay").value.trim();
+  const http = relay.replace(/^ws(s?):/, "http$1:").replace(/\/+$/, "");
+  byId("call-hint").textContent = [
+    `EDGEMQ_URL=${relay} node examples/browser/call-tab.mjs`,
+    `curl -H 'EdgeMQ-Identity: alice' -H 'Content-Type: application/json' \\`,
+    `  --data-binary '{"question":"who are you?"}' \\`,
+    `  '${http}/v1/queues/tab/requests?timeout=10000'`,
+  ].join("\n");
 }
 
 /** Connects this tab to the relay, then serves the queue "tab". */
