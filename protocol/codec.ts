@@ -19,12 +19,23 @@ import {
   readWireBody,
 } from "./validate.js";
 
-/** A frame that failed validation; `id` is set when the frame named a readable request id. */
+/**
+ * A frame that failed validation (`bad_request`, or `too_large` for one over the frame size); `id` is set when the frame named a readable request id, and
+ * `frameType` when it named a known frame type (so a relay can tell a malformed answer to a
+ * dispatch from other garbage).
+ */
 export class FrameError extends EdgeMQError {
   readonly id: string | undefined;
-  constructor(message: string, id?: string) {
-    super(ERROR_CODE.badRequest, message);
+  readonly frameType: FrameType | undefined;
+  constructor(
+    message: string,
+    id?: string,
+    frameType?: FrameType,
+    code: typeof ERROR_CODE.badRequest | typeof ERROR_CODE.tooLarge = ERROR_CODE.badRequest,
+  ) {
+    super(code, message);
     this.id = id;
+    this.frameType = frameType;
   }
 }
 
@@ -32,6 +43,9 @@ export type DecodeResult = Result<Frame, FrameError>;
 
 /** Most frames one batch may carry. */
 export const MAX_BATCH = 1_000;
+
+/** Most characters of a `fail` message the relay keeps (longer ones are cut). */
+export const MAX_FAIL_MESSAGE_CHARS = 4_096;
 
 export function encodeFrame(frame: Frame): string {
   return JSON.stringify(frame);
@@ -72,7 +86,9 @@ export function decodeFrameValue(value: unknown): DecodeResult {
   }
   const id = isRequestId(value.id) ? value.id : undefined;
   const result = DECODERS[type as FrameType](value);
-  if (typeof result === "string") return err(new FrameError(`${type}: ${result}`, id));
+  if (typeof result === "string") {
+    return err(new FrameError(`${type}: ${result}`, id, type as FrameType));
+  }
   return ok(result);
 }
 
@@ -131,7 +147,7 @@ const DECODERS: Record<FrameType, Decoder> = {
   fail: (f) => {
     if (!isRequestId(f.id)) return "id must be a request id";
     if (typeof f.message !== "string") return "message must be a string";
-    return { type: "fail", id: f.id, message: f.message.slice(0, 4096) };
+    return { type: "fail", id: f.id, message: f.message.slice(0, MAX_FAIL_MESSAGE_CHARS) };
   },
   extend: (f) => {
     const ids = readIds(f.ids);

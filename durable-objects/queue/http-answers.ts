@@ -6,7 +6,13 @@
  * (lease-rules.ts); refusals map to the HTTP statuses of `replies` (httpRefusal). Inside the
  * caller's transaction; used by http-server-rpc.ts.
  */
-import { ERROR_CODE, isRequestId, type Limits, type WireError } from "../../protocol/index.js";
+import {
+  ERROR_CODE,
+  isRequestId,
+  type Limits,
+  MAX_FAIL_MESSAGE_CHARS,
+  type WireError,
+} from "../../protocol/index.js";
 import {
   type HttpExtendAnswer,
   type HttpReplyAnswer,
@@ -21,7 +27,7 @@ import type { RequestLifecycle } from "./request-lifecycle.js";
 import type { RequestStore, StoredRequest } from "./store-contract.js";
 
 /** Longest failure message kept (as for a WebSocket `fail` frame). */
-export const MAX_FAILURE_MESSAGE_CHARS = 4096;
+export const MAX_FAILURE_MESSAGE_CHARS = MAX_FAIL_MESSAGE_CHARS;
 
 export interface HttpAnswerDeps {
   store: RequestStore;

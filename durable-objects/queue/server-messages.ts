@@ -12,9 +12,11 @@ import {
   type ErrorFrame,
   type FailFrame,
   type Frame,
+  FrameError,
   frameHead,
   headersOverLimits,
   type Limits,
+  MAX_FAIL_MESSAGE_CHARS,
   maxFrameChars,
   type ReplyFrame,
 } from "../../protocol/index.js";
@@ -66,13 +68,31 @@ export function decodeServerMessage(raw: unknown, limits: Limits): DecodedMessag
 
 /**
  * A message too large to parse. One that starts as an answer to a dispatch (`reply` or `fail`
- * and its id: frame-size.ts) fails that request with server_error, as a reply over the body
- * limit does, so its client hears at once; any other is refused whole (undefined).
+ * and its id: frame-size.ts) is a `too_large` answer to that dispatch (failedAnswer); any other
+ * is refused whole (undefined).
  */
 function oversized(raw: string): DecodedMessage {
   const head = frameHead(raw);
   if (head === undefined || (head.type !== "reply" && head.type !== "fail")) return undefined;
-  return [{ ok: true, value: { type: "fail", id: head.id, message: REPLY_TOO_LARGE_MESSAGE } }];
+  const message = "message is over the relay's frame size";
+  return [{ ok: false, error: new FrameError(message, head.id, head.type, ERROR_CODE.tooLarge) }];
+}
+
+export const REPLY_MALFORMED_MESSAGE = "the server's reply was malformed";
+
+/**
+ * The `fail` a refused answer to a dispatch stands for: a `reply` or `fail` naming a dispatch id
+ * that is over the frame size or malformed ends that request with server_error, as a reply over
+ * the body or header limits does, so its client hears at once instead of at the lease's end.
+ */
+function failedAnswer(error: FrameError): FailFrame | undefined {
+  if (error.id === undefined) return undefined;
+  if (error.frameType !== "reply" && error.frameType !== "fail") return undefined;
+  const message =
+    error.code === ERROR_CODE.tooLarge
+      ? REPLY_TOO_LARGE_MESSAGE
+      : `${REPLY_MALFORMED_MESSAGE} (${error.message})`.slice(0, MAX_FAIL_MESSAGE_CHARS);
+  return { type: "fail", id: error.id, message };
 }
 
 /**
@@ -99,7 +119,7 @@ export function handleServerMessage(
   const skipped = answered.size > 0 ? new Set<string>() : undefined;
   for (const result of decoded) {
     if (!result.ok) {
-      refuse(ERROR_CODE.badRequest, result.error.message, result.error.id);
+      refuseFrame(deps, ws, conn, result.error, refuse);
       continue;
     }
     const frame = result.value;
@@ -110,6 +130,24 @@ export function handleServerMessage(
       refuse(ALREADY_ENDED.code, ALREADY_ENDED.message, answer.id);
     } else skipped?.add(answer.id);
   }
+}
+
+/** Tells the server why a frame was refused; a refused answer to a dispatch ends it (failedAnswer). */
+function refuseFrame(
+  deps: ServerMessageDeps,
+  ws: WebSocket,
+  conn: ServerAttachment,
+  error: FrameError,
+  refuse: Refuse,
+): void {
+  refuse(
+    error.code === ERROR_CODE.tooLarge ? error.code : ERROR_CODE.badRequest,
+    error.message,
+    error.id,
+  );
+  const failed = failedAnswer(error);
+  // The server heard why above; a fail it may not give (not its dispatch) adds nothing.
+  if (failed !== undefined) handleFrame(deps, ws, conn, failed, () => {});
 }
 
 const NONE: ReadonlySet<string> = new Set();

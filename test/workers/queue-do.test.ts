@@ -215,10 +215,48 @@ describe("QueueDO replies from the wrong place", () => {
     const dispatch = await server.next("dispatch");
     const data = '"'.repeat(1024 * 1024 - 10);
     server.send({ type: "reply", id: dispatch.id, body: { enc: "utf8", data } });
+    expect(await server.next("error")).toMatchObject({ id: dispatch.id, code: "too_large" });
     const outcome = await outcomeFor("ivy-b", "quoted");
     expect(outcome).toMatchObject({ type: "error", code: "server_error" });
     expect(await queueStub("lease-3b").stats()).toMatchObject({ leased: 0 });
     server.close();
+  });
+
+  it("ends with server_error, at once, a request whose reply is malformed, and tells the server why", async () => {
+    const queue = "lease-3c";
+    const server = await TestServer.connect(queue, "w1");
+    const malformed = [
+      { enc: "base64", data: "not base64!" },
+      { enc: "utf8", data: "ok", headers: "not an object" },
+    ];
+    for (const [n, body] of malformed.entries()) {
+      const id = `bad-${n}`;
+      await queueStub(queue).enqueue({ queue, from: "ivy-c", requests: [request(id, queue)] });
+      const dispatch = await server.next("dispatch");
+      const { headers, ...wire } = body;
+      server.send({ type: "reply", id: dispatch.id, body: wire, ...(headers ? { headers } : {}) });
+      expect(await server.next("error")).toMatchObject({ id: dispatch.id, code: "bad_request" });
+      const outcome = await outcomeFor("ivy-c", id);
+      expect(outcome).toMatchObject({ type: "error", code: "server_error" });
+      expect(String(outcome?.type === "error" ? outcome.message : "")).toMatch(/malformed/);
+      expect(await queueStub(queue).stats()).toMatchObject({ leased: 0 });
+    }
+    server.close();
+  });
+
+  it("lets a malformed answer to a dispatch that is not the server's change nothing", async () => {
+    const queue = "lease-3d";
+    const owner = await TestServer.connect(queue, "w-owner", 1);
+    await queueStub(queue).enqueue({ queue, from: "ivy-d", requests: [request("kept", queue)] });
+    const dispatch = await owner.next("dispatch");
+    const other = await TestServer.connect(queue, "w-other", 1);
+    other.send({ type: "reply", id: dispatch.id, body: { enc: "base64", data: "!" } });
+    expect(await other.next("error")).toMatchObject({ id: dispatch.id, code: "bad_request" });
+    expect(await queueStub(queue).stats()).toMatchObject({ leased: 1 });
+    owner.send({ type: "reply", id: dispatch.id, body: { enc: "json", data: "1" } });
+    expect(await outcomeFor("ivy-d", "kept")).toMatchObject({ type: "reply", id: "kept" });
+    owner.close();
+    other.close();
   });
 
   it("answers malformed and unknown frames with bad_request and keeps the socket open", async () => {
