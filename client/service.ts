@@ -135,6 +135,8 @@ export class SocketService implements Service {
   #closing: Promise<void> | undefined;
   /** While close() drains: checks whether a request is still held (after each run, cancel). */
   #drained: (() => void) | undefined;
+  /** A `ready` is queued for this tick's cancels (#readyAfterCancel). */
+  #readyQueued = false;
   #extendTimer: TimerHandle | undefined;
   /** Handlers at once; partitioned-service.ts may change it (setConcurrency). */
   #concurrency: number;
@@ -331,6 +333,7 @@ export class SocketService implements Service {
   }
 
   #cancel(id: string): void {
+    this.#readyAfterCancel();
     const running = this.#running.get(id);
     if (running) {
       running.cancelled = true;
@@ -341,6 +344,23 @@ export class SocketService implements Service {
     const index = this.#waiting.findIndex((frame) => frame.id === id);
     if (index >= 0) this.#waiting.splice(index, 1);
     this.#checkDrained();
+  }
+
+  /**
+   * Tells the relay this server is there (`ready`, once per tick of cancels). A cancel may mean a
+   * lease ran out while this process was busy (a handler blocking the event loop): the relay then
+   * dispatches nothing more here until it hears from this socket, and a cancelled run sends no
+   * answer, so a server with nothing else in hand would otherwise stay passed over.
+   */
+  #readyAfterCancel(): void {
+    if (this.#readyQueued || this.#closing !== undefined) return;
+    this.#readyQueued = true;
+    void Promise.resolve().then(() => {
+      this.#readyQueued = false;
+      if (this.#closing === undefined) {
+        this.#connection.send({ type: "ready", concurrency: this.#concurrency });
+      }
+    });
   }
 
   async #run(frame: DispatchFrame): Promise<void> {

@@ -264,6 +264,20 @@ describe("peer.serve()", () => {
     expect(socket.framesOf("reply")).toEqual([]);
   });
 
+  it("answers the relay's cancels with one ready, so a server whose lease ran out is heard again", async () => {
+    const { handler } = gate();
+    peer.serve("resize", handler, { concurrency: 3 });
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    socket.deliver(dispatch("r1"), dispatch("r2"));
+    await settle();
+    const before = socket.framesOf("ready").length;
+    // Two leases ran out while the process was busy: one message, two cancels, one ready.
+    socket.deliver({ type: "cancel", id: "r1" }, { type: "cancel", id: "r2" });
+    await settle();
+    expect(socket.framesOf("ready").slice(before)).toEqual([{ type: "ready", concurrency: 3 }]);
+  });
+
   it("keeps extending a request dispatched again to it after a cancel, when the first run ends", async () => {
     relay.limits = { ...relay.limits, leaseMs: 1_000 };
     const runs: { request: ServeRequest; finish: (value: string) => void }[] = [];
