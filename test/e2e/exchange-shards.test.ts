@@ -5,8 +5,9 @@
  * come through their exchange), synchronous and asynchronous HTTP requests read back with GET,
  * and cancels. Identities are picked so that every shard holds some.
  */
-import { connect, type Peer } from "edgemq/client";
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, type Peer } from "../../client/index.js";
 import { exchangeName } from "../../durable-objects/shared/contracts.js";
 import { PATHS } from "../../protocol/index.js";
 import { useRelay } from "./support/fixture.js";

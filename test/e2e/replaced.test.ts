@@ -4,8 +4,9 @@
  * after the close handshake until the exchange object is evicted (10 s idle, never while busy), so
  * this holds only because the SDK gives `ws` a short close timeout (client/websocket.ts).
  */
-import { connect, type Status } from "edgemq/client";
+
 import { describe, expect, it } from "vitest";
+import { connect, type Status } from "../../client/index.js";
 import { useRelay } from "./support/fixture.js";
 
 describe("a replaced peer", () => {
