@@ -119,7 +119,9 @@ export function handleServerMessage(
   const skipped = answered.size > 0 ? new Set<string>() : undefined;
   for (const result of decoded) {
     if (!result.ok) {
-      refuseFrame(deps, ws, conn, result.error, refuse);
+      // An answer taken early from this message ended that request already: only refuse this one.
+      const early = result.error.id !== undefined && isAnswered(result.error.id, answered);
+      refuseFrame(deps, ws, conn, result.error, refuse, !early);
       continue;
     }
     const frame = result.value;
@@ -132,20 +134,24 @@ export function handleServerMessage(
   }
 }
 
-/** Tells the server why a frame was refused; a refused answer to a dispatch ends it (failedAnswer). */
+/**
+ * Tells the server why a frame was refused; a refused answer to a dispatch ends it (failedAnswer)
+ * unless `mayEnd` is false (another answer in the message ended it already).
+ */
 function refuseFrame(
   deps: ServerMessageDeps,
   ws: WebSocket,
   conn: ServerAttachment,
   error: FrameError,
   refuse: Refuse,
+  mayEnd: boolean,
 ): void {
   refuse(
     error.code === ERROR_CODE.tooLarge ? error.code : ERROR_CODE.badRequest,
     error.message,
     error.id,
   );
-  const failed = failedAnswer(error);
+  const failed = mayEnd ? failedAnswer(error) : undefined;
   // The server heard why above; a fail it may not give (not its dispatch) adds nothing.
   if (failed !== undefined) handleFrame(deps, ws, conn, failed, () => {});
 }

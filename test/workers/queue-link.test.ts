@@ -8,6 +8,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { encodeBody } from "../../protocol/index.js";
 import {
+  expectNothingElse,
   idOf,
   linkSocket,
   serverSocket,
@@ -35,6 +36,39 @@ describe("queue links", () => {
     client.close();
     exchange.close();
     worker.close();
+  });
+
+  it("ends a request once when one message holds a malformed and a valid answer to it, keeping the server's slots right", async () => {
+    const queue = "lnk-double";
+    const worker = await TestSocket.open(`/v1/queues/${queue}/serve?identity=lnk-double-w`);
+    expect(await worker.next()).toMatchObject({ type: "welcome" });
+    worker.send({ type: "ready", concurrency: 2 });
+    const client = await linkSocket(queue, "lnk-double-c");
+    client.send({ type: "request", id: "r1", queue, body: encodeBody(1) });
+    client.send({ type: "request", id: "r2", queue, body: encodeBody(2) });
+    const first = idOf(await worker.next());
+    await worker.next();
+    worker.send([
+      { type: "reply", id: first, body: { enc: "nonsense", data: 5 } },
+      { type: "reply", id: first, body: encodeBody("good") },
+    ]);
+    expect(await worker.next()).toMatchObject({ type: "error", id: first, code: "bad_request" });
+    // One slot came free: r3 is dispatched, r4 waits for the next.
+    client.send({ type: "request", id: "r3", queue, body: encodeBody(3) });
+    client.send({ type: "request", id: "r4", queue, body: encodeBody(4) });
+    expect(await worker.next()).toMatchObject({ type: "dispatch", attempt: 1 });
+    await expectNothingElse(worker);
+    const outcomes: unknown[] = [];
+    for (;;) {
+      const frame = await client.next();
+      if (idOf(frame) !== "r1") continue;
+      if ((frame as { type?: string }).type === "accepted") continue;
+      outcomes.push(frame);
+      break;
+    }
+    expect(outcomes).toEqual([{ type: "reply", id: "r1", body: encodeBody("good") }]);
+    worker.close();
+    client.close();
   });
 
   it("hands an outcome the link did not ack to the exchange once the link closes", async () => {
