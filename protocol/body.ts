@@ -53,11 +53,14 @@ export function encodeBody(body: SendBody): WireBody {
  */
 export function binaryBody(body: unknown): Uint8Array | undefined {
   if (body instanceof Uint8Array) return body;
-  if (ArrayBuffer.isView(body))
+  if (typeof body !== "object" || body === null) return undefined;
+  if (ArrayBuffer.isView(body)) {
     return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-  if (body instanceof ArrayBuffer) return new Uint8Array(body);
-  if (typeof SharedArrayBuffer === "function" && body instanceof SharedArrayBuffer) {
-    return new Uint8Array(body);
+  }
+  // By tag, not instanceof: a buffer from another realm (an iframe, node:vm) counts too.
+  const tag = Object.prototype.toString.call(body);
+  if (tag === "[object ArrayBuffer]" || tag === "[object SharedArrayBuffer]") {
+    return new Uint8Array(body as ArrayBuffer);
   }
   return undefined;
 }
@@ -75,15 +78,30 @@ export function jsonText(body: unknown): string {
   return text;
 }
 
-/** JSON.stringify replacer: passes every value on, throwing for those `mangledAs` names. */
-function refuseMangled(_key: string, value: unknown): unknown {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
+/**
+ * JSON.stringify replacer: passes every value on, throwing for those `mangledAs` names. `value` is
+ * what toJSON made of the holder's own value: a Node Buffer's toJSON hides its bytes in a plain
+ * object, so a plain object that stands for something else is looked up as it was.
+ */
+function refuseMangled(this: unknown, key: string, value: unknown): unknown {
+  if (typeof value !== "object" || value === null) return value;
   const prototype: unknown = Object.getPrototypeOf(value);
-  if (prototype === Object.prototype || prototype === null) return value;
+  if (Array.isArray(value) || prototype === Object.prototype || prototype === null) {
+    const original = key === "" ? value : (this as Record<string, unknown>)[key];
+    if (original !== value && binaryBody(original) !== undefined) refuse(BYTES_INSIDE);
+    return value;
+  }
   const refusal = mangledAs(value);
-  if (refusal !== undefined) throw new EdgeMQError(ERROR_CODE.badRequest, refusal);
+  if (refusal !== undefined) refuse(refusal);
   return value;
 }
+
+function refuse(message: string): never {
+  throw new EdgeMQError(ERROR_CODE.badRequest, message);
+}
+
+const BYTES_INSIDE =
+  "body holds bytes inside a JSON value, which JSON would send as an object of numbers: send them as the whole body, or base64 them";
 
 /** Objects (after toJSON: a Date is a string by then) JSON would send as {}, with a hint. */
 const MANGLED_TAGS: ReadonlyMap<string, string> = new Map([
@@ -92,16 +110,18 @@ const MANGLED_TAGS: ReadonlyMap<string, string> = new Map([
   ["[object WeakMap]", "a WeakMap, which JSON would send as {}"],
   ["[object WeakSet]", "a WeakSet, which JSON would send as {}"],
   ["[object RegExp]", "a RegExp, which JSON would send as {}: send its source"],
-  ["[object Error]", "an Error, which JSON would send as {}: send its message"],
   ["[object Promise]", "a Promise, which JSON would send as {}: await it first"],
 ]);
 
 /** Why JSON would mangle `value`, or undefined when it carries it. */
 function mangledAs(value: object): string | undefined {
-  if (binaryBody(value) !== undefined) {
-    return "body holds bytes inside a JSON value, which JSON would send as an object of numbers: send them as the whole body, or base64 them";
+  if (binaryBody(value) !== undefined) return BYTES_INSIDE;
+  const tag = Object.prototype.toString.call(value);
+  // An Error with fields of its own (a code, a status) sends them; a bare one sends {}.
+  if (tag === "[object Error]" && Object.keys(value).length === 0) {
+    return "body holds an Error with no fields, which JSON would send as {}: send its message";
   }
-  const what = MANGLED_TAGS.get(Object.prototype.toString.call(value));
+  const what = MANGLED_TAGS.get(tag);
   return what === undefined ? undefined : `body holds ${what}`;
 }
 

@@ -3,6 +3,7 @@
  * the same content; bodySize measures what the relay limits; corrupt content is a bad_request.
  */
 import { randomBytes } from "node:crypto";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import {
   type Body,
@@ -133,7 +134,7 @@ describe("encodeBody and decodeBody", () => {
       [{ nested: [new Map()] }, /a Map/],
       [{ bytes: new Uint8Array(2) }, /bytes inside a JSON value/],
       [[new ArrayBuffer(1)], /bytes inside a JSON value/],
-      [{ error: new Error("boom") }, /an Error/],
+      [{ error: new Error("boom") }, /an Error with no fields/],
       [/x/, /a RegExp/],
       [Promise.resolve(1), /a Promise/],
       [new WeakMap(), /a WeakMap/],
@@ -141,6 +142,28 @@ describe("encodeBody and decodeBody", () => {
     for (const [body, message] of mangled) {
       expectBadRequest(() => encodeBody(untyped(body)), message);
     }
+  });
+
+  it("finds bytes from another realm and bytes a toJSON hides (a nested Node Buffer)", () => {
+    const foreign: unknown = runInNewContext("new Uint8Array([1, 2, 3]).buffer");
+    expect(roundTrip(untyped(foreign))).toEqual(Uint8Array.from([1, 2, 3]));
+    expectBadRequest(() => encodeBody(untyped({ data: foreign })), /bytes inside a JSON value/);
+    expectBadRequest(
+      () => encodeBody(untyped({ file: Buffer.from("hi") })),
+      /bytes inside a JSON value/,
+    );
+    expectBadRequest(() => encodeBody(untyped([Buffer.from("hi")])), /bytes inside a JSON value/);
+  });
+
+  it("keeps an Error's own fields as JSON, and refuses only a bare Error, which JSON sends as {}", () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+    expect(roundTrip(untyped({ error: refused }))).toEqual({ error: { code: "ECONNREFUSED" } });
+    class HttpError extends Error {
+      readonly status = 404;
+    }
+    expect(roundTrip(untyped({ error: new HttpError("gone") }))).toEqual({
+      error: { status: 404 },
+    });
   });
 
   it("keeps plain objects, arrays, class instances, null-prototype objects and Dates as JSON", () => {
