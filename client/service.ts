@@ -333,9 +333,9 @@ export class SocketService implements Service {
   }
 
   #cancel(id: string): void {
-    this.#readyAfterCancel();
     const running = this.#running.get(id);
     if (running) {
+      this.#readyAfterCancel();
       running.cancelled = true;
       running.abort(new EdgeMQError(ERROR_CODE.cancelled, "request cancelled by the relay"));
       this.#checkDrained();

@@ -276,6 +276,10 @@ describe("peer.serve()", () => {
     socket.deliver({ type: "cancel", id: "r1" }, { type: "cancel", id: "r2" });
     await settle();
     expect(socket.framesOf("ready").slice(before)).toEqual([{ type: "ready", concurrency: 3 }]);
+    // A cancel of a request this service does not hold says nothing.
+    socket.deliver({ type: "cancel", id: "unknown" });
+    await settle();
+    expect(socket.framesOf("ready").slice(before)).toHaveLength(1);
   });
 
   it("keeps extending a request dispatched again to it after a cancel, when the first run ends", async () => {
