@@ -55,7 +55,7 @@ async function connectTab() {
   }
   setConnected(true);
   setStatus(`connected as ${peer.identity}`);
-  watch(peer);
+  watch(peer).catch(showError);
   const service = peer.serve(TAB_QUEUE, (req) => answer(req, peer.identity));
   current = { peer, service };
   await service.ready;

@@ -31,7 +31,10 @@ const server = createServer((request, response) => {
   if (file === undefined) return refuse(response, status, message);
   response.writeHead(200, headers(CONTENT_TYPES[extname(file)]));
   if (request.method === "HEAD") return response.end();
-  createReadStream(file).pipe(response);
+  // A file removed between the look above and this read ends the answer, not the server.
+  createReadStream(file)
+    .on("error", () => response.destroy())
+    .pipe(response);
 });
 
 server.on("error", (error) => {
