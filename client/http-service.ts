@@ -329,23 +329,27 @@ export class HttpService implements Service {
       // Past the deadline the relay ends the request: no lease is left to keep.
       if (finished || Date.now() >= taken.deadline) return;
       const path = `${this.#base}/leases/${encodeURIComponent(taken.id)}${taken.partitionQuery}`;
+      let kept: "lost" | "to-deadline" | "renew" = "renew";
       try {
         const answer = await this.#setup.link.call("POST", path);
         if (finished) return;
-        if (answer.status >= 400 && answer.status < 500 && answer.status !== 429) {
-          leaseLost = true;
-          controller.abort(new EdgeMQError(ERROR_CODE.cancelled, "the lease was lost"));
-          return;
-        }
+        kept = renewalResult(answer, taken.deadline);
         if (answer.status < 300) this.#presence.seen(taken.partition, Date.now());
       } catch {
         // A network error: the next renewal tries again (the lease lasts a whole leaseMs).
       }
-      if (finished || leaseLost || Date.now() >= taken.deadline) return;
+      if (kept === "lost") {
+        leaseLost = true;
+        controller.abort(new EdgeMQError(ERROR_CODE.cancelled, "the lease was lost"));
+      }
+      if (finished || kept !== "renew" || Date.now() >= taken.deadline) return;
       renewal = startTimer(() => void renew(), every);
     };
     const every = renewEvery(taken.leaseMs);
-    renewal = startTimer(() => void renew(), every);
+    // A lease that runs to the deadline cannot be extended: renewing it would only cost calls.
+    if (!reachesDeadline(taken.leaseMs, taken.deadline)) {
+      renewal = startTimer(() => void renew(), every);
+    }
     let reply: { ok: true; body: HttpBody } | { ok: false; message: string };
     try {
       const contentType = taken.answer.header("content-type");
@@ -429,4 +433,20 @@ function contentRefusal(error: EdgeMQError): string | undefined {
 function failureMessage(error: unknown): string {
   const message = error instanceof Error ? error.message : typeof error === "string" ? error : "";
   return (message || "handler failed").slice(0, 4096);
+}
+
+/** Whether a lease of `leaseMs` from now already runs to `deadline` (no renewal can extend it). */
+function reachesDeadline(leaseMs: number, deadline: number): boolean {
+  return Date.now() + leaseMs >= deadline;
+}
+
+/**
+ * What a lease renewal's answer means: `lost` (a 4xx other than 429: not this server's any more),
+ * `to-deadline` (renewed up to the deadline: nothing left to renew), else `renew` again later.
+ */
+function renewalResult(answer: HttpAnswer, deadline: number): "lost" | "to-deadline" | "renew" {
+  if (answer.status >= 400 && answer.status < 500 && answer.status !== 429) return "lost";
+  const leaseMs = Number(answer.header(HTTP_API_HEADERS.leaseMs));
+  if (answer.status < 300 && reachesDeadline(leaseMs, deadline)) return "to-deadline";
+  return "renew";
 }

@@ -64,7 +64,8 @@ class FakeRelay {
           "EdgeMQ-From": "bob",
           "EdgeMQ-Deadline": String(this.deadline),
           "EdgeMQ-Attempt": "1",
-          "EdgeMQ-Lease-Ms": String(LEASE_MS),
+          // As the relay: the lease never runs past the deadline.
+          "EdgeMQ-Lease-Ms": String(Math.min(LEASE_MS, this.deadline - Date.now())),
         },
       });
     }
@@ -122,6 +123,35 @@ describe("an HTTP server's lease renewals", () => {
     expect(replyAt).toBeDefined();
     expect(relay.leaseCalls()).toBeGreaterThan(0);
     expect(relay.leaseCalls(replyAt)).toBe(0);
+  });
+
+  it("make no lease call for a lease that already runs to the request's deadline", async () => {
+    const relay = new FakeRelay();
+    relay.deadlineMs = 500; // the take's lease: 500 ms, to the deadline (leaseMs is 600)
+    await serving(relay, slowHandler([]));
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(relay.replyAt()).toBeDefined();
+    expect(relay.leaseCalls()).toBe(0);
+  });
+
+  it("stop renewing once a renewal says the lease runs to the deadline", async () => {
+    const relay = new FakeRelay();
+    relay.deadlineMs = 700; // over leaseMs at the take; the first renewal reaches the deadline
+    relay.leaseDelayMs = 0;
+    relay.leaseAnswer = () =>
+      new Response(null, {
+        status: 204,
+        headers: { "EdgeMQ-Lease-Ms": String(Math.max(1, relay.deadline - Date.now())) },
+      });
+    const signals: AbortSignal[] = [];
+    await serving(relay, async (request) => {
+      signals.push(request.signal);
+      await sleep(650);
+      return "done";
+    });
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(relay.replyAt()).toBeDefined();
+    expect(relay.leaseCalls()).toBe(1);
   });
 
   it("make no lease call after close() while the relay is unreachable", async () => {
