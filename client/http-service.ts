@@ -147,8 +147,13 @@ export class HttpService implements Service {
           if (ended === "retired") this.#startLoops();
         },
         (error: unknown) => {
+          // Not expected (every call's failure is handled inside): reported, never left as an
+          // unhandled rejection, which would end a Node process.
           this.#loops.delete(i);
-          throw error;
+          const reason = error instanceof Error ? error.message : String(error);
+          const failure = new EdgeMQError(ERROR_CODE.internal, `a take loop failed: ${reason}`);
+          this.#setup.report({ type: "error", error: failure, queue: this.queue });
+          this.#checkDrained();
         },
       );
       this.#loops.set(i, loop);
