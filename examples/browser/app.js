@@ -16,6 +16,10 @@ const TIMEOUT_MS = 10_000;
 
 /** The connected peer and the queue it serves, while connected. */
 let current;
+/** The log's last line, so an error met twice is logged once. */
+let lastLogged = "";
+/** Where the Relay box's address is kept between visits (localStorage). */
+const RELAY_KEY = "edgemq-example-relay";
 
 init();
 
@@ -24,21 +28,45 @@ function init() {
   byId("connect").addEventListener("click", () => attempt(connectTab));
   byId("disconnect").addEventListener("click", () => attempt(disconnectTab));
   byId("send").addEventListener("click", () => attempt(sendToEcho));
+  restoreRelay();
   byId("relay").addEventListener("input", showCallHint);
-  showCallHint();
+  byId("token").addEventListener("input", showIdentityUse);
+  showIdentityUse();
   setStatus("not connected");
 }
 
-/** The commands that call into this tab, for the relay in the Relay box (dev mode). */
+/**
+ * The commands that call into this tab, for the relay in the Relay box: a declared identity in
+ * dev mode, a client token of the caller's own when this tab uses one (a signed relay).
+ */
 function showCallHint() {
   const relay = byId("relay").value.trim();
   const http = relay.replace(/^ws(s?):/, "http$1:").replace(/\/+$/, "");
+  const signed = byId("token").value.trim() !== "";
+  const who = signed ? "EDGEMQ_TOKEN=<a client token> " : "";
+  const auth = signed ? "Authorization: Bearer <a client token>" : "EdgeMQ-Identity: alice";
   byId("call-hint").textContent = [
-    `EDGEMQ_URL=${relay} node examples/browser/call-tab.mjs`,
-    `curl -H 'EdgeMQ-Identity: alice' -H 'Content-Type: application/json' \\`,
+    `${who}EDGEMQ_URL=${relay} node examples/browser/call-tab.mjs`,
+    `curl -H '${auth}' -H 'Content-Type: application/json' \\`,
     `  --data-binary '{"question":"who are you?"}' \\`,
     `  '${http}/v1/queues/tab/requests?timeout=10000'`,
   ].join("\n");
+}
+
+/** The Relay box remembers its last address in this browser (another port, a deployment). */
+function restoreRelay() {
+  const saved = localStorage.getItem(RELAY_KEY);
+  if (saved) byId("relay").value = saved;
+  byId("relay").addEventListener("change", () => {
+    localStorage.setItem(RELAY_KEY, byId("relay").value.trim());
+  });
+}
+
+/** With a token, the token names the identity: the Identity box is not used. */
+function showIdentityUse() {
+  const signed = byId("token").value.trim() !== "";
+  byId("identity").disabled = signed;
+  showCallHint();
 }
 
 /** Connects this tab to the relay, then serves the queue "tab". */
@@ -54,7 +82,9 @@ async function connectTab() {
     throw error;
   }
   setConnected(true);
+  byId("identity").value = peer.identity; // with a token, the one it names
   setStatus(`connected as ${peer.identity}`);
+  log(`connected as ${peer.identity}`);
   watch(peer).catch(showError);
   const service = peer.serve(TAB_QUEUE, (req) => answer(req, peer.identity));
   current = { peer, service };
@@ -111,14 +141,32 @@ function answer(req, identity) {
   return { answer: byId("answer").value, from: req.from, by: identity, got };
 }
 
-/** Shows every status of the peer: untagged ones are its connection, the others its sockets. */
+/**
+ * Shows every status of the peer after its first connect: untagged ones are its connection (an
+ * `error` there is final: replaced by a newer tab of the same identity, a refused token), the
+ * tagged ones its sockets for one queue (the service of `tab`, the link to `echo`).
+ */
 async function watch(peer) {
   for await (const status of peer.status()) {
     const text = describe(status, peer.identity);
     if (status.queue === undefined) setStatus(text);
-    log(status.queue === undefined ? text : `${status.queue}: ${text}`);
-    if (status.type === "error") showError(status.error);
+    log(status.queue === undefined ? text : `${socketName(status)}: ${text}`);
+    if (status.type === "error" && status.queue === undefined) ended(peer, status.error);
+    else if (status.type === "error") showError(status.error);
   }
+}
+
+/** Which of the peer's sockets a tagged status is about. */
+function socketName(status) {
+  return status.link ? `link to "${status.queue}"` : `serving "${status.queue}"`;
+}
+
+/** The peer's connection ended for good: the page can connect again. */
+function ended(peer, error) {
+  showError(error);
+  if (current?.peer === peer) current = undefined;
+  setConnected(false);
+  void peer.close();
 }
 
 function describe(status, identity) {
@@ -153,7 +201,10 @@ function showError(error) {
   }
   const text = error instanceof EdgeMQError ? `${error.code}: ${error.message}` : String(error);
   byId("error").textContent = text + hint(error);
-  log(`error: ${text}`);
+  // The same error may come as a status and as a rejected call: logged once.
+  const line = `error: ${text}`;
+  if (lastLogged !== line) log(line);
+  lastLogged = line;
 }
 
 /** What to try next, for the errors a newcomer meets first. */
@@ -178,6 +229,7 @@ function setStatus(text) {
 }
 
 function log(text) {
+  lastLogged = text;
   appendItem("log", `${new Date().toLocaleTimeString()} ${text}`);
 }
 
