@@ -37,14 +37,14 @@ const args = [
   String(port),
   "--persist-to",
   ".wrangler/state",
-  "--var",
-  "EDGEMQ_DEV_MODE:true",
   "--show-interactive-dev-session=false",
 ];
 if (inspectorPort !== undefined) args.push("--inspector-port", String(inspectorPort));
 const secretFile = passSecret(args);
-args.push(...extraArgs);
 const signedMode = secretFile !== undefined || devVarsHaveSecret();
+// Dev mode only without a secret (a secret wins anyway): the binding list then shows no dev mode.
+if (!signedMode) args.push("--var", "EDGEMQ_DEV_MODE:true");
+args.push(...extraArgs);
 
 const child = spawn("npx", args, {
   cwd: root,
