@@ -137,6 +137,11 @@ export class SocketService implements Service {
   #drained: (() => void) | undefined;
   /** A `ready` is queued for this tick's cancels (#readyAfterCancel). */
   #readyQueued = false;
+  /**
+   * Runs that hold a slot: started, not finished, not cancelled. A cancelled run's handler may go
+   * on (it ignores req.signal), but the relay freed its slot at the cancel, so it holds none here.
+   */
+  #active = 0;
   #extendTimer: TimerHandle | undefined;
   /** Handlers at once; partitioned-service.ts may change it (setConcurrency). */
   #concurrency: number;
@@ -181,11 +186,7 @@ export class SocketService implements Service {
   setConcurrency(concurrency: number): void {
     this.#concurrency = concurrency;
     if (this.#closing === undefined) this.#connection.send({ type: "ready", concurrency });
-    while (this.#running.size < this.#concurrency) {
-      const next = this.#waiting.shift();
-      if (next === undefined) break;
-      void this.#run(next);
-    }
+    this.#startWaiting();
   }
 
   /** Handlers running or waiting for a slot. */
@@ -314,7 +315,7 @@ export class SocketService implements Service {
   #onFrame(frame: Frame): void {
     switch (frame.type) {
       case "dispatch":
-        if (this.#running.size < this.#concurrency) void this.#run(frame);
+        if (this.#active < this.#concurrency) void this.#run(frame);
         else this.#waiting.push(frame);
         return;
       case "cancel":
@@ -336,8 +337,10 @@ export class SocketService implements Service {
     const running = this.#running.get(id);
     if (running) {
       this.#readyAfterCancel();
+      if (!running.cancelled) this.#active--;
       running.cancelled = true;
       running.abort(new EdgeMQError(ERROR_CODE.cancelled, "request cancelled by the relay"));
+      this.#startWaiting();
       this.#checkDrained();
       return;
     }
@@ -363,6 +366,15 @@ export class SocketService implements Service {
     });
   }
 
+  /** Starts waiting dispatches while a slot is free. */
+  #startWaiting(): void {
+    while (this.#active < this.#concurrency) {
+      const next = this.#waiting.shift();
+      if (next === undefined) return;
+      void this.#run(next);
+    }
+  }
+
   async #run(frame: DispatchFrame): Promise<void> {
     const abort = new HandlerSignal(frame.deadline);
     const running: Running = {
@@ -371,6 +383,7 @@ export class SocketService implements Service {
       deadline: frame.deadline,
     };
     this.#running.set(frame.id, running);
+    this.#active++;
     this.#startExtending();
     let outcome: ServerFrame;
     try {
@@ -398,9 +411,11 @@ export class SocketService implements Service {
     if (this.#running.get(frame.id) === running) this.#running.delete(frame.id);
     // A reply after a cancel would only be refused. While disconnected it waits for the next
     // welcome, whose `ready {holding}` claims its lease first.
-    if (!running.cancelled) this.#sendAnswer(frame.id, outcome);
-    const next = this.#waiting.shift();
-    if (next) void this.#run(next);
+    if (!running.cancelled) {
+      this.#active--;
+      this.#sendAnswer(frame.id, outcome);
+    }
+    this.#startWaiting();
     this.#checkDrained();
   }
 

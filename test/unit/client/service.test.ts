@@ -264,6 +264,33 @@ describe("peer.serve()", () => {
     expect(socket.framesOf("reply")).toEqual([]);
   });
 
+  it("runs a new dispatch at once in the slot a cancelled run held, though its handler ignores req.signal", async () => {
+    const { started, handler, finish } = gate();
+    const service = peer.serve("resize", handler, { concurrency: 1 });
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    socket.deliver(dispatch("r1"));
+    await settle();
+    // The relay frees r1's slot when it cancels it, and may dispatch the next request at once.
+    socket.deliver({ type: "cancel", id: "r1" }, dispatch("r2"));
+    await settle();
+    expect(started.map((request) => request.id)).toEqual(["r1", "r2"]);
+    expect(service.inHand).toBe(2); // r1's handler still runs: it ignores its signal
+    finish("r2");
+    await settle();
+    expect(socket.framesOf("reply").map((frame) => frame.id)).toEqual(["r2"]);
+    // r1 ending late frees nothing more: the next dispatch runs in r2's slot, one at a time.
+    finish("r1");
+    socket.deliver(dispatch("r3"), dispatch("r4"));
+    await settle();
+    expect(started.map((request) => request.id)).toEqual(["r1", "r2", "r3"]);
+    finish("r3");
+    await settle();
+    expect(started.map((request) => request.id)).toEqual(["r1", "r2", "r3", "r4"]);
+    finish("r4");
+    await settle();
+  });
+
   it("answers the relay's cancels with one ready, so a server whose lease ran out is heard again", async () => {
     const { handler } = gate();
     peer.serve("resize", handler, { concurrency: 3 });
