@@ -1,7 +1,8 @@
 /**
  * Connection status for the HTTP transport, which has no socket: `connected` after the first
  * answer from the relay, `disconnected` then `reconnecting {attempt, delayMs}` when calls fail
- * with network errors (and retry), `connected` again once one succeeds. One per link user: the
+ * with network errors (and retry; each attempt number once per outage, however many calls retry),
+ * `connected` again once one succeeds. One per link user: the
  * requests of a peer, and each served queue (with its `queue`). Used by http-link.ts callers.
  */
 import type { Status } from "./status.js";
@@ -10,6 +11,8 @@ export class HttpStatus {
   readonly #emit: (status: Status) => void;
   readonly #queue: string | undefined;
   #state: "new" | "up" | "down" = "new";
+  /** The highest retry attempt shown in this outage: many calls retrying show each attempt once. */
+  #shownAttempt = 0;
 
   constructor(emit: (status: Status) => void, queue?: string) {
     this.#emit = emit;
@@ -20,6 +23,7 @@ export class HttpStatus {
   up(): void {
     if (this.#state === "up") return;
     this.#state = "up";
+    this.#shownAttempt = 0;
     this.#emit(
       this.#queue === undefined ? { type: "connected" } : { type: "connected", queue: this.#queue },
     );
@@ -32,6 +36,8 @@ export class HttpStatus {
       this.#state = "down";
       this.#emit({ type: "disconnected", code: 0, reason, ...queue });
     }
+    if (attempt <= this.#shownAttempt) return;
+    this.#shownAttempt = attempt;
     this.#emit({ type: "reconnecting", attempt, delayMs, ...queue });
   }
 }
