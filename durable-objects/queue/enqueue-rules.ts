@@ -1,10 +1,12 @@
 /**
  * Pure admission rules for one new request entering a queue: timeout within the maximum, body
- * within the size limit (the exchange checks too, but the queue does not trust it), headers
+ * within the size limit (the exchange checks too, but the queue does not trust it) and, once
+ * JSON escapes it, within one frame (an HTTP body reaches here unframed), headers
  * within the relay's configured limits (the codec checks only the protocol's), failFast with
  * no server, queue depth and per-client in-flight bounds. Used by queue-do.ts; unit-tested.
  */
 import {
+  bodyFrameRefusal,
   bodySize,
   ERROR_CODE,
   err,
@@ -39,6 +41,8 @@ export function admit(request: RequestFrame, ctx: AdmissionContext): Result<numb
   if (size > limits.maxBodyBytes) {
     return refuse(ERROR_CODE.tooLarge, `body is ${size} bytes, over ${limits.maxBodyBytes}`);
   }
+  const overFrame = bodyFrameRefusal(request.body, limits);
+  if (overFrame !== undefined) return refuse(ERROR_CODE.tooLarge, overFrame);
   const overHeaders = headersOverLimits(request.headers, limits);
   if (overHeaders !== undefined) return refuse(ERROR_CODE.badRequest, overHeaders);
   if (request.failFast === true && !ctx.serverConnected) {

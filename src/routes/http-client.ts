@@ -19,7 +19,6 @@ import type { Context } from "hono";
 import { exchangeName } from "../../durable-objects/shared/contracts.js";
 import { readSettings } from "../../durable-objects/shared/settings.js";
 import {
-  bodyFrameRefusal,
   EdgeMQError,
   ERROR_CODE,
   HTTP_API_HEADERS,
@@ -56,12 +55,6 @@ export async function postRequest(c: HttpContext): Promise<Response> {
   const failFast = readFlag(c.req.query("failFast"), "failFast");
   const bytes = await readBoundedBody(c.req.raw, limits.maxBodyBytes);
   const body = wireBodyFromHttp(c.req.header("Content-Type") ?? null, bytes);
-  // Stored and dispatched as one frame, which escaping must not take past the limit.
-  const overFrame = bodyFrameRefusal(body, limits);
-  if (overFrame !== undefined) {
-    const hint = "(a binary Content-Type, e.g. application/octet-stream)";
-    throw new EdgeMQError(ERROR_CODE.tooLarge, `${overFrame} ${hint}`);
-  }
 
   const chosen = c.req.header(HTTP_API_HEADERS.requestId);
   const id = chosen === undefined ? crypto.randomUUID() : readRequestId(chosen);
