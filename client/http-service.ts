@@ -18,6 +18,7 @@
  * `failFast` requests and `no_responders` still see a server.
  * Created by HttpPeer.serve (http-peer.ts); the WebSocket counterpart is service.ts.
  */
+
 import {
   EdgeMQError,
   ERROR_CODE,
@@ -26,6 +27,7 @@ import {
   isRequestId,
   type Limits,
 } from "../protocol/index.js";
+import { failureMessage } from "./handler-failure.js";
 import { bodyOfHttp, type HttpBody, TEXT_CONTENT_TYPE } from "./http-body.js";
 import { answerError, type HttpAnswer, type HttpLink, paceEmptyPoll } from "./http-link.js";
 import { readCount, takeLoops, takePartition } from "./http-partitions.js";
@@ -432,12 +434,6 @@ function contentRefusal(error: EdgeMQError): string | undefined {
   if (error.code === ERROR_CODE.tooLarge) return "reply body over the relay's limit";
   if (error.code === ERROR_CODE.badRequest) return `reply refused by the relay: ${error.message}`;
   return undefined;
-}
-
-/** What a failed handler tells the requester: the error's message, never its stack. */
-function failureMessage(error: unknown): string {
-  const message = error instanceof Error ? error.message : typeof error === "string" ? error : "";
-  return (message || "handler failed").slice(0, 4096);
 }
 
 /** Whether a lease of `leaseMs` from now already runs to `deadline` (no renewal can extend it). */

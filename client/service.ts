@@ -8,6 +8,7 @@
  * reconnect or relay restart does not run them again. Created by SocketPeer.serve (peer.ts);
  * the HTTP transport's counterpart is http-service.ts.
  */
+
 import {
   type Body,
   bodyFrameRefusal,
@@ -24,6 +25,7 @@ import {
 } from "../protocol/index.js";
 import type { BackoffOptions } from "./backoff.js";
 import { Connection } from "./connection.js";
+import { failureMessage } from "./handler-failure.js";
 import { HandlerSignal } from "./handler-signal.js";
 import { renewEvery } from "./lease-renewal.js";
 import type { Service } from "./peer-api.js";
@@ -458,10 +460,4 @@ export class SocketService implements Service {
     stopTimer(this.#extendTimer);
     this.#extendTimer = undefined;
   }
-}
-
-/** What a failed handler tells the requester: the error's message, never its stack. */
-function failureMessage(error: unknown): string {
-  const message = error instanceof Error ? error.message : typeof error === "string" ? error : "";
-  return (message || "handler failed").slice(0, 4096);
 }

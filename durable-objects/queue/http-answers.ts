@@ -26,9 +26,6 @@ import { checkAnswer } from "./lease-rules.js";
 import type { RequestLifecycle } from "./request-lifecycle.js";
 import type { RequestStore, StoredRequest } from "./store-contract.js";
 
-/** Longest failure message kept (as for a WebSocket `fail` frame). */
-export const MAX_FAILURE_MESSAGE_CHARS = MAX_FAIL_MESSAGE_CHARS;
-
 export interface HttpAnswerDeps {
   store: RequestStore;
   lifecycle: RequestLifecycle;
@@ -45,7 +42,7 @@ export function failAsHttpServer(
 ): HttpReplyAnswer {
   const held = heldBy(deps, identity, id);
   if (!held.ok) return held;
-  const text = message.slice(0, MAX_FAILURE_MESSAGE_CHARS) || "handler failed";
+  const text = message.slice(0, MAX_FAIL_MESSAGE_CHARS) || "handler failed";
   deps.lifecycle.fail(held.row, ERROR_CODE.serverError, text, deps.now, httpConnId(identity));
   return { ok: true };
 }
