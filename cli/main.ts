@@ -6,7 +6,7 @@
  */
 import {
   isIdentity,
-  isQueueName,
+  isQueuePattern,
   MAX_TOKEN_QUEUES,
   signToken,
   type TokenClaims,
@@ -134,13 +134,6 @@ export function parseTokenArgs(args: readonly string[]): ParsedTokenArgs {
     };
   }
   return { kind: "options", options: parsed };
-}
-
-/** A queue name, or a prefix of one followed by `*` (`*` alone: every queue). */
-function isQueuePattern(pattern: string): boolean {
-  if (!pattern.endsWith("*")) return isQueueName(pattern);
-  const prefix = pattern.slice(0, -1);
-  return prefix === "" || /^[A-Za-z0-9._-]{1,128}$/.test(prefix);
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { EdgeMQError, ERROR_CODE } from "./errors.js";
 import { err, ok, type Result } from "./result.js";
-import { isIdentity, isRecord } from "./validate.js";
+import { isIdentity, isQueueName, isRecord } from "./validate.js";
 
 export const TOKEN_ROLES = ["client", "server"] as const;
 export type TokenRole = (typeof TOKEN_ROLES)[number];
@@ -155,6 +155,16 @@ function readClaims(payload: unknown, now: number): Result<Principal, EdgeMQErro
     return unauthorized("token not valid yet (nbf)");
   }
   return ok({ identity: sub, roles, queues: queues as string[], expiresAt: exp * 1000 });
+}
+
+/**
+ * A token queue pattern: a queue name, or a prefix of one followed by `*` (`*` alone: every
+ * queue), as allowsQueue reads them.
+ */
+export function isQueuePattern(pattern: string): boolean {
+  if (!pattern.endsWith("*")) return isQueueName(pattern);
+  const prefix = pattern.slice(0, -1);
+  return prefix === "" || /^[A-Za-z0-9._-]{1,128}$/.test(prefix);
 }
 
 /** Whether a principal's queue patterns allow `queue`. */
