@@ -2,8 +2,8 @@
  * Connection status for the HTTP transport, which has no socket: `connected` after the first
  * answer from the relay, `disconnected` then `reconnecting {attempt, delayMs}` when calls fail
  * with network errors (and retry; each attempt number once per outage, however many calls retry),
- * `connected` again once one succeeds. One per link user: the
- * requests of a peer, and each served queue (with its `queue`). Used by http-link.ts callers.
+ * `connected` again once one succeeds. One per link user: the requests of a peer, and each served
+ * queue (with its `queue`). Used by http-link.ts callers.
  */
 import type { Status } from "./status.js";
 

@@ -72,10 +72,7 @@ export function binaryBody(body: unknown): Uint8Array | undefined {
  */
 export function jsonText(body: unknown): string {
   const text = JSON.stringify(body, refuseMangled);
-  if (text === undefined) {
-    throw new EdgeMQError(ERROR_CODE.badRequest, "body is not serialisable as JSON");
-  }
-  return text;
+  return text ?? refuse("body is not serialisable as JSON");
 }
 
 /**

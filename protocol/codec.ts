@@ -20,9 +20,9 @@ import {
 } from "./validate.js";
 
 /**
- * A frame that failed validation (`bad_request`, or `too_large` for one over the frame size); `id` is set when the frame named a readable request id, and
- * `frameType` when it named a known frame type (so a relay can tell a malformed answer to a
- * dispatch from other garbage).
+ * A frame that failed validation (`bad_request`, or `too_large` for one over the frame size).
+ * `id` is set when the frame named a readable request id, and `frameType` when it named a known
+ * frame type (so a relay can tell a malformed answer to a dispatch from other garbage).
  */
 export class FrameError extends EdgeMQError {
   readonly id: string | undefined;

@@ -42,6 +42,9 @@ export interface ServerMessageDeps {
 
 export const REPLY_TOO_LARGE_MESSAGE = "the server's reply was over the relay's body size limit";
 export const REPLY_HEADERS_MESSAGE = "the server's reply was over the relay's header limits";
+export const REPLY_MALFORMED_MESSAGE = "the server's reply was malformed";
+
+const OVER_FRAME_MESSAGE = "message is over the relay's frame size";
 
 /**
  * Why the relay refuses a leased request's reply (body or headers over its limits): the code and
@@ -74,11 +77,9 @@ export function decodeServerMessage(raw: unknown, limits: Limits): DecodedMessag
 function oversized(raw: string): DecodedMessage {
   const head = frameHead(raw);
   if (head === undefined || (head.type !== "reply" && head.type !== "fail")) return undefined;
-  const message = "message is over the relay's frame size";
-  return [{ ok: false, error: new FrameError(message, head.id, head.type, ERROR_CODE.tooLarge) }];
+  const error = new FrameError(OVER_FRAME_MESSAGE, head.id, head.type, ERROR_CODE.tooLarge);
+  return [{ ok: false, error }];
 }
-
-export const REPLY_MALFORMED_MESSAGE = "the server's reply was malformed";
 
 /**
  * The `fail` a refused answer to a dispatch stands for: a `reply` or `fail` naming a dispatch id
@@ -113,7 +114,7 @@ export function handleServerMessage(
       id === undefined ? { type: "error", code, message } : { type: "error", id, code, message },
     );
   if (decoded === undefined) {
-    refuse(ERROR_CODE.tooLarge, "message is over the relay's frame size");
+    refuse(ERROR_CODE.tooLarge, OVER_FRAME_MESSAGE);
     return;
   }
   const skipped = answered.size > 0 ? new Set<string>() : undefined;
@@ -146,11 +147,7 @@ function refuseFrame(
   refuse: Refuse,
   mayEnd: boolean,
 ): void {
-  refuse(
-    error.code === ERROR_CODE.tooLarge ? error.code : ERROR_CODE.badRequest,
-    error.message,
-    error.id,
-  );
+  refuse(error.code, error.message, error.id);
   const failed = mayEnd ? failedAnswer(error) : undefined;
   // The server heard why above; a fail it may not give (not its dispatch) adds nothing.
   if (failed !== undefined) handleFrame(deps, ws, conn, failed, () => {});
