@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const extraArgs = process.argv.slice(2);
+refuseSecretOnCommandLine(extraArgs);
 const portArg = takeOption(extraArgs, "--port");
 const inspectorPortArg = takeOption(extraArgs, "--inspector-port");
 const port = portArg !== undefined ? parsePort("--port", portArg) : readPort("PORT", 8787);
@@ -136,9 +137,23 @@ function removeSecretFile() {
   if (secretFile) rmSync(join(secretFile, ".."), { recursive: true, force: true });
 }
 
+/** Whether .dev.vars sets EDGEMQ_SECRET to something (an empty value is no secret). */
 function devVarsHaveSecret() {
   const file = join(root, ".dev.vars");
-  return existsSync(file) && /^\s*EDGEMQ_SECRET\s*=/m.test(readFileSync(file, "utf8"));
+  if (!existsSync(file)) return false;
+  const line = /^[ \t]*EDGEMQ_SECRET[ \t]*=(.*)$/m.exec(readFileSync(file, "utf8"));
+  const value = line?.[1]?.trim().replace(/^(["'])(.*)\1$/, "$2") ?? "";
+  return value !== "";
+}
+
+/** A secret given with `--var` would sit in the process list for any user to read: refuse it. */
+function refuseSecretOnCommandLine(list) {
+  if (list.some((arg) => arg.replace(/^--var=/, "").startsWith("EDGEMQ_SECRET:"))) {
+    console.error(
+      "do not pass EDGEMQ_SECRET with --var (any user can read a command line): set it in the environment or in .dev.vars",
+    );
+    process.exit(2);
+  }
 }
 
 function stop(signal) {
@@ -160,6 +175,14 @@ async function waitUntilReady() {
           ? "signed mode: peers need a token signed with EDGEMQ_SECRET"
           : "dev mode: peers declare their identity, no token";
         console.log(`EdgeMQ relay (${mode}) listening on ws://127.0.0.1:${port}`);
+        return;
+      }
+      if (response.status === 503) {
+        const { problems = [] } = await response.json();
+        const lines = problems.map((problem) => `  - ${problem}`).join("\n");
+        console.error(
+          `EdgeMQ relay listening on ws://127.0.0.1:${port} refuses every call until its settings are fixed (docs/settings.md):\n${lines}`,
+        );
         return;
       }
     } catch {

@@ -8,6 +8,7 @@ import { EdgeMQError, ERROR_CODE, PATHS } from "../protocol/index.js";
 import { httpApiCors } from "./cors.js";
 import type { Env } from "./env.js";
 import { errorResponse } from "./http-error.js";
+import { refuseMisconfigured } from "./misconfigured.js";
 import { connect } from "./routes/connect.js";
 import { health } from "./routes/health.js";
 import { cancelRequest, getRequest, postRequest } from "./routes/http-client.js";
@@ -19,6 +20,7 @@ import { whoami } from "./routes/whoami.js";
 export const app = new Hono<{ Bindings: Env }>();
 
 app.use("/v1/*", httpApiCors);
+app.use("*", refuseMisconfigured);
 app.get(PATHS.health, health);
 app.get(PATHS.connect, connect);
 app.get("/v1/queues/:queue/serve", serve);

@@ -3,7 +3,7 @@
  * SQLite before it is acknowledged) or `memory` (requests, leases and outcomes live in the
  * object's memory; nothing is written on the hot path). The setting is a comma list of
  * `<pattern>=memory|durable`, where a pattern is an exact queue name or a prefix ending in `*`;
- * the first match wins. Invalid entries are skipped (and reported by `parseQueueModes`). Pure.
+ * the first match wins. Invalid entries are kept in `invalid`: settings.ts lists them as problems. Pure.
  */
 
 export type DeliveryMode = "durable" | "memory";
@@ -17,7 +17,7 @@ export interface QueueModeRule {
 
 export interface QueueModes {
   rules: QueueModeRule[];
-  /** Entries that could not be read (kept to log them once). */
+  /** Entries that could not be read (settings problems: the front door refuses every call). */
   invalid: string[];
 }
 

@@ -2,11 +2,12 @@
  * Partitioned queues (EDGEMQ_QUEUE_PARTITIONS): a queue may be spread over K QueueDOs so its
  * load is not bound to one single-threaded object. The setting is a comma list of
  * `<pattern>=<K>`, where a pattern is an exact queue name or a prefix ending in `*`; the first
- * match wins, the default is 1, K is 1 to MAX_PARTITIONS. Invalid entries are skipped (and
- * reported). A client's requests go to the partition its identity hashes to, so its requests and
- * replies stay together; partition 0 is the object named like the queue (K = 1 is the layout of
- * an unpartitioned queue), partition p > 0 the object `<queue>#<p>` (`#` is not a queue-name
- * character, so no name collides). Pure; see docs/scaling.md.
+ * match wins, the default is 1, K is 1 to MAX_PARTITIONS. Invalid entries are kept in
+ * `invalid`: settings.ts lists them as problems. A client's requests go to the partition its
+ * identity hashes to, so its requests and replies stay together; partition 0 is the object
+ * named like the queue (K = 1 is the layout of an unpartitioned queue), partition p > 0 the
+ * object `<queue>#<p>` (`#` is not a queue-name character, so no name collides). Pure; see
+ * docs/scaling.md.
  */
 import { fnv1a } from "./contracts.js";
 
@@ -22,7 +23,7 @@ export interface QueuePartitionRule {
 
 export interface QueuePartitions {
   rules: QueuePartitionRule[];
-  /** Entries that could not be read (kept to log them once). */
+  /** Entries that could not be read (settings problems: the front door refuses every call). */
   invalid: string[];
 }
 

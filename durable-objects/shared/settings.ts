@@ -1,10 +1,12 @@
 /**
  * Relay settings: the protocol's default limits, overridden per deployment by `EDGEMQ_*`
- * variables (wrangler.toml [vars], or `--var` with wrangler dev). Read once per object.
+ * variables (wrangler.toml [vars], or `--var` with wrangler dev). Read once per object. A value
+ * that cannot be read is not replaced by its default: it is listed in `problems`, and the front
+ * door refuses every call while any is listed (misconfigured.ts), so a typo shows at once.
  */
 import { DEFAULT_LIMITS, type Limits } from "../../protocol/index.js";
 import { parseQueueModes, type QueueModes } from "./queue-modes.js";
-import { parseQueuePartitions, type QueuePartitions } from "./queue-partitions.js";
+import { MAX_PARTITIONS, parseQueuePartitions, type QueuePartitions } from "./queue-partitions.js";
 import type { RateLimit } from "./token-bucket.js";
 
 /** Per-identity request rate (token bucket, token-bucket.ts); not a protocol limit. */
@@ -22,6 +24,8 @@ export interface RelaySettings {
   queueModes: QueueModes;
   /** Per-queue partition counts (EDGEMQ_QUEUE_PARTITIONS; queue-partitions.ts). */
   queuePartitions: QueuePartitions;
+  /** One line per value that could not be read; empty when the settings are sound. */
+  problems: string[];
 }
 
 /** The environment variables that map to limits. */
@@ -43,28 +47,70 @@ export const LIMIT_VARS: Readonly<Record<keyof Limits, string>> = {
 const CODEC_BOUNDED = ["maxConcurrency", "maxHeaders", "maxHeaderBytes"] as const;
 
 /**
- * A positive whole number, given as a string (`"1000"`, `--var`) or as a TOML number (`1000`:
- * wrangler passes [vars] numbers to the Worker as numbers); anything else is the fallback.
+ * The largest body a relay may allow: a durable queue stores a request, and the exchange an
+ * outcome, in one SQLite row, which Cloudflare caps at about 2 MB, and the longest frame such a
+ * body makes (maxFrameChars, binary bodies in base64) must fit in one. A larger setting is capped.
  */
-function readPositiveInt(value: unknown, fallback: number): number {
+export const MAX_BODY_BYTES_CEILING = Math.floor(
+  ((2_000_000 - DEFAULT_LIMITS.maxHeaderBytes - 64 * 1024) * 3) / 4,
+);
+
+/**
+ * The longest duration setting (timeouts, lease, dedup window): a year. A larger one is capped,
+ * because an alarm past the year 2189 is refused by the platform, and no request waits a year.
+ */
+export const MAX_DURATION_MS = 365 * 24 * 60 * 60_000;
+
+/** Limits a setting may raise only this far. */
+const CEILINGS: Partial<Record<keyof Limits, number>> = {
+  maxBodyBytes: MAX_BODY_BYTES_CEILING,
+  defaultTimeoutMs: MAX_DURATION_MS,
+  maxTimeoutMs: MAX_DURATION_MS,
+  leaseMs: MAX_DURATION_MS,
+  dedupWindowMs: MAX_DURATION_MS,
+};
+
+/**
+ * A positive whole number, given as a string of digits (`"1000"`, `--var`) or as a TOML number
+ * (`1000`: wrangler passes [vars] numbers to the Worker as numbers). Unset or empty is the
+ * fallback; anything else that is not such a number is a problem, and the fallback stands in.
+ */
+function readPositiveInt(
+  name: string,
+  value: unknown,
+  fallback: number,
+  problems: string[],
+): number {
+  if (value === undefined || (typeof value === "string" && value.trim() === "")) return fallback;
   const n =
     typeof value === "number"
       ? value
-      : typeof value === "string" && value.trim() !== ""
-        ? Number(value)
+      : typeof value === "string" && /^[0-9]+$/.test(value.trim())
+        ? Number(value.trim())
         : Number.NaN;
-  return Number.isSafeInteger(n) && n > 0 ? n : fallback;
+  if (Number.isSafeInteger(n) && n > 0) return n;
+  problems.push(`${name}=${quote(value)} is not a positive whole number`);
+  return fallback;
 }
 
-/** `true` as a string (`--var`, a quoted TOML value) or as a TOML boolean. */
-function readTrue(value: unknown): boolean {
-  return value === true || value === "true";
+/** `true` as a string (`--var`, a quoted TOML value) or as a TOML boolean; `false` or unset is off. */
+function readFlag(name: string, value: unknown, problems: string[]): boolean {
+  const text = typeof value === "string" ? value.trim() : value;
+  if (text === true || text === "true") return true;
+  if (text === undefined || text === false || text === "false" || text === "") return false;
+  problems.push(`${name}=${quote(value)} is not true or false`);
+  return false;
+}
+
+/** A setting's value as it appears in a problem line, cut short. */
+function quote(value: unknown): string {
+  return JSON.stringify(typeof value === "string" ? value.slice(0, 100) : String(value));
 }
 
 /** Settings per `env` object: the front door reads them on every HTTP call, env never changes. */
 const parsed = new WeakMap<object, RelaySettings>();
 
-/** Reads settings from a Worker/DO `env` once; unknown or invalid values fall back to defaults. */
+/** Reads settings from a Worker/DO `env` once; a value it cannot read is listed in `problems`. */
 export function readSettings(env: object): RelaySettings {
   let settings = parsed.get(env);
   if (settings === undefined) {
@@ -76,24 +122,43 @@ export function readSettings(env: object): RelaySettings {
 
 function parseSettings(env: object): RelaySettings {
   const vars = env as Record<string, unknown>;
+  const problems: string[] = [];
+  const int = (name: string, fallback: number) =>
+    readPositiveInt(name, vars[name], fallback, problems);
   const limits: Limits = { ...DEFAULT_LIMITS };
   for (const key of Object.keys(LIMIT_VARS) as (keyof Limits)[]) {
-    limits[key] = readPositiveInt(vars[LIMIT_VARS[key]], DEFAULT_LIMITS[key]);
+    limits[key] = Math.min(
+      int(LIMIT_VARS[key], DEFAULT_LIMITS[key]),
+      CEILINGS[key] ?? Number.POSITIVE_INFINITY,
+    );
   }
   // The wire codec bounds these at their defaults whatever the settings say (protocol/codec.ts,
   // validate.ts): a larger setting would announce a limit the relay does not honour.
   for (const key of CODEC_BOUNDED) limits[key] = Math.min(limits[key], DEFAULT_LIMITS[key]);
   // A default above the maximum would refuse every request that gives no `timeout`.
   limits.defaultTimeoutMs = Math.min(limits.defaultTimeoutMs, limits.maxTimeoutMs);
+  const queueModes = parseQueueModes(vars.EDGEMQ_QUEUE_MODES);
+  const queuePartitions = parseQueuePartitions(vars.EDGEMQ_QUEUE_PARTITIONS);
+  for (const entry of queueModes.invalid) {
+    problems.push(
+      `EDGEMQ_QUEUE_MODES entry ${quote(entry)} is not <queue or prefix*>=memory|durable`,
+    );
+  }
+  for (const entry of queuePartitions.invalid) {
+    problems.push(
+      `EDGEMQ_QUEUE_PARTITIONS entry ${quote(entry)} is not <queue or prefix*>=<1 to ${MAX_PARTITIONS}>`,
+    );
+  }
   return {
     limits,
-    exchangeShards: readPositiveInt(vars.EDGEMQ_EXCHANGE_SHARDS, 1),
-    devMode: readTrue(vars.EDGEMQ_DEV_MODE),
+    exchangeShards: int("EDGEMQ_EXCHANGE_SHARDS", 1),
+    devMode: readFlag("EDGEMQ_DEV_MODE", vars.EDGEMQ_DEV_MODE, problems),
     rateLimit: {
-      perSecond: readPositiveInt(vars.EDGEMQ_RATE_LIMIT_PER_SECOND, DEFAULT_RATE_LIMIT.perSecond),
-      burst: readPositiveInt(vars.EDGEMQ_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT.burst),
+      perSecond: int("EDGEMQ_RATE_LIMIT_PER_SECOND", DEFAULT_RATE_LIMIT.perSecond),
+      burst: int("EDGEMQ_RATE_LIMIT_BURST", DEFAULT_RATE_LIMIT.burst),
     },
-    queueModes: parseQueueModes(vars.EDGEMQ_QUEUE_MODES),
-    queuePartitions: parseQueuePartitions(vars.EDGEMQ_QUEUE_PARTITIONS),
+    queueModes,
+    queuePartitions,
+    problems,
   };
 }

@@ -3,9 +3,11 @@ import { describe, expect, it } from "vitest";
 import {
   DEFAULT_RATE_LIMIT,
   LIMIT_VARS,
+  MAX_BODY_BYTES_CEILING,
+  MAX_DURATION_MS,
   readSettings,
 } from "../../../durable-objects/shared/settings.js";
-import { DEFAULT_LIMITS } from "../../../protocol/index.js";
+import { DEFAULT_LIMITS, maxFrameChars } from "../../../protocol/index.js";
 
 const SETTINGS_DOC = readFileSync(new URL("../../../docs/settings.md", import.meta.url), "utf8");
 
@@ -31,6 +33,11 @@ describe("docs/settings.md", () => {
     expect(documentedDefault("EDGEMQ_RATE_LIMIT_BURST")).toBe(DEFAULT_RATE_LIMIT.burst);
     expect(documentedDefault("EDGEMQ_EXCHANGE_SHARDS")).toBe(settings.exchangeShards);
   });
+
+  it("documents the ceilings the relay caps the body limit and the durations at", () => {
+    expect(SETTINGS_DOC).toContain(`${MAX_BODY_BYTES_CEILING.toLocaleString("en-US")} bytes`);
+    expect(SETTINGS_DOC).toContain(`(${MAX_DURATION_MS.toLocaleString("en-US")} ms)`);
+  });
 });
 
 describe("readSettings", () => {
@@ -39,6 +46,7 @@ describe("readSettings", () => {
     expect(settings.limits).toEqual(DEFAULT_LIMITS);
     expect(settings.exchangeShards).toBe(1);
     expect(settings.devMode).toBe(false);
+    expect(settings.problems).toEqual([]);
   });
 
   it("reads a limit given as a string, as `--var` and quoted TOML values are", () => {
@@ -90,19 +98,78 @@ describe("readSettings", () => {
     });
   });
 
-  it("falls back to the default for zero, negative, fractional or non-numeric values", () => {
-    for (const value of [0, -5, 1.5, "0", "-5", "1.5", "lots", "", " ", true, null]) {
-      expect(readSettings({ EDGEMQ_MAX_ATTEMPTS: value }).limits.maxAttempts).toBe(
-        DEFAULT_LIMITS.maxAttempts,
-      );
+  it("lists zero, negative, fractional, non-numeric and non-decimal values as problems, naming each", () => {
+    for (const value of [0, -5, 1.5, "0", "-5", "1.5", "lots", "0x10", "1e3", "256k", true, null]) {
+      const settings = readSettings({ EDGEMQ_MAX_ATTEMPTS: value });
+      expect(settings.limits.maxAttempts).toBe(DEFAULT_LIMITS.maxAttempts);
+      expect(settings.problems, String(value)).toEqual([
+        `EDGEMQ_MAX_ATTEMPTS=${JSON.stringify(String(value))} is not a positive whole number`,
+      ]);
     }
+    const others = readSettings({ EDGEMQ_EXCHANGE_SHARDS: "two", EDGEMQ_RATE_LIMIT_BURST: "-1" });
+    expect(others.problems).toHaveLength(2);
+  });
+
+  it("takes an empty value as unset, with no problem", () => {
+    for (const value of ["", " "]) {
+      const settings = readSettings({ EDGEMQ_MAX_ATTEMPTS: value, EDGEMQ_DEV_MODE: value });
+      expect(settings.limits.maxAttempts).toBe(DEFAULT_LIMITS.maxAttempts);
+      expect(settings.problems).toEqual([]);
+    }
+  });
+
+  it("lists queue mode and partition entries it cannot read as problems", () => {
+    const settings = readSettings({
+      EDGEMQ_QUEUE_MODES: "cache-*=memroy,fast=memory",
+      EDGEMQ_QUEUE_PARTITIONS: "jobs=100,big=4",
+    });
+    expect(settings.problems).toEqual([
+      'EDGEMQ_QUEUE_MODES entry "cache-*=memroy" is not <queue or prefix*>=memory|durable',
+      'EDGEMQ_QUEUE_PARTITIONS entry "jobs=100" is not <queue or prefix*>=<1 to 64>',
+    ]);
+    expect(settings.queueModes.rules).toHaveLength(1);
+    expect(settings.queuePartitions.rules).toHaveLength(1);
+  });
+
+  it("caps the body limit where a stored request or outcome still fits one SQLite row", () => {
+    const settings = readSettings({ EDGEMQ_MAX_BODY_BYTES: "4194304" });
+    expect(settings.limits.maxBodyBytes).toBe(MAX_BODY_BYTES_CEILING);
+    expect(maxFrameChars(settings.limits)).toBeLessThanOrEqual(2_000_000);
+    expect(MAX_BODY_BYTES_CEILING).toBeGreaterThan(DEFAULT_LIMITS.maxBodyBytes);
+    expect(settings.problems).toEqual([]);
+  });
+
+  it("caps every duration at a year, so no deadline or alarm lands past what the platform takes", () => {
+    const huge = String(Number.MAX_SAFE_INTEGER);
+    const settings = readSettings({
+      EDGEMQ_MAX_TIMEOUT_MS: huge,
+      EDGEMQ_DEFAULT_TIMEOUT_MS: huge,
+      EDGEMQ_LEASE_MS: huge,
+      EDGEMQ_DEDUP_WINDOW_MS: huge,
+    });
+    expect(settings.limits).toMatchObject({
+      maxTimeoutMs: MAX_DURATION_MS,
+      defaultTimeoutMs: MAX_DURATION_MS,
+      leaseMs: MAX_DURATION_MS,
+      dedupWindowMs: MAX_DURATION_MS,
+    });
+    expect(settings.problems).toEqual([]);
   });
 
   it("turns dev mode on for the string or the TOML boolean true, and nothing else", () => {
     expect(readSettings({ EDGEMQ_DEV_MODE: "true" }).devMode).toBe(true);
     expect(readSettings({ EDGEMQ_DEV_MODE: true }).devMode).toBe(true);
-    for (const value of ["false", false, "1", 1, "TRUE", "yes", ""]) {
-      expect(readSettings({ EDGEMQ_DEV_MODE: value }).devMode).toBe(false);
+    for (const value of ["false", false, ""]) {
+      const settings = readSettings({ EDGEMQ_DEV_MODE: value });
+      expect(settings.devMode).toBe(false);
+      expect(settings.problems).toEqual([]);
+    }
+    for (const value of ["1", 1, "TRUE", "yes"]) {
+      const settings = readSettings({ EDGEMQ_DEV_MODE: value });
+      expect(settings.devMode).toBe(false);
+      expect(settings.problems).toEqual([
+        `EDGEMQ_DEV_MODE=${JSON.stringify(String(value))} is not true or false`,
+      ]);
     }
   });
 });
