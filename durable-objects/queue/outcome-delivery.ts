@@ -15,6 +15,7 @@ import {
   type Outcome,
 } from "../shared/contracts.js";
 import { DELIVERY_RETRY_MS } from "./deadlines.js";
+import { deliverChunks } from "./deliver-chunks.js";
 import type { LinkRegistry } from "./link-registry.js";
 import type { DueOutcome, RequestStore, StoredRequest } from "./store-contract.js";
 
@@ -83,20 +84,30 @@ export class OutcomeDelivery {
   }
 
   private async deliverRest(rest: readonly DueOutcome[], dueCount: number): Promise<boolean> {
-    const groups = new Map<string, { rids: number[]; outcomes: Outcome[] }>();
-    for (const { rid, outcome } of rest) {
-      this.sending.add(rid);
-      const name = exchangeName(outcome.to, this.shards);
-      const group = groups.get(name) ?? { rids: [], outcomes: [] };
-      group.rids.push(rid);
-      group.outcomes.push(outcome);
-      groups.set(name, group);
+    const groups = new Map<string, DueOutcome[]>();
+    for (const due of rest) {
+      this.sending.add(due.rid);
+      const name = exchangeName(due.outcome.to, this.shards);
+      const group = groups.get(name);
+      if (group) group.push(due);
+      else groups.set(name, [due]);
     }
     const results = await Promise.all(
-      [...groups].map(([name, group]) => this.deliverGroup(name, group.rids, group.outcomes)),
+      [...groups].map(([name, group]) => this.deliverInChunks(name, group)),
     );
     const allDelivered = results.every(Boolean);
     return allDelivered && dueCount < FLUSH_LIMIT ? true : allDelivered && this.flush(Date.now());
+  }
+
+  /** One exchange's outcomes, in calls of a bounded size (deliver-chunks.ts), one after another. */
+  private async deliverInChunks(name: string, group: readonly DueOutcome[]): Promise<boolean> {
+    let allDelivered = true;
+    for (const chunk of deliverChunks(group, (d) => d.outcome)) {
+      const rids = chunk.map((d) => d.rid);
+      const outcomes = chunk.map((d) => d.outcome);
+      if (!(await this.deliverGroup(name, rids, outcomes))) allDelivered = false;
+    }
+    return allDelivered;
   }
 
   private async deliverGroup(name: string, rids: number[], outcomes: Outcome[]): Promise<boolean> {
