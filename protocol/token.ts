@@ -38,6 +38,9 @@ export const MAX_TOKEN_CHARS = 4096;
 /** Most queue patterns one token may list (keeps socket attachments small). */
 export const MAX_TOKEN_QUEUES = 100;
 
+/** The latest time a JavaScript Date holds (ms); a later `exp` cannot be a real expiry. */
+const MAX_DATE_MS = 8.64e15;
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -110,6 +113,8 @@ export async function verifyToken(
   }
   const header = decodeJson(headerPart);
   if (!isRecord(header) || header.alg !== "HS256") return unauthorized("token must use HS256");
+  // RFC 7515 §4.1.11: a `crit` header names extensions the verifier must understand; none is.
+  if (header.crit !== undefined) return unauthorized("token header crit is not supported");
   const signature = fromBase64url(signaturePart);
   if (signature === undefined) return unauthorized("bad token signature");
   if (signature.length !== 32) return unauthorized("bad token signature");
@@ -140,13 +145,14 @@ function readClaims(payload: unknown, now: number): Result<Principal, EdgeMQErro
   if (!isIdentity(sub)) return unauthorized("token sub must be an identity");
   const roles = readRoles(role);
   if (!roles) return unauthorized("token role must be client, server or both");
-  if (!Array.isArray(queues) || !queues.every((q) => typeof q === "string" && q.length <= 129)) {
-    return unauthorized("token queues must be a list of queue names");
+  if (!Array.isArray(queues) || !queues.every((q) => typeof q === "string" && isQueuePattern(q))) {
+    return unauthorized("token queues must be a list of queue names, or prefixes ending in *");
   }
   if (queues.length > MAX_TOKEN_QUEUES) {
     return unauthorized(`token lists more than ${MAX_TOKEN_QUEUES} queue patterns`);
   }
   if (typeof exp !== "number" || !Number.isFinite(exp)) return unauthorized("token has no exp");
+  if (exp * 1000 > MAX_DATE_MS) return unauthorized("token exp is past any date");
   if (exp * 1000 + TOKEN_SKEW_SECONDS * 1000 < now) return unauthorized("token expired");
   if (nbf !== undefined && (typeof nbf !== "number" || !Number.isFinite(nbf))) {
     return unauthorized("token nbf must be a number of seconds");

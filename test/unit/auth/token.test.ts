@@ -66,6 +66,44 @@ describe("verifyToken", () => {
     expect(refused.ok || refused.error.code).toBe("unauthorized");
   });
 
+  it("refuses an exp past any date, which would count as never expiring", async () => {
+    const token = await signToken({ ...claims, exp: 1.797e308 }, SECRET);
+    const result = await verifyToken(token, SECRET, NOW);
+    expect(result.ok || result.error.message).toBe("token exp is past any date");
+  });
+
+  it("refuses a header with crit, whose extensions it cannot honour (RFC 7515)", async () => {
+    const header = b64url({ alg: "HS256", typ: "JWT", crit: ["exp"] });
+    const payload = b64url(claims);
+    const key = await crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(SECRET),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    const mac = await crypto.subtle.sign(
+      "HMAC",
+      key,
+      new TextEncoder().encode(`${header}.${payload}`),
+    );
+    const token = `${header}.${payload}.${Buffer.from(mac).toString("base64url")}`;
+    const result = await verifyToken(token, SECRET, NOW);
+    expect(result.ok || result.error.message).toBe("token header crit is not supported");
+  });
+
+  it("refuses queue patterns that are neither queue names nor prefixes ending in *", async () => {
+    for (const pattern of ["../x", "t*q", "a b", ""]) {
+      const token = await signToken({ ...claims, queues: ["resize", pattern] }, SECRET);
+      const result = await verifyToken(token, SECRET, NOW);
+      expect(result.ok || result.error.message, pattern).toBe(
+        "token queues must be a list of queue names, or prefixes ending in *",
+      );
+    }
+    const fine = await signToken({ ...claims, queues: ["*", "img.*", "a-b_c.d"] }, SECRET);
+    expect((await verifyToken(fine, SECRET, NOW)).ok).toBe(true);
+  });
+
   it("refuses garbage, oversized tokens and bad claims with unauthorized", async () => {
     const bad = [
       "",
