@@ -20,6 +20,7 @@ import {
   type WireError,
 } from "../../protocol/index.js";
 import type { EnqueueInput, EnqueueOutcome } from "../shared/contracts.js";
+import type { EarlyCancels } from "./early-cancels.js";
 import { type AdmissionContext, admit } from "./enqueue-rules.js";
 import type { NewRequest, RequestStore } from "./store-contract.js";
 
@@ -34,6 +35,8 @@ export interface EnqueueDeps {
   viaLink?: boolean;
   /** HTTP POSTs sent the requests (true), a WebSocket did (false), or unknown (undefined). */
   viaHttp?: boolean | undefined;
+  /** Cancels that came before their requests (early-cancels.ts). */
+  earlyCancels: EarlyCancels;
 }
 
 export function enqueueAll(input: EnqueueInput, deps: EnqueueDeps): EnqueueOutcome[] {
@@ -135,6 +138,9 @@ function admitEach(
   };
   return requests.map((request): Planned => {
     if (!("type" in request)) return { kind: "invalid", outcome: request };
+    if (deps.earlyCancels.take(from, request.id, now)) {
+      return { kind: "refused", id: request.id, error: CANCELLED_BEFORE };
+    }
     const admitted = admit(request, ctx);
     if (!admitted.ok) return { kind: "refused", id: request.id, error: admitted.error };
     ctx.depth++;
@@ -153,6 +159,12 @@ function admitEach(
     return { kind: "admitted", id: request.id, row };
   });
 }
+
+/** A request whose client cancelled it before it reached the queue. */
+const CANCELLED_BEFORE: WireError = {
+  code: ERROR_CODE.cancelled,
+  message: "the request was cancelled by its client before it reached the queue",
+};
 
 /** The insert conflicted, yet no stored request has the ids: a bug, never expected. */
 function storeRace(): WireError {

@@ -129,5 +129,6 @@ function enqueueItem(state: QueueState, item: LinkEnqueue, now: number) {
     onStored: (sender, rid) => state.ready?.add(sender, rid),
     viaLink: true,
     viaHttp: false,
+    earlyCancels: state.earlyCancels,
   });
 }

@@ -142,7 +142,11 @@ function otherQueue(queue: string, id: string): ErrorFrame {
   return errorFrame(ERROR_CODE.badRequest, `this link carries requests for ${queue} only`, id);
 }
 
-/** The client gives up requests `ids`: each ends with `cancelled` (unless it already ended). */
+/**
+ * The client gives up requests `ids`: each ends with `cancelled` (unless it already ended). A
+ * cancel for a request the queue has not seen is kept a while: it may have overtaken its request
+ * (early-cancels.ts).
+ */
 export function cancelRequests(
   state: QueueState,
   from: string,
@@ -153,6 +157,7 @@ export function cancelRequests(
     for (const id of ids) {
       const rid = state.store.findRid(from, id);
       const row = rid === undefined ? undefined : state.store.get(rid);
+      if (row === undefined) state.earlyCancels.remember(from, id, now);
       if (row === undefined || row.state === "done") continue;
       const message = "the request was cancelled by its client";
       state.lifecycle.fail(row, ERROR_CODE.cancelled, message, now);

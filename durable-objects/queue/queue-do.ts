@@ -113,6 +113,7 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
             now,
             onStored: (from, rid) => state.ready?.add(from, rid),
             viaHttp: typeof input.viaHttp === "boolean" ? input.viaHttp : undefined,
+            earlyCancels: state.earlyCancels,
           }),
         ),
       );

@@ -12,6 +12,7 @@ import { deliveryMode } from "../shared/queue-modes.js";
 import { type RelaySettings, readSettings } from "../shared/settings.js";
 import { RateLimiter } from "../shared/token-bucket.js";
 import { CappedIdentities } from "./capped-identities.js";
+import { EarlyCancels } from "./early-cancels.js";
 import { EarlyFinishes } from "./early-finishes.js";
 import { FrameOutbox } from "./frame-outbox.js";
 import { HttpTakers } from "./http-takers.js";
@@ -44,6 +45,8 @@ export class QueueState {
   readonly capped: CappedIdentities;
   /** Finishes already sent down links and not yet written (durable mode; early-finishes.ts). */
   readonly early: EarlyFinishes;
+  /** Cancels that came before their requests (early-cancels.ts); in memory only. */
+  readonly earlyCancels = new EarlyCancels();
   /** Whether the store was chosen for the queue's delivery mode since this wake. */
   private storeChosen = false;
 

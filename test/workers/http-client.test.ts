@@ -407,6 +407,28 @@ describe("HTTP clients", () => {
     expect((await post("hc-reuse-a")).status).toBe(202);
   });
 
+  it("refuses a request whose DELETE overtook its POST with 499 cancelled, and never runs it", async () => {
+    const queue = "hc-overtaken";
+    const server = await wsServer(queue, "hc-worker-overtaken");
+    const identity = "curl-hal";
+    // The DELETE goes straight to the queue, the POST through the exchange: here it came first.
+    const cancel = await http(`/v1/queues/${queue}/requests/hal-1`, { identity, method: "DELETE" });
+    expect(cancel.status).toBe(204);
+    const post = await http(`/v1/queues/${queue}/requests?async=true`, {
+      identity,
+      body: "x",
+      headers: { "EdgeMQ-Request-Id": "hal-1" },
+    });
+    await expectError(post, 499, "cancelled");
+    expect(await env.QUEUE.getByName(queue).stats()).toMatchObject({ queued: 0, leased: 0 });
+    // Only that id: the client's next request runs.
+    const next = http(`/v1/queues/${queue}/requests`, { identity, body: "y" });
+    const dispatch = await server.next();
+    server.send({ type: "reply", id: field(dispatch, "id"), body: encodeBody("ok") });
+    expect((await next).status).toBe(200);
+    server.close();
+  });
+
   it("charges each DELETE a rate-limit token, as a WebSocket cancel: with none left it is 429", async () => {
     const cancel = (identity: string) =>
       http("/v1/queues/hc-cancels/requests/gone-1", { identity, method: "DELETE" });

@@ -4,13 +4,18 @@
  * id (or the reverse), whose outcome would go to the other sender. Over the memory store, in Node.
  */
 import { describe, expect, it } from "vitest";
+import { EarlyCancels } from "../../../durable-objects/queue/early-cancels.js";
 import { type EnqueueDeps, enqueueAll } from "../../../durable-objects/queue/enqueue.js";
 import { MemoryRequestStore } from "../../../durable-objects/queue/memory-request-store.js";
 import { DEFAULT_LIMITS, encodeBody, type RequestFrame } from "../../../protocol/index.js";
 
 const QUEUE = "jobs";
 
-function deps(store: MemoryRequestStore, viaHttp: boolean | undefined): EnqueueDeps {
+function deps(
+  store: MemoryRequestStore,
+  viaHttp: boolean | undefined,
+  earlyCancels = new EarlyCancels(),
+): EnqueueDeps {
   return {
     store,
     limits: { ...DEFAULT_LIMITS },
@@ -18,12 +23,20 @@ function deps(store: MemoryRequestStore, viaHttp: boolean | undefined): EnqueueD
     now: 1_000,
     onStored: () => {},
     viaHttp,
+    earlyCancels,
   };
 }
 
-function send(store: MemoryRequestStore, from: string, id: string, viaHttp: boolean | undefined) {
+function send(
+  store: MemoryRequestStore,
+  from: string,
+  id: string,
+  viaHttp: boolean | undefined,
+  earlyCancels?: EarlyCancels,
+) {
   const request: RequestFrame = { type: "request", id, queue: QUEUE, body: encodeBody("x") };
-  return enqueueAll({ queue: QUEUE, from, requests: [request] }, deps(store, viaHttp))[0];
+  const input = { queue: QUEUE, from, requests: [request] };
+  return enqueueAll(input, deps(store, viaHttp, earlyCancels))[0];
 }
 
 describe("enqueue: one id, one request, whatever the transport", () => {
@@ -63,5 +76,21 @@ describe("enqueue: one id, one request, whatever the transport", () => {
       ok: true,
       resent: true,
     });
+  });
+});
+
+describe("enqueue: a cancel that overtook its request", () => {
+  it("refuses the request with cancelled, once, and stores nothing for it", () => {
+    const store = new MemoryRequestStore(() => {}, QUEUE);
+    const early = new EarlyCancels();
+    early.remember("alice", "r1", 1_000);
+    expect(send(store, "alice", "r1", true, early)).toMatchObject({
+      id: "r1",
+      ok: false,
+      error: { code: "cancelled" },
+    });
+    expect(store.findRid("alice", "r1")).toBeUndefined();
+    // Another client's request of the same id is its own.
+    expect(send(store, "bob", "r1", true, early)).toMatchObject({ id: "r1", ok: true });
   });
 });
