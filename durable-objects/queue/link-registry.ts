@@ -2,8 +2,10 @@
  * The queue-link sockets a QueueDO holds (link-attachment.ts), cached per wake: found by client
  * identity for the direct outcome route, with the principal each acts as, and the next token
  * expiry among them. Rebuilt from the Hibernation API's tagged sockets after a wake. A link that
- * holds MAX_UNACKED_PER_LINK outcomes not yet acked gets no more: the rest go through the
- * exchange, so a client that never acks cannot make its partition hold outcomes without bound.
+ * holds MAX_UNACKED_PER_LINK outcomes, or MAX_UNACKED_CHARS_PER_LINK characters of them, not yet
+ * acked gets no more: the rest go through the exchange (which caps what it holds per identity),
+ * so a client that never acks, or never reads its socket, cannot make its partition hold or
+ * buffer outcomes without bound.
  * Used by queue-state.ts, link-upgrade.ts, link-messages.ts and outcome-delivery.ts.
  */
 import { CLOSE_CODE, type Principal } from "../../protocol/index.js";
@@ -17,6 +19,9 @@ import { closeQuietly } from "./server-socket.js";
 /** Most outcomes sent on one link and not yet acked; past it, outcomes go through the exchange. */
 export const MAX_UNACKED_PER_LINK = 1_000;
 
+/** Most characters of outcomes sent on one link and not yet acked (the exchange's cap, 32 Mi). */
+export const MAX_UNACKED_CHARS_PER_LINK = 32 * 1024 * 1024;
+
 /**
  * How long an `accepted` frame may wait for its request's outcome, so that both go in one
  * message. A fast request then costs the client one message instead of two: measured with the
@@ -29,8 +34,9 @@ export interface Link {
   ws: WebSocket;
   attachment: LinkAttachment;
   principal: Principal;
-  /** Outcomes sent on this link that its client has not acked yet. */
+  /** Outcomes sent on this link that its client has not acked yet, and their characters. */
   unacked: number;
+  unackedChars: number;
   /** Encoded `accepted` frames held for up to ACCEPTED_HOLD_MS (see there). */
   held: string[];
 }
@@ -58,7 +64,7 @@ export class LinkRegistry {
 
   add(ws: WebSocket, attachment: LinkAttachment): Link {
     const principal = principalOf(attachment.identity, attachment.principal);
-    const link: Link = { ws, attachment, principal, unacked: 0, held: [] };
+    const link: Link = { ws, attachment, principal, unacked: 0, unackedChars: 0, held: [] };
     this.links().set(attachment.identity, link);
     this.bySocketMap.set(ws, link);
     this.earliestExpiry = undefined;
@@ -98,14 +104,21 @@ export class LinkRegistry {
     return link?.attachment.connId === attachment.connId && link.ws === ws ? link : undefined;
   }
 
-  /** Sends encoded frames on `identity`'s link if it may take them; the link, or undefined. */
+  /**
+   * Sends encoded outcome frames on `identity`'s link if it may take them (within the unacked
+   * caps); the link, or undefined.
+   */
   send(identity: string, texts: readonly string[]): Link | undefined {
     const link = this.get(identity);
     if (link === undefined || link.unacked + texts.length > MAX_UNACKED_PER_LINK) return undefined;
+    let chars = 0;
+    for (const text of texts) chars += text.length;
+    if (link.unackedChars + chars > MAX_UNACKED_CHARS_PER_LINK) return undefined;
     if (link.ws.readyState !== WebSocket.READY_STATE_OPEN) return undefined;
     const frames = link.held.length === 0 ? texts : [...this.release(link), ...texts];
     for (const message of packFrames(frames)) send(link.ws, message);
     link.unacked += texts.length;
+    link.unackedChars += chars;
     return link;
   }
 
@@ -188,7 +201,7 @@ export class LinkRegistry {
       const attachment = readLinkAttachment(ws.deserializeAttachment());
       if (attachment === undefined) continue;
       const principal = principalOf(attachment.identity, attachment.principal);
-      const link: Link = { ws, attachment, principal, unacked: 0, held: [] };
+      const link: Link = { ws, attachment, principal, unacked: 0, unackedChars: 0, held: [] };
       links.set(attachment.identity, link);
       this.bySocketMap.set(ws, link);
     }

@@ -30,7 +30,10 @@ export class OutcomeDelivery {
   /** Delivered outcomes whose mark is not written yet (they stay in `sending` until then). */
   private confirmed = new Set<number>();
   /** Outcomes sent on a queue link and not acked yet: rid → the link's identity and connId. */
-  private readonly onLinks = new Map<number, { identity: string; connId: string; key: string }>();
+  private readonly onLinks = new Map<
+    number,
+    { identity: string; connId: string; key: string; chars: number }
+  >();
   /** The same outcomes by their client's identity and request id (linkKey), for acks. */
   private readonly linkRids = new Map<string, number>();
   /**
@@ -181,14 +184,15 @@ export class OutcomeDelivery {
         identity,
         list.map((e) => e.text),
       );
-      for (const { item, rid, key } of list) {
+      for (const { item, rid, key, text } of list) {
         if (link === undefined) {
           rest.push(item);
           continue;
         }
         this.sending.add(rid);
         this.failedUntil.delete(rid);
-        this.onLinks.set(rid, { identity, connId: link.attachment.connId, key });
+        const connId = link.attachment.connId;
+        this.onLinks.set(rid, { identity, connId, key, chars: text.length });
         this.linkRids.set(key, rid);
         sent.push(item);
       }
@@ -228,7 +232,10 @@ export class OutcomeDelivery {
     if (this.linkRids.get(sent.key) === rid) this.linkRids.delete(sent.key);
     this.sending.delete(rid);
     const link = this.links.get(sent.identity);
-    if (link?.attachment.connId === sent.connId) link.unacked = Math.max(0, link.unacked - 1);
+    if (link?.attachment.connId === sent.connId) {
+      link.unacked = Math.max(0, link.unacked - 1);
+      link.unackedChars = Math.max(0, link.unackedChars - sent.chars);
+    }
   }
 
   /**
