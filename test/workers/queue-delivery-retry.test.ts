@@ -7,13 +7,14 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { QueueDO } from "../../durable-objects/queue/queue-do.js";
 import type {
   DeliverAnswer,
   ExchangeRpc,
   Outcome,
 } from "../../durable-objects/shared/contracts.js";
 import type { Frame } from "../../protocol/index.js";
-import { delivered, request, sleep } from "./queue-test-server.js";
+import { delivered, request, sleep, TestServer } from "./queue-test-server.js";
 
 /** The documented retry interval. */
 const RETRY_MS = 1_000;
@@ -21,6 +22,10 @@ const RETRY_MS = 1_000;
 const WAIT_MS = 10_000;
 
 type DeliveryInside = { state: { delivery: { exchange: (name: string) => ExchangeRpc } } };
+/** The outcomes a delivery's calls ended for: handed over (`confirmed`) or failed. */
+type CallsInside = {
+  state: { delivery: { confirmed: Set<number>; failedUntil: Map<number, number> } };
+};
 
 /**
  * Makes queue `queue`'s object call an exchange whose `deliver` fails while `failing()` is true
@@ -104,5 +109,39 @@ describe("outcome delivery to the exchange", { timeout: 30_000 }, () => {
       id: "r1",
       code: "cancelled",
     });
+  });
+
+  it("after a restart, hands a pile of large stored outcomes over in calls under the RPC size limit", async () => {
+    const queue = "deliver-big";
+    const from = "db-alice";
+    const count = 40;
+    const stub = env.QUEUE.getByName(queue);
+    const server = await TestServer.connect(queue, "db-server", count);
+    const ids = Array.from({ length: count }, (_, i) => `big-${i}`);
+    await stub.enqueue({ queue, from, requests: ids.map((id) => request(id, queue)) });
+    // The exchange stays unreachable for this instance: 40 one-megabyte replies stay stored.
+    const calls = await unreliableExchange(queue, () => true);
+    const body = { enc: "utf8", data: "x".repeat(1_000_000) };
+    for (let i = 0; i < count; i++) {
+      const dispatch = await server.next("dispatch");
+      server.send({ type: "reply", id: dispatch.id, body });
+    }
+    while (calls() < count) await sleep(20);
+    // A fresh instance over the same storage (as after a restart) finds all 40 (40 MB) due at
+    // once, more than one call to the exchange may carry (32 MiB).
+    await runInDurableObject(stub, async (_instance, state) => {
+      const now = Date.now();
+      state.storage.sql.exec("UPDATE requests SET deliver_at = ? WHERE outcome IS NOT NULL", now);
+      const fresh = new QueueDO(state, env);
+      await fresh.alarm();
+      // Its calls to the exchange run in waitUntil: they must end while this callback runs.
+      const delivery = (fresh as unknown as CallsInside).state.delivery;
+      for (const until = Date.now() + WAIT_MS; Date.now() < until; await sleep(20)) {
+        if (delivery.confirmed.size + delivery.failedUntil.size >= count) break;
+      }
+    });
+    const replied = (await delivered(from)).flatMap((f) => (f.type === "reply" ? [f.id] : []));
+    expect(replied.sort()).toEqual([...ids].sort());
+    server.close();
   });
 });
