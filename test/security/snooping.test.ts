@@ -1,6 +1,7 @@
 /**
- * Snooping: two clients on one queue; whatever B sends (acks, cancels and resends of A's request
- * ids), B never receives A's replies, and A's request is neither cancelled nor forgotten by B.
+ * Snooping: clients on one queue; whatever B sends (acks, cancels and resends of A's request
+ * ids), B never receives A's replies, and A's request is neither cancelled nor forgotten by B;
+ * a third client's request with A's id is its own.
  */
 import { describe, expect, it } from "vitest";
 import { jsonOf, mint, Peer, request } from "./signed-relay.js";
@@ -31,24 +32,30 @@ describe("one client cannot see another's replies", () => {
       { ...request("probe", "snoop-empty"), failFast: true },
     ]);
     expect(await b.next("error", "probe")).toMatchObject({ code: "no_responders" });
-    // Then a request of its own with A's id: it is B's own request, not A's.
+    // A request of B's own with that id is refused: B's cancel named it first (a cancel that
+    // overtook its request, early-cancels.ts). B's cancel ended nothing of A's.
     b.send(request("shared-id", queue, "from B"));
-    await b.next("accepted", "shared-id");
-    const forB = await server.next("dispatch");
-    expect(forB.from).toBe("snoop-b");
-    expect(jsonOf(forB)).toBe("from B");
+    expect(await b.next("error", "shared-id")).toMatchObject({ code: "cancelled" });
+    // A third client's request with A's id is its own request, not A's.
+    const c = await Peer.client(await clientToken("snoop-c"));
+    c.send(request("shared-id", queue, "from C"));
+    await c.next("accepted", "shared-id");
+    const forC = await server.next("dispatch");
+    expect(forC.from).toBe("snoop-c");
+    expect(jsonOf(forC)).toBe("from C");
 
     server.send({ type: "reply", id: forA.id, body: { enc: "json", data: '"secret for A"' } });
     expect(jsonOf(await a.next("reply", "shared-id"))).toBe("secret for A");
-    server.send({ type: "reply", id: forB.id, body: { enc: "json", data: '"for B"' } });
-    expect(jsonOf(await b.next("reply", "shared-id"))).toBe("for B");
+    server.send({ type: "reply", id: forC.id, body: { enc: "json", data: '"for C"' } });
+    expect(jsonOf(await c.next("reply", "shared-id"))).toBe("for C");
 
-    const seenByB = b.received.filter((f) => f.type === "reply").map((f) => jsonOf(f));
-    expect(seenByB).toEqual(["for B"]);
+    expect(b.received.filter((f) => f.type === "reply")).toEqual([]);
+    const seenByC = c.received.filter((f) => f.type === "reply").map((f) => jsonOf(f));
+    expect(seenByC).toEqual(["for C"]);
     // B's cancel named no request of B's, and never A's: A was not cancelled, nor its server told.
     expect(a.received.some((f) => f.type === "error")).toBe(false);
     expect(server.received.some((f) => f.type === "cancel")).toBe(false);
-    for (const peer of [a, b, server]) peer.close();
+    for (const peer of [a, b, c, server]) peer.close();
   });
 
   it("gives a reconnecting client only its own outbox", async () => {
