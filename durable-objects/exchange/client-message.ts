@@ -15,6 +15,7 @@ import {
   maxFrameChars,
   type RequestFrame,
 } from "../../protocol/index.js";
+import { collapseUnnamed } from "../shared/unnamed-refusals.js";
 
 export interface ClientPlan {
   /** Error frames to send back: refused frames, with the request id when one was readable. */
@@ -53,6 +54,7 @@ export function planClientMessage(raw: unknown, limits: Limits): ClientPlan {
     else
       plan.refused.push(errorFrame(ERROR_CODE.badRequest, result.error.message, result.error.id));
   }
+  plan.refused = collapseUnnamed(plan.refused);
   return plan;
 }
 

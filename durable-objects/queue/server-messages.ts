@@ -20,6 +20,7 @@ import {
   maxFrameChars,
   type ReplyFrame,
 } from "../../protocol/index.js";
+import { collapseUnnamed } from "../shared/unnamed-refusals.js";
 import { leaseUntil } from "./deadlines.js";
 import { ridOf } from "./dispatch-id.js";
 import type { FrameOutbox } from "./frame-outbox.js";
@@ -108,13 +109,9 @@ export function handleServerMessage(
   decoded: DecodedMessage,
   answered: ReadonlySet<string> = NONE,
 ): void {
-  const refuse = (code: ErrorCode, message: string, id?: string) =>
-    deps.outbox.push(
-      ws,
-      id === undefined ? { type: "error", code, message } : { type: "error", id, code, message },
-    );
+  const { refuse, sendUnnamed } = refusalsTo(deps.outbox, ws);
   if (decoded === undefined) {
-    refuse(ERROR_CODE.tooLarge, OVER_FRAME_MESSAGE);
+    deps.outbox.push(ws, { type: "error", code: ERROR_CODE.tooLarge, message: OVER_FRAME_MESSAGE });
     return;
   }
   const skipped = answered.size > 0 ? new Set<string>() : undefined;
@@ -133,6 +130,7 @@ export function handleServerMessage(
       refuse(ALREADY_ENDED.code, ALREADY_ENDED.message, answer.id);
     } else skipped?.add(answer.id);
   }
+  sendUnnamed();
 }
 
 /**
@@ -151,6 +149,25 @@ function refuseFrame(
   const failed = mayEnd ? failedAnswer(error) : undefined;
   // The server heard why above; a fail it may not give (not its dispatch) adds nothing.
   if (failed !== undefined) handleFrame(deps, ws, conn, failed, () => {});
+}
+
+/**
+ * Refusals for `ws`: one that names a dispatch goes out as it comes; those that name none are
+ * kept, to go as one frame after the message (`sendUnnamed`; unnamed-refusals.ts).
+ */
+function refusalsTo(
+  outbox: FrameOutbox,
+  ws: WebSocket,
+): { refuse: Refuse; sendUnnamed: () => void } {
+  const unnamed: ErrorFrame[] = [];
+  const refuse = (code: ErrorCode, message: string, id?: string) => {
+    if (id === undefined) unnamed.push({ type: "error", code, message });
+    else outbox.push(ws, { type: "error", id, code, message });
+  };
+  const sendUnnamed = () => {
+    for (const frame of collapseUnnamed(unnamed)) outbox.push(ws, frame);
+  };
+  return { refuse, sendUnnamed };
 }
 
 const NONE: ReadonlySet<string> = new Set();
