@@ -63,6 +63,7 @@ import {
   atCap,
   capMessage,
   type Held,
+  purgeAt,
   REPLAY_PAGE_BYTES,
   REPLAY_PAGE_FRAMES,
 } from "./outbox-limits.js";
@@ -365,7 +366,7 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     // outcome stored before it, never one this call stores.
     this.acks.flush();
     const stored = this.keep(forSockets, now);
-    if (stored) await alarmNoLaterThan(this.ctx.storage, now + RESUME_WINDOW_MS);
+    if (stored) await alarmNoLaterThan(this.ctx.storage, purgeAt(now + RESUME_WINDOW_MS) ?? now);
     return { capped: this.cappedAmong(forSockets) };
   }
 
@@ -439,7 +440,7 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     if (purged > 0) console.log(JSON.stringify({ evt: "outbox_purged", purged }));
     const oldest = this.outbox.oldest();
     const outboxNext = oldest === undefined ? undefined : oldest + RESUME_WINDOW_MS;
-    const next = earliest(nextExpiry, outboxNext, this.http.purge(now));
+    const next = earliest(nextExpiry, purgeAt(outboxNext), purgeAt(this.http.purge(now)));
     if (next !== undefined) await this.ctx.storage.setAlarm(next);
   }
 }

@@ -25,6 +25,7 @@ import type {
 import { type RateDecision, rateLimitedMessage } from "../shared/token-bucket.js";
 import { HttpRequests } from "./http-requests.js";
 import { HttpWaiters } from "./http-waiters.js";
+import { purgeAt } from "./outbox-limits.js";
 
 /** Longest one awaitOutcome call waits, whatever it asks: the longest deadline and a minute. */
 const MAX_AWAIT_EXTRA_MS = 60_000;
@@ -126,7 +127,7 @@ export class HttpClients {
     if (capped !== undefined) return refused(request.id, ERROR_CODE.tooManyInFlight, capped);
     const timeout = request.timeout ?? this.limits.defaultTimeoutMs;
     const expires = this.requests.record(identity, request.id, queue, Date.now() + timeout);
-    await this.alarmBy(expires);
+    await this.alarmBy(purgeAt(expires) ?? expires);
     return undefined;
   }
 
@@ -150,9 +151,7 @@ export class HttpClients {
 
   /** Purges expired HTTP requests; returns when the next one expires, if any. */
   purge(now: number): number | undefined {
-    const { purged, next } = this.requests.purge(now);
-    if (purged > 0) console.log(JSON.stringify({ evt: "http_requests_purged", purged }));
-    return next;
+    return this.requests.purge(now).next;
   }
 
   /** Makes sure the alarm fires by `at` (it purges, then re-arms for what is left). */

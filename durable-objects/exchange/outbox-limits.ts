@@ -4,8 +4,9 @@
  * memory. An identity at its cap gets its new requests refused with `too_many_in_flight` (the
  * outcomes of requests already admitted are always kept); memory-mode outcomes past the memory
  * budget go to the SQLite outbox instead. Sizes count the frame's JSON text in UTF-16 code units
- * (`string.length`: bytes, for the ASCII JSON and base64 that outcomes mostly are). Used by
- * exchange-do.ts, memory-outbox.ts and http-clients.ts.
+ * (`string.length`: bytes, for the ASCII JSON and base64 that outcomes mostly are). Also when
+ * expired rows are purged (purgeAt). Used by exchange-do.ts, memory-outbox.ts and
+ * http-clients.ts.
  */
 import { MAX_BATCH } from "../../protocol/index.js";
 
@@ -85,4 +86,17 @@ export function fitsInMemory(identityBytes: number, totalBytes: number, cost: nu
   return (
     identityBytes + cost <= MEMORY_BYTES_PER_IDENTITY && totalBytes + cost <= MEMORY_BYTES_TOTAL
   );
+}
+
+/**
+ * Purges (outbox rows past the resume window, HTTP requests past theirs) run on the next whole
+ * minute after a row expires, not at each row's own time: one alarm then purges many rows, where
+ * an alarm per HTTP request would wake the object once per request. Reads check expiry
+ * themselves, so a row kept a little longer is never served.
+ */
+export const PURGE_STEP_MS = 60_000;
+
+/** When to purge a row that expires at `expiry` (undefined: nothing to purge). */
+export function purgeAt(expiry: number | undefined): number | undefined {
+  return expiry === undefined ? undefined : Math.ceil(expiry / PURGE_STEP_MS) * PURGE_STEP_MS;
 }

@@ -429,6 +429,22 @@ describe("HTTP clients", () => {
     server.close();
   });
 
+  it("purges HTTP requests on whole minutes, so many share one alarm of the exchange", async () => {
+    const identity = "curl-ida";
+    for (const timeout of [1_000, 2_000, 3_000]) {
+      const response = await http(`/v1/queues/hc-purge/requests?async=true&timeout=${timeout}`, {
+        identity,
+        body: "x",
+      });
+      expect(response.status).toBe(202);
+    }
+    const alarm = await runInDurableObject(env.EXCHANGE.getByName("exchange"), (_i, state) =>
+      state.storage.getAlarm(),
+    );
+    expect(alarm).not.toBeNull();
+    expect((alarm ?? 1) % 60_000).toBe(0);
+  });
+
   it("charges each DELETE a rate-limit token, as a WebSocket cancel: with none left it is 429", async () => {
     const cancel = (identity: string) =>
       http("/v1/queues/hc-cancels/requests/gone-1", { identity, method: "DELETE" });
