@@ -15,6 +15,7 @@ import { cancelRequest, getRequest, postRequest } from "./routes/http-client.js"
 import { postFailure, postLease, postPresence, postReply, take } from "./routes/http-server.js";
 import { queueConnect } from "./routes/queue-connect.js";
 import { serve } from "./routes/serve.js";
+import { queueStats } from "./routes/stats.js";
 import { whoami } from "./routes/whoami.js";
 
 export const app = new Hono<{ Bindings: Env }>();
@@ -34,6 +35,7 @@ app.post("/v1/queues/:queue/failures/:id", postFailure);
 app.post("/v1/queues/:queue/leases/:id", postLease);
 app.post("/v1/queues/:queue/presence", postPresence);
 app.delete("/v1/queues/:queue/requests/:id", cancelRequest);
+app.get("/v1/queues/:queue/stats", queueStats);
 app.get("/v1/whoami", whoami);
 
 app.notFound((c) =>

@@ -59,10 +59,16 @@ import {
 import { closeQuietly } from "./server-socket.js";
 import { acceptServer } from "./server-upgrade.js";
 
+/** What a queue partition holds now (GET /v1/queues/:queue/stats). */
 export interface QueueStats {
+  /** Requests waiting for a server. */
   queued: number;
+  /** Requests in a server's hands. */
   leased: number;
+  /** WebSocket server connections. */
   servers: number;
+  /** Whether an HTTP server took, or said it was present, in the last 15 s. */
+  httpServers: boolean;
 }
 
 export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRpc {
@@ -193,10 +199,16 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
     return this.http.httpPresence(input);
   }
 
-  async stats(): Promise<QueueStats> {
-    this.state.chooseStore();
-    this.state.writeHeld();
-    return { ...this.state.store.counts(), servers: this.state.servers.all().length };
+  /** What the partition holds now; `queue` names it when it has seen no request yet. */
+  async stats(queue?: string): Promise<QueueStats> {
+    const state = this.state;
+    state.chooseStore(queue);
+    state.writeHeld();
+    return {
+      ...state.store.counts(),
+      servers: state.servers.all().length,
+      httpServers: state.takers.present(Date.now()),
+    };
   }
 
   /** Accepts a server's WebSocket upgrade, or a client's queue link, forwarded by the front door. */
