@@ -39,6 +39,16 @@ starts with -.`;
 const MAIN_HINT = "Run 'edgemq --help' for usage.";
 const TOKEN_HINT = "Run 'edgemq token --help' for usage.";
 
+/**
+ * A secret shorter than this is warned about: anyone holding one token can test guesses of the
+ * secret offline against its signature, as fast as they can compute HMACs.
+ */
+export const MIN_SECRET_CHARS = 32;
+
+function shortSecretWarning(length: number): string {
+  return `edgemq: warning: EDGEMQ_SECRET is ${length} characters; anyone with a token can guess a short secret offline. Use ${MIN_SECRET_CHARS} or more random ones (openssl rand -base64 32)\n`;
+}
+
 /** Where the command writes. */
 export interface CliOutput {
   out(text: string): void;
@@ -189,6 +199,7 @@ async function token(
   if (parsed.kind === "error") return refuse(parsed.message);
   const secret = env.EDGEMQ_SECRET;
   if (!secret) return refuse("EDGEMQ_SECRET is not set");
+  if (secret.length < MIN_SECRET_CHARS) output.err(shortSecretWarning(secret.length));
   const result = tokenClaims(parsed.options, now());
   if ("error" in result) return refuse(result.error);
   let signed: string;

@@ -152,6 +152,14 @@ describe("edgemq token", () => {
     });
   });
 
+  it("warns on stderr of a secret under 32 characters, and still prints a valid token", async () => {
+    const short = "s3cret";
+    const ran = await edgemq(GOOD, { EDGEMQ_SECRET: short });
+    expect(ran.code).toBe(0);
+    expect(ran.err).toMatch(/^edgemq: warning: EDGEMQ_SECRET is 6 characters; .*\n$/);
+    expect((await verifyToken(ran.out.trim(), short, NOW)).ok).toBe(true);
+  });
+
   it("keeps every --queue, reads --option=value, and a --ttl of 90s is 90 seconds", async () => {
     const ran = await edgemq([
       "token",
