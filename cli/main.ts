@@ -30,7 +30,7 @@ options:
   --queue <pattern>  a queue it may use, or a prefix ending in * (img.*; * alone: every queue);
                      repeat it for more queues, at most ${MAX_TOKEN_QUEUES}
   --ttl <duration>   how long the token is valid: a positive whole number of s, m, h or d
-                     (90s, 15m, 1h, 7d; default 1h)
+                     (90s, 15m, 1h, 7d; default 1h), at most 3650d
   -h, --help         print this help
 
 Every option but --queue is given once. --option=value works too, e.g. for a value that
@@ -48,6 +48,9 @@ export const MIN_SECRET_CHARS = 32;
 function shortSecretWarning(length: number): string {
   return `edgemq: warning: EDGEMQ_SECRET is ${length} characters; anyone with a token can guess a short secret offline. Use ${MIN_SECRET_CHARS} or more random ones (openssl rand -base64 32)\n`;
 }
+
+/** The longest --ttl: ten years (a relay refuses a token whose exp is past any date). */
+export const MAX_TTL_SECONDS = 3_650 * 86_400;
 
 /** Where the command writes. */
 export interface CliOutput {
@@ -175,6 +178,11 @@ export function tokenClaims(
   if (ttl === undefined) {
     return {
       error: `--ttl must be a positive whole number of s, m, h or d (90s, 15m, 1h, 7d), not ${ttlText}`,
+    };
+  }
+  if (ttl > MAX_TTL_SECONDS) {
+    return {
+      error: `--ttl must be at most ${MAX_TTL_SECONDS / 86_400}d (ten years), not ${ttlText}`,
     };
   }
   const iat = Math.floor(now / 1000);

@@ -89,6 +89,8 @@ describe("edgemq with a bad command line", () => {
     [[...GOOD, "--sub", "bob"], "--sub is given more than once (alice, bob)"],
     [[...GOOD, "--role=server"], "--role is given more than once (client, server)"],
     [[...GOOD, "--ttl", "1h", "--ttl", "2h"], "--ttl is given more than once (1h, 2h)"],
+    [[...GOOD, "--ttl", "3651d"], "--ttl must be at most 3650d (ten years), not 3651d"],
+    [[...GOOD, "--ttl", "999999999d"], "--ttl must be at most 3650d"],
     [["token", "--role", "client", "--queue", "echo"], "--sub is required"],
     [["token", "--sub", "a b", "--role", "client", "--queue", "echo"], "--sub must be"],
     [["token", "--sub", "alice", "--queue", "echo"], "--role is required"],
