@@ -3,8 +3,8 @@
  * different paths to the queue (an HTTP `DELETE` comes straight here while its `POST` goes
  * through the exchange; on `/v1/connect` both are calls from the exchange), so a cancel sent
  * right after its request may come first. The queue remembers such a cancel for
- * EARLY_CANCEL_MS, and the request, when it comes, is refused `cancelled` instead of being run
- * for a client that gave it up. In memory only, and bounded: the oldest are forgotten first.
+ * EARLY_CANCEL_MS, and the request, when it comes (and any re-send of it in that time), is
+ * refused `cancelled` instead of being run for a client that gave it up. In memory only, and bounded: the oldest are forgotten first.
  * Pure; used by link-messages.ts (cancelRequests) and enqueue.ts.
  */
 
@@ -34,14 +34,14 @@ export class EarlyCancels {
     }
   }
 
-  /** Whether request `id` of `from` was cancelled before it came (forgetting that cancel). */
-  take(from: string, id: string, now: number): boolean {
+  /**
+   * Whether request `id` of `from` was cancelled before it came. The cancel is kept until it
+   * expires, so a re-send of that request (an HTTP client's retried POST) is refused too.
+   */
+  cancelled(from: string, id: string, now: number): boolean {
     if (this.until.size === 0) return false;
-    const key = keyOf(from, id);
-    const until = this.until.get(key);
-    if (until === undefined) return false;
-    this.until.delete(key);
-    return until > now;
+    const until = this.until.get(keyOf(from, id));
+    return until !== undefined && until > now;
   }
 
   private forgetExpired(now: number): void {

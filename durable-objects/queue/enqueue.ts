@@ -138,7 +138,7 @@ function admitEach(
   };
   return requests.map((request): Planned => {
     if (!("type" in request)) return { kind: "invalid", outcome: request };
-    if (deps.earlyCancels.take(from, request.id, now)) {
+    if (deps.earlyCancels.cancelled(from, request.id, now)) {
       return { kind: "refused", id: request.id, error: CANCELLED_BEFORE };
     }
     const admitted = admit(request, ctx);

@@ -420,6 +420,13 @@ describe("HTTP clients", () => {
       headers: { "EdgeMQ-Request-Id": "hal-1" },
     });
     await expectError(post, 499, "cancelled");
+    // A retried POST of that id (the same request) is refused too.
+    const again = await http(`/v1/queues/${queue}/requests?async=true`, {
+      identity,
+      body: "x",
+      headers: { "EdgeMQ-Request-Id": "hal-1" },
+    });
+    await expectError(again, 499, "cancelled");
     expect(await env.QUEUE.getByName(queue).stats()).toMatchObject({ queued: 0, leased: 0 });
     // Only that id: the client's next request runs.
     const next = http(`/v1/queues/${queue}/requests`, { identity, body: "y" });

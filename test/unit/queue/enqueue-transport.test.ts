@@ -80,7 +80,7 @@ describe("enqueue: one id, one request, whatever the transport", () => {
 });
 
 describe("enqueue: a cancel that overtook its request", () => {
-  it("refuses the request with cancelled, once, and stores nothing for it", () => {
+  it("refuses the request, and a re-send of it, with cancelled, and stores nothing for it", () => {
     const store = new MemoryRequestStore(() => {}, QUEUE);
     const early = new EarlyCancels();
     early.remember("alice", "r1", 1_000);
@@ -89,6 +89,7 @@ describe("enqueue: a cancel that overtook its request", () => {
       ok: false,
       error: { code: "cancelled" },
     });
+    expect(send(store, "alice", "r1", true, early)).toMatchObject({ ok: false });
     expect(store.findRid("alice", "r1")).toBeUndefined();
     // Another client's request of the same id is its own.
     expect(send(store, "bob", "r1", true, early)).toMatchObject({ id: "r1", ok: true });
