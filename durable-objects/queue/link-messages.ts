@@ -75,7 +75,7 @@ export async function handleLinkMessage(
 export function closeLink(state: QueueState, link: Link, code: number, reason: string): void {
   const { identity, connId } = link.attachment;
   state.links.remove(identity, connId);
-  state.delivery.release(connId);
+  state.delivery.release(identity, connId);
   closeQuietly(link.ws, code, reason);
 }
 

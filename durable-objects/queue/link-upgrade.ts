@@ -70,7 +70,7 @@ function takeOver(ctx: DurableObjectState, state: QueueState, identity: string):
     const att = readLinkAttachment(old.deserializeAttachment());
     if (att !== undefined) {
       state.links.remove(identity, att.connId);
-      state.delivery.release(att.connId);
+      state.delivery.release(identity, att.connId);
     }
     closeQuietly(old, CLOSE_CODE.replaced, "a newer link of this client took over");
   }

@@ -260,6 +260,15 @@ export class MemoryRequestStore implements RequestStore {
     }
   }
 
+  linkOutcomesDue(identity: string, at: number): void {
+    this.outcomeWriteCount++;
+    for (const rid of this.undelivered) {
+      const row = this.rows.get(rid);
+      if (row?.from !== identity || !row.viaLink) continue;
+      if (row.deliverAt !== undefined && row.deliverAt > at) row.deliverAt = at;
+    }
+  }
+
   retryDelivery(rids: readonly number[], at: number): void {
     this.outcomeWriteCount++;
     for (const rid of rids) {

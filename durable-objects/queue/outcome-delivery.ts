@@ -284,17 +284,16 @@ export class OutcomeDelivery {
   }
 
   /**
-   * Link `connId` closed: the outcomes it had not acked are due again (the next flush sends
-   * them through the exchange, or down a newer link). Returns how many.
+   * `identity`'s link `connId` closed (or was replaced): the outcomes it had not acked are due
+   * again (the next flush sends them through the exchange, or down a newer link), even those
+   * whose wait for an ack had moved their retry on. Those sent on it before a wake are not in
+   * `onLinks`: the store finds them by identity.
    */
-  release(connId: string): number {
-    const rids = [...this.onLinks].filter(([, sent]) => sent.connId === connId).map(([rid]) => rid);
-    if (rids.length === 0) return 0;
-    for (const rid of rids) this.forget(rid);
-    // Due now, even those whose wait for an ack on that link had moved their retry on.
-    this.store.retryDelivery(rids, Date.now());
+  release(identity: string, connId: string): void {
+    const now = Date.now();
+    for (const [rid, sent] of this.onLinks) if (sent.connId === connId) this.forget(rid);
+    this.store.linkOutcomesDue(identity, now);
     this.mayHaveDue = true;
-    return rids.length;
   }
 
   /**

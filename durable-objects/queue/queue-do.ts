@@ -321,7 +321,7 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
     if (link !== undefined) {
       // Its unacked outcomes are due again: the settle after this sends them on.
       if (this.state.links.remove(link.identity, link.connId)) {
-        this.state.delivery.release(link.connId);
+        this.state.delivery.release(link.identity, link.connId);
       }
       return;
     }

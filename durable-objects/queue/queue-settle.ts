@@ -40,7 +40,7 @@ export class QueueSettler {
         this.orphansReclaimed = true;
         closeExpiredServers(state.expiryDeps(now));
         for (const link of state.links.closeExpired(state.settings.devMode, now)) {
-          state.delivery.release(link.attachment.connId);
+          state.delivery.release(link.attachment.identity, link.attachment.connId);
         }
         // Waiting HTTP takes first: each has been idle since its wait began (http-takers.ts).
         handouts = state.takers.handOut(state.dispatchDeps(now));

@@ -184,7 +184,7 @@ export class QueueState {
     this.ready = undefined;
     this.servers.invalidate(); // their in-flight counts come back from what SQLite holds
     for (const link of this.links.closeAll(CLOSE_CODE.goingAway, "requests were not stored")) {
-      this.delivery.release(link.attachment.connId);
+      this.delivery.release(link.attachment.identity, link.attachment.connId);
     }
   }
 

@@ -520,6 +520,18 @@ export class SqlRequestStore implements RequestStore {
     this.noteTime(at);
   }
 
+  linkOutcomesDue(identity: string, at: number): void {
+    this.writes.run(
+      `UPDATE requests SET deliver_at = ? WHERE from_identity = ? AND via_link = 1
+         AND outcome IS NOT NULL AND deliver_at > ?`,
+      at,
+      identity,
+      at,
+    );
+    this.outcomeWriteCount++;
+    this.noteTime(at);
+  }
+
   /** Forgets finished, delivered requests whose dedup window has passed. */
   purge(now: number, dedupWindowMs: number): void {
     this.writes.run(

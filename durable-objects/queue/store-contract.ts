@@ -93,6 +93,11 @@ export interface RequestStore {
   dueOutcomes(now: number, limit: number): DueOutcome[];
   delivered(rids: readonly number[]): void;
   retryDelivery(rids: readonly number[], at: number): void;
+  /**
+   * Makes every undelivered outcome of `identity`'s requests that came on a queue link due at
+   * `at` (its link is gone): also those sent on it before a wake, which no memory lists.
+   */
+  linkOutcomesDue(identity: string, at: number): void;
   purge(now: number, dedupWindowMs: number): void;
   timers(dedupWindowMs: number): StoreTimers;
   counts(): { queued: number; leased: number };

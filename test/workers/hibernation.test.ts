@@ -16,6 +16,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ExchangeDO } from "../../durable-objects/exchange/exchange-do.js";
+import { LINK_TAG } from "../../durable-objects/queue/link-attachment.js";
 import { QueueDO } from "../../durable-objects/queue/queue-do.js";
 import { readServerAttachment, SERVER_TAG } from "../../durable-objects/queue/server-attachment.js";
 import type { Outcome } from "../../durable-objects/shared/contracts.js";
@@ -167,6 +168,49 @@ describe("QueueDO after a wake-up (a fresh instance over the same state)", {
     });
     expect(await server.next("cancel")).toEqual({ type: "cancel", id: firstDispatch.id });
     expect(await server.next("dispatch")).toMatchObject({ id: firstDispatch.id, attempt: 2 });
+    server.close();
+  });
+
+  it("makes the outcomes a link got before the object slept due at once when that link closes on a woken instance", async () => {
+    const queue = "hib-link-close";
+    const server = await TestServer.connect(queue, "w1", 1);
+    await readyApplied(queue, "w1");
+    const link = await TestSocket.open(`/v1/queues/${queue}/connect?identity=lee`);
+    await link.next(); // welcome
+    link.send(request("l1", queue));
+    const dispatch = await server.next("dispatch");
+    server.send({ type: "reply", id: dispatch.id, body: encodeBody("for lee") });
+    for (let frame = await link.next(); ; frame = await link.next()) {
+      if ((frame as { type?: unknown }).type === "reply") break;
+    }
+    // The reply went down the link before it was written (early-finishes.ts): wait for the write.
+    const until = Date.now() + READY_WAIT_MS;
+    while (Date.now() < until) {
+      const written = await runInDurableObject(queueStub(queue), (_i, state) =>
+        state.storage.sql
+          .exec("SELECT 1 FROM requests WHERE client_id = 'l1' AND outcome IS NOT NULL")
+          .toArray(),
+      );
+      if (written.length > 0) break;
+      await sleep(20);
+    }
+    // Unacked on an open link, its outcome waits for the ack (the retry moved on, as the ack wait
+    // does); then the object sleeps, and forgets which link it was sent on.
+    const later = Date.now() + 60_000;
+    const due = await runInDurableObject(queueStub(queue), async (_i, state) => {
+      state.storage.sql.exec("UPDATE requests SET deliver_at = ? WHERE client_id = 'l1'", later);
+      const [ws] = state.getWebSockets(LINK_TAG);
+      if (ws === undefined) throw new Error("no link socket");
+      const woken = new QueueDO(state, env);
+      await woken.webSocketClose(ws, 1006);
+      // Writes the object holds for its next event (held-writes.ts), so SQLite shows them.
+      (woken as unknown as { state: { writeHeld(): void } }).state.writeHeld();
+      const row = state.storage.sql
+        .exec("SELECT deliver_at FROM requests WHERE client_id = 'l1'")
+        .one();
+      return row.deliver_at;
+    });
+    expect(Number(due)).toBeLessThanOrEqual(Date.now());
     server.close();
   });
 

@@ -45,6 +45,28 @@ describe("MemoryRequestStore", () => {
     expect(s.insert(request("alice", "r1", 5_000))).toBeTypeOf("number");
   });
 
+  it("makes the undelivered outcomes of one identity's link requests due at once", () => {
+    const s = store();
+    const reply = (id: string) => ({
+      type: "reply" as const,
+      id,
+      body: { enc: "utf8" as const, data: "y" },
+    });
+    const onLink = s.insert({ ...request("alice", "l1", 100_000), viaLink: true }) ?? -1;
+    const direct = s.insert(request("alice", "d1", 100_000)) ?? -1;
+    const other = s.insert({ ...request("bob", "l1", 100_000), viaLink: true }) ?? -1;
+    for (const [rid, id] of [
+      [onLink, "l1"],
+      [direct, "d1"],
+      [other, "l1"],
+    ] as const) {
+      s.finish(rid, reply(id), 50);
+    }
+    s.retryDelivery([onLink, direct, other], 60_000);
+    s.linkOutcomesDue("alice", 70);
+    expect(s.dueOutcomes(70, 10).map((d) => d.rid)).toEqual([onLink]);
+  });
+
   it("does not purge a finished request whose outcome still waits for delivery", () => {
     const s = store();
     const rid = s.insert(request("alice", "r1", 100)) ?? -1;
