@@ -109,7 +109,15 @@ export function handleServerMessage(
   decoded: DecodedMessage,
   answered: ReadonlySet<string> = NONE,
 ): void {
-  const { refuse, sendUnnamed } = refusalsTo(deps.outbox, ws);
+  // Refusals that name no dispatch go as one frame after the message (unnamed-refusals.ts).
+  let unnamed: ErrorFrame[] | undefined;
+  const refuse = (code: ErrorCode, message: string, id?: string) => {
+    if (id !== undefined) deps.outbox.push(ws, { type: "error", id, code, message });
+    else {
+      unnamed ??= [];
+      unnamed.push({ type: "error", code, message });
+    }
+  };
   if (decoded === undefined) {
     deps.outbox.push(ws, { type: "error", code: ERROR_CODE.tooLarge, message: OVER_FRAME_MESSAGE });
     return;
@@ -130,7 +138,7 @@ export function handleServerMessage(
       refuse(ALREADY_ENDED.code, ALREADY_ENDED.message, answer.id);
     } else skipped?.add(answer.id);
   }
-  sendUnnamed();
+  sendCollapsed(deps.outbox, ws, unnamed);
 }
 
 /**
@@ -151,23 +159,9 @@ function refuseFrame(
   if (failed !== undefined) handleFrame(deps, ws, conn, failed, () => {});
 }
 
-/**
- * Refusals for `ws`: one that names a dispatch goes out as it comes; those that name none are
- * kept, to go as one frame after the message (`sendUnnamed`; unnamed-refusals.ts).
- */
-function refusalsTo(
-  outbox: FrameOutbox,
-  ws: WebSocket,
-): { refuse: Refuse; sendUnnamed: () => void } {
-  const unnamed: ErrorFrame[] = [];
-  const refuse = (code: ErrorCode, message: string, id?: string) => {
-    if (id === undefined) unnamed.push({ type: "error", code, message });
-    else outbox.push(ws, { type: "error", id, code, message });
-  };
-  const sendUnnamed = () => {
-    for (const frame of collapseUnnamed(unnamed)) outbox.push(ws, frame);
-  };
-  return { refuse, sendUnnamed };
+/** Sends the refusals that named no dispatch, if any, as one frame (unnamed-refusals.ts). */
+function sendCollapsed(outbox: FrameOutbox, ws: WebSocket, unnamed: ErrorFrame[] | undefined) {
+  for (const frame of collapseUnnamed(unnamed ?? [])) outbox.push(ws, frame);
 }
 
 const NONE: ReadonlySet<string> = new Set();
