@@ -54,6 +54,7 @@ export function planClientMessage(raw: unknown, limits: Limits): ClientPlan {
     else
       plan.refused.push(errorFrame(ERROR_CODE.badRequest, result.error.message, result.error.id));
   }
+  if (plan.cancels.length > 0) dropCancelledRequests(plan);
   plan.refused = collapseUnnamed(plan.refused);
   return plan;
 }
@@ -93,6 +94,24 @@ function addRequest(plan: ClientPlan, frame: RequestFrame, limits: Limits): void
   if (group) group.push(frame);
   else plan.enqueues.set(frame.queue, [frame]);
 }
+
+/**
+ * A request whose cancel comes later in the same message (an abort right after `request()`) is
+ * not enqueued: it is answered `cancelled` here, so no server starts it. Its cancel still goes
+ * to the queue, which then refuses a re-send of it (early-cancels.ts).
+ */
+function dropCancelledRequests(plan: ClientPlan): void {
+  for (const { id, queue } of plan.cancels) {
+    const group = plan.enqueues.get(queue);
+    const at = group?.findIndex((r) => r.id === id) ?? -1;
+    if (group === undefined || at < 0) continue;
+    group.splice(at, 1);
+    if (group.length === 0) plan.enqueues.delete(queue);
+    plan.refused.push(errorFrame(ERROR_CODE.cancelled, CANCELLED_IN_MESSAGE, id));
+  }
+}
+
+const CANCELLED_IN_MESSAGE = "the request was cancelled by its client in the message that sent it";
 
 function frameId(frame: Frame): string | undefined {
   return "id" in frame ? frame.id : undefined;

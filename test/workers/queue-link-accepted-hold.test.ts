@@ -35,19 +35,16 @@ describe("queue links: `accepted` held for the outcome", () => {
     const q = "lnk-hold-quick";
     const client = await linkSocket(q, "lnk-hold-ann");
     // A first request stores the queue's name: later quiet requests have their writes held.
-    client.send([
-      { type: "request", id: "r0", queue: q, body: encodeBody(0) },
-      { type: "cancel", id: "r0", queue: q },
-    ]);
+    // (A cancel in the request's own message would answer it unstored: client-message.ts.)
+    client.send({ type: "request", id: "r0", queue: q, body: encodeBody(0) });
+    client.send({ type: "cancel", id: "r0", queue: q });
     expect(await errorFor(client, "r0")).toMatchObject({ code: "cancelled" });
     // One timer sends every link's held frames, set by the first one held (link-registry.ts):
     // r0's timer is done before r1 comes, so r1's `accepted` may wait its full 10 ms.
     await new Promise((resolve) => setTimeout(resolve, 50));
 
-    client.send([
-      { type: "request", id: "r1", queue: q, body: encodeBody(1) },
-      { type: "cancel", id: "r1", queue: q },
-    ]);
+    client.send({ type: "request", id: "r1", queue: q, body: encodeBody(1) });
+    client.send({ type: "cancel", id: "r1", queue: q });
     const outcome = await errorFor(client, "r1");
     expect(outcome).toMatchObject({ type: "error", id: "r1", code: "cancelled" });
     const [message, ...others] = messagesAbout(client, "r1");

@@ -88,6 +88,28 @@ describe("queue links", () => {
     worker.close();
   });
 
+  it("never dispatches a request cancelled in the message that sent it, on a link or /v1/connect", async () => {
+    const queue = "lnk-same-message";
+    const worker = await serverSocket(queue, "lnk-worker-same");
+    const link = await linkSocket(queue, "lnk-gus");
+    const { socket: exchange } = await TestSocket.client("lnk-hal");
+    for (const [socket, id] of [
+      [link, "g1"],
+      [exchange, "h1"],
+    ] as const) {
+      socket.send([
+        { type: "request", id, queue, body: encodeBody(id) },
+        { type: "cancel", id, queue },
+      ]);
+      expect(await socket.next()).toMatchObject({ type: "error", id, code: "cancelled" });
+    }
+    // The server got nothing: the next frame it sees answers this bad frame.
+    await expectNothingElse(worker);
+    link.close();
+    exchange.close();
+    worker.close();
+  });
+
   it("sends an outcome through the exchange when the request came through the exchange", async () => {
     const worker = await serverSocket("lnk-mixed", "lnk-worker-3");
     const { socket: exchange } = await TestSocket.client("lnk-carol");

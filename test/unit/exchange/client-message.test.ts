@@ -17,6 +17,30 @@ describe("planClientMessage", () => {
     expect(plan.refused).toEqual([]);
   });
 
+  it("answers a request whose cancel comes later in the same message cancelled, enqueuing nothing for it", () => {
+    const raw = JSON.stringify([
+      request("a", "q1"),
+      request("b", "q1"),
+      { type: "cancel", id: "a", queue: "q1" },
+      { type: "cancel", id: "b", queue: "q2" },
+    ]);
+    const plan = planClientMessage(raw, limits);
+    expect(plan.enqueues.get("q1")?.map((r) => r.id)).toEqual(["b"]);
+    expect(plan.refused).toEqual([
+      expect.objectContaining({ type: "error", id: "a", code: "cancelled" }),
+    ]);
+    // The cancels still go to their queues (which then refuse a re-send of the request).
+    expect(plan.cancels).toEqual([
+      { id: "a", queue: "q1" },
+      { id: "b", queue: "q2" },
+    ]);
+    const alone = planClientMessage(
+      JSON.stringify([request("c", "q1"), { type: "cancel", id: "c", queue: "q1" }]),
+      limits,
+    );
+    expect(alone.enqueues.size).toBe(0);
+  });
+
   it("refuses a body over maxBodyBytes with too_large and the request's id", () => {
     const raw = JSON.stringify(request("big", "q", "x".repeat(17)));
     const plan = planClientMessage(raw, limits);
