@@ -235,8 +235,7 @@ export class MemoryRequestStore implements RequestStore {
     for (const row of this.liveRows()) row.sawServer = true;
   }
 
-  /** `maxChars` does not apply: these outcomes are in memory already. */
-  dueOutcomes(now: number, limit: number, _maxChars?: number): DueOutcome[] {
+  dueOutcomes(now: number, limit: number): DueOutcome[] {
     const due: DueOutcome[] = [];
     for (const rid of this.undelivered) {
       if (due.length >= limit) break;
@@ -244,7 +243,7 @@ export class MemoryRequestStore implements RequestStore {
       if (row?.outcome === undefined || (row.deliverAt ?? 0) > now) continue;
       const outcome: Outcome = { to: row.from, frame: row.outcome, memory: true };
       if (row.viaHttp !== undefined) outcome.viaHttp = row.viaHttp;
-      due.push({ rid, outcome, viaLink: row.viaLink, deliverAt: row.deliverAt ?? 0, chars: 0 });
+      due.push({ rid, outcome, viaLink: row.viaLink, deliverAt: row.deliverAt ?? 0 });
     }
     return due;
   }

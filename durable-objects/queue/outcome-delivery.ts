@@ -21,12 +21,6 @@ import type { DueOutcome, RequestStore, StoredRequest } from "./store-contract.j
 
 const FLUSH_LIMIT = 500;
 
-/**
- * Most characters of stored outcomes one flush loads (beyond the first): 500 outcomes of a
- * megabyte each would be far more than a Durable Object's 128 MB of memory.
- */
-const FLUSH_CHARS = 16 * 1024 * 1024;
-
 /** How long an outcome sent on a still-open link waits for its ack before it is looked at again. */
 export const LINK_ACK_WAIT_MS = 30_000;
 
@@ -79,24 +73,20 @@ export class OutcomeDelivery {
     const writes = this.store.outcomeWrites;
     if (!force && !this.mayHaveDue && writes === this.seenWrites) return undefined;
     const limit = FLUSH_LIMIT + this.sending.size;
-    const found = this.store.dueOutcomes(now + DELIVERY_RETRY_MS, limit, FLUSH_CHARS);
+    const found = this.store.dueOutcomes(now + DELIVERY_RETRY_MS, limit);
     this.seenWrites = writes;
-    let chars = 0;
-    for (const d of found) chars += d.chars;
-    // More may be due than one flush loads: the next flush (or the alarm) takes them.
-    const full = found.length >= limit || chars >= FLUSH_CHARS;
-    this.mayHaveDue = full;
+    this.mayHaveDue = found.length >= limit;
     this.resendUnacked(found, now);
     const due = found.filter(
       (d) => !this.sending.has(d.rid) && !this.waitsAfterFailure(d.rid, now),
     );
     if (due.length === 0) return undefined;
     const rest = this.sendOnLinks(due);
-    if (rest.length === 0) return full ? this.flush(Date.now()) : undefined;
-    return this.deliverRest(rest, full);
+    if (rest.length === 0) return due.length < FLUSH_LIMIT ? undefined : this.flush(Date.now());
+    return this.deliverRest(rest, due.length);
   }
 
-  private async deliverRest(rest: readonly DueOutcome[], full: boolean): Promise<boolean> {
+  private async deliverRest(rest: readonly DueOutcome[], dueCount: number): Promise<boolean> {
     const groups = new Map<string, DueOutcome[]>();
     for (const due of rest) {
       this.sending.add(due.rid);
@@ -109,7 +99,7 @@ export class OutcomeDelivery {
       [...groups].map(([name, group]) => this.deliverInChunks(name, group)),
     );
     const allDelivered = results.every(Boolean);
-    return allDelivered && !full ? true : allDelivered && this.flush(Date.now());
+    return allDelivered && dueCount < FLUSH_LIMIT ? true : allDelivered && this.flush(Date.now());
   }
 
   /** One exchange's outcomes, in calls of a bounded size (deliver-chunks.ts), one after another. */

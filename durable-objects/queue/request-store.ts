@@ -486,17 +486,13 @@ export class SqlRequestStore implements RequestStore {
   }
 
   /** Outcomes due for delivery (an unreadable one is dropped from the list and logged). */
-  dueOutcomes(now: number, limit: number, maxChars: number): DueOutcome[] {
+  dueOutcomes(now: number, limit: number): DueOutcome[] {
     const q = `SELECT rid, from_identity, outcome, via_link, via_http, deliver_at FROM requests
                WHERE outcome IS NOT NULL AND deliver_at <= ? ORDER BY deliver_at LIMIT ?`;
     const due: DueOutcome[] = [];
-    let read = 0;
     for (const row of this.sql.exec(q, now, limit)) {
-      if (read >= maxChars) break;
       const rid = num(row.rid, "rid");
-      const text = str(row.outcome, "outcome");
-      read += text.length;
-      const frame = readOutcomeFrame(text);
+      const frame = readOutcomeFrame(str(row.outcome, "outcome"));
       if (frame === undefined) {
         console.error(JSON.stringify({ evt: "queue.corrupt_outcome", rid }));
         this.writes.run("UPDATE requests SET outcome = NULL, deliver_at = NULL WHERE rid = ?", rid);
@@ -506,7 +502,7 @@ export class SqlRequestStore implements RequestStore {
       const deliverAt = num(row.deliver_at, "deliver_at");
       const outcome: Outcome = { to, frame };
       if (row.via_http !== null) outcome.viaHttp = row.via_http === 1;
-      due.push({ rid, outcome, viaLink: row.via_link === 1, deliverAt, chars: text.length });
+      due.push({ rid, outcome, viaLink: row.via_link === 1, deliverAt });
     }
     return due;
   }

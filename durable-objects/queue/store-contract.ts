@@ -40,8 +40,6 @@ export interface DueOutcome {
   viaLink: boolean;
   /** When it is retried if still undelivered (epoch ms). */
   deliverAt: number;
-  /** Characters read from storage to load it (0 for a memory store's, already in memory). */
-  chars: number;
 }
 
 /** When the queue must wake next (deadlines.ts `Timers`). */
@@ -92,12 +90,7 @@ export interface RequestStore {
   expired(now: number): StoredRequest[];
   leaseEnded(now: number): StoredRequest[];
   markSawServer(): void;
-  /**
-   * Up to `limit` outcomes due by `now`, in due order; a store that reads them from storage stops
-   * once it has read `maxChars` characters (after the first), so a flush never loads hundreds of
-   * megabytes of large outcomes at once.
-   */
-  dueOutcomes(now: number, limit: number, maxChars: number): DueOutcome[];
+  dueOutcomes(now: number, limit: number): DueOutcome[];
   delivered(rids: readonly number[]): void;
   retryDelivery(rids: readonly number[], at: number): void;
   /**
