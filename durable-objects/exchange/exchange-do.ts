@@ -366,7 +366,7 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     // outcome stored before it, never one this call stores.
     this.acks.flush();
     const stored = this.keep(forSockets, now);
-    if (stored) await alarmNoLaterThan(this.ctx.storage, purgeAt(now + RESUME_WINDOW_MS) ?? now);
+    if (stored) await alarmNoLaterThan(this.ctx.storage, purgeAt(now + RESUME_WINDOW_MS));
     return { capped: this.cappedAmong(forSockets) };
   }
 

@@ -127,7 +127,7 @@ export class HttpClients {
     if (capped !== undefined) return refused(request.id, ERROR_CODE.tooManyInFlight, capped);
     const timeout = request.timeout ?? this.limits.defaultTimeoutMs;
     const expires = this.requests.record(identity, request.id, queue, Date.now() + timeout);
-    await this.alarmBy(purgeAt(expires) ?? expires);
+    await this.alarmBy(purgeAt(expires));
     return undefined;
   }
 

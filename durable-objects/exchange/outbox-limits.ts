@@ -99,6 +99,8 @@ export function fitsInMemory(identityBytes: number, totalBytes: number, cost: nu
 export const PURGE_STEP_MS = 60_000;
 
 /** When to purge a row that expires at `expiry` (undefined: nothing to purge). */
+export function purgeAt(expiry: number): number;
+export function purgeAt(expiry: number | undefined): number | undefined;
 export function purgeAt(expiry: number | undefined): number | undefined {
   return expiry === undefined ? undefined : Math.ceil(expiry / PURGE_STEP_MS) * PURGE_STEP_MS;
 }
