@@ -11,7 +11,8 @@ import type { Outcome } from "../shared/contracts.js";
 import { DELIVERY_RETRY_MS } from "./deadlines.js";
 import { LiveCounts } from "./live-counts.js";
 import type {
-  DueOutcome,
+  DueOutcomes,
+  DueQuery,
   NewRequest,
   RequestStore,
   StoredKey,
@@ -235,17 +236,27 @@ export class MemoryRequestStore implements RequestStore {
     for (const row of this.liveRows()) row.sawServer = true;
   }
 
-  dueOutcomes(now: number, limit: number): DueOutcome[] {
-    const due: DueOutcome[] = [];
+  /** The query's character budget does not apply: these outcomes are in memory already. */
+  dueOutcomes({ now, limit, skip }: DueQuery): DueOutcomes {
+    const answer: DueOutcomes = { loaded: [], skipped: [], more: false };
+    let rows = 0;
     for (const rid of this.undelivered) {
-      if (due.length >= limit) break;
       const row = this.rows.get(rid);
       if (row?.outcome === undefined || (row.deliverAt ?? 0) > now) continue;
+      if (rows++ >= limit) {
+        answer.more = true;
+        break;
+      }
+      const deliverAt = row.deliverAt ?? 0;
+      if (skip(rid)) {
+        answer.skipped.push({ rid, deliverAt });
+        continue;
+      }
       const outcome: Outcome = { to: row.from, frame: row.outcome, memory: true };
       if (row.viaHttp !== undefined) outcome.viaHttp = row.viaHttp;
-      due.push({ rid, outcome, viaLink: row.viaLink, deliverAt: row.deliverAt ?? 0 });
+      answer.loaded.push({ rid, outcome, viaLink: row.viaLink, deliverAt });
     }
-    return due;
+    return answer;
   }
 
   delivered(rids: readonly number[]): void {

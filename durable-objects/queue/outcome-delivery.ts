@@ -15,11 +15,19 @@ import {
   type Outcome,
 } from "../shared/contracts.js";
 import { DELIVERY_RETRY_MS } from "./deadlines.js";
-import { deliverChunks } from "./deliver-chunks.js";
+import { DELIVER_CALL_CHARS, deliverChunks } from "./deliver-chunks.js";
 import type { LinkRegistry } from "./link-registry.js";
 import type { DueOutcome, RequestStore, StoredRequest } from "./store-contract.js";
 
+/** Stored outcomes one flush looks at, at most, besides those already in calls. */
 const FLUSH_LIMIT = 500;
+
+/**
+ * Characters of stored outcomes one flush loads, at most (after the first): 500 outcomes of a
+ * megabyte each would be far beyond a Durable Object's 128 MB. One load is about one `deliver`
+ * call (deliver-chunks.ts); the next load follows once it is handed over.
+ */
+const FLUSH_CHARS = DELIVER_CALL_CHARS;
 
 /** How long an outcome sent on a still-open link waits for its ack before it is looked at again. */
 export const LINK_ACK_WAIT_MS = 30_000;
@@ -72,21 +80,29 @@ export class OutcomeDelivery {
   start(now: number, force = false): Promise<boolean> | undefined {
     const writes = this.store.outcomeWrites;
     if (!force && !this.mayHaveDue && writes === this.seenWrites) return undefined;
-    const limit = FLUSH_LIMIT + this.sending.size;
-    const found = this.store.dueOutcomes(now + DELIVERY_RETRY_MS, limit);
+    const { loaded, skipped, more } = this.store.dueOutcomes({
+      now: now + DELIVERY_RETRY_MS,
+      limit: FLUSH_LIMIT + this.sending.size,
+      maxChars: FLUSH_CHARS,
+      skip: (rid) => this.sending.has(rid) || this.waitsAfterFailure(rid, now),
+    });
     this.seenWrites = writes;
-    this.mayHaveDue = found.length >= limit;
-    this.resendUnacked(found, now);
-    const due = found.filter(
-      (d) => !this.sending.has(d.rid) && !this.waitsAfterFailure(d.rid, now),
-    );
-    if (due.length === 0) return undefined;
-    const rest = this.sendOnLinks(due);
-    if (rest.length === 0) return due.length < FLUSH_LIMIT ? undefined : this.flush(Date.now());
-    return this.deliverRest(rest, due.length);
+    // Outcomes of links that closed are due again now, skipped by this load: a follow-up sends
+    // them. After a load that found nothing else to send, `more` would only find the same again.
+    const released = this.resendUnacked(skipped, now);
+    const again = released || more;
+    this.mayHaveDue = again;
+    if (loaded.length === 0) return released ? this.flush(Date.now()) : undefined;
+    const rest = this.sendOnLinks(loaded);
+    if (rest.length === 0) return again ? this.flush(Date.now()) : undefined;
+    return this.deliverRest(rest, again);
   }
 
-  private async deliverRest(rest: readonly DueOutcome[], dueCount: number): Promise<boolean> {
+  /**
+   * Hands `rest` to the exchange objects; when `again`, more is due than this flush loaded, and
+   * the next load follows once these calls all succeeded (a failure leaves the rest to the alarm).
+   */
+  private async deliverRest(rest: readonly DueOutcome[], again: boolean): Promise<boolean> {
     const groups = new Map<string, DueOutcome[]>();
     for (const due of rest) {
       this.sending.add(due.rid);
@@ -99,7 +115,7 @@ export class OutcomeDelivery {
       [...groups].map(([name, group]) => this.deliverInChunks(name, group)),
     );
     const allDelivered = results.every(Boolean);
-    return allDelivered && dueCount < FLUSH_LIMIT ? true : allDelivered && this.flush(Date.now());
+    return allDelivered && again ? this.flush(Date.now()) : allDelivered;
   }
 
   /** One exchange's outcomes, in calls of a bounded size (deliver-chunks.ts), one after another. */
@@ -206,9 +222,12 @@ export class OutcomeDelivery {
    * reading would only get more copies, and the relay would hold them all): their next look moves
    * LINK_ACK_WAIT_MS on, unless the client sends the request again (askedAgain). Those whose link
    * is gone are sent again (down a newer link, or through the exchange); the SDK ignores the copy
-   * of an outcome it already has.
+   * of an outcome it already has. True when there are such.
    */
-  private resendUnacked(found: readonly DueOutcome[], now: number): void {
+  private resendUnacked(
+    found: readonly { rid: number; deliverAt: number }[],
+    now: number,
+  ): boolean {
     const waiting: number[] = [];
     const again: number[] = [];
     for (const d of found) {
@@ -219,9 +238,10 @@ export class OutcomeDelivery {
       else again.push(d.rid);
     }
     if (waiting.length > 0) this.store.retryDelivery(waiting, now + LINK_ACK_WAIT_MS);
-    if (again.length === 0) return;
+    if (again.length === 0) return false;
     for (const rid of again) this.forget(rid);
     this.store.retryDelivery(again, now + DELIVERY_RETRY_MS);
+    return true;
   }
 
   /** Drops the record of an outcome sent on a link (acked, overdue or released). */

@@ -15,6 +15,8 @@ import { LiveRowCache } from "./live-row-cache.js";
 import { num, optNum, str } from "./sql-values.js";
 import {
   type DueOutcome,
+  type DueOutcomes,
+  type DueQuery,
   type NewRequest,
   newRow,
   type RequestStore,
@@ -485,26 +487,53 @@ export class SqlRequestStore implements RequestStore {
     });
   }
 
-  /** Outcomes due for delivery (an unreadable one is dropped from the list and logged). */
-  dueOutcomes(now: number, limit: number): DueOutcome[] {
+  /**
+   * Outcomes due for delivery, in due order, until the query's character budget is spent (an
+   * unreadable one is dropped from the list and logged). A skipped row's outcome is not parsed.
+   */
+  dueOutcomes({ now, limit, maxChars, skip }: DueQuery): DueOutcomes {
     const q = `SELECT rid, from_identity, outcome, via_link, via_http, deliver_at FROM requests
                WHERE outcome IS NOT NULL AND deliver_at <= ? ORDER BY deliver_at LIMIT ?`;
-    const due: DueOutcome[] = [];
+    const answer: DueOutcomes = { loaded: [], skipped: [], more: false };
+    let rows = 0;
+    let chars = 0;
     for (const row of this.sql.exec(q, now, limit)) {
+      rows++;
       const rid = num(row.rid, "rid");
-      const frame = readOutcomeFrame(str(row.outcome, "outcome"));
-      if (frame === undefined) {
-        console.error(JSON.stringify({ evt: "queue.corrupt_outcome", rid }));
-        this.writes.run("UPDATE requests SET outcome = NULL, deliver_at = NULL WHERE rid = ?", rid);
+      const deliverAt = num(row.deliver_at, "deliver_at");
+      if (skip(rid)) {
+        answer.skipped.push({ rid, deliverAt });
         continue;
       }
-      const to = str(row.from_identity, "from_identity");
-      const deliverAt = num(row.deliver_at, "deliver_at");
-      const outcome: Outcome = { to, frame };
-      if (row.via_http !== null) outcome.viaHttp = row.via_http === 1;
-      due.push({ rid, outcome, viaLink: row.via_link === 1, deliverAt });
+      if (chars >= maxChars) {
+        answer.more = true;
+        break;
+      }
+      const text = str(row.outcome, "outcome");
+      chars += text.length;
+      const due = this.readDue(rid, row, text, deliverAt);
+      if (due !== undefined) answer.loaded.push(due);
     }
-    return due;
+    if (rows >= limit) answer.more = true;
+    return answer;
+  }
+
+  /** One due row as an outcome, or undefined (and dropped, logged) when it is unreadable. */
+  private readDue(
+    rid: number,
+    row: Record<string, SqlStorageValue>,
+    text: string,
+    deliverAt: number,
+  ): DueOutcome | undefined {
+    const frame = readOutcomeFrame(text);
+    if (frame === undefined) {
+      console.error(JSON.stringify({ evt: "queue.corrupt_outcome", rid }));
+      this.writes.run("UPDATE requests SET outcome = NULL, deliver_at = NULL WHERE rid = ?", rid);
+      return undefined;
+    }
+    const outcome: Outcome = { to: str(row.from_identity, "from_identity"), frame };
+    if (row.via_http !== null) outcome.viaHttp = row.via_http === 1;
+    return { rid, outcome, viaLink: row.via_link === 1, deliverAt };
   }
 
   delivered(rids: readonly number[]): void {

@@ -42,6 +42,30 @@ export interface DueOutcome {
   deliverAt: number;
 }
 
+/** What a flush asks the store for (outcome-delivery.ts). */
+export interface DueQuery {
+  /** Outcomes due by this time (epoch ms). */
+  now: number;
+  /** Rows looked at, at most (skipped ones included). */
+  limit: number;
+  /**
+   * Characters of stored outcomes loaded, at most (after the first): a pile of megabyte outcomes
+   * must not all be in memory at once. A store that holds its outcomes in memory ignores it.
+   */
+  maxChars: number;
+  /** Rows not to load (in a call already, or waiting after a failed one): listed in `skipped`. */
+  skip: (rid: number) => boolean;
+}
+
+/** What the store found for a `DueQuery`. */
+export interface DueOutcomes {
+  loaded: DueOutcome[];
+  /** Due rows that `skip` left out, with when each is due. */
+  skipped: { rid: number; deliverAt: number }[];
+  /** More may be due than this answer holds (it stopped at its limit or character budget). */
+  more: boolean;
+}
+
 /** When the queue must wake next (deadlines.ts `Timers`). */
 export interface StoreTimers {
   nextDeadline: number | undefined;
@@ -90,7 +114,7 @@ export interface RequestStore {
   expired(now: number): StoredRequest[];
   leaseEnded(now: number): StoredRequest[];
   markSawServer(): void;
-  dueOutcomes(now: number, limit: number): DueOutcome[];
+  dueOutcomes(query: DueQuery): DueOutcomes;
   delivered(rids: readonly number[]): void;
   retryDelivery(rids: readonly number[], at: number): void;
   /**

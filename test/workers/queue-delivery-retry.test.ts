@@ -8,6 +8,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { QueueDO } from "../../durable-objects/queue/queue-do.js";
+import type { SqlRequestStore } from "../../durable-objects/queue/request-store.js";
 import type {
   DeliverAnswer,
   ExchangeRpc,
@@ -21,11 +22,8 @@ const RETRY_MS = 1_000;
 /** Bounds on the waits below: generous for a loaded machine, still finite. */
 const WAIT_MS = 10_000;
 
+type StoreInside = { state: { store: SqlRequestStore } };
 type DeliveryInside = { state: { delivery: { exchange: (name: string) => ExchangeRpc } } };
-/** The outcomes a delivery's calls ended for: handed over (`confirmed`) or failed. */
-type CallsInside = {
-  state: { delivery: { confirmed: Set<number>; failedUntil: Map<number, number> } };
-};
 
 /**
  * Makes queue `queue`'s object call an exchange whose `deliver` fails while `failing()` is true
@@ -111,7 +109,7 @@ describe("outcome delivery to the exchange", { timeout: 30_000 }, () => {
     });
   });
 
-  it("after a restart, hands a pile of large stored outcomes over in calls under the RPC size limit", async () => {
+  it("after a restart, hands a pile of large stored outcomes over a bounded load at a time, each load following the last without waiting for an alarm", async () => {
     const queue = "deliver-big";
     const from = "db-alice";
     const count = 40;
@@ -128,20 +126,33 @@ describe("outcome delivery to the exchange", { timeout: 30_000 }, () => {
     }
     while (calls() < count) await sleep(20);
     // A fresh instance over the same storage (as after a restart) finds all 40 (40 MB) due at
-    // once, more than one call to the exchange may carry (32 MiB).
+    // once: more than one call to the exchange may carry (32 MiB), and more than a Durable
+    // Object's memory (128 MB) should hold parsed at once. One alarm starts them all.
+    const sizes: number[] = [];
+    const replied = () =>
+      delivered(from).then((frames) => frames.flatMap((f) => (f.type === "reply" ? [f.id] : [])));
     await runInDurableObject(stub, async (_instance, state) => {
       const now = Date.now();
       state.storage.sql.exec("UPDATE requests SET deliver_at = ? WHERE outcome IS NOT NULL", now);
       const fresh = new QueueDO(state, env);
+      // Counts what each of its loads holds (a durable queue keeps this store for good).
+      const store = (fresh as unknown as StoreInside).state.store;
+      const load = store.dueOutcomes.bind(store);
+      store.dueOutcomes = (query) => {
+        const found = load(query);
+        sizes.push(found.loaded.length);
+        return found;
+      };
       await fresh.alarm();
       // Its calls to the exchange run in waitUntil: they must end while this callback runs.
-      const delivery = (fresh as unknown as CallsInside).state.delivery;
-      for (const until = Date.now() + WAIT_MS; Date.now() < until; await sleep(20)) {
-        if (delivery.confirmed.size + delivery.failedUntil.size >= count) break;
+      for (const until = Date.now() + WAIT_MS; Date.now() < until; await sleep(50)) {
+        if ((await replied()).length >= count) break;
       }
     });
-    const replied = (await delivered(from)).flatMap((f) => (f.type === "reply" ? [f.id] : []));
-    expect(replied.sort()).toEqual([...ids].sort());
+    expect((await replied()).sort()).toEqual([...ids].sort());
+    // Each load stopped once it held 8 Mi characters: 9 of these outcomes at most.
+    expect(sizes.filter((n) => n > 0).length).toBeGreaterThanOrEqual(Math.ceil(count / 9));
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(9);
     server.close();
   });
 });

@@ -14,6 +14,16 @@ function store(): MemoryRequestStore {
   return new MemoryRequestStore(() => {}, "q");
 }
 
+function reply(id: string) {
+  return { type: "reply" as const, id, body: { enc: "utf8" as const, data: "y" } };
+}
+
+/** The rids of the outcomes `s` has due by `now`, none skipped. */
+function dueRids(s: MemoryRequestStore, now: number): number[] {
+  const query = { now, limit: 10, maxChars: 1_000, skip: () => false };
+  return s.dueOutcomes(query).loaded.map((d) => d.rid);
+}
+
 describe("MemoryRequestStore", () => {
   it("stores a request once per (identity, id) and finds it by that pair", () => {
     const s = store();
@@ -47,11 +57,6 @@ describe("MemoryRequestStore", () => {
 
   it("makes the undelivered outcomes of one identity's link requests due at once", () => {
     const s = store();
-    const reply = (id: string) => ({
-      type: "reply" as const,
-      id,
-      body: { enc: "utf8" as const, data: "y" },
-    });
     const onLink = s.insert({ ...request("alice", "l1", 100_000), viaLink: true }) ?? -1;
     const direct = s.insert(request("alice", "d1", 100_000)) ?? -1;
     const other = s.insert({ ...request("bob", "l1", 100_000), viaLink: true }) ?? -1;
@@ -64,7 +69,28 @@ describe("MemoryRequestStore", () => {
     }
     s.retryDelivery([onLink, direct, other], 60_000);
     s.linkOutcomesDue("alice", 70);
-    expect(s.dueOutcomes(70, 10).map((d) => d.rid)).toEqual([onLink]);
+    expect(dueRids(s, 70)).toEqual([onLink]);
+  });
+
+  it("lists the due outcomes a flush skips apart, and says when more are due than its limit", () => {
+    const s = store();
+    const ids = ["a", "b", "c", "d"];
+    const rids = ids.map((id) => s.insert(request("alice", id, 100_000)) ?? -1);
+    for (const [i, rid] of rids.entries()) s.finish(rid, reply(ids[i] ?? ""), 50);
+    const [a, b, c] = rids;
+    const skip = (rid: number) => rid === b;
+    // Not yet due: nothing at all.
+    expect(s.dueOutcomes({ now: 0, limit: 10, maxChars: 0, skip })).toEqual({
+      loaded: [],
+      skipped: [],
+      more: false,
+    });
+    // A skipped row counts toward the limit; the budget of characters does not apply in memory.
+    const three = s.dueOutcomes({ now: 5_000, limit: 3, maxChars: 0, skip });
+    expect(three.loaded.map((d) => d.rid)).toEqual([a, c]);
+    expect(three.skipped.map((d) => d.rid)).toEqual([b]);
+    expect(three.more).toBe(true);
+    expect(s.dueOutcomes({ now: 5_000, limit: 4, maxChars: 0, skip }).more).toBe(false);
   });
 
   it("does not purge a finished request whose outcome still waits for delivery", () => {
@@ -73,7 +99,7 @@ describe("MemoryRequestStore", () => {
     s.finish(rid, { type: "reply", id: "r1", body: { enc: "utf8", data: "y" } }, 50);
     s.purge(100 + WINDOW * 10, WINDOW);
     expect(s.findRid("alice", "r1")).toBe(rid);
-    expect(s.dueOutcomes(50 + 2_000, 10).map((d) => d.rid)).toEqual([rid]);
+    expect(dueRids(s, 50 + 2_000)).toEqual([rid]);
   });
 
   it("purges the requests finished after one whose outcome waits for delivery, and that one once delivered", () => {
