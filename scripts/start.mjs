@@ -178,10 +178,9 @@ async function waitUntilReady() {
         return;
       }
       if (response.status === 503) {
-        const { problems = [] } = await response.json();
-        const lines = problems.map((problem) => `  - ${problem}`).join("\n");
+        const { misread = [] } = await response.json();
         console.error(
-          `EdgeMQ relay listening on ws://127.0.0.1:${port} refuses every call until its settings are fixed (docs/settings.md):\n${lines}`,
+          `EdgeMQ relay listening on ws://127.0.0.1:${port} refuses every call until these settings are fixed (docs/settings.md): ${misread.join(", ")}. The relay logs what is wrong with each (its settings_invalid line).`,
         );
         return;
       }

@@ -24,8 +24,28 @@ export interface RelaySettings {
   queueModes: QueueModes;
   /** Per-queue partition counts (EDGEMQ_QUEUE_PARTITIONS; queue-partitions.ts). */
   queuePartitions: QueuePartitions;
-  /** One line per value that could not be read; empty when the settings are sound. */
+  /** One line per value that could not be read, quoting it (for the log); empty when sound. */
   problems: string[];
+  /**
+   * The names of the settings in `problems`, each once: what a caller is told, since a value
+   * may be something the operator would not publish.
+   */
+  misread: string[];
+}
+
+/** Collects the values that could not be read: a line on each, and the settings' names. */
+class Problems {
+  readonly lines: string[] = [];
+  private readonly names = new Set<string>();
+
+  add(setting: string, line: string): void {
+    this.lines.push(line);
+    this.names.add(setting);
+  }
+
+  get settings(): string[] {
+    return [...this.names];
+  }
 }
 
 /** The environment variables that map to limits. */
@@ -79,7 +99,7 @@ function readPositiveInt(
   name: string,
   value: unknown,
   fallback: number,
-  problems: string[],
+  problems: Problems,
 ): number {
   if (value === undefined || (typeof value === "string" && value.trim() === "")) return fallback;
   const n =
@@ -89,16 +109,16 @@ function readPositiveInt(
         ? Number(value.trim())
         : Number.NaN;
   if (Number.isSafeInteger(n) && n > 0) return n;
-  problems.push(`${name}=${quote(value)} is not a positive whole number`);
+  problems.add(name, `${name}=${quote(value)} is not a positive whole number`);
   return fallback;
 }
 
 /** `true` as a string (`--var`, a quoted TOML value) or as a TOML boolean; `false` or unset is off. */
-function readFlag(name: string, value: unknown, problems: string[]): boolean {
+function readFlag(name: string, value: unknown, problems: Problems): boolean {
   const text = typeof value === "string" ? value.trim() : value;
   if (text === true || text === "true") return true;
   if (text === undefined || text === false || text === "false" || text === "") return false;
-  problems.push(`${name}=${quote(value)} is not true or false`);
+  problems.add(name, `${name}=${quote(value)} is not true or false`);
   return false;
 }
 
@@ -122,7 +142,7 @@ export function readSettings(env: object): RelaySettings {
 
 function parseSettings(env: object): RelaySettings {
   const vars = env as Record<string, unknown>;
-  const problems: string[] = [];
+  const problems = new Problems();
   const int = (name: string, fallback: number) =>
     readPositiveInt(name, vars[name], fallback, problems);
   const limits: Limits = { ...DEFAULT_LIMITS };
@@ -140,25 +160,31 @@ function parseSettings(env: object): RelaySettings {
   const queueModes = parseQueueModes(vars.EDGEMQ_QUEUE_MODES);
   const queuePartitions = parseQueuePartitions(vars.EDGEMQ_QUEUE_PARTITIONS);
   for (const entry of queueModes.invalid) {
-    problems.push(
+    problems.add(
+      "EDGEMQ_QUEUE_MODES",
       `EDGEMQ_QUEUE_MODES entry ${quote(entry)} is not <queue or prefix*>=memory|durable`,
     );
   }
   for (const entry of queuePartitions.invalid) {
-    problems.push(
+    problems.add(
+      "EDGEMQ_QUEUE_PARTITIONS",
       `EDGEMQ_QUEUE_PARTITIONS entry ${quote(entry)} is not <queue or prefix*>=<1 to ${MAX_PARTITIONS}>`,
     );
   }
+  const exchangeShards = int("EDGEMQ_EXCHANGE_SHARDS", 1);
+  const devMode = readFlag("EDGEMQ_DEV_MODE", vars.EDGEMQ_DEV_MODE, problems);
+  const rateLimit = {
+    perSecond: int("EDGEMQ_RATE_LIMIT_PER_SECOND", DEFAULT_RATE_LIMIT.perSecond),
+    burst: int("EDGEMQ_RATE_LIMIT_BURST", DEFAULT_RATE_LIMIT.burst),
+  };
   return {
     limits,
-    exchangeShards: int("EDGEMQ_EXCHANGE_SHARDS", 1),
-    devMode: readFlag("EDGEMQ_DEV_MODE", vars.EDGEMQ_DEV_MODE, problems),
-    rateLimit: {
-      perSecond: int("EDGEMQ_RATE_LIMIT_PER_SECOND", DEFAULT_RATE_LIMIT.perSecond),
-      burst: int("EDGEMQ_RATE_LIMIT_BURST", DEFAULT_RATE_LIMIT.burst),
-    },
+    exchangeShards,
+    devMode,
+    rateLimit,
     queueModes,
     queuePartitions,
-    problems,
+    problems: problems.lines,
+    misread: problems.settings,
   };
 }

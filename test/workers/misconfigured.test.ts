@@ -1,9 +1,10 @@
 /**
- * A relay with settings it cannot read refuses every call, naming each problem, instead of
- * running on defaults the operator did not choose; /healthz says so with 503.
+ * A relay with settings it cannot read refuses every call, naming each such setting, instead of
+ * running on defaults the operator did not choose; /healthz says so with 503. The values, and
+ * what is wrong with them, go to the log only.
  */
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { PROTOCOL_VERSION } from "../../protocol/index.js";
 import { app } from "../../src/app.js";
 
@@ -13,27 +14,47 @@ const misconfigured = {
   EDGEMQ_QUEUE_MODES: "cache-*=memroy",
 };
 
-const PROBLEMS = [
-  'EDGEMQ_MAX_BODY_BYTES="-5" is not a positive whole number',
-  'EDGEMQ_QUEUE_MODES entry "cache-*=memroy" is not <queue or prefix*>=memory|durable',
-];
+const MISREAD = ["EDGEMQ_MAX_BODY_BYTES", "EDGEMQ_QUEUE_MODES"];
 
 async function call(path: string, init: RequestInit = {}): Promise<Response> {
   return await app.fetch(new Request(`https://relay.test${path}`, init), misconfigured);
 }
 
 describe("a relay with unreadable settings", () => {
-  it("answers /healthz with 503 and every problem", async () => {
+  it("answers /healthz with 503 and the name of every setting it cannot read", async () => {
     const response = await call("/healthz");
     expect(response.status).toBe(503);
     expect(await response.json()).toEqual({
       ok: false,
       protocol: PROTOCOL_VERSION,
-      problems: PROBLEMS,
+      misread: MISREAD,
     });
   });
 
-  it("refuses HTTP calls and WebSocket upgrades with 500 internal naming each problem", async () => {
+  it("logs each value and what is wrong with it, once", async () => {
+    const logged: unknown[] = [];
+    const error = vi.spyOn(console, "error").mockImplementation((line) => logged.push(line));
+    const quiet = { ...misconfigured, EDGEMQ_MAX_ATTEMPTS: "lots" };
+    try {
+      for (let i = 0; i < 3; i++) {
+        await app.fetch(new Request("https://relay.test/healthz"), quiet);
+      }
+    } finally {
+      error.mockRestore();
+    }
+    expect(logged.map((line) => JSON.parse(String(line)))).toEqual([
+      {
+        evt: "settings_invalid",
+        problems: [
+          'EDGEMQ_MAX_BODY_BYTES="-5" is not a positive whole number',
+          'EDGEMQ_MAX_ATTEMPTS="lots" is not a positive whole number',
+          'EDGEMQ_QUEUE_MODES entry "cache-*=memroy" is not <queue or prefix*>=memory|durable',
+        ],
+      },
+    ]);
+  });
+
+  it("refuses HTTP calls and WebSocket upgrades with 500 internal naming each setting, not its value", async () => {
     const headers = { "EdgeMQ-Identity": "alice" };
     const responses = [
       await call("/v1/whoami", { headers }),
@@ -44,7 +65,9 @@ describe("a relay with unreadable settings", () => {
       expect(response.status).toBe(500);
       const body = (await response.json()) as { error: { code: string; message: string } };
       expect(body.error.code).toBe("internal");
-      for (const problem of PROBLEMS) expect(body.error.message).toContain(problem);
+      for (const name of MISREAD) expect(body.error.message).toContain(name);
+      expect(body.error.message).not.toContain("-5");
+      expect(body.error.message).not.toContain("memroy");
     }
   });
 

@@ -110,6 +110,17 @@ describe("readSettings", () => {
     expect(others.problems).toHaveLength(2);
   });
 
+  it("names each setting it cannot read once, apart from the values", () => {
+    const settings = readSettings({
+      EDGEMQ_QUEUE_MODES: "a=fast,b=slow",
+      EDGEMQ_DEV_MODE: "yes",
+      EDGEMQ_LEASE_MS: "soon",
+    });
+    expect(settings.problems).toHaveLength(4);
+    expect(settings.misread).toEqual(["EDGEMQ_LEASE_MS", "EDGEMQ_QUEUE_MODES", "EDGEMQ_DEV_MODE"]);
+    expect(readSettings({}).misread).toEqual([]);
+  });
+
   it("takes an empty value as unset, with no problem", () => {
     for (const value of ["", " "]) {
       const settings = readSettings({ EDGEMQ_MAX_ATTEMPTS: value, EDGEMQ_DEV_MODE: value });
