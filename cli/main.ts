@@ -8,6 +8,7 @@ import {
   isIdentity,
   isQueuePattern,
   MAX_TOKEN_QUEUES,
+  secretProblem,
   signToken,
   type TokenClaims,
 } from "../protocol/index.js";
@@ -38,16 +39,6 @@ starts with -.`;
 
 const MAIN_HINT = "Run 'edgemq --help' for usage.";
 const TOKEN_HINT = "Run 'edgemq token --help' for usage.";
-
-/**
- * A secret shorter than this is warned about: anyone holding one token can test guesses of the
- * secret offline against its signature, as fast as they can compute HMACs.
- */
-export const MIN_SECRET_CHARS = 32;
-
-function shortSecretWarning(length: number): string {
-  return `edgemq: warning: EDGEMQ_SECRET is ${length} characters; anyone with a token can guess a short secret offline. Use ${MIN_SECRET_CHARS} or more random ones (openssl rand -base64 32)\n`;
-}
 
 /** The longest --ttl: ten years (a relay refuses a token whose exp is past any date). */
 export const MAX_TTL_SECONDS = 3_650 * 86_400;
@@ -207,7 +198,8 @@ async function token(
   if (parsed.kind === "error") return refuse(parsed.message);
   const secret = env.EDGEMQ_SECRET;
   if (!secret) return refuse("EDGEMQ_SECRET is not set");
-  if (secret.length < MIN_SECRET_CHARS) output.err(shortSecretWarning(secret.length));
+  const weak = secretProblem(secret);
+  if (weak !== undefined) return refuse(weak);
   const result = tokenClaims(parsed.options, now());
   if ("error" in result) return refuse(result.error);
   let signed: string;

@@ -37,6 +37,18 @@ export const TOKEN_SKEW_SECONDS = 30;
 export const MAX_TOKEN_CHARS = 4096;
 /** Most queue patterns one token may list (keeps socket attachments small). */
 export const MAX_TOKEN_QUEUES = 100;
+/**
+ * Shortest signing secret (EDGEMQ_SECRET) a relay takes, and the CLI signs with, in characters:
+ * an HS256 key must be at least 256 bits (RFC 7518 §3.2), and anyone holding one token can test
+ * guesses of a short secret offline against its signature, as fast as they can compute HMACs.
+ */
+export const MIN_SECRET_CHARS = 32;
+
+/** What is wrong with `secret` as a signing secret (too short), or undefined when nothing. */
+export function secretProblem(secret: string): string | undefined {
+  if (secret.length >= MIN_SECRET_CHARS) return undefined;
+  return `EDGEMQ_SECRET is ${secret.length} characters: a relay takes ${MIN_SECRET_CHARS} or more (an HS256 key, RFC 7518 §3.2; anyone holding a token can guess a short secret offline). Make one with: openssl rand -base64 32`;
+}
 
 /** The latest time a JavaScript Date holds (ms); a later `exp` cannot be a real expiry. */
 const MAX_DATE_MS = 8.64e15;

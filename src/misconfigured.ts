@@ -28,6 +28,6 @@ export async function refuseMisconfigured(
   if (c.req.path === PATHS.health) {
     return c.json({ ok: false, protocol: PROTOCOL_VERSION, misread }, 503);
   }
-  const message = `relay misconfigured: ${misread.join(", ")} cannot be read (the relay's log says why, in a settings_invalid line; see docs/settings.md)`;
+  const message = `relay misconfigured: invalid ${misread.join(", ")} (the relay's log says why, in a settings_invalid line; see docs/settings.md)`;
   throw new EdgeMQError(ERROR_CODE.internal, message);
 }

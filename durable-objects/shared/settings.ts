@@ -4,7 +4,7 @@
  * that cannot be read is not replaced by its default: it is listed in `problems`, and the front
  * door refuses every call while any is listed (misconfigured.ts), so a typo shows at once.
  */
-import { DEFAULT_LIMITS, type Limits } from "../../protocol/index.js";
+import { DEFAULT_LIMITS, type Limits, secretProblem } from "../../protocol/index.js";
 import { parseQueueModes, type QueueModes } from "./queue-modes.js";
 import { MAX_PARTITIONS, parseQueuePartitions, type QueuePartitions } from "./queue-partitions.js";
 import type { RateLimit } from "./token-bucket.js";
@@ -171,6 +171,10 @@ function parseSettings(env: object): RelaySettings {
       `EDGEMQ_QUEUE_PARTITIONS entry ${quote(entry)} is not <queue or prefix*>=<1 to ${MAX_PARTITIONS}>`,
     );
   }
+  // Never quoted: a secret is not for logs. Unset or empty is no secret (misconfigured.ts).
+  const secret = vars.EDGEMQ_SECRET;
+  const weak = typeof secret === "string" && secret !== "" ? secretProblem(secret) : undefined;
+  if (weak !== undefined) problems.add("EDGEMQ_SECRET", weak);
   const exchangeShards = int("EDGEMQ_EXCHANGE_SHARDS", 1);
   const devMode = readFlag("EDGEMQ_DEV_MODE", vars.EDGEMQ_DEV_MODE, problems);
   const rateLimit = {

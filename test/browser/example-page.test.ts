@@ -224,7 +224,7 @@ describe("examples/browser in Chromium, against a relay in dev mode", () => {
 });
 
 describe("examples/browser in Chromium, against a signed relay", () => {
-  const SECRET = "browser-example-secret";
+  const SECRET = "browser-example-secret-0123456789abcdef";
   let signed: Relay;
 
   beforeAll(async () => {

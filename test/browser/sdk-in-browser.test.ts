@@ -14,7 +14,7 @@ import { REPO_ROOT, Relay } from "../e2e/relay.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const PORTS = { relay: { first: 18300, last: 18349 }, inspector: { first: 19300, last: 19349 } };
-const SECRET = "browser-test-secret";
+const SECRET = "browser-test-secret-0123456789abcdef";
 
 /** The SDK bundled for browsers: one IIFE exposing `EdgeMQ`; `ws` is never needed there. */
 async function browserBundle(): Promise<string> {

@@ -37,11 +37,12 @@ describe("fail closed", () => {
 
 describe("error bodies", () => {
   it("answer an internal fault with code internal and the bare message, no stack or cause", async () => {
-    const token = await mint({ sub: "alice", role: "client", queues: ["q"] }, "s");
+    const secret = "x".repeat(32);
+    const token = await mint({ sub: "alice", role: "client", queues: ["q"] }, secret);
     const response = await call(
       "/v1/connect",
       { Upgrade: "websocket", Authorization: `Bearer ${token}` },
-      { QUEUE: env.QUEUE, EXCHANGE: brokenNamespace(), EDGEMQ_SECRET: "s" },
+      { QUEUE: env.QUEUE, EXCHANGE: brokenNamespace(), EDGEMQ_SECRET: secret },
     );
     expect(response.status).toBe(500);
     expect(await errorBody(response)).toEqual({ code: "internal", message: "internal error" });

@@ -9,7 +9,7 @@ import { decodeFrames, type Frame, signToken, type TokenClaims } from "../../pro
 import { app } from "../../src/app.js";
 import type { Env } from "../../src/env.js";
 
-export const SECRET = "security-test-secret-0123456789";
+export const SECRET = "security-test-secret-0123456789abcdef";
 
 /** Bindings of a deployment with a secret (the secret wins over dev mode). */
 export const signedEnv: Env = { QUEUE: env.QUEUE, EXCHANGE: env.EXCHANGE, EDGEMQ_SECRET: SECRET };

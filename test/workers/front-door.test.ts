@@ -85,7 +85,11 @@ describe("front door", () => {
   });
 
   it("refuses a peer that presents no token with 401 when a secret is configured", async () => {
-    const bindings = { QUEUE: env.QUEUE, EXCHANGE: env.EXCHANGE, EDGEMQ_SECRET: "s3cret" };
+    const bindings = {
+      QUEUE: env.QUEUE,
+      EXCHANGE: env.EXCHANGE,
+      EDGEMQ_SECRET: "front-door-test-secret-0123456789abcdef",
+    };
     const response = await app.request(
       "/v1/connect?identity=alice",
       { headers: upgrade },
@@ -98,7 +102,7 @@ describe("front door", () => {
     const bindings = {
       QUEUE: env.QUEUE,
       EXCHANGE: env.EXCHANGE,
-      EDGEMQ_SECRET: "s3cret",
+      EDGEMQ_SECRET: "front-door-test-secret-0123456789abcdef",
       EDGEMQ_DEV_MODE: "true",
     };
     for (const declared of [

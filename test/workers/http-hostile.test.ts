@@ -186,7 +186,7 @@ describe("HTTP API input checks", () => {
 });
 
 describe("HTTP API roles and queues with signed tokens", () => {
-  const SECRET = "http-api-test-secret-0123456789";
+  const SECRET = "http-api-test-secret-0123456789abcdef";
   const signedEnv: Env = { QUEUE: env.QUEUE, EXCHANGE: env.EXCHANGE, EDGEMQ_SECRET: SECRET };
 
   async function bearer(sub: string, role: TokenClaims["role"], queues: string[]) {

@@ -154,12 +154,15 @@ describe("edgemq token", () => {
     });
   });
 
-  it("warns on stderr of a secret under 32 characters, and still prints a valid token", async () => {
-    const short = "s3cret";
-    const ran = await edgemq(GOOD, { EDGEMQ_SECRET: short });
-    expect(ran.code).toBe(0);
-    expect(ran.err).toMatch(/^edgemq: warning: EDGEMQ_SECRET is 6 characters; .*\n$/);
-    expect((await verifyToken(ran.out.trim(), short, NOW)).ok).toBe(true);
+  it("refuses to sign with a secret under 32 characters, which a relay refuses too", async () => {
+    const ran = await edgemq(GOOD, { EDGEMQ_SECRET: "s3cret" });
+    expect(ran.code).toBe(2);
+    expect(ran.out).toBe("");
+    expect(ran.err).toMatch(/^edgemq: EDGEMQ_SECRET is 6 characters: a relay takes 32 or more /);
+    const enough = "x".repeat(32);
+    const signed = await edgemq(GOOD, { EDGEMQ_SECRET: enough });
+    expect(signed.code).toBe(0);
+    expect((await verifyToken(signed.out.trim(), enough, NOW)).ok).toBe(true);
   });
 
   it("keeps every --queue, reads --option=value, and a --ttl of 90s is 90 seconds", async () => {

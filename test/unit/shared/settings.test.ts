@@ -121,6 +121,19 @@ describe("readSettings", () => {
     expect(readSettings({}).misread).toEqual([]);
   });
 
+  it("lists a signing secret under 32 characters as a problem, never quoting it", () => {
+    const settings = readSettings({ EDGEMQ_SECRET: "hunter2-hunter2" });
+    expect(settings.misread).toEqual(["EDGEMQ_SECRET"]);
+    expect(settings.problems).toHaveLength(1);
+    expect(settings.problems[0]).toMatch(
+      /^EDGEMQ_SECRET is 15 characters: a relay takes 32 or more/,
+    );
+    expect(settings.problems[0]).not.toContain("hunter2");
+    for (const fine of [undefined, "", "x".repeat(32)]) {
+      expect(readSettings({ EDGEMQ_SECRET: fine }).problems).toEqual([]);
+    }
+  });
+
   it("takes an empty value as unset, with no problem", () => {
     for (const value of ["", " "]) {
       const settings = readSettings({ EDGEMQ_MAX_ATTEMPTS: value, EDGEMQ_DEV_MODE: value });
