@@ -69,6 +69,7 @@ import {
 } from "./outbox-limits.js";
 import { afterAcks, cursorAfter, type ReplayCursor, takePage } from "./replay-pages.js";
 import { admitCancels, admitRequests } from "./request-admission.js";
+import { migrateExchange } from "./schema.js";
 import { closeQuietly, sendFrames, sendText } from "./socket-io.js";
 
 export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpExchangeRpc {
@@ -97,6 +98,8 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     this.settings = readSettings(env);
     this.rateLimiter = new RateLimiter(this.settings.rateLimit);
     this.ackLimiter = new RateLimiter(ackLimit(this.settings.rateLimit));
+    // Before any table is read: the rest of the constructor reads the outbox.
+    migrateExchange(ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn));
     this.outbox = new Outbox(ctx.storage);
     this.acks = new DeferredAcks((identity, ids) => this.outbox.remove(identity, ids));
     this.enqueues = new EnqueueBatcher((object, inputs) =>

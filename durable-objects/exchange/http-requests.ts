@@ -11,22 +11,11 @@ import type { HttpAwaitAnswer } from "../shared/http-contracts.js";
 import { readOutcome } from "./http-outcome-row.js";
 import { RESUME_WINDOW_MS } from "./outbox.js";
 
-const SCHEMA = `CREATE TABLE IF NOT EXISTS http_requests (
-  identity TEXT NOT NULL,
-  id TEXT NOT NULL,
-  queue TEXT NOT NULL,
-  deadline INTEGER NOT NULL,
-  expires INTEGER NOT NULL,
-  outcome TEXT,
-  PRIMARY KEY (identity, id)
-)`;
-
 export class HttpRequests {
   private readonly storage: DurableObjectStorage;
 
   constructor(storage: DurableObjectStorage) {
     this.storage = storage;
-    this.storage.sql.exec(SCHEMA);
   }
 
   /** Records a request before it is enqueued, so an outcome that comes back fast is kept. */

@@ -1,7 +1,8 @@
 /**
  * The ExchangeDO's `outbox` table: each outcome (reply or error) waits here, keyed by
  * (identity, request id), until its client acks it or the resume window passes. Thin typed access
- * over the object's SQLite; rows read back are checked, never cast. Used by exchange-do.ts.
+ * over the object's SQLite (the table is made by schema.ts); rows read back are checked, never
+ * cast. Used by exchange-do.ts.
  *
  * A row's rowid is its key in store order (OutboxKeys, shared with memory-outbox.ts), which the
  * replay pages by (replay-pages.ts); `size` is its frame's length. How many rows, and bytes, each
@@ -19,18 +20,6 @@ import type { PendingOutcome } from "./replay-pages.js";
  * given up on its requests (the longest deadline is 5 minutes), so the alarm purges the row.
  */
 export const RESUME_WINDOW_MS = 5 * 60_000;
-
-const SCHEMA = `CREATE TABLE IF NOT EXISTS outbox (
-  identity TEXT NOT NULL,
-  id TEXT NOT NULL,
-  frame TEXT NOT NULL,
-  created INTEGER NOT NULL,
-  size INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (identity, id)
-)`;
-
-/** Tables made before `size` existed get it; their rows count as 0 bytes until they go. */
-const ADD_SIZE = "ALTER TABLE outbox ADD COLUMN size INTEGER NOT NULL DEFAULT 0";
 
 /** Counts kept for at most this many identities; past it they are dropped and read again. */
 const MAX_COUNTED_IDENTITIES = 10_000;
@@ -76,13 +65,7 @@ export class Outbox {
 
   constructor(storage: DurableObjectStorage) {
     this.storage = storage;
-    const sql = storage.sql;
-    sql.exec(SCHEMA);
-    const sized = sql
-      .exec("SELECT 1 FROM pragma_table_info('outbox') WHERE name = 'size'")
-      .toArray().length;
-    if (sized === 0) sql.exec(ADD_SIZE);
-    const row = sql.exec("SELECT MAX(rowid) AS largest FROM outbox").one();
+    const row = storage.sql.exec("SELECT MAX(rowid) AS largest FROM outbox").one();
     this.keys = new OutboxKeys(typeof row.largest === "number" ? row.largest : 0);
   }
 

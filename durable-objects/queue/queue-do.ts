@@ -47,7 +47,7 @@ import { cancelRequests, handleLinkMessage } from "./link-messages.js";
 import { acceptLink } from "./link-upgrade.js";
 import { QueueSettler } from "./queue-settle.js";
 import { QueueState } from "./queue-state.js";
-import { migrate } from "./schema.js";
+import { migrateQueue } from "./schema.js";
 import { readServerAttachment, type ServerAttachment } from "./server-attachment.js";
 import { closeServer, serverRefusal } from "./server-expiry.js";
 import {
@@ -88,7 +88,7 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
     this.linkEnqueues = new LinkEnqueues(this.rt);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_MESSAGE, PONG_MESSAGE));
     void ctx.blockConcurrencyWhile(async () => {
-      migrate(ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn));
+      migrateQueue(ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn));
     });
   }
 

@@ -10,8 +10,9 @@
  *     WebSocket did; NULL for rows from before the column: a resend on either is taken). Done rows
  *     keep their ids until deadline + dedupWindowMs.
  */
+import { type Migration, migrate } from "../shared/migrations.js";
 
-const MIGRATIONS: readonly string[] = [
+const MIGRATIONS: readonly Migration[] = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    CREATE TABLE requests (
      rid INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -36,21 +37,9 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE requests ADD COLUMN via_http INTEGER;`,
 ];
 
-/** Brings the database up to the latest schema; each migration runs in its own transaction. */
-export function migrate(sql: SqlStorage, transaction: (fn: () => void) => void): void {
-  sql.exec(
-    "CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)",
-  );
-  const row = sql.exec("SELECT MAX(version) AS v FROM _migrations").one();
-  const current = typeof row.v === "number" ? row.v : 0;
-  MIGRATIONS.forEach((statements, i) => {
-    const version = i + 1;
-    if (version <= current) return;
-    transaction(() => {
-      sql.exec(statements);
-      sql.exec("INSERT INTO _migrations (version, applied) VALUES (?, ?)", version, Date.now());
-    });
-  });
+/** Brings the queue's database up to the latest schema (shared/migrations.ts). */
+export function migrateQueue(sql: SqlStorage, transaction: (fn: () => void) => void): void {
+  migrate(sql, transaction, MIGRATIONS);
 }
 
 /** Records the queue's name in `meta` (a Durable Object does not know its own); first one wins. */

@@ -228,11 +228,12 @@ describe("the exchange's cap on unacked outcomes per identity", () => {
     second.socket.close();
   });
 
-  it("adds the size column to an outbox table made before it, keeping its rows in order", async () => {
+  it("adopts an outbox made before versioned migrations and its size column, keeping its rows in order", async () => {
     const legacy = env.EXCHANGE.getByName("exchange-legacy");
     const rows = await runInDurableObject(legacy, async (_instance, state) => {
       const sql = state.storage.sql;
       sql.exec("DROP TABLE outbox");
+      sql.exec("DROP TABLE _migrations");
       sql.exec(`CREATE TABLE outbox (identity TEXT NOT NULL, id TEXT NOT NULL,
         frame TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (identity, id))`);
       const [old] = replies("old-timer", 1);
@@ -242,6 +243,7 @@ describe("the exchange's cap on unacked outcomes per identity", () => {
         1,
       );
       const woken = new ExchangeDO(state, env);
+      expect(sql.exec("SELECT version FROM _migrations").toArray()).toEqual([{ version: 1 }]);
       await woken.deliver(replies("old-timer", 2).slice(1));
       return sql.exec("SELECT id, size FROM outbox ORDER BY rowid").toArray();
     });
