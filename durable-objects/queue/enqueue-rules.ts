@@ -3,7 +3,8 @@
  * within the size limit (the exchange checks too, but the queue does not trust it) and, once
  * JSON escapes it, within one frame (an HTTP body reaches here unframed), headers
  * within the relay's configured limits (the codec checks only the protocol's), failFast with
- * no server, queue depth and per-client in-flight bounds. Used by queue-do.ts; unit-tested.
+ * no server, queue depth, a memory queue's memory budget and per-client in-flight bounds. Used
+ * by queue-do.ts; unit-tested.
  */
 import {
   bodyFrameRefusal,
@@ -18,6 +19,14 @@ import {
   type WireError,
 } from "../../protocol/index.js";
 
+/**
+ * Characters of request bodies and outcomes a memory-mode queue (partition) holds at most before
+ * it refuses new requests with `queue_full`: it holds them all in its object's memory, which is
+ * 128 MB per isolate on Cloudflare (shared with other objects), and an object past that is reset,
+ * losing every request it held. Outcomes are never refused: servers' work is kept.
+ */
+export const MEMORY_QUEUE_CHARS = 32 * 1024 * 1024;
+
 /** What the queue knows when it admits a request. */
 export interface AdmissionContext {
   now: number;
@@ -28,6 +37,8 @@ export interface AdmissionContext {
   clientInFlight: number;
   /** Whether any server connection is open. */
   serverConnected: boolean;
+  /** Characters held in memory (a memory-mode queue), or undefined (bodies are in SQLite). */
+  memoryChars?: number | undefined;
 }
 
 /** Admits a request (giving its deadline) or refuses it with a typed error. */
@@ -51,6 +62,11 @@ export function admit(request: RequestFrame, ctx: AdmissionContext): Result<numb
   if (ctx.depth >= limits.maxQueueDepth) {
     return refuse(ERROR_CODE.queueFull, `the queue holds ${limits.maxQueueDepth} requests`);
   }
+  if (overMemory(ctx.memoryChars, request.body.data.length)) {
+    const mib = MEMORY_QUEUE_CHARS / (1024 * 1024);
+    const message = `the queue holds ${mib} MiB of bodies and outcomes in memory (memory mode): retry when it has drained`;
+    return refuse(ERROR_CODE.queueFull, message);
+  }
   if (ctx.clientInFlight >= limits.maxInFlightPerClient) {
     return refuse(
       ERROR_CODE.tooManyInFlight,
@@ -62,4 +78,9 @@ export function admit(request: RequestFrame, ctx: AdmissionContext): Result<numb
 
 function refuse(code: WireError["code"], message: string): Result<number, WireError> {
   return err({ code, message });
+}
+
+/** Whether a body of `chars` would take a memory queue holding `held` past its budget. */
+function overMemory(held: number | undefined, chars: number): boolean {
+  return held !== undefined && held > 0 && held + chars > MEMORY_QUEUE_CHARS;
 }

@@ -135,6 +135,7 @@ function admitEach(
     depth: store.liveDepth(),
     clientInFlight: store.clientLive(from),
     serverConnected: deps.serverConnected,
+    memoryChars: store.memoryChars(),
   };
   return requests.map((request): Planned => {
     if (!("type" in request)) return { kind: "invalid", outcome: request };
@@ -145,6 +146,7 @@ function admitEach(
     if (!admitted.ok) return { kind: "refused", id: request.id, error: admitted.error };
     ctx.depth++;
     ctx.clientInFlight++;
+    if (ctx.memoryChars !== undefined) ctx.memoryChars += request.body.data.length;
     const row: NewRequest = {
       clientId: request.id,
       from,

@@ -7,6 +7,7 @@
  * Outcomes it hands out carry `memory: true`, so the exchange does not store them either.
  */
 
+import type { Headers, WireBody } from "../../protocol/index.js";
 import type { Outcome } from "../shared/contracts.js";
 import { DELIVERY_RETRY_MS } from "./deadlines.js";
 import { LiveCounts } from "./live-counts.js";
@@ -51,6 +52,8 @@ export class MemoryRequestStore implements RequestStore {
   private readonly liveCounts = new LiveCounts();
   private doneHead = 0;
   private outcomeWriteCount = 0;
+  /** Characters of the bodies of live requests and of outcomes waiting for delivery. */
+  private heldChars = 0;
 
   constructor(
     private readonly persistName: (name: string) => void,
@@ -84,6 +87,10 @@ export class MemoryRequestStore implements RequestStore {
     return this.live.size;
   }
 
+  memoryChars(): number {
+    return this.heldChars;
+  }
+
   clientLive(from: string): number {
     return this.liveCounts.of(from) ?? 0;
   }
@@ -103,6 +110,7 @@ export class MemoryRequestStore implements RequestStore {
     const rid = this.nextRid++;
     const viaHttp = r.viaHttp;
     this.rows.set(rid, { ...newRow(rid, r), outcome: undefined, deliverAt: undefined, viaHttp });
+    this.heldChars += requestChars(r.body, r.headers);
     ids.set(r.clientId, rid);
     this.live.add(rid);
     this.liveCounts.added(r.from);
@@ -198,6 +206,9 @@ export class MemoryRequestStore implements RequestStore {
     const row = this.rows.get(rid);
     if (row === undefined) return;
     row.state = "done";
+    this.heldChars -= requestChars(row.body, row.headers);
+    if (row.outcome !== undefined) this.heldChars -= outcomeChars(row.outcome);
+    if (undelivered !== undefined) this.heldChars += outcomeChars(undelivered.frame);
     row.body = undefined;
     row.headers = undefined;
     row.leaseUntil = null;
@@ -263,6 +274,7 @@ export class MemoryRequestStore implements RequestStore {
     for (const rid of rids) {
       const row = this.rows.get(rid);
       if (row !== undefined) {
+        if (row.outcome !== undefined) this.heldChars -= outcomeChars(row.outcome);
         row.outcome = undefined;
         row.deliverAt = undefined;
       }
@@ -394,4 +406,16 @@ export const RIDS_PER_MS = 1_024;
 /** The first row id of a memory store made at `now`. */
 export function firstRid(now: number): number {
   return Math.max(1, Math.floor(now)) * RIDS_PER_MS;
+}
+
+/** Characters a request's body and headers take in memory (about: strings, one per char). */
+function requestChars(body: WireBody | undefined, headers: Headers | undefined): number {
+  let chars = body?.data.length ?? 0;
+  for (const name in headers) chars += name.length + (headers[name]?.length ?? 0);
+  return chars;
+}
+
+/** Characters an outcome takes in memory: its body and headers, or its error message. */
+function outcomeChars(frame: Outcome["frame"]): number {
+  return frame.type === "error" ? frame.message.length : requestChars(frame.body, frame.headers);
 }

@@ -186,6 +186,11 @@ export class SqlRequestStore implements RequestStore {
     return row === undefined ? undefined : num(row.rid, "rid");
   }
 
+  /** Bodies and outcomes are in SQLite (the live-row cache is bounded on its own). */
+  memoryChars(): undefined {
+    return undefined;
+  }
+
   liveDepth(): number {
     this.loadCounts();
     return this.liveCounts.depth() ?? 0;

@@ -88,6 +88,12 @@ export interface RequestStore {
   findRid(from: string, clientId: string): number | undefined;
   liveDepth(): number;
   clientLive(from: string): number;
+  /**
+   * Characters of request bodies and outcomes held in memory, when the store holds them all
+   * there (memory mode); undefined when they are in SQLite. A memory queue refuses new requests
+   * past MEMORY_QUEUE_CHARS (enqueue-rules.ts), or its object would run out of memory.
+   */
+  memoryChars(): number | undefined;
   /** Stores a new request; undefined (nothing stored) when its client's id is stored already. */
   insert(r: NewRequest): number | undefined;
   /** `insert` for several requests at once (one statement); the rids line up with `rs`. */

@@ -110,4 +110,38 @@ describe("memory delivery mode", () => {
     expect(server.pending("dispatch")).toHaveLength(0);
     server.close();
   });
+
+  it("refuses new requests with queue_full past its memory budget, and takes them again once bodies go", async () => {
+    const queue = "mem-budget";
+    const stub = env.QUEUE.getByName(queue);
+    const body = { enc: "utf8" as const, data: "x".repeat(1_000_000) };
+    const big = (id: string) => request(id, queue, { body, timeout: 60_000 });
+    // 33 one-megabyte bodies fit in 32 MiB; no server takes them meanwhile.
+    const ids = Array.from({ length: 33 }, (_, i) => `b${i}`);
+    for (let i = 0; i < ids.length; i += 8) {
+      const answers = await stub.enqueue({
+        queue,
+        from: "mem-gina",
+        requests: ids.slice(i, i + 8).map(big),
+      });
+      expect(answers.every((a) => a.ok)).toBe(true);
+    }
+    const [full] = await stub.enqueue({ queue, from: "mem-hal", requests: [big("over")] });
+    expect(full).toMatchObject({ id: "over", ok: false, error: { code: "queue_full" } });
+    expect(full?.ok === false && full.error.message).toMatch(/32 MiB of bodies and outcomes/);
+    // A server takes and answers them (small replies): the bodies go, and so does the refusal.
+    const server = await TestServer.connect(queue, "w1", 40);
+    for (const _ of ids) {
+      const dispatch = await server.next("dispatch");
+      server.send({ type: "reply", id: dispatch.id, body: encodeBody("ok") });
+    }
+    let again: Awaited<ReturnType<typeof stub.enqueue>>[number] | undefined;
+    for (let tries = 0; tries < 100; tries++) {
+      [again] = await stub.enqueue({ queue, from: "mem-hal", requests: [big(`again-${tries}`)] });
+      if (again?.ok) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(again).toMatchObject({ ok: true });
+    server.close();
+  });
 });

@@ -1,6 +1,10 @@
 /** Admission of a new request: timeout, body and header sizes, failFast, depth and per-client bounds. */
 import { describe, expect, it } from "vitest";
-import { type AdmissionContext, admit } from "../../../durable-objects/queue/enqueue-rules.js";
+import {
+  type AdmissionContext,
+  admit,
+  MEMORY_QUEUE_CHARS,
+} from "../../../durable-objects/queue/enqueue-rules.js";
 import { DEFAULT_LIMITS, type RequestFrame } from "../../../protocol/index.js";
 
 const base: AdmissionContext = {
@@ -57,6 +61,15 @@ describe("admit", () => {
   it("refuses with queue_full once the queue holds maxQueueDepth live requests", () => {
     expect(codeOf(req(), { depth: DEFAULT_LIMITS.maxQueueDepth - 1 })).toMatch(/^ok:/);
     expect(codeOf(req(), { depth: DEFAULT_LIMITS.maxQueueDepth })).toBe("queue_full");
+  });
+
+  it("refuses with queue_full a body that would take a memory queue past its memory budget", () => {
+    const body = { enc: "utf8" as const, data: "x".repeat(1_000) };
+    expect(codeOf(req({ body }), { memoryChars: MEMORY_QUEUE_CHARS - 1_000 })).toMatch(/^ok:/);
+    expect(codeOf(req({ body }), { memoryChars: MEMORY_QUEUE_CHARS - 999 })).toBe("queue_full");
+    // An empty memory queue takes any body the size limit allows; a durable one has no budget.
+    expect(codeOf(req({ body }), { memoryChars: 0 })).toMatch(/^ok:/);
+    expect(codeOf(req({ body }), { memoryChars: undefined })).toMatch(/^ok:/);
   });
 
   it("refuses with too_many_in_flight once the client has its maximum live requests", () => {

@@ -93,6 +93,21 @@ describe("MemoryRequestStore", () => {
     expect(s.dueOutcomes({ now: 5_000, limit: 4, maxChars: 0, skip }).more).toBe(false);
   });
 
+  it("counts the characters of live bodies and waiting outcomes it holds, until they go", () => {
+    const s = store();
+    const big = { enc: "utf8" as const, data: "x".repeat(1_000) };
+    const a = s.insert({ ...request("alice", "a", 100_000), body: big }) ?? -1;
+    const b = s.insert({ ...request("alice", "b", 100_000), headers: { k: "vv" } }) ?? -1;
+    expect(s.memoryChars()).toBe(1_000 + 1 + 3);
+    // A finished request's body goes; its outcome stays until delivered.
+    s.finish(a, { type: "reply", id: "a", body: { enc: "utf8", data: "y".repeat(10) } }, 50);
+    expect(s.memoryChars()).toBe(10 + 1 + 3);
+    s.finish(b, { type: "error", id: "b", code: "timeout", message: "late" }, 50, true);
+    expect(s.memoryChars()).toBe(10);
+    s.delivered([a]);
+    expect(s.memoryChars()).toBe(0);
+  });
+
   it("does not purge a finished request whose outcome still waits for delivery", () => {
     const s = store();
     const rid = s.insert(request("alice", "r1", 100)) ?? -1;
