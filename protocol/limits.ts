@@ -83,7 +83,19 @@ export const CLOSE_CODE = {
   badRequest: 4400,
   /** The relay lost the connection's state (an internal error). Reconnect. */
   lostState: 1011,
+  /**
+   * The peer sent more frames the relay could not read (malformed, of no known type, over the
+   * frame size) than it allows (UNREADABLE_FRAMES). Fix the peer; the SDK reconnects.
+   */
+  policy: 1008,
 } as const;
+
+/**
+ * Frames the relay could not read that one socket may send before it is closed with 1008
+ * (`policy`): `burst` at once, and `perSecond` more each second. A correct peer sends none; each
+ * costs the relay a decode and an `error` frame it must buffer for a peer that need not read.
+ */
+export const UNREADABLE_FRAMES = { burst: 100, perSecond: 1 } as const;
 
 /** Paths of the front door. */
 export const PATHS = {

@@ -26,6 +26,8 @@ export interface ClientPlan {
   acks: string[];
   /** Requests the client gives up. */
   cancels: { id: string; queue: string }[];
+  /** Frames the relay could not read (unreadable-frames.ts): malformed, or over the frame size. */
+  unreadable: number;
 }
 
 export function errorFrame(code: ErrorCode, message: string, id?: string): ErrorFrame {
@@ -39,7 +41,13 @@ export function cancelRefusal(code: ErrorCode, message: string, id: string): Err
 
 /** Decodes and sorts one client message. Never throws. */
 export function planClientMessage(raw: unknown, limits: Limits): ClientPlan {
-  const plan: ClientPlan = { refused: [], enqueues: new Map(), acks: [], cancels: [] };
+  const plan: ClientPlan = {
+    refused: [],
+    enqueues: new Map(),
+    acks: [],
+    cancels: [],
+    unreadable: 0,
+  };
   if (typeof raw === "string" && raw.length > maxFrameChars(limits)) {
     // Too large to parse; a request's id at its start still gets its refusal (frame-size.ts).
     const head = frameHead(raw);
@@ -47,12 +55,15 @@ export function planClientMessage(raw: unknown, limits: Limits): ClientPlan {
     plan.refused.push(
       errorFrame(ERROR_CODE.tooLarge, "message is over the relay's frame size", id),
     );
+    plan.unreadable = 1;
     return plan;
   }
   for (const result of decodeFrames(raw)) {
     if (result.ok) addFrame(plan, result.value, limits);
-    else
+    else {
       plan.refused.push(errorFrame(ERROR_CODE.badRequest, result.error.message, result.error.id));
+      plan.unreadable++;
+    }
   }
   if (plan.cancels.length > 0) dropCancelledRequests(plan);
   plan.refused = collapseUnnamed(plan.refused);

@@ -42,6 +42,11 @@ import { clientQueueObject } from "../shared/queue-partitions.js";
 import { type RelaySettings, readSettings } from "../shared/settings.js";
 import { ackLimit, RateLimiter } from "../shared/token-bucket.js";
 import { earliest, nextExpiry } from "../shared/token-expiry.js";
+import {
+  UNREADABLE_CLOSE_REASON,
+  UNREADABLE_REFUSAL,
+  UnreadableFrames,
+} from "../shared/unreadable-frames.js";
 import { webSocketAccepted } from "../shared/upgrade-response.js";
 import {
   type ClientAttachment,
@@ -92,6 +97,8 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
   private readonly rateLimiter: RateLimiter;
   /** Each identity's budget of stored-outbox acks (ackLimit). */
   private readonly ackLimiter: RateLimiter;
+  /** Each socket's budget of frames the relay could not read (unreadable-frames.ts). */
+  private readonly unreadable = new UnreadableFrames<WebSocket>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -218,6 +225,12 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     const principal = authorizedPrincipal(ws, attachment, this.settings.devMode, Date.now());
     if (principal === undefined) return;
     const plan = planClientMessage(message, this.settings.limits);
+    if (this.unreadable.exceeded(ws, plan.unreadable, Date.now())) {
+      // Refused whole: nothing in it is applied, and its requests were never accepted.
+      sendFrames(ws, [UNREADABLE_REFUSAL]);
+      closeQuietly(ws, CLOSE_CODE.policy, UNREADABLE_CLOSE_REASON);
+      return;
+    }
     if (plan.acks.length > 0) {
       this.applyAcks(identity, plan.acks);
       const replay = attachment.replay;

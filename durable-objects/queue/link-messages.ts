@@ -5,7 +5,8 @@
  * (a durable queue stores link requests arriving together in one commit: link-enqueues.ts); each
  * gets `accepted` or a typed `error` on the link (`too_many_in_flight` for new requests of an
  * identity at its exchange's outbox cap: capped-identities.ts). Acks mark outcomes sent down the
- * link as delivered. Anything refused gets an `error` frame and the link stays open. Writes held
+ * link as delivered. Anything refused gets an `error` frame and the link stays open, unless it
+ * sends more unreadable frames than it may (unreadable-frames.ts: closed with 1008). Writes held
  * for a quiet partition's requests stay held through requests and acks (held-writes.ts).
  * Used by queue-do.ts.
  */
@@ -15,9 +16,15 @@ import {
   type ErrorFrame,
   type RequestFrame,
 } from "../../protocol/index.js";
-import { cancelRefusal, errorFrame, planClientMessage } from "../exchange/client-message.js";
+import {
+  type ClientPlan,
+  cancelRefusal,
+  errorFrame,
+  planClientMessage,
+} from "../exchange/client-message.js";
 import { admitCancels, admitRequests } from "../exchange/request-admission.js";
 import { connectionRefusal } from "../shared/token-expiry.js";
+import { UNREADABLE_CLOSE_REASON, UNREADABLE_REFUSAL } from "../shared/unreadable-frames.js";
 import type { LinkAttachment } from "./link-attachment.js";
 import type { LinkEnqueues } from "./link-enqueues.js";
 import type { Link } from "./link-registry.js";
@@ -47,7 +54,17 @@ export async function handleLinkMessage(
     await rt.settle(now);
     return;
   }
-  const plan = planLinkMessage(state, link, message);
+  const decoded = planClientMessage(message, state.settings.limits);
+  if (state.unreadable.exceeded(ws, decoded.unreadable, now)) {
+    // Refused whole: nothing in it is applied, and its requests were never accepted.
+    state.writeHeld();
+    state.outbox.push(ws, UNREADABLE_REFUSAL);
+    state.outbox.flush();
+    closeLink(state, link, CLOSE_CODE.policy, UNREADABLE_CLOSE_REASON);
+    await rt.settle(now);
+    return;
+  }
+  const plan = planLinkMessage(state, link, decoded);
   // Requests and acks join the writes held for quiet requests (held-writes.ts); a cancel reads
   // and ends a request, so what is held is written first.
   if (plan.cancels.length > 0) state.writeHeld();
@@ -83,10 +100,9 @@ export function closeLink(state: QueueState, link: Link, code: number, reason: s
 function planLinkMessage(
   state: QueueState,
   link: Link,
-  message: string | ArrayBuffer,
+  plan: ClientPlan,
 ): { refused: ErrorFrame[]; requests: RequestFrame[]; cancels: string[] } {
   const { identity, queue, connId } = link.attachment;
-  const plan = planClientMessage(message, state.settings.limits);
   if (plan.acks.length > 0) state.delivery.acked(identity, plan.acks, connId);
   const refused: ErrorFrame[] = [...plan.refused];
   const mine = new Map<string, RequestFrame[]>();

@@ -38,6 +38,7 @@ import type {
   HttpTakeInput,
 } from "../shared/http-contracts.js";
 import { rateLimitedMessage } from "../shared/token-bucket.js";
+import { UNREADABLE_CLOSE_REASON, UNREADABLE_REFUSAL } from "../shared/unreadable-frames.js";
 import { enqueueAll } from "./enqueue.js";
 import { send } from "./frame-outbox.js";
 import { HttpServerRpc } from "./http-server-rpc.js";
@@ -55,6 +56,7 @@ import {
   decodeServerMessage,
   earlyOutcomes,
   handleServerMessage,
+  unreadableFrames,
 } from "./server-messages.js";
 import { closeQuietly } from "./server-socket.js";
 import { acceptServer } from "./server-upgrade.js";
@@ -246,6 +248,10 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
     }
     const deps = { ...state.parts(), limits: state.settings.limits, now };
     const decoded = decodeServerMessage(message, deps.limits);
+    if (state.unreadable.exceeded(ws, unreadableFrames(decoded), now)) {
+      await this.closeUnreadable(ws, conn, now);
+      return;
+    }
     // Answers to link requests go down the link before this event writes anything, even the
     // writes earlier events held (queue-state.ts holdWrites): the client gets the outcome (and
     // the request's held `accepted`) without waiting for that commit. It has its final answer
@@ -271,6 +277,22 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
       );
     }
     await this.rt.settle(now, answered.size > 0);
+  }
+
+  /**
+   * Server `ws` went past its budget of unreadable frames: its message is refused whole, it is
+   * closed with 1008, and what it held goes back to the queue (as when a server disconnects).
+   */
+  private async closeUnreadable(ws: WebSocket, conn: ServerAttachment, now: number) {
+    const state = this.state;
+    state.writeHeld();
+    state.outbox.push(ws, UNREADABLE_REFUSAL);
+    state.outbox.flush();
+    const reason = UNREADABLE_CLOSE_REASON;
+    state.transaction(() =>
+      closeServer(state.expiryDeps(now), ws, conn, reason, CLOSE_CODE.policy),
+    );
+    await this.rt.settle(now);
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {

@@ -11,6 +11,7 @@ import { exchangeName } from "../shared/contracts.js";
 import { deliveryMode } from "../shared/queue-modes.js";
 import { type RelaySettings, readSettings } from "../shared/settings.js";
 import { RateLimiter } from "../shared/token-bucket.js";
+import { UnreadableFrames } from "../shared/unreadable-frames.js";
 import { CappedIdentities } from "./capped-identities.js";
 import { EarlyCancels } from "./early-cancels.js";
 import { EarlyFinishes } from "./early-finishes.js";
@@ -41,6 +42,8 @@ export class QueueState {
   readonly links: LinkRegistry;
   /** Per-identity request buckets for requests sent on links; in memory only. */
   readonly rateLimiter: RateLimiter;
+  /** Each socket's budget of frames the relay could not read (unreadable-frames.ts). */
+  readonly unreadable = new UnreadableFrames<WebSocket>();
   /** Identities at their exchange's cap on unacked outcomes (capped-identities.ts). */
   readonly capped: CappedIdentities;
   /** Finishes already sent down links and not yet written (durable mode; early-finishes.ts). */

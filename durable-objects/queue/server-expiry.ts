@@ -35,10 +35,11 @@ export function closeServer(
   ws: WebSocket,
   conn: ServerAttachment,
   reason: string,
+  code: number = CLOSE_CODE.unauthorized,
 ): void {
   deps.servers.retire(conn.connId);
   deps.lifecycle.dropConnection(conn.connId, deps.now);
-  closeQuietly(ws, CLOSE_CODE.unauthorized, reason);
+  closeQuietly(ws, code, reason);
 }
 
 /** Closes every connected server that may no longer act; returns how many were closed. */

@@ -1,7 +1,8 @@
 /**
  * Handles one WebSocket message from a server connection: `ready` (capacity, and the leases a
  * reconnected server claims: lease-claims.ts), `reply`, `fail` and `extend`. An answer counts only from the lessee, once, before the deadline (lease-rules.ts);
- * anything refused or malformed gets an `error` frame and the connection stays open.
+ * anything refused or malformed gets an `error` frame and the connection stays open (unless it
+ * sends more malformed frames than it may: unreadable-frames.ts, checked by queue-do.ts).
  * Runs inside the caller's transaction; used by queue-do.ts.
  */
 import {
@@ -64,6 +65,14 @@ function replyRefusal(frame: ReplyFrame, limits: Limits) {
 
 /** A server message decoded once (decodeFrames), or undefined when it is over the frame size. */
 export type DecodedMessage = ReturnType<typeof decodeFrames> | undefined;
+
+/** Frames of a server message the relay could not read (unreadable-frames.ts). */
+export function unreadableFrames(decoded: DecodedMessage): number {
+  if (decoded === undefined) return 1;
+  let unreadable = 0;
+  for (const result of decoded) if (!result.ok) unreadable++;
+  return unreadable;
+}
 
 export function decodeServerMessage(raw: unknown, limits: Limits): DecodedMessage {
   if (typeof raw === "string" && raw.length > maxFrameChars(limits)) return oversized(raw);

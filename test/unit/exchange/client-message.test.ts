@@ -73,6 +73,21 @@ describe("planClientMessage", () => {
     expect(plan.refused).toEqual([expect.objectContaining({ id: "b", code: "bad_request" })]);
   });
 
+  it("counts the frames it could not read: malformed ones and a message over the frame size, not readable frames it refuses", () => {
+    const raw = JSON.stringify([
+      request("a", "q"),
+      { type: "request", id: "b", queue: "bad/q" },
+      { type: "nonsense" },
+      { type: "reply", id: "r", body: encodeBody("x") },
+      request("c", "q", "a body over the sixteen-byte limit"),
+    ]);
+    expect(planClientMessage(raw, limits).unreadable).toBe(2);
+    expect(planClientMessage("{nope", limits).unreadable).toBe(1);
+    expect(planClientMessage(new ArrayBuffer(4), limits).unreadable).toBe(1);
+    const huge = `[${JSON.stringify(request("d", "q"))},"${"x".repeat(2_000_000)}"]`;
+    expect(planClientMessage(huge, limits).unreadable).toBe(1);
+  });
+
   it("refuses frames a client may not send, such as reply or ready", () => {
     const raw = JSON.stringify([
       { type: "reply", id: "r", body: encodeBody("x") },
