@@ -45,9 +45,6 @@ const secretFile = passSecret(args);
 const signedMode = secretFile !== undefined || devVarsHaveSecret();
 // Dev mode only without a secret (a secret wins anyway): the binding list then shows no dev mode.
 if (!signedMode) args.push("--var", "EDGEMQ_DEV_MODE:true");
-// An extra `--var EDGEMQ_DEV_MODE:false` (it comes later, so it wins) without a secret leaves the
-// relay failing closed: say so instead of announcing dev mode.
-const failClosed = !signedMode && devModeTurnedOff(extraArgs);
 args.push(...extraArgs);
 
 const child = spawn("npx", args, {
@@ -149,16 +146,6 @@ function devVarsHaveSecret() {
   return value !== "";
 }
 
-/** Whether the last `--var EDGEMQ_DEV_MODE:...` among `list` turns dev mode off. */
-function devModeTurnedOff(list) {
-  let value;
-  for (let i = 0; i < list.length; i++) {
-    const arg = list[i] === "--var" ? list[i + 1] : list[i].replace(/^--var=/, "");
-    if (arg?.startsWith("EDGEMQ_DEV_MODE:")) value = arg.slice("EDGEMQ_DEV_MODE:".length);
-  }
-  return value !== undefined && value.trim().replace(/^(["'])(.*)\1$/, "$2") === "false";
-}
-
 /** A secret given with `--var` would sit in the process list for any user to read: refuse it. */
 function refuseSecretOnCommandLine(list) {
   if (list.some((arg) => arg.replace(/^--var=/, "").startsWith("EDGEMQ_SECRET:"))) {
@@ -186,17 +173,17 @@ async function waitUntilReady() {
       if (response.ok) {
         const mode = signedMode
           ? "signed mode: peers need a token signed with EDGEMQ_SECRET"
-          : failClosed
-            ? "no EDGEMQ_SECRET and EDGEMQ_DEV_MODE=false: it refuses every peer with 401"
-            : "dev mode: peers declare their identity, no token";
+          : "dev mode: peers declare their identity, no token";
         console.log(`EdgeMQ relay (${mode}) listening on ws://127.0.0.1:${port}`);
         return;
       }
       if (response.status === 503) {
-        const { misread = [] } = await response.json();
-        console.error(
-          `EdgeMQ relay listening on ws://127.0.0.1:${port} refuses every call until these settings are fixed (docs/settings.md): ${misread.join(", ")}. The relay logs what is wrong with each (its settings_invalid line).`,
-        );
+        const { misread = [], error } = await response.json();
+        const why =
+          misread.length > 0
+            ? ` until these settings are fixed (docs/settings.md): ${misread.join(", ")}. The relay logs what is wrong with each (its settings_invalid line).`
+            : `: ${error}`;
+        console.error(`EdgeMQ relay listening on ws://127.0.0.1:${port} refuses every call${why}`);
         return;
       }
     } catch {

@@ -37,10 +37,16 @@ export async function establishPrincipal(request: Request, env: Env): Promise<Pr
     }
     return devPrincipal(identity);
   }
-  throw new EdgeMQError(
-    ERROR_CODE.unauthorized,
-    "relay has no EDGEMQ_SECRET configured: it refuses every peer (see README, Deploying and Security)",
-  );
+  throw new EdgeMQError(ERROR_CODE.unauthorized, NO_SECRET_MESSAGE);
+}
+
+/** Why a relay with neither a secret nor dev mode refuses every peer (and fails /healthz). */
+export const NO_SECRET_MESSAGE =
+  "relay has no EDGEMQ_SECRET configured: it refuses every peer (see README, Deploying and Security)";
+
+/** Whether this relay can admit any peer: it has a secret, or runs in dev mode. */
+export function admitsPeers(env: Env): boolean {
+  return Boolean(env.EDGEMQ_SECRET) || readSettings(env).devMode;
 }
 
 /** Hosts a dev-mode relay takes browser pages from: this machine's. */

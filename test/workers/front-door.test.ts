@@ -82,6 +82,16 @@ describe("front door", () => {
       bindings,
     );
     await expectError(response, 401, "unauthorized");
+    // ... and fails its health check, saying why, so a deployment without its secret shows.
+    const health = await app.request("/healthz", {}, bindings);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toEqual({
+      ok: false,
+      protocol: PROTOCOL_VERSION,
+      error: expect.stringMatching(/^relay has no EDGEMQ_SECRET configured/),
+    });
+    const signed = { ...bindings, EDGEMQ_SECRET: "front-door-test-secret-0123456789abcdef" };
+    expect((await app.request("/healthz", {}, signed)).status).toBe(200);
   });
 
   it("refuses a peer that presents no token with 401 when a secret is configured", async () => {
