@@ -62,7 +62,7 @@ import { EnqueueBatcher } from "./enqueue-batcher.js";
 import { packFrames } from "./frame-batches.js";
 import { HttpClients } from "./http-clients.js";
 import { MemoryOutbox } from "./memory-outbox.js";
-import { isDeliverable, Outbox, RESUME_WINDOW_MS, type StoredOutcome } from "./outbox.js";
+import { isDeliverable, Outbox, resumeWindowMs, type StoredOutcome } from "./outbox.js";
 import {
   addHeld,
   atCap,
@@ -81,7 +81,9 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
   private readonly settings: RelaySettings;
   private readonly outbox: Outbox;
   /** Outcomes of memory-mode queues, within the memory budgets (memory-outbox.ts). */
-  private readonly memoryOutbox = new MemoryOutbox(RESUME_WINDOW_MS);
+  private readonly memoryOutbox: MemoryOutbox;
+  /** How long an unacked outcome is kept (outbox.ts resumeWindowMs). */
+  private readonly resumeWindowMs: number;
   /**
    * Each socket's replay cursor (null: not replaying), read from its attachment the first time
    * this instance delivers to it, then kept in step with the attachment.
@@ -103,6 +105,8 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.settings = readSettings(env);
+    this.resumeWindowMs = resumeWindowMs(this.settings.limits.maxTimeoutMs);
+    this.memoryOutbox = new MemoryOutbox(this.resumeWindowMs);
     this.rateLimiter = new RateLimiter(this.settings.rateLimit);
     this.ackLimiter = new RateLimiter(ackLimit(this.settings.rateLimit));
     // Before any table is read: the rest of the constructor reads the outbox.
@@ -382,7 +386,7 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     // outcome stored before it, never one this call stores.
     this.acks.flush();
     const stored = this.keep(forSockets, now);
-    if (stored) await alarmNoLaterThan(this.ctx.storage, purgeAt(now + RESUME_WINDOW_MS));
+    if (stored) await alarmNoLaterThan(this.ctx.storage, purgeAt(now + this.resumeWindowMs));
     return { capped: this.cappedAmong(forSockets) };
   }
 
@@ -452,10 +456,10 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     const nextExpiry = sweepExpiredClients(this.ctx.getWebSockets(), this.settings.devMode, now);
     this.acks.flush();
     this.memoryOutbox.purge(now);
-    const purged = this.outbox.purge(now - RESUME_WINDOW_MS);
+    const purged = this.outbox.purge(now - this.resumeWindowMs);
     if (purged > 0) console.log(JSON.stringify({ evt: "outbox_purged", purged }));
     const oldest = this.outbox.oldest();
-    const outboxNext = oldest === undefined ? undefined : oldest + RESUME_WINDOW_MS;
+    const outboxNext = oldest === undefined ? undefined : oldest + this.resumeWindowMs;
     const next = earliest(nextExpiry, purgeAt(outboxNext), purgeAt(this.http.purge(now)));
     if (next !== undefined) await this.ctx.storage.setAlarm(next);
   }

@@ -16,10 +16,20 @@ import type { Held } from "./outbox-limits.js";
 import type { PendingOutcome } from "./replay-pages.js";
 
 /**
- * How long an unacked outcome waits for its client. A client that is away longer than this has
- * given up on its requests (the longest deadline is 5 minutes), so the alarm purges the row.
+ * How long an unacked outcome waits for its client at least (`resumeWindowMs`: longer where
+ * requests may live longer). A client away longer than its requests' deadlines has given up on
+ * them, so the alarm purges the row.
  */
 export const RESUME_WINDOW_MS = 5 * 60_000;
+
+/**
+ * How long an unacked outcome waits for its client on a relay whose longest request timeout is
+ * `maxTimeoutMs`: the resume window, or that timeout when it is longer. An outcome comes after
+ * its request was sent, so its client stops waiting for it no later than that much after it.
+ */
+export function resumeWindowMs(maxTimeoutMs: number): number {
+  return Math.max(RESUME_WINDOW_MS, maxTimeoutMs);
+}
 
 /** Counts kept for at most this many identities; past it they are dropped and read again. */
 const MAX_COUNTED_IDENTITIES = 10_000;
