@@ -17,6 +17,7 @@ import {
   HEADERS,
   isIdentity,
   type Principal,
+  SUBPROTOCOL,
   TOKEN_SUBPROTOCOL_PREFIX,
   type TokenRole,
   verifyToken,
@@ -27,6 +28,7 @@ export { devPrincipal };
 
 /** The principal `request` acts as; throws `unauthorized`, `forbidden` or `bad_request`. */
 export async function establishPrincipal(request: Request, env: Env): Promise<Principal> {
+  requireEdgemqOffered(request);
   if (env.EDGEMQ_SECRET) return tokenPrincipal(request, env.EDGEMQ_SECRET);
   if (readSettings(env).devMode) {
     requireLocalOrigin(request.headers.get("Origin"));
@@ -116,6 +118,20 @@ export function presentedToken(request: Request): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * A peer that offers subprotocols must offer `edgemq` among them: the relay answers no other, and
+ * a WebSocket client fails a handshake whose offers get no answer, after the relay accepted it,
+ * with a message that does not say why (a browser shows only 1006). Refused here instead.
+ */
+function requireEdgemqOffered(request: Request): void {
+  const offered = offeredSubprotocols(request);
+  if (offered.length === 0 || offered.includes(SUBPROTOCOL)) return;
+  throw new EdgeMQError(
+    ERROR_CODE.badRequest,
+    `offer the "${SUBPROTOCOL}" WebSocket subprotocol beside any other (Sec-WebSocket-Protocol: ${SUBPROTOCOL}, ...)`,
+  );
 }
 
 export function offeredSubprotocols(request: Request): string[] {

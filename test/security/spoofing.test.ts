@@ -140,4 +140,16 @@ describe("the token as a WebSocket subprotocol (browsers)", () => {
     });
     await expectRefused(response, 401, "unauthorized");
   });
+
+  it("refuses with 400 an upgrade whose subprotocols leave out edgemq, which the client would fail after a 101", async () => {
+    const token = await mint(alice);
+    for (const [path, offer] of [
+      ["/v1/connect", `${TOKEN_SUBPROTOCOL_PREFIX}${token}`],
+      ["/v1/connect", "graphql-ws"],
+      ["/v1/queues/sub-q/connect", `chat, ${TOKEN_SUBPROTOCOL_PREFIX}${token}`],
+    ] as const) {
+      const response = await call(path, { Upgrade: "websocket", "Sec-WebSocket-Protocol": offer });
+      await expectRefused(response, 400, "bad_request");
+    }
+  });
 });
