@@ -19,7 +19,7 @@ import { answerError, type FetchLike, HttpLink, resolveFetch } from "./http-link
 import { HttpRequester } from "./http-requester.js";
 import { HttpService } from "./http-service.js";
 import { HttpStatus } from "./http-status.js";
-import { checkServe, drainPeer, type Peer, type Service } from "./peer-api.js";
+import { checkServe, drainPeer, handlerOf, type Peer, replyAs, type Service } from "./peer-api.js";
 import type { RequestOptions } from "./requester.js";
 import type { Handler, ServeOptions } from "./service.js";
 import { type Status, StatusFeed } from "./status.js";
@@ -74,11 +74,12 @@ export class HttpPeer implements Peer {
     });
   }
 
-  request(queue: string, body?: SendBody, options?: RequestOptions): Promise<Body> {
-    return this.#requester.request(queue, body, options);
+  request<T = Body>(queue: string, body?: SendBody, options?: RequestOptions): Promise<T> {
+    return replyAs<T>(this.#requester.request(queue, body, options));
   }
 
-  serve(queue: string, handler: Handler, options: ServeOptions = {}): Service {
+  serve<T = Body>(queue: string, typedHandler: Handler<T>, options: ServeOptions = {}): Service {
+    const handler = handlerOf(typedHandler);
     if (this.#closing) throw new EdgeMQError(ERROR_CODE.closed, "peer is closed");
     const max = this.#limits.maxConcurrency;
     const concurrency = checkServe(queue, handler, options, max, this.#services);

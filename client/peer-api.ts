@@ -24,14 +24,18 @@ declare global {
 export interface Peer {
   /** This peer's identity, as the relay established it. */
   readonly identity: string;
-  /** Sends `body` to `queue` and resolves with the reply body (same kind, same content). */
-  request(queue: string, body?: SendBody, options?: RequestOptions): Promise<Body>;
   /**
-   * Serves `queue`: `handler`'s return value is each reply's body. Throws (bad_request) for a
+   * Sends `body` to `queue` and resolves with the reply body (same kind, same content).
+   * `request<T>()` reads the reply as a T, which is not checked at run time (as `response.json()`).
+   */
+  request<T = Body>(queue: string, body?: SendBody, options?: RequestOptions): Promise<T>;
+  /**
+   * Serves `queue`: `handler`'s return value is each reply's body. `serve<T>()` gives the handler
+   * each request's body as a T, which is not checked at run time. Throws (bad_request) for a
    * queue this peer serves already, until that service's close() resolved; a TypeError for a
    * handler that is not a function.
    */
-  serve(queue: string, handler: Handler, options?: ServeOptions): Service;
+  serve<T = Body>(queue: string, handler: Handler<T>, options?: ServeOptions): Service;
   /** Connection statuses from now on, ending after `closed`. */
   status(): AsyncIterable<Status>;
   /**
@@ -40,6 +44,16 @@ export interface Peer {
    */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** A reply as the T the caller names in `request<T>()`: a claim, not checked at run time. */
+export function replyAs<T>(reply: Promise<Body>): Promise<T> {
+  return reply as Promise<unknown> as Promise<T>;
+}
+
+/** A handler of T bodies (`serve<T>()`), as a service calls it with each Body: not checked. */
+export function handlerOf<T>(handler: Handler<T>): Handler {
+  return handler as unknown as Handler;
 }
 
 /** A served queue. */

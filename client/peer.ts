@@ -23,7 +23,7 @@ import { Connection } from "./connection.js";
 import type { FetchLike } from "./http-link.js";
 import { connectHttp } from "./http-peer.js";
 import { PartitionedService } from "./partitioned-service.js";
-import { checkServe, drainPeer, type Peer, type Service } from "./peer-api.js";
+import { checkServe, drainPeer, handlerOf, type Peer, replyAs, type Service } from "./peer-api.js";
 import { QueueLinks } from "./queue-links.js";
 import { explainRefusal } from "./refusal.js";
 import { Requester, type RequestOptions, type Route } from "./requester.js";
@@ -179,12 +179,13 @@ export class SocketPeer implements Peer {
   }
 
   /** Sends `body` to `queue` and resolves with the reply body (same kind, same content). */
-  request(queue: string, body?: SendBody, options?: RequestOptions): Promise<Body> {
-    return this.#requester.request(queue, body, options);
+  request<T = Body>(queue: string, body?: SendBody, options?: RequestOptions): Promise<T> {
+    return replyAs<T>(this.#requester.request(queue, body, options));
   }
 
   /** Serves `queue` on its own socket: `handler`'s return value is each reply's body. */
-  serve(queue: string, handler: Handler, options: ServeOptions = {}): Service {
+  serve<T = Body>(queue: string, typedHandler: Handler<T>, options: ServeOptions = {}): Service {
+    const handler = handlerOf(typedHandler);
     if (this.#closing) throw new EdgeMQError(ERROR_CODE.closed, "peer is closed");
     const max = this.#connection.limits.maxConcurrency;
     const concurrency = checkServe(queue, handler, options, max, this.#services);

@@ -40,14 +40,17 @@ import type { Status } from "./status.js";
 import { type ReplyBody, wireReplyOf } from "./typed-body.js";
 import type { WebSocketConstructor } from "./websocket.js";
 
-/** One dispatched request, as a handler sees it. */
-export interface ServeRequest {
+/**
+ * One dispatched request, as a handler sees it. `T` is the body's type as the handler takes it
+ * (`serve<T>()`; by default any Body): not checked at run time.
+ */
+export interface ServeRequest<T = Body> {
   /** The relay's id for this dispatch. */
   readonly id: string;
   /** The requester's identity, set by the relay (never by the requester). */
   readonly from: string;
   readonly queue: string;
-  readonly body: Body;
+  readonly body: T;
   /**
    * The body's media type (its Content-Type when an HTTP client sent it); undefined when the
    * sender named none. Over the HTTP transport it is the take's Content-Type, always set.
@@ -68,7 +71,7 @@ export interface ServeRequest {
  * A handler's return value is the reply body (`typed(body, contentType)` names its media type);
  * a throw becomes `fail {message}` (no stack).
  */
-export type Handler = (request: ServeRequest) => ReplyBody | Promise<ReplyBody>;
+export type Handler<T = Body> = (request: ServeRequest<T>) => ReplyBody | Promise<ReplyBody>;
 
 export interface ServeOptions {
   /**

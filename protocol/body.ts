@@ -20,8 +20,12 @@ export type JsonValue =
 /** What an SDK user sends and receives as a body. */
 export type Body = JsonValue | Uint8Array | undefined;
 
-/** What an SDK user may send as a body: a Body, or bytes in any ArrayBuffer form. */
-export type SendBody = Body | ArrayBuffer | ArrayBufferView;
+/**
+ * What an SDK user may send as a body: a Body, bytes in any ArrayBuffer form, or any other object
+ * JSON carries (a value of an interface or class type, a Date), sent as JSON.stringify sends it.
+ * What JSON would mangle is refused at run time (`bad_request`, jsonText).
+ */
+export type SendBody = Body | ArrayBuffer | ArrayBufferView | object;
 
 export const BODY_ENCODING = { json: "json", utf8: "utf8", base64: "base64" } as const;
 export type BodyEncoding = (typeof BODY_ENCODING)[keyof typeof BODY_ENCODING];
@@ -81,6 +85,7 @@ export function jsonText(body: unknown): string {
  * object, so a plain object that stands for something else is looked up as it was.
  */
 function refuseMangled(this: unknown, key: string, value: unknown): unknown {
+  if (typeof value === "number" && !Number.isFinite(value)) refuse(NOT_FINITE);
   if (typeof value !== "object" || value === null) return value;
   const prototype: unknown = Object.getPrototypeOf(value);
   if (Array.isArray(value) || prototype === Object.prototype || prototype === null) {
@@ -96,6 +101,8 @@ function refuseMangled(this: unknown, key: string, value: unknown): unknown {
 function refuse(message: string): never {
   throw new EdgeMQError(ERROR_CODE.badRequest, message);
 }
+
+const NOT_FINITE = "body holds NaN or Infinity, which JSON would send as null";
 
 const BYTES_INSIDE =
   "body holds bytes inside a JSON value, which JSON would send as an object of numbers: send them as the whole body, or base64 them";

@@ -138,6 +138,9 @@ describe("encodeBody and decodeBody", () => {
       [/x/, /a RegExp/],
       [Promise.resolve(1), /a Promise/],
       [new WeakMap(), /a WeakMap/],
+      [{ n: Number.NaN }, /NaN or Infinity, which JSON would send as null/],
+      [[1, Number.POSITIVE_INFINITY], /NaN or Infinity/],
+      [-Infinity, /NaN or Infinity/],
     ];
     for (const [body, message] of mangled) {
       expectBadRequest(() => encodeBody(untyped(body)), message);

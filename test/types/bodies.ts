@@ -1,0 +1,51 @@
+/**
+ * Type-level checks of what the SDK takes as bodies and handlers, as README documents them:
+ * values of interface and class types, a Date, a handler that returns nothing, and a typed view
+ * of request and reply bodies. Compiled by `npm run typecheck` (tsconfig.types.json); nothing
+ * here runs.
+ */
+import { connect, type Peer } from "../../client/index.js";
+
+interface ResizeReq {
+  url: string;
+  width?: number;
+}
+
+interface ResizeReply {
+  ok: boolean;
+  url: string;
+}
+
+class Job {
+  constructor(readonly id: string) {}
+}
+
+export async function sends(peer: Peer): Promise<void> {
+  const req: ResizeReq = { url: "https://example.com/cat.png" };
+  await peer.request("resize", req);
+  await peer.request("resize", new Job("a"));
+  await peer.request("resize", new Date());
+  await peer.request("resize", new Uint8Array([1, 2]).buffer);
+  // A reply can be read as what the caller knows it to be (not checked at run time).
+  const reply = await peer.request<ResizeReply>("resize", req);
+  const ok: boolean = reply.ok;
+  void ok;
+  // @ts-expect-error a symbol is no body
+  await peer.request("resize", Symbol("x"));
+}
+
+export function serves(peer: Peer): void {
+  peer.serve("jobs", async () => {
+    await Promise.resolve();
+  });
+  peer.serve("jobs2", () => undefined);
+  peer.serve("jobs3", async (r) => `text ${r.id}`);
+  // A handler can take the body as what its clients send (not checked at run time).
+  peer.serve<ResizeReq>("resize", async (r): Promise<ResizeReply> => {
+    const width: number | undefined = r.body.width;
+    void width;
+    return { ok: true, url: r.body.url };
+  });
+}
+
+export const open = () => connect("ws://127.0.0.1:8787", { identity: "alice" });
