@@ -6,18 +6,38 @@
  */
 import { CLOSE_CODE, EdgeMQError, ERROR_CODE, type ErrorCode } from "../protocol/index.js";
 
-/** The error that ends a connection for good, or undefined when it should reconnect. */
+/**
+ * The error that ends a connection for good, or undefined when it should reconnect. `reason` is
+ * the close frame's reason; `lastError` the socket's last error message, which names the relay's
+ * reason for a refused upgrade where the platform lets the SDK read it (Node: websocket.ts).
+ */
 export function closeFailure(
   code: number,
   httpStatus: number | undefined,
+  reason = "",
+  lastError = "",
 ): EdgeMQError | undefined {
   if (code === CLOSE_CODE.replaced) {
     return new EdgeMQError(ERROR_CODE.closed, "replaced by a newer connection of this identity");
   }
-  const errorCode = fromCloseCode(code) ?? fromHttpStatus(httpStatus);
-  if (errorCode === undefined) return undefined;
-  const source = httpStatus === undefined ? `close code ${code}` : `HTTP ${httpStatus}`;
-  return new EdgeMQError(errorCode, `the relay refused the connection (${source})`);
+  const byClose = fromCloseCode(code);
+  if (byClose !== undefined) {
+    const why = reason === "" ? "" : `: ${reason}`;
+    return new EdgeMQError(byClose, `the relay closed the connection (close code ${code}${why})`);
+  }
+  const byStatus = fromHttpStatus(httpStatus);
+  if (byStatus === undefined) return undefined;
+  const why = refusalReason(lastError);
+  const detail = why === undefined ? "" : `: ${why}`;
+  return new EdgeMQError(
+    byStatus,
+    `the relay refused the connection (HTTP ${httpStatus}${detail})`,
+  );
+}
+
+/** The relay's reason in a refused upgrade's error message ("...response: 403: <reason>"). */
+function refusalReason(message: string): string | undefined {
+  return /server response: \d{3}: (.+)$/is.exec(message)?.[1];
 }
 
 function fromCloseCode(code: number): ErrorCode | undefined {

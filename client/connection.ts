@@ -238,7 +238,7 @@ export class Connection {
     this.#socket = undefined;
     this.#outbox = [];
     const retrying = this.#everOpened || this.#options.retryFirst === true;
-    const refused = closeFailure(code, this.#httpStatus);
+    const refused = closeFailure(code, this.#httpStatus, reason, this.#lastError ?? "");
     // A socket that never opened and is refused was never connected: it only fails.
     if (retrying && (this.#everOpened || !refused)) {
       this.#status({ type: "disconnected", code, reason });

@@ -4,7 +4,7 @@
  * package loaded on demand (Node 20), without permessage-deflate. Used by connection.ts and
  * heartbeat.ts; tests inject a fake relay here.
  */
-import { EdgeMQError, ERROR_CODE } from "../protocol/index.js";
+import { EdgeMQError, ERROR_CODE, isRecord } from "../protocol/index.js";
 
 /** Event handler types compared bivariantly, so platform sockets with richer events fit. */
 type Handler<E> = { bivarianceHack(event: E): void }["bivarianceHack"];
@@ -99,10 +99,62 @@ function uncompressed(Base: typeof import("ws").WebSocket): WebSocketConstructor
   // Not a literal: @types/ws does not declare `closeTimeout` (ws 8 reads it).
   const options = { perMessageDeflate: false, closeTimeout: WS_CLOSE_TIMEOUT_MS };
   return class extends Base {
+    /** The error a refused upgrade ends with, naming the relay's reason (readRefusal). */
+    #refusal: Error | undefined;
+
     constructor(url: string, protocols?: string[]) {
       super(url, protocols, options);
+      this.on("unexpected-response", (_request, response) => {
+        readRefusal(response, (refusal) => {
+          this.#refusal = refusal;
+          this.terminate();
+        });
+      });
+    }
+
+    override emit(event: string | symbol, ...args: unknown[]): boolean {
+      if (event === "error" && this.#refusal !== undefined) args[0] = this.#refusal;
+      return super.emit(event, ...args);
     }
   };
+}
+
+/** Most characters of a refused upgrade's body read for its reason. */
+const REFUSAL_BODY_CHARS = 4_096;
+
+/**
+ * Reads a refused upgrade's answer (`ws` would drop it, keeping only the status) and gives the
+ * error the socket then ends with: "Unexpected server response: <status>: <the relay's message>"
+ * (its JSON error's message, or the start of the body), which close-reasons.ts reads.
+ */
+function readRefusal(response: import("node:http").IncomingMessage, done: (e: Error) => void) {
+  let body = "";
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    const status = response.statusCode ?? 0;
+    done(new Error(`Unexpected server response: ${status}: ${relayMessage(body)}`));
+  };
+  response.setEncoding("utf8");
+  response.on("data", (chunk: string) => {
+    if (body.length < REFUSAL_BODY_CHARS) body += chunk;
+  });
+  response.on("end", end);
+  response.on("error", end);
+  setTimeout(end, 2_000).unref?.();
+}
+
+/** The message of the relay's JSON error body, else the body's start (one line). */
+function relayMessage(body: string): string {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    const error = isRecord(parsed) ? parsed.error : undefined;
+    if (isRecord(error) && typeof error.message === "string") return error.message;
+  } catch {
+    // Not JSON: the body's start says what it can.
+  }
+  return body.replace(/\s+/g, " ").trim().slice(0, 200);
 }
 
 function globalWebSocket(): WebSocketConstructor | undefined {

@@ -37,11 +37,15 @@ const service = peer.serve(
 );
 console.log(`${identity} serves "echo" through ${url} (Ctrl-C to stop)`);
 
-// Errors that end the service (a refused token, or another process taking this identity over).
+// Errors that end the service (a refused or expired token, a token without the server role, or
+// another process taking this identity over) end the process too, so that a supervisor restarts
+// it, or a person sees why, rather than a process that serves nothing.
+const FATAL = new Set(["unauthorized", "forbidden", "closed"]);
 (async () => {
   for await (const status of peer.status()) {
-    if (status.type === "error")
-      console.error(`error: ${status.error.code}: ${status.error.message}`);
+    if (status.type !== "error") continue;
+    console.error(`error: ${status.error.code}: ${status.error.message}`);
+    if (FATAL.has(status.error.code) && status.link === undefined) process.exit(1);
   }
 })();
 

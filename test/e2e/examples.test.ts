@@ -187,4 +187,15 @@ describe("examples/echo against a signed relay (EDGEMQ_SECRET)", () => {
     expect(client.code).not.toBe(0);
     expect(client.stderr).toContain("could not connect: unauthorized: a token is required");
   });
+
+  it("with a token that lacks the server role, the server says the relay's reason and exits non-zero", async () => {
+    const server = await run([join("examples", "echo", "server.mjs")], {
+      EDGEMQ_URL: e2e.relay().url,
+      EDGEMQ_TOKEN: await token("not-a-server", "client"),
+    });
+    expect(server.code).toBe(1);
+    expect(server.stderr).toContain(
+      "error: forbidden: the relay refused the connection (HTTP 403: this token does not allow the server role",
+    );
+  });
 });

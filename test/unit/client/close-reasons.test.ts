@@ -17,6 +17,19 @@ describe("closeFailure", () => {
     expect(closeFailure(1006, 400)?.code).toBe("bad_request");
   });
 
+  it("names the relay's reason: a close frame's, or the one read from a refused upgrade", () => {
+    expect(closeFailure(4401, undefined, "token expired")?.message).toBe(
+      "the relay closed the connection (close code 4401: token expired)",
+    );
+    const lastError = "Unexpected server response: 403: this token does not allow the server role";
+    expect(closeFailure(1006, 403, "", lastError)?.message).toBe(
+      "the relay refused the connection (HTTP 403: this token does not allow the server role)",
+    );
+    expect(closeFailure(1006, 403, "", "Unexpected server response: 403")?.message).toBe(
+      "the relay refused the connection (HTTP 403)",
+    );
+  });
+
   it("leaves network drops, going-away and 5xx upgrades to the reconnect loop", () => {
     expect(closeFailure(1006, undefined)).toBeUndefined();
     expect(closeFailure(1001, undefined)).toBeUndefined();

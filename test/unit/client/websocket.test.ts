@@ -2,6 +2,7 @@
  * How the SDK finds a WebSocket in Node 20: the `ws` package, made not to offer permessage-deflate
  * (client/websocket.ts), checked against a real `ws` server that would accept it.
  */
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
@@ -56,5 +57,32 @@ describe("resolveWebSocket in Node", () => {
     await opened(socket);
     expect(await offered).toContain("permessage-deflate");
     socket.close();
+  });
+
+  it("ends a refused upgrade with an error naming the relay's reason from its answer's body", async () => {
+    const http = createServer((_request, response) => {
+      response.writeHead(403, { "content-type": "application/json" });
+      const error = { code: "forbidden", message: "this token does not allow the server role" };
+      response.end(JSON.stringify({ error }));
+    });
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", () => resolve()));
+    try {
+      const { port } = http.address() as AddressInfo;
+      const WebSocket = await resolveWebSocket(undefined);
+      const socket = new WebSocket(`ws://127.0.0.1:${port}/v1/queues/q/serve`);
+      const ended = await new Promise<{ message: unknown; code: number }>((resolve) => {
+        let message: unknown;
+        socket.onerror = (event) => {
+          message = event.message;
+        };
+        socket.onclose = (event) => resolve({ message, code: event.code });
+      });
+      expect(ended).toEqual({
+        message: "Unexpected server response: 403: this token does not allow the server role",
+        code: 1006,
+      });
+    } finally {
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
   });
 });
