@@ -364,6 +364,11 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     return this.http.awaitOutcome(input);
   }
 
+  /** HTTP API: the queue of an HTTP client's request, to cancel it by its id alone. */
+  async httpRequestQueue(input: { identity: string; id: string }): Promise<string | undefined> {
+    return this.http.queueOf(input.identity, input.id);
+  }
+
   /**
    * Stores outcomes (until acked) and sends them to their identity's open sockets. Answers which
    * of their recipients are now at their cap, so the queue refuses their link requests too.

@@ -142,6 +142,11 @@ export class HttpClients {
   }
 
   /** Keeps the outcomes of HTTP requests, wakes their waiters, returns the others. */
+  /** The queue of `identity`'s request `id` while its record is kept (http-requests.ts). */
+  queueOf(identity: string, id: string): string | undefined {
+    return this.requests.queueOf(identity, id);
+  }
+
   claim(outcomes: readonly Outcome[]): Outcome[] {
     const { claimed, rest } = this.requests.claim(outcomes);
     for (const { to, frame } of claimed)

@@ -112,6 +112,8 @@ export type HttpCancelAnswer = { ok: true } | { ok: false; error: WireError };
 export interface HttpExchangeRpc {
   submit(input: HttpSubmitInput): Promise<HttpSubmitAnswer>;
   awaitOutcome(input: HttpAwaitInput): Promise<HttpAwaitAnswer>;
+  /** The queue of `identity`'s HTTP request `id` while the exchange keeps it, else undefined. */
+  httpRequestQueue(input: { identity: string; id: string }): Promise<string | undefined>;
 }
 
 /** Methods a QueueDO exposes to the front door for HTTP servers. */

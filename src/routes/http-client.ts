@@ -22,6 +22,7 @@ import {
   EdgeMQError,
   ERROR_CODE,
   HTTP_API_HEADERS,
+  type Principal,
   type RequestFrame,
 } from "../../protocol/index.js";
 import type { Env } from "../env.js";
@@ -118,6 +119,34 @@ export async function cancelRequest(c: HttpContext): Promise<Response> {
   const queue = readQueue(c.req.param("queue"));
   const id = readRequestId(c.req.param("id"));
   const principal = await establishPrincipal(c.req.raw, c.env);
+  return cancel(c, principal, queue, id);
+}
+
+/**
+ * `DELETE /v1/requests/{id}`: the URL a 202 gave in `Location`. The exchange knows the queue of
+ * an HTTP request while it keeps the request (until its deadline and the resume window): 404
+ * after that, or for an id that no HTTP request of this identity has (cancel a WebSocket
+ * request's id with its queue in the path).
+ */
+export async function cancelRequestById(c: HttpContext): Promise<Response> {
+  const id = readRequestId(c.req.param("id"));
+  const principal = await establishPrincipal(c.req.raw, c.env);
+  requireRole(principal, "client");
+  const identity = principal.identity;
+  const queue = await exchangeFor(c.env, identity).httpRequestQueue({ identity, id });
+  if (queue === undefined) {
+    const message = `no HTTP request ${id} of this identity (unknown, or past its deadline): DELETE /v1/queues/{queue}/requests/${id} names its queue`;
+    return refusalResponse({ code: ERROR_CODE.notFound, message });
+  }
+  return cancel(c, principal, queue, id);
+}
+
+async function cancel(
+  c: HttpContext,
+  principal: Principal,
+  queue: string,
+  id: string,
+): Promise<Response> {
   requireRole(principal, "client");
   requireQueue(principal, queue);
   const identity = principal.identity;

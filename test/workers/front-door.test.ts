@@ -25,6 +25,22 @@ describe("front door", () => {
     expect(await response.json()).toEqual({ ok: true, protocol: PROTOCOL_VERSION });
   });
 
+  it("answers a known path asked with another method with 405, Allow and a typed error", async () => {
+    for (const [method, path, allow] of [
+      ["GET", "/v1/queues/echo/requests", "POST"],
+      ["POST", "/v1/whoami", "GET"],
+      ["PUT", "/v1/requests/r1", "GET, DELETE"],
+      ["GET", "/v1/queues/echo/take", "POST"],
+    ] as const) {
+      const response = await app.request(path, { method }, env);
+      expect(response.status, `${method} ${path}`).toBe(405);
+      expect(response.headers.get("Allow")).toBe(allow);
+      expect(await response.json()).toEqual({
+        error: { code: "bad_request", message: expect.stringContaining(`use ${allow}`) },
+      });
+    }
+  });
+
   it("answers an unknown route with a typed 404 not_found", async () => {
     await expectError(await get("/v2/nothing"), 404, "not_found");
   });

@@ -111,6 +111,27 @@ describe("HTTP clients", () => {
     server.close();
   });
 
+  it("cancels a request at the URL its 202 gave (DELETE on Location): the server is told, the outcome is cancelled", async () => {
+    const server = await wsServer("hc-cancel-loc", "hc-worker-loc");
+    const identity = "curl-lou";
+    const accepted = await http("/v1/queues/hc-cancel-loc/requests?async=true&timeout=60000", {
+      identity,
+      contentType: "text/plain",
+      body: "slow",
+    });
+    const location = accepted.headers.get("Location") ?? "";
+    const dispatch = await server.next();
+    const cancelled = await http(location, { method: "DELETE", identity });
+    expect(cancelled.status).toBe(204);
+    expect(await server.next()).toMatchObject({ type: "cancel", id: field(dispatch, "id") });
+    const outcome = await http(`${location}?wait=5000`, { method: "GET", identity });
+    await expectError(outcome, 499, "cancelled");
+    // Another identity's id is unknown here, as on GET.
+    const theirs = await http(location, { method: "DELETE", identity: "curl-mia" });
+    await expectError(theirs, 404, "not_found");
+    server.close();
+  });
+
   it("names the request and its deadline on the 202, on a pending 204 and to the server that takes it", async () => {
     const q = "hc-deadline";
     const before = Date.now();
