@@ -3,7 +3,7 @@
  * header middleware (CORS skips them), because the objects' 101 responses must pass through
  * untouched.
  */
-import { type Handler, Hono } from "hono";
+import { type Handler, Hono, type MiddlewareHandler } from "hono";
 import { EdgeMQError, ERROR_CODE, PATHS } from "../protocol/index.js";
 import { httpApiCors } from "./cors.js";
 import type { Env } from "./env.js";
@@ -22,27 +22,35 @@ export const app = new Hono<{ Bindings: Env }>();
 
 app.use("/v1/*", httpApiCors);
 app.use("*", refuseMisconfigured);
-/** Every route: its method, path and handler. A known path asked with another method gets 405. */
-const ROUTES: readonly [Method, string, Handler<{ Bindings: Env }>][] = [
-  ["GET", PATHS.health, health],
-  ["GET", PATHS.connect, connect],
-  ["GET", "/v1/queues/:queue/serve", serve],
-  ["GET", "/v1/queues/:queue/connect", queueConnect],
+/**
+ * Every route: its method, path, handler, and the query parameters it reads besides `identity`
+ * (undefined: any, for /healthz, which monitors may decorate). Another parameter is refused with
+ * `bad_request` rather than ignored (`?asynch=true` would silently block). A known path asked with
+ * another method gets 405.
+ */
+const ROUTES: readonly Route[] = [
+  ["GET", PATHS.health, health, undefined],
+  ["GET", PATHS.connect, connect, []],
+  ["GET", "/v1/queues/:queue/serve", serve, ["partition"]],
+  ["GET", "/v1/queues/:queue/connect", queueConnect, []],
   // The HTTP API (docs/http-api.md): clients and servers that cannot open a WebSocket.
-  ["POST", "/v1/queues/:queue/requests", postRequest],
-  ["GET", "/v1/requests/:id", getRequest],
-  ["DELETE", "/v1/requests/:id", cancelRequestById],
-  ["POST", "/v1/queues/:queue/take", take],
-  ["POST", "/v1/queues/:queue/replies/:id", postReply],
-  ["POST", "/v1/queues/:queue/failures/:id", postFailure],
-  ["POST", "/v1/queues/:queue/leases/:id", postLease],
-  ["POST", "/v1/queues/:queue/presence", postPresence],
-  ["DELETE", "/v1/queues/:queue/requests/:id", cancelRequest],
-  ["GET", "/v1/queues/:queue/stats", queueStats],
-  ["GET", "/v1/whoami", whoami],
+  ["POST", "/v1/queues/:queue/requests", postRequest, ["async", "timeout", "failFast"]],
+  ["GET", "/v1/requests/:id", getRequest, ["wait"]],
+  ["DELETE", "/v1/requests/:id", cancelRequestById, []],
+  ["POST", "/v1/queues/:queue/take", take, ["wait", "partition"]],
+  ["POST", "/v1/queues/:queue/replies/:id", postReply, ["partition"]],
+  ["POST", "/v1/queues/:queue/failures/:id", postFailure, ["partition"]],
+  ["POST", "/v1/queues/:queue/leases/:id", postLease, ["partition"]],
+  ["POST", "/v1/queues/:queue/presence", postPresence, ["partition"]],
+  ["DELETE", "/v1/queues/:queue/requests/:id", cancelRequest, []],
+  ["GET", "/v1/queues/:queue/stats", queueStats, []],
+  ["GET", "/v1/whoami", whoami, []],
 ];
 
-for (const [method, path, handler] of ROUTES) app.on(method, path, handler);
+for (const [method, path, handler, params] of ROUTES) {
+  if (params === undefined) app.on(method, path, handler);
+  else app.on(method, path, requireKnownParams(params), handler);
+}
 for (const [path, allowed] of allowedMethods(ROUTES)) {
   app.all(path, (c) => methodNotAllowed(c.req.method, c.req.path, allowed));
 }
@@ -63,6 +71,23 @@ app.onError((error) => {
 });
 
 type Method = "GET" | "POST" | "DELETE";
+type Route = [Method, string, Handler<{ Bindings: Env }>, readonly string[] | undefined];
+
+/** Refuses a query parameter the route does not read, naming the ones it does. */
+function requireKnownParams(params: readonly string[]): MiddlewareHandler {
+  const known = new Set(["identity", ...params]);
+  return async (c, next) => {
+    for (const name of new URL(c.req.url).searchParams.keys()) {
+      if (known.has(name)) continue;
+      const near = [...known].find((k) => k.toLowerCase() === name.toLowerCase());
+      const hint = near === undefined ? "" : ` (did you mean ${near}?)`;
+      const takes = [...known].join(", ");
+      const message = `unknown query parameter ${name.slice(0, 64)}${hint}: this route takes ${takes}`;
+      throw new EdgeMQError(ERROR_CODE.badRequest, message);
+    }
+    await next();
+  };
+}
 
 /** The methods each path answers, in the order the routes list them. */
 function allowedMethods(routes: typeof ROUTES): Map<string, Method[]> {

@@ -41,6 +41,25 @@ describe("front door", () => {
     }
   });
 
+  it("refuses a query parameter the route does not read, rather than ignore a typo", async () => {
+    const headers = { "EdgeMQ-Identity": "alice" };
+    const post = (query: string) =>
+      app.request(`/v1/queues/echo/requests${query}`, { method: "POST", headers, body: "x" }, env);
+    const typo = await post("?failfast=true");
+    expect(typo.status).toBe(400);
+    expect(await typo.json()).toEqual({
+      error: {
+        code: "bad_request",
+        message: expect.stringMatching(
+          /^unknown query parameter failfast \(did you mean failFast\?\)/,
+        ),
+      },
+    });
+    expect((await post("?asynch=true")).status).toBe(400);
+    // /healthz takes anything a monitor adds.
+    expect((await get("/healthz?cachebust=1")).status).toBe(200);
+  });
+
   it("answers an unknown route with a typed 404 not_found", async () => {
     await expectError(await get("/v2/nothing"), 404, "not_found");
   });
