@@ -5,6 +5,7 @@
  * could not be signed.
  */
 import {
+  IDENTITY_RULE,
   isIdentity,
   isQueuePattern,
   MAX_TOKEN_QUEUES,
@@ -150,7 +151,7 @@ export function tokenClaims(
 ): { claims: TokenClaims } | { error: string } {
   const { sub, role, queue } = options;
   if (sub === undefined) return { error: "--sub is required" };
-  if (!isIdentity(sub)) return { error: "--sub must be 1-128 of A-Z a-z 0-9 . _ : @ + = -" };
+  if (!isIdentity(sub)) return { error: `--sub must be ${IDENTITY_RULE}` };
   if (role === undefined) return { error: "--role is required" };
   if (role !== "client" && role !== "server" && role !== "both") {
     return { error: `--role must be client, server or both, not ${role}` };

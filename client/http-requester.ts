@@ -18,6 +18,7 @@ import {
   HTTP_API_HEADERS,
   isQueueName,
   type Limits,
+  QUEUE_NAME_RULE,
   type SendBody,
 } from "../protocol/index.js";
 import { bodyOfHttp, type HttpBody, httpBodyOf } from "./http-body.js";
@@ -145,7 +146,7 @@ export class HttpRequester {
       );
     }
     if (!isQueueName(queue)) {
-      return new EdgeMQError(ERROR_CODE.badRequest, "queue must match [A-Za-z0-9._-]{1,128}");
+      return new EdgeMQError(ERROR_CODE.badRequest, `queue must be ${QUEUE_NAME_RULE}`);
     }
     const { limits } = this.#setup;
     const { timeout, failFast, headers } = options;

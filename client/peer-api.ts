@@ -9,6 +9,7 @@ import {
   EdgeMQError,
   ERROR_CODE,
   isQueueName,
+  QUEUE_NAME_RULE,
   type SendBody,
 } from "../protocol/index.js";
 import type { RequestOptions } from "./requester.js";
@@ -98,7 +99,7 @@ export function checkServe(
  */
 function checkServeTarget(queue: string, handler: unknown, serving: Iterable<Service>): void {
   if (!isQueueName(queue)) {
-    throw new EdgeMQError(ERROR_CODE.badRequest, "queue must match [A-Za-z0-9._-]{1,128}");
+    throw new EdgeMQError(ERROR_CODE.badRequest, `queue must be ${QUEUE_NAME_RULE}`);
   }
   if (typeof handler !== "function") {
     throw new TypeError(`serve(${queue}): the handler must be a function, not ${typeof handler}`);

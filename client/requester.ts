@@ -24,6 +24,7 @@ import {
   isQueueName,
   type Limits,
   PATHS,
+  QUEUE_NAME_RULE,
   type ReplyFrame,
   type RequestFrame,
   readHeaders,
@@ -295,7 +296,7 @@ export class Requester {
       );
     }
     if (!isQueueName(queue)) {
-      return new EdgeMQError(ERROR_CODE.badRequest, "queue must match [A-Za-z0-9._-]{1,128}");
+      return new EdgeMQError(ERROR_CODE.badRequest, `queue must be ${QUEUE_NAME_RULE}`);
     }
     const limits = this.#options.limits();
     const { timeout, failFast, headers } = options;

@@ -5,7 +5,13 @@
  */
 import { EdgeMQError, ERROR_CODE, isErrorCode } from "./errors.js";
 import { type ErrorFrame, FRAME_TYPE, type Frame, type FrameType, ROLE } from "./frames.js";
-import { DEFAULT_LIMITS, type Limits } from "./limits.js";
+import {
+  DEFAULT_LIMITS,
+  IDENTITY_RULE,
+  type Limits,
+  QUEUE_NAME_RULE,
+  REQUEST_ID_RULE,
+} from "./limits.js";
 import { err, ok, type Result } from "./result.js";
 import {
   type Fields,
@@ -81,6 +87,7 @@ export function decodeFrames(raw: unknown): DecodeResult[] {
 export function decodeFrameValue(value: unknown): DecodeResult {
   if (!isRecord(value)) return err(new FrameError("a frame must be a JSON object"));
   const type = value.type;
+  if (type === undefined) return err(new FrameError("a frame needs a type"));
   if (typeof type !== "string" || !FRAME_TYPES.has(type)) {
     return err(new FrameError(`unknown frame type ${JSON.stringify(String(type).slice(0, 32))}`));
   }
@@ -100,12 +107,12 @@ const DECODERS: Record<FrameType, Decoder> = {
   welcome: decodeWelcome,
   request: decodeRequest,
   accepted: (f) => {
-    if (!isRequestId(f.id)) return "id must be a request id";
+    if (!isRequestId(f.id)) return `id must be ${REQUEST_ID_RULE}`;
     if (!isNonNegativeInteger(f.deadline)) return "deadline must be epoch milliseconds";
     return { type: "accepted", id: f.id, deadline: f.deadline };
   },
   reply: (f) => {
-    if (!isRequestId(f.id)) return "id must be a request id";
+    if (!isRequestId(f.id)) return `id must be ${REQUEST_ID_RULE}`;
     const body = readWireBody(f.body);
     if (typeof body === "string") return body;
     const headers = f.headers === undefined ? undefined : readHeaders(f.headers);
@@ -115,7 +122,7 @@ const DECODERS: Record<FrameType, Decoder> = {
   error: (f) => {
     if (!isErrorCode(f.code)) return "code must be a known error code";
     if (typeof f.message !== "string") return "message must be a string";
-    if (f.id !== undefined && !isRequestId(f.id)) return "id must be a request id";
+    if (f.id !== undefined && !isRequestId(f.id)) return `id must be ${REQUEST_ID_RULE}`;
     if (f.about !== undefined && (typeof f.about !== "string" || f.about.length > 64)) {
       return "about must be a short string";
     }
@@ -129,9 +136,9 @@ const DECODERS: Record<FrameType, Decoder> = {
     return typeof ids === "string" ? ids : { type: "ack", ids };
   },
   cancel: (f) => {
-    if (!isRequestId(f.id)) return "id must be a request id";
+    if (!isRequestId(f.id)) return `id must be ${REQUEST_ID_RULE}`;
     if (f.queue === undefined) return { type: "cancel", id: f.id };
-    if (!isQueueName(f.queue)) return "queue must be a queue name";
+    if (!isQueueName(f.queue)) return `queue must be ${QUEUE_NAME_RULE}`;
     return { type: "cancel", id: f.id, queue: f.queue };
   },
   ready: (f) => {
@@ -145,7 +152,7 @@ const DECODERS: Record<FrameType, Decoder> = {
   },
   dispatch: decodeDispatch,
   fail: (f) => {
-    if (!isRequestId(f.id)) return "id must be a request id";
+    if (!isRequestId(f.id)) return `id must be ${REQUEST_ID_RULE}`;
     if (typeof f.message !== "string") return "message must be a string";
     return { type: "fail", id: f.id, message: f.message.slice(0, MAX_FAIL_MESSAGE_CHARS) };
   },
@@ -156,8 +163,8 @@ const DECODERS: Record<FrameType, Decoder> = {
 };
 
 function decodeRequest(f: Fields): Frame | string {
-  if (!isRequestId(f.id)) return "id must be a request id";
-  if (!isQueueName(f.queue)) return "queue must be a queue name";
+  if (!isRequestId(f.id)) return `id must be ${REQUEST_ID_RULE}`;
+  if (!isQueueName(f.queue)) return `queue must be ${QUEUE_NAME_RULE}`;
   const body = readWireBody(f.body);
   if (typeof body === "string") return body;
   const frame: Frame = { type: "request", id: f.id, queue: f.queue, body };
@@ -180,9 +187,9 @@ function decodeRequest(f: Fields): Frame | string {
 }
 
 function decodeDispatch(f: Fields): Frame | string {
-  if (!isRequestId(f.id)) return "id must be a request id";
-  if (!isIdentity(f.from)) return "from must be an identity";
-  if (!isQueueName(f.queue)) return "queue must be a queue name";
+  if (!isRequestId(f.id)) return `id must be ${REQUEST_ID_RULE}`;
+  if (!isIdentity(f.from)) return `from must be ${IDENTITY_RULE}`;
+  if (!isQueueName(f.queue)) return `queue must be ${QUEUE_NAME_RULE}`;
   const body = readWireBody(f.body);
   if (typeof body === "string") return body;
   if (!isNonNegativeInteger(f.deadline)) return "deadline must be epoch milliseconds";
@@ -206,13 +213,13 @@ function decodeDispatch(f: Fields): Frame | string {
 
 function decodeWelcome(f: Fields): Frame | string {
   if (!isNonNegativeInteger(f.v)) return "v must be the protocol version";
-  if (!isIdentity(f.identity)) return "identity must be an identity";
+  if (!isIdentity(f.identity)) return `identity must be ${IDENTITY_RULE}`;
   if (f.role !== ROLE.client && f.role !== ROLE.server) return "role must be client or server";
   const limits = readLimits(f.limits);
   if (typeof limits === "string") return limits;
   const frame: Frame = { type: "welcome", v: f.v, identity: f.identity, role: f.role, limits };
   if (f.queue !== undefined) {
-    if (!isQueueName(f.queue)) return "queue must be a queue name";
+    if (!isQueueName(f.queue)) return `queue must be ${QUEUE_NAME_RULE}`;
     frame.queue = f.queue;
   }
   const placement = readPlacement(f);

@@ -19,6 +19,11 @@ export const IDENTITY_PATTERN = /^[A-Za-z0-9._:@+=-]{1,128}$/;
 /** Request ids chosen by clients: 1 to 128 of the same characters as identities. */
 export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:@+=-]{1,128}$/;
 
+/** The patterns above as refusals say them, so a peer learns the rule, not only the fault. */
+export const QUEUE_NAME_RULE = "1-128 of A-Z a-z 0-9 . _ - (and not . or ..)";
+export const IDENTITY_RULE = "1-128 of A-Z a-z 0-9 . _ : @ + = -";
+export const REQUEST_ID_RULE = IDENTITY_RULE;
+
 export const DEFAULT_LIMITS = {
   /** Largest request or reply body, in bytes (decoded). */
   maxBodyBytes: 1024 * 1024,
@@ -48,6 +53,11 @@ export type Limits = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };
 /** Largest WebSocket message the relay reads: a max body in base64 plus room for the frame. */
 export function maxFrameChars(limits: Pick<Limits, "maxBodyBytes" | "maxHeaderBytes">): number {
   return Math.ceil((limits.maxBodyBytes * 4) / 3) + limits.maxHeaderBytes + 64 * 1024;
+}
+
+/** The refusal of a message over the frame size, naming the size. */
+export function overFrameMessage(limits: Pick<Limits, "maxBodyBytes" | "maxHeaderBytes">): string {
+  return `message is over the relay's frame size (${maxFrameChars(limits)} characters)`;
 }
 
 /** Keep-alive text messages, answered by the relay without waking its Durable Objects. */

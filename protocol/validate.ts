@@ -102,7 +102,7 @@ function headersSize(entries: readonly [string, string][]): number {
 /** A list of request ids, bounded. */
 export function readIds(value: unknown, max = 10_000): string[] | string {
   if (!Array.isArray(value)) return "ids must be an array";
-  if (value.length > max) return "too many ids";
+  if (value.length > max) return `too many ids (at most ${max})`;
   for (const id of value) if (!isRequestId(id)) return "ids must be request ids";
   return value as string[];
 }

@@ -5,7 +5,14 @@
  * boolean flags (`async`, `failFast`: true/false/1/0). Anything else (signs, decimals, exponents,
  * spaces, values over the maximum) is `bad_request`. Pure; used by routes/http-*.ts.
  */
-import { EdgeMQError, ERROR_CODE, isQueueName, isRequestId } from "../protocol/index.js";
+import {
+  EdgeMQError,
+  ERROR_CODE,
+  isQueueName,
+  isRequestId,
+  QUEUE_NAME_RULE,
+  REQUEST_ID_RULE,
+} from "../protocol/index.js";
 
 /** Longest a single long-poll (`take`, or `GET /v1/requests/{id}`) may wait. */
 export const MAX_WAIT_MS = 60_000;
@@ -55,10 +62,7 @@ function readInteger(value: string): number | undefined {
 /** The `:queue` path parameter, or `bad_request`. */
 export function readQueue(value: string | undefined): string {
   if (!isQueueName(value)) {
-    throw new EdgeMQError(
-      ERROR_CODE.badRequest,
-      "queue must be 1-128 of A-Z a-z 0-9 . _ - (and not . or ..)",
-    );
+    throw new EdgeMQError(ERROR_CODE.badRequest, `queue must be ${QUEUE_NAME_RULE}`);
   }
   return value;
 }
@@ -66,7 +70,7 @@ export function readQueue(value: string | undefined): string {
 /** The `:id` path parameter, or `bad_request`. */
 export function readRequestId(value: string | undefined): string {
   if (!isRequestId(value)) {
-    throw new EdgeMQError(ERROR_CODE.badRequest, "id must be 1-128 of A-Z a-z 0-9 . _ : @ + = -");
+    throw new EdgeMQError(ERROR_CODE.badRequest, `id must be ${REQUEST_ID_RULE}`);
   }
   return value;
 }

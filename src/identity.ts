@@ -15,6 +15,7 @@ import {
   EdgeMQError,
   ERROR_CODE,
   HEADERS,
+  IDENTITY_RULE,
   isIdentity,
   type Principal,
   SUBPROTOCOL,
@@ -157,7 +158,7 @@ function declaredIdentity(request: Request): string | undefined {
   const declared = header ?? query;
   if (declared === undefined) return undefined;
   if (!isIdentity(declared)) {
-    const message = "identity must be 1-128 of A-Z a-z 0-9 . _ : @ + = -";
+    const message = `identity must be ${IDENTITY_RULE}`;
     throw new EdgeMQError(ERROR_CODE.badRequest, message);
   }
   return declared;

@@ -13,6 +13,7 @@ import {
   frameHead,
   type Limits,
   maxFrameChars,
+  overFrameMessage,
   type RequestFrame,
 } from "../../protocol/index.js";
 import { collapseUnnamed } from "../shared/unnamed-refusals.js";
@@ -52,9 +53,7 @@ export function planClientMessage(raw: unknown, limits: Limits): ClientPlan {
     // Too large to parse; a request's id at its start still gets its refusal (frame-size.ts).
     const head = frameHead(raw);
     const id = head?.type === "request" ? head.id : undefined;
-    plan.refused.push(
-      errorFrame(ERROR_CODE.tooLarge, "message is over the relay's frame size", id),
-    );
+    plan.refused.push(errorFrame(ERROR_CODE.tooLarge, overFrameMessage(limits), id));
     plan.unreadable = 1;
     return plan;
   }

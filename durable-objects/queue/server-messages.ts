@@ -19,6 +19,7 @@ import {
   type Limits,
   MAX_FAIL_MESSAGE_CHARS,
   maxFrameChars,
+  overFrameMessage,
   type ReplyFrame,
 } from "../../protocol/index.js";
 import { collapseUnnamed } from "../shared/unnamed-refusals.js";
@@ -45,8 +46,6 @@ export interface ServerMessageDeps {
 export const REPLY_TOO_LARGE_MESSAGE = "the server's reply was over the relay's body size limit";
 export const REPLY_HEADERS_MESSAGE = "the server's reply was over the relay's header limits";
 export const REPLY_MALFORMED_MESSAGE = "the server's reply was malformed";
-
-const OVER_FRAME_MESSAGE = "message is over the relay's frame size";
 
 /**
  * Why the relay refuses a leased request's reply (body or headers over its limits): the code and
@@ -75,7 +74,7 @@ export function unreadableFrames(decoded: DecodedMessage): number {
 }
 
 export function decodeServerMessage(raw: unknown, limits: Limits): DecodedMessage {
-  if (typeof raw === "string" && raw.length > maxFrameChars(limits)) return oversized(raw);
+  if (typeof raw === "string" && raw.length > maxFrameChars(limits)) return oversized(raw, limits);
   return decodeFrames(raw);
 }
 
@@ -84,10 +83,11 @@ export function decodeServerMessage(raw: unknown, limits: Limits): DecodedMessag
  * and its id: frame-size.ts) is a `too_large` answer to that dispatch (failedAnswer); any other
  * is refused whole (undefined).
  */
-function oversized(raw: string): DecodedMessage {
+function oversized(raw: string, limits: Limits): DecodedMessage {
   const head = frameHead(raw);
   if (head === undefined || (head.type !== "reply" && head.type !== "fail")) return undefined;
-  const error = new FrameError(OVER_FRAME_MESSAGE, head.id, head.type, ERROR_CODE.tooLarge);
+  const message = overFrameMessage(limits);
+  const error = new FrameError(message, head.id, head.type, ERROR_CODE.tooLarge);
   return [{ ok: false, error }];
 }
 
@@ -128,7 +128,8 @@ export function handleServerMessage(
     }
   };
   if (decoded === undefined) {
-    deps.outbox.push(ws, { type: "error", code: ERROR_CODE.tooLarge, message: OVER_FRAME_MESSAGE });
+    const message = overFrameMessage(deps.limits);
+    deps.outbox.push(ws, { type: "error", code: ERROR_CODE.tooLarge, message });
     return;
   }
   const skipped = answered.size > 0 ? new Set<string>() : undefined;

@@ -7,7 +7,7 @@
 import type { Context } from "hono";
 import { FORWARD_HEADERS, LINK_ROLE } from "../../durable-objects/shared/contracts.js";
 import { encodePrincipalHeader } from "../../durable-objects/shared/principal-header.js";
-import { EdgeMQError, ERROR_CODE, isQueueName } from "../../protocol/index.js";
+import { EdgeMQError, ERROR_CODE, isQueueName, QUEUE_NAME_RULE } from "../../protocol/index.js";
 import type { Env } from "../env.js";
 import { forwardRequest } from "../forward.js";
 import { isWebSocketUpgrade, upgradeRequired } from "../http-error.js";
@@ -17,10 +17,7 @@ import { clientQueueStub } from "../partitions.js";
 export async function queueConnect(c: Context<{ Bindings: Env }>): Promise<Response> {
   const queue = c.req.param("queue");
   if (!isQueueName(queue)) {
-    throw new EdgeMQError(
-      ERROR_CODE.badRequest,
-      "queue must be 1-128 of A-Z a-z 0-9 . _ - (and not . or ..)",
-    );
+    throw new EdgeMQError(ERROR_CODE.badRequest, `queue must be ${QUEUE_NAME_RULE}`);
   }
   if (!isWebSocketUpgrade(c.req.raw)) return upgradeRequired();
   const principal = await establishPrincipal(c.req.raw, c.env);

@@ -7,7 +7,7 @@
 import type { Context } from "hono";
 import { FORWARD_HEADERS } from "../../durable-objects/shared/contracts.js";
 import { encodePrincipalHeader } from "../../durable-objects/shared/principal-header.js";
-import { EdgeMQError, ERROR_CODE, isQueueName } from "../../protocol/index.js";
+import { EdgeMQError, ERROR_CODE, isQueueName, QUEUE_NAME_RULE } from "../../protocol/index.js";
 import type { Env } from "../env.js";
 import { forwardRequest } from "../forward.js";
 import { isWebSocketUpgrade, upgradeRequired } from "../http-error.js";
@@ -17,10 +17,7 @@ import { partitionStub, partitionsOf, requirePartition } from "../partitions.js"
 export async function serve(c: Context<{ Bindings: Env }>): Promise<Response> {
   const queue = c.req.param("queue");
   if (!isQueueName(queue)) {
-    throw new EdgeMQError(
-      ERROR_CODE.badRequest,
-      "queue must be 1-128 of A-Z a-z 0-9 . _ - (and not . or ..)",
-    );
+    throw new EdgeMQError(ERROR_CODE.badRequest, `queue must be ${QUEUE_NAME_RULE}`);
   }
   // A queue of K partitions has K objects; `?partition=p` picks one (default 0).
   const partition = requirePartition(c.req.query("partition"), partitionsOf(c.env, queue)) ?? 0;

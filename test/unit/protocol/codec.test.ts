@@ -171,11 +171,28 @@ describe("decodeFrames refuses garbage with a typed bad_request", () => {
   });
 
   it("refuses frames with a missing, ill-typed or unknown type", () => {
-    for (const type of [undefined, 7, null, "", "REQUEST", "hello", "__proto__", "constructor"]) {
+    for (const type of [7, null, "", "REQUEST", "hello", "__proto__", "constructor"]) {
       expect(expectBadRequest(JSON.stringify({ type, id: "r1" })).message).toMatch(
         /^unknown frame type/,
       );
     }
+    expect(expectBadRequest(JSON.stringify({ id: "r1" })).message).toBe("a frame needs a type");
+  });
+
+  it("says the rule a bad id or queue name breaks, not only that it is bad", () => {
+    const request = {
+      type: "request",
+      id: "has space",
+      queue: "q",
+      body: { enc: "utf8", data: "" },
+    };
+    expect(expectBadRequest(JSON.stringify(request)).message).toBe(
+      "request: id must be 1-128 of A-Z a-z 0-9 . _ : @ + = -",
+    );
+    const badQueue = { ...request, id: "r1", queue: "a/b" };
+    expect(expectBadRequest(JSON.stringify(badQueue)).message).toBe(
+      "request: queue must be 1-128 of A-Z a-z 0-9 . _ - (and not . or ..)",
+    );
   });
 
   it("quotes at most 32 characters of an unknown type in its message", () => {
