@@ -32,6 +32,7 @@ import {
 import { Heartbeat } from "./heartbeat.js";
 import { startTimer, stopTimer, type TimerHandle } from "./platform.js";
 import type { Status } from "./status.js";
+import { type LiveCredentials, subprotocols } from "./url.js";
 import {
   terminateSocket,
   trySend,
@@ -50,8 +51,11 @@ export interface ConnectionEvents {
 
 export interface ConnectionOptions {
   url: string;
-  /** WebSocket subprotocols to offer (they carry the token in signed mode). */
-  protocols?: string[] | undefined;
+  /**
+   * The peer's credentials (signed mode): the token goes as a subprotocol, read at each open, and
+   * a 4401 (token expired) after the token was renewed reconnects instead of ending.
+   */
+  credentials?: LiveCredentials | undefined;
   WebSocket: WebSocketConstructor;
   backoff: BackoffOptions;
   events: ConnectionEvents;
@@ -109,6 +113,8 @@ export class Connection {
   /** Consecutive attempts that failed before their welcome as a bare 1006 (mayHideRefusal). */
   #hiddenFailures = 0;
   #lastError: string | undefined;
+  /** The credentials' revision the current socket opened with (renewed since: see #renewedSince). */
+  #openedRevision: number | undefined;
   #closeWaiter: (() => void) | undefined;
 
   constructor(options: ConnectionOptions) {
@@ -164,13 +170,21 @@ export class Connection {
     this.#socket = undefined;
   }
 
+  /** Whether `code` says the socket's token expired and the peer has a newer one since it opened. */
+  #renewedSince(code: number): boolean {
+    const revision = this.#options.credentials?.revision;
+    return code === CLOSE_CODE.unauthorized && revision !== this.#openedRevision;
+  }
+
   #open(): void {
     this.#state = "connecting";
     this.#httpStatus = undefined;
     this.#lastError = undefined;
     let socket: WebSocketLike;
     try {
-      const { url, protocols } = this.#options;
+      const { url, credentials } = this.#options;
+      const protocols = credentials === undefined ? undefined : subprotocols(credentials);
+      this.#openedRevision = credentials?.revision;
       socket = protocols
         ? new this.#options.WebSocket(url, protocols)
         : new this.#options.WebSocket(url);
@@ -238,7 +252,9 @@ export class Connection {
     this.#socket = undefined;
     this.#outbox = [];
     const retrying = this.#everOpened || this.#options.retryFirst === true;
-    const refused = closeFailure(code, this.#httpStatus, reason, this.#lastError ?? "");
+    const refused = this.#renewedSince(code)
+      ? undefined
+      : closeFailure(code, this.#httpStatus, reason, this.#lastError ?? "");
     // A socket that never opened and is refused was never connected: it only fails.
     if (retrying && (this.#everOpened || !refused)) {
       this.#status({ type: "disconnected", code, reason });

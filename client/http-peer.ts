@@ -23,11 +23,11 @@ import { checkServe, drainPeer, handlerOf, type Peer, replyAs, type Service } fr
 import type { RequestOptions } from "./requester.js";
 import type { Handler, ServeOptions } from "./service.js";
 import { type Status, StatusFeed } from "./status.js";
-import type { Credentials } from "./url.js";
+import { type LiveCredentials, renewToken } from "./url.js";
 
 export interface HttpPeerSetup {
   url: string;
-  credentials: Credentials;
+  credentials: LiveCredentials;
   fetch: FetchLike | undefined;
   backoff: BackoffOptions;
   maxPending: number;
@@ -53,6 +53,7 @@ export async function connectHttp(setup: HttpPeerSetup): Promise<Peer> {
 export class HttpPeer implements Peer {
   readonly identity: string;
   readonly #link: HttpLink;
+  readonly #credentials: LiveCredentials;
   readonly #limits: Limits;
   readonly #feed = new StatusFeed();
   readonly #requester: HttpRequester;
@@ -62,6 +63,7 @@ export class HttpPeer implements Peer {
   constructor(link: HttpLink, identity: string, limits: Limits, setup: HttpPeerSetup) {
     this.identity = identity;
     this.#link = link;
+    this.#credentials = setup.credentials;
     this.#limits = limits;
     const status = new HttpStatus((s) => this.#feed.emit(s));
     status.up();
@@ -72,6 +74,11 @@ export class HttpPeer implements Peer {
       maxPending: setup.maxPending,
       graceMs: setup.graceMs,
     });
+  }
+
+  /** Signed mode: the token every HTTP call uses from now on (the link reads it per call). */
+  setToken(token: string): void {
+    renewToken(this.#credentials, token, this.identity);
   }
 
   request<T = Body>(queue: string, body?: SendBody, options?: RequestOptions): Promise<T> {

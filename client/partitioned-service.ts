@@ -74,7 +74,7 @@ export class PartitionedService implements Service {
       handler: setup.handler,
       concurrency,
       url: setup.urlFor(partition),
-      protocols: setup.protocols,
+      credentials: setup.credentials,
       WebSocket: setup.WebSocket,
       backoff: setup.backoff,
       explainRefusal: setup.explainRefusal,

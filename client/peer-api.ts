@@ -37,6 +37,13 @@ export interface Peer {
    * handler that is not a function.
    */
   serve<T = Body>(queue: string, handler: Handler<T>, options?: ServeOptions): Service;
+  /**
+   * Signed mode: renews this peer's token with one naming the same identity (bad_request
+   * otherwise, or for a peer that connected without a token). The next connection, and the next
+   * HTTP call, use it; a socket the relay closes because its old token expired (4401) reconnects
+   * with it instead of ending. Give it before the old token expires.
+   */
+  setToken(token: string): void;
   /** Connection statuses from now on, ending after `closed`. */
   status(): AsyncIterable<Status>;
   /**

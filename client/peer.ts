@@ -29,7 +29,14 @@ import { explainRefusal } from "./refusal.js";
 import { Requester, type RequestOptions, type Route } from "./requester.js";
 import type { Handler, ServeOptions } from "./service.js";
 import { type Status, StatusFeed } from "./status.js";
-import { type Credentials, connectUrl, queueConnectUrl, serveUrl, subprotocols } from "./url.js";
+import {
+  connectUrl,
+  type LiveCredentials,
+  liveCredentials,
+  queueConnectUrl,
+  renewToken,
+  serveUrl,
+} from "./url.js";
 import { resolveWebSocket, type WebSocketConstructor } from "./websocket.js";
 
 export type { Peer, Service } from "./peer-api.js";
@@ -73,7 +80,7 @@ export const BACKSTOP_GRACE_MS = 2_000;
 
 /** Connects to the relay at `url`; resolves after the relay's welcome, rejects if that fails. */
 export async function connect(url: string, options: ConnectOptions = {}): Promise<Peer> {
-  const credentials: Credentials = { identity: options.identity, token: options.token };
+  const credentials = liveCredentials(options.identity, options.token);
   const backoff: BackoffOptions = {
     minDelayMs: options.reconnect?.minDelayMs ?? DEFAULT_BACKOFF.minDelayMs,
     maxDelayMs: options.reconnect?.maxDelayMs ?? DEFAULT_BACKOFF.maxDelayMs,
@@ -108,7 +115,7 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
 interface PeerSetup {
   url: string;
   address: string;
-  credentials: Credentials;
+  credentials: LiveCredentials;
   WebSocket: WebSocketConstructor;
   backoff: BackoffOptions;
   maxPending: number;
@@ -140,7 +147,7 @@ export class SocketPeer implements Peer {
     });
     this.#connection = new Connection({
       url: setup.address,
-      protocols: subprotocols(setup.credentials),
+      credentials: setup.credentials,
       WebSocket: setup.WebSocket,
       backoff: setup.backoff,
       explainRefusal: () => this.#explainHidden(),
@@ -178,6 +185,15 @@ export class SocketPeer implements Peer {
     return explainRefusal(url, credentials, backoff, hidden);
   }
 
+  /**
+   * Signed mode: the token this peer's sockets use from now on, naming this peer's identity
+   * (bad_request otherwise). Each open socket keeps its old token until the relay closes it as
+   * expired, then reconnects with this one; give it before the old one expires.
+   */
+  setToken(token: string): void {
+    renewToken(this.#setup.credentials, token, this.identity);
+  }
+
   /** Sends `body` to `queue` and resolves with the reply body (same kind, same content). */
   request<T = Body>(queue: string, body?: SendBody, options?: RequestOptions): Promise<T> {
     return replyAs<T>(this.#requester.request(queue, body, options));
@@ -195,7 +211,7 @@ export class SocketPeer implements Peer {
       handler,
       concurrency,
       urlFor: (partition) => serveUrl(url, queue, credentials, partition),
-      protocols: subprotocols(this.#setup.credentials),
+      credentials: this.#setup.credentials,
       WebSocket: this.#setup.WebSocket,
       backoff: this.#setup.backoff,
       explainRefusal: () => this.#explainHidden(),
@@ -236,7 +252,7 @@ export class SocketPeer implements Peer {
     const { url, credentials } = this.#setup;
     return new QueueLinks({
       urlFor: (queue) => queueConnectUrl(url, queue, credentials),
-      protocols: subprotocols(credentials),
+      credentials,
       WebSocket: this.#setup.WebSocket,
       backoff: this.#setup.backoff,
       busy: () => this.#requester.size > 0,

@@ -26,6 +26,7 @@ import { Connection } from "./connection.js";
 import { startTimer, stopTimer, type TimerHandle } from "./platform.js";
 import type { Route } from "./requester.js";
 import type { Status } from "./status.js";
+import type { LiveCredentials } from "./url.js";
 import type { WebSocketConstructor } from "./websocket.js";
 
 export interface QueueLinkEvents {
@@ -41,7 +42,8 @@ export interface QueueLinkEvents {
 
 export interface QueueLinksSetup {
   urlFor(queue: string): string;
-  protocols: string[] | undefined;
+  /** Signed mode: the peer's credentials, read at each open (connection.ts). */
+  credentials: LiveCredentials | undefined;
   WebSocket: WebSocketConstructor;
   backoff: BackoffOptions;
   /** True while the peer awaits outcomes: links then ping faster (connection.ts `busy`). */
@@ -141,7 +143,7 @@ export class QueueLinks {
     const { events } = this.#setup;
     const link = new Connection({
       url: this.#setup.urlFor(queue),
-      protocols: this.#setup.protocols,
+      credentials: this.#setup.credentials,
       WebSocket: this.#setup.WebSocket,
       backoff: this.#setup.backoff,
       // A first connection that fails is retried like a dropped one; only a refusal ends it.

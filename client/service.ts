@@ -38,6 +38,7 @@ import {
 } from "./platform.js";
 import type { Status } from "./status.js";
 import { type ReplyBody, wireReplyOf } from "./typed-body.js";
+import type { LiveCredentials } from "./url.js";
 import type { WebSocketConstructor } from "./websocket.js";
 
 /**
@@ -100,7 +101,8 @@ export interface ServiceSetup {
   handler: Handler;
   concurrency: number;
   url: string;
-  protocols: string[] | undefined;
+  /** Signed mode: the peer's credentials, read at each open (connection.ts). */
+  credentials: LiveCredentials | undefined;
   WebSocket: WebSocketConstructor;
   backoff: BackoffOptions;
   status(status: Status): void;
@@ -161,7 +163,7 @@ export class SocketService implements Service {
     this.#partition = setup.partition ?? 0;
     this.#connection = new Connection({
       url: setup.url,
-      protocols: setup.protocols,
+      credentials: setup.credentials,
       WebSocket: setup.WebSocket,
       backoff: setup.backoff,
       retryFirst: true,

@@ -11,11 +11,45 @@ import {
   PATHS,
   SUBPROTOCOL,
   TOKEN_SUBPROTOCOL_PREFIX,
+  tokenSubject,
 } from "../protocol/index.js";
 
 export interface Credentials {
   identity?: string | undefined;
   token?: string | undefined;
+}
+
+/**
+ * A peer's credentials as its sockets read them each time they open: `renewToken` (the peer's
+ * setToken) replaces the token and counts the renewal, so a socket that the relay closes because
+ * its token expired (4401) reconnects with the new one instead of ending (connection.ts).
+ */
+export interface LiveCredentials extends Credentials {
+  /** Renewals so far. */
+  revision: number;
+}
+
+/** Credentials to renew: the options' identity or token, at revision 0. */
+export function liveCredentials(identity?: string, token?: string): LiveCredentials {
+  return { identity, token, revision: 0 };
+}
+
+/**
+ * Replaces the token of a signed-mode peer of `identity` (setToken): throws `bad_request` for a
+ * peer that connected without a token (dev mode), or a token that names another identity.
+ */
+export function renewToken(credentials: LiveCredentials, token: string, identity: string): void {
+  if (credentials.token === undefined) {
+    throw new EdgeMQError(ERROR_CODE.badRequest, "setToken: this peer connected without a token");
+  }
+  const subject = typeof token === "string" ? tokenSubject(token) : undefined;
+  if (subject !== identity) {
+    const named = subject === undefined ? "no identity" : `identity ${subject}`;
+    const message = `setToken: the token names ${named}, and this peer is ${identity}`;
+    throw new EdgeMQError(ERROR_CODE.badRequest, message);
+  }
+  credentials.token = token;
+  credentials.revision++;
 }
 
 const SCHEME = /^(wss?|https?):\/\//i;

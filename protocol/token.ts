@@ -111,6 +111,16 @@ function decodeJson(part: string): unknown {
   }
 }
 
+/**
+ * The identity a token names (its `sub`), read without checking its signature: for a peer to
+ * check that a renewed token is its own (the relay checks the rest).
+ */
+export function tokenSubject(token: string): string | undefined {
+  const payloadPart = token.length > MAX_TOKEN_CHARS ? undefined : token.split(".")[1];
+  const payload = payloadPart === undefined ? undefined : decodeJson(payloadPart);
+  return isRecord(payload) && isIdentity(payload.sub) ? payload.sub : undefined;
+}
+
 /** Verifies a token's signature and claims; `now` is epoch milliseconds. */
 export async function verifyToken(
   token: string,

@@ -22,6 +22,8 @@ import {
   type Frame,
   type Limits,
   PONG_MESSAGE,
+  TOKEN_SUBPROTOCOL_PREFIX,
+  tokenSubject,
 } from "../../../protocol/index.js";
 
 /**
@@ -53,8 +55,8 @@ export class FakeRelay {
   constructor() {
     const relay = this;
     this.WebSocket = class extends FakeSocket {
-      constructor(url: string) {
-        super(relay, url);
+      constructor(url: string, protocols?: string[]) {
+        super(relay, url, protocols);
       }
     };
   }
@@ -96,6 +98,8 @@ export class FakeSocket implements WebSocketLike {
   readonly url: string;
   readonly path: string;
   readonly query: Record<string, string>;
+  /** The subprotocols the SDK offered (the token goes as one in signed mode). */
+  readonly protocols: readonly string[];
   closedBy: { code: number; reason: string } | undefined;
   /** terminate() was called (no close handshake). */
   terminated = false;
@@ -104,9 +108,10 @@ export class FakeSocket implements WebSocketLike {
   readonly #decoded: Frame[] = [];
   #decodedMessages = 0;
 
-  constructor(relay: FakeRelay, url: string) {
+  constructor(relay: FakeRelay, url: string, protocols: readonly string[] = []) {
     this.#relay = relay;
     this.url = url;
+    this.protocols = protocols;
     const [withoutQuery = "", search = ""] = url.split("?");
     this.path = withoutQuery.replace(/^wss?:\/\/[^/]+/, "");
     this.query = Object.fromEntries(new URLSearchParams(search));
@@ -172,7 +177,9 @@ export class FakeSocket implements WebSocketLike {
 
   welcome(): void {
     const queueSocket = /^\/v1\/queues\/([^/]+)\/(serve|connect)$/.exec(this.path);
-    const identity = this.query.identity ?? "anonymous";
+    const token = this.protocols.find((p) => p.startsWith(TOKEN_SUBPROTOCOL_PREFIX));
+    const fromToken = token && tokenSubject(token.slice(TOKEN_SUBPROTOCOL_PREFIX.length));
+    const identity = this.query.identity ?? (fromToken || "anonymous");
     const limits = this.#relay.limits;
     if (queueSocket?.[1]) {
       const queue = decodeURIComponent(queueSocket[1]);
