@@ -120,6 +120,7 @@ export class HttpPeer implements Peer {
 
   async #shutdown(): Promise<void> {
     await drainPeer(this.#requester, this.#services);
+    await this.#requester.cancelsSent();
     this.#feed.emit({ type: "closed" });
   }
 }

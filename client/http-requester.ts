@@ -66,6 +66,8 @@ export class HttpRequester {
   readonly #ids = new RequestIds();
   /** Stops the retries of the cancels still under way (at rejectAll: the peer is closed). */
   readonly #cancelling = new Set<() => void>();
+  /** The cancels under way, each with its request's deadline (the longest it may take). */
+  readonly #cancels = new Map<Promise<void>, number>();
   #closed: EdgeMQError | undefined;
   #idleWaiters: (() => void)[] = [];
 
@@ -101,7 +103,7 @@ export class HttpRequester {
       const fail = (error: EdgeMQError) => settle({ ok: false, error });
       const onAbort = () => {
         fail(new EdgeMQError(ERROR_CODE.cancelled, "request cancelled", { cause: signal?.reason }));
-        if (posted) void this.#cancelAtRelay(prepared, expiresAt);
+        if (posted) this.#trackCancel(this.#cancelAtRelay(prepared, expiresAt), expiresAt);
       };
       const backstop = startTimer(() => {
         fail(new EdgeMQError(ERROR_CODE.timeout, `no reply from ${queue} in time`));
@@ -130,6 +132,31 @@ export class HttpRequester {
   idle(): Promise<void> {
     if (this.#running.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /**
+   * Resolves once the cancel calls under way have landed (rejectAll stops their retries, not a
+   * call already sent), each bounded by its request's deadline: else a program that exits right
+   * after close() loses a DELETE still in flight, and a server runs the aborted request to its end.
+   */
+  cancelsSent(): Promise<void> {
+    if (this.#cancels.size === 0) return Promise.resolve();
+    const bounded = [...this.#cancels].map(
+      ([cancel, expiresAt]) =>
+        new Promise<void>((resolve) => {
+          const timer = startTimer(resolve, Math.max(0, expiresAt - Date.now()));
+          void cancel.then(() => {
+            stopTimer(timer);
+            resolve();
+          });
+        }),
+    );
+    return Promise.all(bounded).then(() => undefined);
+  }
+
+  #trackCancel(cancel: Promise<void>, expiresAt: number): void {
+    this.#cancels.set(cancel, expiresAt);
+    void cancel.then(() => this.#cancels.delete(cancel));
   }
 
   #prepare(queue: string, body: SendBody, options: RequestOptions): Prepared | EdgeMQError {

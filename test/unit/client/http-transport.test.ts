@@ -302,6 +302,27 @@ describe("request() over HTTP", () => {
     expect(deletes).toBe(seen);
   });
 
+  it("close() waits for the delete of an aborted request already under way, so an exit after it does not lose the cancel", async () => {
+    let deleteAnswered = false;
+    const { fetch } = fakeFetch(async (call) => {
+      if (call.method === "POST") return json(202, { id: "x", deadline: 0 });
+      if (call.method === "DELETE") {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        deleteAnswered = true;
+        return noContent();
+      }
+      return noContent();
+    });
+    const alice = await httpPeer(fetch);
+    const controller = new AbortController();
+    const pending = alice.request("jobs", 1, { signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ code: "cancelled" });
+    await alice.close();
+    expect(deleteAnswered).toBe(true);
+  });
+
   it("holds maxPendingRequests unfinished requests, 10,000 by default: the next rejects with too_many_in_flight, posting nothing", async () => {
     for (const [options, cap] of [
       [{}, 10_000],
