@@ -207,15 +207,22 @@ export class HttpService implements Service {
   async #take(index: number, relearn: boolean) {
     const { link, status } = this.#setup;
     const partition = takePartition(index, this.#partitions);
-    const wait = relearn ? 0 : TAKE_WAIT_MS;
+    let wait = relearn ? 0 : TAKE_WAIT_MS;
     const only = partition === undefined ? "" : `&partition=${partition}`;
-    const path = `${this.#base}/take?wait=${wait}${only}`;
     const retry = { signal: this.#taking.signal, giveUpAt: Number.POSITIVE_INFINITY };
     const startedAt = Date.now();
     const reaches = takeReaches(partition, this.#partitions);
     this.#presence.takeStarted(reaches, startedAt);
+    let tries = 0;
     const answer = await link
-      .retrying(status, retry, () => link.call("POST", path, {}, this.#taking.signal))
+      .retrying(status, retry, () => {
+        // After a failed try (the relay was out of reach: a restart or a deploy, which may have
+        // changed K), ask without waiting: the answer's K opens a raised K's new partitions now,
+        // not after a whole long-poll of the old ones.
+        if (++tries > 1) wait = 0;
+        const path = `${this.#base}/take?wait=${wait}${only}`;
+        return link.call("POST", path, {}, this.#taking.signal);
+      })
       .finally(() => this.#presence.takeEnded(reaches, Date.now()));
     if (answer instanceof EdgeMQError) return undefined;
     const count = readCount(answer.header(HTTP_API_HEADERS.partitions));

@@ -29,6 +29,8 @@ class FakeTakeRoute {
   /** Presence calls and lease renewals (each keeps the server present), as instants. */
   readonly presences: Take[] = [];
   readonly calls: string[] = [];
+  /** The relay is out of reach (a restart): every call fails, waiting takes included. */
+  down = false;
   /** Requests queued per partition (their ids). */
   readonly queued = new Map<number, string[]>();
   #ids = 0;
@@ -53,6 +55,7 @@ class FakeTakeRoute {
 
   readonly fetch: FetchLike = async (url: string, init: HttpRequestInit) => {
     const path = url.slice(BASE.length);
+    if (this.down) throw new TypeError("fetch failed");
     this.calls.push(`${init.method} ${path}`);
     if (path === "/v1/whoami") {
       return json(200, { identity: "alice", roles: ["server"], limits: { leaseMs: this.leaseMs } });
@@ -79,14 +82,7 @@ class FakeTakeRoute {
       });
     }
     const from = partition ?? 0;
-    const end = Date.now() + wait;
-    while (Date.now() < end && (this.queued.get(from) ?? []).length === 0) {
-      if (init.signal?.aborted) {
-        take.end = Date.now();
-        throw new Error("aborted");
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(100, end - Date.now())));
-    }
+    await this.#hold(take, from, init);
     take.end = Date.now();
     const id = this.queued.get(from)?.shift();
     const placement = {
@@ -107,6 +103,18 @@ class FakeTakeRoute {
       },
     });
   };
+
+  /** Holds `take` for its wait, unless a request is queued on `from`; throws as its call fails. */
+  async #hold(take: Take, from: number, init: HttpRequestInit): Promise<void> {
+    const end = take.at + take.wait;
+    while (Date.now() < end && (this.queued.get(from) ?? []).length === 0) {
+      if (init.signal?.aborted || this.down) {
+        take.end = Date.now();
+        throw this.down ? new TypeError("fetch failed") : new Error("aborted");
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100, end - Date.now())));
+    }
+  }
 
   /**
    * Longest stretch (ms) over [from, to] that partition `p` (undefined: the whole queue) had
@@ -197,6 +205,27 @@ describe("an HTTP server when K is lowered", () => {
     const count = route.calls.length;
     await vi.advanceTimersByTimeAsync(60_000);
     expect(route.calls.length).toBe(count);
+  });
+});
+
+describe("an HTTP server when K is raised across a relay restart", () => {
+  it("polls the new partitions as soon as the relay is back, not after a long-poll of the old ones", async () => {
+    const route = new FakeTakeRoute(2);
+    await serving(route, 2);
+    await vi.advanceTimersByTimeAsync(10_000);
+    route.down = true;
+    await vi.advanceTimersByTimeAsync(2_000);
+    route.partitions = 4;
+    route.down = false;
+    const backAt = Date.now();
+    await vi.advanceTimersByTimeAsync(3_000);
+    const polled = route.takes.filter((t) => t.at >= backAt).map((t) => t.partition);
+    // Before, the retried takes long-polled partitions 0 and 1 for 25 s before any answer told
+    // K = 4: requests on partitions 2 and 3 found no server (no_responders) meanwhile.
+    expect(polled).toEqual(expect.arrayContaining([2, 3]));
+    const id = route.enqueue(3);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(route.calls).toContain(`POST /v1/queues/jobs/replies/${id}?partition=3`);
   });
 });
 
