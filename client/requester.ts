@@ -200,7 +200,7 @@ export class Requester {
           });
         }
       };
-      entry.timer = startTimer(() => this.#expire(id), timeoutMs + this.#options.graceMs);
+      entry.timer = startTimer(() => this.#deadlinePassed(id, entry), timeoutMs);
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(id, entry);
       this.#send(id, entry, now);
@@ -386,6 +386,20 @@ export class Requester {
     retryLater(entry, () => {
       if (this.#pending.get(id) === entry) this.#send(id, entry, Date.now());
     });
+  }
+
+  /**
+   * At the deadline: a request never sent (disconnected all along) has no outcome to wait for and
+   * settles `timeout` now; one that went out waits `graceMs` more for the relay's outcome (a reply
+   * made just in time may still be on its way), its local backstop.
+   */
+  #deadlinePassed(id: string, entry: Pending): void {
+    if (this.#pending.get(id) !== entry) return;
+    if (entry.route === undefined) {
+      this.#expire(id);
+      return;
+    }
+    entry.timer = startTimer(() => this.#expire(id), this.#options.graceMs);
   }
 
   /** Settles a request `timeout`: its local backstop fired, or its deadline passed unsent. */

@@ -145,6 +145,16 @@ describe("Requester", () => {
     expect(requester.size).toBe(0);
   });
 
+  it("rejects a request never sent (disconnected all along) with timeout at its deadline, not at the backstop", async () => {
+    const { requester } = setup({ connected: false });
+    const pending = rejection(requester.request("q", 1, { timeout: 1_000 }));
+    await vi.advanceTimersByTimeAsync(999);
+    expect(requester.size).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect((await pending).code).toBe("timeout");
+    expect(requester.size).toBe(0);
+  });
+
   it("uses the relay's default timeout for the backstop when none is given", async () => {
     const { requester } = setup();
     const pending = rejection(requester.request("q", 1));
