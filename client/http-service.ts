@@ -327,6 +327,18 @@ export class HttpService implements Service {
     }
   }
 
+  /** Renews `taken`'s lease (a network error: `renew`, and the next call tries again). */
+  async #leaseCall(taken: Taken): Promise<"lost" | "to-deadline" | "renew"> {
+    const path = `${this.#base}/leases/${encodeURIComponent(taken.id)}${taken.partitionQuery}`;
+    try {
+      const answer = await this.#setup.link.call("POST", path);
+      if (answer.status < 300) this.#presence.seen(taken.partition, Date.now());
+      return renewalResult(answer, taken.deadline);
+    } catch {
+      return "renew";
+    }
+  }
+
   async #runHandler(
     taken: Taken,
     controller: ReturnType<typeof createAbortController>,
@@ -342,28 +354,22 @@ export class HttpService implements Service {
     const renew = async () => {
       // Past the deadline the relay ends the request: no lease is left to keep.
       if (finished || Date.now() >= taken.deadline) return;
-      const path = `${this.#base}/leases/${encodeURIComponent(taken.id)}${taken.partitionQuery}`;
-      let kept: "lost" | "to-deadline" | "renew" = "renew";
-      try {
-        const answer = await this.#setup.link.call("POST", path);
-        if (finished) return;
-        kept = renewalResult(answer, taken.deadline);
-        if (answer.status < 300) this.#presence.seen(taken.partition, Date.now());
-      } catch {
-        // A network error: the next renewal tries again (the lease lasts a whole leaseMs).
-      }
+      const kept = await this.#leaseCall(taken);
+      if (finished) return;
       if (kept === "lost") {
         leaseLost = true;
-        controller.abort(new EdgeMQError(ERROR_CODE.cancelled, "the lease was lost"));
+        const message = "the relay ended this request (cancelled by its client, or lease lost)";
+        controller.abort(new EdgeMQError(ERROR_CODE.cancelled, message));
       }
-      if (finished || kept !== "renew" || Date.now() >= taken.deadline) return;
-      renewal = startTimer(() => void renew(), every);
+      if (finished || kept === "lost" || Date.now() >= taken.deadline) return;
+      renewal = startTimer(() => void renew(), kept === "renew" ? every : CANCEL_CHECK_MS);
     };
-    const every = renewEvery(taken.leaseMs);
-    // A lease that runs to the deadline cannot be extended: renewing it would only cost calls.
-    if (!reachesDeadline(taken.leaseMs, taken.deadline)) {
-      renewal = startTimer(() => void renew(), every);
-    }
+    // Also once the lease runs to the deadline (nothing left to renew), every CANCEL_CHECK_MS: the
+    // call is how a cancel reaches an HTTP server (a WebSocket server gets a `cancel` frame), so
+    // its handler's signal aborts within that of it. A handler done sooner makes no call.
+    const every = Math.min(renewEvery(taken.leaseMs), CANCEL_CHECK_MS);
+    const first = reachesDeadline(taken.leaseMs, taken.deadline) ? CANCEL_CHECK_MS : every;
+    renewal = startTimer(() => void renew(), first);
     let reply: { ok: true; body: HttpBody } | { ok: false; message: string };
     try {
       const contentType = taken.answer.header("content-type");
@@ -443,14 +449,21 @@ function contentRefusal(error: EdgeMQError): string | undefined {
   return undefined;
 }
 
+/**
+ * How often an HTTP server's handler asks after its request (a lease call), at most: a cancel
+ * reaches its signal no later than this after the relay took it.
+ */
+export const CANCEL_CHECK_MS = 2_000;
+
 /** Whether a lease of `leaseMs` from now already runs to `deadline` (no renewal can extend it). */
 function reachesDeadline(leaseMs: number, deadline: number): boolean {
   return Date.now() + leaseMs >= deadline;
 }
 
 /**
- * What a lease renewal's answer means: `lost` (a 4xx other than 429: not this server's any more),
- * `to-deadline` (renewed up to the deadline: nothing left to renew), else `renew` again later.
+ * What a lease call's answer means: `lost` (a 4xx other than 429: the request ended, cancelled
+ * or past its deadline, or is not this server's any more), `to-deadline` (renewed up to the
+ * deadline: only the cancel check goes on), else `renew` again later.
  */
 function renewalResult(answer: HttpAnswer, deadline: number): "lost" | "to-deadline" | "renew" {
   if (answer.status >= 400 && answer.status < 500 && answer.status !== 429) return "lost";

@@ -5,6 +5,7 @@
  * renewals stop at the request's deadline. Against a fake fetch on fake timers.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { CANCEL_CHECK_MS } from "../../../client/http-service.js";
 import {
   connect,
   type FetchLike,
@@ -125,7 +126,7 @@ describe("an HTTP server's lease renewals", () => {
     expect(relay.leaseCalls(replyAt)).toBe(0);
   });
 
-  it("make no lease call for a lease that already runs to the request's deadline", async () => {
+  it("make no lease call for a lease that already runs to the request's deadline, for a handler done within CANCEL_CHECK_MS", async () => {
     const relay = new FakeRelay();
     relay.deadlineMs = 500; // the take's lease: 500 ms, to the deadline (leaseMs is 600)
     await serving(relay, slowHandler([]));
@@ -134,7 +135,7 @@ describe("an HTTP server's lease renewals", () => {
     expect(relay.leaseCalls()).toBe(0);
   });
 
-  it("stop renewing once a renewal says the lease runs to the deadline", async () => {
+  it("stop renewing once a renewal says the lease runs to the deadline (only the cancel check, every CANCEL_CHECK_MS, goes on)", async () => {
     const relay = new FakeRelay();
     relay.deadlineMs = 700; // over leaseMs at the take; the first renewal reaches the deadline
     relay.leaseDelayMs = 0;
@@ -181,6 +182,36 @@ describe("an HTTP server's lease renewals", () => {
     expect(relay.replyAt()).toBeDefined();
     expect(signals).toHaveLength(1);
     expect(signals[0]?.aborted).toBe(false);
+  });
+
+  it("abort a long handler's signal within CANCEL_CHECK_MS of its request's cancel, though its lease runs to the deadline", async () => {
+    const relay = new FakeRelay();
+    relay.leaseDelayMs = 0;
+    relay.deadlineMs = 30_000;
+    const cancelledAt = 5_000;
+    const start = Date.now();
+    relay.leaseAnswer = () =>
+      Date.now() - start < cancelledAt
+        ? new Response(null, {
+            status: 204,
+            headers: { "EdgeMQ-Lease-Ms": String(Math.max(1, relay.deadline - Date.now())) },
+          })
+        : Response.json({ error: { code: "conflict", message: "ended" } }, { status: 409 });
+    const signals: AbortSignal[] = [];
+    let abortedAt: number | undefined;
+    await serving(relay, async (request) => {
+      signals.push(request.signal);
+      request.signal.addEventListener("abort", () => {
+        abortedAt = Date.now() - start;
+      });
+      await sleep(20_000);
+      return "late";
+    });
+    await vi.advanceTimersByTimeAsync(12_000);
+    expect(signals[0]?.aborted).toBe(true);
+    expect(String(signals[0]?.reason)).toMatch(/cancelled by its client/);
+    expect(abortedAt).toBeGreaterThanOrEqual(cancelledAt);
+    expect(abortedAt).toBeLessThanOrEqual(cancelledAt + CANCEL_CHECK_MS + 100);
   });
 
   it("stop at the request's deadline while the handler runs on", async () => {

@@ -31,6 +31,8 @@ class FakeTakeRoute {
   readonly calls: string[] = [];
   /** The relay is out of reach (a restart): every call fails, waiting takes included. */
   down = false;
+  /** How lease calls are answered: 204, or a 503 (which keeps no partition present). */
+  leaseStatus = 204;
   /** Requests queued per partition (their ids). */
   readonly queued = new Map<number, string[]>();
   #ids = 0;
@@ -62,6 +64,9 @@ class FakeTakeRoute {
     }
     // The relay's routes: POST /v1/queues/{q}/presence[?partition=p] and .../leases/{id}[?partition=p].
     if (/^\/v1\/queues\/jobs\/(presence|leases\/r\d+)(\?partition=\d+)?$/.test(path)) {
+      if (path.includes("/leases/") && this.leaseStatus !== 204) {
+        return new Response(null, { status: this.leaseStatus });
+      }
       return this.#instant(path);
     }
     if (!path.includes("/take?")) return new Response(null, { status: 204 });
@@ -293,8 +298,9 @@ describe("an HTTP server whose loops are all busy in long handlers", () => {
     "keeps all 4 partitions present with presence calls (concurrency %i)",
     async (concurrency) => {
       const route = new FakeTakeRoute(4);
-      // Renewals every 30 s: too rare to keep the 15 s presence on their own.
-      route.leaseMs = 90_000;
+      // Lease calls (every CANCEL_CHECK_MS while a handler runs) that fail keep no partition
+      // present: only presence calls can.
+      route.leaseStatus = 503;
       await serving(route, concurrency, minute);
       await vi.advanceTimersByTimeAsync(12_000);
       // One request per partition: every one of the max(c, 4) = 4 loops is busy in a handler.
@@ -309,9 +315,9 @@ describe("an HTTP server whose loops are all busy in long handlers", () => {
     },
   );
 
-  it("keeps an unpartitioned queue present when its lease renewals come too rarely", async () => {
+  it("keeps an unpartitioned queue present when its lease calls keep failing", async () => {
     const route = new FakeTakeRoute(1);
-    route.leaseMs = 90_000;
+    route.leaseStatus = 503;
     await serving(route, 1, minute);
     await vi.advanceTimersByTimeAsync(1_000);
     route.enqueue(0);
