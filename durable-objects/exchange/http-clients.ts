@@ -26,6 +26,7 @@ import { type RateDecision, rateLimitedMessage } from "../shared/token-bucket.js
 import { HttpRequests } from "./http-requests.js";
 import { HttpWaiters } from "./http-waiters.js";
 import { purgeAt } from "./outbox-limits.js";
+import { requestFromReceipt } from "./request-receipt.js";
 
 /** Longest one awaitOutcome call waits, whatever it asks: the longest deadline and a minute. */
 const MAX_AWAIT_EXTRA_MS = 60_000;
@@ -48,7 +49,9 @@ export class HttpClients {
   }
 
   async submit(input: HttpSubmitInput): Promise<HttpSubmitAnswer> {
-    const { identity, queue, request } = input;
+    const { identity, queue } = input;
+    const now = Date.now();
+    const request = requestFromReceipt(input, this.limits.defaultTimeoutMs, now);
     if (!isIdentity(identity) || !isQueueName(queue) || !isRequestId(request.id)) {
       return refused(request.id, ERROR_CODE.badRequest, "invalid identity, queue or request id");
     }

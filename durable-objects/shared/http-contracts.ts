@@ -19,6 +19,11 @@ export interface HttpSubmitInput {
   identity: string;
   queue: string;
   request: RequestFrame;
+  /**
+   * When the front door received the POST (epoch ms): the request's timeout counts from then,
+   * not from when this object got to it (requestFromReceipt). Absent: from now.
+   */
+  receivedAt?: number;
 }
 
 /** Stored (with its deadline), or refused with a typed error; as for WebSocket requests. */

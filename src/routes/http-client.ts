@@ -46,6 +46,7 @@ function exchangeFor(env: Env, identity: string) {
 }
 
 export async function postRequest(c: HttpContext): Promise<Response> {
+  const receivedAt = Date.now();
   const queue = readQueue(c.req.param("queue"));
   const principal = await establishPrincipal(c.req.raw, c.env);
   requireRole(principal, "client");
@@ -64,7 +65,7 @@ export async function postRequest(c: HttpContext): Promise<Response> {
   if (failFast) request.failFast = true;
   const identity = principal.identity;
   const exchange = exchangeFor(c.env, identity);
-  const answer = await exchange.submit({ identity, queue, request });
+  const answer = await exchange.submit({ identity, queue, request, receivedAt });
   // Refused at submit: nothing was stored, but the answer still names the request.
   if (!answer.ok) return refusalResponse(answer.error, id);
 

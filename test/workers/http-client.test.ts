@@ -132,6 +132,25 @@ describe("HTTP clients", () => {
     server.close();
   });
 
+  it("counts a POST's timeout from when the front door received it, not from when the exchange got to it", async () => {
+    const queue = "hc-receipt";
+    const exchange = env.EXCHANGE.getByName("exchange");
+    const request = {
+      type: "request" as const,
+      id: "rc-1",
+      queue,
+      body: { enc: "utf8" as const, data: "x" },
+      timeout: 10_000,
+    };
+    // As if the POST had waited 3 s for the exchange (a busy object).
+    const receivedAt = Date.now() - 3_000;
+    const answer = await exchange.submit({ identity: "curl-rc", queue, request, receivedAt });
+    expect(answer.ok).toBe(true);
+    const deadline = answer.ok ? answer.deadline : 0;
+    expect(deadline).toBeGreaterThanOrEqual(receivedAt + 10_000);
+    expect(deadline).toBeLessThan(receivedAt + 10_000 + 1_000);
+  });
+
   it("names the request and its deadline on the 202, on a pending 204 and to the server that takes it", async () => {
     const q = "hc-deadline";
     const before = Date.now();
