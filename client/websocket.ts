@@ -5,6 +5,7 @@
  * heartbeat.ts; tests inject a fake relay here.
  */
 import { EdgeMQError, ERROR_CODE, isRecord } from "../protocol/index.js";
+import { startTimer, stopTimer } from "./platform.js";
 
 /** Event handler types compared bivariantly, so platform sockets with richer events fit. */
 type Handler<E> = { bivarianceHack(event: E): void }["bivarianceHack"];
@@ -119,8 +120,9 @@ function uncompressed(Base: typeof import("ws").WebSocket): WebSocketConstructor
   };
 }
 
-/** Most characters of a refused upgrade's body read for its reason. */
+/** Most characters of a refused upgrade's body read for its reason, and how long it is waited for. */
 const REFUSAL_BODY_CHARS = 4_096;
+const REFUSAL_BODY_WAIT_MS = 2_000;
 
 /**
  * Reads a refused upgrade's answer (`ws` would drop it, keeping only the status) and gives the
@@ -133,16 +135,18 @@ function readRefusal(response: import("node:http").IncomingMessage, done: (e: Er
   const end = () => {
     if (ended) return;
     ended = true;
+    stopTimer(timer);
     const status = response.statusCode ?? 0;
     done(new Error(`Unexpected server response: ${status}: ${relayMessage(body)}`));
   };
+  // A body that never ends must not hold the refusal back.
+  const timer = startTimer(end, REFUSAL_BODY_WAIT_MS);
   response.setEncoding("utf8");
   response.on("data", (chunk: string) => {
     if (body.length < REFUSAL_BODY_CHARS) body += chunk;
   });
   response.on("end", end);
   response.on("error", end);
-  setTimeout(end, 2_000).unref?.();
 }
 
 /** The message of the relay's JSON error body, else the body's start (one line). */
