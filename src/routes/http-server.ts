@@ -102,7 +102,9 @@ export async function postReply(c: HttpContext): Promise<Response> {
   const bytes = await readBoundedBody(c.req.raw, limits.maxBodyBytes);
   const body = wireBodyFromHttp(c.req.header("Content-Type") ?? null, bytes);
   const answer = await stub.httpReply({ queue, identity, id, body });
-  return answer.ok ? noContent() : refusalResponse(answer.error, named);
+  return answer.ok
+    ? noContent({ [HTTP_API_HEADERS.requestId]: named })
+    : refusalResponse(answer.error, named);
 }
 
 /** Most bytes of a failure message read (the relay keeps its first 4096 characters). */
@@ -114,7 +116,9 @@ export async function postFailure(c: HttpContext): Promise<Response> {
   const { queue, named, id, identity, stub } = await dispatchCall(c);
   const message = UTF8.decode(await readBoundedBody(c.req.raw, MAX_FAILURE_BYTES));
   const answer = await stub.httpFail({ queue, identity, id, message });
-  return answer.ok ? noContent() : refusalResponse(answer.error, named);
+  return answer.ok
+    ? noContent({ [HTTP_API_HEADERS.requestId]: named })
+    : refusalResponse(answer.error, named);
 }
 
 export async function postLease(c: HttpContext): Promise<Response> {

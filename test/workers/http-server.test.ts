@@ -72,6 +72,7 @@ describe("HTTP servers", () => {
 
     const answered = await reply("hs-ws", "curl-worker-1", id, "<p>done</p>", "text/html");
     expect(answered.status).toBe(204);
+    expect(answered.headers.get("EdgeMQ-Request-Id")).toBe(id);
     expect(await client.next()).toEqual({
       type: "reply",
       id: "r1",
