@@ -24,7 +24,8 @@ Run 'edgemq <command> --help' for a command's options.`;
 
 export const TOKEN_USAGE = `usage: edgemq token --sub <identity> --role client|server|both --queue <name>[*] [--queue ...] [--ttl 1h]
 
-Prints a peer token (an HS256 JWT) signed with the secret in EDGEMQ_SECRET.
+Prints a peer token (an HS256 JWT) signed with the secret in EDGEMQ_SECRET (32 characters
+or more, as the relay requires: openssl rand -base64 32).
 
 options:
   --sub <identity>   the peer's identity: 1-128 of A-Z a-z 0-9 . _ : @ + = -
