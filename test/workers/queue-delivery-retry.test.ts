@@ -155,4 +155,36 @@ describe("outcome delivery to the exchange", { timeout: 30_000 }, () => {
     expect(Math.max(...sizes)).toBeLessThanOrEqual(9);
     server.close();
   });
+
+  it("marks an outcome delivered on its own once its slow call to the exchange ends with no event after it, so a wake does not deliver it again", async () => {
+    const queue = "deliver-record";
+    const from = "dr-rec";
+    const stub = env.QUEUE.getByName(queue);
+    const server = await TestServer.connect(queue, "dr-server");
+    // The exchange takes 1.5 s to answer: the delivery's safety alarm passes during the call.
+    await runInDurableObject(stub, (instance) => {
+      const delivery = (instance as unknown as DeliveryInside).state.delivery;
+      const exchangeOf = delivery.exchange;
+      delivery.exchange = (name) => {
+        const exchange = exchangeOf(name);
+        return {
+          deliver: (outcomes: Outcome[]) => sleep(1_500).then(() => exchange.deliver(outcomes)),
+          capStatus: (identity: string) => exchange.capStatus(identity),
+        };
+      };
+    });
+    await stub.enqueue({ queue, from, requests: [request("rec-1", queue)] });
+    const dispatch = await server.next("dispatch");
+    server.send({ type: "reply", id: dispatch.id, body: { enc: "utf8", data: "done" } });
+    expect(await reachesExchange(from, "rec-1")).toMatchObject({ type: "reply" });
+    const outcome = () =>
+      runInDurableObject(stub, (_instance, state) =>
+        state.storage.sql.exec("SELECT outcome FROM requests WHERE client_id = 'rec-1'").one(),
+      );
+    for (const until = Date.now() + 5_000; Date.now() < until; await sleep(100)) {
+      if ((await outcome()).outcome === null) break;
+    }
+    expect((await outcome()).outcome).toBeNull();
+    server.close();
+  });
 });
