@@ -220,6 +220,9 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    // Keep-alive text is matched before the codec (docs/protocol.md): `ping` never gets here
+    // (auto-response), and a peer's `pong` is no frame, readable or not.
+    if (message === PONG_MESSAGE) return;
     const attachment = readAttachment(ws.deserializeAttachment());
     if (attachment === undefined) {
       closeQuietly(ws, CLOSE_CODE.lostState, "connection state lost; reconnect");

@@ -223,6 +223,9 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    // Keep-alive text is matched before the codec (docs/protocol.md): `ping` never gets here
+    // (auto-response), and a peer's `pong` is no frame, readable or not.
+    if (message === PONG_MESSAGE) return;
     const state = this.state;
     state.chooseStore();
     const current = state.links.bySocket(ws);

@@ -70,4 +70,24 @@ describe("a socket that keeps sending frames the relay cannot read", () => {
     client.close();
     good.close();
   });
+  it("ignores a peer's keep-alive pong on every socket kind: no refusal, nothing spent", async () => {
+    // docs/protocol.md: `ping` and `pong` are matched before the codec sees them.
+    const queue = "unreadable-pong-q";
+    const { socket: client } = await TestSocket.client("unreadable-pong-cli");
+    const link = await linkSocket(queue, "unreadable-pong-link");
+    const server = await serverSocket(queue, "unreadable-pong-srv");
+    for (const socket of [client, link, server]) {
+      for (let i = 0; i < UNREADABLE_FRAMES.burst + 20; i++) socket.send("pong");
+      // The next thing it hears is the answer to its ping: no error came before it.
+      socket.send("ping");
+      expect(await socket.next()).toBe("pong");
+      // Its budget is whole: one junk frame is refused, and the socket stays open.
+      socket.send(junk(1));
+      expect(await socket.next()).toMatchObject({ type: "error", code: "bad_request" });
+    }
+    link.send(request("p1", queue));
+    expect(await link.next()).toMatchObject({ type: "accepted", id: "p1" });
+    expect(await server.next()).toMatchObject({ type: "dispatch", id: expect.any(String) });
+    for (const socket of [client, link, server]) socket.close();
+  });
 });
