@@ -63,8 +63,8 @@ export function admit(request: RequestFrame, ctx: AdmissionContext): Result<numb
     return refuse(ERROR_CODE.queueFull, `the queue holds ${limits.maxQueueDepth} requests`);
   }
   if (overMemory(ctx.memoryChars, request.body.data.length)) {
-    const mib = MEMORY_QUEUE_CHARS / (1024 * 1024);
-    const message = `the queue holds ${mib} MiB of bodies and outcomes in memory (memory mode): retry when it has drained`;
+    const mi = MEMORY_QUEUE_CHARS / (1024 * 1024);
+    const message = `the queue holds ${mi} Mi characters of bodies and outcomes in memory (memory mode; bytes count as base64): retry when it has drained`;
     return refuse(ERROR_CODE.queueFull, message);
   }
   if (ctx.clientInFlight >= limits.maxInFlightPerClient) {

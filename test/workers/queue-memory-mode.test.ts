@@ -128,7 +128,9 @@ describe("memory delivery mode", () => {
     }
     const [full] = await stub.enqueue({ queue, from: "mem-hal", requests: [big("over")] });
     expect(full).toMatchObject({ id: "over", ok: false, error: { code: "queue_full" } });
-    expect(full?.ok === false && full.error.message).toMatch(/32 MiB of bodies and outcomes/);
+    expect(full?.ok === false && full.error.message).toMatch(
+      /32 Mi characters of bodies and outcomes/,
+    );
     // A server takes and answers them (small replies): the bodies go, and so does the refusal.
     const server = await TestServer.connect(queue, "w1", 40);
     for (const _ of ids) {
