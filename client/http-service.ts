@@ -42,7 +42,7 @@ import {
   stopTimer,
   type TimerHandle,
 } from "./platform.js";
-import type { Handler, ServeRequest } from "./service.js";
+import { type Handler, handlerReply, type ServeRequest } from "./service.js";
 import type { Status } from "./status.js";
 import { httpReplyOf } from "./typed-body.js";
 
@@ -385,7 +385,7 @@ export class HttpService implements Service {
         partition: taken.partition,
         signal: controller.signal,
       };
-      const body = httpReplyOf(await this.#setup.handler(request));
+      const body = httpReplyOf(await handlerReply(this.#setup.handler, request));
       reply =
         body.size > this.#setup.limits.maxBodyBytes
           ? { ok: false, message: `reply body over ${this.#setup.limits.maxBodyBytes} bytes` }

@@ -69,10 +69,20 @@ export interface ServeRequest<T = Body> {
 }
 
 /**
- * A handler's return value is the reply body (`typed(body, contentType)` names its media type);
- * a throw becomes `fail {message}` (no stack).
+ * A handler's return value is the reply body (`typed(body, contentType)` names its media type),
+ * nothing for no body (a handler declared `void` included); a throw becomes `fail {message}` (no
+ * stack).
  */
-export type Handler<T = Body> = (request: ServeRequest<T>) => ReplyBody | Promise<ReplyBody>;
+// biome-ignore lint/suspicious/noConfusingVoidType: a return type; undefined would refuse () => {}
+export type Handler<T = Body> = (request: ServeRequest<T>) => ReplyBody | void | Promise<ReplyBody>;
+
+/** What `handler` answers `request` with: a handler that returned nothing (void) has no body. */
+export async function handlerReply<T>(
+  handler: Handler<T>,
+  request: ServeRequest<T>,
+): Promise<ReplyBody> {
+  return (await handler(request)) as ReplyBody;
+}
 
 export interface ServeOptions {
   /**
@@ -408,7 +418,7 @@ export class SocketService implements Service {
           return abort.signal;
         },
       };
-      outcome = this.#replyFrame(frame.id, await this.#setup.handler(request));
+      outcome = this.#replyFrame(frame.id, await handlerReply(this.#setup.handler, request));
     } catch (error) {
       outcome = { type: "fail", id: frame.id, message: failureMessage(error) };
     }

@@ -4,7 +4,7 @@
  * of request and reply bodies. Compiled by `npm run typecheck` (tsconfig.types.json); nothing
  * here runs.
  */
-import { connect, type Peer } from "../../client/index.js";
+import { connect, type Peer, type ServeRequest } from "../../client/index.js";
 
 interface ResizeReq {
   url: string;
@@ -34,11 +34,18 @@ export async function sends(peer: Peer): Promise<void> {
   await peer.request("resize", Symbol("x"));
 }
 
+function logOnly(request: ServeRequest): void {
+  void request.id;
+}
+
 export function serves(peer: Peer): void {
   peer.serve("jobs", async () => {
     await Promise.resolve();
   });
   peer.serve("jobs2", () => undefined);
+  // A sync handler with no return, and one declared void, return nothing too.
+  peer.serve("jobs4", () => {});
+  peer.serve("jobs5", logOnly);
   peer.serve("jobs3", async (r) => `text ${r.id}`);
   // A handler can take the body as what its clients send (not checked at run time).
   peer.serve<ResizeReq>("resize", async (r): Promise<ResizeReply> => {
