@@ -124,7 +124,7 @@ export class HttpLink {
     if (init.body !== undefined) request.body = fetchBody(init.body);
     if (signal !== undefined) request.signal = signal;
     const response = await this.#fetch(`${this.#base}${path}`, request);
-    const bytes = new Uint8Array(await response.arrayBuffer());
+    const bytes = new Uint8Array(await bodyBytes(response, signal));
     return {
       status: response.status,
       header: (name) => response.headers.get(name) ?? undefined,
@@ -164,6 +164,29 @@ export class HttpLink {
       await pause(delayMs, options.signal);
     }
   }
+}
+
+/**
+ * A response's body, rejecting once `signal` aborts: Node 20's fetch (undici) can leave
+ * arrayBuffer() unsettled for good when a signal that several calls share aborts while their
+ * bodies are read (an HTTP service's take loops, one refused: its close() never resolved).
+ */
+function bodyBytes(
+  response: FetchResponseLike,
+  signal: AbortSignalLike | undefined,
+): Promise<ArrayBuffer> {
+  const read = response.arrayBuffer();
+  if (signal === undefined) return read;
+  return new Promise<ArrayBuffer>((resolve, reject) => {
+    const aborted = () => reject(signal.reason ?? new Error("aborted"));
+    if (signal.aborted) {
+      read.catch(() => {});
+      aborted();
+      return;
+    }
+    signal.addEventListener("abort", aborted, { once: true });
+    read.then(resolve, reject).finally(() => signal.removeEventListener("abort", aborted));
+  });
 }
 
 /** How long before the give-up time the last try starts, so it can still land in time. */
