@@ -270,8 +270,12 @@ export class HttpService implements Service {
     return true;
   }
 
-  /** A refusal no retry will change (bad token, no permission): the service stops. */
+  /**
+   * A refusal no retry will change (bad token, no permission): the service stops. Reported once:
+   * the other loops' takes, refused too, come back after it stopped.
+   */
   #refused(error: EdgeMQError): void {
+    if (this.#taking.signal.aborted) return;
     this.#readyReject(error);
     this.#setup.report({ type: "error", error, queue: this.queue });
     this.#taking.abort(error);
