@@ -11,6 +11,7 @@ import {
   PATHS,
   SUBPROTOCOL,
   TOKEN_SUBPROTOCOL_PREFIX,
+  tokenExpired,
   tokenSubject,
 } from "../protocol/index.js";
 
@@ -47,6 +48,9 @@ export function renewToken(credentials: LiveCredentials, token: string, identity
     const named = subject === undefined ? "no identity" : `identity ${subject}`;
     const message = `setToken: the token names ${named}, and this peer is ${identity}`;
     throw new EdgeMQError(ERROR_CODE.badRequest, message);
+  }
+  if (tokenExpired(token, Date.now())) {
+    throw new EdgeMQError(ERROR_CODE.badRequest, "setToken: the token has expired");
   }
   credentials.token = token;
   credentials.revision++;

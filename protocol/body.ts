@@ -85,8 +85,10 @@ export function jsonText(body: unknown): string {
  * object, so a plain object that stands for something else is looked up as it was.
  */
 function refuseMangled(this: unknown, key: string, value: unknown): unknown {
-  if (typeof value === "number" && !Number.isFinite(value)) refuse(NOT_FINITE);
-  if (typeof value !== "object" || value === null) return value;
+  if (typeof value !== "object" || value === null) {
+    const lost = lostScalar(value, (this as Record<string, unknown>)[key]);
+    return lost === undefined ? value : refuse(lost);
+  }
   const prototype: unknown = Object.getPrototypeOf(value);
   if (Array.isArray(value) || prototype === Object.prototype || prototype === null) {
     const original = key === "" ? value : (this as Record<string, unknown>)[key];
@@ -103,6 +105,22 @@ function refuse(message: string): never {
 }
 
 const NOT_FINITE = "body holds NaN or Infinity, which JSON would send as null";
+const DROPPED = (kind: string) =>
+  `body holds a ${kind}, which JSON would drop (or send as null in an array)`;
+const INVALID_DATE = "body holds an invalid Date, which JSON would send as null";
+
+/**
+ * Why JSON would lose a value that is not an object (after toJSON: `original` is the holder's
+ * own value), or undefined when it carries it.
+ */
+function lostScalar(value: unknown, original: unknown): string | undefined {
+  if (typeof value === "number" && !Number.isFinite(value)) return NOT_FINITE;
+  if (typeof value === "function" || typeof value === "symbol") return DROPPED(typeof value);
+  if (value === null && original instanceof Date && Number.isNaN(original.getTime())) {
+    return INVALID_DATE;
+  }
+  return undefined;
+}
 
 const BYTES_INSIDE =
   "body holds bytes inside a JSON value, which JSON would send as an object of numbers: send them as the whole body, or base64 them";

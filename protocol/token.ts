@@ -116,9 +116,23 @@ function decodeJson(part: string): unknown {
  * check that a renewed token is its own (the relay checks the rest).
  */
 export function tokenSubject(token: string): string | undefined {
-  const payloadPart = token.length > MAX_TOKEN_CHARS ? undefined : token.split(".")[1];
-  const payload = payloadPart === undefined ? undefined : decodeJson(payloadPart);
+  const payload = unverifiedPayload(token);
   return isRecord(payload) && isIdentity(payload.sub) ? payload.sub : undefined;
+}
+
+/**
+ * Whether a token's `exp` has passed by `now` (epoch ms), with the relay's clock-skew allowance,
+ * read without checking its signature: a peer need not take a token the relay would refuse.
+ */
+export function tokenExpired(token: string, now: number): boolean {
+  const payload = unverifiedPayload(token);
+  const exp = isRecord(payload) ? payload.exp : undefined;
+  return typeof exp === "number" && exp * 1000 + TOKEN_SKEW_SECONDS * 1000 < now;
+}
+
+function unverifiedPayload(token: string): unknown {
+  const payloadPart = token.length > MAX_TOKEN_CHARS ? undefined : token.split(".")[1];
+  return payloadPart === undefined ? undefined : decodeJson(payloadPart);
 }
 
 /** Verifies a token's signature and claims; `now` is epoch milliseconds. */

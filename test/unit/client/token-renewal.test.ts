@@ -13,9 +13,9 @@ let relay: FakeRelay;
 let peers: Peer[];
 
 /** A token-shaped string naming `sub` (the relay checks signatures; the SDK reads only `sub`). */
-function token(sub: string, n: number): string {
+function token(sub: string, n: number, exp?: number): string {
   const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  return `${part({ alg: "HS256" })}.${part({ sub, n })}.signature`;
+  return `${part({ alg: "HS256" })}.${part({ sub, n, exp })}.signature`;
 }
 
 async function open(credential: { token?: string; identity?: string }): Promise<Peer> {
@@ -80,6 +80,8 @@ describe("setToken", () => {
       /the token names identity mallory, and this peer is alice/,
     );
     expect(() => signed.setToken("not a token")).toThrow(/names no identity/);
+    const longAgo = Math.floor(Date.now() / 1000) - 3_600;
+    expect(() => signed.setToken(token("alice", 3, longAgo))).toThrow(/the token has expired/);
     const dev = await open({ identity: "alice" });
     expect(() => dev.setToken(token("alice", 2))).toThrow(/connected without a token/);
   });

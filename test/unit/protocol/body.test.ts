@@ -141,6 +141,11 @@ describe("encodeBody and decodeBody", () => {
       [{ n: Number.NaN }, /NaN or Infinity, which JSON would send as null/],
       [[1, Number.POSITIVE_INFINITY], /NaN or Infinity/],
       [-Infinity, /NaN or Infinity/],
+      [{ f: () => 1, a: 1 }, /a function, which JSON would drop/],
+      [[() => 1], /a function/],
+      [{ s: Symbol("x") }, /a symbol/],
+      [{ d: new Date(Number.NaN) }, /an invalid Date/],
+      [new Date(Number.NaN), /an invalid Date/],
     ];
     for (const [body, message] of mangled) {
       expectBadRequest(() => encodeBody(untyped(body)), message);
