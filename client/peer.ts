@@ -75,6 +75,7 @@ export interface ConnectOptions {
 }
 
 export const DEFAULT_MAX_PENDING_REQUESTS = 10_000;
+const PEER_CLOSED = new EdgeMQError(ERROR_CODE.closed, "close() was called");
 /** Slack after a request's timeout before the SDK's own backstop rejects it with `timeout`. */
 export const BACKSTOP_GRACE_MS = 2_000;
 
@@ -135,6 +136,8 @@ export class SocketPeer implements Peer {
   readonly #links: QueueLinks | undefined;
   readonly #services = new Set<PartitionedService>();
   #closing: Promise<void> | undefined;
+  /** Why the client socket ended for good, when it did without close(). */
+  #ended: EdgeMQError | undefined;
 
   constructor(setup: PeerSetup) {
     this.#setup = setup;
@@ -165,6 +168,7 @@ export class SocketPeer implements Peer {
         frame: (frame) => this.#onFrame(frame, PATHS.connect),
         status: (status) => this.#feed.emit(status),
         terminated: (error) => {
+          this.#ended = error;
           this.#requester.rejectAll(error);
           void this.#links?.close();
           this.#feed.emit({ type: "error", error });
@@ -191,6 +195,12 @@ export class SocketPeer implements Peer {
    * expired, then reconnects with this one; give it before the old one expires.
    */
   setToken(token: string): void {
+    // A peer that ended for good (a 4401 with no renewal before it) reconnects no more.
+    const ended = this.#ended ?? (this.#closing === undefined ? undefined : PEER_CLOSED);
+    if (ended !== undefined) {
+      const message = `setToken: this peer has ended (${ended.message}): connect() again`;
+      throw new EdgeMQError(ERROR_CODE.closed, message);
+    }
     renewToken(this.#setup.credentials, token, this.identity);
   }
 

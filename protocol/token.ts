@@ -148,7 +148,8 @@ export async function verifyToken(
     return unauthorized("token is not a JWT");
   }
   const header = decodeJson(headerPart);
-  if (!isRecord(header) || header.alg !== "HS256") return unauthorized("token must use HS256");
+  if (!isRecord(header)) return unauthorized("token is not a JWT (its header is not JSON)");
+  if (header.alg !== "HS256") return unauthorized("token must use HS256");
   // RFC 7515 §4.1.11: a `crit` header names extensions the verifier must understand; none is.
   if (header.crit !== undefined) return unauthorized("token header crit is not supported");
   const signature = fromBase64url(signaturePart);

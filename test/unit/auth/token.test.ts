@@ -49,6 +49,11 @@ describe("verifyToken", () => {
     expect(result.ok || result.error.message).toBe("token must use HS256");
   });
 
+  it("says a token whose header is not JSON is not a JWT", async () => {
+    const result = await verifyToken("not.a.token", SECRET, NOW);
+    expect(result.ok || result.error.message).toBe("token is not a JWT (its header is not JSON)");
+  });
+
   it("refuses an expired token", async () => {
     const token = await signToken({ ...claims, exp: NOW / 1000 - 3600 }, SECRET);
     const result = await verifyToken(token, SECRET, NOW);

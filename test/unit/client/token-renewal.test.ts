@@ -64,7 +64,7 @@ describe("setToken", () => {
     expect(statuses.filter((s) => s.type === "error")).toEqual([]);
   });
 
-  it("still ends the peer on a 4401 when no token was given since", async () => {
+  it("still ends the peer on a 4401 when no token was given since, and a token given after is refused", async () => {
     const peer = await open({ token: token("alice", 1) });
     const statuses = collect(peer);
     relay.latest(CONNECT).drop(CLOSE_CODE.unauthorized, "token expired");
@@ -72,6 +72,9 @@ describe("setToken", () => {
     expect(relay.socketsAt(CONNECT)).toHaveLength(1);
     const errors = statuses.flatMap((s) => (s.type === "error" ? [s.error.code] : []));
     expect(errors).toEqual(["unauthorized"]);
+    expect(() => peer.setToken(token("alice", 2))).toThrow(
+      /this peer has ended .*connect\(\) again/,
+    );
   });
 
   it("refuses a token naming another identity, or any token for a dev-mode peer", async () => {
