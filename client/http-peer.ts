@@ -78,6 +78,7 @@ export class HttpPeer implements Peer {
 
   /** Signed mode: the token every HTTP call uses from now on (the link reads it per call). */
   setToken(token: string): void {
+    if (this.#closing) throw new EdgeMQError(ERROR_CODE.closed, "setToken: this peer is closed");
     renewToken(this.#credentials, token, this.identity);
   }
 

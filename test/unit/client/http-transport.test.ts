@@ -559,3 +559,22 @@ describe("serve() over HTTP", () => {
     expect(calls.some((c) => /\/(replies|failures)\/14/.test(c.path))).toBe(false);
   });
 });
+
+describe("setToken over HTTP", () => {
+  /** A token-shaped string naming `sub` (the relay checks signatures; the SDK reads `sub`). */
+  const token = (sub: string, n: number) => {
+    const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+    return `${part({ alg: "HS256" })}.${part({ sub, n })}.signature`;
+  };
+
+  it("sends the renewed token on the next call, and refuses one once the peer is closed", async () => {
+    const { fetch, calls } = fakeFetch(() => json(200, "ok"));
+    const signed = await connect(BASE, { transport: "http", token: token("alice", 1), fetch });
+    signed.setToken(token("alice", 2));
+    await signed.request("q", "x", { timeout: 5_000 });
+    const post = calls.find((c) => c.method === "POST");
+    expect(post?.headers.Authorization).toBe(`Bearer ${token("alice", 2)}`);
+    await signed.close();
+    expect(() => signed.setToken(token("alice", 3))).toThrow(/this peer is closed/);
+  });
+});
