@@ -5,6 +5,7 @@
  * one call carrying them all would fail on every retry, for ever, holding up every other outcome
  * in it. A body is at most ~1.4 MB (settings.ts), so every chunk fits. Pure.
  */
+import type { Headers, WireBody } from "../../protocol/index.js";
 import type { Outcome } from "../shared/contracts.js";
 
 /**
@@ -19,10 +20,18 @@ const FRAME_OVERHEAD_CHARS = 256;
 /** About how many characters `outcome` takes in a `deliver` call. */
 export function outcomeChars(outcome: Outcome): number {
   const { frame } = outcome;
-  let chars = FRAME_OVERHEAD_CHARS + outcome.to.length + (frame.id?.length ?? 0);
-  if (frame.type === "error") return chars + frame.message.length;
-  chars += frame.body.data.length;
-  for (const name in frame.headers) chars += name.length + (frame.headers[name]?.length ?? 0);
+  return FRAME_OVERHEAD_CHARS + outcome.to.length + (frame.id?.length ?? 0) + contentChars(frame);
+}
+
+/** Characters of an outcome's content: its body and headers, or its error message. */
+export function contentChars(frame: Outcome["frame"]): number {
+  return frame.type === "error" ? frame.message.length : bodyChars(frame.body, frame.headers);
+}
+
+/** Characters of a body and its headers (strings: about what they take in memory, too). */
+export function bodyChars(body: WireBody | undefined, headers: Headers | undefined): number {
+  let chars = body?.data.length ?? 0;
+  for (const name in headers) chars += name.length + (headers[name]?.length ?? 0);
   return chars;
 }
 

@@ -7,9 +7,9 @@
  * Outcomes it hands out carry `memory: true`, so the exchange does not store them either.
  */
 
-import type { Headers, WireBody } from "../../protocol/index.js";
 import type { Outcome } from "../shared/contracts.js";
 import { DELIVERY_RETRY_MS } from "./deadlines.js";
+import { bodyChars, contentChars } from "./deliver-chunks.js";
 import { LiveCounts } from "./live-counts.js";
 import type {
   DueOutcomes,
@@ -110,7 +110,7 @@ export class MemoryRequestStore implements RequestStore {
     const rid = this.nextRid++;
     const viaHttp = r.viaHttp;
     this.rows.set(rid, { ...newRow(rid, r), outcome: undefined, deliverAt: undefined, viaHttp });
-    this.heldChars += requestChars(r.body, r.headers);
+    this.heldChars += bodyChars(r.body, r.headers);
     ids.set(r.clientId, rid);
     this.live.add(rid);
     this.liveCounts.added(r.from);
@@ -206,9 +206,9 @@ export class MemoryRequestStore implements RequestStore {
     const row = this.rows.get(rid);
     if (row === undefined) return;
     row.state = "done";
-    this.heldChars -= requestChars(row.body, row.headers);
-    if (row.outcome !== undefined) this.heldChars -= outcomeChars(row.outcome);
-    if (undelivered !== undefined) this.heldChars += outcomeChars(undelivered.frame);
+    this.heldChars -= bodyChars(row.body, row.headers);
+    if (row.outcome !== undefined) this.heldChars -= contentChars(row.outcome);
+    if (undelivered !== undefined) this.heldChars += contentChars(undelivered.frame);
     row.body = undefined;
     row.headers = undefined;
     row.leaseUntil = null;
@@ -274,7 +274,7 @@ export class MemoryRequestStore implements RequestStore {
     for (const rid of rids) {
       const row = this.rows.get(rid);
       if (row !== undefined) {
-        if (row.outcome !== undefined) this.heldChars -= outcomeChars(row.outcome);
+        if (row.outcome !== undefined) this.heldChars -= contentChars(row.outcome);
         row.outcome = undefined;
         row.deliverAt = undefined;
       }
@@ -406,16 +406,4 @@ export const RIDS_PER_MS = 1_024;
 /** The first row id of a memory store made at `now`. */
 export function firstRid(now: number): number {
   return Math.max(1, Math.floor(now)) * RIDS_PER_MS;
-}
-
-/** Characters a request's body and headers take in memory (about: strings, one per char). */
-function requestChars(body: WireBody | undefined, headers: Headers | undefined): number {
-  let chars = body?.data.length ?? 0;
-  for (const name in headers) chars += name.length + (headers[name]?.length ?? 0);
-  return chars;
-}
-
-/** Characters an outcome takes in memory: its body and headers, or its error message. */
-function outcomeChars(frame: Outcome["frame"]): number {
-  return frame.type === "error" ? frame.message.length : requestChars(frame.body, frame.headers);
 }

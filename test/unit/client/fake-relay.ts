@@ -278,3 +278,12 @@ export function requestIds(socket: FakeSocket): string[] {
 export function ackedIds(socket: FakeSocket): string[] {
   return socket.framesOf("ack").flatMap((frame) => frame.ids);
 }
+
+/**
+ * A token-shaped string naming `sub` (and `exp`, epoch seconds, when given): the relay checks
+ * signatures, the SDK reads only the claims. `n` tells tokens of one identity apart.
+ */
+export function fakeToken(sub: string, n: number, exp?: number): string {
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  return `${part({ alg: "HS256" })}.${part({ sub, n, exp })}.signature`;
+}

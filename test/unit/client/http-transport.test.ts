@@ -15,6 +15,7 @@ import {
   type Peer,
   typed,
 } from "../../../client/index.js";
+import { fakeToken } from "./fake-relay.js";
 
 interface Call {
   method: string;
@@ -561,11 +562,7 @@ describe("serve() over HTTP", () => {
 });
 
 describe("setToken over HTTP", () => {
-  /** A token-shaped string naming `sub` (the relay checks signatures; the SDK reads `sub`). */
-  const token = (sub: string, n: number) => {
-    const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
-    return `${part({ alg: "HS256" })}.${part({ sub, n })}.signature`;
-  };
+  const token = (sub: string, n: number) => fakeToken(sub, n);
 
   it("sends the renewed token on the next call, and refuses one once the peer is closed", async () => {
     const { fetch, calls } = fakeFetch(() => json(200, "ok"));

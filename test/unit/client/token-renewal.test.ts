@@ -6,17 +6,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { connect, type Peer } from "../../../client/index.js";
 import { CLOSE_CODE, encodeBody, TOKEN_SUBPROTOCOL_PREFIX } from "../../../protocol/index.js";
-import { closePeers, collect, FakeRelay, settle } from "./fake-relay.js";
+import { closePeers, collect, FakeRelay, fakeToken, settle } from "./fake-relay.js";
 
 const CONNECT = "/v1/connect";
 let relay: FakeRelay;
 let peers: Peer[];
 
-/** A token-shaped string naming `sub` (the relay checks signatures; the SDK reads only `sub`). */
-function token(sub: string, n: number, exp?: number): string {
-  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  return `${part({ alg: "HS256" })}.${part({ sub, n, exp })}.signature`;
-}
+const token = fakeToken;
 
 async function open(credential: { token?: string; identity?: string }): Promise<Peer> {
   const peer = await connect("ws://relay.test", {
