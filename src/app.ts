@@ -21,6 +21,8 @@ import { whoami } from "./routes/whoami.js";
 export const app = new Hono<{ Bindings: Env }>();
 
 app.use("/v1/*", httpApiCors);
+// A browser status page may read /healthz too (its 503s included).
+app.use(PATHS.health, httpApiCors);
 app.use("*", refuseMisconfigured);
 /**
  * Every route: its method, path, handler, and the query parameters it reads besides `identity`

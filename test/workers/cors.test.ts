@@ -45,6 +45,19 @@ describe("CORS", () => {
     expect(await response.json()).toMatchObject({ error: { code: "unauthorized" } });
   });
 
+  it("lets a page of any origin check /healthz, preflight included", async () => {
+    const preflight = await call("/healthz", {
+      method: "OPTIONS",
+      headers: { Origin: "https://status.example", "Access-Control-Request-Method": "GET" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("Access-Control-Allow-Origin")).toBe("*");
+    const response = await call("/healthz", { headers: { Origin: "https://status.example" } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("Access-Control-Allow-Origin")).toBe("*");
+    expect(await response.json()).toMatchObject({ ok: true });
+  });
+
   it("leaves a WebSocket upgrade's 101 response without CORS headers", async () => {
     const response = await call("/v1/connect?identity=cors-ws", {
       headers: { Upgrade: "websocket", Origin: ORIGIN },
