@@ -163,6 +163,7 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
       { type: "welcome", v: PROTOCOL_VERSION, identity, role: "client", limits },
     ]);
     this.acks.flush();
+    this.expireOutcomes(identity, Date.now());
     this.setReplay(server, attachment, this.sendPage(server, identity, 0));
   }
 
@@ -274,8 +275,15 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
   private capRefusal(identity: string): string | undefined {
     if (!atCap(this.held(identity))) return undefined;
     this.acks.flush();
+    this.expireOutcomes(identity, Date.now());
     const held = this.held(identity);
     return atCap(held) ? capMessage(held) : undefined;
+  }
+
+  /** Forgets `identity`'s outcomes past the resume window now, not at the next minute's purge. */
+  private expireOutcomes(identity: string, now: number): void {
+    this.memoryOutbox.purgeIdentity(identity, now);
+    this.outbox.purgeIdentity(identity, now - this.resumeWindowMs);
   }
 
   /** The unacked outcomes held for `identity`, in both outboxes. */

@@ -98,13 +98,19 @@ export class MemoryOutbox {
 
   /** Drops outcomes older than the resume window. */
   purge(now: number): void {
+    for (const identity of this.byIdentity.keys()) this.purgeIdentity(identity, now);
+  }
+
+  /** Drops `identity`'s outcomes older than the resume window. */
+  purgeIdentity(identity: string, now: number): void {
+    const outcomes = this.byIdentity.get(identity);
+    if (outcomes === undefined) return;
     const cutoff = now - this.windowMs;
-    for (const [identity, outcomes] of this.byIdentity) {
-      for (const [id, entry] of outcomes.entries) {
-        if (entry.created < cutoff) this.drop(outcomes, id, entry);
-      }
-      if (outcomes.entries.size === 0) this.byIdentity.delete(identity);
+    for (const [id, entry] of outcomes.entries) {
+      if (entry.created < cutoff) this.drop(outcomes, id, entry);
     }
+    if (outcomes.entries.size === 0) this.byIdentity.delete(identity);
+    if (this.size === 0) this.stopTimer();
   }
 
   private drop(outcomes: Outcomes, id: string, entry: Entry): void {

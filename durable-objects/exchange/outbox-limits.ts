@@ -92,9 +92,9 @@ export function fitsInMemory(identityBytes: number, totalBytes: number, cost: nu
  * Purges (outbox rows past the resume window, HTTP requests past theirs) run on the next whole
  * minute after a row expires, not at each row's own time: one alarm then purges many rows, where
  * an alarm per HTTP request would wake the object once per request. An HTTP request's row is read
- * as gone from its expiry (http-requests.ts checks `expires`); an outbox row may still be replayed
- * to a client that reconnects in that minute (its SDK ignores an outcome it no longer waits for)
- * and counts toward the identity's cap until it is purged.
+ * as gone from its expiry (http-requests.ts checks `expires`); an identity's expired outbox rows
+ * are deleted when it connects (before its replay) and when its cap would refuse it
+ * (exchange-do.ts expireOutcomes), so neither waits for that minute.
  */
 export const PURGE_STEP_MS = 60_000;
 

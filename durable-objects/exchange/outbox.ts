@@ -176,10 +176,31 @@ export class Outbox {
 
   /** Deletes rows created before `cutoff`, taking them off the counts; returns how many went. */
   purge(cutoff: number): number {
-    const gone = this.storage.sql.exec(
-      "DELETE FROM outbox WHERE created < ? RETURNING identity, size",
-      cutoff,
+    return this.uncount(
+      this.storage.sql.exec(
+        "DELETE FROM outbox WHERE created < ? RETURNING identity, size",
+        cutoff,
+      ),
     );
+  }
+
+  /**
+   * Deletes `identity`'s rows created before `cutoff` (found through its primary key), so that
+   * what its client is replayed or counted against its cap never includes an outcome past the
+   * resume window, which the alarm purges only once a minute (purgeAt).
+   */
+  purgeIdentity(identity: string, cutoff: number): number {
+    return this.uncount(
+      this.storage.sql.exec(
+        "DELETE FROM outbox WHERE identity = ? AND created < ? RETURNING identity, size",
+        identity,
+        cutoff,
+      ),
+    );
+  }
+
+  /** Takes deleted rows off the counts; returns how many there were. */
+  private uncount(gone: Iterable<Record<string, SqlStorageValue>>): number {
     let purged = 0;
     for (const row of gone) {
       purged++;

@@ -228,6 +228,39 @@ describe("the exchange's cap on unacked outcomes per identity", () => {
     second.socket.close();
   });
 
+  it("admits a capped identity once its outcomes pass the resume window, without waiting for the alarm's purge", async () => {
+    await exchange().deliver(replies("stale-capped", MAX_HELD_OUTCOMES));
+    const client = await TestSocket.client("stale-capped");
+    await client.socket.take(REPLAY_PAGE_FRAMES);
+    client.socket.send(request("capped", "cap-stale"));
+    expect(await client.socket.next()).toMatchObject({ ...capRefusal, id: "capped" });
+
+    await runInDurableObject(exchange(), (_instance, state) => {
+      const past = Date.now() - RESUME_WINDOW_MS - 1_000;
+      state.storage.sql.exec("UPDATE outbox SET created = ? WHERE identity = 'stale-capped'", past);
+    });
+    client.socket.send(request("admitted", "cap-stale"));
+    expect(await client.socket.next()).toMatchObject({ type: "accepted", id: "admitted" });
+    expect(await outboxIds("stale-capped")).toEqual([]);
+    client.socket.close();
+  });
+
+  it("replays to a reconnecting client only the outcomes still inside the resume window", async () => {
+    await exchange().deliver(replies("stale-reader", 2));
+    await runInDurableObject(exchange(), (_instance, state) => {
+      const past = Date.now() - RESUME_WINDOW_MS - 1_000;
+      state.storage.sql.exec(
+        "UPDATE outbox SET created = ? WHERE identity = 'stale-reader' AND id = 'o-0'",
+        past,
+      );
+    });
+    const client = await TestSocket.client("stale-reader");
+    expect(await client.socket.next()).toMatchObject({ type: "reply", id: "o-1" });
+    await expectNothingElse(client.socket);
+    expect(await outboxIds("stale-reader")).toEqual(["o-1"]);
+    client.socket.close();
+  });
+
   it("adopts an outbox made before versioned migrations and its size column, keeping its rows in order", async () => {
     const legacy = env.EXCHANGE.getByName("exchange-legacy");
     const rows = await runInDurableObject(legacy, async (_instance, state) => {
