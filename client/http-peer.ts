@@ -52,6 +52,7 @@ export async function connectHttp(setup: HttpPeerSetup): Promise<Peer> {
 
 export class HttpPeer implements Peer {
   readonly identity: string;
+  readonly transport = "http";
   readonly #link: HttpLink;
   readonly #credentials: LiveCredentials;
   readonly #limits: Limits;

@@ -25,6 +25,8 @@ declare global {
 export interface Peer {
   /** This peer's identity, as the relay established it. */
   readonly identity: string;
+  /** How this peer reaches the relay (with `transport: "auto"`, the one that connected). */
+  readonly transport: "websocket" | "http";
   /**
    * Sends `body` to `queue` and resolves with the reply body (same kind, same content).
    * `request<T>()` reads the reply as a T, which is not checked at run time (as `response.json()`).

@@ -18,6 +18,7 @@ import {
   type RequestFrame,
   type SendBody,
 } from "../protocol/index.js";
+import { connectAuto } from "./auto-transport.js";
 import { type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
 import { Connection } from "./connection.js";
 import type { FetchLike } from "./http-link.js";
@@ -50,8 +51,10 @@ export interface ConnectOptions {
    * `"websocket"` (the default): one socket for requests and one per served queue.
    * `"http"`: plain HTTP calls (the HTTP API, docs/http-api.md), for networks that block
    * WebSockets; same API and guarantees, with long-polls instead of pushed frames.
+   * `"auto"`: a WebSocket when one is welcomed within 10 s, else HTTP when the relay answers it
+   * (auto-transport.ts); `peer.transport` says which.
    */
-  transport?: "websocket" | "http";
+  transport?: "websocket" | "http" | "auto";
   /**
    * WebSocket transport: how requests reach their queue. `"queue"` (the default): a queue link per
    * queue this peer sends requests to (one more socket each, opened at the first request), on
@@ -92,17 +95,44 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
     throw new EdgeMQError(ERROR_CODE.badRequest, 'route must be "queue" or "exchange"');
   }
   const transport = options.transport ?? "websocket";
-  if (transport === "http") {
-    const graceMs = BACKSTOP_GRACE_MS;
-    return connectHttp({ url, credentials, fetch: options.fetch, backoff, maxPending, graceMs });
-  }
-  if (transport !== "websocket") {
-    throw new EdgeMQError(ERROR_CODE.badRequest, 'transport must be "websocket" or "http"');
+  const overHttp = () =>
+    connectHttp({
+      url,
+      credentials,
+      fetch: options.fetch,
+      backoff,
+      maxPending,
+      graceMs: BACKSTOP_GRACE_MS,
+    });
+  if (transport === "http") return overHttp();
+  if (transport !== "websocket" && transport !== "auto") {
+    throw new EdgeMQError(ERROR_CODE.badRequest, 'transport must be "websocket", "http" or "auto"');
   }
   const address = connectUrl(url, credentials);
-  const WebSocket = await resolveWebSocket(options.WebSocket);
-  const setup = { url, address, credentials, WebSocket, backoff, maxPending, route };
-  const peer = new SocketPeer(setup);
+  const setupWith = (WebSocket: WebSocketConstructor): PeerSetup => {
+    return { url, address, credentials, WebSocket, backoff, maxPending, route };
+  };
+  if (transport === "auto") {
+    return connectAuto({
+      websocket: () => {
+        let peer: SocketPeer | undefined;
+        let abandoned = false;
+        const opened = resolveWebSocket(options.WebSocket).then(async (WebSocket) => {
+          if (abandoned) throw new EdgeMQError(ERROR_CODE.closed, "abandoned");
+          peer = new SocketPeer(setupWith(WebSocket));
+          await peer.opened;
+          return peer;
+        });
+        const abandon = () => {
+          abandoned = true;
+          void peer?.close();
+        };
+        return { opened, abandon };
+      },
+      http: overHttp,
+    });
+  }
+  const peer = new SocketPeer(setupWith(await resolveWebSocket(options.WebSocket)));
   try {
     await peer.opened;
   } catch (error) {
@@ -126,6 +156,7 @@ interface PeerSetup {
 export class SocketPeer implements Peer {
   /** This peer's identity, as the relay established it. */
   identity = "";
+  readonly transport = "websocket";
   /** @internal Settles with the client socket's first welcome. */
   readonly opened: Promise<void>;
   readonly #setup: PeerSetup;

@@ -4,7 +4,7 @@
  * consumer does (`edgemq/client`, the package's own `exports`). Each message from the test is
  * `{ seq, cmd, args }` and gets one answer `{ seq, ok, result | error }`; unsolicited events
  * (`{ event, ... }`) report what servers see and any unhandled error.
- * Commands: connect, request, burst / startBurst / awaitBurst, serve, stats, closeServices, close.
+ * Commands: connect, transports, request, burst / startBurst / awaitBurst, serve, stats, closeServices, close.
  */
 
 import { connect, EdgeMQError } from "edgemq/client";
@@ -24,8 +24,13 @@ const stats = createStats();
 async function peerFor(identity) {
   const existing = peers.get(identity);
   if (existing) return existing;
-  // Identities named `http-*` use the SDK's HTTP transport (test/e2e/http-sdk.test.ts).
-  const transport = identity.startsWith("http-") ? "http" : "websocket";
+  // Identities named `http-*` use the SDK's HTTP transport (test/e2e/http-sdk.test.ts), and
+  // `auto-*` let it choose (test/e2e/auto-transport.test.ts).
+  const transport = identity.startsWith("http-")
+    ? "http"
+    : identity.startsWith("auto-")
+      ? "auto"
+      : "websocket";
   const peer = await connect(url, { identity, transport });
   peers.set(identity, peer);
   return peer;
@@ -44,6 +49,12 @@ const commands = {
   async connect({ identities }) {
     await Promise.all(identities.map((identity) => peerFor(identity)));
     return { connected: identities.length };
+  },
+
+  /** The transport each identity's peer connected with. */
+  async transports({ identities }) {
+    const peersById = await connectAll(identities);
+    return Object.fromEntries([...peersById].map(([id, peer]) => [id, peer.transport]));
   },
 
   async request({ identity, queue, body, options }) {

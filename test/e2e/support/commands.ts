@@ -75,6 +75,15 @@ export async function connectIdentities(
   await peer.call("connect", { identities }, timeoutMs);
 }
 
+/** The transport each identity's peer connected with ("websocket" or "http"). */
+export async function transports(
+  peer: PeerProcess,
+  identities: string[],
+  timeoutMs = 30_000,
+): Promise<Record<string, string>> {
+  return (await peer.call("transports", { identities }, timeoutMs)) as Record<string, string>;
+}
+
 export async function request(
   peer: PeerProcess,
   args: { identity: string; queue: string; body: unknown; options: RequestOptions },
