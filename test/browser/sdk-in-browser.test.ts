@@ -2,7 +2,8 @@
  * The SDK in a real browser (Debian's headless Chromium driven by playwright-core) against a real
  * `wrangler dev`: the browser build uses the platform WebSocket, with no `ws` and no Node APIs.
  * A browser client is served by a Node SDK server and a browser server serves a Node client; in
- * signed mode the browser passes its token as a WebSocket subprotocol, the only way a browser can.
+ * signed mode the browser passes its token as a WebSocket subprotocol, the only way a browser can;
+ * with `transport: "auto"` a page whose WebSockets are blocked falls back to HTTP.
  * Run with `npm run test:browser` (needs `apt-get install chromium`); not part of `npm test`.
  */
 import { build } from "esbuild";
@@ -108,6 +109,21 @@ describe("the SDK in a browser, dev mode", () => {
     expect(outcome.text).toBe("plain text");
     expect(outcome.bytes).toEqual([0, 1, 254, 255]);
     expect(outcome.error).toBe("server_error:handler failed");
+    await page.close();
+  });
+
+  it('falls back to HTTP with transport "auto" when the page cannot open a WebSocket', async () => {
+    const page = await sdkPage(relay.url);
+    // Every WebSocket the page opens is closed before any welcome, as behind a blocking proxy.
+    await page.routeWebSocket(/.*/, (ws) => ws.close({ code: 1008, reason: "blocked" }));
+    const outcome = await page.evaluate(async (url) => {
+      const sdk = Reflect.get(globalThis, "EdgeMQ") as BrowserSdk;
+      const peer = await sdk.connect(url, { identity: "browser-auto", transport: "auto" });
+      const reply = await peer.request("echo", { over: "http" });
+      await peer.close();
+      return { transport: peer.transport, reply };
+    }, relay.url);
+    expect(outcome).toEqual({ transport: "http", reply: { over: "http" } });
     await page.close();
   });
 
