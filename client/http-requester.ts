@@ -15,10 +15,13 @@ import {
   type Body,
   EdgeMQError,
   ERROR_CODE,
+  encodeHeadersHeader,
+  type Headers,
   HTTP_API_HEADERS,
   isQueueName,
   type Limits,
   QUEUE_NAME_RULE,
+  readHeaders,
   type SendBody,
 } from "../protocol/index.js";
 import { bodyOfHttp, type HttpBody, httpBodyOf } from "./http-body.js";
@@ -56,6 +59,8 @@ interface Prepared {
   query: string;
   /** The request's whole timeout: the caller's, else the relay's default. */
   timeout: number;
+  /** The request's headers as `EdgeMQ-Headers` carries them, when it has any. */
+  frameHeaders?: string;
 }
 
 type Signal = PlatformAbortSignal & AbortSignalLike;
@@ -177,18 +182,10 @@ export class HttpRequester {
     }
     const { limits } = this.#setup;
     const { timeout, failFast, headers } = options;
-    if (timeout !== undefined && !(Number.isSafeInteger(timeout) && timeout > 0)) {
-      return new EdgeMQError(ERROR_CODE.badRequest, "timeout must be a positive integer of ms");
-    }
-    if (timeout !== undefined && timeout > limits.maxTimeoutMs) {
-      return new EdgeMQError(ERROR_CODE.badRequest, `timeout over ${limits.maxTimeoutMs} ms`);
-    }
-    if (headers !== undefined && Object.keys(headers).length > 0) {
-      return new EdgeMQError(
-        ERROR_CODE.badRequest,
-        "request headers are not carried by the HTTP transport (use the body, or WebSocket)",
-      );
-    }
+    const badTimeout = timeoutRefusal(timeout, limits);
+    if (badTimeout !== undefined) return badTimeout;
+    const frameHeaders = headers === undefined ? undefined : headersHeaderOf(headers);
+    if (frameHeaders instanceof EdgeMQError) return frameHeaders;
     let http: HttpBody;
     try {
       http = httpBodyOf(body);
@@ -200,7 +197,9 @@ export class HttpRequester {
     }
     const query = failFast === true ? "&failFast=true" : "";
     const whole = timeout ?? limits.defaultTimeoutMs;
-    return { queue, id: this.#ids.take(), body: http, query, timeout: whole };
+    const prepared: Prepared = { queue, id: this.#ids.take(), body: http, query, timeout: whole };
+    if (frameHeaders !== undefined) prepared.frameHeaders = frameHeaders;
+    return prepared;
   }
 
   /**
@@ -217,10 +216,7 @@ export class HttpRequester {
     const { link, status, limits } = this.#setup;
     const retry = { signal, giveUpAt };
     const path = `/v1/queues/${encodeURIComponent(prepared.queue)}/requests?async=true`;
-    const headers = {
-      "Content-Type": prepared.body.contentType,
-      [HTTP_API_HEADERS.requestId]: prepared.id,
-    };
+    const headers = postHeaders(prepared);
     let first = true;
     const options = { signal, giveUpAt: expiresAt, rateLimitedIsFinal: true };
     const post = () =>
@@ -301,4 +297,35 @@ function outcomeOf(answer: HttpAnswer): Outcome {
   } catch (error) {
     return { ok: false, error: EdgeMQError.from(error) };
   }
+}
+
+/** A request's headers as `EdgeMQ-Headers` sends them (none: undefined), or why they are refused. */
+function headersHeaderOf(headers: Headers): string | undefined | EdgeMQError {
+  const checked = readHeaders(headers);
+  if (typeof checked === "string") return new EdgeMQError(ERROR_CODE.badRequest, checked);
+  return Object.keys(checked).length > 0 ? encodeHeadersHeader(checked) : undefined;
+}
+
+/** Why a request's `timeout` option is refused, or undefined (absent, or within the limit). */
+function timeoutRefusal(timeout: number | undefined, limits: Limits): EdgeMQError | undefined {
+  if (timeout === undefined) return undefined;
+  if (!(Number.isSafeInteger(timeout) && timeout > 0)) {
+    return new EdgeMQError(ERROR_CODE.badRequest, "timeout must be a positive integer of ms");
+  }
+  if (timeout > limits.maxTimeoutMs) {
+    return new EdgeMQError(ERROR_CODE.badRequest, `timeout over ${limits.maxTimeoutMs} ms`);
+  }
+  return undefined;
+}
+
+/** The HTTP headers of a request's POST: its body's type, its id and its own headers. */
+function postHeaders(prepared: Prepared): Record<string, string> {
+  const headers: Record<string, string> = {
+    "Content-Type": prepared.body.contentType,
+    [HTTP_API_HEADERS.requestId]: prepared.id,
+  };
+  if (prepared.frameHeaders !== undefined) {
+    headers[HTTP_API_HEADERS.headers] = prepared.frameHeaders;
+  }
+  return headers;
 }

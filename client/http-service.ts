@@ -20,8 +20,10 @@
  */
 
 import {
+  decodeHeadersHeader,
   EdgeMQError,
   ERROR_CODE,
+  type Headers,
   HTTP_API_HEADERS,
   isIdentity,
   isRequestId,
@@ -383,7 +385,7 @@ export class HttpService implements Service {
         queue: this.queue,
         body: bodyOfHttp(contentType, taken.answer.bytes),
         contentType,
-        headers: {},
+        headers: takenHeaders(taken.answer.header(HTTP_API_HEADERS.headers)),
         deadline: taken.deadline,
         attempt: taken.attempt,
         partition: taken.partition,
@@ -474,4 +476,11 @@ function renewalResult(answer: HttpAnswer, deadline: number): "lost" | "to-deadl
   const leaseMs = Number(answer.header(HTTP_API_HEADERS.leaseMs));
   if (answer.status < 300 && reachesDeadline(leaseMs, deadline)) return "to-deadline";
   return "renew";
+}
+
+/** A taken request's headers (`EdgeMQ-Headers`; the relay sends none when it has none). */
+function takenHeaders(value: string | undefined): Headers {
+  if (value === undefined) return {};
+  const headers = decodeHeadersHeader(value);
+  return typeof headers === "string" ? {} : headers;
 }

@@ -1,8 +1,11 @@
 /**
  * The `EdgeMQ-*` headers of the HTTP API (docs/http-api.md), one source for both sides: the
  * front door sets them (src/http-responses.ts, src/routes/) and the SDK's HTTP transport reads
- * them (client/http-service.ts, client/http-requester.ts).
+ * them (client/http-service.ts, client/http-requester.ts); and `EdgeMQ-Headers`, a request's or
+ * reply's own headers (the frames' `headers`) as one JSON object, encoded and read here.
  */
+import type { Headers } from "./frames.js";
+import { readHeaders } from "./validate.js";
 
 /** Headers of the HTTP API's requests and answers. */
 export const HTTP_API_HEADERS = {
@@ -20,4 +23,33 @@ export const HTTP_API_HEADERS = {
   partition: "EdgeMQ-Partition",
   /** How many partitions the queue has. */
   partitions: "EdgeMQ-Partitions",
+  /** A request's or reply's headers (the frames' `headers`): one JSON object of strings. */
+  headers: "EdgeMQ-Headers",
 } as const;
+
+/**
+ * `headers` as the value of `EdgeMQ-Headers`: JSON with every character past ASCII escaped
+ * (`\u00e9`), since an HTTP header value carries bytes, not text. Names keep their case.
+ */
+export function encodeHeadersHeader(headers: Headers): string {
+  return JSON.stringify(headers).replace(
+    /[\u007f-\uffff]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/**
+ * Reads an `EdgeMQ-Headers` value, or says why it is not one (a JSON object of at most 32
+ * strings, names of HTTP token characters). Values past ASCII may come as `\u` escapes or as
+ * UTF-8 (curl sends what it is given; workerd reads header bytes as UTF-8).
+ */
+export function decodeHeadersHeader(value: string): Headers | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return `${HTTP_API_HEADERS.headers} must be a JSON object of strings, like {"trace-id":"4bf92f"}`;
+  }
+  const headers = readHeaders(parsed);
+  return typeof headers === "string" ? `${HTTP_API_HEADERS.headers}: ${headers}` : headers;
+}

@@ -6,25 +6,23 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
-import { HEADERS } from "../protocol/index.js";
+import { HEADERS, HTTP_API_HEADERS } from "../protocol/index.js";
 import type { Env } from "./env.js";
 import { isWebSocketUpgrade } from "./http-error.js";
 
 /** Response headers a browser script may read. */
-const EXPOSED = [
-  "EdgeMQ-Request-Id",
-  "EdgeMQ-From",
-  "EdgeMQ-Deadline",
-  "EdgeMQ-Attempt",
-  "EdgeMQ-Lease-Ms",
-  "EdgeMQ-Partition",
-  "EdgeMQ-Partitions",
-];
+const EXPOSED = Object.values(HTTP_API_HEADERS);
 
 const httpCors = cors({
   origin: "*",
   allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
-  allowHeaders: ["Authorization", "Content-Type", HEADERS.identity, "EdgeMQ-Request-Id"],
+  allowHeaders: [
+    "Authorization",
+    "Content-Type",
+    HEADERS.identity,
+    HTTP_API_HEADERS.requestId,
+    HTTP_API_HEADERS.headers,
+  ],
   exposeHeaders: EXPOSED,
   maxAge: 600,
 });

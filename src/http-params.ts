@@ -3,13 +3,18 @@
  * in the path (`bad_request` when malformed), `wait` (long-poll milliseconds, 0 to
  * MAX_WAIT_MS), `timeout` (request deadline in milliseconds, 1 to the relay's maxTimeoutMs) and
  * boolean flags (`async`, `failFast`: true/false/1/0). Anything else (signs, decimals, exponents,
- * spaces, values over the maximum) is `bad_request`. Pure; used by routes/http-*.ts.
+ * spaces, values over the maximum) is `bad_request`. Also the `EdgeMQ-Headers` header (a
+ * request's or reply's own headers). Pure; used by routes/http-*.ts.
  */
 import {
+  decodeHeadersHeader,
   EdgeMQError,
   ERROR_CODE,
+  type Headers,
+  headersOverLimits,
   isQueueName,
   isRequestId,
+  type Limits,
   QUEUE_NAME_RULE,
   REQUEST_ID_RULE,
 } from "../protocol/index.js";
@@ -73,4 +78,17 @@ export function readRequestId(value: string | undefined): string {
     throw new EdgeMQError(ERROR_CODE.badRequest, `id must be ${REQUEST_ID_RULE}`);
   }
   return value;
+}
+
+/** The `EdgeMQ-Headers` of a call, within the relay's limits; undefined when absent or `{}`. */
+export function readFrameHeaders(
+  value: string | undefined,
+  limits: Pick<Limits, "maxHeaders" | "maxHeaderBytes">,
+): Headers | undefined {
+  if (value === undefined) return undefined;
+  const headers = decodeHeadersHeader(value);
+  if (typeof headers === "string") throw new EdgeMQError(ERROR_CODE.badRequest, headers);
+  const over = headersOverLimits(headers, limits);
+  if (over !== undefined) throw new EdgeMQError(ERROR_CODE.badRequest, over);
+  return Object.keys(headers).length > 0 ? headers : undefined;
 }

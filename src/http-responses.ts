@@ -8,6 +8,8 @@ import {
   type DispatchFrame,
   EdgeMQError,
   type ErrorFrame,
+  encodeHeadersHeader,
+  type Headers,
   HTTP_API_HEADERS,
   type ReplyFrame,
   type WireError,
@@ -19,10 +21,8 @@ import { errorResponse } from "./http-error.js";
 export function outcomeResponse(frame: ReplyFrame | ErrorFrame, id: string): Response {
   if (frame.type === "error") return refusalResponse(frame, id);
   const { content, contentType } = httpFromWireBody(frame.body);
-  return new Response(content, {
-    status: 200,
-    headers: { "content-type": contentType, [HTTP_API_HEADERS.requestId]: id },
-  });
+  const headers = { "content-type": contentType, [HTTP_API_HEADERS.requestId]: id };
+  return new Response(content, { status: 200, headers: withFrameHeaders(headers, frame.headers) });
 }
 
 /** A typed error as the JSON error body with its status, naming the request when known. */
@@ -35,16 +35,23 @@ export function refusalResponse(error: WireError, id?: string): Response {
 /** A request handed to an HTTP server by `take`. */
 export function dispatchResponse(frame: DispatchFrame): Response {
   const { content, contentType } = httpFromWireBody(frame.body);
-  return new Response(content, {
-    status: 200,
-    headers: {
-      "content-type": contentType,
-      [HTTP_API_HEADERS.requestId]: frame.id,
-      [HTTP_API_HEADERS.from]: frame.from,
-      [HTTP_API_HEADERS.deadline]: String(frame.deadline),
-      [HTTP_API_HEADERS.attempt]: String(frame.attempt),
-    },
-  });
+  const headers = {
+    "content-type": contentType,
+    [HTTP_API_HEADERS.requestId]: frame.id,
+    [HTTP_API_HEADERS.from]: frame.from,
+    [HTTP_API_HEADERS.deadline]: String(frame.deadline),
+    [HTTP_API_HEADERS.attempt]: String(frame.attempt),
+  };
+  return new Response(content, { status: 200, headers: withFrameHeaders(headers, frame.headers) });
+}
+
+/** `headers` plus `EdgeMQ-Headers` carrying a frame's own headers, when it has any. */
+function withFrameHeaders(
+  headers: Record<string, string>,
+  frameHeaders: Headers | undefined,
+): Record<string, string> {
+  if (frameHeaders === undefined || Object.keys(frameHeaders).length === 0) return headers;
+  return { ...headers, [HTTP_API_HEADERS.headers]: encodeHeadersHeader(frameHeaders) };
 }
 
 /** 204 No Content, with optional headers. */

@@ -1,23 +1,26 @@
 /**
  * Re-validates what the front door hands a QueueDO for an HTTP server (a queue object trusts no
  * caller blindly): identity and queue names, that this object serves that queue, and, for a
- * reply, the relay id and the body (shape and size). Pure; used by http-server-rpc.ts.
+ * reply, the relay id, the body (shape and size) and its headers. Pure; used by
+ * http-server-rpc.ts.
  */
 import {
   bodyFrameRefusal,
   bodySize,
   ERROR_CODE,
+  headersOverLimits,
   isIdentity,
   isQueueName,
   isRequestId,
   type Limits,
+  readHeaders,
   readWireBody,
   type WireError,
 } from "../../protocol/index.js";
 
 /** The refusal for `input`, or undefined when it may proceed. */
 export function httpInputRefusal(
-  input: { queue: unknown; identity: unknown; id?: unknown; body?: unknown },
+  input: { queue: unknown; identity: unknown; id?: unknown; body?: unknown; headers?: unknown },
   knownQueue: string | undefined,
   limits?: Limits,
 ): WireError | undefined {
@@ -42,5 +45,12 @@ export function httpInputRefusal(
   // Its outcome is stored and sent as one frame, which escaping must not take past the limit.
   const overFrame = bodyFrameRefusal(body, limits);
   if (overFrame !== undefined) return { code: ERROR_CODE.tooLarge, message: `reply ${overFrame}` };
-  return undefined;
+  return input.headers === undefined ? undefined : headersRefusal(input.headers, limits);
+}
+
+/** Why a reply's headers cannot go on (shape, then the relay's limits), or undefined. */
+function headersRefusal(value: unknown, limits: Limits): WireError | undefined {
+  const headers = readHeaders(value);
+  const problem = typeof headers === "string" ? headers : headersOverLimits(headers, limits);
+  return problem === undefined ? undefined : { code: ERROR_CODE.badRequest, message: problem };
 }

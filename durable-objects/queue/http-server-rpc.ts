@@ -91,7 +91,7 @@ export class HttpServerRpc implements HttpQueueRpc {
     return this.answer(
       input,
       (known) => httpInputRefusal(input, known, limits),
-      (deps) => replyAsHttpServer(deps, input.identity, input.id, input.body),
+      (deps) => replyAsHttpServer(deps, input.identity, input.id, input.body, input.headers),
     );
   }
 

@@ -13,6 +13,7 @@
 import {
   type DispatchFrame,
   ERROR_CODE,
+  type Headers,
   type Limits,
   type WireBody,
   type WireError,
@@ -168,6 +169,7 @@ export function replyAsHttpServer(
   identity: string,
   id: string,
   body: WireBody,
+  headers?: Headers,
 ): HttpReplyAnswer {
   const rid = ridOf(id);
   const row = rid === undefined ? undefined : deps.store.get(rid);
@@ -175,7 +177,7 @@ export function replyAsHttpServer(
   const check = checkAnswer(row, connId, deps.now);
   if (!check.ok) return { ok: false, error: httpRefusal(check.error) };
   if (row === undefined) return { ok: false, error: httpRefusal(notDispatched()) };
-  deps.lifecycle.finish(row, replyFrame(row.clientId, body), deps.now, connId);
+  deps.lifecycle.finish(row, replyFrame(row.clientId, body, headers), deps.now, connId);
   return { ok: true };
 }
 

@@ -7,6 +7,7 @@
 import type {
   DispatchFrame,
   ErrorFrame,
+  Headers,
   ReplyFrame,
   RequestFrame,
   WireBody,
@@ -69,6 +70,8 @@ export interface HttpReplyInput {
   /** The relay id from the take (`EdgeMQ-Request-Id`). */
   id: string;
   body: WireBody;
+  /** The reply's own headers (`EdgeMQ-Headers`), when it has any. */
+  headers?: Headers;
 }
 
 export type HttpReplyAnswer = { ok: true } | { ok: false; error: WireError };

@@ -28,7 +28,14 @@ import {
 import type { Env } from "../env.js";
 import { wireBodyFromHttp } from "../http-body.js";
 import { readBoundedBody } from "../http-body-reader.js";
-import { readFlag, readQueue, readRequestId, readTimeout, readWait } from "../http-params.js";
+import {
+  readFlag,
+  readFrameHeaders,
+  readQueue,
+  readRequestId,
+  readTimeout,
+  readWait,
+} from "../http-params.js";
 import { noContent, outcomeResponse, refusalResponse } from "../http-responses.js";
 import { establishPrincipal, requireQueue, requireRole } from "../identity.js";
 import { clientQueueStub } from "../partitions.js";
@@ -61,6 +68,8 @@ export async function postRequest(c: HttpContext): Promise<Response> {
   const chosen = c.req.header(HTTP_API_HEADERS.requestId);
   const id = chosen === undefined ? crypto.randomUUID() : readRequestId(chosen);
   const request: RequestFrame = { type: "request", id, queue, body };
+  const headers = readFrameHeaders(c.req.header(HTTP_API_HEADERS.headers), limits);
+  if (headers !== undefined) request.headers = headers;
   if (timeout !== undefined) request.timeout = timeout;
   if (failFast) request.failFast = true;
   const identity = principal.identity;

@@ -30,7 +30,7 @@ import { HTTP_API_HEADERS } from "../../protocol/index.js";
 import type { Env } from "../env.js";
 import { wireBodyFromHttp } from "../http-body.js";
 import { readBoundedBody } from "../http-body-reader.js";
-import { readQueue, readRequestId, readWait } from "../http-params.js";
+import { readFrameHeaders, readQueue, readRequestId, readWait } from "../http-params.js";
 import { dispatchResponse, noContent, refusalResponse } from "../http-responses.js";
 import { establishPrincipal, requireQueue, requireRole } from "../identity.js";
 import { answeredId, takenId } from "../partition-ids.js";
@@ -101,7 +101,10 @@ export async function postReply(c: HttpContext): Promise<Response> {
   const { limits } = readSettings(c.env);
   const bytes = await readBoundedBody(c.req.raw, limits.maxBodyBytes);
   const body = wireBodyFromHttp(c.req.header("Content-Type") ?? null, bytes);
-  const answer = await stub.httpReply({ queue, identity, id, body });
+  const headers = readFrameHeaders(c.req.header(HTTP_API_HEADERS.headers), limits);
+  const input =
+    headers === undefined ? { queue, identity, id, body } : { queue, identity, id, body, headers };
+  const answer = await stub.httpReply(input);
   return answer.ok
     ? noContent({ [HTTP_API_HEADERS.requestId]: named })
     : refusalResponse(answer.error, named);

@@ -140,6 +140,25 @@ describe("HTTP API with curl and the SDK", () => {
     expect(bin.body.equals(bytes)).toBe(true);
   });
 
+  it("a curl client's EdgeMQ-Headers, UTF-8 as typed, reach the SDK server's handler", async () => {
+    const server = await PeerProcess.start("sdk-script-server", relay?.url ?? "");
+    peers.push(server);
+    await serve(server, { identity: "sdk-scripter", queue: "curl-headers", mode: "script" });
+    const answer = await curl([
+      "-H",
+      "EdgeMQ-Identity: curl-carol",
+      "-H",
+      'EdgeMQ-Headers: {"Trace-Id":"t-1","note":"café ✓"}',
+      "-H",
+      "Content-Type: application/json",
+      "--data-binary",
+      '{"op":"headers"}',
+      `${base()}/v1/queues/curl-headers/requests?timeout=20000`,
+    ]);
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body.toString("utf8"))).toEqual({ "Trace-Id": "t-1", note: "café ✓" });
+  });
+
   it("a curl client gets 202, then the reply by long-poll, and 404 for another identity", async () => {
     const server = await PeerProcess.start("sdk-echo-server-2", relay?.url ?? "");
     peers.push(server);

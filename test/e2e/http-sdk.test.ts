@@ -51,6 +51,16 @@ describe.each([
     expect(await ask(echoQueue, bytes)).toEqual({ ok: true, body: bytes });
   });
 
+  it("carries the request's headers to the handler, names and values as sent", async () => {
+    const headers = { "Trace-Id": "4bf92f3577b34da6", note: "café ✓" };
+    const outcome = await request(
+      client,
+      { identity: clientName, queue: scriptQueue, body: { op: "headers" }, options: { headers } },
+      60_000,
+    );
+    expect(outcome).toEqual({ ok: true, body: headers });
+  });
+
   it("gives server_error with the message when the handler throws", async () => {
     const outcome = await ask(scriptQueue, { op: "throw", message: "no such image" });
     expect(outcome).toMatchObject({ ok: false, code: "server_error", message: "no such image" });

@@ -2,7 +2,8 @@
  * Server-side handlers for the e2e peer process, by mode:
  *   echo   - returns the body unchanged (JSON, string or bytes) and records its SHA-256;
  *   tagged - returns { from: req.from, payload: req.body, server, attempt } after `delayMs`;
- *   script - body { op: "sleep", ms } | { op: "throw", message } | { op: "echo", value };
+ *   script - body { op: "sleep", ms } | { op: "throw", message } | { op: "echo", value }
+ *            | { op: "headers" } (answers the request's headers);
  *   hold   - never answers (until the request is cancelled); emits a `held` event.
  * Every handled request is counted in the process's stats (with its attempt and payload key).
  */
@@ -100,6 +101,8 @@ async function runScript(req) {
       throw new Error(String(body.message));
     case "echo":
       return body.value ?? null;
+    case "headers":
+      return req.headers;
     default:
       throw new Error(`unknown op ${JSON.stringify(body?.op)}`);
   }

@@ -67,6 +67,7 @@ function taken(
   body: string,
   contentType = "text/plain; charset=utf-8",
   deadlineInMs = 60_000,
+  extra: Record<string, string> = {},
 ): Response {
   return new Response(body, {
     status: 200,
@@ -77,6 +78,7 @@ function taken(
       "EdgeMQ-Deadline": String(Date.now() + deadlineInMs),
       "EdgeMQ-Attempt": "1",
       "EdgeMQ-Lease-Ms": "40",
+      ...extra,
     },
   });
 }
@@ -232,12 +234,27 @@ describe("request() over HTTP", () => {
     expect(calls.filter((c) => c.method === "POST")).toHaveLength(2);
   });
 
-  it("refuses request headers, which the HTTP API cannot carry", async () => {
-    const { fetch } = fakeFetch(() => noContent());
+  it("sends request headers as EdgeMQ-Headers, JSON with names as given and non-ASCII escaped", async () => {
+    const { fetch, calls } = fakeFetch((call) =>
+      call.method === "POST" ? json(202, { id: "x", deadline: Date.now() + 30_000 }) : json(200, 1),
+    );
     const alice = await httpPeer(fetch);
-    await expect(alice.request("jobs", 1, { headers: { trace: "t" } })).rejects.toMatchObject({
+    await alice.request("jobs", 1, { headers: { "Trace-Id": "t1", note: "café" } });
+    const post = calls.find((c) => c.method === "POST");
+    expect(post?.headers["EdgeMQ-Headers"]).toBe('{"Trace-Id":"t1","note":"caf\\u00e9"}');
+    await alice.request("jobs", 2, { headers: {} });
+    expect(calls.findLast((c) => c.method === "POST")?.headers["EdgeMQ-Headers"]).toBeUndefined();
+  });
+
+  it("refuses request headers the protocol refuses, before any call", async () => {
+    const { fetch, calls } = fakeFetch(() => noContent());
+    const alice = await httpPeer(fetch);
+    const before = calls.length;
+    await expect(alice.request("jobs", 1, { headers: { "bad name": "t" } })).rejects.toMatchObject({
       code: "bad_request",
+      message: expect.stringContaining("header"),
     });
+    expect(calls).toHaveLength(before);
   });
 
   it("on abort rejects cancelled and deletes the request at the relay", async () => {
@@ -412,6 +429,23 @@ describe("serve() over HTTP", () => {
     const reply = calls.find((c) => c.path === "/v1/queues/jobs/replies/7");
     expect(reply?.body).toBe('{"pong":true}');
     expect(reply?.headers["Content-Type"]).toBe("application/json");
+  });
+
+  it("gives the handler the request's headers from EdgeMQ-Headers, and {} without it", async () => {
+    const withHeaders = () =>
+      taken("21", "a", undefined, undefined, { "EdgeMQ-Headers": '{"Trace-Id":"caf\\u00e9"}' });
+    const { fetch } = fakeFetch(takes(withHeaders, () => taken("22", "b")));
+    const alice = await httpPeer(fetch);
+    const seen: unknown[] = [];
+    alice.serve(
+      "jobs",
+      (req) => {
+        seen.push(req.headers);
+      },
+      { concurrency: 1 },
+    );
+    await expect.poll(() => seen.length).toBe(2);
+    expect(seen).toEqual([{ "Trace-Id": "café" }, {}]);
   });
 
   it("gives the handler the take's Content-Type, and typed() makes it the reply's", async () => {
