@@ -5,7 +5,8 @@
  * status feed. The peer picks each request frame's route: its queue's link when open, else
  * /v1/connect.
  * With `transport: "http"` connect() hands over to http-peer.ts instead (same Peer interface,
- * peer-api.ts). The public entry of the SDK; re-exported by index.ts.
+ * peer-api.ts), and with `"auto"` to whichever connects (auto-transport.ts). The public entry of
+ * the SDK; re-exported by index.ts.
  */
 import {
   type AckFrame,
