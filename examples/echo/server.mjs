@@ -13,12 +13,11 @@ import { connect, EdgeMQError } from "edgemq/client";
 
 const url = process.env.EDGEMQ_URL ?? "ws://127.0.0.1:8787";
 const token = process.env.EDGEMQ_TOKEN;
-const peer = await connect(
-  url,
-  token
-    ? { token }
-    : { identity: process.argv[2] ?? process.env.EDGEMQ_IDENTITY ?? `echo-server-${process.pid}` },
-).catch((error) => {
+// transport "auto": a WebSocket, or plain HTTP where a proxy blocks WebSockets.
+const credentials = token
+  ? { token }
+  : { identity: process.argv[2] ?? process.env.EDGEMQ_IDENTITY ?? `echo-server-${process.pid}` };
+const peer = await connect(url, { ...credentials, transport: "auto" }).catch((error) => {
   if (!(error instanceof EdgeMQError)) throw error;
   // A bad URL, a relay that is not running, or a token it refuses (unauthorized, forbidden).
   console.error(`could not connect: ${error.code}: ${error.message}`);
@@ -35,7 +34,7 @@ const service = peer.serve(
   },
   { concurrency: 8 },
 );
-console.log(`${identity} serves "echo" through ${url} (Ctrl-C to stop)`);
+console.log(`${identity} serves "echo" through ${url} over ${peer.transport} (Ctrl-C to stop)`);
 
 // Errors that end the service (a refused or expired token, a token without the server role, or
 // another process taking this identity over) end the process too, so that a supervisor restarts
