@@ -16,11 +16,12 @@ import {
   type Limits,
 } from "../../protocol/index.js";
 import type { EnqueueOutcome, Outcome, QueueRpc } from "../shared/contracts.js";
-import type {
-  HttpAwaitAnswer,
-  HttpAwaitInput,
-  HttpSubmitAnswer,
-  HttpSubmitInput,
+import {
+  type HttpAwaitAnswer,
+  type HttpAwaitInput,
+  type HttpSubmitAnswer,
+  type HttpSubmitInput,
+  OUTCOME_GRACE_MS,
 } from "../shared/http-contracts.js";
 import { type RateDecision, rateLimitedMessage } from "../shared/token-bucket.js";
 import { HttpRequests } from "./http-requests.js";
@@ -137,9 +138,13 @@ export class HttpClients {
   async awaitOutcome(input: HttpAwaitInput): Promise<HttpAwaitAnswer> {
     const { identity, id } = input;
     if (!isIdentity(identity) || !isRequestId(id)) return { state: "unknown" };
-    const first = this.requests.lookup(identity, id, Date.now());
-    const waitMs = Math.min(input.waitMs, this.limits.maxTimeoutMs + MAX_AWAIT_EXTRA_MS);
-    if (first.state !== "pending" || !(waitMs > 0)) return first;
+    const now = Date.now();
+    const first = this.requests.lookup(identity, id, now);
+    if (first.state !== "pending") return first;
+    // No wait runs past the grace after the deadline: the caller answers 504 from then on.
+    const overdueIn = first.deadline + OUTCOME_GRACE_MS - now;
+    const waitMs = Math.min(input.waitMs, this.limits.maxTimeoutMs + MAX_AWAIT_EXTRA_MS, overdueIn);
+    if (!(waitMs > 0)) return first;
     await this.waiters.wait(identity, id, waitMs);
     return this.requests.lookup(identity, id, Date.now());
   }

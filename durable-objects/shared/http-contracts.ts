@@ -15,6 +15,14 @@ import type {
 } from "../../protocol/index.js";
 import type { EnqueueOutcome } from "./contracts.js";
 
+/**
+ * How long past its deadline the relay waits for an HTTP request's outcome (the queue's alarm
+ * ends it at the deadline; delivery takes a moment). A request still pending after that lost its
+ * outcome (a memory queue's restart) or is very late: a synchronous POST and a long-poll answer
+ * `504 timeout` then, and no wait runs past it.
+ */
+export const OUTCOME_GRACE_MS = 5_000;
+
 /** An HTTP client's request, with a relay-chosen id, for `queue`. */
 export interface HttpSubmitInput {
   identity: string;

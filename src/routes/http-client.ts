@@ -17,6 +17,7 @@
  */
 import type { Context } from "hono";
 import { exchangeName } from "../../durable-objects/shared/contracts.js";
+import { OUTCOME_GRACE_MS } from "../../durable-objects/shared/http-contracts.js";
 import { readSettings } from "../../durable-objects/shared/settings.js";
 import {
   EdgeMQError,
@@ -41,12 +42,6 @@ import { establishPrincipal, requireQueue, requireRole } from "../identity.js";
 import { clientQueueStub } from "../partitions.js";
 
 type HttpContext = Context<{ Bindings: Env }>;
-
-/**
- * How long past its deadline a synchronous request waits for the relay's own `timeout` outcome
- * (the queue's alarm ends it at the deadline; delivery takes a moment).
- */
-export const SYNC_GRACE_MS = 5_000;
 
 function exchangeFor(env: Env, identity: string) {
   return env.EXCHANGE.getByName(exchangeName(identity, readSettings(env).exchangeShards));
@@ -86,14 +81,14 @@ export async function postRequest(c: HttpContext): Promise<Response> {
       [HTTP_API_HEADERS.deadline]: String(answer.deadline),
     });
   }
-  const waitMs = Math.max(0, answer.deadline - Date.now()) + SYNC_GRACE_MS;
+  const waitMs = Math.max(0, answer.deadline - Date.now()) + OUTCOME_GRACE_MS;
   const outcome = await exchange.awaitOutcome({ identity, id, waitMs });
   if (outcome.state === "done") return outcomeResponse(outcome.frame, id);
   return overdue(id);
 }
 
 /**
- * A request with no outcome SYNC_GRACE_MS after its deadline: the relay ends every request by
+ * A request with no outcome OUTCOME_GRACE_MS after its deadline: the relay ends every request by
  * then, so its outcome was lost (a memory queue's restart) or is very late. `timeout`, as a
  * request not answered in time.
  */
@@ -113,7 +108,7 @@ export async function getRequest(c: HttpContext): Promise<Response> {
     case "done":
       return outcomeResponse(outcome.frame, id);
     case "pending":
-      if (Date.now() > outcome.deadline + SYNC_GRACE_MS) return overdue(id);
+      if (Date.now() >= outcome.deadline + OUTCOME_GRACE_MS) return overdue(id);
       return noContent({
         [HTTP_API_HEADERS.requestId]: id,
         [HTTP_API_HEADERS.deadline]: String(outcome.deadline),

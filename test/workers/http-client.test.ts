@@ -393,6 +393,23 @@ describe("HTTP clients", () => {
     expect(late.status).toBe(204);
   });
 
+  it("ends a long-poll with 504 once the request is 5 s past its deadline, not when its wait runs out", async () => {
+    // A lost request (a memory queue's restart): a client polling with a long wait hears 504
+    // when the relay gives up on the outcome, as a synchronous POST does, not a minute later.
+    const exchange = env.EXCHANGE.getByName("exchange");
+    await runInDurableObject(exchange, (instance) => {
+      type Requests = { record(identity: string, id: string, queue: string, at: number): number };
+      const clients = instance as unknown as { http: { requests: Requests } };
+      clients.http.requests.record("curl-iris", "lost-2", "hc-lost", Date.now() - 6_000);
+      clients.http.requests.record("curl-iris", "late-2", "hc-lost", Date.now() - 4_900);
+    });
+    const poll = (id: string) =>
+      http(`/v1/requests/${id}?wait=60000`, { identity: "curl-iris", method: "GET" });
+    // Without the bound each poll waits its full minute, past the test's timeout.
+    await expectError(await poll("lost-2"), 504, "timeout");
+    await expectError(await poll("late-2"), 504, "timeout");
+  });
+
   it("keeps an outcome readable until 5 minutes past its deadline, then answers 404 for the id", async () => {
     const q = "hc-resume-window";
     const server = await wsServer(q, "hc-worker-window");
