@@ -75,12 +75,21 @@ app.onError((error) => {
 type Method = "GET" | "POST" | "DELETE";
 type Route = [Method, string, Handler<{ Bindings: Env }>, readonly string[] | undefined];
 
-/** Refuses a query parameter the route does not read, naming the ones it does. */
+/**
+ * Refuses a query parameter the route does not read, naming the ones it does, and one given more
+ * than once (the routes read the first value: `failFast=true&failFast=false` would run as true).
+ */
 function requireKnownParams(params: readonly string[]): MiddlewareHandler {
   const known = new Set(["identity", ...params]);
   return async (c, next) => {
-    for (const name of new URL(c.req.url).searchParams.keys()) {
-      if (known.has(name)) continue;
+    const query = new URL(c.req.url).searchParams;
+    for (const name of query.keys()) {
+      if (known.has(name)) {
+        const count = query.getAll(name).length;
+        if (count === 1) continue;
+        const message = `query parameter ${name} is given ${count} times: give it once`;
+        throw new EdgeMQError(ERROR_CODE.badRequest, message);
+      }
       const near = [...known].find((k) => k.toLowerCase() === name.toLowerCase());
       const hint = near === undefined ? "" : ` (did you mean ${near}?)`;
       const takes = [...known].join(", ");

@@ -60,6 +60,27 @@ describe("front door", () => {
     expect((await get("/healthz?cachebust=1")).status).toBe(200);
   });
 
+  it("refuses a query parameter given twice, rather than take one of the values silently", async () => {
+    const headers = { "EdgeMQ-Identity": "alice" };
+    const post = (query: string) =>
+      app.request(`/v1/queues/echo/requests${query}`, { method: "POST", headers, body: "x" }, env);
+    // `failFast=true&failFast=false` ran as failFast, `timeout=1000&timeout=60000` with 1000.
+    for (const query of [
+      "?failFast=true&failFast=false",
+      "?timeout=1000&timeout=60000",
+      "?identity=alice&identity=bob",
+    ]) {
+      const response = await post(query);
+      expect(response.status, query).toBe(400);
+      expect(await response.json()).toEqual({
+        error: { code: "bad_request", message: expect.stringMatching(/given 2 times/) },
+      });
+    }
+    // Upgrade routes read their parameters the same way.
+    const serve = await get("/v1/queues/jobs/serve?identity=w1&partition=0&partition=1", upgrade);
+    await expectError(serve, 400, "bad_request");
+  });
+
   it("answers an unknown route with a typed 404 not_found", async () => {
     await expectError(await get("/v2/nothing"), 404, "not_found");
   });
