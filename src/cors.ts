@@ -11,7 +11,7 @@ import type { Env } from "./env.js";
 import { isWebSocketUpgrade } from "./http-error.js";
 
 /** Response headers a browser script may read. */
-const EXPOSED = Object.values(HTTP_API_HEADERS);
+const EXPOSED = [...Object.values(HTTP_API_HEADERS), "Retry-After"];
 
 const httpCors = cors({
   origin: "*",

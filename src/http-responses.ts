@@ -7,6 +7,7 @@
 import {
   type DispatchFrame,
   EdgeMQError,
+  ERROR_CODE,
   type ErrorFrame,
   encodeHeadersHeader,
   type Headers,
@@ -25,11 +26,25 @@ export function outcomeResponse(frame: ReplyFrame | ErrorFrame, id: string): Res
   return new Response(content, { status: 200, headers: withFrameHeaders(headers, frame.headers) });
 }
 
-/** A typed error as the JSON error body with its status, naming the request when known. */
-export function refusalResponse(error: WireError, id?: string): Response {
+/**
+ * A typed error as the JSON error body with its status, naming the request when known. A
+ * `rate_limited` refusal says when to try again in `Retry-After` (whole seconds, rounded up from
+ * `retryAfterMs`, the wait for a token; 1 when the refusal names none), as HTTP clients and their
+ * retry helpers expect of a 429.
+ */
+export function refusalResponse(error: WireError, id?: string, retryAfterMs?: number): Response {
   const response = errorResponse(new EdgeMQError(error.code, error.message));
   if (id !== undefined) response.headers.set(HTTP_API_HEADERS.requestId, id);
+  if (error.code === ERROR_CODE.rateLimited) {
+    response.headers.set("Retry-After", String(retryAfterSeconds(retryAfterMs)));
+  }
   return response;
+}
+
+/** `Retry-After` in whole seconds, at least 1 (a 0 would invite an immediate retry). */
+export function retryAfterSeconds(retryAfterMs: number | undefined): number {
+  if (retryAfterMs === undefined || !Number.isFinite(retryAfterMs)) return 1;
+  return Math.max(1, Math.ceil(retryAfterMs / 1000));
 }
 
 /** A request handed to an HTTP server by `take`. */

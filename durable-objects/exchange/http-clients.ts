@@ -125,7 +125,11 @@ export class HttpClients {
   async #admitFresh(identity: string, queue: string, request: HttpSubmitInput["request"]) {
     const decision = this.takeToken(identity);
     if (!decision.ok) {
-      return refused(request.id, ERROR_CODE.rateLimited, rateLimitedMessage(decision.retryAfterMs));
+      const message = rateLimitedMessage(decision.retryAfterMs);
+      return {
+        ...refused(request.id, ERROR_CODE.rateLimited, message),
+        retryAfterMs: decision.retryAfterMs,
+      };
     }
     const capped = this.capRefusal(identity);
     if (capped !== undefined) return refused(request.id, ERROR_CODE.tooManyInFlight, capped);

@@ -159,7 +159,7 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
         code: ERROR_CODE.rateLimited,
         message: rateLimitedMessage(decision.retryAfterMs),
       };
-      return { ok: false, error };
+      return { ok: false, error, retryAfterMs: decision.retryAfterMs };
     }
     await this.cancel({ queue: input.queue, from: input.from, ids: [input.id] });
     return { ok: true };

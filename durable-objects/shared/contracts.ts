@@ -52,7 +52,8 @@ export interface EnqueueInput {
 export type EnqueueOutcome =
   /** `resent`: the queue already held this client's request with this id (answered as stored). */
   | { id: string; ok: true; deadline: number; resent?: true }
-  | { id: string; ok: false; error: WireError };
+  /** `retryAfterMs`: a `rate_limited` refusal's wait for a token (HTTP's `Retry-After`). */
+  | { id: string; ok: false; error: WireError; retryAfterMs?: number };
 
 /** A request's end, on its way to its client: a reply, or a typed error. */
 export interface Outcome {

@@ -122,7 +122,9 @@ export interface HttpCancelInput {
 }
 
 /** Done, or refused (`rate_limited`: a cancel takes a token, as over WebSocket). */
-export type HttpCancelAnswer = { ok: true } | { ok: false; error: WireError };
+export type HttpCancelAnswer =
+  | { ok: true }
+  | { ok: false; error: WireError; retryAfterMs?: number };
 
 /** Methods an ExchangeDO exposes to the front door for HTTP clients. */
 export interface HttpExchangeRpc {

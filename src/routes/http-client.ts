@@ -71,7 +71,7 @@ export async function postRequest(c: HttpContext): Promise<Response> {
   const exchange = exchangeFor(c.env, identity);
   const answer = await exchange.submit({ identity, queue, request, receivedAt });
   // Refused at submit: nothing was stored, but the answer still names the request.
-  if (!answer.ok) return refusalResponse(answer.error, id);
+  if (!answer.ok) return refusalResponse(answer.error, id, answer.retryAfterMs);
 
   const location = `/v1/requests/${id}`;
   if (isAsync) {
@@ -160,6 +160,6 @@ async function cancel(
     from: identity,
     id,
   });
-  if (!answer.ok) return refusalResponse(answer.error, id);
+  if (!answer.ok) return refusalResponse(answer.error, id, answer.retryAfterMs);
   return noContent({ [HTTP_API_HEADERS.requestId]: id });
 }

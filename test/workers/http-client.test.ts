@@ -521,9 +521,31 @@ describe("HTTP clients", () => {
     const take = limiter.take.bind(limiter);
     limiter.take = (key, count) =>
       key === "curl-fay" ? { ok: false, retryAfterMs: 10 } : take(key, count);
-    await expectError(await cancel("curl-fay"), 429, "rate_limited");
+    const refused = await cancel("curl-fay");
+    // A 429 says when to retry, as HTTP clients' retry helpers expect (10 ms: 1 s at least).
+    expect(refused.headers.get("Retry-After")).toBe("1");
+    await expectError(refused, 429, "rate_limited");
     expect((await cancel("curl-gil")).status).toBe(204);
     limiter.take = take;
+  });
+
+  it("refuses a POST with 429 rate_limited and a Retry-After of the bucket's wait, in seconds", async () => {
+    const limiter = await runInDurableObject(env.EXCHANGE.getByName("exchange"), (instance) => {
+      const inside = instance as unknown as { rateLimiter: RateLimiter };
+      return inside.rateLimiter;
+    });
+    const take = limiter.take.bind(limiter);
+    limiter.take = (key, count) =>
+      key === "curl-hal" ? { ok: false, retryAfterMs: 2_500 } : take(key, count);
+    const refused = await http("/v1/queues/hc-limited/requests?async=true", {
+      identity: "curl-hal",
+      body: "x",
+      headers: { "EdgeMQ-Request-Id": "hal-1" },
+    });
+    limiter.take = take;
+    expect(refused.headers.get("Retry-After")).toBe("3");
+    expect(refused.headers.get("EdgeMQ-Request-Id")).toBe("hal-1");
+    await expectError(refused, 429, "rate_limited");
   });
 
   it("answers 504 timeout when a connected server does not reply before the deadline", async () => {

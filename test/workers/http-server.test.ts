@@ -339,7 +339,9 @@ describe("HTTP servers", () => {
       for (const takeId of takeIds) void takers.wait("crowd-worker", 60_000, takeId);
     });
     expect(await waitingTakes(q)).toBe(1_000);
-    await expectError(await take(q, "one-too-many", 0), 429, "rate_limited");
+    const crowded = await take(q, "one-too-many", 0);
+    expect(crowded.headers.get("Retry-After")).toBe("1");
+    await expectError(crowded, 429, "rate_limited");
     await expectError(await take(q, "one-too-many", 5_000), 429, "rate_limited");
     // The real take's caller goes away: there is room for one more.
     caller.abort();
