@@ -11,6 +11,7 @@ import {
   exactlyOnce,
   progress,
   ranLog,
+  repliesFrom,
   serve,
   settledOnce,
   startLoad,
@@ -34,7 +35,7 @@ describe("a server killed with SIGKILL mid-request under load", () => {
       queue: QUEUE,
       concurrency: 32,
       name: "doomed",
-      delayMs: 40,
+      delayMs: 300,
     });
     await serve(survivor, {
       identity: "survivor",
@@ -54,11 +55,15 @@ describe("a server killed with SIGKILL mid-request under load", () => {
       timeout: 60_000,
     });
 
-    // Kill the doomed server while it holds requests (it has run some and holds up to 32).
+    // Kill the doomed server while it holds requests: once it has answered some, it is given
+    // new ones at once, each 300 ms long, so it holds up to 32 that it cannot have answered yet
+    // (a 40 ms handler let a CPU-starved run kill it with none in hand).
     await waitUntil(
-      async () => (await progress(client, "load")) >= 200,
+      async () =>
+        (await progress(client, "load")) >= 200 &&
+        (await repliesFrom(client, "load", "doomed")) > 0,
       60_000,
-      "200 settled requests",
+      "200 settled requests, some answered by the doomed server",
     );
     await doomed.kill9();
 

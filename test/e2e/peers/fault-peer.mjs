@@ -253,7 +253,7 @@ const commands = {
   progress({ job }) {
     const load = loads.get(job);
     if (!load) throw new Error(`no load ${job}`);
-    return { settled: load.finished(), replied: load.state.replied };
+    return { settled: load.finished(), replied: load.state.replied, replies: load.state.replies };
   },
 
   async awaitLoad({ job, maxWaitMs }) {

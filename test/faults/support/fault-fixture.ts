@@ -110,6 +110,21 @@ export async function progress(peer: PeerProcess, job: string): Promise<number> 
   return num(record(await peer.call("progress", { job }, 10_000), "progress").settled, "settled");
 }
 
+/** Replies a load got so far from `server` at `attempt` (its `replies` key `server@attempt`). */
+export async function repliesFrom(
+  peer: PeerProcess,
+  job: string,
+  server: string,
+  attempt = 1,
+): Promise<number> {
+  const replies = record(
+    record(await peer.call("progress", { job }, 10_000), "progress").replies,
+    "replies",
+  );
+  const count = replies[`${server}@${attempt}`];
+  return count === undefined ? 0 : num(count, "replies");
+}
+
 /** Waits (bounded by `maxWaitMs` in the peer) for a load to settle, then reads its summary. */
 export async function awaitLoad(
   peer: PeerProcess,
