@@ -66,8 +66,8 @@ app.notFound((c) =>
   ),
 );
 
-app.onError((error) => {
-  if (error instanceof EdgeMQError) return errorResponse(error);
+app.onError((error, c) => {
+  if (error instanceof EdgeMQError) return errorResponse(error, error.httpStatus, c.req.raw);
   console.error(JSON.stringify({ evt: "front_door_fault", error: String(error) }));
   return errorResponse(EdgeMQError.from(error));
 });
@@ -100,15 +100,18 @@ function requireKnownParams(params: readonly string[]): MiddlewareHandler {
   };
 }
 
-/** The methods each path answers, in the order the routes list them. */
-function allowedMethods(routes: typeof ROUTES): Map<string, Method[]> {
-  const allowed = new Map<string, Method[]>();
-  for (const [method, path] of routes) allowed.set(path, [...(allowed.get(path) ?? []), method]);
+/** The methods each path answers, in the order the routes list them (HEAD with GET, as Hono does). */
+function allowedMethods(routes: typeof ROUTES): Map<string, string[]> {
+  const allowed = new Map<string, string[]>();
+  for (const [method, path] of routes) {
+    const methods = method === "GET" ? ["GET", "HEAD"] : [method];
+    allowed.set(path, [...(allowed.get(path) ?? []), ...methods]);
+  }
   return allowed;
 }
 
 /** 405 with `Allow`, for a known path asked with a method it does not answer. */
-function methodNotAllowed(method: string, path: string, allowed: readonly Method[]): Response {
+function methodNotAllowed(method: string, path: string, allowed: readonly string[]): Response {
   const list = allowed.join(", ");
   const message = `${method} is not allowed on ${path.slice(0, 200)}: use ${list} (docs/http-api.md)`;
   const response = errorResponse(new EdgeMQError(ERROR_CODE.badRequest, message), 405);

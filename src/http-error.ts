@@ -8,11 +8,25 @@ import { EdgeMQError, ERROR_CODE } from "../protocol/index.js";
 /** Status for a request that should have been a WebSocket upgrade. */
 export const UPGRADE_REQUIRED = 426;
 
-export function errorResponse(error: EdgeMQError, status: number = error.httpStatus): Response {
-  return new Response(JSON.stringify({ error: error.toWire() }), {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8" },
-  });
+/**
+ * The challenge a 401 carries (RFC 9110 §11.6.1 requires one; RFC 6750 names the scheme): a
+ * bearer token, and `invalid_token` when one was given and refused.
+ */
+function challenge(tokenGiven: boolean): string {
+  return tokenGiven ? 'Bearer realm="edgemq", error="invalid_token"' : 'Bearer realm="edgemq"';
+}
+
+export function errorResponse(
+  error: EdgeMQError,
+  status: number = error.httpStatus,
+  request?: Request,
+): Response {
+  const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8" };
+  if (status === 401) {
+    const given = request?.headers.has("Authorization") === true;
+    headers["WWW-Authenticate"] = challenge(given);
+  }
+  return new Response(JSON.stringify({ error: error.toWire() }), { status, headers });
 }
 
 /** True when `request` asks for a WebSocket upgrade. */

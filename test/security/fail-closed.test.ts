@@ -62,6 +62,23 @@ describe("error bodies", () => {
     expect(error.message.length).toBeLessThan(200);
   });
 
+  it("carry a bearer challenge on every 401 (RFC 9110), invalid_token when a token was refused", async () => {
+    const without = await call("/v1/whoami", {});
+    expect(without.status).toBe(401);
+    expect(without.headers.get("WWW-Authenticate")).toBe('Bearer realm="edgemq"');
+    const refused = await call("/v1/whoami", { Authorization: "Bearer not.a.jwt" });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("WWW-Authenticate")).toBe(
+      'Bearer realm="edgemq", error="invalid_token"',
+    );
+    const forbidden = await upgrade(
+      "/v1/queues/theirs/serve",
+      await mint({ sub: "s", role: "server", queues: ["mine"] }),
+    );
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.headers.get("WWW-Authenticate")).toBeNull();
+  });
+
   it("answer a refused queue with a message that names the queue and nothing else", async () => {
     const token = await mint({ sub: "srv", role: "server", queues: ["mine"] });
     const response = await upgrade("/v1/queues/theirs/serve", token);

@@ -28,8 +28,8 @@ describe("front door", () => {
   it("answers a known path asked with another method with 405, Allow and a typed error", async () => {
     for (const [method, path, allow] of [
       ["GET", "/v1/queues/echo/requests", "POST"],
-      ["POST", "/v1/whoami", "GET"],
-      ["PUT", "/v1/requests/r1", "GET, DELETE"],
+      ["POST", "/v1/whoami", "GET, HEAD"],
+      ["PUT", "/v1/requests/r1", "GET, HEAD, DELETE"],
       ["GET", "/v1/queues/echo/take", "POST"],
     ] as const) {
       const response = await app.request(path, { method }, env);
