@@ -1,8 +1,8 @@
 /**
  * Type-level checks of what the SDK takes as bodies and handlers, as README documents them:
- * values of interface and class types, a Date, a handler that returns nothing, and a typed view
- * of request and reply bodies. Compiled by `npm run typecheck` (tsconfig.types.json); nothing
- * here runs.
+ * values of interface and class types, a Date, a handler that returns nothing, a typed view
+ * of request and reply bodies, string headers and the transport a peer uses. Compiled by
+ * `npm run typecheck` (tsconfig.types.json); nothing here runs.
  */
 import { connect, type Peer, type ServeRequest } from "../../client/index.js";
 
@@ -32,6 +32,12 @@ export async function sends(peer: Peer): Promise<void> {
   void ok;
   // @ts-expect-error a symbol is no body
   await peer.request("resize", Symbol("x"));
+  // Request headers are strings, on either transport; the peer says which it uses.
+  await peer.request("resize", req, { headers: { "trace-id": "4bf92f" } });
+  // @ts-expect-error header values are strings
+  await peer.request("resize", req, { headers: { retries: 3 } });
+  const transport: "websocket" | "http" = peer.transport;
+  void transport;
 }
 
 function logOnly(request: ServeRequest): void {
