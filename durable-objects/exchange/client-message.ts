@@ -1,10 +1,12 @@
 /**
  * Pure triage of one WebSocket message from a client: which requests go to which queue, which
  * outbox entries are acked, which requests are cancelled, and which frames are refused at once
- * (malformed, not a client frame, body too large). No I/O; exchange-do.ts carries out the plan.
+ * (malformed, not a client frame, a message over the frame size). A body over maxBodyBytes is
+ * the queue's to refuse (enqueue-rules.ts): only it knows whether the request is a re-send of
+ * one it already stores, which is answered as stored even after the limit was lowered. No I/O;
+ * exchange-do.ts and the queue links (link-messages.ts) carry out the plan.
  */
 import {
-  bodySize,
   decodeFrames,
   ERROR_CODE,
   type ErrorCode,
@@ -58,7 +60,7 @@ export function planClientMessage(raw: unknown, limits: Limits): ClientPlan {
     return plan;
   }
   for (const result of decodeFrames(raw)) {
-    if (result.ok) addFrame(plan, result.value, limits);
+    if (result.ok) addFrame(plan, result.value);
     else {
       plan.refused.push(errorFrame(ERROR_CODE.badRequest, result.error.message, result.error.id));
       plan.unreadable++;
@@ -69,10 +71,10 @@ export function planClientMessage(raw: unknown, limits: Limits): ClientPlan {
   return plan;
 }
 
-function addFrame(plan: ClientPlan, frame: Frame, limits: Limits): void {
+function addFrame(plan: ClientPlan, frame: Frame): void {
   switch (frame.type) {
     case "request":
-      addRequest(plan, frame, limits);
+      addRequest(plan, frame);
       return;
     case "ack":
       plan.acks.push(...frame.ids);
@@ -93,13 +95,12 @@ function addFrame(plan: ClientPlan, frame: Frame, limits: Limits): void {
   }
 }
 
-function addRequest(plan: ClientPlan, frame: RequestFrame, limits: Limits): void {
-  const size = bodySize(frame.body);
-  if (size > limits.maxBodyBytes) {
-    const message = `body is ${size} bytes, over the limit of ${limits.maxBodyBytes}`;
-    plan.refused.push(errorFrame(ERROR_CODE.tooLarge, message, frame.id));
-    return;
-  }
+/**
+ * Groups a request by queue. Its body size is checked by the queue, after it has looked for a
+ * stored request of that id: a re-send of a request stored before the operator lowered
+ * EDGEMQ_MAX_BODY_BYTES is answered as stored (and its reply comes), not refused `too_large`.
+ */
+function addRequest(plan: ClientPlan, frame: RequestFrame): void {
   const group = plan.enqueues.get(frame.queue);
   if (group) group.push(frame);
   else plan.enqueues.set(frame.queue, [frame]);

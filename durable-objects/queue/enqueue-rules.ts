@@ -1,6 +1,7 @@
 /**
  * Pure admission rules for one new request entering a queue: timeout within the maximum, body
- * within the size limit (the exchange checks too, but the queue does not trust it) and, once
+ * within the size limit (the only check of it: a re-send of a stored request, which enqueue.ts
+ * answers as stored, may be over a limit lowered since) and, once
  * JSON escapes it, within one frame (an HTTP body reaches here unframed), headers
  * within the relay's configured limits (the codec checks only the protocol's), failFast with
  * no server, queue depth, a memory queue's memory budget and per-client in-flight bounds. Used
@@ -50,7 +51,10 @@ export function admit(request: RequestFrame, ctx: AdmissionContext): Result<numb
   }
   const size = bodySize(request.body);
   if (size > limits.maxBodyBytes) {
-    return refuse(ERROR_CODE.tooLarge, `body is ${size} bytes, over ${limits.maxBodyBytes}`);
+    return refuse(
+      ERROR_CODE.tooLarge,
+      `body is ${size} bytes, over the limit of ${limits.maxBodyBytes}`,
+    );
   }
   const overFrame = bodyFrameRefusal(request.body, limits);
   if (overFrame !== undefined) return refuse(ERROR_CODE.tooLarge, overFrame);

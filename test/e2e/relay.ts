@@ -73,7 +73,7 @@ export class Relay {
   private readonly appDir: string;
   private readonly configPath: string;
   private inspectorPort: number;
-  private readonly options: RelayOptions;
+  private options: RelayOptions;
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
   private readonly log: string[] = [];
@@ -140,9 +140,13 @@ export class Relay {
     await waitPortFree(this.port, 15_000);
   }
 
-  /** Starts the relay again with the same port and state dir (after `kill9` or `stop`). */
-  async restart(): Promise<void> {
+  /**
+   * Starts the relay again with the same port and state dir (after `kill9` or `stop`). `vars`,
+   * when given, replace its settings from then on, as a deploy with new [vars] would.
+   */
+  async restart(vars?: Record<string, string>): Promise<void> {
     if (this.child) await this.kill9();
+    if (vars !== undefined) this.options = { ...this.options, vars };
     await waitPortFree(this.port, 15_000);
     this.inspectorPort = await pickFreePort(this.options.ports?.inspector ?? INSPECTOR_PORTS);
     await this.launch();

@@ -41,13 +41,11 @@ describe("planClientMessage", () => {
     expect(alone.enqueues.size).toBe(0);
   });
 
-  it("refuses a body over maxBodyBytes with too_large and the request's id", () => {
+  it("leaves a body over maxBodyBytes to its queue, which knows whether it is a re-send of a stored request", () => {
     const raw = JSON.stringify(request("big", "q", "x".repeat(17)));
     const plan = planClientMessage(raw, limits);
-    expect(plan.enqueues.size).toBe(0);
-    expect(plan.refused).toEqual([
-      expect.objectContaining({ type: "error", id: "big", code: "too_large" }),
-    ]);
+    expect(plan.refused).toEqual([]);
+    expect(plan.enqueues.get("q")?.map((r) => r.id)).toEqual(["big"]);
   });
 
   it("accepts a body exactly at maxBodyBytes", () => {

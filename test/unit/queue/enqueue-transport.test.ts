@@ -1,7 +1,8 @@
 /**
  * An id names one request per identity, whatever carried it: enqueue.ts answers a resend on the
  * same transport as stored, and refuses `conflict` a WebSocket request reusing an HTTP request's
- * id (or the reverse), whose outcome would go to the other sender. Over the memory store, in Node.
+ * id (or the reverse), whose outcome would go to the other sender. A resend is answered as stored
+ * even when a limit lowered since would refuse it as new. Over the memory store, in Node.
  */
 import { describe, expect, it } from "vitest";
 import { EarlyCancels } from "../../../durable-objects/queue/early-cancels.js";
@@ -93,5 +94,25 @@ describe("enqueue: a cancel that overtook its request", () => {
     expect(store.findRid("alice", "r1")).toBeUndefined();
     // Another client's request of the same id is its own.
     expect(send(store, "bob", "r1", true, early)).toMatchObject({ id: "r1", ok: true });
+  });
+});
+
+describe("enqueue: limits lowered after a request was stored", () => {
+  it("answers a re-send over the new body limit as stored, and refuses a new one too_large", () => {
+    const store = new MemoryRequestStore(() => {}, QUEUE);
+    const body = encodeBody("x".repeat(100));
+    const frame = (id: string): RequestFrame => ({ type: "request", id, queue: QUEUE, body });
+    const enqueue = (id: string, maxBodyBytes: number) => {
+      const lowered = { ...deps(store, false), limits: { ...DEFAULT_LIMITS, maxBodyBytes } };
+      return enqueueAll({ queue: QUEUE, from: "alice", requests: [frame(id)] }, lowered)[0];
+    };
+    expect(enqueue("r1", 1_000)).toMatchObject({ id: "r1", ok: true });
+    expect(enqueue("r1", 50)).toMatchObject({ id: "r1", ok: true, resent: true });
+    const fresh = enqueue("r2", 50);
+    expect(fresh).toMatchObject({ id: "r2", ok: false, error: { code: "too_large" } });
+    expect(fresh?.ok === false && fresh.error.message).toBe(
+      "body is 100 bytes, over the limit of 50",
+    );
+    expect(store.liveDepth()).toBe(1);
   });
 });
