@@ -5,11 +5,13 @@
  * Prints the WebSocket address and the mode once /healthz answers. PORT (default 8787) and
  * INSPECTOR_PORT choose ports. Extra arguments (`npm start -- --var NAME:value`) go to
  * `wrangler dev` after the ones set here; a --port or --inspector-port among them wins over PORT
- * or INSPECTOR_PORT. wrangler runs in its own process group; SIGINT/SIGTERM stop the whole group,
- * workerd included.
+ * or INSPECTOR_PORT. A port already in use (another relay, a second `npm start`) is refused before
+ * wrangler starts: otherwise the other program's /healthz would be announced as this relay. wrangler
+ * runs in its own process group; SIGINT/SIGTERM stop the whole group, workerd included.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,6 +30,13 @@ const inspectorPort =
       : undefined;
 const STOP_GRACE_MS = 5_000;
 const POLL_MS = 250;
+await refuseBusyPort(portArg !== undefined ? "--port" : "PORT", port);
+if (inspectorPort !== undefined) {
+  await refuseBusyPort(
+    inspectorPortArg !== undefined ? "--inspector-port" : "INSPECTOR_PORT",
+    inspectorPort,
+  );
+}
 
 const args = [
   "wrangler",
@@ -87,6 +96,28 @@ function parsePort(name, raw) {
     process.exit(2);
   }
   return value;
+}
+
+/**
+ * Exits (code 1) when 127.0.0.1:`port` cannot be bound: wrangler would fail on it, and meanwhile
+ * whatever listens there (another relay) would answer this script's /healthz probe.
+ */
+async function refuseBusyPort(name, value) {
+  const problem = await new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", (error) => resolve(error.code ?? String(error)));
+    server.listen({ host: "127.0.0.1", port: value, exclusive: true }, () => {
+      server.close(() => resolve(undefined));
+    });
+  });
+  if (problem === undefined) return;
+  const why =
+    problem === "EADDRINUSE"
+      ? "is in use (another relay or program listens there)"
+      : `cannot be used (${problem})`;
+  const other = name.startsWith("--") ? `${name} <port>` : `${name}=<port>`;
+  console.error(`${name}: 127.0.0.1:${value} ${why}; stop it, or choose another port (${other})`);
+  process.exit(1);
 }
 
 /**
