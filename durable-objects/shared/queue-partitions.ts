@@ -2,14 +2,17 @@
  * Partitioned queues (EDGEMQ_QUEUE_PARTITIONS): a queue may be spread over K QueueDOs so its
  * load is not bound to one single-threaded object. The setting is a comma list of
  * `<pattern>=<K>`, where a pattern is an exact queue name or a prefix ending in `*`; the first
- * match wins, the default is 1, K is 1 to MAX_PARTITIONS. Invalid entries are kept in
- * `invalid`: settings.ts lists them as problems. A client's requests go to the partition its
+ * match wins, the default is 1, K is 1 to MAX_PARTITIONS. Invalid entries (a pattern no queue
+ * name can match included, and a value that is not a string) are kept in `invalid`: settings.ts
+ * lists them as problems. A client's requests go to the partition its
  * identity hashes to, so its requests and replies stay together; partition 0 is the object
  * named like the queue (K = 1 is the layout of an unpartitioned queue), partition p > 0 the
  * object `<queue>#<p>` (`#` is not a queue-name character, so no name collides). Pure; see
  * docs/scaling.md.
  */
+import { isQueuePattern } from "../../protocol/index.js";
 import { fnv1a } from "./contracts.js";
+import { unreadValue } from "./queue-modes.js";
 
 /** Most partitions one queue may have. */
 export const MAX_PARTITIONS = 64;
@@ -29,7 +32,12 @@ export interface QueuePartitions {
 
 export function parseQueuePartitions(value: unknown): QueuePartitions {
   const parsed: QueuePartitions = { rules: [], invalid: [] };
-  if (typeof value !== "string") return parsed;
+  if (value === undefined) return parsed;
+  if (typeof value !== "string") {
+    // A TOML table, array or number: not a list this reads, so not to be ignored silently.
+    parsed.invalid.push(unreadValue(value));
+    return parsed;
+  }
   for (const raw of value.split(",")) {
     const entry = raw.trim();
     if (entry === "") continue;
@@ -48,10 +56,10 @@ function parseRule(entry: string): QueuePartitionRule | undefined {
   if (!/^[0-9]{1,3}$/.test(count)) return undefined;
   const partitions = Number(count);
   if (partitions < 1 || partitions > MAX_PARTITIONS) return undefined;
+  // A pattern no queue name can match (img/thumbs, jobs#1) would be a rule that never applies.
+  if (!isQueuePattern(pattern)) return undefined;
   const prefix = pattern.endsWith("*");
   const name = prefix ? pattern.slice(0, -1) : pattern;
-  if (name.includes("*")) return undefined;
-  if (!prefix && name === "") return undefined;
   return { pattern: name, prefix, partitions };
 }
 

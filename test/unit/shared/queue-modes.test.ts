@@ -34,6 +34,24 @@ describe("EDGEMQ_QUEUE_MODES", () => {
     expect(modes.rules).toEqual([{ pattern: "c", prefix: false, mode: "memory" }]);
   });
 
+  it("reports a pattern no queue name can match (a character queue names never have, over 128)", () => {
+    const bad = ["img/thumbs=memory", "cache:*=memory", "my queue=memory", "jobs#1=memory"];
+    const long = `${"q".repeat(129)}=memory`;
+    const modes = parseQueueModes([...bad, long, "img.thumbs=memory", ".=memory"].join(","));
+    expect(modes.invalid).toEqual([...bad, long, ".=memory"]);
+    expect(modes.rules).toEqual([{ pattern: "img.thumbs", prefix: false, mode: "memory" }]);
+  });
+
+  it("reports a value that is not a string (a TOML table, array or number) rather than ignoring it", () => {
+    const settings = readSettings({ EDGEMQ_QUEUE_MODES: { cache: "memory" } });
+    expect(settings.misread).toEqual(["EDGEMQ_QUEUE_MODES"]);
+    expect(settings.problems[0]).toContain('{\\"cache\\":\\"memory\\"}');
+    expect(readSettings({ EDGEMQ_QUEUE_MODES: ["cache-*=memory"] }).misread).toEqual([
+      "EDGEMQ_QUEUE_MODES",
+    ]);
+    expect(readSettings({ EDGEMQ_QUEUE_MODES: 5 }).misread).toEqual(["EDGEMQ_QUEUE_MODES"]);
+  });
+
   it("is read from the environment with the other settings", () => {
     const settings = readSettings({ EDGEMQ_QUEUE_MODES: "fast-*=memory" });
     expect(deliveryMode(settings.queueModes, "fast-1")).toBe("memory");

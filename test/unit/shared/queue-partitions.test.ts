@@ -33,6 +33,13 @@ describe("EDGEMQ_QUEUE_PARTITIONS", () => {
     expect(parsed.rules).toEqual([{ pattern: "ok", prefix: false, partitions: 64 }]);
   });
 
+  it("reports a pattern no queue name can match, and a value that is not a string", () => {
+    const bad = ["img/thumbs=4", "cache:*=2", "jobs#1=2"];
+    expect(parseQueuePartitions([...bad, "img.*=2"].join(",")).invalid).toEqual(bad);
+    const settings = readSettings({ EDGEMQ_QUEUE_PARTITIONS: { jobs: 4 } });
+    expect(settings.misread).toEqual(["EDGEMQ_QUEUE_PARTITIONS"]);
+  });
+
   it("is read from the environment by readSettings", () => {
     const settings = readSettings({ EDGEMQ_QUEUE_PARTITIONS: "fast-*=4" });
     expect(partitionCount(settings.queuePartitions, "fast-1")).toBe(4);
