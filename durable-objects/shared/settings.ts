@@ -2,7 +2,8 @@
  * Relay settings: the protocol's default limits, overridden per deployment by `EDGEMQ_*`
  * variables (wrangler.toml [vars], or `--var` with wrangler dev). Read once per object. A value
  * that cannot be read is not replaced by its default: it is listed in `problems`, and the front
- * door refuses every call while any is listed (misconfigured.ts), so a typo shows at once.
+ * door refuses every call while any is listed (misconfigured.ts), so a typo shows at once; so is
+ * an `EDGEMQ_*` variable that is no setting (a misspelt name).
  */
 import { DEFAULT_LIMITS, type Limits, secretProblem } from "../../protocol/index.js";
 import { parseQueueModes, type QueueModes } from "./queue-modes.js";
@@ -62,6 +63,72 @@ export const LIMIT_VARS: Readonly<Record<keyof Limits, string>> = {
   leaseMs: "EDGEMQ_LEASE_MS",
   dedupWindowMs: "EDGEMQ_DEDUP_WINDOW_MS",
 };
+
+/** Every setting the relay reads besides the limits. */
+const OTHER_VARS = [
+  "EDGEMQ_EXCHANGE_SHARDS",
+  "EDGEMQ_DEV_MODE",
+  "EDGEMQ_SECRET",
+  "EDGEMQ_RATE_LIMIT_PER_SECOND",
+  "EDGEMQ_RATE_LIMIT_BURST",
+  "EDGEMQ_QUEUE_MODES",
+  "EDGEMQ_QUEUE_PARTITIONS",
+] as const;
+
+/** The relay's settings, by name. */
+export const SETTING_NAMES: readonly string[] = [...Object.values(LIMIT_VARS), ...OTHER_VARS];
+
+/**
+ * Names the SDK's examples read from their own environment (examples/README.md), not settings:
+ * a relay that finds them (wrangler dev also loads a `.env` file) lets them be.
+ */
+const PEER_VARS: readonly string[] = ["EDGEMQ_URL", "EDGEMQ_TOKEN", "EDGEMQ_IDENTITY"];
+
+/**
+ * Lists each `EDGEMQ_*` variable that is no setting (a typo such as EDGEMQ_QUEUE_MODE or
+ * EDGEMQ_MAX_BODY_SIZE) as a problem, naming the setting it most looks like: ignored, it would
+ * leave the relay on a default the operator meant to change.
+ */
+function unknownSettings(vars: Record<string, unknown>, problems: Problems): void {
+  for (const name of Object.keys(vars)) {
+    if (!name.startsWith("EDGEMQ_") || SETTING_NAMES.includes(name) || PEER_VARS.includes(name)) {
+      continue;
+    }
+    const near = nearestSetting(name);
+    const hint = near === undefined ? "" : ` (did you mean ${near}?)`;
+    problems.add(name, `${name} is not an EdgeMQ setting${hint}; docs/settings.md lists them`);
+  }
+}
+
+/** The setting nearest `name`, if within a few edits (a quarter of its length, at least 3). */
+function nearestSetting(name: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(3, Math.floor(name.length / 4)) + 1;
+  for (const setting of SETTING_NAMES) {
+    const distance = editDistance(name, setting);
+    if (distance < bestDistance) {
+      best = setting;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance (names are short: a row at a time). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row.push(
+        Math.min((previous[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost),
+      );
+    }
+    previous = row;
+  }
+  return previous[b.length] ?? 0;
+}
 
 /** Limits the wire codec checks at their default values: settings can only lower them. */
 const CODEC_BOUNDED = ["maxConcurrency", "maxHeaders", "maxHeaderBytes"] as const;
@@ -181,6 +248,7 @@ function parseSettings(env: object): RelaySettings {
     perSecond: int("EDGEMQ_RATE_LIMIT_PER_SECOND", DEFAULT_RATE_LIMIT.perSecond),
     burst: int("EDGEMQ_RATE_LIMIT_BURST", DEFAULT_RATE_LIMIT.burst),
   };
+  unknownSettings(vars, problems);
   return {
     limits,
     exchangeShards,

@@ -6,6 +6,7 @@ import {
   MAX_BODY_BYTES_CEILING,
   MAX_DURATION_MS,
   readSettings,
+  SETTING_NAMES,
 } from "../../../durable-objects/shared/settings.js";
 import { DEFAULT_LIMITS, maxFrameChars } from "../../../protocol/index.js";
 
@@ -37,6 +38,40 @@ describe("docs/settings.md", () => {
   it("documents the ceilings the relay caps the body limit and the durations at", () => {
     expect(SETTINGS_DOC).toContain(`${MAX_BODY_BYTES_CEILING.toLocaleString("en-US")} bytes`);
     expect(SETTINGS_DOC).toContain(`(${MAX_DURATION_MS.toLocaleString("en-US")} ms)`);
+  });
+});
+
+describe("docs/settings.md and the names the relay reads", () => {
+  it("documents exactly the settings the relay reads", () => {
+    const documented = [...SETTINGS_DOC.matchAll(/`(EDGEMQ_[A-Z_]+)/g)].map((m) => m[1]);
+    expect(new Set(documented)).toEqual(new Set(SETTING_NAMES));
+  });
+});
+
+describe("readSettings: names", () => {
+  it("lists an EDGEMQ_ variable that is no setting as a problem, naming the setting it looks like", () => {
+    const settings = readSettings({
+      EDGEMQ_QUEUE_MODE: "cache-*=memory",
+      EDGEMQ_MAX_BODY_SIZE: "1",
+    });
+    expect(settings.misread).toEqual(["EDGEMQ_QUEUE_MODE", "EDGEMQ_MAX_BODY_SIZE"]);
+    expect(settings.problems[0]).toBe(
+      "EDGEMQ_QUEUE_MODE is not an EdgeMQ setting (did you mean EDGEMQ_QUEUE_MODES?); docs/settings.md lists them",
+    );
+    expect(settings.problems[1]).toMatch(/did you mean EDGEMQ_MAX_BODY_BYTES\?/);
+    expect(readSettings({ EDGEMQ_COLOUR: "blue" }).problems).toEqual([
+      "EDGEMQ_COLOUR is not an EdgeMQ setting; docs/settings.md lists them",
+    ]);
+  });
+
+  it("lets other variables be, and the names the examples read from their own environment", () => {
+    const settings = readSettings({
+      MY_APP_FLAG: "1",
+      EDGEMQ_URL: "ws://127.0.0.1:8787",
+      EDGEMQ_TOKEN: "t",
+      EDGEMQ_IDENTITY: "alice",
+    });
+    expect(settings.problems).toEqual([]);
   });
 });
 
