@@ -135,10 +135,14 @@ function unverifiedPayload(token: string): unknown {
   return payloadPart === undefined ? undefined : decodeJson(payloadPart);
 }
 
-/** Verifies a token's signature and claims; `now` is epoch milliseconds. */
+/**
+ * Verifies a token's signature and claims; `now` is epoch milliseconds. `secret` may be a list
+ * (the relay's current secret, then the one it replaces while a rotation runs): a signature by
+ * any of them is valid.
+ */
 export async function verifyToken(
   token: string,
-  secret: string,
+  secret: string | readonly string[],
   now: number,
 ): Promise<Result<Principal, EdgeMQError>> {
   if (token.length > MAX_TOKEN_CHARS) return unauthorized("token too long");
@@ -155,12 +159,12 @@ export async function verifyToken(
   const signature = fromBase64url(signaturePart);
   if (signature === undefined) return unauthorized("bad token signature");
   if (signature.length !== 32) return unauthorized("bad token signature");
-  const valid = await crypto.subtle.verify(
-    "HMAC",
-    await hmacKey(secret),
-    signature,
-    encoder.encode(`${headerPart}.${payloadPart}`),
-  );
+  const signed = encoder.encode(`${headerPart}.${payloadPart}`);
+  let valid = false;
+  for (const key of typeof secret === "string" ? [secret] : secret) {
+    valid = await crypto.subtle.verify("HMAC", await hmacKey(key), signature, signed);
+    if (valid) break;
+  }
   if (!valid) return unauthorized("bad token signature");
   return readClaims(decodeJson(payloadPart), now);
 }

@@ -17,6 +17,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
+/** Settings that are secrets: passed through a private file, never on the command line. */
+const SECRET_VARS = ["EDGEMQ_SECRET", "EDGEMQ_SECRET_PREVIOUS"];
 const extraArgs = process.argv.slice(2);
 refuseSecretOnCommandLine(extraArgs);
 const portArg = takeOption(extraArgs, "--port");
@@ -51,7 +53,7 @@ const args = [
 ];
 if (inspectorPort !== undefined) args.push("--inspector-port", String(inspectorPort));
 const secretFile = passSecret(args);
-const signedMode = secretFile !== undefined || devVarsHaveSecret();
+const signedMode = Boolean(process.env.EDGEMQ_SECRET) || devVarsHaveSecret();
 // Dev mode only without a secret (a secret wins anyway): the binding list then shows no dev mode.
 if (!signedMode) args.push("--var", "EDGEMQ_DEV_MODE:true");
 args.push(...extraArgs);
@@ -151,15 +153,18 @@ function signalGroup(signal) {
 }
 
 /**
- * An EDGEMQ_SECRET from the environment reaches the Worker through a private env file (mode 600),
- * never on the command line, where any user could read it in the process list.
+ * An EDGEMQ_SECRET (and EDGEMQ_SECRET_PREVIOUS, during a rotation) from the environment reaches
+ * the Worker through a private env file (mode 600), never on the command line, where any user
+ * could read it in the process list.
  */
 function passSecret(wranglerArgs) {
-  const secret = process.env.EDGEMQ_SECRET;
-  if (!secret) return undefined;
+  const lines = SECRET_VARS.filter((name) => process.env[name]).map(
+    (name) => `${name}=${JSON.stringify(process.env[name])}\n`,
+  );
+  if (lines.length === 0) return undefined;
   const dir = mkdtempSync(join(tmpdir(), "edgemq-start-"));
   const file = join(dir, "secret.env");
-  writeFileSync(file, `EDGEMQ_SECRET=${JSON.stringify(secret)}\n`, { mode: 0o600 });
+  writeFileSync(file, lines.join(""), { mode: 0o600 });
   wranglerArgs.push("--env-file", file);
   return file;
 }
@@ -179,9 +184,12 @@ function devVarsHaveSecret() {
 
 /** A secret given with `--var` would sit in the process list for any user to read: refuse it. */
 function refuseSecretOnCommandLine(list) {
-  if (list.some((arg) => arg.replace(/^--var=/, "").startsWith("EDGEMQ_SECRET:"))) {
+  const name = SECRET_VARS.find((secret) =>
+    list.some((arg) => arg.replace(/^--var=/, "").startsWith(`${secret}:`)),
+  );
+  if (name !== undefined) {
     console.error(
-      "do not pass EDGEMQ_SECRET with --var (any user can read a command line): set it in the environment or in .dev.vars",
+      `do not pass ${name} with --var (any user can read a command line): set it in the environment or in .dev.vars`,
     );
     process.exit(2);
   }

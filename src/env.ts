@@ -12,5 +12,10 @@ export interface Env {
   EDGEMQ_DEV_MODE?: string | boolean;
   /** HS256 secret for peer tokens (issue: security). */
   EDGEMQ_SECRET?: string;
+  /**
+   * The secret EDGEMQ_SECRET replaced, during a rotation: tokens it signed stay valid until it
+   * is removed (README, Rotating the secret).
+   */
+  EDGEMQ_SECRET_PREVIOUS?: string;
   EDGEMQ_EXCHANGE_SHARDS?: string | number;
 }

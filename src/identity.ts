@@ -30,7 +30,7 @@ export { devPrincipal };
 /** The principal `request` acts as; throws `unauthorized`, `forbidden` or `bad_request`. */
 export async function establishPrincipal(request: Request, env: Env): Promise<Principal> {
   requireEdgemqOffered(request);
-  if (env.EDGEMQ_SECRET) return tokenPrincipal(request, env.EDGEMQ_SECRET);
+  if (env.EDGEMQ_SECRET) return tokenPrincipal(request, signingSecrets(env.EDGEMQ_SECRET, env));
   if (readSettings(env).devMode) {
     requireLocalOrigin(request.headers.get("Origin"));
     const identity = declaredIdentity(request);
@@ -41,6 +41,16 @@ export async function establishPrincipal(request: Request, env: Env): Promise<Pr
     return devPrincipal(identity);
   }
   throw new EdgeMQError(ERROR_CODE.unauthorized, NO_SECRET_MESSAGE);
+}
+
+/**
+ * The secrets a token may be signed with: EDGEMQ_SECRET, and during a rotation the one it
+ * replaced (EDGEMQ_SECRET_PREVIOUS), so peers holding tokens of the old secret still connect
+ * until they have new ones.
+ */
+function signingSecrets(secret: string, env: Env): string[] {
+  const previous = env.EDGEMQ_SECRET_PREVIOUS;
+  return typeof previous === "string" && previous !== "" ? [secret, previous] : [secret];
 }
 
 /** Why a relay with neither a secret nor dev mode refuses every peer (and fails /healthz). */
@@ -89,7 +99,7 @@ export function requireQueue(principal: Principal, queue: string): void {
   }
 }
 
-async function tokenPrincipal(request: Request, secret: string): Promise<Principal> {
+async function tokenPrincipal(request: Request, secrets: readonly string[]): Promise<Principal> {
   const token = presentedToken(request);
   if (token === undefined) {
     throw new EdgeMQError(
@@ -97,7 +107,7 @@ async function tokenPrincipal(request: Request, secret: string): Promise<Princip
       `a token is required: Authorization: Bearer <token>, or the WebSocket subprotocol ${TOKEN_SUBPROTOCOL_PREFIX}<token>`,
     );
   }
-  const result = await verifyToken(token, secret, Date.now());
+  const result = await verifyToken(token, secrets, Date.now());
   if (!result.ok) throw result.error;
   const claimed = declaredIdentity(request);
   if (claimed !== undefined && claimed !== result.value.identity) {

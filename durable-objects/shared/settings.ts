@@ -69,6 +69,7 @@ const OTHER_VARS = [
   "EDGEMQ_EXCHANGE_SHARDS",
   "EDGEMQ_DEV_MODE",
   "EDGEMQ_SECRET",
+  "EDGEMQ_SECRET_PREVIOUS",
   "EDGEMQ_RATE_LIMIT_PER_SECOND",
   "EDGEMQ_RATE_LIMIT_BURST",
   "EDGEMQ_QUEUE_MODES",
@@ -207,6 +208,31 @@ export function readSettings(env: object): RelaySettings {
   return settings;
 }
 
+/**
+ * EDGEMQ_SECRET under 32 characters, and EDGEMQ_SECRET_PREVIOUS (the secret a rotation replaces,
+ * identity.ts) that is as weak, stands alone or repeats the secret. Never quoted: a secret is not
+ * for logs. Unset or empty is no secret (misconfigured.ts).
+ */
+function secretProblems(vars: Record<string, unknown>, problems: Problems): void {
+  const secret = vars.EDGEMQ_SECRET;
+  const weak = typeof secret === "string" && secret !== "" ? secretProblem(secret) : undefined;
+  if (weak !== undefined) problems.add("EDGEMQ_SECRET", weak);
+  const previous = vars.EDGEMQ_SECRET_PREVIOUS;
+  if (typeof previous !== "string" || previous === "") return;
+  const weakPrevious = secretProblem(previous);
+  if (weakPrevious !== undefined) {
+    const line = weakPrevious.replace(/^EDGEMQ_SECRET\b/, "EDGEMQ_SECRET_PREVIOUS");
+    problems.add("EDGEMQ_SECRET_PREVIOUS", line);
+  } else if (typeof secret !== "string" || secret === "") {
+    problems.add(
+      "EDGEMQ_SECRET_PREVIOUS",
+      "EDGEMQ_SECRET_PREVIOUS is set without EDGEMQ_SECRET: set the new secret in EDGEMQ_SECRET, the one it replaces in EDGEMQ_SECRET_PREVIOUS",
+    );
+  } else if (previous === secret) {
+    problems.add("EDGEMQ_SECRET_PREVIOUS", "EDGEMQ_SECRET_PREVIOUS is the same as EDGEMQ_SECRET");
+  }
+}
+
 function parseSettings(env: object): RelaySettings {
   const vars = env as Record<string, unknown>;
   const problems = new Problems();
@@ -238,10 +264,7 @@ function parseSettings(env: object): RelaySettings {
       `EDGEMQ_QUEUE_PARTITIONS entry ${quote(entry)} is not <queue or prefix*>=<1 to ${MAX_PARTITIONS}>`,
     );
   }
-  // Never quoted: a secret is not for logs. Unset or empty is no secret (misconfigured.ts).
-  const secret = vars.EDGEMQ_SECRET;
-  const weak = typeof secret === "string" && secret !== "" ? secretProblem(secret) : undefined;
-  if (weak !== undefined) problems.add("EDGEMQ_SECRET", weak);
+  secretProblems(vars, problems);
   const exchangeShards = int("EDGEMQ_EXCHANGE_SHARDS", 1);
   const devMode = readFlag("EDGEMQ_DEV_MODE", vars.EDGEMQ_DEV_MODE, problems);
   const rateLimit = {

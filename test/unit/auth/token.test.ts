@@ -36,6 +36,19 @@ describe("verifyToken", () => {
     expect(result.ok || result.error.code).toBe("unauthorized");
   });
 
+  it("takes a list of secrets (a rotation: the new one, then the one it replaces), refusing others", async () => {
+    const OLD = "the-secret-being-replaced-now!!";
+    const secrets = [SECRET, OLD];
+    for (const signer of secrets) {
+      const result = await verifyToken(await signToken(claims, signer), secrets, NOW);
+      expect(result.ok && result.value.identity, signer).toBe("alice");
+    }
+    const other = await verifyToken(await signToken(claims, "other-secret"), secrets, NOW);
+    expect(other.ok ? "" : other.error.message).toBe("bad token signature");
+    const expired = await signToken({ ...claims, exp: NOW / 1000 - 3600 }, OLD);
+    expect((await verifyToken(expired, secrets, NOW)).ok).toBe(false);
+  });
+
   it("refuses a token whose payload was changed after signing", async () => {
     const [header, , signature] = (await signToken(claims, SECRET)).split(".");
     const forged = `${header}.${b64url({ ...claims, sub: "bob" })}.${signature}`;

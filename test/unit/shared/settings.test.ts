@@ -75,6 +75,29 @@ describe("readSettings: names", () => {
   });
 });
 
+describe("readSettings: EDGEMQ_SECRET_PREVIOUS", () => {
+  const NEW = "n".repeat(32);
+  const OLD = "o".repeat(32);
+
+  it("takes the secret a rotation replaces beside the new one", () => {
+    expect(readSettings({ EDGEMQ_SECRET: NEW, EDGEMQ_SECRET_PREVIOUS: OLD }).problems).toEqual([]);
+  });
+
+  it("lists one that is short, alone or the same as the secret, never quoting it", () => {
+    const cases = [
+      { EDGEMQ_SECRET: NEW, EDGEMQ_SECRET_PREVIOUS: "qzx5" },
+      { EDGEMQ_SECRET_PREVIOUS: OLD },
+      { EDGEMQ_SECRET: NEW, EDGEMQ_SECRET_PREVIOUS: NEW },
+    ];
+    for (const vars of cases) {
+      const settings = readSettings(vars);
+      expect(settings.misread).toEqual(["EDGEMQ_SECRET_PREVIOUS"]);
+      expect(settings.problems[0]).toMatch(/^EDGEMQ_SECRET_PREVIOUS /);
+      expect(settings.problems.join()).not.toMatch(/qzx5|nnnn|oooo/);
+    }
+  });
+});
+
 describe("readSettings", () => {
   it("uses the protocol's defaults when nothing is set", () => {
     const settings = readSettings({});
