@@ -85,7 +85,10 @@ export class QueueState {
   /**
    * Picks the request store for this queue's delivery mode (EDGEMQ_QUEUE_MODES) the first time
    * its name is known in this wake: given by the caller, or read from `meta`. Before that the
-   * object holds nothing, so the SQLite store stands in. Memory mode's store starts empty.
+   * object holds nothing, so the SQLite store stands in. Memory mode's store starts empty, so a
+   * queue switched to memory whose SQLite still holds unfinished requests or undelivered
+   * outcomes stays durable for this wake (logged), serving them; the switch happens on a later
+   * start that finds none.
    */
   chooseStore(queue?: string): void {
     if (this.storeChosen) return;
@@ -94,6 +97,17 @@ export class QueueState {
     this.storeChosen = true;
     if (deliveryMode(this.settings.queueModes, name) !== "memory") return;
     const sql = this.ctx.storage.sql;
+    if (holdsUnfinished(sql)) {
+      console.error(
+        JSON.stringify({
+          evt: "queue.memory_mode_deferred",
+          queue: name,
+          reason:
+            "EDGEMQ_QUEUE_MODES makes this queue memory-mode, but its SQLite still holds requests or outcomes from when it was durable: it stays durable until it starts with none",
+        }),
+      );
+      return;
+    }
     const known = this.store.queueName();
     this.store = new MemoryRequestStore((n) => writeQueueName(sql, n), known);
     this.servers = new ServerRegistry(this.ctx, this.store);
@@ -243,4 +257,11 @@ export class QueueState {
 /** About how many characters a request's body and headers take stored (for the row cache). */
 function storedChars(r: RequestFrame): number {
   return r.body.data.length + 32 + (r.headers === undefined ? 0 : JSON.stringify(r.headers).length);
+}
+
+/** Whether a queue's SQLite holds requests not yet ended, or outcomes not yet delivered. */
+function holdsUnfinished(sql: SqlStorage): boolean {
+  const q = `SELECT EXISTS (SELECT 1 FROM requests WHERE state IN ('queued', 'leased'))
+    OR EXISTS (SELECT 1 FROM requests WHERE outcome IS NOT NULL) AS n`;
+  return Number(sql.exec(q).one().n) !== 0;
 }
