@@ -185,7 +185,11 @@ function devVarsHaveSecret() {
 /** A secret given with `--var` would sit in the process list for any user to read: refuse it. */
 function refuseSecretOnCommandLine(list) {
   const name = SECRET_VARS.find((secret) =>
-    list.some((arg) => arg.replace(/^--var=/, "").startsWith(`${secret}:`)),
+    list.some((arg) => {
+      // `NAME:value` as wrangler reads it, and the `NAME=value` slip, which shows the value too.
+      const binding = arg.replace(/^--var=/, "");
+      return binding.startsWith(`${secret}:`) || binding.startsWith(`${secret}=`);
+    }),
   );
   if (name !== undefined) {
     console.error(

@@ -95,6 +95,15 @@ function unknownSettings(vars: Record<string, unknown>, problems: Problems): voi
     if (!name.startsWith("EDGEMQ_") || SETTING_NAMES.includes(name) || PEER_VARS.includes(name)) {
       continue;
     }
+    const equals = name.indexOf("=");
+    if (equals > 0) {
+      // `--var NAME=value` names a variable "NAME=value": report the name, never the value
+      // (it may be a secret), and how --var wants it.
+      const meant = name.slice(0, equals);
+      const line = `a variable named ${meant}=… (value not shown) is no setting: wrangler's --var takes NAME:value, e.g. --var ${meant}:<value>`;
+      problems.add(meant, line);
+      continue;
+    }
     const near = nearestSetting(name);
     const hint = near === undefined ? "" : ` (did you mean ${near}?)`;
     problems.add(name, `${name} is not an EdgeMQ setting${hint}; docs/settings.md lists them`);

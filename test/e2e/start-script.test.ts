@@ -1,7 +1,9 @@
 /**
  * E2E `npm start` (scripts/start.mjs) on a port already in use, say by a relay started earlier:
  * it must not announce that relay as its own (its /healthz answers 200 there), and must stop
- * with a line naming the port, before wrangler starts. A bad PORT is refused with code 2.
+ * with a line naming the port, before wrangler starts. A bad PORT is refused with code 2, and so
+ * is a secret on the command line, also written `--var EDGEMQ_SECRET=...` (which wrangler would
+ * take as a variable of that name, value and all).
  */
 import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
@@ -16,10 +18,10 @@ interface Run {
   stderr: string;
 }
 
-/** Runs scripts/start.mjs with `env`; kills its group if it is still running after `ms`. */
-function runStart(env: Record<string, string>, ms: number): Promise<Run> {
+/** Runs scripts/start.mjs with `env` and `args`; kills its group if still running after `ms`. */
+function runStart(env: Record<string, string>, ms: number, args: string[] = []): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, "scripts", "start.mjs")], {
+    const child = spawn(process.execPath, [join(REPO_ROOT, "scripts", "start.mjs"), ...args], {
       cwd: REPO_ROOT,
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
@@ -71,5 +73,13 @@ describe("npm start", () => {
     const run = await runStart({ PORT: "80a" }, 30_000);
     expect(run.stderr).toContain('PORT must be a port number from 1 to 65535, got "80a"');
     expect(run.code).toBe(2);
+  });
+
+  it("refuses a secret given with --var, as NAME:value or NAME=value, with code 2", async () => {
+    for (const binding of ["EDGEMQ_SECRET:x", "EDGEMQ_SECRET=x", "EDGEMQ_SECRET_PREVIOUS=x"]) {
+      const run = await runStart({ PORT: "80a" }, 30_000, ["--var", binding]);
+      expect(run.stderr, binding).toMatch(/^do not pass EDGEMQ_SECRET(_PREVIOUS)? with --var/);
+      expect(run.code, binding).toBe(2);
+    }
   });
 });

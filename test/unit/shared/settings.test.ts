@@ -64,6 +64,14 @@ describe("readSettings: names", () => {
     ]);
   });
 
+  it("reports `--var NAME=value` (a variable named NAME=value) under NAME, never showing the value", () => {
+    const settings = readSettings({ "EDGEMQ_SECRET=hunter2-hunter2": "", EDGEMQ_LEASE_MS: "1000" });
+    expect(settings.misread).toEqual(["EDGEMQ_SECRET"]);
+    expect(settings.problems).toEqual([
+      "a variable named EDGEMQ_SECRET=… (value not shown) is no setting: wrangler's --var takes NAME:value, e.g. --var EDGEMQ_SECRET:<value>",
+    ]);
+  });
+
   it("lets other variables be, and the names the examples read from their own environment", () => {
     const settings = readSettings({
       MY_APP_FLAG: "1",
