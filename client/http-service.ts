@@ -4,8 +4,9 @@
  * (`.../replies/{id}`) or, when the handler throws, its message (`.../failures/{id}`, the client
  * gets `server_error`; so does a reply the relay refuses for its content: over its limit, or
  * not fitting its Content-Type). While a handler runs its lease is renewed every third of the
- * lease (`.../leases/{id}`; the length comes from the take's `EdgeMQ-Lease-Ms`); a renewal refused
- * (lease lost, deadline passed) aborts the handler's signal and its reply is not sent. close()
+ * lease, at most every CANCEL_CHECK_MS (the length comes from the take's `EdgeMQ-Lease-Ms`), in
+ * one `.../leases` call for all the service's handlers due (http-leases.ts); a renewal refused
+ * (cancelled, lease lost, deadline passed) aborts the handler's signal and its reply is not sent. close()
  * stops taking (an in-flight take is abandoned: a request the relay leased to it comes back after
  * its lease, at the next attempt), lets the handlers in hand finish and answer, then resolves
  * (without waiting for a handler whose request is over: lease lost or deadline passed).
@@ -31,6 +32,7 @@ import {
 } from "../protocol/index.js";
 import { failureMessage } from "./handler-failure.js";
 import { bodyOfHttp, type HttpBody, TEXT_CONTENT_TYPE } from "./http-body.js";
+import { CANCEL_CHECK_MS, HttpLeases, reachesDeadline } from "./http-leases.js";
 import { answerError, type HttpAnswer, type HttpLink, paceEmptyPoll } from "./http-link.js";
 import { readCount, takeLoops, takePartition } from "./http-partitions.js";
 import { PartitionPresence, PRESENCE_CHECK_MS, takeReaches } from "./http-presence.js";
@@ -100,6 +102,7 @@ export class HttpService implements Service {
   /** Partitions with a presence call in flight. */
   readonly #presenceCalls = new Set<number>();
   #presenceTimer: TimerHandle | undefined;
+  readonly #leases: HttpLeases;
   #readyResolve: () => void = () => {};
   #readyReject: (error: EdgeMQError) => void = () => {};
 
@@ -107,6 +110,9 @@ export class HttpService implements Service {
     this.#setup = setup;
     this.queue = setup.queue;
     this.#base = `/v1/queues/${encodeURIComponent(setup.queue)}`;
+    this.#leases = new HttpLeases(setup.link, this.#base, (p) =>
+      this.#presence.seen(p, Date.now()),
+    );
     this.ready = new Promise<void>((resolve, reject) => {
       this.#readyResolve = resolve;
       this.#readyReject = reject;
@@ -333,18 +339,6 @@ export class HttpService implements Service {
     }
   }
 
-  /** Renews `taken`'s lease (a network error: `renew`, and the next call tries again). */
-  async #leaseCall(taken: Taken): Promise<"lost" | "to-deadline" | "renew"> {
-    const path = `${this.#base}/leases/${encodeURIComponent(taken.id)}${taken.partitionQuery}`;
-    try {
-      const answer = await this.#setup.link.call("POST", path);
-      if (answer.status < 300) this.#presence.seen(taken.partition, Date.now());
-      return renewalResult(answer, taken.deadline);
-    } catch {
-      return "renew";
-    }
-  }
-
   async #runHandler(
     taken: Taken,
     controller: ReturnType<typeof createAbortController>,
@@ -356,26 +350,27 @@ export class HttpService implements Service {
       () => controller.abort(new EdgeMQError(ERROR_CODE.timeout, "the request's deadline passed")),
       Math.max(0, taken.deadline - Date.now()),
     );
-    let renewal: TimerHandle | undefined;
-    const renew = async () => {
-      // Past the deadline the relay ends the request: no lease is left to keep.
-      if (finished || Date.now() >= taken.deadline) return;
-      const kept = await this.#leaseCall(taken);
-      if (finished) return;
-      if (kept === "lost") {
+    // Renewed with the service's other handlers, one call per partition and round
+    // (http-leases.ts); also once the lease runs to the deadline (nothing left to renew), every
+    // CANCEL_CHECK_MS: the call is how a cancel reaches an HTTP server (a WebSocket server gets a
+    // `cancel` frame), so its handler's signal aborts within that of it. A handler done sooner
+    // makes no call.
+    const every = Math.min(renewEvery(taken.leaseMs), CANCEL_CHECK_MS);
+    const first = reachesDeadline(taken.leaseMs, taken.deadline) ? CANCEL_CHECK_MS : every;
+    const release = this.#leases.hold({
+      id: taken.id,
+      partition: taken.partition,
+      partitionQuery: taken.partitionQuery,
+      deadline: taken.deadline,
+      every,
+      due: Date.now() + first,
+      lost: () => {
+        if (finished) return;
         leaseLost = true;
         const message = "the relay ended this request (cancelled by its client, or lease lost)";
         controller.abort(new EdgeMQError(ERROR_CODE.cancelled, message));
-      }
-      if (finished || kept === "lost" || Date.now() >= taken.deadline) return;
-      renewal = startTimer(() => void renew(), kept === "renew" ? every : CANCEL_CHECK_MS);
-    };
-    // Also once the lease runs to the deadline (nothing left to renew), every CANCEL_CHECK_MS: the
-    // call is how a cancel reaches an HTTP server (a WebSocket server gets a `cancel` frame), so
-    // its handler's signal aborts within that of it. A handler done sooner makes no call.
-    const every = Math.min(renewEvery(taken.leaseMs), CANCEL_CHECK_MS);
-    const first = reachesDeadline(taken.leaseMs, taken.deadline) ? CANCEL_CHECK_MS : every;
-    renewal = startTimer(() => void renew(), first);
+      },
+    });
     let reply: { ok: true; body: HttpBody } | { ok: false; message: string };
     try {
       const contentType = taken.answer.header("content-type");
@@ -401,7 +396,7 @@ export class HttpService implements Service {
     }
     finished = true;
     stopTimer(expiry);
-    stopTimer(renewal);
+    release();
     if (leaseLost) return;
     const refusal = reply.ok
       ? await this.#answer(taken, "replies", reply.body.content, reply.body.contentType)
@@ -455,32 +450,11 @@ function contentRefusal(error: EdgeMQError): string | undefined {
   return undefined;
 }
 
-/**
- * How often an HTTP server's handler asks after its request (a lease call), at most: a cancel
- * reaches its signal no later than this after the relay took it.
- */
-export const CANCEL_CHECK_MS = 2_000;
-
-/** Whether a lease of `leaseMs` from now already runs to `deadline` (no renewal can extend it). */
-function reachesDeadline(leaseMs: number, deadline: number): boolean {
-  return Date.now() + leaseMs >= deadline;
-}
-
-/**
- * What a lease call's answer means: `lost` (a 4xx other than 429: the request ended, cancelled
- * or past its deadline, or is not this server's any more), `to-deadline` (renewed up to the
- * deadline: only the cancel check goes on), else `renew` again later.
- */
-function renewalResult(answer: HttpAnswer, deadline: number): "lost" | "to-deadline" | "renew" {
-  if (answer.status >= 400 && answer.status < 500 && answer.status !== 429) return "lost";
-  const leaseMs = Number(answer.header(HTTP_API_HEADERS.leaseMs));
-  if (answer.status < 300 && reachesDeadline(leaseMs, deadline)) return "to-deadline";
-  return "renew";
-}
-
 /** A taken request's headers (`EdgeMQ-Headers`; the relay sends none when it has none). */
 function takenHeaders(value: string | undefined): Headers {
   if (value === undefined) return {};
   const headers = decodeHeadersHeader(value);
   return typeof headers === "string" ? {} : headers;
 }
+
+export { CANCEL_CHECK_MS } from "./http-leases.js";

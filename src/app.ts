@@ -12,7 +12,14 @@ import { refuseMisconfigured } from "./misconfigured.js";
 import { connect } from "./routes/connect.js";
 import { health } from "./routes/health.js";
 import { cancelRequest, cancelRequestById, getRequest, postRequest } from "./routes/http-client.js";
-import { postFailure, postLease, postPresence, postReply, take } from "./routes/http-server.js";
+import {
+  postFailure,
+  postLease,
+  postLeases,
+  postPresence,
+  postReply,
+  take,
+} from "./routes/http-server.js";
 import { queueConnect } from "./routes/queue-connect.js";
 import { serve } from "./routes/serve.js";
 import { queueStats } from "./routes/stats.js";
@@ -43,6 +50,7 @@ const ROUTES: readonly Route[] = [
   ["POST", "/v1/queues/:queue/replies/:id", postReply, ["partition"]],
   ["POST", "/v1/queues/:queue/failures/:id", postFailure, ["partition"]],
   ["POST", "/v1/queues/:queue/leases/:id", postLease, ["partition"]],
+  ["POST", "/v1/queues/:queue/leases", postLeases, ["partition"]],
   ["POST", "/v1/queues/:queue/presence", postPresence, ["partition"]],
   ["DELETE", "/v1/queues/:queue/requests/:id", cancelRequest, []],
   ["GET", "/v1/queues/:queue/stats", queueStats, []],

@@ -4,7 +4,8 @@
  * MAX_WAIT_MS), `timeout` (request deadline in milliseconds, 1 to the relay's maxTimeoutMs) and
  * boolean flags (`async`, `failFast`: true/false/1/0). Anything else (signs, decimals, exponents,
  * spaces, values over the maximum) is `bad_request`. Also the `EdgeMQ-Headers` header (a
- * request's or reply's own headers). Pure; used by routes/http-*.ts.
+ * request's or reply's own headers) and a lease call's `{"ids": [...]}` body. Pure; used by
+ * routes/http-*.ts.
  */
 import {
   decodeHeadersHeader,
@@ -91,4 +92,23 @@ export function readFrameHeaders(
   const over = headersOverLimits(headers, limits);
   if (over !== undefined) throw new EdgeMQError(ERROR_CODE.badRequest, over);
   return Object.keys(headers).length > 0 ? headers : undefined;
+}
+
+/** The ids of a lease call's body, `{"ids": [...]}`: 1 to `max` request ids. */
+export function readLeaseIds(text: string, max: number): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  const ids: unknown =
+    typeof parsed === "object" && parsed !== null ? Reflect.get(parsed, "ids") : undefined;
+  if (!Array.isArray(ids) || ids.length === 0 || ids.length > max || !ids.every(isRequestId)) {
+    throw new EdgeMQError(
+      ERROR_CODE.badRequest,
+      `the body must be {"ids": [...]}, 1 to ${max} request ids (${REQUEST_ID_RULE})`,
+    );
+  }
+  return ids;
 }

@@ -1,7 +1,8 @@
 /**
  * The HTTP API's `failures` and `leases` routes, as a QueueDO applies them: an HTTP server fails a
  * request it holds (the client gets `server_error` with the message, as for a WebSocket `fail`
- * frame) or extends its lease by leaseMs (never past the deadline, as `extend` does). Both count
+ * frame) or extends its lease by leaseMs (never past the deadline, as `extend` does), one id or
+ * several. Both count
  * only from the lessee (the virtual connection `http:<identity>`), once, before the deadline
  * (lease-rules.ts); refusals map to the HTTP statuses of `replies` (httpRefusal). Inside the
  * caller's transaction; used by http-server-rpc.ts.
@@ -17,6 +18,7 @@ import {
   type HttpExtendAnswer,
   type HttpReplyAnswer,
   httpConnId,
+  MAX_LEASE_IDS,
 } from "../shared/http-contracts.js";
 import { leaseUntil } from "./deadlines.js";
 import { ridOf } from "./dispatch-id.js";
@@ -60,6 +62,21 @@ export function extendAsHttpServer(
   return { ok: true, leaseUntil: until };
 }
 
+/** HTTP server `identity` keeps each of `ids` (as extendAsHttpServer does one), in order. */
+export function extendEachAsHttpServer(
+  deps: HttpAnswerDeps,
+  identity: string,
+  ids: readonly unknown[],
+): HttpExtendAnswer[] {
+  return ids.map((id) =>
+    isRequestId(id) ? extendAsHttpServer(deps, identity, id) : { ok: false, error: badId() },
+  );
+}
+
+function badId(): WireError {
+  return { code: ERROR_CODE.notFound, message: "not dispatched to this server (bad id)" };
+}
+
 function heldBy(
   deps: HttpAnswerDeps,
   identity: string,
@@ -82,11 +99,23 @@ export function httpAnswerRefusal(
 ): WireError | undefined {
   const refusal = httpInputRefusal(input, knownQueue);
   if (refusal !== undefined) return refusal;
-  if (!isRequestId(input.id)) {
-    return { code: ERROR_CODE.notFound, message: "not dispatched to this server (bad id)" };
-  }
+  if (!isRequestId(input.id)) return badId();
   if ("message" in input && typeof input.message !== "string") {
     return { code: ERROR_CODE.badRequest, message: "message must be a string" };
+  }
+  return undefined;
+}
+
+/** Re-validates a lease call for several ids; undefined when it may proceed. */
+export function httpLeasesRefusal(
+  input: { queue: unknown; identity: unknown; ids: unknown },
+  knownQueue: string | undefined,
+): WireError | undefined {
+  const refusal = httpInputRefusal(input, knownQueue);
+  if (refusal !== undefined) return refusal;
+  const { ids } = input;
+  if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_LEASE_IDS) {
+    return { code: ERROR_CODE.badRequest, message: `ids must list 1 to ${MAX_LEASE_IDS} ids` };
   }
   return undefined;
 }

@@ -9,6 +9,8 @@ import {
   type HttpAbandonInput,
   type HttpExtendAnswer,
   type HttpExtendInput,
+  type HttpExtendManyAnswer,
+  type HttpExtendManyInput,
   type HttpFailInput,
   type HttpPresenceAnswer,
   type HttpPresenceInput,
@@ -21,9 +23,11 @@ import {
 } from "../shared/http-contracts.js";
 import {
   extendAsHttpServer,
+  extendEachAsHttpServer,
   failAsHttpServer,
   type HttpAnswerDeps,
   httpAnswerRefusal,
+  httpLeasesRefusal,
 } from "./http-answers.js";
 import { httpInputRefusal } from "./http-input.js";
 import { MAX_WAITING_TAKES, replyAsHttpServer } from "./http-takers.js";
@@ -110,6 +114,22 @@ export class HttpServerRpc implements HttpQueueRpc {
       input,
       (known) => httpAnswerRefusal(input, known),
       (deps) => extendAsHttpServer(deps, input.identity, input.id),
+    );
+  }
+
+  /**
+   * HTTP server `identity` extends its leases on several relay ids at once (one transaction):
+   * each id answered as `httpExtend` would, in order. An id that is not a request id is
+   * `not_found`, as on the one-id route.
+   */
+  httpExtendMany(input: HttpExtendManyInput): Promise<HttpExtendManyAnswer> {
+    return this.answer(
+      input,
+      (known) => httpLeasesRefusal(input, known),
+      (deps) => ({
+        ok: true as const,
+        leases: extendEachAsHttpServer(deps, input.identity, input.ids),
+      }),
     );
   }
 

@@ -28,6 +28,8 @@ import type {
   HttpCancelInput,
   HttpExtendAnswer,
   HttpExtendInput,
+  HttpExtendManyAnswer,
+  HttpExtendManyInput,
   HttpFailInput,
   HttpPresenceAnswer,
   HttpPresenceInput,
@@ -193,6 +195,12 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
   httpExtend(input: HttpExtendInput): Promise<HttpExtendAnswer> {
     this.state.writeHeld();
     return this.http.httpExtend(input);
+  }
+
+  /** HTTP API: HTTP server `identity` extends its leases on several relay ids. */
+  httpExtendMany(input: HttpExtendManyInput): Promise<HttpExtendManyAnswer> {
+    this.state.writeHeld();
+    return this.http.httpExtendMany(input);
   }
 
   /** HTTP API: HTTP server `identity`, busy, still serves this queue (presence). */

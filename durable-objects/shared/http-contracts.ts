@@ -102,6 +102,21 @@ export interface HttpExtendInput {
 /** The new end of the lease (epoch ms), or the refusal (as for a reply). */
 export type HttpExtendAnswer = { ok: true; leaseUntil: number } | { ok: false; error: WireError };
 
+/** Most ids one lease call renews: as many as a handler's slots (`maxConcurrency`) allow. */
+export const MAX_LEASE_IDS = 1_000;
+
+/** An HTTP server extends the leases of several requests it holds, in one call. */
+export interface HttpExtendManyInput {
+  queue: string;
+  identity: string;
+  ids: string[];
+}
+
+/** Each id's answer, in the order of the ids; or the refusal of the whole call. */
+export type HttpExtendManyAnswer =
+  | { ok: true; leases: HttpExtendAnswer[] }
+  | { ok: false; error: WireError };
+
 /**
  * An HTTP server busy with what it holds says it still serves the queue: it counts as connected
  * for HTTP_SERVER_PRESENCE_MS more, as after a take (the SDK sends it for partitions its take
@@ -141,6 +156,7 @@ export interface HttpQueueRpc {
   httpReply(input: HttpReplyInput): Promise<HttpReplyAnswer>;
   httpFail(input: HttpFailInput): Promise<HttpReplyAnswer>;
   httpExtend(input: HttpExtendInput): Promise<HttpExtendAnswer>;
+  httpExtendMany(input: HttpExtendManyInput): Promise<HttpExtendManyAnswer>;
   httpPresence(input: HttpPresenceInput): Promise<HttpPresenceAnswer>;
 }
 

@@ -25,12 +25,22 @@
  * routes the replies, failures and leases (partition-ids.ts, http-take.ts, docs/scaling.md).
  */
 import type { Context } from "hono";
+import {
+  type HttpExtendAnswer,
+  MAX_LEASE_IDS,
+} from "../../durable-objects/shared/http-contracts.js";
 import { readSettings } from "../../durable-objects/shared/settings.js";
-import { HTTP_API_HEADERS } from "../../protocol/index.js";
+import { ERROR_CODE, HTTP_API_HEADERS, HTTP_STATUS, type WireError } from "../../protocol/index.js";
 import type { Env } from "../env.js";
 import { wireBodyFromHttp } from "../http-body.js";
 import { readBoundedBody } from "../http-body-reader.js";
-import { readFrameHeaders, readQueue, readRequestId, readWait } from "../http-params.js";
+import {
+  readFrameHeaders,
+  readLeaseIds,
+  readQueue,
+  readRequestId,
+  readWait,
+} from "../http-params.js";
 import { dispatchResponse, noContent, refusalResponse } from "../http-responses.js";
 import { establishPrincipal, requireQueue, requireRole } from "../identity.js";
 import { answeredId, takenId } from "../partition-ids.js";
@@ -137,6 +147,60 @@ export async function postLease(c: HttpContext): Promise<Response> {
 /** Milliseconds until a lease ending at `until` (epoch ms) runs out; at least 1. */
 function leaseMsLeft(until: number): number {
   return Math.max(1, until - Date.now());
+}
+
+/** Most bytes of a lease call's body: 1,000 ids of up to 128 characters, quoted. */
+const MAX_LEASE_BODY_BYTES = 256 * 1024;
+
+/** One id's answer in a lease call for several: as the one-id route would answer it. */
+type LeaseEntry =
+  | { id: string; status: 204; leaseMs: number }
+  | { id: string; status: number; error: WireError };
+
+/**
+ * POST /v1/queues/:queue/leases, body `{"ids": [...]}`: extends several leases in one call (one
+ * call per partition they are on), answering 200 `{"leases": [...]}` with each id's status as
+ * its own route would give it, in the order of the ids.
+ */
+export async function postLeases(c: HttpContext): Promise<Response> {
+  const queue = readQueue(c.req.param("queue"));
+  const principal = await establishPrincipal(c.req.raw, c.env);
+  requireRole(principal, "server");
+  requireQueue(principal, queue);
+  const text = UTF8.decode(await readBoundedBody(c.req.raw, MAX_LEASE_BODY_BYTES));
+  const named = readLeaseIds(text, MAX_LEASE_IDS);
+  const partitions = partitionsOf(c.env, queue);
+  const query = c.req.query("partition");
+  const groups = new Map<number, { named: string; id: string }[]>();
+  for (const name of named) {
+    const { id, partition } = answeredId(name, query, partitions);
+    groups.set(partition, [...(groups.get(partition) ?? []), { named: name, id }]);
+  }
+  const identity = principal.identity;
+  const answered = await Promise.all(
+    [...groups].map(async ([partition, items]) => {
+      const ids = items.map((item) => item.id);
+      const stub = partitionStub(c.env, queue, partition);
+      return { items, answer: await stub.httpExtendMany({ queue, identity, ids }) };
+    }),
+  );
+  const entries = new Map<string, LeaseEntry>();
+  for (const { items, answer } of answered) {
+    if (!answer.ok) return refusalResponse(answer.error);
+    for (const [i, item] of items.entries()) {
+      entries.set(item.named, leaseEntry(item.named, answer.leases[i]));
+    }
+  }
+  return c.json({ leases: named.map((name) => entries.get(name)) }, 200);
+}
+
+function leaseEntry(id: string, answer: HttpExtendAnswer | undefined): LeaseEntry {
+  if (answer === undefined) {
+    const error = { code: ERROR_CODE.internal, message: "no answer for this id" };
+    return { id, status: HTTP_STATUS[error.code], error };
+  }
+  if (answer.ok) return { id, status: 204, leaseMs: leaseMsLeft(answer.leaseUntil) };
+  return { id, status: HTTP_STATUS[answer.error.code], error: answer.error };
 }
 
 export async function postPresence(c: HttpContext): Promise<Response> {

@@ -2,7 +2,9 @@
  * The HTTP server's lease renewals end with the handler: a renewal whose answer comes after the
  * handler returned neither re-arms (so no lease call follows the reply, nor service.close() and
  * peer.close(), even while the relay is unreachable) nor aborts the finished handler's signal; and
- * renewals stop at the request's deadline. Against a fake fetch on fake timers.
+ * renewals stop at the request's deadline. The leases of a service's running handlers go in one
+ * call per round (one call each on a relay without that route). Against a fake fetch on fake
+ * timers.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { CANCEL_CHECK_MS } from "../../../client/http-service.js";
@@ -29,10 +31,19 @@ class FakeRelay {
   deadlineMs = 60_000;
   /** The deadline (epoch ms) of the latest request handed out. */
   deadline = 0;
-  #queued = ["r1"];
+  /** The ids of each batch lease call, in order. */
+  readonly batches: string[][] = [];
+  readonly #queued: string[];
+
+  constructor(queued = ["r1"]) {
+    this.#queued = [...queued];
+  }
+
+  /** False: answer the batch route 404, as a relay from before it (one call per lease then). */
+  batchRoute = true;
 
   leaseCalls(after = Number.NEGATIVE_INFINITY): number {
-    return this.calls.filter((c) => c.path.includes("/leases/") && c.at > after).length;
+    return this.calls.filter((c) => c.path.includes("/leases") && c.at > after).length;
   }
 
   replyAt(): number | undefined {
@@ -49,9 +60,29 @@ class FakeRelay {
       await sleep(this.leaseDelayMs);
       return this.leaseAnswer();
     }
+    if (path.endsWith("/leases")) return this.#leases(init.body);
     if (path.includes("/take?")) return this.#take(path, init.signal);
     return new Response(null, { status: 204 });
   };
+
+  /** The batch route: each id answered as `leaseAnswer` answers the one-id route. */
+  async #leases(body: unknown): Promise<Response> {
+    if (!this.batchRoute) {
+      const error = { code: "not_found", message: "no route for POST /v1/queues/jobs/leases" };
+      return Response.json({ error }, { status: 404 });
+    }
+    await sleep(this.leaseDelayMs);
+    const ids: unknown = JSON.parse(String(body)).ids;
+    if (!Array.isArray(ids)) return new Response(null, { status: 400 });
+    this.batches.push(ids.map(String));
+    const leases = [];
+    for (const id of ids) {
+      const one = this.leaseAnswer();
+      const leaseMs = Number(one.headers.get("EdgeMQ-Lease-Ms") ?? LEASE_MS);
+      leases.push({ id, status: one.status, leaseMs });
+    }
+    return Response.json({ leases });
+  }
 
   async #take(path: string, signal: { readonly aborted: boolean } | undefined): Promise<Response> {
     const id = this.#queued.shift();
@@ -96,14 +127,14 @@ afterEach(async () => {
   vi.useRealTimers();
 });
 
-async function serving(relay: FakeRelay, handler: Handler): Promise<Service> {
+async function serving(relay: FakeRelay, handler: Handler, concurrency = 1): Promise<Service> {
   peer = await connect(BASE, {
     transport: "http",
     identity: "alice",
     fetch: relay.fetch,
     reconnect: { minDelayMs: 1, maxDelayMs: 5 },
   });
-  return peer.serve("jobs", handler, { concurrency: 1 });
+  return peer.serve("jobs", handler, { concurrency });
 }
 
 /** A handler that takes 300 ms: a renewal (every 200 ms, answered in 250 ms) is then in flight. */
@@ -212,6 +243,48 @@ describe("an HTTP server's lease renewals", () => {
     expect(String(signals[0]?.reason)).toMatch(/cancelled by its client/);
     expect(abortedAt).toBeGreaterThanOrEqual(cancelledAt);
     expect(abortedAt).toBeLessThanOrEqual(cancelledAt + CANCEL_CHECK_MS + 100);
+  });
+
+  it("renew the leases of all running handlers in one call per round, not one call each", async () => {
+    const relay = new FakeRelay(["r1", "r2", "r3"]);
+    relay.leaseDelayMs = 0;
+    await serving(
+      relay,
+      async () => {
+        await sleep(1_000);
+        return "done";
+      },
+      3,
+    );
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(relay.calls.filter((c) => c.path.includes("/replies/"))).toHaveLength(3);
+    // Every 200 ms for a second: about five rounds, each naming all three handlers.
+    expect(relay.batches.length).toBeGreaterThanOrEqual(3);
+    expect(relay.batches.length).toBeLessThanOrEqual(6);
+    for (const ids of relay.batches) expect([...ids].sort()).toEqual(["r1", "r2", "r3"]);
+    expect(relay.calls.filter((c) => c.path.includes("/leases/"))).toHaveLength(0);
+  });
+
+  it("make one call per lease on a relay without the batch route, and still hear a cancel", async () => {
+    const relay = new FakeRelay();
+    relay.batchRoute = false;
+    relay.leaseDelayMs = 0;
+    const start = Date.now();
+    relay.leaseAnswer = () =>
+      Date.now() - start < 1_000
+        ? new Response(null, { status: 204, headers: { "EdgeMQ-Lease-Ms": String(LEASE_MS) } })
+        : Response.json({ error: { code: "conflict", message: "ended" } }, { status: 409 });
+    const signals: AbortSignal[] = [];
+    await serving(relay, async (request) => {
+      signals.push(request.signal);
+      await sleep(5_000);
+      return "late";
+    });
+    await vi.advanceTimersByTimeAsync(3_000);
+    const batchCalls = relay.calls.filter((c) => c.path.endsWith("/leases"));
+    expect(batchCalls).toHaveLength(1);
+    expect(relay.calls.filter((c) => c.path.includes("/leases/r1")).length).toBeGreaterThan(1);
+    expect(signals[0]?.aborted).toBe(true);
   });
 
   it("stop at the request's deadline while the handler runs on", async () => {
