@@ -144,7 +144,10 @@ export class HttpLeases {
   }
 
   #batchResults(answer: HttpAnswer, leases: readonly HeldLease[]): LeaseResult[] {
-    const entries = answer.status === 200 ? readEntries(answer) : undefined;
+    // The whole call refused (a bad or expired token, a partition K no longer has): as the
+    // one-id route's refusal of each would be.
+    if (answer.status !== 200) return leases.map(() => resultOf(answer.status, Number.NaN, 0));
+    const entries = readEntries(answer);
     if (entries === undefined) return leases.map(() => "renew");
     const first = leases[0];
     if (first !== undefined && entries.some((entry) => entry.status < 300)) {

@@ -41,6 +41,8 @@ class FakeRelay {
 
   /** False: answer the batch route 404, as a relay from before it (one call per lease then). */
   batchRoute = true;
+  /** A refusal of the whole batch call (its status), instead of each id's answer. */
+  batchRefusal: number | undefined;
 
   leaseCalls(after = Number.NEGATIVE_INFINITY): number {
     return this.calls.filter((c) => c.path.includes("/leases") && c.at > after).length;
@@ -72,6 +74,10 @@ class FakeRelay {
       return Response.json({ error }, { status: 404 });
     }
     await sleep(this.leaseDelayMs);
+    if (this.batchRefusal !== undefined) {
+      const error = { code: "unauthorized", message: "token expired" };
+      return Response.json({ error }, { status: this.batchRefusal });
+    }
     const ids: unknown = JSON.parse(String(body)).ids;
     if (!Array.isArray(ids)) return new Response(null, { status: 400 });
     this.batches.push(ids.map(String));
@@ -285,6 +291,21 @@ describe("an HTTP server's lease renewals", () => {
     expect(batchCalls).toHaveLength(1);
     expect(relay.calls.filter((c) => c.path.includes("/leases/r1")).length).toBeGreaterThan(1);
     expect(signals[0]?.aborted).toBe(true);
+  });
+
+  it("abort the handlers of a lease call refused as a whole (401), as a refusal of each id would", async () => {
+    const relay = new FakeRelay();
+    relay.leaseDelayMs = 0;
+    relay.batchRefusal = 401;
+    const signals: AbortSignal[] = [];
+    await serving(relay, async (request) => {
+      signals.push(request.signal);
+      await sleep(5_000);
+      return "late";
+    });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(signals[0]?.aborted).toBe(true);
+    expect(relay.replyAt()).toBeUndefined();
   });
 
   it("stop at the request's deadline while the handler runs on", async () => {
