@@ -92,7 +92,8 @@ function readPort(name, fallback) {
 }
 
 function parsePort(name, raw) {
-  const value = Number(raw);
+  // Decimal digits only: Number() would also read "0x2000", "1e3" and " 80 ".
+  const value = /^[0-9]{1,5}$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isInteger(value) || value < 1 || value > 65_535) {
     console.error(`${name} must be a port number from 1 to 65535, got ${JSON.stringify(raw)}`);
     process.exit(2);

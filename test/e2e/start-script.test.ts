@@ -69,10 +69,12 @@ describe("npm start", () => {
     expect(run.code).toBe(1);
   });
 
-  it("refuses a PORT that is not a port number with code 2", async () => {
-    const run = await runStart({ PORT: "80a" }, 30_000);
-    expect(run.stderr).toContain('PORT must be a port number from 1 to 65535, got "80a"');
-    expect(run.code).toBe(2);
+  it("refuses a PORT that is not a port number in decimal digits with code 2", async () => {
+    for (const bad of ["80a", "0x2000", "1e3"]) {
+      const run = await runStart({ PORT: bad }, 30_000);
+      expect(run.stderr).toContain(`PORT must be a port number from 1 to 65535, got "${bad}"`);
+      expect(run.code).toBe(2);
+    }
   });
 
   it("refuses a secret given with --var, as NAME:value or NAME=value, with code 2", async () => {
