@@ -30,7 +30,13 @@ import {
   MAX_LEASE_IDS,
 } from "../../durable-objects/shared/http-contracts.js";
 import { readSettings } from "../../durable-objects/shared/settings.js";
-import { ERROR_CODE, HTTP_API_HEADERS, HTTP_STATUS, type WireError } from "../../protocol/index.js";
+import {
+  EdgeMQError,
+  ERROR_CODE,
+  HTTP_API_HEADERS,
+  HTTP_STATUS,
+  type WireError,
+} from "../../protocol/index.js";
 import type { Env } from "../env.js";
 import { wireBodyFromHttp } from "../http-body.js";
 import { readBoundedBody } from "../http-body-reader.js";
@@ -169,13 +175,11 @@ export async function postLeases(c: HttpContext): Promise<Response> {
   requireQueue(principal, queue);
   const text = UTF8.decode(await readBoundedBody(c.req.raw, MAX_LEASE_BODY_BYTES));
   const named = readLeaseIds(text, MAX_LEASE_IDS);
-  const partitions = partitionsOf(c.env, queue);
-  const query = c.req.query("partition");
-  const groups = new Map<number, { named: string; id: string }[]>();
-  for (const name of named) {
-    const { id, partition } = answeredId(name, query, partitions);
-    groups.set(partition, [...(groups.get(partition) ?? []), { named: name, id }]);
-  }
+  const { groups, entries } = groupLeaseIds(
+    named,
+    c.req.query("partition"),
+    partitionsOf(c.env, queue),
+  );
   const identity = principal.identity;
   const answered = await Promise.all(
     [...groups].map(async ([partition, items]) => {
@@ -184,7 +188,6 @@ export async function postLeases(c: HttpContext): Promise<Response> {
       return { items, answer: await stub.httpExtendMany({ queue, identity, ids }) };
     }),
   );
-  const entries = new Map<string, LeaseEntry>();
   for (const { items, answer } of answered) {
     if (!answer.ok) return refusalResponse(answer.error);
     for (const [i, item] of items.entries()) {
@@ -192,6 +195,31 @@ export async function postLeases(c: HttpContext): Promise<Response> {
     }
   }
   return c.json({ leases: named.map((name) => entries.get(name)) }, 200);
+}
+
+/**
+ * A lease call's ids by the partition each names, and an entry already for each id its one-id
+ * route would refuse for its partition (400: past K, as a partition lowered across a restart
+ * leaves it, or not matching `?partition=`): that id is refused alone, as over its own route, so
+ * a server hears its lease is gone while the other ids are renewed.
+ */
+function groupLeaseIds(named: readonly string[], query: string | undefined, partitions: number) {
+  const groups = new Map<number, { named: string; id: string }[]>();
+  const entries = new Map<string, LeaseEntry>();
+  for (const name of named) {
+    let answered: { id: string; partition: number };
+    try {
+      answered = answeredId(name, query, partitions);
+    } catch (error) {
+      if (!(error instanceof EdgeMQError)) throw error;
+      const refusal = { code: error.code, message: error.message };
+      entries.set(name, { id: name, status: HTTP_STATUS[error.code], error: refusal });
+      continue;
+    }
+    const { id, partition } = answered;
+    groups.set(partition, [...(groups.get(partition) ?? []), { named: name, id }]);
+  }
+  return { groups, entries };
 }
 
 function leaseEntry(id: string, answer: HttpExtendAnswer | undefined): LeaseEntry {

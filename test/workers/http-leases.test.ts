@@ -2,7 +2,8 @@
  * `POST /v1/queues/{queue}/leases` in workerd: one call extends several leases, answering each id
  * as its one-id route would (204 with the lease left, 404 not this server's, 409 answered or
  * cancelled), in order; on a partitioned queue (`part-*` has 2 here) ids of both partitions go in
- * one call; a body that is not 1 to 1,000 request ids is refused 400.
+ * one call; a body that is not 1 to 1,000 request ids is refused 400, and an id naming a partition
+ * past K gets its own 400 entry while the others are extended.
  */
 import { describe, expect, it } from "vitest";
 import { expectError, http } from "./http-test-peer.js";
@@ -100,5 +101,34 @@ describe("lease calls for several requests", () => {
       });
       await expectError(response, 400, "bad_request");
     }
+  });
+});
+
+describe("lease calls naming a partition the queue does not have", () => {
+  it("refuses that id alone, as its one-id route does, and extends the others", async () => {
+    expect((await post("part-bx", "bx-client", "bx-1")).status).toBe(202);
+    const held = await takeId("part-bx", "bx-worker");
+    const gone = "p3.000000000001";
+    const one = await http(`/v1/queues/part-bx/leases/${gone}`, { identity: "bx-worker" });
+    await expectError(one, 400, "bad_request");
+    const entries = await leases("part-bx", "bx-worker", { ids: [gone, held] });
+    expect(entries.map((e) => [e.id, e.status, e.error?.code])).toEqual([
+      [gone, 400, "bad_request"],
+      [held, 204, undefined],
+    ]);
+  });
+
+  it("refuses every id of a call whose ?partition= is past K, each as its own route would", async () => {
+    const response = await http("/v1/queues/part-bx/leases?partition=3", {
+      identity: "bx-worker",
+      contentType: "application/json",
+      body: JSON.stringify({ ids: ["000000000001", "000000000002"] }),
+    });
+    expect(response.status).toBe(200);
+    const { leases: entries } = (await response.json()) as { leases: Entry[] };
+    expect(entries.map((e) => [e.status, e.error?.code])).toEqual([
+      [400, "bad_request"],
+      [400, "bad_request"],
+    ]);
   });
 });
