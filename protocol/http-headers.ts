@@ -7,6 +7,8 @@
 import type { Headers } from "./frames.js";
 import { readHeaders } from "./validate.js";
 
+export { encodeHeadersHeader } from "./headers-encoding.js";
+
 /** Headers of the HTTP API's requests and answers. */
 export const HTTP_API_HEADERS = {
   /** The request's id: relay-chosen for a client; the relay id to reply to for a server. */
@@ -26,17 +28,6 @@ export const HTTP_API_HEADERS = {
   /** A request's or reply's headers (the frames' `headers`): one JSON object of strings. */
   headers: "EdgeMQ-Headers",
 } as const;
-
-/**
- * `headers` as the value of `EdgeMQ-Headers`: JSON with every character past ASCII escaped
- * (`\u00e9`), since an HTTP header value carries bytes, not text. Names keep their case.
- */
-export function encodeHeadersHeader(headers: Headers): string {
-  return JSON.stringify(headers).replace(
-    /[\u007f-\uffff]/g,
-    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
-}
 
 /**
  * Reads an `EdgeMQ-Headers` value, or says why it is not one (a JSON object of at most 32

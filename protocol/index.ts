@@ -8,6 +8,7 @@ export * from "./content-type.js";
 export * from "./errors.js";
 export * from "./frame-size.js";
 export * from "./frames.js";
+export { MAX_ENCODED_HEADERS_CHARS } from "./headers-encoding.js";
 export * from "./http-headers.js";
 export * from "./limits.js";
 export * from "./result.js";

@@ -5,6 +5,7 @@
 import { BODY_ENCODING, type BodyEncoding, isBase64, utf8Length, type WireBody } from "./body.js";
 import { MAX_CONTENT_TYPE_CHARS } from "./content-type.js";
 import type { Headers } from "./frames.js";
+import { encodeHeadersHeader, MAX_ENCODED_HEADERS_CHARS } from "./headers-encoding.js";
 import {
   DEFAULT_LIMITS,
   IDENTITY_PATTERN,
@@ -88,6 +89,14 @@ export function headersOverLimits(
   const size = headersSize(entries);
   if (size > limits.maxHeaderBytes) {
     return `headers of ${size} bytes, over the limit of ${limits.maxHeaderBytes}`;
+  }
+  // Escaping makes a byte at most six characters (a control character: \u0001), and each
+  // header adds its quotes, colon and comma: below this bound the encoding cannot be too long.
+  if (size * 6 + entries.length * 8 + 2 > MAX_ENCODED_HEADERS_CHARS) {
+    const encoded = encodeHeadersHeader(headers).length;
+    if (encoded > MAX_ENCODED_HEADERS_CHARS) {
+      return `headers of ${encoded} characters once escaped for HTTP (EdgeMQ-Headers), over the limit of ${MAX_ENCODED_HEADERS_CHARS}`;
+    }
   }
   return undefined;
 }

@@ -2,7 +2,8 @@
  * A request's and a reply's own headers over the HTTP API (`EdgeMQ-Headers`, one JSON object) in
  * workerd: an HTTP client's headers reach a WebSocket server's dispatch and an HTTP server's take;
  * an HTTP server's reply headers reach a WebSocket client's reply and an HTTP client's answer;
- * a malformed value or one over the relay's limits is refused 400 before anything is stored.
+ * a malformed value or one over the relay's limits is refused 400 before anything is stored, and
+ * a WebSocket request whose headers would be too long once escaped for HTTP is refused too.
  */
 import { describe, expect, it } from "vitest";
 import { encodeBody } from "../../protocol/index.js";
@@ -85,6 +86,19 @@ describe("request and reply headers over the HTTP API", () => {
     );
     const stats = await http("/v1/queues/fh-bad/stats", { method: "GET", identity: "fh-x" });
     expect(field(await stats.json(), "queued")).toBe(0);
+  });
+
+  it("refuses a WebSocket request whose headers an HTTP server could not read once escaped", async () => {
+    const { socket: client } = await TestSocket.client("fh-escaped");
+    const headers = { v: '"'.repeat(8_000) };
+    client.send({ type: "request", id: "e1", queue: "fh-esc", body: encodeBody("x"), headers });
+    expect(await client.next()).toMatchObject({
+      type: "error",
+      id: "e1",
+      code: "bad_request",
+      message: expect.stringContaining("once escaped for HTTP"),
+    });
+    client.close();
   });
 
   it("refuses a reply whose EdgeMQ-Headers is malformed, and the request stays in hand", async () => {

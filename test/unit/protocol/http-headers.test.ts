@@ -1,9 +1,16 @@
 /**
  * `EdgeMQ-Headers`, a request's or reply's own headers over the HTTP API: encoded as ASCII-only
- * JSON (names keep their case; any string value survives), and read back strictly.
+ * JSON (names keep their case; any string value survives), read back strictly, and held to what
+ * an HTTP client can read once escaped.
  */
 import { describe, expect, it } from "vitest";
-import { decodeHeadersHeader, encodeHeadersHeader } from "../../../protocol/index.js";
+import {
+  DEFAULT_LIMITS,
+  decodeHeadersHeader,
+  encodeHeadersHeader,
+  headersOverLimits,
+  MAX_ENCODED_HEADERS_CHARS,
+} from "../../../protocol/index.js";
 
 describe("EdgeMQ-Headers", () => {
   it("round-trips names in their case and any string value, in ASCII only", () => {
@@ -31,5 +38,20 @@ describe("EdgeMQ-Headers", () => {
     expect(decodeHeadersHeader('{"bad name":"x"}')).toMatch(/bad header name/);
     const many = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`h${i}`, "x"]));
     expect(decodeHeadersHeader(JSON.stringify(many))).toBe("EdgeMQ-Headers: too many headers");
+  });
+
+  it("holds headers to what an HTTP client can read once escaped, whatever transport carries them", () => {
+    // Within maxHeaderBytes (8 KiB of UTF-8) but 16 KiB and more once escaped: Node's fetch
+    // refuses an answer whose headers pass 16 KiB, so an HTTP server could never take them.
+    for (const value of ["漢".repeat(2_700), '"'.repeat(8_000), "\u0001".repeat(3_000)]) {
+      const headers = { v: value };
+      expect(encodeHeadersHeader(headers).length).toBeGreaterThan(MAX_ENCODED_HEADERS_CHARS);
+      expect(headersOverLimits(headers, DEFAULT_LIMITS)).toMatch(
+        /^headers of \d+ characters once escaped for HTTP \(EdgeMQ-Headers\), over the limit of 12288$/,
+      );
+    }
+    // Plain ASCII up to the byte limit, and escapes that stay within it, pass.
+    expect(headersOverLimits({ v: "a".repeat(8_000) }, DEFAULT_LIMITS)).toBeUndefined();
+    expect(headersOverLimits({ v: "é".repeat(2_000) }, DEFAULT_LIMITS)).toBeUndefined();
   });
 });
