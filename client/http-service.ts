@@ -7,8 +7,9 @@
  * lease, at most every CANCEL_CHECK_MS (the length comes from the take's `EdgeMQ-Lease-Ms`), in
  * one `.../leases` call for all the service's handlers due (http-leases.ts); a renewal refused
  * (cancelled, lease lost, deadline passed) aborts the handler's signal and its reply is not sent. close()
- * stops taking (an in-flight take is abandoned: a request the relay leased to it comes back after
- * its lease, at the next attempt), lets the handlers in hand finish and answer, then resolves
+ * stops taking (an in-flight take is abandoned and the relay told, `DELETE .../takes`, so its
+ * takes still waiting there end; a request it leased to one just before comes back after its
+ * lease, at the next attempt), lets the handlers in hand finish and answer, then resolves
  * (without waiting for a handler whose request is over: lease lost or deadline passed).
  * On a queue of K partitions it runs max(concurrency, K) loops, each long-polling one partition
  * (http-partitions.ts), so at most max(c, K) handlers run at once, as on a WebSocket server; each
@@ -52,6 +53,9 @@ import { httpReplyOf } from "./typed-body.js";
 
 /** Longest a take waits at the relay before answering 204 (under common proxy timeouts). */
 export const TAKE_WAIT_MS = 25_000;
+
+/** Longest close() waits for the relay to hear that the service left. */
+const LEAVE_WAIT_MS = 2_000;
 
 export interface HttpServiceSetup {
   queue: string;
@@ -134,13 +138,33 @@ export class HttpService implements Service {
   async #shutdown(): Promise<void> {
     this.#taking.abort(new EdgeMQError(ERROR_CODE.closed, "service closed"));
     stopTimer(this.#presenceTimer);
+    const leaving = this.#leave();
     const drained = new Promise<void>((resolve) => {
       this.#drained = resolve;
     });
     this.#checkDrained();
     await Promise.race([Promise.all(this.#loops.values()), drained]);
+    await leaving;
     this.#readyReject(new EdgeMQError(ERROR_CODE.closed, "service closed"));
     this.#setup.closed(this);
+  }
+
+  /**
+   * Tells the relay this service stopped taking (`DELETE .../takes`): its takes still waiting
+   * there end, where a take whose caller left would otherwise be handed a request nobody reads
+   * (it then waits out its lease), and it no longer counts as connected. Best effort: bounded by
+   * LEAVE_WAIT_MS, a failure changes nothing else.
+   */
+  async #leave(): Promise<void> {
+    const controller = createAbortController();
+    const timer = startTimer(() => controller.abort(), LEAVE_WAIT_MS);
+    try {
+      await this.#setup.link.call("DELETE", `${this.#base}/takes`, {}, controller.signal);
+    } catch {
+      // Out of reach, or refused: the takes end at their wait, as before.
+    } finally {
+      stopTimer(timer);
+    }
   }
 
   /** Starts the loops max(concurrency, K) calls for that are not running. */

@@ -13,6 +13,7 @@ import { connect } from "./routes/connect.js";
 import { health } from "./routes/health.js";
 import { cancelRequest, cancelRequestById, getRequest, postRequest } from "./routes/http-client.js";
 import {
+  deleteTakes,
   postFailure,
   postLease,
   postLeases,
@@ -52,6 +53,7 @@ const ROUTES: readonly Route[] = [
   ["POST", "/v1/queues/:queue/leases/:id", postLease, ["partition"]],
   ["POST", "/v1/queues/:queue/leases", postLeases, ["partition"]],
   ["POST", "/v1/queues/:queue/presence", postPresence, ["partition"]],
+  ["DELETE", "/v1/queues/:queue/takes", deleteTakes, ["partition"]],
   ["DELETE", "/v1/queues/:queue/requests/:id", cancelRequest, []],
   ["GET", "/v1/queues/:queue/stats", queueStats, []],
   ["GET", "/v1/whoami", whoami, []],

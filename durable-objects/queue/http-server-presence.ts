@@ -17,6 +17,11 @@ export class HttpServerPresence {
     this.prune(now);
   }
 
+  /** HTTP server `identity` said it left: it no longer counts as connected. */
+  forget(identity: string): void {
+    this.lastSeen.delete(identity);
+  }
+
   /** Whether any HTTP server was seen within HTTP_SERVER_PRESENCE_MS of `now`. */
   any(now: number): boolean {
     this.prune(now);

@@ -30,7 +30,7 @@ import {
   httpLeasesRefusal,
 } from "./http-answers.js";
 import { httpInputRefusal } from "./http-input.js";
-import { MAX_WAITING_TAKES, replyAsHttpServer } from "./http-takers.js";
+import { LEFT, MAX_WAITING_TAKES, replyAsHttpServer } from "./http-takers.js";
 import type { QueueSettler } from "./queue-settle.js";
 
 type Refused = { ok: false; error: WireError };
@@ -65,9 +65,11 @@ export class HttpServerRpc implements HttpQueueRpc {
         ? state.takers.wait(input.identity, input.waitMs, takeId)
         : undefined;
     await this.rt.settle(now);
-    const dispatch = frame ?? (waiting === undefined ? null : await waiting);
+    const got = frame ?? (waiting === undefined ? null : await waiting);
+    // A take its server's leave ended does not make that server present again.
+    if (got === LEFT) return { ok: true, dispatch: null };
     state.takers.seen(input.identity, Date.now());
-    return { ok: true, dispatch };
+    return { ok: true, dispatch: got };
   }
 
   /**
@@ -146,6 +148,17 @@ export class HttpServerRpc implements HttpQueueRpc {
       state.store.markSawServer();
     });
     await this.rt.settle(now);
+    return { ok: true };
+  }
+
+  /** HTTP server `identity` stopped serving this queue: its waiting takes end (HttpTakers.leave). */
+  async httpLeave(input: HttpPresenceInput): Promise<HttpPresenceAnswer> {
+    const state = this.rt.state;
+    state.chooseStore(input.queue);
+    const refusal = httpInputRefusal(input, state.store.queueName());
+    if (refusal !== undefined) return { ok: false, error: refusal };
+    state.takers.leave(input.identity);
+    await this.rt.settle(Date.now());
     return { ok: true };
   }
 

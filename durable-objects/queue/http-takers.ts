@@ -38,10 +38,13 @@ export type TakeDeps = Pick<DispatchDeps, "store" | "ready" | "lifecycle" | "que
   limits: Limits;
 };
 
+/** A waiting take ended because its server left (HttpTakers.leave), not for want of work. */
+export const LEFT = "left";
+
 interface Waiter {
   identity: string;
   takeId: string | undefined;
-  resolve: (frame: DispatchFrame | null) => void;
+  resolve: (frame: DispatchFrame | null | typeof LEFT) => void;
   timer: ReturnType<typeof setTimeout>;
 }
 
@@ -82,8 +85,11 @@ export class HttpTakers {
     return dispatchFrame(row, row.body, deps.queue);
   }
 
-  /** Waits up to `ms` for a request; resolves null when none came. Registered synchronously. */
-  wait(identity: string, ms: number, takeId?: string): Promise<DispatchFrame | null> {
+  /**
+   * Waits up to `ms` for a request; resolves null when none came, LEFT when its server left.
+   * Registered synchronously.
+   */
+  wait(identity: string, ms: number, takeId?: string): Promise<DispatchFrame | null | typeof LEFT> {
     return new Promise((resolve) => {
       const waiter: Waiter = {
         identity,
@@ -146,6 +152,22 @@ export class HttpTakers {
       this.abandoned.add(takeId);
     }
     return rid;
+  }
+
+  /**
+   * HTTP server `identity` stopped serving (its SDK service closed): its waiting takes stop
+   * waiting (answered null, to callers that are gone), so no request is handed to a take nobody
+   * reads, and it no longer counts as connected. Returns how many takes it ended.
+   */
+  leave(identity: string): number {
+    const leaving = this.waiting.filter((w) => w.identity === identity);
+    for (const waiter of leaving) {
+      clearTimeout(waiter.timer);
+      this.remove(waiter);
+      waiter.resolve(LEFT);
+    }
+    this.presence.forget(identity);
+    return leaving.length;
   }
 
   /** Whether take `takeId` was abandoned before it arrived: it then takes nothing. */

@@ -203,6 +203,12 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
     return this.http.httpExtendMany(input);
   }
 
+  /** HTTP API: HTTP server `identity` stopped serving this queue (its waiting takes end). */
+  httpLeave(input: HttpPresenceInput): Promise<HttpPresenceAnswer> {
+    this.state.writeHeld();
+    return this.http.httpLeave(input);
+  }
+
   /** HTTP API: HTTP server `identity`, busy, still serves this queue (presence). */
   httpPresence(input: HttpPresenceInput): Promise<HttpPresenceAnswer> {
     this.state.writeHeld();

@@ -158,6 +158,7 @@ export interface HttpQueueRpc {
   httpExtend(input: HttpExtendInput): Promise<HttpExtendAnswer>;
   httpExtendMany(input: HttpExtendManyInput): Promise<HttpExtendManyAnswer>;
   httpPresence(input: HttpPresenceInput): Promise<HttpPresenceAnswer>;
+  httpLeave(input: HttpPresenceInput): Promise<HttpPresenceAnswer>;
 }
 
 /** Leases held by HTTP servers name this virtual connection instead of a socket's connId. */

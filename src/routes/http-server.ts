@@ -15,11 +15,16 @@
  *   POST /v1/queues/:queue/leases/:id
  *     Extends the lease by leaseMs (never past the deadline); same rules as a reply. 204 with
  *     EdgeMQ-Lease-Ms.
+ *   POST /v1/queues/:queue/leases, body {"ids": [...]}
+ *     The same for several ids at once: 200 {"leases": [...]}, each id's status in order.
  *   POST /v1/queues/:queue/presence[?partition=p]
  *     The server still serves the queue while it is busy: it counts as connected (for
  *     `no_responders` and `failFast`) for 15 s more, as after a take. Without `?partition=` on a
  *     partitioned queue, on every partition. 204 with EdgeMQ-Partitions.
- * All go to the queue's QueueDO (take / httpReply / httpFail / httpExtend / httpPresence); see
+ *   DELETE /v1/queues/:queue/takes[?partition=p]
+ *     The server stops serving: its waiting takes end and it no longer counts as connected.
+ * All go to the queue's QueueDO (take / httpReply / httpFail / httpExtend / httpExtendMany /
+ * httpPresence / httpLeave); see
  * durable-objects/queue/http-takers.ts and http-answers.ts. On a partitioned queue a take answers
  * EdgeMQ-Partition (and every take EdgeMQ-Partitions) and an id `p<n>.<id>` that names it, which
  * routes the replies, failures and leases (partition-ids.ts, http-take.ts, docs/scaling.md).
@@ -232,6 +237,27 @@ function leaseEntry(id: string, answer: HttpExtendAnswer | undefined): LeaseEntr
 }
 
 export async function postPresence(c: HttpContext): Promise<Response> {
+  return toPartitions(c, (stub, input) => stub.httpPresence(input));
+}
+
+/**
+ * DELETE /v1/queues/:queue/takes[?partition=p]: the caller stops serving the queue (the SDK's
+ * HTTP service, closing). Its takes still waiting end at once, so no request is handed to a take
+ * whose caller left (under `wrangler dev` the relay never hears such a caller go), and it no
+ * longer counts as connected. 204 with EdgeMQ-Partitions.
+ */
+export async function deleteTakes(c: HttpContext): Promise<Response> {
+  return toPartitions(c, (stub, input) => stub.httpLeave(input));
+}
+
+/** Sends a server's call to the partition `?partition=` names, else to every partition. */
+async function toPartitions(
+  c: HttpContext,
+  send: (
+    stub: ReturnType<typeof partitionStub>,
+    input: { queue: string; identity: string },
+  ) => Promise<{ ok: true } | { ok: false; error: WireError }>,
+): Promise<Response> {
   const queue = readQueue(c.req.param("queue"));
   const principal = await establishPrincipal(c.req.raw, c.env);
   requireRole(principal, "server");
@@ -241,7 +267,7 @@ export async function postPresence(c: HttpContext): Promise<Response> {
   const targets = chosen === undefined ? [...Array(partitions).keys()] : [chosen];
   const input = { queue, identity: principal.identity };
   const answers = await Promise.all(
-    targets.map((p) => partitionStub(c.env, queue, p).httpPresence(input)),
+    targets.map((p) => send(partitionStub(c.env, queue, p), input)),
   );
   for (const answer of answers) if (!answer.ok) return refusalResponse(answer.error);
   return noContent({ [HTTP_API_HEADERS.partitions]: String(partitions) });

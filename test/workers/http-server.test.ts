@@ -4,7 +4,8 @@
  * meanwhile and counts as a connected server (as does a busy server's presence call, on one
  * partition or all), and replies follow the lease rules (404 not this
  * server's, 409 already answered or cancelled, 410 deadline passed). Waiting takes are served
- * before WebSocket servers, longest waiting first, and at most 1,000 may wait on one queue.
+ * before WebSocket servers, longest waiting first, and at most 1,000 may wait on one queue. A server
+ * that leaves (DELETE .../takes) ends its waiting takes and stops counting as connected.
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -268,6 +269,31 @@ describe("HTTP servers", () => {
     const got = await live;
     expect(got.status).toBe(200);
     expect(got.headers.get("EdgeMQ-Attempt")).toBe("1");
+  });
+
+  it("ends a leaving server's waiting takes (DELETE .../takes), and it no longer counts as connected", async () => {
+    const q = "hs-leave";
+    const leaving = [0, 1].map(() => take(q, "leaver", 30_000));
+    const other = take(q, "stayer-2", 30_000);
+    await expect.poll(() => waitingTakes(q)).toBe(3);
+    const left = await http(`/v1/queues/${q}/takes`, { method: "DELETE", identity: "leaver" });
+    expect(left.status).toBe(204);
+    expect((await Promise.all(leaving)).map((r) => r.status)).toEqual([204, 204]);
+    expect(await waitingTakes(q)).toBe(1);
+    await asyncRequest(q, "leave-client");
+    expect((await other).headers.get("EdgeMQ-From")).toBe("leave-client");
+
+    // A server whose only sign of life was its takes is not present once it left.
+    const lone = "hs-leave-alone";
+    const waiting = take(lone, "lone-leaver", 30_000);
+    await expect.poll(() => waitingTakes(lone)).toBe(1);
+    await http(`/v1/queues/${lone}/takes`, { method: "DELETE", identity: "lone-leaver" });
+    expect((await waiting).status).toBe(204);
+    const refused = await http(`/v1/queues/${lone}/requests?failFast=true`, {
+      identity: "leave-client",
+      body: "q",
+    });
+    await expectError(refused, 503, "no_responders");
   });
 
   it("puts back in the queue a request handed to a take whose caller went away as it came", async () => {

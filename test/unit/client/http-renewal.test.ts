@@ -43,6 +43,8 @@ class FakeRelay {
   batchRoute = true;
   /** A refusal of the whole batch call (its status), instead of each id's answer. */
   batchRefusal: number | undefined;
+  /** The relay never answers a server's leave (DELETE .../takes). */
+  leaveHangs = false;
 
   leaseCalls(after = Number.NEGATIVE_INFINITY): number {
     return this.calls.filter((c) => c.path.includes("/leases") && c.at > after).length;
@@ -63,6 +65,7 @@ class FakeRelay {
       return this.leaseAnswer();
     }
     if (path.endsWith("/leases")) return this.#leases(init.body);
+    if (path.endsWith("/takes") && this.leaveHangs) return hangUntilAborted(init.signal);
     if (path.includes("/take?")) return this.#take(path, init.signal);
     return new Response(null, { status: 204 });
   };
@@ -115,6 +118,14 @@ class FakeRelay {
     }
     return new Response(null, { status: 204 });
   }
+}
+
+/** A call the relay never answers: it ends only when its caller aborts it, as fetch does. */
+function hangUntilAborted(signal: { readonly aborted: boolean } | undefined): Promise<Response> {
+  return new Promise((_resolve, reject) => {
+    const check = () => (signal?.aborted ? reject(new Error("aborted")) : setTimeout(check, 10));
+    check();
+  });
 }
 
 function sleep(ms: number): Promise<void> {
@@ -207,6 +218,22 @@ describe("an HTTP server's lease renewals", () => {
     await vi.advanceTimersByTimeAsync(60_000);
     expect(relay.leaseCalls(closedAt)).toBe(0);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("close() waits at most 2 s for the relay to hear that the service left", async () => {
+    const relay = new FakeRelay([]);
+    relay.leaveHangs = true;
+    const service = await serving(relay, slowHandler([]));
+    await vi.advanceTimersByTimeAsync(100);
+    let closed = false;
+    const closing = service.close().then(() => {
+      closed = true;
+    });
+    await vi.advanceTimersByTimeAsync(1_900);
+    expect(closed).toBe(false);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(closed).toBe(true);
+    await closing;
   });
 
   it("leave the handler's signal alone when a lease is lost after the handler returned", async () => {

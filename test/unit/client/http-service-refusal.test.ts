@@ -21,6 +21,8 @@ describe("an HTTP service refused", () => {
       if (url.endsWith("/v1/whoami")) {
         return Response.json({ identity: "alice", roles: ["client"], limits: {} });
       }
+      // close() says the service left (DELETE .../takes): no take.
+      if (url.endsWith("/takes")) return new Response(null, { status: 204 });
       // Every loop's first take is in flight before any is answered, then all are refused.
       if (++takes === 4) release();
       await gate;

@@ -569,6 +569,16 @@ describe("serve() over HTTP", () => {
     expect(calls.filter((c) => c.path.includes("/take")).length).toBe(takesAfter);
   });
 
+  it("close() tells the relay the service left, once, so its takes still waiting there end", async () => {
+    const { fetch, calls } = fakeFetch(takes());
+    const alice = await httpPeer(fetch);
+    const service = alice.serve("jobs", () => "x", { concurrency: 2 });
+    await expect.poll(() => calls.filter((c) => c.path.includes("/take?")).length).toBe(2);
+    await service.close();
+    const left = calls.filter((c) => c.path === "/v1/queues/jobs/takes");
+    expect(left.map((c) => c.method)).toEqual(["DELETE"]);
+  });
+
   it("close() does not wait for a handler that ignores req.signal once its request is over", async () => {
     const { fetch, calls } = fakeFetch(
       takes(
