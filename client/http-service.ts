@@ -1,6 +1,8 @@
 /**
- * A served queue over the HTTP transport: `concurrency` loops, each long-polling
- * `POST /v1/queues/{q}/take?wait=`, running the handler on what it took and posting the reply
+ * A served queue over the HTTP transport: `concurrency` loops taking with
+ * `POST /v1/queues/{q}/take?wait=`, one of them long-polling each partition at a time while the
+ * others wait in memory (take-gate.ts: a browser has 6 connections per host, and replies must not
+ * queue behind long-polls), running the handler on what it took and posting the reply
  * (`.../replies/{id}`) or, when the handler throws, its message (`.../failures/{id}`, the client
  * gets `server_error`; so does a reply the relay refuses for its content: over its limit, or
  * not fitting its Content-Type). While a handler runs its lease is renewed every third of the
@@ -11,7 +13,7 @@
  * takes still waiting there end; a request it leased to one just before comes back after its
  * lease, at the next attempt), lets the handlers in hand finish and answer, then resolves
  * (without waiting for a handler whose request is over: lease lost or deadline passed).
- * On a queue of K partitions it runs max(concurrency, K) loops, each long-polling one partition
+ * On a queue of K partitions it runs max(concurrency, K) loops, each taking from one partition
  * (http-partitions.ts), so at most max(c, K) handlers run at once, as on a WebSocket server; each
  * answer goes back to the partition its take came from (its id names it, docs/scaling.md).
  * A take refused because its partition is gone (K lowered) makes the service re-learn K and go on;
@@ -49,6 +51,7 @@ import {
 } from "./platform.js";
 import { type Handler, handlerReply, type ServeRequest } from "./service.js";
 import type { Status } from "./status.js";
+import { TakeGate } from "./take-gate.js";
 import { httpReplyOf } from "./typed-body.js";
 
 /** Longest a take waits at the relay before answering 204 (under common proxy timeouts). */
@@ -107,6 +110,8 @@ export class HttpService implements Service {
   readonly #presenceCalls = new Set<number>();
   #presenceTimer: TimerHandle | undefined;
   readonly #leases: HttpLeases;
+  /** One take long-polls each partition at a time; the other idle loops wait their turn. */
+  readonly #gate = new TakeGate();
   #readyResolve: () => void = () => {};
   #readyReject: (error: EdgeMQError) => void = () => {};
 
@@ -122,6 +127,7 @@ export class HttpService implements Service {
       this.#readyReject = reject;
     });
     this.ready.catch(() => {});
+    this.#taking.signal.addEventListener("abort", () => this.#gate.release(), { once: true });
     this.#startLoops();
     this.#presenceTimer = startTimer(() => this.#keepPresent(), PRESENCE_CHECK_MS);
   }
@@ -232,14 +238,46 @@ export class HttpService implements Service {
   }
 
   /**
-   * One take of loop `index`: from its partition, long-polling (0 to learn K). Keeps the
-   * EdgeMQ-Partitions it answers, and starts a loop for each partition a larger K added.
-   * Undefined: closed.
+   * One take of loop `index`: from its partition, long-polling on its partition's turn, else
+   * without waiting (take-gate.ts; 0 to learn K). Keeps the EdgeMQ-Partitions it answers, and
+   * starts a loop for each partition a larger K added. Undefined: closed.
    */
   async #take(index: number, relearn: boolean) {
+    const turn = await this.#turn(index, relearn);
+    if (turn === undefined) return undefined;
+    let brought = false;
+    try {
+      const take = await this.#takeOnce(turn.partition, turn.mode === "poll" ? TAKE_WAIT_MS : 0);
+      brought = take?.answer.status === 200;
+      return take;
+    } finally {
+      this.#gate.done(turn.key, turn.mode, brought);
+    }
+  }
+
+  /**
+   * Waits for loop `index`'s turn to take (take-gate.ts): one take long-polls each partition, the
+   * other idle loops wait here. A take to learn K waits for nothing and needs no turn. A turn on a
+   * partition the loop no longer takes from (K changed meanwhile) is handed back. Undefined: closed.
+   */
+  async #turn(index: number, relearn: boolean) {
+    for (;;) {
+      if (this.#taking.signal.aborted) return undefined;
+      const partition = takePartition(index, this.#partitions);
+      const key = String(partition ?? "any");
+      if (relearn) return { partition, key, mode: "peek" as const };
+      const mode = await this.#gate.turn(key);
+      if (!this.#taking.signal.aborted && partition === takePartition(index, this.#partitions)) {
+        return { partition, key, mode };
+      }
+      this.#gate.done(key, mode, false);
+    }
+  }
+
+  /** One take from `partition` (undefined: the relay picks) waiting up to `waitMs`. */
+  async #takeOnce(partition: number | undefined, waitMs: number) {
     const { link, status } = this.#setup;
-    const partition = takePartition(index, this.#partitions);
-    let wait = relearn ? 0 : TAKE_WAIT_MS;
+    let wait = waitMs;
     const only = partition === undefined ? "" : `&partition=${partition}`;
     const retry = { signal: this.#taking.signal, giveUpAt: Number.POSITIVE_INFINITY };
     const startedAt = Date.now();

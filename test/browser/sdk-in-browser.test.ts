@@ -148,6 +148,32 @@ describe("the SDK in a browser, dev mode", () => {
     await client.close();
     await page.close();
   });
+
+  it("serves from a tab over HTTP with the default concurrency, its own requests going through too", async () => {
+    // A browser has 6 connections per host (HTTP/1.1): 16 long-polling takes once held them all,
+    // and the tab's replies queued behind them until the client timed out.
+    const page = await sdkPage(relay.url);
+    await page.evaluate(async (url) => {
+      const sdk = Reflect.get(globalThis, "EdgeMQ") as BrowserSdk;
+      const peer = await sdk.connect(url, { identity: "browser-http-server", transport: "http" });
+      Reflect.set(globalThis, "peer", peer);
+      await peer.serve("in-browser-http", (req) => ({ from: req.from })).ready;
+    }, relay.url);
+    const client = await connect(relay.url, { identity: "node-client-http" });
+    for (let i = 0; i < 3; i++) {
+      const reply = await client.request("in-browser-http", i, { timeout: 5_000 });
+      expect(reply).toEqual({ from: "node-client-http" });
+    }
+    const own = await page.evaluate(async () => {
+      const peer = Reflect.get(globalThis, "peer") as Peer;
+      const reply = await peer.request("echo", "from the serving tab", { timeout: 5_000 });
+      await peer.close();
+      return reply;
+    });
+    expect(own).toBe("from the serving tab");
+    await client.close();
+    await page.close();
+  });
 });
 
 describe("the SDK in a browser, signed mode", () => {
