@@ -81,6 +81,7 @@ export class HttpPeer implements Peer {
   setToken(token: string): void {
     if (this.#closing) throw new EdgeMQError(ERROR_CODE.closed, "setToken: this peer is closed");
     renewToken(this.#credentials, token, this.identity);
+    for (const service of this.#services) service.renewed();
   }
 
   request<T = Body>(queue: string, body?: SendBody, options?: RequestOptions): Promise<T> {
@@ -98,6 +99,7 @@ export class HttpPeer implements Peer {
       handler,
       concurrency,
       link: this.#link,
+      credentials: this.#credentials,
       status: new HttpStatus(emit, queue),
       limits: this.#limits,
       report: emit,

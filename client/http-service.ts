@@ -53,6 +53,7 @@ import { type Handler, handlerReply, type ServeRequest } from "./service.js";
 import type { Status } from "./status.js";
 import { TakeGate } from "./take-gate.js";
 import { httpReplyOf } from "./typed-body.js";
+import type { LiveCredentials } from "./url.js";
 
 /** Longest a take waits at the relay before answering 204 (under common proxy timeouts). */
 export const TAKE_WAIT_MS = 25_000;
@@ -65,6 +66,8 @@ export interface HttpServiceSetup {
   handler: Handler;
   concurrency: number;
   link: HttpLink;
+  /** The peer's credentials: their revision counts setToken calls. */
+  credentials: LiveCredentials;
   status: HttpStatus;
   limits: Limits;
   /** Reports what the relay refused (a take that will never work, a bad dispatch). */
@@ -110,6 +113,10 @@ export class HttpService implements Service {
   readonly #presenceCalls = new Set<number>();
   #presenceTimer: TimerHandle | undefined;
   readonly #leases: HttpLeases;
+  /** Whether a take succeeded: from then on an expired token waits for setToken (#awaitsToken). */
+  #wasReady = false;
+  /** While takes are refused for an expired token: settles at setToken or close. */
+  #renewal: { promise: Promise<void>; resolve: () => void } | undefined;
   /** One take long-polls each partition at a time; the other idle loops wait their turn. */
   readonly #gate = new TakeGate();
   #readyResolve: () => void = () => {};
@@ -127,7 +134,14 @@ export class HttpService implements Service {
       this.#readyReject = reject;
     });
     this.ready.catch(() => {});
-    this.#taking.signal.addEventListener("abort", () => this.#gate.release(), { once: true });
+    this.#taking.signal.addEventListener(
+      "abort",
+      () => {
+        this.#gate.release();
+        this.renewed();
+      },
+      { once: true },
+    );
     this.#startLoops();
     this.#presenceTimer = startTimer(() => this.#keepPresent(), PRESENCE_CHECK_MS);
   }
@@ -209,22 +223,24 @@ export class HttpService implements Service {
     let relearn = true;
     while (!this.#taking.signal.aborted) {
       if (index >= takeLoops(this.#setup.concurrency, this.#partitions)) return "retired";
+      const revision = this.#setup.credentials.revision;
       const take = await this.#take(index, relearn);
       if (take === undefined) return "stopped";
       const { answer } = take;
       relearn = false;
       if (answer.status === 204) {
-        this.#readyResolve();
+        this.#markReady();
         await paceEmptyPoll(take.startedAt, take.wait, this.#taking.signal);
         continue;
       }
       if (answer.status !== 200) {
-        if (!this.#takeRefused(answer, take.partition, take.count)) return "stopped";
+        if (!this.#takeRefused(answer, take, revision)) return "stopped";
         relearn = this.#partitions <= 1;
         await paceEmptyPoll(take.startedAt, TAKE_WAIT_MS, this.#taking.signal);
+        await this.#renewal?.promise;
         continue;
       }
-      this.#readyResolve();
+      this.#markReady();
       const taken = this.#read(answer);
       if (taken === undefined) continue;
       this.#inHand++;
@@ -267,6 +283,8 @@ export class HttpService implements Service {
       const key = String(partition ?? "any");
       if (relearn) return { partition, key, mode: "peek" as const };
       const mode = await this.#gate.turn(key);
+      // Waiting for setToken: one refused take is enough, the others wait with it.
+      await this.#renewal?.promise;
       if (!this.#taking.signal.aborted && partition === takePartition(index, this.#partitions)) {
         return { partition, key, mode };
       }
@@ -309,7 +327,9 @@ export class HttpService implements Service {
   #keepPresent(): void {
     if (this.#taking.signal.aborted) return;
     const partitioned = this.#partitions > 1;
-    for (const p of this.#presence.lapsing(this.#partitions, Date.now())) {
+    // Waiting for setToken: a call with the expired token would only be refused.
+    const lapsing = this.#renewal ? [] : this.#presence.lapsing(this.#partitions, Date.now());
+    for (const p of lapsing) {
       if (this.#presenceCalls.has(p)) continue;
       this.#presenceCalls.add(p);
       const path = `${this.#base}/presence${partitioned ? `?partition=${p}` : ""}`;
@@ -327,17 +347,59 @@ export class HttpService implements Service {
   /**
    * A take refused. One that named a partition and got bad_request found that partition gone (K
    * was lowered; `?partition=` past K is bad_request): take up the count the refusal gives, else
-   * forget K so the next take names no partition and learns it. Any other refusal ends the
-   * service. Returns whether the loop goes on.
+   * forget K so the next take names no partition and learns it. An expired token waits for
+   * setToken (#awaitsToken). Any other refusal ends the service. Returns whether the loop goes on.
    */
-  #takeRefused(answer: HttpAnswer, partition: number | undefined, count: number | undefined) {
+  #takeRefused(
+    answer: HttpAnswer,
+    { partition, count }: { partition: number | undefined; count: number | undefined },
+    revision: number,
+  ) {
     const error = answerError(answer);
+    if (this.#awaitsToken(error, revision)) return true;
     if (partition === undefined || error.code !== ERROR_CODE.badRequest) {
       this.#refused(error);
       return false;
     }
     this.#partitions = count !== undefined && count <= partition ? count : 1;
     return true;
+  }
+
+  /**
+   * A take refused `unauthorized` once the service was ready, on a signed peer: its token expired
+   * (or the secret changed). The loops wait for setToken (renewed()), reported once, as the peer's
+   * requests are refused until then, instead of the service ending while the peer goes on. A
+   * take whose token was renewed meanwhile just takes again.
+   */
+  #awaitsToken(error: EdgeMQError, revision: number): boolean {
+    const { credentials } = this.#setup;
+    if (error.code !== ERROR_CODE.unauthorized || credentials.token === undefined) return false;
+    if (!this.#wasReady) return false;
+    if (revision !== credentials.revision || this.#renewal !== undefined) return true;
+    let resolve: () => void = () => {};
+    const promise = new Promise<void>((done) => {
+      resolve = done;
+    });
+    this.#renewal = { promise, resolve };
+    const waiting = `${error.message}: serving resumes after peer.setToken()`;
+    this.#setup.report({
+      type: "error",
+      error: new EdgeMQError(error.code, waiting),
+      queue: this.queue,
+    });
+    return true;
+  }
+
+  /** setToken gave the peer a new token (http-peer.ts): takes refused for the old one go on. */
+  renewed(): void {
+    const renewal = this.#renewal;
+    this.#renewal = undefined;
+    renewal?.resolve();
+  }
+
+  #markReady(): void {
+    this.#wasReady = true;
+    this.#readyResolve();
   }
 
   /**
