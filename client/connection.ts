@@ -34,6 +34,7 @@ import { startTimer, stopTimer, type TimerHandle } from "./platform.js";
 import type { Status } from "./status.js";
 import { type LiveCredentials, subprotocols } from "./url.js";
 import {
+  CONNECTING,
   terminateSocket,
   trySend,
   type WebSocketConstructor,
@@ -161,11 +162,17 @@ export class Connection {
         stopTimer(fallback);
         resolve();
       };
-      try {
-        socket.close(CLOSE_CODE.normal, "closed by client");
-      } catch {
-        this.#closeWaiter();
-      }
+      const closeNow = () => {
+        try {
+          socket.close(CLOSE_CODE.normal, "closed by client");
+        } catch {
+          this.#closeWaiter?.();
+        }
+      };
+      // A browser warns of a socket closed while CONNECTING ("closed before the connection is
+      // established"): such a socket is closed once its handshake ends (a failed one ends it).
+      if (socket.readyState === CONNECTING) socket.onopen = closeNow;
+      else closeNow();
     });
     this.#socket = undefined;
   }

@@ -35,7 +35,8 @@ export interface WebSocketLike {
 
 export type WebSocketConstructor = new (url: string, protocols?: string[]) => WebSocketLike;
 
-/** WebSocket.OPEN, the same number on every platform. */
+/** WebSocket.CONNECTING and WebSocket.OPEN, the same numbers on every platform. */
+export const CONNECTING = 0;
 export const OPEN = 1;
 
 /**

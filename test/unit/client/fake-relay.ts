@@ -29,14 +29,16 @@ import {
 /**
  * How the fake relay answers a new socket. `http`: a refused upgrade as the `ws` package reports
  * it (the status in the error's message); `hidden`: any failed upgrade as browsers, Deno, Bun and
- * Node 22's global WebSocket report it (an error event without a message, then close 1006).
+ * Node 22's global WebSocket report it (an error event without a message, then close 1006);
+ * `pending`: a handshake still under way (the socket stays CONNECTING until its `open()`).
  */
 export type Answer =
   | { kind: "welcome" }
   | { kind: "silent" }
   | { kind: "close"; code: number; reason?: string }
   | { kind: "http"; status: number }
-  | { kind: "hidden" };
+  | { kind: "hidden" }
+  | { kind: "pending" };
 
 export class FakeRelay {
   readonly sockets: FakeSocket[] = [];
@@ -101,6 +103,8 @@ export class FakeSocket implements WebSocketLike {
   /** The subprotocols the SDK offered (the token goes as one in signed mode). */
   readonly protocols: readonly string[];
   closedBy: { code: number; reason: string } | undefined;
+  /** close() was called before the handshake completed (a browser logs a warning for it). */
+  closedWhileConnecting = false;
   /** terminate() was called (no close handshake). */
   terminated = false;
   readonly #relay: FakeRelay;
@@ -128,6 +132,7 @@ export class FakeSocket implements WebSocketLike {
 
   close(code = 1000, reason = ""): void {
     if (this.readyState >= 2) return;
+    if (this.readyState === 0) this.closedWhileConnecting = true;
     this.closedBy = { code, reason };
     this.readyState = 2;
     if (this.#relay.holdCloses) return;
@@ -175,6 +180,14 @@ export class FakeSocket implements WebSocketLike {
     this.onclose?.({ code, reason });
   }
 
+  /** The handshake of a `pending` socket completes now, with a welcome. */
+  open(): void {
+    if (this.readyState !== 0) return;
+    this.readyState = 1;
+    this.onopen?.({});
+    this.welcome();
+  }
+
   welcome(): void {
     const queueSocket = /^\/v1\/queues\/([^/]+)\/(serve|connect)$/.exec(this.path);
     const token = this.protocols.find((p) => p.startsWith(TOKEN_SUBPROTOCOL_PREFIX));
@@ -209,6 +222,8 @@ export class FakeSocket implements WebSocketLike {
       case "silent":
         this.readyState = 1;
         this.onopen?.({});
+        return;
+      case "pending":
         return;
       case "welcome":
         this.readyState = 1;

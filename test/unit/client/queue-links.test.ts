@@ -293,3 +293,36 @@ describe("queue links: closing", () => {
     expect(relay.latest(LINK_Q).closedBy?.code).toBe(1000);
   });
 });
+
+describe("queue links: closing while one still connects", () => {
+  // A browser logs "WebSocket is closed before the connection is established" for a socket
+  // closed while CONNECTING: a page that sent one request and closed its peer got that warning.
+  it("waits for the link's handshake to close it, instead of closing it while it connects", async () => {
+    const peer = await open();
+    relay.answersAt(LINK_Q).push({ kind: "pending" });
+    const { reply, id } = await send(peer, "q", "first");
+    relay.latest(CONNECT).deliver({ type: "reply", id, body: encodeBody("done") });
+    await expect(reply).resolves.toBe("done");
+    const link = relay.latest(LINK_Q);
+    const closing = peer.close();
+    await settle();
+    expect(link.closedWhileConnecting).toBe(false);
+    link.open();
+    await vi.advanceTimersByTimeAsync(2_000);
+    await closing;
+    expect(link.closedBy?.code).toBe(1000);
+    expect(link.closedWhileConnecting).toBe(false);
+  });
+
+  it("ends a link whose handshake never completes within close()'s wait", async () => {
+    const peer = await open();
+    relay.answersAt(LINK_Q).push({ kind: "pending" });
+    const { reply, id } = await send(peer, "q", "first");
+    relay.latest(CONNECT).deliver({ type: "reply", id, body: encodeBody("done") });
+    await reply;
+    const closing = peer.close();
+    await vi.advanceTimersByTimeAsync(2_000);
+    await closing;
+    expect(relay.latest(LINK_Q).closedBy).toBeDefined();
+  });
+});
