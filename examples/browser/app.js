@@ -4,6 +4,9 @@
  * this tab, which serves the queue "tab" (answering with the page's Answer box) and can send
  * requests to the queue "echo". Statuses from peer.status() and every error show in the page.
  *
+ * Transport: "auto", a WebSocket where the network allows one, else plain HTTP (a proxy that blocks
+ * WebSockets); the log says which.
+ *
  * Identity: in dev mode the tab declares one (`tab-` and a random suffix, editable); with a token
  * (a signed relay) the token names it. The token is read from the form and passed to connect(),
  * which sends it as a WebSocket subprotocol: never put a token in a URL (README, Security).
@@ -75,7 +78,7 @@ async function connectTab() {
   setStatus("connecting…");
   let peer;
   try {
-    peer = await connect(byId("relay").value.trim(), credentials());
+    peer = await connect(byId("relay").value.trim(), { ...credentials(), transport: "auto" });
   } catch (error) {
     setConnected(false);
     setStatus("not connected");
@@ -84,7 +87,7 @@ async function connectTab() {
   setConnected(true);
   byId("identity").value = peer.identity; // with a token, the one it names
   setStatus(`connected as ${peer.identity}`);
-  log(`connected as ${peer.identity}`);
+  log(`connected as ${peer.identity} over ${peer.transport}`);
   watch(peer).catch(showError);
   const service = peer.serve(TAB_QUEUE, (req) => answer(req, peer.identity));
   current = { peer, service };

@@ -206,6 +206,21 @@ describe("examples/browser in Chromium, against a relay in dev mode", () => {
     expect(problems).toEqual([]);
   });
 
+  it("connects over HTTP where WebSockets are blocked, and a Node client calls into it", async () => {
+    const { page, problems } = await openPage();
+    pages.push(page);
+    // Every WebSocket the page opens is closed before any welcome, as behind a blocking proxy.
+    await page.routeWebSocket(/.*/, (ws) => ws.close({ code: 1008, reason: "blocked" }));
+    const identity = await connectTab(page, problems);
+    await waitForText(page, "log", new RegExp(`connected as ${identity} over http`), problems);
+    const caller = await connect(relay.url, { identity: "node-caller-http" });
+    const reply = await caller.request("tab", "over http?", { timeout: 10_000 });
+    expect(reply).toMatchObject({ from: "node-caller-http", by: identity, got: "over http?" });
+    await caller.close();
+    await page.click("#disconnect");
+    await waitForText(page, "status", /^closed$/, problems);
+  });
+
   it("shows why it cannot connect, and can try again", async () => {
     const { page, problems } = await openPage();
     pages.push(page);
@@ -215,7 +230,7 @@ describe("examples/browser in Chromium, against a relay in dev mode", () => {
     await waitForText(
       page,
       "error",
-      /^closed: could not connect to ws:\/\/127\.0\.0\.1:/,
+      /^closed: could not connect over WebSocket \(could not connect to ws:\/\/127\.0\.0\.1:.* nor over HTTP/,
       problems,
     );
     expect(await textOf(page, "status")).toBe("not connected");
