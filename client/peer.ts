@@ -21,6 +21,7 @@ import {
 } from "../protocol/index.js";
 import { connectAuto } from "./auto-transport.js";
 import { type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
+import { refusalOf } from "./close-reasons.js";
 import { Connection } from "./connection.js";
 import type { FetchLike } from "./http-link.js";
 import { connectHttp } from "./http-peer.js";
@@ -222,6 +223,19 @@ export class SocketPeer implements Peer {
   }
 
   /**
+   * Why a service's reconnects keep failing as a bare 1006: the credentials (#explainHidden), then
+   * the serve route over HTTP, which refuses a token without the server role or this queue (403)
+   * as the upgrade did, where a browser showed only 1006 and the service retried forever.
+   */
+  async #explainServe(queue: string): Promise<EdgeMQError | undefined> {
+    const hidden = await this.#explainHidden();
+    if (hidden === undefined || refusalOf(hidden) !== undefined) return hidden;
+    const { url, credentials, backoff } = this.#setup;
+    const path = `/v1/queues/${encodeURIComponent(queue)}/serve`;
+    return explainRefusal(url, credentials, backoff, hidden, path);
+  }
+
+  /**
    * Signed mode: the token this peer's sockets use from now on, naming this peer's identity
    * (bad_request otherwise). Each open socket keeps its old token until the relay closes it as
    * expired, then reconnects with this one; give it before the old one expires.
@@ -256,7 +270,7 @@ export class SocketPeer implements Peer {
       credentials: this.#setup.credentials,
       WebSocket: this.#setup.WebSocket,
       backoff: this.#setup.backoff,
-      explainRefusal: () => this.#explainHidden(),
+      explainRefusal: () => this.#explainServe(queue),
       status: (status) => this.#feed.emit(status),
       closed: (closed) => this.#services.delete(closed),
     });

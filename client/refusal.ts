@@ -3,8 +3,11 @@
  * upgrade (401, 403, 400) as a bare close 1006, and Node's `ws` gives its status but not the
  * relay's message. connect(), and a socket whose reconnects keep failing as a bare 1006
  * (connection.ts), then ask the relay over HTTP (`GET /v1/whoami` with the same credentials) and
- * take the relay's own typed error, which says what is wrong with the identity or token. Used by
- * peer.ts; anything that goes wrong here, or a whoami that succeeds, keeps the original error.
+ * take the relay's own typed error, which says what is wrong with the identity or token. A
+ * service's socket then asks its own route (`GET /v1/queues/{q}/serve`, which answers a plain GET
+ * with the upgrade's refusal, else 426), for what whoami cannot tell: a token without the server
+ * role or this queue. Used by peer.ts; anything that goes wrong here, or an answer that is no
+ * refusal, keeps the original error.
  */
 import { type EdgeMQError, ERROR_CODE } from "../protocol/index.js";
 import type { BackoffOptions } from "./backoff.js";
@@ -28,6 +31,7 @@ export async function explainRefusal(
   credentials: Credentials,
   backoff: BackoffOptions,
   error: EdgeMQError,
+  path = "/v1/whoami",
 ): Promise<EdgeMQError> {
   if (!EXPLAINED.has(error.code)) return error;
   const controller = createAbortController();
@@ -40,11 +44,10 @@ export async function explainRefusal(
   });
   try {
     const link = new HttpLink(url, credentials, resolveFetch(undefined), backoff);
-    const answer = await Promise.race([
-      link.call("GET", "/v1/whoami", {}, controller.signal),
-      timedOut,
-    ]);
-    return answer !== undefined && answer.status >= 400 ? answerError(answer) : error;
+    const answer = await Promise.race([link.call("GET", path, {}, controller.signal), timedOut]);
+    // 426: a route that would take the upgrade (the socket's failure was no refusal).
+    const refused = answer !== undefined && answer.status >= 400 && answer.status !== 426;
+    return refused ? answerError(answer) : error;
   } catch {
     return error;
   } finally {

@@ -2,7 +2,8 @@
  * GET /v1/queues/:queue/serve[?partition=p]: a server's WebSocket for one queue (one partition of
  * it: 0 by default; docs/scaling.md). Validates the queue name and partition, establishes the
  * identity and forwards the upgrade to the partition's object, whose 101 response is returned
- * untouched.
+ * untouched. A plain GET (no upgrade) gets the refusal the upgrade would (401, 403), else 426: a
+ * browser hides a refused upgrade's status, and the SDK asks this way why (client/refusal.ts).
  */
 import type { Context } from "hono";
 import { FORWARD_HEADERS } from "../../durable-objects/shared/contracts.js";
@@ -21,10 +22,10 @@ export async function serve(c: Context<{ Bindings: Env }>): Promise<Response> {
   }
   // A queue of K partitions has K objects; `?partition=p` picks one (default 0).
   const partition = requirePartition(c.req.query("partition"), partitionsOf(c.env, queue)) ?? 0;
-  if (!isWebSocketUpgrade(c.req.raw)) return upgradeRequired();
   const principal = await establishPrincipal(c.req.raw, c.env);
   requireRole(principal, "server");
   requireQueue(principal, queue);
+  if (!isWebSocketUpgrade(c.req.raw)) return upgradeRequired();
   const identity = principal.identity;
   const forwarded = forwardRequest(c.req.raw, {
     [FORWARD_HEADERS.identity]: identity,

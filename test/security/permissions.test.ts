@@ -38,6 +38,22 @@ describe("roles and queues", () => {
     expect((await errorBody(response)).code).toBe("forbidden");
   });
 
+  it("answers a plain GET on a serve route with the upgrade's refusal, so a browser can learn it", async () => {
+    // A browser reports a refused upgrade as a bare close 1006: the SDK asks this way why.
+    const get = (path: string, token: string) =>
+      app.request(path, { headers: { Authorization: `Bearer ${token}` } }, signedEnv);
+    const clientOnly = await mint({ sub: "c-get", role: "client", queues: ["perm-x"] });
+    const server = await mint({ sub: "s-get", role: "server", queues: ["perm-x"] });
+    const refused = await get("/v1/queues/perm-x/serve", clientOnly);
+    expect(refused.status).toBe(403);
+    expect(await errorBody(refused)).toMatchObject({
+      code: "forbidden",
+      message: "this token does not allow the server role",
+    });
+    expect((await get("/v1/queues/perm-y/serve", server)).status).toBe(403);
+    expect((await get("/v1/queues/perm-x/serve", server)).status).toBe(426);
+  });
+
   it("refuses a presence call from a client-only token or for a queue outside the token with 403", async () => {
     const presence = (queue: string, token: string) =>
       app.request(

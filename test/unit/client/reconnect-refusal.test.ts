@@ -114,6 +114,48 @@ describe("a reconnect refused behind a bare close 1006", () => {
     expect(relay.sockets).toHaveLength(sockets);
   });
 
+  it("ends a service its token does not allow (no server role), which whoami cannot tell, from the serve route's answer", async () => {
+    // A browser tab with a client-only token retried its serve socket forever (a console error
+    // per try): whoami accepts the token, and only the serve route refuses it.
+    const peer = await open();
+    const statuses = collect(peer);
+    const serve = "/v1/queues/jobs/serve";
+    relay.answersAt(serve).push(...Array.from({ length: 50 }, () => ({ kind: "hidden" as const })));
+    vi.stubGlobal("fetch", async (url: string) => {
+      fetched.push({ url, authorization: undefined });
+      if (!url.endsWith(serve)) return whoami();
+      const error = { code: "forbidden", message: "this token does not allow the server role" };
+      return Response.json({ error }, { status: 403 });
+    });
+    const service = peer.serve("jobs", () => "done");
+    const ready = track(service.ready);
+    await vi.advanceTimersByTimeAsync(10_000);
+
+    const errors = statuses.filter((status) => status.type === "error");
+    expect(errors.map((status) => [status.error.code, status.error.message, status.queue])).toEqual(
+      [["forbidden", "this token does not allow the server role", "jobs"]],
+    );
+    expect(ready.error?.code).toBe("forbidden");
+    expect(fetched.map((f) => f.url)).toContain(`http://relay.test${serve}`);
+    const sockets = relay.socketsAt(serve).length;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(relay.socketsAt(serve)).toHaveLength(sockets);
+  });
+
+  it("keeps retrying a service when its serve route would take the upgrade (426)", async () => {
+    const peer = await open();
+    const serve = "/v1/queues/jobs/serve";
+    relay.answersAt(serve).push(...Array.from({ length: 4 }, () => ({ kind: "hidden" as const })));
+    vi.stubGlobal("fetch", async (url: string) => {
+      if (!url.endsWith(serve)) return whoami();
+      const error = { code: "bad_request", message: "this route needs a WebSocket upgrade" };
+      return Response.json({ error }, { status: 426 });
+    });
+    const service = peer.serve("jobs", () => "done");
+    await vi.advanceTimersByTimeAsync(20_000);
+    await expect(service.ready).resolves.toBeUndefined();
+  });
+
   it("ends the peer with forbidden when whoami answers 403", async () => {
     const peer = await open();
     const statuses = collect(peer);
