@@ -223,15 +223,15 @@ export class SocketPeer implements Peer {
   }
 
   /**
-   * Why a service's reconnects keep failing as a bare 1006: the credentials (#explainHidden), then
-   * the serve route over HTTP, which refuses a token without the server role or this queue (403)
-   * as the upgrade did, where a browser showed only 1006 and the service retried forever.
+   * Why a service's or queue link's reconnects keep failing as a bare 1006: the credentials
+   * (#explainHidden), then its route over HTTP, which refuses a token without the role or the
+   * queue (403) as the upgrade did, where a browser showed only 1006 and it retried forever.
    */
-  async #explainServe(queue: string): Promise<EdgeMQError | undefined> {
+  async #explainRoute(queue: string, route: "serve" | "connect"): Promise<EdgeMQError | undefined> {
     const hidden = await this.#explainHidden();
     if (hidden === undefined || refusalOf(hidden) !== undefined) return hidden;
     const { url, credentials, backoff } = this.#setup;
-    const path = `/v1/queues/${encodeURIComponent(queue)}/serve`;
+    const path = `/v1/queues/${encodeURIComponent(queue)}/${route}`;
     return explainRefusal(url, credentials, backoff, hidden, path);
   }
 
@@ -270,7 +270,7 @@ export class SocketPeer implements Peer {
       credentials: this.#setup.credentials,
       WebSocket: this.#setup.WebSocket,
       backoff: this.#setup.backoff,
-      explainRefusal: () => this.#explainServe(queue),
+      explainRefusal: () => this.#explainRoute(queue, "serve"),
       status: (status) => this.#feed.emit(status),
       closed: (closed) => this.#services.delete(closed),
     });
@@ -312,6 +312,7 @@ export class SocketPeer implements Peer {
       WebSocket: this.#setup.WebSocket,
       backoff: this.#setup.backoff,
       busy: () => this.#requester.size > 0,
+      explainRefusal: (queue) => this.#explainRoute(queue, "connect"),
       pendingQueues: () => this.#requester.pendingQueues(),
       flushAcks: () => this.#requester.flushAcks(),
       events: {

@@ -48,6 +48,8 @@ export interface QueueLinksSetup {
   backoff: BackoffOptions;
   /** True while the peer awaits outcomes: links then ping faster (connection.ts `busy`). */
   busy?: () => boolean;
+  /** Why `queue`'s link keeps failing as a bare 1006 (connection.ts `explainRefusal`). */
+  explainRefusal?: (queue: string) => Promise<EdgeMQError | undefined>;
   /** The queues the peer has requests unfinished for: their links are never closed. */
   pendingQueues(): ReadonlySet<string>;
   /** Sends the acks gathered so far, before an idle link closes (Requester.flushAcks). */
@@ -150,6 +152,7 @@ export class QueueLinks {
       retryFirst: true,
       queue,
       busy: this.#setup.busy,
+      explainRefusal: explainFor(this.#setup.explainRefusal, queue),
       events: {
         welcome: (_frame, reconnected) => events.welcome(queue, reconnected),
         frame: (frame) => {
@@ -246,4 +249,12 @@ export class QueueLinks {
     stopTimer(this.#sweep);
     this.#sweep = undefined;
   }
+}
+
+/** A link's explainRefusal: the setup's, asked about its queue. */
+function explainFor(
+  explain: QueueLinksSetup["explainRefusal"],
+  queue: string,
+): (() => Promise<EdgeMQError | undefined>) | undefined {
+  return explain === undefined ? undefined : () => explain(queue);
 }

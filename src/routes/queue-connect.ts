@@ -2,7 +2,8 @@
  * GET /v1/queues/:queue/connect: a client's queue link, a WebSocket for its requests to one queue
  * and their outcomes, held by the queue partition its identity hashes to (the same object that
  * holds its requests sent through /v1/connect). The token must allow the client role and the
- * queue. The upgrade goes to that object, whose 101 response is returned untouched.
+ * queue. The upgrade goes to that object, whose 101 response is returned untouched. A plain GET
+ * gets the refusal the upgrade would (401, 403), else 426, as on the serve route (serve.ts).
  */
 import type { Context } from "hono";
 import { FORWARD_HEADERS, LINK_ROLE } from "../../durable-objects/shared/contracts.js";
@@ -19,10 +20,10 @@ export async function queueConnect(c: Context<{ Bindings: Env }>): Promise<Respo
   if (!isQueueName(queue)) {
     throw new EdgeMQError(ERROR_CODE.badRequest, `queue must be ${QUEUE_NAME_RULE}`);
   }
-  if (!isWebSocketUpgrade(c.req.raw)) return upgradeRequired();
   const principal = await establishPrincipal(c.req.raw, c.env);
   requireRole(principal, "client");
   requireQueue(principal, queue);
+  if (!isWebSocketUpgrade(c.req.raw)) return upgradeRequired();
   const forwarded = forwardRequest(c.req.raw, {
     [FORWARD_HEADERS.identity]: principal.identity,
     [FORWARD_HEADERS.queue]: queue,

@@ -52,6 +52,10 @@ describe("roles and queues", () => {
     });
     expect((await get("/v1/queues/perm-y/serve", server)).status).toBe(403);
     expect((await get("/v1/queues/perm-x/serve", server)).status).toBe(426);
+    // A queue link's route likewise: a server-only token may not open one.
+    expect((await get("/v1/queues/perm-x/connect", server)).status).toBe(403);
+    expect((await get("/v1/queues/perm-y/connect", clientOnly)).status).toBe(403);
+    expect((await get("/v1/queues/perm-x/connect", clientOnly)).status).toBe(426);
   });
 
   it("refuses a presence call from a client-only token or for a queue outside the token with 403", async () => {

@@ -142,6 +142,26 @@ describe("a reconnect refused behind a bare close 1006", () => {
     expect(relay.socketsAt(serve)).toHaveLength(sockets);
   });
 
+  it("gives up a queue link its token does not allow, from the link route's answer", async () => {
+    // A server-only token in a browser: its queue link was refused (403, shown as 1006) and
+    // retried until it went idle, a console error per try.
+    const peer = await open({ route: "queue" });
+    const link = "/v1/queues/jobs/connect";
+    relay.answersAt(link).push(...Array.from({ length: 50 }, () => ({ kind: "hidden" as const })));
+    vi.stubGlobal("fetch", async (url: string) => {
+      fetched.push({ url, authorization: undefined });
+      if (!url.endsWith(link)) return whoami();
+      const error = { code: "forbidden", message: "this token does not allow the client role" };
+      return Response.json({ error }, { status: 403 });
+    });
+    peer.request("jobs", "hi", { timeout: 60_000 }).catch(() => {});
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(fetched.map((f) => f.url)).toContain(`http://relay.test${link}`);
+    const sockets = relay.socketsAt(link).length;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(relay.socketsAt(link)).toHaveLength(sockets);
+  });
+
   it("keeps retrying a service when its serve route would take the upgrade (426)", async () => {
     const peer = await open();
     const serve = "/v1/queues/jobs/serve";
