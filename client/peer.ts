@@ -33,6 +33,7 @@ import { Requester, type RequestOptions, type Route } from "./requester.js";
 import type { Handler, ServeOptions } from "./service.js";
 import { type Status, StatusFeed } from "./status.js";
 import {
+  checkRelayUrl,
   connectUrl,
   type LiveCredentials,
   liveCredentials,
@@ -86,6 +87,7 @@ export const BACKSTOP_GRACE_MS = 2_000;
 
 /** Connects to the relay at `url`; resolves after the relay's welcome, rejects if that fails. */
 export async function connect(url: string, options: ConnectOptions = {}): Promise<Peer> {
+  checkRelayUrl(url);
   const credentials = liveCredentials(options.identity, options.token);
   const backoff: BackoffOptions = {
     minDelayMs: options.reconnect?.minDelayMs ?? DEFAULT_BACKOFF.minDelayMs,

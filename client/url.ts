@@ -58,6 +58,38 @@ export function renewToken(credentials: LiveCredentials, token: string, identity
 
 const SCHEME = /^(wss?|https?):\/\//i;
 
+/**
+ * Refuses a relay URL that names one of its routes or carries a query (`ws://host/v1/connect`,
+ * copied from the wire docs, or `?identity=`): the SDK adds the route and the identity itself,
+ * and such a URL failed later as `not_found: no route for GET /v1/connect/v1/whoami`. A path
+ * before `/v1/` (a relay behind a proxy's prefix) is kept.
+ */
+export function checkRelayUrl(url: string): void {
+  const parsed = typeof url === "string" && SCHEME.test(url) ? parsedUrl(url) : undefined;
+  if (parsed === undefined) {
+    throw new EdgeMQError(
+      ERROR_CODE.badRequest,
+      "relay url must start with ws(s):// or http(s)://",
+    );
+  }
+  const route = parsed.pathname.search(/\/(v1(\/|$)|healthz$)/);
+  if (route === -1 && parsed.search === "" && parsed.hash === "") return;
+  const prefix = route === -1 ? parsed.pathname : parsed.pathname.slice(0, route);
+  const base = `${parsed.protocol}//${parsed.host}${prefix}`.replace(/\/+$/, "");
+  // The URL itself is not repeated: its query may hold a token.
+  const problem = route === -1 ? "has a query or fragment" : "names a relay route";
+  const message = `relay url ${problem}: give the relay's address alone, e.g. ${base}`;
+  throw new EdgeMQError(ERROR_CODE.badRequest, message);
+}
+
+function parsedUrl(url: string): URL | undefined {
+  try {
+    return new URL(url);
+  } catch {
+    return undefined;
+  }
+}
+
 export function socketUrl(
   base: string,
   path: string,
