@@ -196,7 +196,8 @@ export class Connection {
         ? new this.#options.WebSocket(url, protocols)
         : new this.#options.WebSocket(url);
     } catch (cause) {
-      this.#dropped(1006, cause instanceof Error ? cause.message : "could not open a WebSocket");
+      const message = cause instanceof Error ? cause.message : "could not open a WebSocket";
+      this.#dropped(1006, this.#redacted(message));
       return;
     }
     this.#socket = socket;
@@ -351,6 +352,12 @@ export class Connection {
     this.#options.events.status(
       queue === undefined || status.type === "closed" ? status : { ...status, queue },
     );
+  }
+
+  /** `message` without the token (a platform's error may quote a subprotocol whole). */
+  #redacted(message: string): string {
+    const token = this.#options.credentials?.token;
+    return token ? message.split(token).join("<token>") : message;
   }
 
   /** The URL without its query, so a token never lands in an error message. */

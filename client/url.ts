@@ -30,19 +30,42 @@ export interface LiveCredentials extends Credentials {
   revision: number;
 }
 
-/** Credentials to renew: the options' identity or token, at revision 0. */
+/** Credentials to renew: the options' identity or token (cleanToken), at revision 0. */
 export function liveCredentials(identity?: string, token?: string): LiveCredentials {
-  return { identity, token, revision: 0 };
+  return { identity, token: token === undefined ? undefined : cleanToken(token), revision: 0 };
+}
+
+/**
+ * A token as given, without surrounding whitespace: one read from a file, a terminal or
+ * `fetch().text()` often ends in a newline, which a browser refuses in a WebSocket subprotocol
+ * (its error, passed on as the connection's, quoted the whole token) while fetch drops it, so
+ * `transport: "auto"` silently fell back to HTTP. A token with a `Bearer ` prefix, or whitespace
+ * or other characters inside, is refused with `bad_request`, never repeating it.
+ */
+export function cleanToken(token: string): string {
+  if (typeof token !== "string")
+    throw new EdgeMQError(ERROR_CODE.badRequest, "token must be a string");
+  const trimmed = token.trim();
+  const alone = "pass the token alone, as `edgemq token` prints it";
+  if (/^bearer\s/i.test(trimmed)) {
+    throw new EdgeMQError(ERROR_CODE.badRequest, `token starts with "Bearer ": ${alone}`);
+  }
+  if (/[^\x21-\x7e]/.test(trimmed)) {
+    const message = `token holds spaces or characters no token has: ${alone}`;
+    throw new EdgeMQError(ERROR_CODE.badRequest, message);
+  }
+  return trimmed;
 }
 
 /**
  * Replaces the token of a signed-mode peer of `identity` (setToken): throws `bad_request` for a
  * peer that connected without a token (dev mode), or a token that names another identity.
  */
-export function renewToken(credentials: LiveCredentials, token: string, identity: string): void {
+export function renewToken(credentials: LiveCredentials, given: string, identity: string): void {
   if (credentials.token === undefined) {
     throw new EdgeMQError(ERROR_CODE.badRequest, "setToken: this peer connected without a token");
   }
+  const token = cleanToken(given);
   const subject = typeof token === "string" ? tokenSubject(token) : undefined;
   if (subject !== identity) {
     const named = subject === undefined ? "no identity" : `identity ${subject}`;

@@ -78,7 +78,7 @@ describe("setToken", () => {
     expect(() => signed.setToken(token("mallory", 2))).toThrow(
       /the token names identity mallory, and this peer is alice/,
     );
-    expect(() => signed.setToken("not a token")).toThrow(/names no identity/);
+    expect(() => signed.setToken("not-a-token")).toThrow(/names no identity/);
     const longAgo = Math.floor(Date.now() / 1000) - 3_600;
     expect(() => signed.setToken(token("alice", 3, longAgo))).toThrow(/the token has expired/);
     const dev = await open({ identity: "alice" });
