@@ -17,9 +17,10 @@
  * (http-partitions.ts), so at most max(c, K) handlers run at once, as on a WebSocket server; each
  * answer goes back to the partition its take came from (its id names it, docs/scaling.md).
  * A take refused because its partition is gone (K lowered) makes the service re-learn K and go on;
- * only other refusals (unauthorized, forbidden, ...) end it. While its loops are busy in handlers,
- * the service keeps its presence on the partitions they cannot poll (http-presence.ts), so
- * `failFast` requests and `no_responders` still see a server.
+ * one refused `unauthorized` after the service took (a signed peer's token expired) waits for
+ * setToken; only other refusals (forbidden, a bad token, ...) end it. While its loops are busy in
+ * handlers, the service keeps its presence on the partitions they cannot poll (http-presence.ts),
+ * so `failFast` requests and `no_responders` still see a server.
  * Created by HttpPeer.serve (http-peer.ts); the WebSocket counterpart is service.ts.
  */
 
