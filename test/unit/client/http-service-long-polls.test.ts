@@ -9,6 +9,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { connect, type FetchLike, type HttpRequestInit, type Peer } from "../../../client/index.js";
+import { json, takeHeaders } from "./http-fakes.js";
 
 const BASE = "http://relay.test";
 
@@ -44,7 +45,10 @@ class FakeRelay {
     }
     const id = this.queued.shift();
     if (id === undefined) return new Response(null, { status: 204, headers: PLACEMENT });
-    return new Response("job", { status: 200, headers: { ...PLACEMENT, ...dispatch(id) } });
+    return new Response("job", {
+      status: 200,
+      headers: takeHeaders(id, { ...PLACEMENT, "EdgeMQ-Lease-Ms": "30000" }),
+    });
   };
 
   #startWaiting(): void {
@@ -62,24 +66,6 @@ class FakeRelay {
 }
 
 const PLACEMENT = { "EdgeMQ-Partition": "0", "EdgeMQ-Partitions": "1" };
-
-function dispatch(id: string): Record<string, string> {
-  return {
-    "content-type": "text/plain; charset=utf-8",
-    "EdgeMQ-Request-Id": id,
-    "EdgeMQ-From": "bob",
-    "EdgeMQ-Deadline": String(Date.now() + 60_000),
-    "EdgeMQ-Attempt": "1",
-    "EdgeMQ-Lease-Ms": "30000",
-  };
-}
-
-function json(status: number, value: unknown): Response {
-  return new Response(JSON.stringify(value), {
-    status,
-    headers: { "content-type": "application/json" },
-  });
-}
 
 let peer: Peer | undefined;
 beforeEach(() => {

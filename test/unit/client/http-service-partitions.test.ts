@@ -7,6 +7,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { connect, type FetchLike, type HttpRequestInit, type Peer } from "../../../client/index.js";
+import { json } from "./http-fakes.js";
 
 const BASE = "http://relay.test";
 /** The relay's HTTP server presence (docs/http-api.md). */
@@ -137,13 +138,6 @@ class FakeTakeRoute {
     }
     return Math.max(gap, to - last);
   }
-}
-
-function json(status: number, value: unknown): Response {
-  return new Response(JSON.stringify(value), {
-    status,
-    headers: { "content-type": "application/json" },
-  });
 }
 
 let peer: Peer | undefined;

@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { connect, type FetchLike, type Peer, type Status } from "../../../client/index.js";
 import { fakeToken } from "./fake-relay.js";
+import { takeHeaders } from "./http-fakes.js";
 
 const BASE = "http://relay.test";
 const EXPIRED = JSON.stringify({ error: { code: "unauthorized", message: "token expired" } });
@@ -30,21 +31,11 @@ class FakeRelay {
     await new Promise((resolve) => setTimeout(resolve, 5));
     const id = this.queued.shift();
     if (id === undefined) return new Response(null, { status: 204 });
-    return new Response("job", { status: 200, headers: dispatch(id) });
+    return new Response("job", { status: 200, headers: takeHeaders(id) });
   };
 }
 
 const JSON_TYPE = { "content-type": "application/json" };
-
-function dispatch(id: string): Record<string, string> {
-  return {
-    "content-type": "text/plain; charset=utf-8",
-    "EdgeMQ-Request-Id": id,
-    "EdgeMQ-From": "bob",
-    "EdgeMQ-Deadline": String(Date.now() + 60_000),
-    "EdgeMQ-Attempt": "1",
-  };
-}
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -16,6 +16,7 @@ import {
   typed,
 } from "../../../client/index.js";
 import { fakeToken } from "./fake-relay.js";
+import { json } from "./http-fakes.js";
 
 interface Call {
   method: string;
@@ -45,13 +46,6 @@ function fakeFetch(script: Script): { fetch: FetchLike; calls: Call[] } {
     return script(call);
   };
   return { fetch, calls };
-}
-
-function json(status: number, value: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(value), {
-    status,
-    headers: { "content-type": "application/json", ...headers },
-  });
 }
 
 function errorBody(status: number, code: string, message: string): Response {
