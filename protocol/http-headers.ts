@@ -27,6 +27,11 @@ export const HTTP_API_HEADERS = {
   partitions: "EdgeMQ-Partitions",
   /** A request's or reply's headers (the frames' `headers`): one JSON object of strings. */
   headers: "EdgeMQ-Headers",
+  /**
+   * Names the client's outcome poller on `POST .../requests`: the request's outcome then also
+   * comes from `GET /v1/outcomes?poller=` (one long-poll for all of them). Rule: a request id's.
+   */
+  poller: "EdgeMQ-Poller",
 } as const;
 
 /**

@@ -11,6 +11,7 @@ export * from "./frames.js";
 export { MAX_ENCODED_HEADERS_CHARS } from "./headers-encoding.js";
 export * from "./http-headers.js";
 export * from "./limits.js";
+export * from "./outcomes-answer.js";
 export * from "./result.js";
 export * from "./token.js";
 export * from "./validate.js";
