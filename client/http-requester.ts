@@ -1,7 +1,9 @@
 /**
  * request() over the HTTP transport: `POST /v1/queues/{q}/requests?async=true` with an id the SDK
  * chooses (`EdgeMQ-Request-Id`), so a POST retried after a network error is the same request and
- * never runs twice, then long-polls `GET /v1/requests/{id}?wait=` until the outcome. Every POST
+ * never runs twice, then waits for the outcome from the peer's one long-poll of all its requests'
+ * outcomes (`GET /v1/outcomes`, http-outcomes.ts), or, from a relay without that route, by
+ * long-polling `GET /v1/requests/{id}?wait=` for it alone. Every POST
  * carries `timeout=` the time left to the request's deadline, fixed at request() (its timeout,
  * else the relay's default from /v1/whoami): a retry never extends it, and none is sent past it.
  * A `rate_limited` refusal of the POST is the request's outcome, as over WebSocket. A poll that
@@ -13,6 +15,7 @@
  */
 import {
   type Body,
+  decodeBody,
   EdgeMQError,
   ERROR_CODE,
   encodeHeadersHeader,
@@ -20,12 +23,14 @@ import {
   HTTP_API_HEADERS,
   isQueueName,
   type Limits,
+  type PolledOutcome,
   QUEUE_NAME_RULE,
   readHeaders,
   type SendBody,
 } from "../protocol/index.js";
 import { bodyOfHttp, type HttpBody, httpBodyOf } from "./http-body.js";
 import { answerError, type HttpAnswer, type HttpLink, paceEmptyPoll } from "./http-link.js";
+import { OutcomePoller, type OutcomeWatch } from "./http-outcomes.js";
 import type { HttpStatus } from "./http-status.js";
 import {
   type AbortSignalLike,
@@ -76,8 +81,12 @@ export class HttpRequester {
   #closed: EdgeMQError | undefined;
   #idleWaiters: (() => void)[] = [];
 
+  /** One poll for all of this peer's requests' outcomes. */
+  readonly #poller: OutcomePoller;
+
   constructor(setup: HttpRequesterSetup) {
     this.#setup = setup;
+    this.#poller = new OutcomePoller(setup.link, setup.status);
   }
 
   get size(): number {
@@ -204,7 +213,8 @@ export class HttpRequester {
 
   /**
    * Posts the request (retrying with the same id, each POST with the time left to `expiresAt`),
-   * then polls until its outcome.
+   * then waits for its outcome: from the peer's one poll of all its requests' outcomes
+   * (http-outcomes.ts), or, from a relay without that route, by polling for this one.
    */
   async #exchange(
     prepared: Prepared,
@@ -213,13 +223,38 @@ export class HttpRequester {
     giveUpAt: number,
     posted: () => void,
   ): Promise<Outcome> {
+    // Watched before the POST goes out: a poll under way may bring the outcome before the 202.
+    const watch = this.#poller.supported ? this.#poller.watch(prepared.id) : undefined;
+    try {
+      const post = this.#poster(prepared, signal, expiresAt, posted, watch !== undefined);
+      const accepted = await post();
+      if (accepted instanceof EdgeMQError) return { ok: false, error: accepted };
+      if (accepted.status !== 202) return outcomeOf(accepted);
+      if (watch !== undefined) {
+        const polled = await awaitPolled(watch, post, signal);
+        if (polled !== undefined) return polled;
+      }
+      return await this.#pollOne(prepared, signal, giveUpAt, post);
+    } finally {
+      watch?.stop();
+    }
+  }
+
+  /** The request's POST, retried with the same id; each try carries the time left to `expiresAt`. */
+  #poster(
+    prepared: Prepared,
+    signal: Signal,
+    expiresAt: number,
+    posted: () => void,
+    polled: boolean,
+  ): () => Promise<HttpAnswer | EdgeMQError> {
     const { link, status, limits } = this.#setup;
-    const retry = { signal, giveUpAt };
     const path = `/v1/queues/${encodeURIComponent(prepared.queue)}/requests?async=true`;
     const headers = postHeaders(prepared);
+    if (polled) headers[HTTP_API_HEADERS.poller] = this.#poller.tag;
     let first = true;
     const options = { signal, giveUpAt: expiresAt, rateLimitedIsFinal: true };
-    const post = () =>
+    return () =>
       link.retrying(status, options, async () => {
         // The first POST goes out within request(): no time is spent yet.
         const left = first ? prepared.timeout : expiresAt - Date.now();
@@ -232,9 +267,17 @@ export class HttpRequester {
         const init = { body: prepared.body.content, headers };
         return link.call("POST", `${path}${query}`, init, signal);
       });
-    const accepted = await post();
-    if (accepted instanceof EdgeMQError) return { ok: false, error: accepted };
-    if (accepted.status !== 202) return outcomeOf(accepted);
+  }
+
+  /** Long-polls `GET /v1/requests/{id}` until the outcome (a relay without /v1/outcomes). */
+  async #pollOne(
+    prepared: Prepared,
+    signal: Signal,
+    giveUpAt: number,
+    post: () => Promise<HttpAnswer | EdgeMQError>,
+  ): Promise<Outcome> {
+    const { link, status } = this.#setup;
+    const retry = { signal, giveUpAt };
     const poll = `/v1/requests/${encodeURIComponent(prepared.id)}`;
     for (;;) {
       const wait = Math.max(0, Math.min(POLL_WAIT_MS, giveUpAt - Date.now()));
@@ -286,6 +329,52 @@ export class HttpRequester {
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const wake of waiters) wake();
+  }
+}
+
+/**
+ * The outcome the peer's poll brings for a posted request (re-posting it whenever the poll found
+ * the relay out of reach), or undefined when the relay has no outcomes route.
+ */
+function awaitPolled(
+  watch: OutcomeWatch,
+  post: () => Promise<HttpAnswer | EdgeMQError>,
+  signal: Signal,
+): Promise<Outcome | undefined> {
+  return new Promise((resolve) => {
+    const onAbort = () => resolve({ ok: false, error: cancelledBy(signal) });
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    watch.posted(() => {
+      void post().then((again) => {
+        // A memory queue may have lost it in a restart; a durable one answers its deadline.
+        if (again instanceof EdgeMQError) resolve({ ok: false, error: again });
+        else if (again.status !== 202) resolve(outcomeOf(again));
+      });
+    });
+    void watch.outcome.then((polled) => {
+      signal.removeEventListener("abort", onAbort);
+      if (polled === "unsupported") resolve(undefined);
+      else if (polled instanceof EdgeMQError) resolve({ ok: false, error: polled });
+      else resolve(outcomeOfFrame(polled));
+    });
+  });
+}
+
+function cancelledBy(signal: Signal): EdgeMQError {
+  const reason: unknown = signal.reason;
+  return reason instanceof EdgeMQError
+    ? reason
+    : new EdgeMQError(ERROR_CODE.cancelled, "request cancelled");
+}
+
+/** A polled outcome frame as the request's outcome. */
+function outcomeOfFrame(frame: PolledOutcome): Outcome {
+  if (frame.type === "error") return { ok: false, error: EdgeMQError.fromWire(frame) };
+  try {
+    return { ok: true, body: decodeBody(frame.body) };
+  } catch (error) {
+    return { ok: false, error: EdgeMQError.from(error) };
   }
 }
 

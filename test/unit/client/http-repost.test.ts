@@ -1,10 +1,13 @@
 /**
  * The HTTP transport's request() after the relay was out of reach: a poll that had to be retried
  * is followed by the POST again (same id, less time), as the WebSocket SDK re-sends after a
- * reconnect, so a request a memory queue lost in a restart still runs. Against a fake fetch.
+ * reconnect, so a request a memory queue lost in a restart still runs. Against a fake fetch of a
+ * relay without `GET /v1/outcomes` (each request polls its own id; http-outcomes.test.ts tests
+ * the same after the one poll for all failed).
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { connect, type FetchLike, type Peer } from "../../../client/index.js";
+import { withoutOutcomesRoute } from "./http-fakes.js";
 
 interface Call {
   method: string;
@@ -36,7 +39,7 @@ async function httpPeer(script: (call: Call, calls: Call[]) => Response): Promis
   peer = await connect("http://relay.test", {
     transport: "http",
     identity: "alice",
-    fetch,
+    fetch: withoutOutcomesRoute(fetch),
     reconnect: { minDelayMs: 1, maxDelayMs: 5 },
   });
   return calls;

@@ -1,0 +1,297 @@
+/**
+ * The HTTP transport's one poll for all of a peer's outcomes (client/http-outcomes.ts) against a
+ * fake relay that speaks `GET /v1/outcomes` as docs/http-api.md says: each POST names the peer's
+ * poller, a poll answers that poller's outcomes after its cursor (waiting for one), and requests
+ * settle from those answers. Many pending requests hold one poll between them, which is what a
+ * browser on HTTP/1.1 (6 connections per host) needs.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { connect, type FetchLike, type Peer } from "../../../client/index.js";
+import { encodeBody, encodeFrame, type Frame } from "../../../protocol/index.js";
+import { json } from "./http-fakes.js";
+
+type Outcome = Extract<Frame, { type: "reply" | "error" }>;
+/** An outcome frame before it names its request. */
+type Fields = Outcome extends infer T ? (T extends unknown ? Omit<T, "id"> : never) : never;
+
+interface Poll {
+  poller: string;
+  after: number;
+  wait: number;
+}
+
+/** A relay keeping outcomes per poller in arrival order, numbered from 1. */
+class FakeRelay {
+  readonly posts: { id: string; poller: string | undefined }[] = [];
+  readonly polls: Poll[] = [];
+  readonly others: string[] = [];
+  pollsUnderWay = 0;
+  mostPollsAtOnce = 0;
+  /** Answers a poll instead of the relay (a refusal, a proxy's page), when set. */
+  pollAnswer: (() => Response) | undefined;
+  /** The next poll fails on the network once this resolves, when set. */
+  failNextPoll: Promise<void> | undefined;
+  /** Answers a POST instead of 202, when set (returning undefined: the usual 202). */
+  postAnswer: ((id: string) => Response | undefined | Promise<Response | undefined>) | undefined;
+  readonly #outcomes: { seq: number; poller: string; frame: string }[] = [];
+  readonly #wakers = new Set<() => void>();
+  #seq = 0;
+
+  readonly fetch: FetchLike = async (url, init) => {
+    const { pathname, searchParams } = new URL(url);
+    if (pathname === "/v1/whoami") {
+      return json(200, { identity: "alice", roles: ["client"], limits: {} });
+    }
+    if (init.method === "POST" && pathname.endsWith("/requests")) {
+      const id = init.headers["EdgeMQ-Request-Id"] ?? "";
+      this.posts.push({ id, poller: init.headers["EdgeMQ-Poller"] });
+      const instead = await this.postAnswer?.(id);
+      return instead ?? json(202, { id, deadline: Date.now() + 30_000 });
+    }
+    if (pathname === "/v1/outcomes") {
+      const failing = this.failNextPoll;
+      this.failNextPoll = undefined;
+      if (failing !== undefined) {
+        await failing;
+        throw new TypeError("fetch failed");
+      }
+      return this.#poll(searchParams, init.signal);
+    }
+    this.others.push(`${init.method} ${pathname}`);
+    return new Response(null, { status: 204 });
+  };
+
+  /** Request `id` ends in `frame` (its poller named by its POST). */
+  finish(id: string, frame: Fields): void {
+    const poller = this.posts.find((p) => p.id === id)?.poller ?? "";
+    this.#seq += 1;
+    this.#outcomes.push({ seq: this.#seq, poller, frame: encodeFrame({ ...frame, id } as Frame) });
+    for (const wake of [...this.#wakers]) wake();
+  }
+
+  async #poll(query: URLSearchParams, signal: AbortSignal | undefined): Promise<Response> {
+    const poll = {
+      poller: query.get("poller") ?? "",
+      after: Number(query.get("after")),
+      wait: Number(query.get("wait")),
+    };
+    this.polls.push(poll);
+    if (this.pollAnswer !== undefined) return this.pollAnswer();
+    this.pollsUnderWay += 1;
+    this.mostPollsAtOnce = Math.max(this.mostPollsAtOnce, this.pollsUnderWay);
+    try {
+      await this.#until(() => this.#after(poll).length > 0, poll.wait, signal);
+    } finally {
+      this.pollsUnderWay -= 1;
+    }
+    const found = this.#after(poll);
+    const after = found.at(-1)?.seq ?? poll.after;
+    const body = `{"outcomes":[${found.map((o) => o.frame).join(",")}],"after":${after}}`;
+    return new Response(body, { headers: { "content-type": "application/json" } });
+  }
+
+  #after(poll: Poll) {
+    return this.#outcomes.filter((o) => o.poller === poll.poller && o.seq > poll.after);
+  }
+
+  /** Resolves once `ready()` holds or after `ms`; rejects when `signal` aborts, as fetch does. */
+  #until(ready: () => boolean, ms: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (ready()) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        this.#wakers.delete(check);
+        signal?.removeEventListener("abort", aborted);
+      };
+      const check = () => {
+        if (!ready()) return;
+        done();
+        resolve();
+      };
+      const aborted = () => {
+        done();
+        reject(signal?.reason ?? new Error("aborted"));
+      };
+      const timer = setTimeout(() => {
+        done();
+        resolve();
+      }, ms);
+      this.#wakers.add(check);
+      signal?.addEventListener("abort", aborted, { once: true });
+    });
+  }
+}
+
+let peer: Peer | undefined;
+afterEach(async () => {
+  await peer?.close();
+  peer = undefined;
+});
+
+async function httpPeer(relay: FakeRelay): Promise<Peer> {
+  peer = await connect("http://relay.test", {
+    transport: "http",
+    identity: "alice",
+    fetch: relay.fetch,
+    reconnect: { minDelayMs: 1, maxDelayMs: 5 },
+  });
+  return peer;
+}
+
+function reply(data: unknown): Fields {
+  return { type: "reply", body: encodeBody(data as Parameters<typeof encodeBody>[0]) };
+}
+
+/** Resolves once `check()` holds (polled every millisecond). */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setTimeout(r, 1));
+}
+
+describe("request() over HTTP: one poll for all outcomes", () => {
+  it("settles many pending requests from one poll at a time, each with its own reply", async () => {
+    const relay = new FakeRelay();
+    const alice = await httpPeer(relay);
+    const results = Array.from({ length: 20 }, (_, n) => alice.request("jobs", { n }));
+    await until(() => relay.posts.length === 20 && relay.pollsUnderWay === 1);
+    // Finished out of order, in three bunches: each request gets its own.
+    for (const post of [...relay.posts].reverse()) {
+      relay.finish(post.id, reply({ echo: relay.posts.indexOf(post) }));
+    }
+    await expect(Promise.all(results)).resolves.toEqual(
+      Array.from({ length: 20 }, (_, n) => ({ echo: n })),
+    );
+    expect(relay.mostPollsAtOnce).toBe(1);
+    expect(relay.others).toEqual([]); // no GET /v1/requests/{id}
+    const poller = relay.polls[0]?.poller;
+    expect(poller).toMatch(/^[A-Za-z0-9._:@+=-]{1,128}$/);
+    for (const post of relay.posts) expect(post.poller).toBe(poller);
+    for (const poll of relay.polls) expect(poll.poller).toBe(poller);
+  });
+
+  it("asks each poll after the last outcome it got", async () => {
+    const relay = new FakeRelay();
+    const alice = await httpPeer(relay);
+    const first = alice.request("jobs", "a");
+    await until(() => relay.pollsUnderWay === 1);
+    relay.finish(relay.posts[0]?.id ?? "", reply("A"));
+    await expect(first).resolves.toBe("A");
+    const second = alice.request("jobs", "b");
+    await until(() => relay.posts.length === 2 && relay.pollsUnderWay === 1);
+    relay.finish(relay.posts[1]?.id ?? "", reply("B"));
+    await expect(second).resolves.toBe("B");
+    expect(relay.polls.map((p) => p.after)).toEqual([0, 1]);
+    expect(relay.polls[0]?.wait).toBeGreaterThan(0);
+  });
+
+  it("settles a request whose outcome a poll brings before its POST's 202 does", async () => {
+    const relay = new FakeRelay();
+    const alice = await httpPeer(relay);
+    const slow = alice.request("jobs", "first");
+    await until(() => relay.pollsUnderWay === 1);
+    let release: () => void = () => {};
+    relay.postAnswer = (id) => {
+      // The outcome ends the poll under way while this POST's answer is still held back.
+      relay.finish(id, reply("fast"));
+      return new Promise<undefined>((resolve) => {
+        release = () => resolve(undefined);
+      });
+    };
+    const fast = alice.request("jobs", "second");
+    await until(() => relay.polls.length === 2);
+    release();
+    await expect(fast).resolves.toBe("fast");
+    relay.finish(relay.posts[0]?.id ?? "", reply("slow"));
+    await expect(slow).resolves.toBe("slow");
+  });
+
+  it("rejects with an error outcome's code, and decodes text, JSON and bytes", async () => {
+    const relay = new FakeRelay();
+    const alice = await httpPeer(relay);
+    const failed = alice.request("jobs", 1);
+    const text = alice.request("jobs", 2);
+    const bytes = alice.request("jobs", 3);
+    await until(() => relay.posts.length === 3);
+    const [a, b, c] = relay.posts.map((p) => p.id);
+    relay.finish(a ?? "", { type: "error", code: "no_responders", message: "none" });
+    relay.finish(b ?? "", reply("héllo"));
+    relay.finish(c ?? "", reply(new Uint8Array([0, 255])));
+    await expect(failed).rejects.toMatchObject({ code: "no_responders", message: "none" });
+    await expect(text).resolves.toBe("héllo");
+    await expect(bytes).resolves.toEqual(new Uint8Array([0, 255]));
+  });
+
+  it("keeps polling while one request waits after another was aborted; stops with the last", async () => {
+    const relay = new FakeRelay();
+    const alice = await httpPeer(relay);
+    const first = new AbortController();
+    const second = new AbortController();
+    const one = alice.request("jobs", 1, { signal: first.signal });
+    const two = alice.request("jobs", 2, { signal: second.signal });
+    await until(() => relay.posts.length === 2 && relay.pollsUnderWay === 1);
+    first.abort();
+    await expect(one).rejects.toMatchObject({ code: "cancelled" });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(relay.pollsUnderWay).toBe(1);
+    second.abort();
+    await expect(two).rejects.toMatchObject({ code: "cancelled" });
+    await until(() => relay.pollsUnderWay === 0);
+    expect(relay.polls).toHaveLength(1);
+  });
+
+  it("posts every waiting request again (same ids) once a poll got through after failing", async () => {
+    const relay = new FakeRelay();
+    // The first poll fails on the network once both requests are posted (the relay went away).
+    relay.failNextPoll = until(() => relay.posts.length === 2);
+    const alice = await httpPeer(relay);
+    const results = [alice.request("jobs", 1), alice.request("jobs", 2)];
+    await until(() => relay.posts.length === 4);
+    const ids = relay.posts.map((p) => p.id);
+    expect(ids.slice(2).sort()).toEqual(ids.slice(0, 2).sort());
+    relay.finish(ids[0] ?? "", reply("one"));
+    relay.finish(ids[1] ?? "", reply("two"));
+    await expect(Promise.all(results)).resolves.toEqual(["one", "two"]);
+    // The retry (the failed poll never reached the relay) asks without waiting.
+    expect(relay.polls[0]?.wait).toBe(0);
+  });
+
+  it("falls back to each request's own long-poll on a relay without the route, from then on", async () => {
+    const relay = new FakeRelay();
+    relay.pollAnswer = () =>
+      json(404, { error: { code: "not_found", message: "no route for GET /v1/outcomes" } });
+    const fetch = relay.fetch;
+    relay.others.length = 0;
+    let gets = 0;
+    const older: FetchLike = async (url, init) => {
+      if (url.includes("/v1/requests/")) {
+        gets += 1;
+        return json(200, { answer: gets });
+      }
+      return fetch(url, init);
+    };
+    peer = await connect("http://relay.test", {
+      transport: "http",
+      identity: "alice",
+      fetch: older,
+    });
+    await expect(peer.request("jobs", 1)).resolves.toEqual({ answer: 1 });
+    await expect(peer.request("jobs", 2)).resolves.toEqual({ answer: 2 });
+    expect(relay.polls).toHaveLength(1);
+    expect(relay.posts[1]?.poller).toBeUndefined();
+  });
+
+  it("rejects the waiting requests with the relay's refusal of the poll", async () => {
+    const relay = new FakeRelay();
+    relay.pollAnswer = () =>
+      json(403, { error: { code: "forbidden", message: "not a client identity" } });
+    const alice = await httpPeer(relay);
+    await expect(alice.request("jobs", 1)).rejects.toMatchObject({ code: "forbidden" });
+  });
+
+  it("rejects with internal on an answer that is not the relay's (a proxy's page)", async () => {
+    const relay = new FakeRelay();
+    relay.pollAnswer = () =>
+      new Response("<html>sign in</html>", { headers: { "content-type": "text/html" } });
+    const alice = await httpPeer(relay);
+    await expect(alice.request("jobs", 1)).rejects.toMatchObject({ code: "internal" });
+  });
+});
