@@ -34,6 +34,8 @@ import type {
   HttpAwaitAnswer,
   HttpAwaitInput,
   HttpExchangeRpc,
+  HttpPollAnswer,
+  HttpPollInput,
   HttpSubmitAnswer,
   HttpSubmitInput,
 } from "../shared/http-contracts.js";
@@ -373,6 +375,11 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
   /** HTTP API: the outcome of an HTTP client's request, waiting up to `waitMs` for it. */
   async awaitOutcome(input: HttpAwaitInput): Promise<HttpAwaitAnswer> {
     return this.http.awaitOutcome(input);
+  }
+
+  /** HTTP API: a poller's outcomes after its cursor, waiting up to `waitMs` for one. */
+  async pollOutcomes(input: HttpPollInput): Promise<HttpPollAnswer> {
+    return this.http.pollOutcomes(input);
   }
 
   /** HTTP API: the queue of an HTTP client's request, to cancel it by its id alone. */

@@ -2,8 +2,9 @@
  * The ExchangeDO's side of the HTTP API for clients: `submit` records a request (http-requests.ts)
  * and enqueues it on its queue exactly as a WebSocket client's request is (QueueRpc.enqueue), and
  * `awaitOutcome` answers with the stored outcome, or waits for `deliver` to bring it
- * (http-waiters.ts), bounded by the caller's wait. Outcomes of HTTP requests are claimed from
- * `deliver` before the WebSocket outbox sees them. Requests take tokens from the identity's
+ * (http-waiters.ts), bounded by the caller's wait; `pollOutcomes` answers, or waits for, the
+ * outcomes of all of a poller's requests (those posted with its tag) after a cursor. Outcomes of
+ * HTTP requests are claimed from `deliver` before the WebSocket outbox sees them. Requests take tokens from the identity's
  * rate-limit bucket like WebSocket requests do, and a new one is refused with `too_many_in_flight`
  * while the identity is at its outbox cap (outbox-limits.ts). Used by exchange-do.ts.
  */
@@ -19,8 +20,11 @@ import type { EnqueueOutcome, Outcome, QueueRpc } from "../shared/contracts.js";
 import {
   type HttpAwaitAnswer,
   type HttpAwaitInput,
+  type HttpPollAnswer,
+  type HttpPollInput,
   type HttpSubmitAnswer,
   type HttpSubmitInput,
+  MAX_POLL_WAIT_MS,
   OUTCOME_GRACE_MS,
 } from "../shared/http-contracts.js";
 import { type RateDecision, rateLimitedMessage } from "../shared/token-bucket.js";
@@ -35,6 +39,8 @@ const MAX_AWAIT_EXTRA_MS = 60_000;
 export class HttpClients {
   private readonly requests: HttpRequests;
   private readonly waiters = new HttpWaiters();
+  /** Waiting polls, keyed by (identity, poller). */
+  private readonly polls = new HttpWaiters();
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -53,8 +59,10 @@ export class HttpClients {
     const { identity, queue } = input;
     const now = Date.now();
     const request = requestFromReceipt(input, this.limits.defaultTimeoutMs, now);
-    if (!isIdentity(identity) || !isQueueName(queue) || !isRequestId(request.id)) {
-      return refused(request.id, ERROR_CODE.badRequest, "invalid identity, queue or request id");
+    const badPoller = input.poller !== undefined && !isRequestId(input.poller);
+    if (!isIdentity(identity) || !isQueueName(queue) || !isRequestId(request.id) || badPoller) {
+      const message = "invalid identity, queue, request id or poller";
+      return refused(request.id, ERROR_CODE.badRequest, message);
     }
     // A retried POST with the client's id (EdgeMQ-Request-Id) is the same request: it keeps its
     // row and outcome, takes no token, and the queue answers its stored deadline (never runs it
@@ -66,7 +74,7 @@ export class HttpClients {
     if (known.state === "done") return { id: request.id, ok: true, deadline: known.deadline };
     const fresh = known.state === "unknown";
     if (fresh) {
-      const refusal = await this.#admitFresh(identity, queue, request);
+      const refusal = await this.#admitFresh(identity, queue, request, input.poller);
       if (refusal !== undefined) return refusal;
     }
     let outcomes: Awaited<ReturnType<QueueRpc["enqueue"]>>;
@@ -122,7 +130,12 @@ export class HttpClients {
    * A new id takes a token and is recorded; returns the refusal when the bucket is empty or the
    * identity is at its outbox cap.
    */
-  async #admitFresh(identity: string, queue: string, request: HttpSubmitInput["request"]) {
+  async #admitFresh(
+    identity: string,
+    queue: string,
+    request: HttpSubmitInput["request"],
+    poller: string | undefined,
+  ) {
     const decision = this.takeToken(identity);
     if (!decision.ok) {
       const message = rateLimitedMessage(decision.retryAfterMs);
@@ -134,7 +147,8 @@ export class HttpClients {
     const capped = this.capRefusal(identity);
     if (capped !== undefined) return refused(request.id, ERROR_CODE.tooManyInFlight, capped);
     const timeout = request.timeout ?? this.limits.defaultTimeoutMs;
-    const expires = this.requests.record(identity, request.id, queue, Date.now() + timeout);
+    const deadline = Date.now() + timeout;
+    const expires = this.requests.record(identity, request.id, queue, deadline, poller);
     await this.alarmBy(purgeAt(expires));
     return undefined;
   }
@@ -153,16 +167,34 @@ export class HttpClients {
     return this.requests.lookup(identity, id, Date.now());
   }
 
-  /** Keeps the outcomes of HTTP requests, wakes their waiters, returns the others. */
+  /**
+   * The outcomes of `identity`'s requests posted with `poller`, numbered above `after`; when none
+   * is there, waits up to `waitMs` (at most MAX_POLL_WAIT_MS) for a claim to bring one.
+   */
+  async pollOutcomes(input: HttpPollInput): Promise<HttpPollAnswer> {
+    const { identity, poller, after } = input;
+    if (!isIdentity(identity) || !isRequestId(poller) || !isCursor(after)) {
+      return { frames: [], after: isCursor(after) ? after : 0 };
+    }
+    const first = this.requests.polled(identity, poller, after, Date.now());
+    const waitMs = Math.min(input.waitMs, MAX_POLL_WAIT_MS);
+    if (first.frames.length > 0 || !(waitMs > 0)) return first;
+    // Read and wait with no await between: a claim that stores an outcome after the read wakes it.
+    await this.polls.wait(identity, poller, waitMs);
+    return this.requests.polled(identity, poller, after, Date.now());
+  }
+
   /** The queue of `identity`'s request `id` while its record is kept (http-requests.ts). */
   queueOf(identity: string, id: string): string | undefined {
     return this.requests.queueOf(identity, id);
   }
 
+  /** Keeps the outcomes of HTTP requests, wakes their waiters and polls, returns the others. */
   claim(outcomes: readonly Outcome[]): Outcome[] {
-    const { claimed, rest } = this.requests.claim(outcomes);
+    const { claimed, rest, polled } = this.requests.claim(outcomes);
     for (const { to, frame } of claimed)
       if (frame.id !== undefined) this.waiters.wake(to, frame.id);
+    for (const { identity, poller } of polled) this.polls.wake(identity, poller);
     return rest;
   }
 
@@ -176,6 +208,11 @@ export class HttpClients {
     const current = await this.storage.getAlarm();
     if (current === null || current > at) await this.storage.setAlarm(at);
   }
+}
+
+/** A poll's cursor: a non-negative safe integer. */
+function isCursor(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
 
 function refused(id: string, code: EdgeMQError["code"], message: string): HttpSubmitAnswer {

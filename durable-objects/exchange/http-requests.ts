@@ -2,14 +2,26 @@
  * The ExchangeDO's `http_requests` table: requests sent by HTTP clients (relay-chosen ids), keyed
  * by (identity, id), and their outcome once the queue delivers it. An HTTP client has no socket to
  * send an outcome to, so the outcome is kept here (not in the WebSocket outbox) and read by
- * `GET /v1/requests/{id}` or the waiting `POST .../requests`. A row lives until its deadline plus
- * RESUME_WINDOW_MS (so a long-poll may be repeated), then the alarm purges it. Used by exchange-do.ts.
+ * `GET /v1/requests/{id}` or the waiting `POST .../requests`, and, for a request posted with a
+ * poller tag, by `GET /v1/outcomes` in the order of the numbers claims give them (outcome-seq.ts).
+ * A row lives until its deadline plus RESUME_WINDOW_MS (so a long-poll may be repeated), then the
+ * alarm purges it. Used by exchange-do.ts.
  */
 import { encodeFrame } from "../../protocol/index.js";
 import type { Outcome } from "../shared/contracts.js";
-import type { HttpAwaitAnswer } from "../shared/http-contracts.js";
+import type { HttpAwaitAnswer, HttpPollAnswer } from "../shared/http-contracts.js";
 import { readOutcome } from "./http-outcome-row.js";
 import { RESUME_WINDOW_MS } from "./outbox.js";
+import { OutcomeSeq } from "./outcome-seq.js";
+import { POLL_BUDGET, type PolledRow, takePolled } from "./polled-outcomes.js";
+
+/** Outcomes a claim kept, apart from the others, and the polls to wake for them. */
+export interface Claimed {
+  claimed: Outcome[];
+  rest: Outcome[];
+  /** (identity, poller) of each outcome that got a number: a poll of it may be waiting. */
+  polled: { identity: string; poller: string }[];
+}
 
 export class HttpRequests {
   private readonly storage: DurableObjectStorage;
@@ -18,17 +30,22 @@ export class HttpRequests {
     this.storage = storage;
   }
 
-  /** Records a request before it is enqueued, so an outcome that comes back fast is kept. */
-  record(identity: string, id: string, queue: string, deadline: number): number {
+  /**
+   * Records a request before it is enqueued, so an outcome that comes back fast is kept; with
+   * `poller`, its outcome also goes to that poller's polls.
+   */
+  record(identity: string, id: string, queue: string, deadline: number, poller?: string): number {
     const expires = deadline + RESUME_WINDOW_MS;
     this.storage.sql.exec(
-      `INSERT OR REPLACE INTO http_requests (identity, id, queue, deadline, expires, outcome)
-       VALUES (?, ?, ?, ?, ?, NULL)`,
+      `INSERT OR REPLACE INTO http_requests
+         (identity, id, queue, deadline, expires, outcome, poller, seq)
+       VALUES (?, ?, ?, ?, ?, NULL, ?, NULL)`,
       identity,
       id,
       queue,
       deadline,
       expires,
+      poller ?? null,
     );
     return expires;
   }
@@ -52,35 +69,79 @@ export class HttpRequests {
    * Keeps the outcomes that belong to HTTP requests (the first outcome of a request wins) and
    * returns them apart from the others, which go to the WebSocket outbox as before. An outcome
    * its queue marks as a WebSocket request's (`viaHttp: false`) is never claimed, whatever record
-   * this table holds for its id (one whose queue row is gone, or one being recorded now).
+   * this table holds for its id (one whose queue row is gone, or one being recorded now). The
+   * first outcome of a request with a poller gets the next outcome number, in the same
+   * transaction.
    */
-  claim(outcomes: readonly Outcome[]): { claimed: Outcome[]; rest: Outcome[] } {
-    const claimed: Outcome[] = [];
-    const rest: Outcome[] = [];
+  claim(outcomes: readonly Outcome[]): Claimed {
+    const kept: Claimed = { claimed: [], rest: [], polled: [] };
     // The common case (no HTTP client waits here): a read, no write, so no commit and no output
     // gate on the outcomes' way to their sockets.
     const none =
       this.storage.sql.exec("SELECT 1 FROM http_requests LIMIT 1").toArray().length === 0;
-    if (none) return { claimed, rest: [...outcomes] };
+    if (none) return { ...kept, rest: [...outcomes] };
     const now = Date.now();
     this.storage.transactionSync(() => {
+      const seq = new OutcomeSeq(this.storage.sql);
       for (const outcome of outcomes) {
-        if (outcome.frame.id === undefined || outcome.viaHttp === false) {
-          rest.push(outcome);
+        const claimed = this.#claimOne(outcome, seq, now);
+        if (claimed === undefined) {
+          kept.rest.push(outcome);
           continue;
         }
-        const written = this.storage.sql.exec(
-          `UPDATE http_requests SET outcome = COALESCE(outcome, ?)
-           WHERE identity = ? AND id = ? AND expires > ?`,
-          encodeFrame(outcome.frame),
-          outcome.to,
-          outcome.frame.id,
-          now,
-        ).rowsWritten;
-        (written > 0 ? claimed : rest).push(outcome);
+        kept.claimed.push(outcome);
+        if (claimed.poller !== undefined) {
+          kept.polled.push({ identity: outcome.to, poller: claimed.poller });
+        }
       }
+      seq.save();
     });
-    return { claimed, rest };
+    return kept;
+  }
+
+  /**
+   * Stores `outcome` on its request's row unless the row has one; undefined when no row of an
+   * HTTP request takes it. The poller is named when the outcome got a number for it.
+   */
+  #claimOne(outcome: Outcome, seq: OutcomeSeq, now: number): { poller?: string } | undefined {
+    if (outcome.frame.id === undefined || outcome.viaHttp === false) return undefined;
+    const next = seq.peek();
+    // SET reads the row as it was: a number only with the first outcome, only with a poller.
+    const row = this.storage.sql
+      .exec(
+        `UPDATE http_requests SET outcome = COALESCE(outcome, ?),
+           seq = CASE WHEN outcome IS NULL AND poller IS NOT NULL THEN ? ELSE seq END
+         WHERE identity = ? AND id = ? AND expires > ?
+         RETURNING poller, seq`,
+        encodeFrame(outcome.frame),
+        next,
+        outcome.to,
+        outcome.frame.id,
+        now,
+      )
+      .toArray()[0];
+    if (row === undefined) return undefined;
+    if (row.seq !== next || typeof row.poller !== "string") return {};
+    seq.take();
+    return { poller: row.poller };
+  }
+
+  /**
+   * The outcomes of `identity`'s requests posted with `poller` numbered above `after`, as one
+   * answer of `GET /v1/outcomes` (polled-outcomes.ts); expired rows are not read.
+   */
+  polled(identity: string, poller: string, after: number, now: number): HttpPollAnswer {
+    const cursor = this.storage.sql.exec(
+      `SELECT seq, outcome FROM http_requests
+       WHERE identity = ? AND poller = ? AND seq > ? AND expires > ?
+       ORDER BY seq LIMIT ?`,
+      identity,
+      poller,
+      after,
+      now,
+      POLL_BUDGET.frames,
+    );
+    return takePolled(polledRows(cursor), after);
   }
 
   /** Where the request stands for `identity`: done (with its outcome), pending, or unknown. */
@@ -119,5 +180,14 @@ export class HttpRequests {
     ).rowsWritten;
     const row = this.storage.sql.exec("SELECT MIN(expires) AS next FROM http_requests").one();
     return { purged, next: typeof row.next === "number" ? row.next : undefined };
+  }
+}
+
+/** The rows of a poll's query, read one at a time. */
+function* polledRows(cursor: Iterable<Record<string, SqlStorageValue>>): Generator<PolledRow> {
+  for (const row of cursor) {
+    if (typeof row.seq === "number" && typeof row.outcome === "string") {
+      yield { seq: row.seq, frame: row.outcome };
+    }
   }
 }

@@ -1,8 +1,9 @@
 /**
  * In-memory waits of HTTP clients for their requests' outcomes (long-polls, and the synchronous
- * `POST .../requests`), keyed by (identity, id). `wait` resolves when `wake` is called for its key
+ * `POST .../requests`), keyed by (identity, id); a second instance keys the outcome polls of
+ * `GET /v1/outcomes` by (identity, poller). `wait` resolves when `wake` is called for its key
  * or after `ms`, whichever comes first; it never rejects. Nothing here is durable: the outcome
- * itself is in SQLite (http-requests.ts), a waiter only says "look again". Used by exchange-do.ts.
+ * itself is in SQLite (http-requests.ts), a waiter only says "look again". Used by http-clients.ts.
  */
 
 export class HttpWaiters {

@@ -3,8 +3,12 @@
  * starts, before its tables are used.
  *   outbox(identity, id, frame, created, size) - outcomes waiting for a WebSocket client's ack
  *     (outbox.ts); its rowid is the outcome's key in store order; `size` is the frame's length.
- *   http_requests(identity, id, queue, deadline, expires, outcome) - HTTP clients' requests and
- *     their outcomes once delivered (http-requests.ts).
+ *   http_requests(identity, id, queue, deadline, expires, outcome, poller, seq) - HTTP clients'
+ *     requests and their outcomes once delivered (http-requests.ts); `poller` is the tag the POST
+ *     named (EdgeMQ-Poller; NULL: none), and `seq` the outcome's number for its poller's polls
+ *     (set with the outcome when the row has a poller), indexed by (identity, poller, seq).
+ *   outcome_seq(id, last) - one row: the last `seq` given (outcome-seq.ts); it only grows, so a
+ *     number is never given twice, even after the rows that held the largest ones are purged.
  */
 import { type Migration, migrate } from "../shared/migrations.js";
 
@@ -27,6 +31,12 @@ const HTTP_REQUESTS = `CREATE TABLE IF NOT EXISTS http_requests (
   PRIMARY KEY (identity, id)
 )`;
 
+/** Version 2's columns of `http_requests`: the poller tag and the outcome's number. */
+const POLLED_COLUMNS = [
+  ["poller", "TEXT"],
+  ["seq", "INTEGER"],
+] as const;
+
 const MIGRATIONS: readonly Migration[] = [
   // Version 1 also adopts a database made before versioned migrations: its tables may exist,
   // and an outbox made before `size` gets it (its rows count as 0 bytes until they go).
@@ -37,6 +47,24 @@ const MIGRATIONS: readonly Migration[] = [
       .toArray().length;
     if (sized === 0) sql.exec("ALTER TABLE outbox ADD COLUMN size INTEGER NOT NULL DEFAULT 0");
     sql.exec(HTTP_REQUESTS);
+  },
+  // Version 2: outcome polls (GET /v1/outcomes). Like version 1 it adopts what it finds: a column
+  // is added only where it is missing, and the counter starts above every number a row holds.
+  (sql) => {
+    for (const [name, type] of POLLED_COLUMNS) {
+      const present = sql
+        .exec("SELECT 1 FROM pragma_table_info('http_requests') WHERE name = ?", name)
+        .toArray().length;
+      if (present === 0) sql.exec(`ALTER TABLE http_requests ADD COLUMN ${name} ${type}`);
+    }
+    sql.exec(`CREATE INDEX IF NOT EXISTS http_requests_polled
+      ON http_requests (identity, poller, seq) WHERE poller IS NOT NULL`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS outcome_seq (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      last INTEGER NOT NULL
+    )`);
+    sql.exec(`INSERT OR IGNORE INTO outcome_seq (id, last)
+      SELECT 1, COALESCE(MAX(seq), 0) FROM http_requests`);
   },
 ];
 

@@ -1,8 +1,9 @@
 /**
  * The RPC contract behind the HTTP API (src/routes/http-*.ts): what the front door asks of the
- * ExchangeDO for HTTP clients (submit a request, await its outcome) and of a QueueDO for HTTP
- * servers (take the next request, reply to one). Plain structured-cloneable data only; additive,
- * like contracts.ts. An HTTP server holds its leases as the virtual connection `http:<identity>`.
+ * ExchangeDO for HTTP clients (submit a request, await its outcome, poll the outcomes of several)
+ * and of a QueueDO for HTTP servers (take the next request, reply to one). Plain
+ * structured-cloneable data only; additive, like contracts.ts. An HTTP server holds its leases as
+ * the virtual connection `http:<identity>`.
  */
 import type {
   DispatchFrame,
@@ -33,6 +34,12 @@ export interface HttpSubmitInput {
    * not from when this object got to it (requestFromReceipt). Absent: from now.
    */
   receivedAt?: number;
+  /**
+   * The client's outcome poller (`EdgeMQ-Poller`, a request id's rule): the outcome then also
+   * comes from `pollOutcomes` with this tag. Recorded with a fresh request only; a retried POST of
+   * a known id keeps the tag its first POST gave.
+   */
+  poller?: string;
 }
 
 /** Stored (with its deadline), or refused with a typed error; as for WebSocket requests. */
@@ -50,6 +57,33 @@ export type HttpAwaitAnswer =
   | { state: "done"; frame: ReplyFrame | ErrorFrame; deadline: number }
   | { state: "pending"; deadline: number }
   | { state: "unknown" };
+
+/**
+ * Longest one `pollOutcomes` call waits, whatever it asks (the front door allows up to this:
+ * `wait` of `GET /v1/outcomes`, src/http-params.ts MAX_WAIT_MS).
+ */
+export const MAX_POLL_WAIT_MS = 60_000;
+
+/** `GET /v1/outcomes`: the outcomes of `identity`'s requests posted with `poller`, after a cursor. */
+export interface HttpPollInput {
+  identity: string;
+  /** The tag the requests were posted with (`EdgeMQ-Poller`). */
+  poller: string;
+  /** Outcomes with a sequence number above this come (0: from the first). */
+  after: number;
+  /** How long to wait for one when none is there (0: answer at once), at most MAX_POLL_WAIT_MS. */
+  waitMs: number;
+}
+
+/**
+ * Stored outcome frames (each an encoded `reply` or `error` with its request's id), in the order
+ * they were claimed, within the answer's budget (protocol/outcomes-answer.ts), and the cursor to
+ * ask after next: the last one's sequence number, or the one asked with when none came.
+ */
+export interface HttpPollAnswer {
+  frames: string[];
+  after: number;
+}
 
 export interface HttpTakeInput {
   queue: string;
@@ -145,6 +179,8 @@ export type HttpCancelAnswer =
 export interface HttpExchangeRpc {
   submit(input: HttpSubmitInput): Promise<HttpSubmitAnswer>;
   awaitOutcome(input: HttpAwaitInput): Promise<HttpAwaitAnswer>;
+  /** The outcomes of one poller's requests after a cursor, waiting up to `waitMs` for one. */
+  pollOutcomes(input: HttpPollInput): Promise<HttpPollAnswer>;
   /** The queue of `identity`'s HTTP request `id` while the exchange keeps it, else undefined. */
   httpRequestQueue(input: { identity: string; id: string }): Promise<string | undefined>;
 }

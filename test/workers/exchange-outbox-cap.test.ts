@@ -276,7 +276,10 @@ describe("the exchange's cap on unacked outcomes per identity", () => {
         1,
       );
       const woken = new ExchangeDO(state, env);
-      expect(sql.exec("SELECT version FROM _migrations").toArray()).toEqual([{ version: 1 }]);
+      expect(sql.exec("SELECT version FROM _migrations").toArray()).toEqual([
+        { version: 1 },
+        { version: 2 },
+      ]);
       await woken.deliver(replies("old-timer", 2).slice(1));
       return sql.exec("SELECT id, size FROM outbox ORDER BY rowid").toArray();
     });
