@@ -12,6 +12,7 @@ import { refuseMisconfigured } from "./misconfigured.js";
 import { connect } from "./routes/connect.js";
 import { health } from "./routes/health.js";
 import { cancelRequest, cancelRequestById, getRequest, postRequest } from "./routes/http-client.js";
+import { getOutcomes } from "./routes/http-outcomes.js";
 import {
   deleteTakes,
   postFailure,
@@ -47,6 +48,7 @@ const ROUTES: readonly Route[] = [
   ["POST", "/v1/queues/:queue/requests", postRequest, ["async", "timeout", "failFast"]],
   ["GET", "/v1/requests/:id", getRequest, ["wait"]],
   ["DELETE", "/v1/requests/:id", cancelRequestById, []],
+  ["GET", "/v1/outcomes", getOutcomes, ["poller", "after", "wait"]],
   ["POST", "/v1/queues/:queue/take", take, ["wait", "partition"]],
   ["POST", "/v1/queues/:queue/replies/:id", postReply, ["partition"]],
   ["POST", "/v1/queues/:queue/failures/:id", postFailure, ["partition"]],

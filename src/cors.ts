@@ -22,6 +22,7 @@ const httpCors = cors({
     HEADERS.identity,
     HTTP_API_HEADERS.requestId,
     HTTP_API_HEADERS.headers,
+    HTTP_API_HEADERS.poller,
   ],
   exposeHeaders: EXPOSED,
   maxAge: 600,

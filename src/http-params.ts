@@ -2,7 +2,8 @@
  * Path and query parameters of the HTTP API, validated strictly: the queue name and request id
  * in the path (`bad_request` when malformed), `wait` (long-poll milliseconds, 0 to
  * MAX_WAIT_MS), `timeout` (request deadline in milliseconds, 1 to the relay's maxTimeoutMs) and
- * boolean flags (`async`, `failFast`: true/false/1/0). Anything else (signs, decimals, exponents,
+ * boolean flags (`async`, `failFast`: true/false/1/0), and an outcome poll's `poller` tag (also
+ * the `EdgeMQ-Poller` header) and `after` cursor. Anything else (signs, decimals, exponents,
  * spaces, values over the maximum) is `bad_request`. Also the `EdgeMQ-Headers` header (a
  * request's or reply's own headers) and a lease call's `{"ids": [...]}` body. Pure; used by
  * routes/http-*.ts.
@@ -36,6 +37,32 @@ export function readWait(value: string | undefined, fallback = 0): number {
     );
   }
   return n;
+}
+
+/** An outcome poll's `after` cursor: a non-negative integer; 0 when absent. */
+export function readAfter(value: string | undefined): number {
+  if (value === undefined) return 0;
+  const n = readInteger(value);
+  if (n === undefined) {
+    throw new EdgeMQError(
+      ERROR_CODE.badRequest,
+      "after must be a non-negative integer: the after of the previous answer, or 0",
+    );
+  }
+  return n;
+}
+
+/**
+ * A poller tag (`?poller=` of GET /v1/outcomes, or the `EdgeMQ-Poller` header of a POST), named
+ * `name` in the refusal: a request id's rule.
+ */
+export function readPoller(value: string | undefined, name: string): string {
+  if (isRequestId(value)) return value;
+  const message =
+    value === undefined
+      ? `${name} is required: ${REQUEST_ID_RULE}`
+      : `${name} must be ${REQUEST_ID_RULE}`;
+  throw new EdgeMQError(ERROR_CODE.badRequest, message);
 }
 
 /** `timeout` in milliseconds; undefined when absent (the relay's default applies). */

@@ -5,7 +5,9 @@
  *     Waits for the outcome: 200 with the reply's body and Content-Type, or the error's status.
  *     With async=true: 202 {"id","deadline"} at once; the outcome is read with GET below.
  *     An optional EdgeMQ-Request-Id header chooses the id: a retried POST with the same id is
- *     the same request (never run twice; the stored request answers again).
+ *     the same request (never run twice; the stored request answers again). An optional
+ *     EdgeMQ-Poller header names a poller: the outcome also comes from GET /v1/outcomes
+ *     (routes/http-outcomes.ts).
  *   GET /v1/requests/:id[?wait=ms]
  *     200 reply, an error outcome's status, 204 still pending, 404 unknown or expired (ids are
  *     per identity: another identity's id is unknown).
@@ -17,7 +19,10 @@
  */
 import type { Context } from "hono";
 import { exchangeName } from "../../durable-objects/shared/contracts.js";
-import { OUTCOME_GRACE_MS } from "../../durable-objects/shared/http-contracts.js";
+import {
+  type HttpSubmitInput,
+  OUTCOME_GRACE_MS,
+} from "../../durable-objects/shared/http-contracts.js";
 import { readSettings } from "../../durable-objects/shared/settings.js";
 import {
   EdgeMQError,
@@ -32,6 +37,7 @@ import { readBoundedBody } from "../http-body-reader.js";
 import {
   readFlag,
   readFrameHeaders,
+  readPoller,
   readQueue,
   readRequestId,
   readTimeout,
@@ -43,7 +49,8 @@ import { clientQueueStub } from "../partitions.js";
 
 type HttpContext = Context<{ Bindings: Env }>;
 
-function exchangeFor(env: Env, identity: string) {
+/** The ExchangeDO that holds `identity`'s HTTP requests (its shard). */
+export function exchangeFor(env: Env, identity: string) {
   return env.EXCHANGE.getByName(exchangeName(identity, readSettings(env).exchangeShards));
 }
 
@@ -57,6 +64,9 @@ export async function postRequest(c: HttpContext): Promise<Response> {
   const timeout = readTimeout(c.req.query("timeout"), limits.maxTimeoutMs);
   const isAsync = readFlag(c.req.query("async"), "async");
   const failFast = readFlag(c.req.query("failFast"), "failFast");
+  const pollerHeader = c.req.header(HTTP_API_HEADERS.poller);
+  const poller =
+    pollerHeader === undefined ? undefined : readPoller(pollerHeader, HTTP_API_HEADERS.poller);
   const bytes = await readBoundedBody(c.req.raw, limits.maxBodyBytes);
   const body = wireBodyFromHttp(c.req.header("Content-Type") ?? null, bytes);
 
@@ -69,7 +79,9 @@ export async function postRequest(c: HttpContext): Promise<Response> {
   if (failFast) request.failFast = true;
   const identity = principal.identity;
   const exchange = exchangeFor(c.env, identity);
-  const answer = await exchange.submit({ identity, queue, request, receivedAt });
+  const submit: HttpSubmitInput = { identity, queue, request, receivedAt };
+  if (poller !== undefined) submit.poller = poller;
+  const answer = await exchange.submit(submit);
   // Refused at submit: nothing was stored, but the answer still names the request.
   if (!answer.ok) return refusalResponse(answer.error, id, answer.retryAfterMs);
 

@@ -58,6 +58,19 @@ describe("roles and queues", () => {
     expect((await get("/v1/queues/perm-x/connect", clientOnly)).status).toBe(426);
   });
 
+  it("lets only a token with the client role poll outcomes, and never without a token", async () => {
+    const poll = (headers: Record<string, string>) => call("/v1/outcomes?poller=perm-tab", headers);
+    const serverOnly = await mint({ sub: "s-poll", role: "server", queues: ["perm-x"] });
+    const client = await mint({ sub: "c-poll", role: "client", queues: ["perm-x"] });
+    expect((await errorBody(await poll({}))).code).toBe("unauthorized");
+    const refused = await poll({ Authorization: `Bearer ${serverOnly}` });
+    expect(refused.status).toBe(403);
+    expect((await errorBody(refused)).code).toBe("forbidden");
+    const allowed = await poll({ Authorization: `Bearer ${client}` });
+    expect(allowed.status).toBe(200);
+    expect(await allowed.json()).toEqual({ outcomes: [], after: 0 });
+  });
+
   it("refuses a presence call from a client-only token or for a queue outside the token with 403", async () => {
     const presence = (queue: string, token: string) =>
       app.request(

@@ -36,6 +36,26 @@ describe("CORS", () => {
     }
   });
 
+  it("lets a page send EdgeMQ-Poller on a POST and poll its outcomes", async () => {
+    const preflight = await call("/v1/queues/cors-q/requests", {
+      method: "OPTIONS",
+      headers: {
+        Origin: ORIGIN,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "edgemq-request-id, edgemq-poller",
+      },
+    });
+    expect(preflight.status).toBe(204);
+    const allowed = (preflight.headers.get("Access-Control-Allow-Headers") ?? "").toLowerCase();
+    expect(allowed).toContain("edgemq-poller");
+    const poll = await call("/v1/outcomes?identity=cors-poller&poller=tab-1", {
+      headers: { Origin: ORIGIN },
+    });
+    expect(poll.status).toBe(200);
+    expect(poll.headers.get("Access-Control-Allow-Origin")).toBe("*");
+    expect(await poll.json()).toEqual({ outcomes: [], after: 0 });
+  });
+
   it("lets a page read a typed error and the EdgeMQ headers of an answer", async () => {
     const response = await call("/v1/whoami", { headers: { Origin: ORIGIN } });
     expect(response.status).toBe(401);

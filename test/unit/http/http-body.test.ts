@@ -2,7 +2,14 @@
 import { describe, expect, it } from "vitest";
 import { encodeBody, mediaType } from "../../../protocol/index.js";
 import { httpFromWireBody, wireBodyFromHttp } from "../../../src/http-body.js";
-import { MAX_WAIT_MS, readFlag, readTimeout, readWait } from "../../../src/http-params.js";
+import {
+  MAX_WAIT_MS,
+  readAfter,
+  readFlag,
+  readPoller,
+  readTimeout,
+  readWait,
+} from "../../../src/http-params.js";
 import { codeOf } from "../thrown-code.js";
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
@@ -129,5 +136,23 @@ describe("HTTP API parameters", () => {
     expect(readFlag("0", "async")).toBe(false);
     expect(readFlag(undefined, "async")).toBe(false);
     expect(codeOf(() => readFlag("yes", "async"))).toBe("bad_request");
+  });
+
+  it("reads an outcome poll's after as a non-negative safe integer, 0 when absent", () => {
+    expect(readAfter(undefined)).toBe(0);
+    expect(readAfter("0")).toBe(0);
+    expect(readAfter("9007199254740991")).toBe(Number.MAX_SAFE_INTEGER);
+    for (const bad of ["", "-1", "01", "1.5", "1e3", "x", "9007199254740993"]) {
+      expect(codeOf(() => readAfter(bad))).toBe("bad_request");
+    }
+  });
+
+  it("reads a poller tag by the request id's rule, naming the parameter or header refused", () => {
+    expect(readPoller("tab-1:a@b", "poller")).toBe("tab-1:a@b");
+    expect(() => readPoller(undefined, "poller")).toThrow(/poller is required/);
+    expect(() => readPoller("a b", "EdgeMQ-Poller")).toThrow(/EdgeMQ-Poller must be/);
+    for (const bad of ["", "x".repeat(129), "tab/1", "é"]) {
+      expect(codeOf(() => readPoller(bad, "poller"))).toBe("bad_request");
+    }
   });
 });
