@@ -82,7 +82,7 @@ export class HttpRequests {
     if (none) return { ...kept, rest: [...outcomes] };
     const now = Date.now();
     this.storage.transactionSync(() => {
-      const seq = new OutcomeSeq(this.storage.sql);
+      const seq = new OutcomeSeq(this.storage.sql, now);
       for (const outcome of outcomes) {
         const claimed = this.#claimOne(outcome, seq, now);
         if (claimed === undefined) {

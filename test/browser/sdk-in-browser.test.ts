@@ -174,6 +174,38 @@ describe("the SDK in a browser, dev mode", () => {
     await client.close();
     await page.close();
   });
+
+  it("awaits more requests over HTTP at once than a browser has connections per host", async () => {
+    // A server that answers none of 12 requests until all 12 have come. The tab sends 6, waits
+    // while they are pending, then sends 6 more: with a long-poll per awaited request, the first
+    // 6 held the browser's 6 HTTP/1.1 connections and the 7th POST never left the tab.
+    const gatherer = await connect(relay.url, { identity: "node-gatherer" });
+    const held: (() => void)[] = [];
+    const service = gatherer.serve(
+      "gather",
+      (req) =>
+        new Promise((resolve) => {
+          held.push(() => resolve(req.body));
+          if (held.length === 12) for (const release of held) release();
+        }),
+    );
+    await service.ready;
+    const page = await sdkPage(relay.url);
+    const replies = await page.evaluate(async (url) => {
+      const sdk = Reflect.get(globalThis, "EdgeMQ") as BrowserSdk;
+      const peer = await sdk.connect(url, { identity: "browser-many", transport: "http" });
+      const ask = (n: number) => peer.request("gather", n, { timeout: 15_000 });
+      const first = [0, 1, 2, 3, 4, 5].map(ask);
+      await new Promise((r) => setTimeout(r, 1_500));
+      const second = [6, 7, 8, 9, 10, 11].map(ask);
+      const replies = await Promise.all([...first, ...second]);
+      await peer.close();
+      return replies;
+    }, relay.url);
+    expect(replies).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    await gatherer.close();
+    await page.close();
+  });
 });
 
 describe("the SDK in a browser, signed mode", () => {
