@@ -35,7 +35,7 @@ interface Watcher {
 }
 
 export interface OutcomeWatch {
-  /** The request was accepted (202): poll for it; `repost` runs after the relay was out of reach. */
+  /** The request was accepted (202): poll for it; `repost` runs after the relay was away. */
   posted(repost: () => void): void;
   /** Its outcome, an error ending it (a refusal of the poll), or `unsupported`. */
   readonly outcome: Promise<Polled>;

@@ -240,7 +240,7 @@ export class HttpRequester {
     }
   }
 
-  /** The request's POST, retried with the same id; each try carries the time left to `expiresAt`. */
+  /** The request's POST, retried with the same id; each try carries the time left then. */
   #poster(
     prepared: Prepared,
     signal: Signal,

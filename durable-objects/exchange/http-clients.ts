@@ -4,9 +4,10 @@
  * `awaitOutcome` answers with the stored outcome, or waits for `deliver` to bring it
  * (http-waiters.ts), bounded by the caller's wait; `pollOutcomes` answers, or waits for, the
  * outcomes of all of a poller's requests (those posted with its tag) after a cursor. Outcomes of
- * HTTP requests are claimed from `deliver` before the WebSocket outbox sees them. Requests take tokens from the identity's
- * rate-limit bucket like WebSocket requests do, and a new one is refused with `too_many_in_flight`
- * while the identity is at its outbox cap (outbox-limits.ts). Used by exchange-do.ts.
+ * HTTP requests are claimed from `deliver` before the WebSocket outbox sees them. Requests take
+ * tokens from the identity's rate-limit bucket like WebSocket requests do, and a new one is
+ * refused with `too_many_in_flight` while the identity is at its outbox cap (outbox-limits.ts).
+ * Used by exchange-do.ts.
  */
 import {
   EdgeMQError,

@@ -64,7 +64,7 @@ export type HttpAwaitAnswer =
  */
 export const MAX_POLL_WAIT_MS = 60_000;
 
-/** `GET /v1/outcomes`: the outcomes of `identity`'s requests posted with `poller`, after a cursor. */
+/** `GET /v1/outcomes`: outcomes of `identity`'s requests posted with `poller`, after a cursor. */
 export interface HttpPollInput {
   identity: string;
   /** The tag the requests were posted with (`EdgeMQ-Poller`). */
