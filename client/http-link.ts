@@ -25,6 +25,8 @@ export interface HttpRequestInit {
   /** Bytes over an ArrayBuffer, as DOM `fetch` takes them (so `fetch: globalThis.fetch` fits). */
   body?: Uint8Array<ArrayBuffer> | string;
   signal?: PlatformAbortSignal & AbortSignalLike;
+  /** Outlives the page that sends it (a browser's `fetch` keepalive): set only as a page goes. */
+  keepalive?: boolean;
 }
 
 /** The part of a fetch Response the SDK reads. */
@@ -111,7 +113,11 @@ export class HttpLink {
   async call(
     method: string,
     path: string,
-    init: { body?: Uint8Array | string; headers?: Record<string, string> } = {},
+    init: {
+      body?: Uint8Array | string;
+      headers?: Record<string, string>;
+      keepalive?: boolean;
+    } = {},
     signal?: PlatformAbortSignal & AbortSignalLike,
   ): Promise<HttpAnswer> {
     const headers: Record<string, string> = { ...init.headers };
@@ -123,6 +129,7 @@ export class HttpLink {
     const request: HttpRequestInit = { method, headers };
     if (init.body !== undefined) request.body = fetchBody(init.body);
     if (signal !== undefined) request.signal = signal;
+    if (init.keepalive === true) request.keepalive = true;
     const response = await this.#fetch(`${this.#base}${path}`, request);
     const bytes = new Uint8Array(await bodyBytes(response, signal));
     return {

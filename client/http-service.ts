@@ -12,7 +12,8 @@
  * stops taking (an in-flight take is abandoned and the relay told, `DELETE .../takes`, so its
  * takes still waiting there end; a request it leased to one just before comes back after its
  * lease, at the next attempt), lets the handlers in hand finish and answer, then resolves
- * (without waiting for a handler whose request is over: lease lost or deadline passed).
+ * (without waiting for a handler whose request is over: lease lost or deadline passed). A browser
+ * tab closed or reloaded without close() sends that `DELETE` as the page goes (`pagehide`).
  * On a queue of K partitions it runs max(concurrency, K) loops, each taking from one partition
  * (http-partitions.ts), so at most max(c, K) handlers run at once, as on a WebSocket server; each
  * answer goes back to the partition its take came from (its id names it, docs/scaling.md).
@@ -46,6 +47,7 @@ import type { Service } from "./peer-api.js";
 import {
   type AbortSignalLike,
   createAbortController,
+  onPageHide,
   startTimer,
   stopTimer,
   type TimerHandle,
@@ -120,6 +122,8 @@ export class HttpService implements Service {
   #renewal: { promise: Promise<void>; resolve: () => void } | undefined;
   /** One take long-polls each partition at a time; the other idle loops wait their turn. */
   readonly #gate = new TakeGate();
+  /** Removes the page's `pagehide` listener (#leaveWithPage), at close. */
+  readonly #unhookPage: () => void;
   #readyResolve: () => void = () => {};
   #readyReject: (error: EdgeMQError) => void = () => {};
 
@@ -145,6 +149,7 @@ export class HttpService implements Service {
     );
     this.#startLoops();
     this.#presenceTimer = startTimer(() => this.#keepPresent(), PRESENCE_CHECK_MS);
+    this.#unhookPage = onPageHide(() => this.#leaveWithPage());
   }
 
   get inHand(): number {
@@ -159,6 +164,7 @@ export class HttpService implements Service {
   async #shutdown(): Promise<void> {
     this.#taking.abort(new EdgeMQError(ERROR_CODE.closed, "service closed"));
     stopTimer(this.#presenceTimer);
+    this.#unhookPage();
     const leaving = this.#leave();
     const drained = new Promise<void>((resolve) => {
       this.#drained = resolve;
@@ -186,6 +192,19 @@ export class HttpService implements Service {
     } finally {
       stopTimer(timer);
     }
+  }
+
+  /**
+   * A tab closed or reloaded without close(): tells the relay as the page goes, in a call that
+   * outlives it (`keepalive`), else its takes still waiting there are handed the next requests,
+   * which then wait out their lease (under `wrangler dev`, which does not pass the hang-up on). A
+   * page kept for the back/forward cache and shown again takes again, and is present again.
+   */
+  #leaveWithPage(): void {
+    const init = { keepalive: true };
+    this.#setup.link.call("DELETE", `${this.#base}/takes`, init).catch(() => {
+      // Best effort: the page is going.
+    });
   }
 
   /** Starts the loops max(concurrency, K) calls for that are not running. */

@@ -1,5 +1,6 @@
 /**
- * The few runtime globals the SDK needs beyond ECMAScript (timers, AbortController, crypto), typed
+ * The few runtime globals the SDK needs beyond ECMAScript (timers, AbortController, crypto, a
+ * page's `pagehide`), typed
  * here because the SDK compiles without Node or DOM types. Every runtime EdgeMQ supports (Node 20+,
  * browsers, Workers, Deno, Bun) provides them. Used by every other file in client/.
  */
@@ -61,4 +62,19 @@ export function randomId(): string {
       .toString(16)
       .padStart(8, "0");
   return `${random()}${random()}-${counter.toString(16)}`;
+}
+
+/**
+ * Calls `listener` when the page is hidden for good or for the back/forward cache (`pagehide`:
+ * a tab closed, reloaded or navigated away), in a browser page; elsewhere (Node, Workers, Deno,
+ * Bun, a worker thread) never. Returns the function that removes it.
+ */
+export function onPageHide(listener: () => void): () => void {
+  const page: unknown = Reflect.get(globalThis, "document");
+  const add: unknown = Reflect.get(globalThis, "addEventListener");
+  const remove: unknown = Reflect.get(globalThis, "removeEventListener");
+  if (typeof page !== "object" || page === null) return () => {};
+  if (typeof add !== "function" || typeof remove !== "function") return () => {};
+  Reflect.apply(add, globalThis, ["pagehide", listener]);
+  return () => Reflect.apply(remove, globalThis, ["pagehide", listener]);
 }

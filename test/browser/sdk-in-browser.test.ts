@@ -69,6 +69,19 @@ async function sdkPage(relayUrl: string): Promise<Page> {
   return page;
 }
 
+/** Waits (up to 10 s) until the queue's stats say an HTTP server is present, or not. */
+async function waitForHttpServers(relayUrl: string, queue: string, present: boolean) {
+  const stats = `${relayUrl.replace(/^ws/, "http")}/v1/queues/${queue}/stats`;
+  const giveUpAt = Date.now() + 10_000;
+  for (;;) {
+    const answer = await fetch(stats, { headers: { "EdgeMQ-Identity": "stats-reader" } });
+    const { httpServers } = (await answer.json()) as { httpServers: boolean };
+    if (httpServers === present) return;
+    if (Date.now() > giveUpAt) throw new Error(`httpServers still ${httpServers} after 10 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 describe("the SDK in a browser, dev mode", () => {
   let relay: Relay;
   let server: Peer;
@@ -204,6 +217,31 @@ describe("the SDK in a browser, dev mode", () => {
     }, relay.url);
     expect(replies).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     await gatherer.close();
+    await page.close();
+  });
+
+  it("tells the relay as a tab serving over HTTP is reloaded, so no request goes to its dead take", async () => {
+    // Under wrangler dev the relay does not hear a reloaded tab hang up: its take kept waiting,
+    // was handed the next request first, and that request waited out its 30 s lease.
+    const queue = "reloaded-tab";
+    const node = await connect(relay.url, { identity: "node-behind-tab" });
+    await node.serve(queue, () => "node").ready;
+    const page = await sdkPage(relay.url);
+    await page.evaluate(
+      async ({ url, queue }) => {
+        const sdk = Reflect.get(globalThis, "EdgeMQ") as BrowserSdk;
+        const peer = await sdk.connect(url, { identity: "browser-reloaded", transport: "http" });
+        await peer.serve(queue, () => "tab").ready;
+      },
+      { url: relay.url, queue },
+    );
+    await waitForHttpServers(relay.url, queue, true);
+    await page.reload();
+    await waitForHttpServers(relay.url, queue, false);
+    const client = await connect(relay.url, { identity: "node-after-reload" });
+    expect(await client.request(queue, "hi", { timeout: 8_000 })).toBe("node");
+    await client.close();
+    await node.close();
     await page.close();
   });
 });
