@@ -6,8 +6,9 @@
  * the others' long-polls. The poll runs while a posted request waits; an outcome is kept for its
  * request from before its POST (a poll under way may bring it before the POST's 202 does). A
  * relay without the route (404 or 405: an older one) makes every watcher fall back to its own
- * `GET /v1/requests/{id}` (http-requester.ts), as do all requests after it. Used by
- * http-requester.ts.
+ * `GET /v1/requests/{id}` (http-requester.ts), as do all requests after it; a relay whose
+ * `GET /v1/whoami` does not list the feature is never polled this way (its CORS may refuse
+ * `EdgeMQ-Poller` in a page of another origin). Used by http-requester.ts.
  */
 import {
   decodeOutcomesAnswer,
@@ -53,14 +54,16 @@ export class OutcomePoller {
   readonly #watchers = new Map<string, Watcher>();
   #after = 0;
   #running = false;
-  #supported = true;
+  #supported: boolean;
   #stopPoll: (() => void) | undefined;
   /** Whether the last answer brought an outcome a watcher took. */
   #delivered = false;
 
-  constructor(link: HttpLink, status: HttpStatus) {
+  /** `supported`: the relay lists the route in whoami's features (else no request is polled). */
+  constructor(link: HttpLink, status: HttpStatus, supported: boolean) {
     this.#link = link;
     this.#status = status;
+    this.#supported = supported;
   }
 
   /** False once the relay answered that it has no outcomes route. */

@@ -12,6 +12,7 @@ import {
   ERROR_CODE,
   isIdentity,
   type Limits,
+  OUTCOMES_FEATURE,
   type SendBody,
 } from "../protocol/index.js";
 import type { BackoffOptions } from "./backoff.js";
@@ -46,8 +47,8 @@ export async function connectHttp(setup: HttpPeerSetup): Promise<Peer> {
     throw new EdgeMQError(ERROR_CODE.closed, message, { cause });
   }
   if (answer.status !== 200) throw answerError(answer);
-  const { identity, limits } = readWhoami(UTF8.decode(answer.bytes));
-  return new HttpPeer(link, identity, limits, setup);
+  const whoami = readWhoami(UTF8.decode(answer.bytes));
+  return new HttpPeer(link, whoami, setup);
 }
 
 export class HttpPeer implements Peer {
@@ -61,7 +62,8 @@ export class HttpPeer implements Peer {
   readonly #services = new Set<HttpService>();
   #closing: Promise<void> | undefined;
 
-  constructor(link: HttpLink, identity: string, limits: Limits, setup: HttpPeerSetup) {
+  constructor(link: HttpLink, whoami: Whoami, setup: HttpPeerSetup) {
+    const { identity, limits } = whoami;
     this.identity = identity;
     this.#link = link;
     this.#credentials = setup.credentials;
@@ -74,6 +76,7 @@ export class HttpPeer implements Peer {
       limits,
       maxPending: setup.maxPending,
       graceMs: setup.graceMs,
+      pollOutcomes: whoami.features.includes(OUTCOMES_FEATURE),
     });
   }
 
@@ -129,8 +132,16 @@ export class HttpPeer implements Peer {
   }
 }
 
-/** The identity and limits from `GET /v1/whoami`; limits it lacks keep their defaults. */
-function readWhoami(text: string): { identity: string; limits: Limits } {
+/** What `GET /v1/whoami` answers that the HTTP transport uses. */
+interface Whoami {
+  identity: string;
+  limits: Limits;
+  /** The HTTP API's features past the first version's (none from an older relay). */
+  features: string[];
+}
+
+/** The identity, limits and features from `GET /v1/whoami`; limits it lacks keep their defaults. */
+function readWhoami(text: string): Whoami {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -144,7 +155,10 @@ function readWhoami(text: string): { identity: string; limits: Limits } {
   if (!isIdentity(identity)) {
     throw new EdgeMQError(ERROR_CODE.badRequest, "the relay's /v1/whoami names no identity");
   }
-  return { identity, limits: readLimits("limits" in parsed ? parsed.limits : undefined) };
+  const limits = readLimits("limits" in parsed ? parsed.limits : undefined);
+  const listed = "features" in parsed && Array.isArray(parsed.features) ? parsed.features : [];
+  const features = listed.filter((f): f is string => typeof f === "string");
+  return { identity, limits, features };
 }
 
 /** The limits the relay announced; any it lacks keep their defaults. */

@@ -52,6 +52,8 @@ export interface HttpRequesterSetup {
   maxPending: number;
   /** Slack after the timeout before the local backstop rejects `timeout`. */
   graceMs: number;
+  /** Whether the relay has `GET /v1/outcomes` (whoami's features): else each request polls. */
+  pollOutcomes: boolean;
 }
 
 type Outcome = { ok: true; body: Body } | { ok: false; error: EdgeMQError };
@@ -86,7 +88,7 @@ export class HttpRequester {
 
   constructor(setup: HttpRequesterSetup) {
     this.#setup = setup;
-    this.#poller = new OutcomePoller(setup.link, setup.status);
+    this.#poller = new OutcomePoller(setup.link, setup.status, setup.pollOutcomes);
   }
 
   get size(): number {

@@ -8,6 +8,12 @@ import { decodeFrameValue } from "./codec.js";
 import type { ErrorFrame, ReplyFrame } from "./frames.js";
 import { isRecord } from "./validate.js";
 
+/**
+ * What `GET /v1/whoami` lists in `features` for a relay that has `GET /v1/outcomes`: the SDK sends
+ * `EdgeMQ-Poller` only then (an older relay's CORS refuses the header in a page of another origin).
+ */
+export const OUTCOMES_FEATURE = "outcomes";
+
 /** Most outcomes one answer carries; the rest come on the next call (at once: they are there). */
 export const MAX_OUTCOMES_PER_ANSWER = 256;
 

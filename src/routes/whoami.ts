@@ -1,11 +1,12 @@
 /**
  * GET /v1/whoami: who the relay takes the caller for ({identity, roles, protocol, limits}), as a
- * WebSocket's welcome tells it. Any valid identity or token may ask (no role needed); the SDK's
+ * WebSocket's welcome tells it, and the HTTP API's `features` past the first version's (the SDK
+ * uses `GET /v1/outcomes` only where "outcomes" is listed). Any valid identity or token may ask (no role needed); the SDK's
  * HTTP transport calls it at connect() so a bad URL or token fails there. No object is woken.
  */
 import type { Context } from "hono";
 import { readSettings } from "../../durable-objects/shared/settings.js";
-import { PROTOCOL_VERSION } from "../../protocol/index.js";
+import { OUTCOMES_FEATURE, PROTOCOL_VERSION } from "../../protocol/index.js";
 import type { Env } from "../env.js";
 import { establishPrincipal } from "../identity.js";
 
@@ -16,5 +17,6 @@ export async function whoami(c: Context<{ Bindings: Env }>): Promise<Response> {
     roles: [...principal.roles].sort(),
     protocol: PROTOCOL_VERSION,
     limits: readSettings(c.env).limits,
+    features: [OUTCOMES_FEATURE],
   });
 }

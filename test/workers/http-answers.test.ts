@@ -8,7 +8,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_LIMITS, PROTOCOL_VERSION } from "../../protocol/index.js";
+import { DEFAULT_LIMITS, OUTCOMES_FEATURE, PROTOCOL_VERSION } from "../../protocol/index.js";
 import { call, mint, signedEnv } from "../security/signed-relay.js";
 import { expectError, field, http, sleep } from "./http-test-peer.js";
 
@@ -234,7 +234,7 @@ describe("HTTP answers beyond replies", () => {
     expect(field(await answer.json(), "error")).toMatchObject({ code: "cancelled" });
   });
 
-  it("/v1/whoami names the caller, its roles, the protocol and the limits, and refuses no identity", async () => {
+  it("/v1/whoami names the caller, its roles, the protocol, the limits and the features, and refuses no identity", async () => {
     const answer = await http("/v1/whoami", { method: "GET", identity: "ha-someone" });
     expect(answer.status).toBe(200);
     // Dev mode: a declared identity has both roles. The test relay sets no limit: the defaults.
@@ -243,6 +243,7 @@ describe("HTTP answers beyond replies", () => {
       roles: ["client", "server"],
       protocol: PROTOCOL_VERSION,
       limits: DEFAULT_LIMITS,
+      features: [OUTCOMES_FEATURE],
     });
     await expectError(await http("/v1/whoami", { method: "GET" }), 401, "unauthorized");
   });
@@ -257,6 +258,7 @@ describe("HTTP answers beyond replies", () => {
       roles: ["client"],
       protocol: PROTOCOL_VERSION,
       limits: { ...DEFAULT_LIMITS, leaseMs: 12_345, maxBodyBytes: 4_096 },
+      features: [OUTCOMES_FEATURE],
     });
   });
 });

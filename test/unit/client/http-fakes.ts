@@ -1,10 +1,8 @@
 /**
- * Small builders for the SDK's HTTP-transport unit tests: a JSON answer, the headers of a take
- * that hands over request `id` (as the relay's take route answers them), and a relay without
- * the outcomes route. Used by
+ * Small builders for the SDK's HTTP-transport unit tests: a JSON answer, and the headers of a
+ * take that hands over request `id` (as the relay's take route answers them). Used by
  * test/unit/client/http-*.test.ts.
  */
-import type { FetchLike } from "../../../client/index.js";
 
 /** A JSON answer with `status` (and extra headers). */
 export function json(
@@ -30,17 +28,5 @@ export function takeHeaders(
     "EdgeMQ-Deadline": String(Date.now() + 60_000),
     "EdgeMQ-Attempt": "1",
     ...extra,
-  };
-}
-
-/**
- * `fetch` as a relay older than `GET /v1/outcomes` answers: that route is unknown (404), so the
- * SDK polls each request's own `GET /v1/requests/{id}`. The inner fetch never sees those calls.
- */
-export function withoutOutcomesRoute(fetch: FetchLike): FetchLike {
-  return async (url, init) => {
-    if (new URL(url).pathname !== "/v1/outcomes") return fetch(url, init);
-    const message = `no route for ${init.method} /v1/outcomes`;
-    return json(404, { error: { code: "not_found", message } });
   };
 }

@@ -2,12 +2,10 @@
  * What the HTTP transport hands to fetch as a request body: bytes over an ArrayBuffer, as the
  * platform's fetch takes them; a view of a SharedArrayBuffer is copied, a plain view is not. An
  * ArrayBuffer, a DataView or any typed array is sent as its bytes; a value JSON would mangle (a
- * Map, a Set, bytes inside JSON) is refused before anything is posted. (The fake relay has no
- * `GET /v1/outcomes`: a reply comes from the request's own poll.)
+ * Map, a Set, bytes inside JSON) is refused before anything is posted.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { connect, type FetchLike, type Peer, type SendBody } from "../../../client/index.js";
-import { withoutOutcomesRoute } from "./http-fakes.js";
 
 let peer: Peer | undefined;
 afterEach(async () => {
@@ -30,11 +28,7 @@ async function echoPeer(): Promise<{ bodies: (string | Uint8Array | undefined)[]
       headers: { "content-type": "application/octet-stream" },
     });
   };
-  peer = await connect("http://relay.test", {
-    transport: "http",
-    identity: "alice",
-    fetch: withoutOutcomesRoute(fetch),
-  });
+  peer = await connect("http://relay.test", { transport: "http", identity: "alice", fetch });
   return { bodies };
 }
 

@@ -29,6 +29,8 @@ class FakeRelay {
   mostPollsAtOnce = 0;
   /** Answers a poll instead of the relay (a refusal, a proxy's page), when set. */
   pollAnswer: (() => Response) | undefined;
+  /** Whether whoami lists the outcomes route (an older relay does not). */
+  announces = true;
   /** The next poll fails on the network once this resolves, when set. */
   failNextPoll: Promise<void> | undefined;
   /** Answers a POST instead of 202, when set (returning undefined: the usual 202). */
@@ -40,7 +42,8 @@ class FakeRelay {
   readonly fetch: FetchLike = async (url, init) => {
     const { pathname, searchParams } = new URL(url);
     if (pathname === "/v1/whoami") {
-      return json(200, { identity: "alice", roles: ["client"], limits: {} });
+      const features = this.announces ? ["outcomes"] : [];
+      return json(200, { identity: "alice", roles: ["client"], limits: {}, features });
     }
     if (init.method === "POST" && pathname.endsWith("/requests")) {
       const id = init.headers["EdgeMQ-Request-Id"] ?? "";
@@ -277,6 +280,22 @@ describe("request() over HTTP: one poll for all outcomes", () => {
     await expect(peer.request("jobs", 2)).resolves.toEqual({ answer: 2 });
     expect(relay.polls).toHaveLength(1);
     expect(relay.posts[1]?.poller).toBeUndefined();
+  });
+
+  it("never polls a relay whose whoami does not list the route, nor sends it a poller", async () => {
+    const relay = new FakeRelay();
+    relay.announces = false; // its CORS may refuse EdgeMQ-Poller in a page of another origin
+    const fetch = relay.fetch;
+    const older: FetchLike = async (url, init) =>
+      url.includes("/v1/requests/") ? json(200, "by id") : fetch(url, init);
+    peer = await connect("http://relay.test", {
+      transport: "http",
+      identity: "alice",
+      fetch: older,
+    });
+    await expect(peer.request("jobs", 1)).resolves.toBe("by id");
+    expect(relay.polls).toEqual([]);
+    expect(relay.posts.map((p) => p.poller)).toEqual([undefined]);
   });
 
   it("rejects the waiting requests with the relay's refusal of the poll", async () => {

@@ -7,7 +7,6 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { connect, type FetchLike, type Peer } from "../../../client/index.js";
-import { withoutOutcomesRoute } from "./http-fakes.js";
 
 interface Call {
   method: string;
@@ -39,7 +38,7 @@ async function httpPeer(script: (call: Call, calls: Call[]) => Response): Promis
   peer = await connect("http://relay.test", {
     transport: "http",
     identity: "alice",
-    fetch: withoutOutcomesRoute(fetch),
+    fetch,
     reconnect: { minDelayMs: 1, maxDelayMs: 5 },
   });
   return calls;

@@ -2,8 +2,7 @@
  * The HTTP transport's retries run up to their give-up time: a backoff delay that would pass it
  * (a large full-jitter draw) is cut so one last try starts just before it, so a relay back in
  * reach before a request's deadline still gets the request, its poll or a server's reply through.
- * HttpLink.retrying under a fake clock, then request() and serve() against a fake fetch (of a
- * relay without `GET /v1/outcomes`, so a request polls its own id).
+ * HttpLink.retrying under a fake clock, then request() and serve() against a fake fetch.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type HttpAnswer, HttpLink } from "../../../client/http-link.js";
@@ -11,7 +10,6 @@ import { HttpStatus } from "../../../client/http-status.js";
 import { connect, type FetchLike, type Peer } from "../../../client/index.js";
 import { createAbortController } from "../../../client/platform.js";
 import { EdgeMQError } from "../../../protocol/index.js";
-import { withoutOutcomesRoute } from "./http-fakes.js";
 
 /** Every backoff delay is a large draw: half of a 10 s ceiling. */
 const SLOW_BACKOFF = { minDelayMs: 10_000, maxDelayMs: 10_000 };
@@ -81,7 +79,7 @@ async function slowPeer(script: (path: string, method: string) => Response): Pro
   peer = await connect("http://relay.test", {
     transport: "http",
     identity: "alice",
-    fetch: withoutOutcomesRoute(fetch),
+    fetch,
     reconnect: SLOW_BACKOFF,
   });
   return paths;

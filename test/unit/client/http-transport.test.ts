@@ -3,7 +3,7 @@
  * request() posts with a client-chosen id and long-polls the outcome, retries keep that id, error
  * bodies become EdgeMQError codes; serve() takes, runs the handler (with the take's Content-Type),
  * replies (under typed()'s Content-Type) or posts the failure, and close() drains the handlers in
- * hand. Its relay has no `GET /v1/outcomes` (an older one), so each request polls its own
+ * hand. Its whoami lists no features (an older relay), so each request polls its own
  * `GET /v1/requests/{id}`; http-outcomes.test.ts tests the one poll for all.
  */
 import { afterEach, describe, expect, it } from "vitest";
@@ -17,7 +17,7 @@ import {
   typed,
 } from "../../../client/index.js";
 import { fakeToken } from "./fake-relay.js";
-import { json, withoutOutcomesRoute } from "./http-fakes.js";
+import { json } from "./http-fakes.js";
 
 interface Call {
   method: string;
@@ -93,7 +93,7 @@ async function httpPeer(fetch: FetchLike): Promise<Peer> {
   peer = await connect(BASE, {
     transport: "http",
     identity: "alice",
-    fetch: withoutOutcomesRoute(fetch),
+    fetch,
     reconnect: { minDelayMs: 1, maxDelayMs: 5 },
   });
   return peer;
