@@ -170,19 +170,25 @@ export class HttpClients {
 
   /**
    * The outcomes of `identity`'s requests posted with `poller`, numbered above `after`; when none
-   * is there, waits up to `waitMs` (at most MAX_POLL_WAIT_MS) for a claim to bring one.
+   * is there, waits up to `waitMs` (at most MAX_POLL_WAIT_MS) for a claim to bring one. A request
+   * with no outcome OUTCOME_GRACE_MS past its deadline ends in `timeout` here (endOverdue).
    */
   async pollOutcomes(input: HttpPollInput): Promise<HttpPollAnswer> {
     const { identity, poller, after } = input;
     if (!isIdentity(identity) || !isRequestId(poller) || !isCursor(after)) {
       return { frames: [], after: isCursor(after) ? after : 0 };
     }
-    const first = this.requests.polled(identity, poller, after, Date.now());
-    const waitMs = Math.min(input.waitMs, MAX_POLL_WAIT_MS);
+    const now = Date.now();
+    const overdueAt = this.requests.endOverdue(identity, poller, now, OUTCOME_GRACE_MS);
+    const first = this.requests.polled(identity, poller, after, now);
+    const waitMs = Math.min(input.waitMs, MAX_POLL_WAIT_MS, (overdueAt ?? Infinity) - now);
     if (first.frames.length > 0 || !(waitMs > 0)) return first;
     // Read and wait with no await between: a claim that stores an outcome after the read wakes it.
+    // The wait ends when a pending request becomes overdue, so the poll reports it.
     await this.polls.wait(identity, poller, waitMs);
-    return this.requests.polled(identity, poller, after, Date.now());
+    const later = Date.now();
+    this.requests.endOverdue(identity, poller, later, OUTCOME_GRACE_MS);
+    return this.requests.polled(identity, poller, after, later);
   }
 
   /** The queue of `identity`'s request `id` while its record is kept (http-requests.ts). */

@@ -7,7 +7,7 @@
  * A row lives until its deadline plus RESUME_WINDOW_MS (so a long-poll may be repeated), then the
  * alarm purges it. Used by exchange-do.ts.
  */
-import { encodeFrame } from "../../protocol/index.js";
+import { EdgeMQError, ERROR_CODE, type ErrorFrame, encodeFrame } from "../../protocol/index.js";
 import type { Outcome } from "../shared/contracts.js";
 import type { HttpAwaitAnswer, HttpPollAnswer } from "../shared/http-contracts.js";
 import { readOutcome } from "./http-outcome-row.js";
@@ -144,6 +144,47 @@ export class HttpRequests {
     return takePolled(polledRows(cursor), after);
   }
 
+  /**
+   * Ends `identity`'s requests posted with `poller` that still have no outcome OVERDUE_MS past
+   * their deadline (the queue ends every request at its deadline, so the outcome was lost, as a
+   * memory queue's restart loses its requests, or is very late) with a `timeout` error, numbered as
+   * an outcome, so a poll reports it as `GET /v1/requests/{id}` would with its 504. Returns when
+   * the next of them becomes overdue, if one is pending.
+   */
+  endOverdue(identity: string, poller: string, now: number, overdueMs: number): number | undefined {
+    const pending = this.storage.sql
+      .exec(
+        `SELECT id, deadline FROM http_requests
+         WHERE identity = ? AND poller = ? AND outcome IS NULL AND expires > ?
+         ORDER BY deadline`,
+        identity,
+        poller,
+        now,
+      )
+      .toArray();
+    const overdue = pending.filter((row) => Number(row.deadline) + overdueMs <= now);
+    if (overdue.length > 0) {
+      this.storage.transactionSync(() => {
+        const seq = new OutcomeSeq(this.storage.sql, now);
+        for (const { id } of overdue) {
+          if (typeof id !== "string") continue;
+          this.storage.sql.exec(
+            `UPDATE http_requests SET outcome = ?, seq = ?
+             WHERE identity = ? AND id = ? AND outcome IS NULL`,
+            encodeFrame(overdueError(id)),
+            seq.peek(),
+            identity,
+            id,
+          );
+          seq.take();
+        }
+        seq.save();
+      });
+    }
+    const next = pending[overdue.length];
+    return next === undefined ? undefined : Number(next.deadline) + overdueMs;
+  }
+
   /** Where the request stands for `identity`: done (with its outcome), pending, or unknown. */
   lookup(identity: string, id: string, now: number): HttpAwaitAnswer {
     const row = this.storage.sql
@@ -190,4 +231,11 @@ function* polledRows(cursor: Iterable<Record<string, SqlStorageValue>>): Generat
       yield { seq: row.seq, frame: row.outcome };
     }
   }
+}
+
+/** The outcome a polled request gets when none came by its deadline and the grace after it. */
+function overdueError(id: string): ErrorFrame {
+  const message =
+    "no outcome by the deadline (the request was lost, as a memory queue's restart loses its requests, or its outcome is very late)";
+  return { ...new EdgeMQError(ERROR_CODE.timeout, message).toWire(), type: "error", id };
 }

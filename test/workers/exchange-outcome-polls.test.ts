@@ -1,8 +1,9 @@
 /**
  * The exchange's side of outcome polls (GET /v1/outcomes) in workerd: an answer's budget (256
  * outcomes, 4 MiB of frames, at least one), outcome numbers never given twice even after the
- * rows holding the largest ones are purged, and a database of schema version 1 migrated with its
- * requests still readable. Asked of the exchange as the front door asks; through the front door:
+ * rows holding the largest ones are purged, a request whose outcome never came ended in
+ * `timeout` for its poll, and a database of schema version 1 migrated with its requests still
+ * readable. Asked of the exchange as the front door asks; through the front door:
  * http-outcomes.test.ts.
  */
 import { runInDurableObject } from "cloudflare:test";
@@ -10,7 +11,10 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ExchangeDO } from "../../durable-objects/exchange/exchange-do.js";
 import type { Outcome } from "../../durable-objects/shared/contracts.js";
-import type { HttpPollAnswer } from "../../durable-objects/shared/http-contracts.js";
+import {
+  type HttpPollAnswer,
+  OUTCOME_GRACE_MS,
+} from "../../durable-objects/shared/http-contracts.js";
 import {
   decodeOutcomesAnswer,
   encodeBody,
@@ -193,6 +197,46 @@ describe("the exchange's schema version 2", () => {
       });
       expect(answer.frames.map((f) => JSON.parse(f).id)).toEqual(["new-1"]);
       expect(answer.after).toBeGreaterThan(0);
+    });
+  });
+
+  it("end a polled request with no outcome past its deadline and grace in timeout, once", async () => {
+    const identity = "lost-owner";
+    const poller = "tab-lost";
+    await runInDurableObject(env.EXCHANGE.getByName("lost-outcomes"), async (instance) => {
+      const requests = requestsOf(instance);
+      // Lost in a restart of a memory queue: the queue will never send its outcome.
+      requests.record(identity, "lost-1", "op-q", Date.now() - OUTCOME_GRACE_MS - 1_000, poller);
+      requests.record(identity, "live-1", "op-q", Date.now() + 60_000, poller);
+      const first = await instance.pollOutcomes({ identity, poller, after: 0, waitMs: 0 });
+      expect(first.frames.map((f) => JSON.parse(f))).toEqual([
+        expect.objectContaining({ type: "error", id: "lost-1", code: "timeout" }),
+      ]);
+      // The same outcome for GET /v1/requests/{id}, and a late reply changes nothing.
+      await instance.deliver(replies(identity, ["lost-1"], encodeBody("too late")));
+      const byId = await instance.awaitOutcome({ identity, id: "lost-1", waitMs: 0 });
+      expect(byId).toMatchObject({ state: "done", frame: { code: "timeout" } });
+      const again = await instance.pollOutcomes({
+        identity,
+        poller,
+        after: first.after,
+        waitMs: 0,
+      });
+      expect(again.frames).toEqual([]);
+    });
+  });
+
+  it("end a waiting poll when one of its requests becomes overdue", async () => {
+    const identity = "overdue-owner";
+    const poller = "tab-overdue";
+    await runInDurableObject(env.EXCHANGE.getByName("overdue-wait"), async (instance) => {
+      // Overdue 300 ms from now; the poll asks to wait 50 s, longer than the test may run.
+      const deadline = Date.now() - OUTCOME_GRACE_MS + 300;
+      requestsOf(instance).record(identity, "soon-lost", "op-q", deadline, poller);
+      const answer = await instance.pollOutcomes({ identity, poller, after: 0, waitMs: 50_000 });
+      expect(answer.frames.map((f) => JSON.parse(f))).toEqual([
+        expect.objectContaining({ type: "error", id: "soon-lost", code: "timeout" }),
+      ]);
     });
   });
 });
