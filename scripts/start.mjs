@@ -2,6 +2,9 @@
  * `npm start`: runs the relay locally with `wrangler dev`, offline (no cf.json fetch, no
  * telemetry), state kept in .wrangler/state. Dev mode (peers declare their identity) unless
  * EDGEMQ_SECRET is set in the environment or in .dev.vars: then signed mode (tokens required).
+ * Other `EDGEMQ_*` settings in the environment reach the relay as `--var NAME:value`, so
+ * `EDGEMQ_QUEUE_MODES='*=memory' npm start` works as a user expects (a name that is no setting is
+ * then the relay's settings problem, named, not silently ignored).
  * Prints the WebSocket address and the mode once /healthz answers. PORT (default 8787) and
  * INSPECTOR_PORT choose ports. Extra arguments (`npm start -- --var NAME:value`) go to
  * `wrangler dev` after the ones set here; a --port or --inspector-port among them wins over PORT
@@ -19,6 +22,12 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("..", import.meta.url));
 /** Settings that are secrets: passed through a private file, never on the command line. */
 const SECRET_VARS = ["EDGEMQ_SECRET", "EDGEMQ_SECRET_PREVIOUS"];
+/**
+ * `EDGEMQ_*` names in the environment that are no relay settings and are not passed on: an SDK
+ * program's (examples/, the CLI: a token never goes on a command line) and the tests' own.
+ */
+const NOT_RELAY_VARS = ["EDGEMQ_URL", "EDGEMQ_TOKEN", "EDGEMQ_IDENTITY", "EDGEMQ_SDK"];
+const TEST_VARS_PREFIX = "EDGEMQ_E2E_";
 const extraArgs = process.argv.slice(2);
 refuseSecretOnCommandLine(extraArgs);
 const portArg = takeOption(extraArgs, "--port");
@@ -56,6 +65,7 @@ const secretFile = passSecret(args);
 const signedMode = Boolean(process.env.EDGEMQ_SECRET) || devVarsHaveSecret();
 // Dev mode only without a secret (a secret wins anyway): the binding list then shows no dev mode.
 if (!signedMode) args.push("--var", "EDGEMQ_DEV_MODE:true");
+args.push(...settingsFromEnvironment());
 args.push(...extraArgs);
 
 const child = spawn("npx", args, {
@@ -235,4 +245,20 @@ async function waitUntilReady() {
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
+}
+
+/**
+ * `--var NAME:value` for each `EDGEMQ_*` setting in the environment but the secrets (a private
+ * file carries them) and the SDK's and tests' own variables. Arguments given after `npm start --`
+ * come later, so an explicit `--var` wins.
+ */
+function settingsFromEnvironment() {
+  const args = [];
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith("EDGEMQ_") || value === undefined) continue;
+    if (SECRET_VARS.includes(name) || NOT_RELAY_VARS.includes(name)) continue;
+    if (name.startsWith(TEST_VARS_PREFIX)) continue;
+    args.push("--var", `${name}:${value}`);
+  }
+  return args;
 }

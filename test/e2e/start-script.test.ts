@@ -3,14 +3,15 @@
  * it must not announce that relay as its own (its /healthz answers 200 there), and must stop
  * with a line naming the port, before wrangler starts. A bad PORT is refused with code 2, and so
  * is a secret on the command line, also written `--var EDGEMQ_SECRET=...` (which wrangler would
- * take as a variable of that name, value and all).
+ * take as a variable of that name, value and all). `EDGEMQ_*` settings in the environment reach
+ * the relay; an SDK program's or a test's variables do not.
  */
 import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "./relay.js";
-import { pickFreePort, RELAY_PORTS } from "./support/ports.js";
+import { INSPECTOR_PORTS, pickFreePort, RELAY_PORTS } from "./support/ports.js";
 
 interface Run {
   code: number | null;
@@ -45,6 +46,32 @@ function runStart(env: Record<string, string>, ms: number, args: string[] = []):
   });
 }
 
+/** Starts scripts/start.mjs with `env`; `listening` resolves at its "listening on" line. */
+function startListening(env: Record<string, string>) {
+  const child = spawn(process.execPath, [join(REPO_ROOT, "scripts", "start.mjs")], {
+    cwd: REPO_ROOT,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1", ...env },
+  });
+  let output = "";
+  const listening = new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString("utf8");
+      if (/listening on/.test(output)) resolve();
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`npm start exited (${code}):\n${output}`)));
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.pid !== undefined) process.kill(-child.pid, "SIGINT");
+    await exited;
+  };
+  return { listening, stop };
+}
+
 describe("npm start", () => {
   let other: Server | undefined;
 
@@ -67,6 +94,32 @@ describe("npm start", () => {
     expect(run.stdout).not.toMatch(/listening on/);
     expect(run.stderr).toContain(`PORT: 127.0.0.1:${port} is in use`);
     expect(run.code).toBe(1);
+  });
+
+  it("passes EDGEMQ_* settings from the environment to the relay, but not an SDK's or a test's", async () => {
+    const port = await pickFreePort(RELAY_PORTS);
+    const inspector = await pickFreePort(INSPECTOR_PORTS);
+    const env = {
+      PORT: String(port),
+      INSPECTOR_PORT: String(inspector),
+      EDGEMQ_DEFAULT_TIMEOUT_MS: "4321",
+      // Not settings: passed on, the relay would refuse to start with a settings problem.
+      EDGEMQ_E2E_KEEP: "1",
+      EDGEMQ_SDK: "/nowhere",
+    };
+    const run = startListening(env);
+    try {
+      await run.listening;
+      const base = `http://127.0.0.1:${port}`;
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      const whoami = await fetch(`${base}/v1/whoami`, {
+        headers: { "EdgeMQ-Identity": "env-probe" },
+      });
+      const { limits } = (await whoami.json()) as { limits: { defaultTimeoutMs: number } };
+      expect(limits.defaultTimeoutMs).toBe(4321);
+    } finally {
+      await run.stop();
+    }
   });
 
   it("refuses a PORT that is not a port number in decimal digits with code 2", async () => {
