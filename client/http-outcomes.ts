@@ -8,7 +8,8 @@
  * relay without the route (404 or 405: an older one) makes every watcher fall back to its own
  * `GET /v1/requests/{id}` (http-requester.ts), as do all requests after it; a relay whose
  * `GET /v1/whoami` does not list the feature is never polled this way (its CORS may refuse
- * `EdgeMQ-Poller` in a page of another origin). Used by http-requester.ts.
+ * `EdgeMQ-Poller` in a page of another origin). Polls cut by a proxy's idle timeout make later
+ * ones wait less than it (poll-wait.ts). Used by http-requester.ts.
  */
 import {
   decodeOutcomesAnswer,
@@ -18,7 +19,13 @@ import {
 } from "../protocol/index.js";
 import { answerError, type HttpAnswer, type HttpLink, paceEmptyPoll } from "./http-link.js";
 import type { HttpStatus } from "./http-status.js";
-import { createAbortController, randomId } from "./platform.js";
+import {
+  type AbortSignalLike,
+  createAbortController,
+  type PlatformAbortSignal,
+  randomId,
+} from "./platform.js";
+import { PollWait } from "./poll-wait.js";
 
 /** Longest single poll (the relay allows up to 60 s; proxies may cut sooner). */
 export const OUTCOMES_WAIT_MS = 25_000;
@@ -46,6 +53,8 @@ export interface OutcomeWatch {
 
 const UTF8 = new TextDecoder("utf-8");
 
+type Signal = PlatformAbortSignal & AbortSignalLike;
+
 export class OutcomePoller {
   /** This peer's poller tag: request-id characters, unique as a UUID is. */
   readonly tag = `p${randomId().replace(/-/g, "")}`;
@@ -58,6 +67,8 @@ export class OutcomePoller {
   #stopPoll: (() => void) | undefined;
   /** Whether the last answer brought an outcome a watcher took. */
   #delivered = false;
+  /** The wait polls ask for: shorter than a proxy's idle timeout once two cuts show it. */
+  readonly #wait = new PollWait(OUTCOMES_WAIT_MS);
 
   /** `supported`: the relay lists the route in whoami's features (else no request is polled). */
   constructor(link: HttpLink, status: HttpStatus, supported: boolean) {
@@ -115,26 +126,35 @@ export class OutcomePoller {
       this.#stopPoll = () =>
         controller.abort(new EdgeMQError(ERROR_CODE.cancelled, "no request waits"));
       const startedAt = Date.now();
-      let tries = 0;
-      const answer = await this.#link.retrying(
-        this.#status,
-        { signal: controller.signal, giveUpAt: startedAt + RETRY_ROUND_MS },
-        () => {
-          tries += 1;
-          // After a failed try, ask without waiting: the requests are posted again right after.
-          const wait = tries > 1 ? 0 : OUTCOMES_WAIT_MS;
-          const path = `/v1/outcomes?poller=${this.tag}&after=${this.#after}&wait=${wait}`;
-          return this.#link.call("GET", path, {}, controller.signal);
-        },
-      );
+      const waitMs = this.#wait.current;
+      const { answer, retried } = await this.#poll(controller.signal, startedAt, waitMs);
       this.#stopPoll = undefined;
       if (controller.signal.aborted) return;
       if (answer instanceof EdgeMQError) continue; // out of reach for a whole round: again
       if (!this.#take(answer)) return;
-      if (tries > 1) this.#relayBack();
-      else if (!this.#delivered)
-        await paceEmptyPoll(startedAt, OUTCOMES_WAIT_MS, controller.signal);
+      if (retried) {
+        this.#relayBack();
+        continue;
+      }
+      this.#wait.answered();
+      if (!this.#delivered) await paceEmptyPoll(startedAt, waitMs, controller.signal);
     }
+  }
+
+  /** One poll, retried while the relay is out of reach; `retried` when a try failed. */
+  async #poll(signal: Signal, startedAt: number, waitMs: number) {
+    let tries = 0;
+    const options = { signal, giveUpAt: startedAt + RETRY_ROUND_MS };
+    const answer = await this.#link.retrying(this.#status, options, () => {
+      tries += 1;
+      // The first try failed: how long after it began (a proxy's idle timeout? poll-wait.ts).
+      if (tries === 2) this.#wait.cut(Date.now() - startedAt);
+      // After a failed try, ask without waiting: the requests are posted again right after.
+      const wait = tries > 1 ? 0 : waitMs;
+      const path = `/v1/outcomes?poller=${this.tag}&after=${this.#after}&wait=${wait}`;
+      return this.#link.call("GET", path, {}, signal);
+    });
+    return { answer, retried: tries > 1 };
   }
 
   /** Hands an answer's outcomes to their watchers; false when polling cannot go on. */

@@ -5,7 +5,7 @@
  * settle from those answers. Many pending requests hold one poll between them, which is what a
  * browser on HTTP/1.1 (6 connections per host) needs.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { connect, type FetchLike, type Peer } from "../../../client/index.js";
 import { encodeBody, encodeFrame, type Frame } from "../../../protocol/index.js";
 import { json } from "./http-fakes.js";
@@ -31,6 +31,8 @@ class FakeRelay {
   pollAnswer: (() => Response) | undefined;
   /** Whether whoami lists the outcomes route (an older relay does not). */
   announces = true;
+  /** Cuts polls asking to wait longer than this, as a proxy's idle timeout (on a fake clock). */
+  cutAfterMs: number | undefined;
   /** The next poll fails on the network once this resolves, when set. */
   failNextPoll: Promise<void> | undefined;
   /** Answers a POST instead of 202, when set (returning undefined: the usual 202). */
@@ -58,6 +60,7 @@ class FakeRelay {
         await failing;
         throw new TypeError("fetch failed");
       }
+      if (this.cutAfterMs !== undefined) return this.#behindProxy(searchParams, this.cutAfterMs);
       return this.#poll(searchParams, init.signal);
     }
     this.others.push(`${init.method} ${pathname}`);
@@ -70,6 +73,22 @@ class FakeRelay {
     this.#seq += 1;
     this.#outcomes.push({ seq: this.#seq, poller, frame: encodeFrame({ ...frame, id } as Frame) });
     for (const wake of [...this.#wakers]) wake();
+  }
+
+  /**
+   * A poll behind a proxy with an idle timeout of `cutMs`, on the fake clock: a longer poll is
+   * cut at it, a shorter one ends empty when its wait runs out.
+   */
+  async #behindProxy(query: URLSearchParams, cutMs: number): Promise<Response> {
+    await new Promise((r) => setTimeout(r, 1)); // a call takes a turn of the event loop
+    const wait = Number(query.get("wait"));
+    if (wait > cutMs) {
+      vi.setSystemTime(Date.now() + cutMs);
+      throw new TypeError("socket hang up");
+    }
+    this.polls.push({ poller: query.get("poller") ?? "", after: 0, wait });
+    vi.setSystemTime(Date.now() + wait);
+    return json(200, { outcomes: [], after: Number(query.get("after")) });
   }
 
   async #poll(query: URLSearchParams, signal: AbortSignal | undefined): Promise<Response> {
@@ -255,6 +274,27 @@ describe("request() over HTTP: one poll for all outcomes", () => {
     await expect(Promise.all(results)).resolves.toEqual(["one", "two"]);
     // The retry (the failed poll never reached the relay) asks without waiting.
     expect(relay.polls[0]?.wait).toBe(0);
+  });
+
+  it("polls for less than a proxy's idle timeout once two polls in a row were cut at it", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const relay = new FakeRelay();
+      relay.cutAfterMs = 3_000;
+      const alice = await httpPeer(relay);
+      const results = [alice.request("jobs", 1), alice.request("jobs", 2)];
+      await until(() => relay.polls.some((p) => p.wait > 0));
+      // Each cut posted both requests again (the relay might have lost them); then no more cuts.
+      expect(relay.posts).toHaveLength(2 + 2 * 2);
+      const waits = relay.polls.map((p) => p.wait).filter((w) => w > 0);
+      expect(waits[0]).toBeLessThan(3_000);
+      expect(waits[0]).toBeGreaterThanOrEqual(2_000);
+      for (const post of relay.posts.slice(0, 2)) relay.finish(post.id, reply(post.id));
+      relay.cutAfterMs = undefined;
+      await expect(Promise.all(results)).resolves.toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("falls back to each request's own long-poll on a relay without the route, from then on", async () => {
