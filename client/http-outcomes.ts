@@ -113,11 +113,18 @@ export class OutcomePoller {
   #start(): void {
     if (this.#running || !this.#supported) return;
     this.#running = true;
-    void this.#run().finally(() => {
-      this.#running = false;
-      // A request posted while the last poll was ending.
-      if (this.#polling()) this.#start();
-    });
+    void this.#run()
+      .catch((error: unknown) => {
+        // Not expected (every call's failure is handled inside): the waiting requests end with
+        // it, never left waiting for a poll that stopped, nor an unhandled rejection.
+        const reason = error instanceof Error ? error.message : String(error);
+        this.#endAll(new EdgeMQError(ERROR_CODE.internal, `the outcome poll failed: ${reason}`));
+      })
+      .finally(() => {
+        this.#running = false;
+        // A request posted while the last poll was ending.
+        if (this.#polling()) this.#start();
+      });
   }
 
   async #run(): Promise<void> {
