@@ -1,7 +1,8 @@
 /**
  * Pure rules for tokens that expire on a live connection: when a stored expiry counts as passed
  * (with the same clock skew the front door allows), the next moment an object must wake to close
- * a socket, and the close reason. A dev-mode principal never expires. Used by both objects.
+ * a socket, the close reason, and how long a long-poll may wait within its token. A dev-mode
+ * principal never expires. Used by both objects and the front door's long-polls.
  */
 import { TOKEN_SKEW_SECONDS } from "../../protocol/index.js";
 
@@ -18,6 +19,16 @@ const SKEW_MS = TOKEN_SKEW_SECONDS * 1000;
 /** The moment a connection whose token expires at `expiresAt` must close; undefined: never. */
 export function closeAt(expiresAt: number): number | undefined {
   return expiresAt >= NEVER_EXPIRES ? undefined : expiresAt + SKEW_MS;
+}
+
+/**
+ * `waitMs` cut so a long-poll (an HTTP take or outcome poll) ends by the moment its caller's token
+ * no longer holds: a take that went on waiting was handed requests after its token expired, which
+ * its server could then neither answer nor extend (the request waited out its lease).
+ */
+export function waitWithinToken(waitMs: number, expiresAt: number, now: number): number {
+  const at = closeAt(expiresAt);
+  return at === undefined ? waitMs : Math.max(0, Math.min(waitMs, at - now));
 }
 
 /** Whether a token that expires at `expiresAt` no longer holds at `now`. */

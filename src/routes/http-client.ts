@@ -24,6 +24,7 @@ import {
   OUTCOME_GRACE_MS,
 } from "../../durable-objects/shared/http-contracts.js";
 import { readSettings } from "../../durable-objects/shared/settings.js";
+import { waitWithinToken } from "../../durable-objects/shared/token-expiry.js";
 import {
   EdgeMQError,
   ERROR_CODE,
@@ -113,7 +114,8 @@ export async function getRequest(c: HttpContext): Promise<Response> {
   const id = readRequestId(c.req.param("id"));
   const principal = await establishPrincipal(c.req.raw, c.env);
   requireRole(principal, "client");
-  const waitMs = readWait(c.req.query("wait"));
+  const wait = readWait(c.req.query("wait"));
+  const waitMs = waitWithinToken(wait, principal.expiresAt, Date.now());
   const identity = principal.identity;
   const outcome = await exchangeFor(c.env, identity).awaitOutcome({ identity, id, waitMs });
   switch (outcome.state) {

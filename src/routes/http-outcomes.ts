@@ -10,6 +10,7 @@
  * (protocol/outcomes-answer.ts).
  */
 import type { Context } from "hono";
+import { waitWithinToken } from "../../durable-objects/shared/token-expiry.js";
 import { encodeOutcomesAnswer } from "../../protocol/index.js";
 import type { Env } from "../env.js";
 import { readAfter, readPoller, readWait } from "../http-params.js";
@@ -19,9 +20,11 @@ import { exchangeFor } from "./http-client.js";
 export async function getOutcomes(c: Context<{ Bindings: Env }>): Promise<Response> {
   const poller = readPoller(c.req.query("poller"), "poller");
   const after = readAfter(c.req.query("after"));
-  const waitMs = readWait(c.req.query("wait"));
+  const wait = readWait(c.req.query("wait"));
   const principal = await establishPrincipal(c.req.raw, c.env);
   requireRole(principal, "client");
+  // A poll ends by the time its token no longer holds: what comes later needs a valid one.
+  const waitMs = waitWithinToken(wait, principal.expiresAt, Date.now());
   const identity = principal.identity;
   const answer = await exchangeFor(c.env, identity).pollOutcomes({
     identity,

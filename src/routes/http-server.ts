@@ -35,6 +35,7 @@ import {
   MAX_LEASE_IDS,
 } from "../../durable-objects/shared/http-contracts.js";
 import { readSettings } from "../../durable-objects/shared/settings.js";
+import { waitWithinToken } from "../../durable-objects/shared/token-expiry.js";
 import {
   EdgeMQError,
   ERROR_CODE,
@@ -65,7 +66,9 @@ export async function take(c: HttpContext): Promise<Response> {
   const principal = await establishPrincipal(c.req.raw, c.env);
   requireRole(principal, "server");
   requireQueue(principal, queue);
-  const waitMs = readWait(c.req.query("wait"));
+  // A take ends by the time its token no longer holds: a request handed to it later could be
+  // neither answered nor extended, and would wait out its lease.
+  const waitMs = waitWithinToken(readWait(c.req.query("wait")), principal.expiresAt, Date.now());
   const partitions = partitionsOf(c.env, queue);
   const chosen = requirePartition(c.req.query("partition"), partitions);
   const identity = principal.identity;

@@ -2,12 +2,14 @@
  * A token that expires on a live connection ends it with close code 4401 and the reason
  * "token expired": on the next frame, or by the object's alarm. Tokens are minted 28-29 s in the
  * past, so with the relay's 30 s clock-skew allowance they are accepted and lapse within ~2 s.
+ * An HTTP take or outcome poll ends by then too, whatever wait it asked for.
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { CLOSE_CODE } from "../../protocol/index.js";
-import { mint, Peer, request, sleep, upgrade } from "./signed-relay.js";
+import { app } from "../../src/app.js";
+import { call, mint, Peer, request, signedEnv, sleep, upgrade } from "./signed-relay.js";
 
 /** Long enough for a token minted 28 s ago (exp rounded down) to pass the 30 s allowance. */
 const LAPSE_MS = 2_100;
@@ -134,5 +136,42 @@ describe("token expiry on a queue link", () => {
     await sleep(LAPSE_MS);
     await runDurableObjectAlarm(env.QUEUE.getByName(queue));
     expect(await link.closed).toEqual({ code: CLOSE_CODE.unauthorized, reason: "token expired" });
+  });
+
+  it("ends an HTTP take by its token's expiry, so no request goes to a server that cannot answer", async () => {
+    const queue = "exp-http-take";
+    const server = await mint({
+      sub: "exp-taker",
+      role: "server",
+      queues: [queue],
+      ttl: almostExpired,
+    });
+    const client = await mint({ sub: "exp-asker", role: "client", queues: [queue] });
+    const post = (path: string, token: string) =>
+      app.request(
+        path,
+        { method: "POST", headers: { Authorization: `Bearer ${token}` } },
+        signedEnv,
+      );
+    // Asks to wait a minute; the token lapses within ~2 s, and the take ends empty then.
+    const taken = await post(`/v1/queues/${queue}/take?wait=60000`, server);
+    expect(taken.status).toBe(204);
+    // A request sent now waits for a server with a valid token; this one's next take is refused.
+    expect((await post(`/v1/queues/${queue}/requests?async=true`, client)).status).toBe(202);
+    expect((await post(`/v1/queues/${queue}/take?wait=0`, server)).status).toBe(401);
+  });
+
+  it("ends an outcome poll by its token's expiry", async () => {
+    const token = await mint({
+      sub: "exp-poller",
+      role: "client",
+      queues: ["exp-q"],
+      ttl: almostExpired,
+    });
+    const polled = await call("/v1/outcomes?poller=tab-exp&wait=60000", {
+      Authorization: `Bearer ${token}`,
+    });
+    expect(polled.status).toBe(200);
+    expect(await polled.json()).toEqual({ outcomes: [], after: 0 });
   });
 });
