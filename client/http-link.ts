@@ -156,10 +156,7 @@ export class HttpLink {
       if (options.signal.aborted) return stopped(options.signal);
       const tried = await tryOnce(send, finalRateLimit);
       if (tried instanceof EdgeMQError) return tried;
-      if (typeof tried !== "string") {
-        status.up();
-        return tried;
-      }
+      if (typeof tried !== "string") return answered(status, tried);
       if (options.signal.aborted) return stopped(options.signal);
       const backoffMs = backoffDelay(attempt, this.#backoff);
       const delayMs: number | undefined = lastTry ? undefined : retryDelay(backoffMs, options);
@@ -194,6 +191,18 @@ function bodyBytes(
     signal.addEventListener("abort", aborted, { once: true });
     read.then(resolve, reject).finally(() => signal.removeEventListener("abort", aborted));
   });
+}
+
+/** Statuses that refuse the caller's credentials (401, 403): they show no `connected`. */
+const REFUSED_CREDENTIALS: ReadonlySet<number> = new Set([401, 403]);
+
+/**
+ * A final answer, shown as `connected` unless it refuses the credentials, which is no
+ * connection, as a refused WebSocket upgrade is none.
+ */
+function answered(status: HttpStatus, answer: HttpAnswer): HttpAnswer {
+  if (!REFUSED_CREDENTIALS.has(answer.status)) status.up();
+  return answer;
 }
 
 /** How long before the give-up time the last try starts, so it can still land in time. */

@@ -1,7 +1,8 @@
 /**
  * An HTTP service refused for good (a token without the server role) reports it once: its take
  * loops ask at once, and each refusal that came back before the service stopped was reported
- * again (a probe: 2 or 3 identical `error` statuses for one refused serve()).
+ * again (a probe: 2 or 3 identical `error` statuses for one refused serve()). It never shows
+ * `connected` for that queue first (it did: a refusal was taken for the relay answering).
  */
 import { describe, expect, it } from "vitest";
 import { connect, type FetchLike, type Status } from "../../../client/index.js";
@@ -11,7 +12,7 @@ const REFUSAL = JSON.stringify({
 });
 
 describe("an HTTP service refused", () => {
-  it("reports one error, however many take loops heard the refusal", async () => {
+  it("reports one error, however many take loops heard the refusal, and never connected", async () => {
     let release: () => void = () => {};
     const gate = new Promise<void>((resolve) => {
       release = resolve;
@@ -47,5 +48,7 @@ describe("an HTTP service refused", () => {
     await feed;
     expect(takes).toBe(4);
     expect(statuses.filter((s) => s.type === "error")).toHaveLength(1);
+    // A refused take is no connection (a WebSocket service refused shows none either).
+    expect(statuses.filter((s) => s.type === "connected" && s.queue === "q")).toEqual([]);
   });
 });
