@@ -19,7 +19,8 @@
  * answer goes back to the partition its take came from (its id names it, docs/scaling.md).
  * A take refused because its partition is gone (K lowered) makes the service re-learn K and go on;
  * one refused `unauthorized` after the service took (a signed peer's token expired) waits for
- * setToken; only other refusals (forbidden, a bad token, ...) end it. While its loops are busy in
+ * setToken, as does a reply or failure refused so (posted then, its lease permitting); only other
+ * refusals (forbidden, a bad token, ...) end it. While its loops are busy in
  * handlers, the service keeps its presence on the partitions they cannot poll (http-presence.ts),
  * so `failFast` requests and `no_responders` still see a server.
  * Created by HttpPeer.serve (http-peer.ts); the WebSocket counterpart is service.ts.
@@ -122,6 +123,8 @@ export class HttpService implements Service {
   #renewal: { promise: Promise<void>; resolve: () => void } | undefined;
   /** One take long-polls each partition at a time; the other idle loops wait their turn. */
   readonly #gate = new TakeGate();
+  /** Answers waiting for setToken after their POST was refused `unauthorized` (#tokenRenewed). */
+  readonly #tokenWaits = new Set<(renewed: boolean) => void>();
   /** Removes the page's `pagehide` listener (#leaveWithPage), at close. */
   readonly #unhookPage: () => void;
   #readyResolve: () => void = () => {};
@@ -165,6 +168,7 @@ export class HttpService implements Service {
     this.#taking.abort(new EdgeMQError(ERROR_CODE.closed, "service closed"));
     stopTimer(this.#presenceTimer);
     this.#unhookPage();
+    for (const settle of [...this.#tokenWaits]) settle(false);
     const leaving = this.#leave();
     const drained = new Promise<void>((resolve) => {
       this.#drained = resolve;
@@ -415,6 +419,28 @@ export class HttpService implements Service {
     const renewal = this.#renewal;
     this.#renewal = undefined;
     renewal?.resolve();
+    for (const settle of [...this.#tokenWaits]) settle(true);
+  }
+
+  /**
+   * Whether setToken renews the token of `revision` before `until` (true at once if it did
+   * already); false at `until`, in dev mode (no token to renew), or when the service closes.
+   */
+  #tokenRenewed(revision: number, until: number): Promise<boolean> {
+    const { credentials } = this.#setup;
+    if (credentials.revision !== revision) return Promise.resolve(true);
+    if (credentials.token === undefined || this.#taking.signal.aborted) {
+      return Promise.resolve(false);
+    }
+    return new Promise((resolve) => {
+      const settle = (renewed: boolean) => {
+        stopTimer(timer);
+        this.#tokenWaits.delete(settle);
+        resolve(renewed);
+      };
+      const timer = startTimer(() => settle(false), Math.max(0, until - Date.now()));
+      this.#tokenWaits.add(settle);
+    });
   }
 
   #markReady(): void {
@@ -558,13 +584,21 @@ export class HttpService implements Service {
     content: Uint8Array | string,
     contentType: string,
   ): Promise<string | undefined> {
-    const { link, status } = this.#setup;
+    const { link, status, credentials } = this.#setup;
     const path = `${this.#base}/${route}/${encodeURIComponent(taken.id)}${taken.partitionQuery}`;
     const signal = createAbortController().signal;
     const headers = { "Content-Type": contentType };
-    const answer = await link.retrying(status, { signal, giveUpAt: taken.deadline }, () =>
-      link.call("POST", path, { body: content, headers }, signal),
-    );
+    let answer: HttpAnswer | EdgeMQError;
+    for (;;) {
+      const revision = credentials.revision;
+      answer = await link.retrying(status, { signal, giveUpAt: taken.deadline }, () =>
+        link.call("POST", path, { body: content, headers }, signal),
+      );
+      // The token expired while the handler ran: the answer goes once setToken renews it (the
+      // take loops report the expiry), while its lease may still hold, rather than being lost.
+      const expired = !(answer instanceof EdgeMQError) && answer.status === 401;
+      if (!expired || !(await this.#tokenRenewed(revision, taken.deadline))) break;
+    }
     if (answer instanceof EdgeMQError || answer.status < 400) return undefined;
     // 409: an earlier try of this very answer landed. 404/410: the lease or deadline is gone.
     const error = answerError(answer);
@@ -577,11 +611,15 @@ export class HttpService implements Service {
   }
 }
 
-/** Refusals of an answer that need no report: it landed already, or the request moved on. */
+/**
+ * Refusals of an answer that need no report: it landed already, or the request moved on, or the
+ * token expired (the take loops report that, once).
+ */
 const EXPECTED_REFUSALS = new Set<string>([
   ERROR_CODE.conflict,
   ERROR_CODE.notFound,
   ERROR_CODE.expired,
+  ERROR_CODE.unauthorized,
 ]);
 
 /**

@@ -3,7 +3,8 @@
  * `unauthorized` until `setToken` gives a valid token"; a service instead stopped at its first
  * refused take, so after a late setToken (a background tab's renewal timer runs late) the peer's
  * requests worked again but nothing served its queue (a probe: `no_responders` from a Node
- * client). It reports the refusal once and takes again after setToken.
+ * client). It reports the refusal once and takes again after setToken; a reply refused for the
+ * expired token is posted once setToken renews it (it was dropped, and the handler ran again).
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { connect, type FetchLike, type Peer, type Status } from "../../../client/index.js";
@@ -25,6 +26,9 @@ class FakeRelay {
     this.tokens.push(init.headers.Authorization ?? "");
     if (path === "/v1/whoami") return Response.json({ identity: "alice", limits: {} });
     const reply = path.match(/\/replies\/(r\d+)/);
+    if (reply?.[1] !== undefined && this.expired) {
+      return new Response(EXPIRED, { status: 401, headers: JSON_TYPE });
+    }
     if (reply?.[1] !== undefined) this.replied.push(reply[1]);
     if (!path.includes("/take?")) return new Response(null, { status: 204 });
     if (this.expired) return new Response(EXPIRED, { status: 401, headers: JSON_TYPE });
@@ -75,6 +79,39 @@ describe("an HTTP service whose token expired", () => {
     for (let i = 0; i < 100 && relay.replied.length === 0; i++) await pause(30);
     expect(relay.replied).toEqual(["r1"]);
     expect(relay.tokens.at(-1)).toBe(`Bearer ${renewed}`);
+  });
+
+  it("posts a reply refused for an expired token once setToken renews it, running the handler once", async () => {
+    const relay = new FakeRelay();
+    peer = await connect(BASE, {
+      transport: "http",
+      token: fakeToken("alice", 1, future()),
+      fetch: relay.fetch,
+      reconnect: { minDelayMs: 1, maxDelayMs: 5 },
+    });
+    let runs = 0;
+    let finish: () => void = () => {};
+    const service = peer.serve("jobs", async () => {
+      runs += 1;
+      await new Promise<void>((resolve) => {
+        finish = resolve;
+      });
+      return "done";
+    });
+    await service.ready;
+    relay.queued.push("r1");
+    for (let i = 0; i < 100 && runs === 0; i++) await pause(10);
+    // The token expires while the handler runs: its reply is refused.
+    relay.expired = true;
+    finish();
+    await pause(200);
+    expect(relay.replied).toEqual([]);
+    const renewed = fakeToken("alice", 2, future());
+    relay.expired = false;
+    peer.setToken(renewed);
+    for (let i = 0; i < 100 && relay.replied.length === 0; i++) await pause(10);
+    expect(relay.replied).toEqual(["r1"]);
+    expect(runs).toBe(1);
   });
 
   it("still ends in dev mode, where no setToken can help", async () => {
