@@ -60,6 +60,7 @@ export class OutcomePoller {
   readonly tag = `p${randomId().replace(/-/g, "")}`;
   readonly #link: HttpLink;
   readonly #status: HttpStatus;
+  readonly #report: (error: EdgeMQError) => void;
   readonly #watchers = new Map<string, Watcher>();
   #after = 0;
   #running = false;
@@ -70,11 +71,20 @@ export class OutcomePoller {
   /** The wait polls ask for: shorter than a proxy's idle timeout once two cuts show it. */
   readonly #wait = new PollWait(OUTCOMES_WAIT_MS);
 
-  /** `supported`: the relay lists the route in whoami's features (else no request is polled). */
-  constructor(link: HttpLink, status: HttpStatus, supported: boolean) {
+  /**
+   * `supported`: the relay lists the route in whoami's features (else no request is polled);
+   * `report`: a refusal of the poll (it ends the requests waiting), as the peer's `error` status.
+   */
+  constructor(
+    link: HttpLink,
+    status: HttpStatus,
+    supported: boolean,
+    report: (error: EdgeMQError) => void = () => {},
+  ) {
     this.#link = link;
     this.#status = status;
     this.#supported = supported;
+    this.#report = report;
   }
 
   /** False once the relay answered that it has no outcomes route. */
@@ -173,7 +183,10 @@ export class OutcomePoller {
       return false;
     }
     if (answer.status !== 200) {
-      this.#endAll(answerError(answer));
+      const error = answerError(answer);
+      // Shown as the peer's status too (an expired token: the WebSocket peer's 4401 shows).
+      this.#report(error);
+      this.#endAll(error);
       return false;
     }
     const read = readAnswer(answer);

@@ -77,6 +77,7 @@ export class HttpPeer implements Peer {
       maxPending: setup.maxPending,
       graceMs: setup.graceMs,
       pollOutcomes: whoami.features.includes(OUTCOMES_FEATURE),
+      report: (error) => this.#feed.emit({ type: "error", error }),
     });
   }
 

@@ -54,6 +54,8 @@ export interface HttpRequesterSetup {
   graceMs: number;
   /** Whether the relay has `GET /v1/outcomes` (whoami's features): else each request polls. */
   pollOutcomes: boolean;
+  /** A refusal of the outcome poll (an expired token), shown as the peer's `error` status. */
+  report?: (error: EdgeMQError) => void;
 }
 
 type Outcome = { ok: true; body: Body } | { ok: false; error: EdgeMQError };
@@ -88,7 +90,8 @@ export class HttpRequester {
 
   constructor(setup: HttpRequesterSetup) {
     this.#setup = setup;
-    this.#poller = new OutcomePoller(setup.link, setup.status, setup.pollOutcomes);
+    const { link, status, pollOutcomes, report } = setup;
+    this.#poller = new OutcomePoller(link, status, pollOutcomes, report);
   }
 
   get size(): number {

@@ -6,7 +6,7 @@
  * browser on HTTP/1.1 (6 connections per host) needs.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { connect, type FetchLike, type Peer } from "../../../client/index.js";
+import { connect, type FetchLike, type Peer, type Status } from "../../../client/index.js";
 import { encodeBody, encodeFrame, type Frame } from "../../../protocol/index.js";
 import { json } from "./http-fakes.js";
 
@@ -338,12 +338,21 @@ describe("request() over HTTP: one poll for all outcomes", () => {
     expect(relay.posts.map((p) => p.poller)).toEqual([undefined]);
   });
 
-  it("rejects the waiting requests with the relay's refusal of the poll", async () => {
+  it("rejects the waiting requests with the relay's refusal of the poll, shown as a status", async () => {
     const relay = new FakeRelay();
     relay.pollAnswer = () =>
-      json(403, { error: { code: "forbidden", message: "not a client identity" } });
+      json(401, { error: { code: "unauthorized", message: "token expired" } });
     const alice = await httpPeer(relay);
-    await expect(alice.request("jobs", 1)).rejects.toMatchObject({ code: "forbidden" });
+    const statuses: Status[] = [];
+    void (async () => {
+      for await (const status of alice.status()) statuses.push(status);
+    })();
+    await expect(alice.request("jobs", 1)).rejects.toMatchObject({ code: "unauthorized" });
+    // As a WebSocket peer's expired token shows (4401), not only in the rejected requests.
+    expect(statuses).toContainEqual({
+      type: "error",
+      error: expect.objectContaining({ code: "unauthorized" }),
+    });
   });
 
   it("rejects with internal on an answer that is not the relay's (a proxy's page)", async () => {
