@@ -15,7 +15,6 @@
  */
 import {
   type Body,
-  decodeBody,
   EdgeMQError,
   ERROR_CODE,
   encodeHeadersHeader,
@@ -40,7 +39,7 @@ import {
   stopTimer,
 } from "./platform.js";
 import { RequestIds } from "./request-ids.js";
-import { bodyError, type RequestOptions } from "./requester.js";
+import { bodyError, decodeOutcome, type Outcome, type RequestOptions } from "./requester.js";
 
 /** Longest single long-poll for an outcome (the relay allows up to 60 s; proxies may not). */
 export const POLL_WAIT_MS = 25_000;
@@ -57,8 +56,6 @@ export interface HttpRequesterSetup {
   /** A refusal of the outcome poll (an expired token), shown as the peer's `error` status. */
   report?: (error: EdgeMQError) => void;
 }
-
-type Outcome = { ok: true; body: Body } | { ok: false; error: EdgeMQError };
 
 interface Prepared {
   queue: string;
@@ -376,11 +373,7 @@ function cancelledBy(signal: Signal): EdgeMQError {
 /** A polled outcome frame as the request's outcome. */
 function outcomeOfFrame(frame: PolledOutcome): Outcome {
   if (frame.type === "error") return { ok: false, error: EdgeMQError.fromWire(frame) };
-  try {
-    return { ok: true, body: decodeBody(frame.body) };
-  } catch (error) {
-    return { ok: false, error: EdgeMQError.from(error) };
-  }
+  return decodeOutcome(frame.body);
 }
 
 /** A final answer of the requests routes as the request's outcome. */

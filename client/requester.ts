@@ -92,7 +92,8 @@ interface Pending {
 /** Picks requests to re-send, from their frame and the route that last took them. */
 export type ResendFilter = (frame: RequestFrame, route: Route | undefined) => boolean;
 
-type Outcome = { ok: true; body: Body } | { ok: false; error: EdgeMQError };
+/** How a request ends: its reply's body, or an error. */
+export type Outcome = { ok: true; body: Body } | { ok: false; error: EdgeMQError };
 
 /**
  * A cancel kept until its request's outcome comes (the relay answers a cancel with the request's
@@ -466,7 +467,8 @@ export function bodyError(error: unknown): EdgeMQError {
   });
 }
 
-function decodeOutcome(body: WireBody): Outcome {
+/** A reply's wire body as the request's outcome (a corrupt body is its error). */
+export function decodeOutcome(body: WireBody): Outcome {
   try {
     return { ok: true, body: decodeBody(body) };
   } catch (error) {
