@@ -51,15 +51,20 @@ afterEach(async () => {
 
 const future = () => Math.floor(Date.now() / 1000) + 3_600;
 
+/** A signed peer (token revision 1, valid for an hour) on `relay`. */
+function signedPeer(relay: FakeRelay): Promise<Peer> {
+  return connect(BASE, {
+    transport: "http",
+    token: fakeToken("alice", 1, future()),
+    fetch: relay.fetch,
+    reconnect: { minDelayMs: 1, maxDelayMs: 5 },
+  });
+}
+
 describe("an HTTP service whose token expired", () => {
   it("reports it once, then serves again after setToken", async () => {
     const relay = new FakeRelay();
-    peer = await connect(BASE, {
-      transport: "http",
-      token: fakeToken("alice", 1, future()),
-      fetch: relay.fetch,
-      reconnect: { minDelayMs: 1, maxDelayMs: 5 },
-    });
+    peer = await signedPeer(relay);
     const statuses: Status[] = [];
     void (async () => {
       for await (const status of peer?.status() ?? []) statuses.push(status);
@@ -83,12 +88,7 @@ describe("an HTTP service whose token expired", () => {
 
   it("posts a reply refused for an expired token once setToken renews it, running the handler once", async () => {
     const relay = new FakeRelay();
-    peer = await connect(BASE, {
-      transport: "http",
-      token: fakeToken("alice", 1, future()),
-      fetch: relay.fetch,
-      reconnect: { minDelayMs: 1, maxDelayMs: 5 },
-    });
+    peer = await signedPeer(relay);
     let runs = 0;
     let finish: () => void = () => {};
     const service = peer.serve("jobs", async () => {
