@@ -1,6 +1,7 @@
 /**
  * `npm start`: runs the relay locally with `wrangler dev`, offline (no cf.json fetch, no
- * telemetry), state kept in .wrangler/state. Dev mode (peers declare their identity) unless
+ * telemetry), state kept in .wrangler/state/<port>: one directory per port, so a second relay on
+ * another port neither sees the first one's queues nor locks its SQLite files. Dev mode (peers declare their identity) unless
  * EDGEMQ_SECRET is set in the environment or in .dev.vars: then signed mode (tokens required).
  * Other `EDGEMQ_*` settings in the environment reach the relay as `--var NAME:value`, so
  * `EDGEMQ_QUEUE_MODES='*=memory' npm start` works as a user expects (a name that is no setting is
@@ -57,7 +58,9 @@ const args = [
   "--port",
   String(port),
   "--persist-to",
-  ".wrangler/state",
+  // Per port: two relays on one directory share their Durable Objects' SQLite files, so one
+  // handed out the other's stored requests and both logged SQLITE_BUSY (database is locked).
+  `.wrangler/state/${port}`,
   "--show-interactive-dev-session=false",
 ];
 if (inspectorPort !== undefined) args.push("--inspector-port", String(inspectorPort));

@@ -4,9 +4,11 @@
  * with a line naming the port, before wrangler starts. A bad PORT is refused with code 2, and so
  * is a secret on the command line, also written `--var EDGEMQ_SECRET=...` (which wrangler would
  * take as a variable of that name, value and all). `EDGEMQ_*` settings in the environment reach
- * the relay; an SDK program's or a test's variables do not.
+ * the relay; an SDK program's or a test's variables do not. Relays on two ports keep separate
+ * state, and a relay restarted on its port finds what it stored.
  */
 import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -72,6 +74,11 @@ function startListening(env: Record<string, string>) {
   return { listening, stop };
 }
 
+/** Removes what a relay on `port` stored (npm start keeps it in .wrangler/state/<port>). */
+function removeState(port: number): void {
+  rmSync(join(REPO_ROOT, ".wrangler", "state", String(port)), { recursive: true, force: true });
+}
+
 describe("npm start", () => {
   let other: Server | undefined;
 
@@ -119,6 +126,7 @@ describe("npm start", () => {
       expect(limits.defaultTimeoutMs).toBe(4321);
     } finally {
       await run.stop();
+      removeState(port);
     }
   });
 
@@ -137,4 +145,48 @@ describe("npm start", () => {
       expect(run.code, binding).toBe(2);
     }
   });
+
+  it("keeps each port's state apart, and a port's state across a restart", async () => {
+    const a = await pickFreePort(RELAY_PORTS);
+    const b = await pickFreePort(RELAY_PORTS, new Set([a]));
+    const exclude = new Set<number>();
+    const env = async (port: number) => {
+      const inspector = await pickFreePort(INSPECTOR_PORTS, exclude);
+      exclude.add(inspector);
+      return { PORT: String(port), INSPECTOR_PORT: String(inspector) };
+    };
+    const headers = { "EdgeMQ-Identity": "state-probe" };
+    const queued = async (port: number) => {
+      const stats = await fetch(`http://127.0.0.1:${port}/v1/queues/state-probe/stats`, {
+        headers,
+      });
+      return ((await stats.json()) as { queued: number }).queued;
+    };
+    const first = startListening(await env(a));
+    const second = startListening(await env(b));
+    try {
+      await Promise.all([first.listening, second.listening]);
+      const posted = await fetch(
+        `http://127.0.0.1:${a}/v1/queues/state-probe/requests?async=true&timeout=120000`,
+        { method: "POST", headers, body: "stored" },
+      );
+      expect(posted.status).toBe(202);
+      expect(await queued(a)).toBe(1);
+      // Sharing one state directory, the other relay saw (and would hand out) this request.
+      expect(await queued(b)).toBe(0);
+      await first.stop();
+      const again = startListening(await env(a));
+      try {
+        await again.listening;
+        expect(await queued(a)).toBe(1);
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      await first.stop();
+      await second.stop();
+      removeState(a);
+      removeState(b);
+    }
+  }, 120_000);
 });
