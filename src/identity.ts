@@ -35,7 +35,8 @@ export async function establishPrincipal(request: Request, env: Env): Promise<Pr
     requireLocalOrigin(request.headers.get("Origin"));
     const identity = declaredIdentity(request);
     if (identity === undefined) {
-      const message = `dev mode: declare an identity with the ${HEADERS.identity} header or ?identity=`;
+      // Also what an SDK peer's connect() rejects with: name its option too, not only the wire's.
+      const message = `dev mode: declare an identity with the ${HEADERS.identity} header or ?identity= (in the SDK: connect(url, { identity }))`;
       throw new EdgeMQError(ERROR_CODE.unauthorized, message);
     }
     return devPrincipal(identity);
@@ -104,7 +105,7 @@ async function tokenPrincipal(request: Request, secrets: readonly string[]): Pro
   if (token === undefined) {
     throw new EdgeMQError(
       ERROR_CODE.unauthorized,
-      `a token is required: Authorization: Bearer <token>, or the WebSocket subprotocol ${TOKEN_SUBPROTOCOL_PREFIX}<token>`,
+      `a token is required: Authorization: Bearer <token>, or the WebSocket subprotocol ${TOKEN_SUBPROTOCOL_PREFIX}<token> (in the SDK: connect(url, { token }))`,
     );
   }
   const result = await verifyToken(token, secrets, Date.now());

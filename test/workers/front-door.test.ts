@@ -104,7 +104,13 @@ describe("front door", () => {
   });
 
   it("refuses a connection that declares no identity with 401 unauthorized", async () => {
-    await expectError(await get("/v1/connect", upgrade), 401, "unauthorized");
+    const response = await get("/v1/connect", upgrade);
+    expect(response.status).toBe(401);
+    // Also what an SDK peer's connect() rejects with: it names the option, not only the wire's.
+    const { error } = (await response.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe("unauthorized");
+    expect(error.message).toContain("EdgeMQ-Identity header or ?identity=");
+    expect(error.message).toContain("connect(url, { identity })");
   });
 
   it("refuses an invalid identity with 400 bad_request", async () => {
@@ -161,7 +167,11 @@ describe("front door", () => {
       { headers: upgrade },
       bindings,
     );
-    await expectError(response, 401, "unauthorized");
+    expect(response.status).toBe(401);
+    const { error } = (await response.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe("unauthorized");
+    expect(error.message).toMatch(/^a token is required: Authorization: Bearer <token>/);
+    expect(error.message).toContain("connect(url, { token })");
   });
 
   it("lets the secret win over dev mode: a declared identity with no token is refused 401", async () => {
