@@ -154,7 +154,7 @@ export async function cancelRequestById(c: HttpContext): Promise<Response> {
   const identity = principal.identity;
   const queue = await exchangeFor(c.env, identity).httpRequestQueue({ identity, id });
   if (queue === undefined) {
-    const message = `no HTTP request ${id} of this identity (unknown, or past its deadline): DELETE /v1/queues/{queue}/requests/${id} names its queue`;
+    const message = `no HTTP request ${id} of this identity (unknown, or its deadline and the 5 min resume window passed): DELETE /v1/queues/{queue}/requests/${id} names its queue`;
     return refusalResponse({ code: ERROR_CODE.notFound, message });
   }
   return cancel(c, principal, queue, id);
