@@ -1,13 +1,13 @@
 /**
  * The ExchangeDO's side of the HTTP API for clients: `submit` records a request (http-requests.ts)
- * and enqueues it on its queue exactly as a WebSocket client's request is (QueueRpc.enqueue), and
- * `awaitOutcome` answers with the stored outcome, or waits for `deliver` to bring it
- * (http-waiters.ts), bounded by the caller's wait; `pollOutcomes` answers, or waits for, the
- * outcomes of all of a poller's requests (those posted with its tag) after a cursor. Outcomes of
- * HTTP requests are claimed from `deliver` before the WebSocket outbox sees them. Requests take
- * tokens from the identity's rate-limit bucket like WebSocket requests do, and a new one is
- * refused with `too_many_in_flight` while the identity is at its outbox cap (outbox-limits.ts).
- * Used by exchange-do.ts.
+ * and enqueues it on its queue exactly as a WebSocket client's request is (QueueRpc.enqueue), a
+ * POST of an id already on its way there joining it; `awaitOutcome` answers with the stored
+ * outcome, or waits for `deliver` to bring it (http-waiters.ts), bounded by the caller's wait;
+ * `pollOutcomes` answers, or waits for, the outcomes of all of a poller's requests (those posted
+ * with its tag) after a cursor. Outcomes of HTTP requests are claimed from `deliver` before the
+ * WebSocket outbox sees them. Requests take tokens from the identity's rate-limit bucket like
+ * WebSocket requests do, and a new one is refused with `too_many_in_flight` while the identity is
+ * at its outbox cap (outbox-limits.ts). Used by exchange-do.ts.
  */
 import {
   EdgeMQError,
@@ -42,6 +42,13 @@ export class HttpClients {
   private readonly waiters = new HttpWaiters();
   /** Waiting polls, keyed by (identity, poller). */
   private readonly polls = new HttpWaiters();
+  /**
+   * Submits on their way to the queue, keyed by (identity, id): a POST of an id whose first POST
+   * is still in flight joins it and gets its answer. Calling the queue itself, it could get there
+   * first (the first POST still sets its alarm), and the first would then take the queue's answer
+   * for a stranger's re-send and forget the record: the request ran, its outcome was lost.
+   */
+  readonly #submitting = new Map<string, { queue: string; answer: Promise<HttpSubmitAnswer> }>();
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -65,6 +72,27 @@ export class HttpClients {
       const message = "invalid identity, queue, request id or poller";
       return refused(request.id, ERROR_CODE.badRequest, message);
     }
+    const key = `${identity}\n${request.id}`;
+    const running = this.#submitting.get(key);
+    if (running !== undefined) {
+      if (running.queue === queue) return running.answer;
+      const message = `request id ${request.id} is already used for queue ${running.queue}`;
+      return refused(request.id, ERROR_CODE.conflict, message);
+    }
+    const answer = this.#submit(input, request);
+    this.#submitting.set(key, { queue, answer });
+    try {
+      return await answer;
+    } finally {
+      this.#submitting.delete(key);
+    }
+  }
+
+  async #submit(
+    input: HttpSubmitInput,
+    request: HttpSubmitInput["request"],
+  ): Promise<HttpSubmitAnswer> {
+    const { identity, queue } = input;
     // A retried POST with the client's id (EdgeMQ-Request-Id) is the same request: it keeps its
     // row and outcome, takes no token, and the queue answers its stored deadline (never runs it
     // twice). A known id is enqueued again only while no outcome came, in case the first try

@@ -352,6 +352,30 @@ describe("HTTP clients", () => {
     server.close();
   });
 
+  it("answers POSTs of one id that reach the exchange at once as one request, keeping its record and outcome", async () => {
+    // A client retrying a POST that seemed lost while the first is still on its way to the queue:
+    // the retry's call to the queue may arrive there first.
+    const q = "hc-same-id";
+    const identity = "curl-iona";
+    const request = { type: "request", id: "iona-1", queue: q, body: encodeBody("once") } as const;
+    const answers = await runInDurableObject(env.EXCHANGE.getByName("exchange"), (instance) =>
+      Promise.all([
+        instance.submit({ identity, queue: q, request, poller: "tab-iona" }),
+        instance.submit({ identity, queue: q, request, poller: "tab-iona" }),
+        instance.submit({ identity, queue: "hc-same-id-other", request }),
+      ]),
+    );
+    expect(answers.map((a) => (a.ok ? "ok" : a.error.code))).toEqual(["ok", "ok", "conflict"]);
+    const server = await wsServer(q, "hc-worker-same-id");
+    const dispatch = await server.next();
+    server.send({ type: "reply", id: field(dispatch, "id"), body: encodeBody("done") });
+    const outcome = await http("/v1/requests/iona-1?wait=5000", { identity, method: "GET" });
+    expect(await outcome.text()).toBe("done");
+    const polled = await http("/v1/outcomes?poller=tab-iona", { identity, method: "GET" });
+    expect(await polled.json()).toMatchObject({ outcomes: [{ type: "reply", id: "iona-1" }] });
+    server.close();
+  });
+
   it("delivers a WebSocket request's reply to its socket even when the exchange still holds an HTTP record of its id", async () => {
     // The HTTP request ran and ended; its queue row is gone (a short dedup window, or a memory
     // queue's restart) while the exchange keeps its record for the resume window.
