@@ -18,10 +18,11 @@ export const OUTCOMES_FEATURE = "outcomes";
 export const MAX_OUTCOMES_PER_ANSWER = 256;
 
 /**
- * Most characters of frames one answer carries (at least one outcome goes, whatever its size): a
- * poll of many large replies comes in several answers rather than one of hundreds of MiB.
+ * Most bytes of frames (as UTF-8, as the answer is sent) one answer carries (at least one outcome
+ * goes, whatever its size): a poll of many large replies comes in several answers rather than one
+ * of hundreds of MiB.
  */
-export const MAX_OUTCOMES_ANSWER_CHARS = 4 * 1024 * 1024;
+export const MAX_OUTCOMES_ANSWER_BYTES = 4 * 1024 * 1024;
 
 /** An outcome as a poll returns it: a request's reply, or the error it ended in. */
 export type PolledOutcome = (ReplyFrame | ErrorFrame) & { id: string };

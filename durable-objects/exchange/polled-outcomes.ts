@@ -1,11 +1,15 @@
 /**
  * One answer of `GET /v1/outcomes` from a poller's stored outcomes in number order: as many as
- * its budget allows (MAX_OUTCOMES_PER_ANSWER frames and MAX_OUTCOMES_ANSWER_CHARS characters of
- * frames, but always the first, whatever its size), and the cursor for the next poll. Rows are
+ * its budget allows (MAX_OUTCOMES_PER_ANSWER frames and MAX_OUTCOMES_ANSWER_BYTES bytes of frames
+ * as UTF-8, but always the first, whatever its size), and the cursor for the next poll. Rows are
  * read lazily and no further than the budget, so a poll of many large replies holds one answer's
  * worth in memory. Pure; used by http-requests.ts.
  */
-import { MAX_OUTCOMES_ANSWER_CHARS, MAX_OUTCOMES_PER_ANSWER } from "../../protocol/index.js";
+import {
+  MAX_OUTCOMES_ANSWER_BYTES,
+  MAX_OUTCOMES_PER_ANSWER,
+  utf8Length,
+} from "../../protocol/index.js";
 import type { HttpPollAnswer } from "../shared/http-contracts.js";
 
 /** A stored outcome: its number for its poller and its encoded frame. */
@@ -16,12 +20,12 @@ export interface PolledRow {
 
 export interface PollBudget {
   frames: number;
-  chars: number;
+  bytes: number;
 }
 
 export const POLL_BUDGET: PollBudget = {
   frames: MAX_OUTCOMES_PER_ANSWER,
-  chars: MAX_OUTCOMES_ANSWER_CHARS,
+  bytes: MAX_OUTCOMES_ANSWER_BYTES,
 };
 
 /**
@@ -34,14 +38,22 @@ export function takePolled(
   budget: PollBudget = POLL_BUDGET,
 ): HttpPollAnswer {
   const frames: string[] = [];
-  let chars = 0;
+  let bytes = 0;
   let cursor = after;
   for (const row of rows) {
     if (frames.length >= budget.frames) break;
-    if (frames.length > 0 && chars + row.frame.length > budget.chars) break;
+    const size = frameBytes(row.frame);
+    if (frames.length > 0 && bytes + size > budget.bytes) break;
     frames.push(row.frame);
-    chars += row.frame.length;
+    bytes += size;
     cursor = row.seq;
   }
   return { frames, after: cursor };
+}
+
+const PAST_ASCII = /[\u0080-\uffff]/;
+
+/** A frame's size as the answer sends it (UTF-8): its length when it is ASCII, as most are. */
+function frameBytes(frame: string): number {
+  return PAST_ASCII.test(frame) ? utf8Length(frame) : frame.length;
 }

@@ -20,9 +20,10 @@ import {
   encodeBody,
   encodeFrame,
   encodeOutcomesAnswer,
-  MAX_OUTCOMES_ANSWER_CHARS,
+  MAX_OUTCOMES_ANSWER_BYTES,
   MAX_OUTCOMES_PER_ANSWER,
   type OutcomesAnswer,
+  utf8Length,
   type WireBody,
 } from "../../protocol/index.js";
 
@@ -87,8 +88,8 @@ describe("an outcome poll's budget", () => {
     const answers = await pollAll("poll-large", "tab-large");
     expect(answers.map((a) => a.outcomes.length)).toEqual([2, 2, 1]);
     for (const answer of answers) {
-      const chars = answer.outcomes.reduce((sum, o) => sum + encodeFrame(o).length, 0);
-      expect(chars).toBeLessThanOrEqual(MAX_OUTCOMES_ANSWER_CHARS);
+      const bytes = answer.outcomes.reduce((sum, o) => sum + utf8Length(encodeFrame(o)), 0);
+      expect(bytes).toBeLessThanOrEqual(MAX_OUTCOMES_ANSWER_BYTES);
     }
     expect(answers.flatMap((a) => a.outcomes.map((o) => o.id))).toEqual(ids);
   });

@@ -5,7 +5,7 @@ import {
   type PolledRow,
   takePolled,
 } from "../../../durable-objects/exchange/polled-outcomes.js";
-import { MAX_OUTCOMES_ANSWER_CHARS, MAX_OUTCOMES_PER_ANSWER } from "../../../protocol/index.js";
+import { MAX_OUTCOMES_ANSWER_BYTES, MAX_OUTCOMES_PER_ANSWER } from "../../../protocol/index.js";
 
 function rows(seqs: readonly number[], size = 1): PolledRow[] {
   return seqs.map((seq) => ({ seq, frame: `${seq}`.padEnd(size, ".") }));
@@ -33,32 +33,40 @@ describe("takePolled", () => {
   });
 
   it("stops at the frame budget, the cursor at the last one taken", () => {
-    const answer = takePolled(rows([1, 2, 3, 4, 5]), 0, { frames: 3, chars: 1_000 });
+    const answer = takePolled(rows([1, 2, 3, 4, 5]), 0, { frames: 3, bytes: 1_000 });
     expect(answer).toEqual({ frames: ["1", "2", "3"], after: 3 });
   });
 
-  it("stops before the outcome that would pass the character budget", () => {
-    const answer = takePolled(rows([1, 2, 3], 40), 0, { frames: 10, chars: 100 });
+  it("stops before the outcome that would pass the byte budget", () => {
+    const answer = takePolled(rows([1, 2, 3], 40), 0, { frames: 10, bytes: 100 });
     expect(answer.frames.map((f) => f.length)).toEqual([40, 40]);
     expect(answer.after).toBe(2);
   });
 
+  it("counts a frame's UTF-8 bytes, as the answer is sent, not its characters", () => {
+    // 40 characters past ASCII: 120 bytes each once the answer is written as UTF-8.
+    const frames = [1, 2, 3].map((seq) => ({ seq, frame: "€".repeat(40) }));
+    const answer = takePolled(frames, 0, { frames: 10, bytes: 300 });
+    expect(answer.frames).toHaveLength(2);
+    expect(answer.after).toBe(2);
+  });
+
   it("always takes the first outcome, however large", () => {
-    const answer = takePolled(rows([5, 6], 500), 4, { frames: 10, chars: 100 });
+    const answer = takePolled(rows([5, 6], 500), 4, { frames: 10, bytes: 100 });
     expect(answer.frames).toHaveLength(1);
     expect(answer.after).toBe(5);
   });
 
   it("reads no further than one row past a full answer", () => {
     const source = counted(rows([1, 2, 3, 4, 5, 6], 40));
-    takePolled(source.rows, 0, { frames: 10, chars: 100 });
+    takePolled(source.rows, 0, { frames: 10, bytes: 100 });
     expect(source.read()).toBe(3);
   });
 
   it("uses the protocol's budget by default", () => {
     expect(POLL_BUDGET).toEqual({
       frames: MAX_OUTCOMES_PER_ANSWER,
-      chars: MAX_OUTCOMES_ANSWER_CHARS,
+      bytes: MAX_OUTCOMES_ANSWER_BYTES,
     });
     const many = rows(Array.from({ length: MAX_OUTCOMES_PER_ANSWER + 1 }, (_, i) => i + 1));
     expect(takePolled(many, 0).after).toBe(MAX_OUTCOMES_PER_ANSWER);
