@@ -207,6 +207,8 @@ export class HttpClients {
       return { frames: [], after: isCursor(after) ? after : 0 };
     }
     const now = Date.now();
+    // A cursor no answer gave (a typo, a huge number) would wait in vain: the front door refuses it.
+    if (this.requests.cursorAhead(after, now)) return { frames: [], after, ahead: true };
     const overdueAt = this.requests.endOverdue(identity, poller, now, OUTCOME_GRACE_MS);
     const first = this.requests.polled(identity, poller, after, now);
     const waitMs = Math.min(input.waitMs, MAX_POLL_WAIT_MS, (overdueAt ?? Infinity) - now);

@@ -144,6 +144,11 @@ export class HttpRequests {
     return takePolled(polledRows(cursor), after);
   }
 
+  /** Whether a poll's cursor is past every outcome number given (outcome-seq.ts isAhead). */
+  cursorAhead(after: number, now: number): boolean {
+    return new OutcomeSeq(this.storage.sql, now).isAhead(after);
+  }
+
   /**
    * Ends `identity`'s requests posted with `poller` that still have no outcome OVERDUE_MS past
    * their deadline (the queue ends every request at its deadline, so the outcome was lost, as a

@@ -43,6 +43,14 @@ export class OutcomeSeq {
     this.last = this.peek();
   }
 
+  /**
+   * Whether a poll's cursor `after` is past every number given so far and the clock's worth now:
+   * no answer gave it, and a poll after it would miss every outcome until the clock caught up.
+   */
+  isAhead(after: number): boolean {
+    return after > Math.max(this.last, this.now * NUMBERS_PER_MS);
+  }
+
   /** Writes the counter if any number was taken. */
   save(): void {
     if (this.last === this.first) return;

@@ -83,6 +83,11 @@ export interface HttpPollInput {
 export interface HttpPollAnswer {
   frames: string[];
   after: number;
+  /**
+   * The cursor is past every outcome number the exchange gave (no answer gave it): nothing was
+   * read, and the front door refuses the poll with `bad_request`.
+   */
+  ahead?: true;
 }
 
 export interface HttpTakeInput {

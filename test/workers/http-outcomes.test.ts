@@ -243,6 +243,22 @@ describe("GET /v1/outcomes", () => {
     expect(await missing.text()).toContain("poller is required");
   });
 
+  it("refuses with 400 an after past every outcome number given, which would wait in vain", async () => {
+    const ahead = await poll(
+      "poll-lee",
+      `poller=tab-lee&after=${Number.MAX_SAFE_INTEGER}&wait=30000`,
+    );
+    await expectError(ahead, 400, "bad_request");
+    const later = (Date.now() + 60_000) * 1000;
+    await expectError(await poll("poll-lee", `poller=tab-lee&after=${later}`), 400, "bad_request");
+    // A cursor at the clock's worth, or one of an answer, is a cursor.
+    const now = Date.now() * 1000;
+    expect(await polled("poll-lee", `poller=tab-lee&after=${now}`)).toEqual({
+      outcomes: [],
+      after: now,
+    });
+  });
+
   it("refuses a POST whose EdgeMQ-Poller breaks the rule with 400, storing nothing", async () => {
     const identity = "poll-kim";
     const refused = await post("oc-bad-tag", identity, "kim-1", "not a tag");

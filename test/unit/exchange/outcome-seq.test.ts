@@ -61,4 +61,18 @@ describe("outcome numbers", () => {
     expect(b1).toBe(a1);
     expect(b2).toBe(a2);
   });
+
+  it("tell a poll's cursor that no answer gave (past the last number and the clock) from one that may", () => {
+    const { sql } = fakeCounter();
+    // 2,000 numbers in one millisecond run ahead of the clock: the last of them was given.
+    const given = claim(sql, 1_000, 2_000);
+    const last = given[given.length - 1] ?? 0;
+    const at = (now: number) => new OutcomeSeq(sql, now);
+    expect(at(1_000).isAhead(0)).toBe(false);
+    expect(at(1_000).isAhead(last)).toBe(false);
+    expect(at(1_000).isAhead(last + 1)).toBe(true);
+    // Later the clock's worth is past it: a cursor from before a wiped state still polls.
+    expect(at(5_000).isAhead(4_000_000)).toBe(false);
+    expect(at(5_000).isAhead(Number.MAX_SAFE_INTEGER)).toBe(true);
+  });
 });
