@@ -65,6 +65,18 @@ export function readPoller(value: string | undefined, name: string): string {
   throw new EdgeMQError(ERROR_CODE.badRequest, message);
 }
 
+/**
+ * `?poller=` of GET /v1/outcomes: readPoller, saying so when a `+` of the tag was read as a space
+ * (a query's `+` is one: `?poller=a+b` names `a b`; the tag `a+b` is `?poller=a%2Bb`).
+ */
+export function readPollerParam(value: string | undefined): string {
+  if (value?.includes(" ") && isRequestId(value.replaceAll(" ", "+"))) {
+    const message = `poller must be ${REQUEST_ID_RULE}; a + in a query reads as a space: write it %2B`;
+    throw new EdgeMQError(ERROR_CODE.badRequest, message);
+  }
+  return readPoller(value, "poller");
+}
+
 /** `timeout` in milliseconds; undefined when absent (the relay's default applies). */
 export function readTimeout(value: string | undefined, maxTimeoutMs: number): number | undefined {
   if (value === undefined) return undefined;

@@ -14,12 +14,12 @@ import type { Context } from "hono";
 import { waitWithinToken } from "../../durable-objects/shared/token-expiry.js";
 import { EdgeMQError, ERROR_CODE, encodeOutcomesAnswer } from "../../protocol/index.js";
 import type { Env } from "../env.js";
-import { readAfter, readPoller, readWait } from "../http-params.js";
+import { readAfter, readPollerParam, readWait } from "../http-params.js";
 import { establishPrincipal, requireRole } from "../identity.js";
 import { exchangeFor } from "./http-client.js";
 
 export async function getOutcomes(c: Context<{ Bindings: Env }>): Promise<Response> {
-  const poller = readPoller(c.req.query("poller"), "poller");
+  const poller = readPollerParam(c.req.query("poller"));
   const after = readAfter(c.req.query("after"));
   const wait = readWait(c.req.query("wait"));
   const principal = await establishPrincipal(c.req.raw, c.env);

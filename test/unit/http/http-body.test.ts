@@ -7,6 +7,7 @@ import {
   readAfter,
   readFlag,
   readPoller,
+  readPollerParam,
   readTimeout,
   readWait,
 } from "../../../src/http-params.js";
@@ -154,5 +155,14 @@ describe("HTTP API parameters", () => {
     for (const bad of ["", "x".repeat(129), "tab/1", "é"]) {
       expect(codeOf(() => readPoller(bad, "poller"))).toBe("bad_request");
     }
+  });
+
+  it("says, of a ?poller= whose + was read as a space, to write it %2B", () => {
+    expect(readPollerParam("tab+1")).toBe("tab+1");
+    expect(() => readPollerParam("tab 1")).toThrow(
+      /a \+ in a query reads as a space: write it %2B/,
+    );
+    expect(() => readPollerParam("tab 1/2")).toThrow(/^poller must be [^;]*$/);
+    expect(() => readPollerParam(undefined)).toThrow(/poller is required/);
   });
 });
