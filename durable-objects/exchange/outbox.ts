@@ -6,12 +6,13 @@
  *
  * A row's rowid is its key in store order (OutboxKeys, shared with memory-outbox.ts), which the
  * replay pages by (replay-pages.ts); `size` is its frame's length. How many rows, and bytes, each
- * identity has is counted in memory (loaded from the table the first time it is asked for an
- * identity, then kept current by `store` and `remove`), so the cap on what an identity may hold
- * (outbox-limits.ts) costs no read on the hot path.
+ * identity has is counted in memory (held-counts.ts: loaded from the table the first time it is
+ * asked for an identity, then kept current by `store`, `remove` and the purges), so the cap on
+ * what an identity may hold (outbox-limits.ts) costs no read on the hot path.
  */
 import { encodeFrame, isIdentity, isRequestId } from "../../protocol/index.js";
 import type { Outcome } from "../shared/contracts.js";
+import { HeldCounts } from "./held-counts.js";
 import type { Held } from "./outbox-limits.js";
 import type { PendingOutcome } from "./replay-pages.js";
 
@@ -30,9 +31,6 @@ export const RESUME_WINDOW_MS = 5 * 60_000;
 export function resumeWindowMs(maxTimeoutMs: number): number {
   return Math.max(RESUME_WINDOW_MS, maxTimeoutMs);
 }
-
-/** Counts kept for at most this many identities; past it they are dropped and read again. */
-const MAX_COUNTED_IDENTITIES = 10_000;
 
 const INSERT =
   "INSERT OR IGNORE INTO outbox (rowid, identity, id, frame, created, size) VALUES (?, ?, ?, ?, ?, ?)";
@@ -71,10 +69,11 @@ export class Outbox {
   private readonly storage: DurableObjectStorage;
   readonly keys: OutboxKeys;
   /** Rows and bytes per identity, for the identities asked about since the object started. */
-  private readonly counted = new Map<string, Held>();
+  private readonly counted: HeldCounts;
 
   constructor(storage: DurableObjectStorage) {
     this.storage = storage;
+    this.counted = new HeldCounts((identity) => this.count(identity));
     const row = storage.sql.exec("SELECT MAX(rowid) AS largest FROM outbox").one();
     this.keys = new OutboxKeys(typeof row.largest === "number" ? row.largest : 0);
   }
@@ -95,11 +94,7 @@ export class Outbox {
           this.forget(to, frame.id ?? "");
           sql.exec(INSERT, key, to, frame.id, text, now, size);
         }
-        const held = this.counted.get(to);
-        if (held !== undefined) {
-          held.count++;
-          held.bytes += size;
-        }
+        this.counted.add(to, size);
       }
     });
   }
@@ -122,35 +117,28 @@ export class Outbox {
   }
 
   private forget(identity: string, id: string): void {
-    const held = this.counted.get(identity);
     for (const row of this.storage.sql.exec(DELETE, identity, id)) {
-      if (held === undefined) continue;
-      held.count--;
-      held.bytes -= typeof row.size === "number" ? row.size : 0;
+      this.counted.take(identity, typeof row.size === "number" ? row.size : 0);
     }
   }
 
   /** How many outcomes, and bytes of them, wait for `identity` (read once, then kept current). */
   held(identity: string): Readonly<Held> {
-    const known = this.counted.get(identity);
-    if (known !== undefined) return known;
+    return this.counted.get(identity);
+  }
+
+  /** `identity`'s rows and their bytes, as the table holds them. */
+  private count(identity: string): Held {
     const row = this.storage.sql
       .exec(
         "SELECT COUNT(*) AS count, TOTAL(size) AS bytes FROM outbox WHERE identity = ?",
         identity,
       )
       .one();
-    const held = {
+    return {
       count: typeof row.count === "number" ? row.count : 0,
       bytes: typeof row.bytes === "number" ? row.bytes : 0,
     };
-    if (this.counted.size >= MAX_COUNTED_IDENTITIES) {
-      // The least recently counted goes (read again if needed), not every count at once.
-      const oldest = this.counted.keys().next().value;
-      if (oldest !== undefined) this.counted.delete(oldest);
-    }
-    this.counted.set(identity, held);
-    return held;
   }
 
   /**
@@ -204,10 +192,8 @@ export class Outbox {
     let purged = 0;
     for (const row of gone) {
       purged++;
-      const held = typeof row.identity === "string" ? this.counted.get(row.identity) : undefined;
-      if (held === undefined) continue;
-      held.count = Math.max(0, held.count - 1);
-      held.bytes = Math.max(0, held.bytes - (typeof row.size === "number" ? row.size : 0));
+      if (typeof row.identity !== "string") continue;
+      this.counted.take(row.identity, typeof row.size === "number" ? row.size : 0);
     }
     return purged;
   }
