@@ -1,9 +1,10 @@
 /**
  * ExchangeDO: holds client WebSockets (Hibernation API, tagged by identity), forwards their
  * requests to queues by RPC, and delivers outcomes from queues to the right client through a
- * durable outbox kept until acked. What it holds per identity is capped (outbox-limits.ts: an
- * identity at its cap gets new requests refused, never its outcomes dropped), and a reconnecting
- * client's outbox is replayed in pages (replay-pages.ts). A thin shell: decisions live in
+ * durable outbox kept until acked. What it holds per identity (that outbox, and the outcomes of
+ * its HTTP requests it has not read) is capped (outbox-limits.ts: an identity at its cap gets new
+ * requests refused, never its outcomes dropped), and a reconnecting client's outbox is replayed
+ * in pages (replay-pages.ts). A thin shell: decisions live in
  * client-message.ts, request-admission.ts, enqueue-answers.ts, outbox.ts, outbox-limits.ts,
  * replay-pages.ts and frame-batches.ts. Bound as EXCHANGE; see docs/architecture.md.
  */
@@ -271,25 +272,32 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
   }
 
   /**
-   * Why `identity` may not send new requests now: it is at its cap of unacked outcomes
+   * Why `identity` may not send new requests now: it is at its cap of unacked and unread outcomes
    * (outbox-limits.ts), counting the acks it sent that are not applied yet as applied.
    */
   private capRefusal(identity: string): string | undefined {
     if (!atCap(this.held(identity))) return undefined;
     this.acks.flush();
     this.expireOutcomes(identity, Date.now());
-    const held = this.held(identity);
-    return atCap(held) ? capMessage(held) : undefined;
+    const unacked = this.unacked(identity);
+    const unread = this.http.unread(identity);
+    return atCap(addHeld(unacked, unread)) ? capMessage(unacked, unread) : undefined;
   }
 
-  /** Forgets `identity`'s outcomes past the resume window now, not at the next minute's purge. */
+  /** Forgets `identity`'s outcomes past their expiry now, not at the next minute's purge. */
   private expireOutcomes(identity: string, now: number): void {
     this.memoryOutbox.purgeIdentity(identity, now);
     this.outbox.purgeIdentity(identity, now - this.resumeWindowMs);
+    this.http.expire(identity, now);
+  }
+
+  /** What counts toward `identity`'s cap: its unacked outcomes and its unread HTTP ones. */
+  private held(identity: string): Held {
+    return addHeld(this.unacked(identity), this.http.unread(identity));
   }
 
   /** The unacked outcomes held for `identity`, in both outboxes. */
-  private held(identity: string): Held {
+  private unacked(identity: string): Held {
     return addHeld(this.outbox.held(identity), this.memoryOutbox.held(identity));
   }
 
@@ -397,9 +405,10 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
       const refused = outcomes.length - deliverable.length;
       console.error(JSON.stringify({ evt: "deliver_refused", refused }));
     }
-    // Outcomes of HTTP clients' requests stay with those requests, never in a socket's outbox.
+    // Outcomes of HTTP clients' requests stay with those requests, never in a socket's outbox;
+    // unread, they count toward the cap too, so every recipient is asked about (cappedAmong).
     const forSockets = this.http.claim(deliverable);
-    if (forSockets.length === 0) return { capped: [] };
+    if (forSockets.length === 0) return { capped: this.cappedAmong(deliverable) };
     const now = Date.now();
     // Sent before the outbox write, so the output gate does not hold them for its commit: if the
     // relay dies before the commit, this call fails and the queue, which still holds the
@@ -410,7 +419,7 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangeRpc, HttpE
     this.acks.flush();
     const stored = this.keep(forSockets, now);
     if (stored) await alarmNoLaterThan(this.ctx.storage, purgeAt(now + this.resumeWindowMs));
-    return { capped: this.cappedAmong(forSockets) };
+    return { capped: this.cappedAmong(deliverable) };
   }
 
   /** The `too_many_in_flight` message while `identity` is at its cap (asked by queues). */

@@ -7,7 +7,8 @@
  * with its tag) after a cursor. Outcomes of HTTP requests are claimed from `deliver` before the
  * WebSocket outbox sees them. Requests take tokens from the identity's rate-limit bucket like
  * WebSocket requests do, and a new one is refused with `too_many_in_flight` while the identity is
- * at its outbox cap (outbox-limits.ts). Used by exchange-do.ts.
+ * at its cap (outbox-limits.ts), which its unread HTTP outcomes count toward: an answer that
+ * carries an outcome reads it (http-unread.ts). Used by exchange-do.ts.
  */
 import {
   EdgeMQError,
@@ -31,7 +32,7 @@ import {
 import { type RateDecision, rateLimitedMessage } from "../shared/token-bucket.js";
 import { HttpRequests } from "./http-requests.js";
 import { HttpWaiters } from "./http-waiters.js";
-import { purgeAt } from "./outbox-limits.js";
+import { type Held, purgeAt, READ_KEEP_MS } from "./outbox-limits.js";
 import { requestFromReceipt } from "./request-receipt.js";
 
 /** Longest one awaitOutcome call waits, whatever it asks: the longest deadline and a minute. */
@@ -137,10 +138,11 @@ export class HttpClients {
     }
     if (fresh && outcome.ok && outcome.resent === true) {
       // The queue holds a request of this identity with this id that this exchange does not
-      // know: one whose HTTP record expired, or one stored before queues recorded the transport
-      // (a WebSocket's they refuse themselves, enqueue.ts). One id names one request.
+      // know: one whose outcome was read over READ_KEEP_MS ago (or whose HTTP record expired),
+      // or one stored before queues recorded the transport (a WebSocket's they refuse
+      // themselves, enqueue.ts). One id names one request: it is not run again.
       this.requests.forget(identity, id);
-      const message = `request id ${id} is already used by another request of this identity`;
+      const message = `request id ${id} is already used by a request of this identity whose outcome the relay no longer keeps (read over ${READ_KEEP_MS / 1000} s ago, or expired); it is not run again: post a new request with a new id`;
       return refused(id, ERROR_CODE.conflict, message);
     }
     if (outcome.ok) this.requests.accepted(identity, id, outcome.deadline);
@@ -187,13 +189,29 @@ export class HttpClients {
     if (!isIdentity(identity) || !isRequestId(id)) return { state: "unknown" };
     const now = Date.now();
     const first = this.requests.lookup(identity, id, now);
-    if (first.state !== "pending") return first;
+    if (first.state !== "pending") return this.#read(identity, id, first, now);
     // No wait runs past the grace after the deadline: the caller answers 504 from then on.
     const overdueIn = first.deadline + OUTCOME_GRACE_MS - now;
     const waitMs = Math.min(input.waitMs, this.limits.maxTimeoutMs + MAX_AWAIT_EXTRA_MS, overdueIn);
     if (!(waitMs > 0)) return first;
     await this.waiters.wait(identity, id, waitMs);
-    return this.requests.lookup(identity, id, Date.now());
+    const later = Date.now();
+    return this.#read(identity, id, this.requests.lookup(identity, id, later), later);
+  }
+
+  /**
+   * An answer that carries the outcome (the caller sends it: 200 with a reply, or the error's
+   * status) reads it: it no longer counts toward the cap, and is purged READ_KEEP_MS later.
+   */
+  async #read(
+    identity: string,
+    id: string,
+    answer: HttpAwaitAnswer,
+    now: number,
+  ): Promise<HttpAwaitAnswer> {
+    if (answer.state !== "done") return answer;
+    if (this.requests.unread.markRead(identity, id, now)) await this.alarmBy(readPurge(now));
+    return answer;
   }
 
   /**
@@ -212,13 +230,36 @@ export class HttpClients {
     const overdueAt = this.requests.endOverdue(identity, poller, now, OUTCOME_GRACE_MS);
     const first = this.requests.polled(identity, poller, after, now);
     const waitMs = Math.min(input.waitMs, MAX_POLL_WAIT_MS, (overdueAt ?? Infinity) - now);
-    if (first.frames.length > 0 || !(waitMs > 0)) return first;
+    if (first.frames.length > 0 || !(waitMs > 0)) return this.#readPolled(input, first, now);
     // Read and wait with no await between: a claim that stores an outcome after the read wakes it.
     // The wait ends when a pending request becomes overdue, so the poll reports it.
     await this.polls.wait(identity, poller, waitMs);
     const later = Date.now();
     this.requests.endOverdue(identity, poller, later, OUTCOME_GRACE_MS);
-    return this.requests.polled(identity, poller, after, later);
+    return this.#readPolled(input, this.requests.polled(identity, poller, after, later), later);
+  }
+
+  /** A poll's answer reads the outcomes it carries, as #read does one. */
+  async #readPolled(
+    input: HttpPollInput,
+    answer: HttpPollAnswer,
+    now: number,
+  ): Promise<HttpPollAnswer> {
+    if (answer.frames.length === 0) return answer;
+    const { identity, poller, after } = input;
+    const read = this.requests.unread.markPolledRead(identity, poller, after, answer.after, now);
+    if (read) await this.alarmBy(readPurge(now));
+    return answer;
+  }
+
+  /** `identity`'s unread outcomes: they count toward its cap (outbox-limits.ts). */
+  unread(identity: string): Readonly<Held> {
+    return this.requests.unread.held(identity);
+  }
+
+  /** Forgets `identity`'s rows past their expiry now, not at the next minute's purge. */
+  expire(identity: string, now: number): void {
+    this.requests.unread.purgeIdentity(identity, now);
   }
 
   /** The queue of `identity`'s request `id` while its record is kept (http-requests.ts). */
@@ -245,6 +286,11 @@ export class HttpClients {
     const current = await this.storage.getAlarm();
     if (current === null || current > at) await this.storage.setAlarm(at);
   }
+}
+
+/** When to purge an outcome first read at `now` (its row expires READ_KEEP_MS later at most). */
+function readPurge(now: number): number {
+  return purgeAt(now + READ_KEEP_MS);
 }
 
 /** A poll's cursor: a non-negative safe integer. */

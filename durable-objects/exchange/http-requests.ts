@@ -4,14 +4,20 @@
  * send an outcome to, so the outcome is kept here (not in the WebSocket outbox) and read by
  * `GET /v1/requests/{id}` or the waiting `POST .../requests`, and, for a request posted with a
  * poller tag, by `GET /v1/outcomes` in the order of the numbers claims give them (outcome-seq.ts).
- * A row lives until its deadline plus RESUME_WINDOW_MS (so a long-poll may be repeated), then the
- * alarm purges it. Used by exchange-do.ts.
+ *
+ * An outcome counts toward its identity's cap until an answer first reads it (http-unread.ts,
+ * which also deletes rows, keeping the counts). A row lives until its deadline plus
+ * RESUME_WINDOW_MS, or once read, until READ_KEEP_MS past that read if that is sooner (so a lost
+ * answer may be asked for again); it is read as gone from then, and the alarm purges it. Used by
+ * http-clients.ts.
  */
 import { EdgeMQError, ERROR_CODE, type ErrorFrame, encodeFrame } from "../../protocol/index.js";
 import type { Outcome } from "../shared/contracts.js";
 import type { HttpAwaitAnswer, HttpPollAnswer } from "../shared/http-contracts.js";
 import { readOutcome } from "./http-outcome-row.js";
+import { HttpUnread } from "./http-unread.js";
 import { RESUME_WINDOW_MS } from "./outbox.js";
+import { READ_KEEP_MS } from "./outbox-limits.js";
 import { OutcomeSeq } from "./outcome-seq.js";
 import { POLL_BUDGET, type PolledRow, takePolled } from "./polled-outcomes.js";
 
@@ -25,9 +31,12 @@ export interface Claimed {
 
 export class HttpRequests {
   private readonly storage: DurableObjectStorage;
+  /** Unread outcomes, what reads them, and every delete of rows (http-unread.ts). */
+  readonly unread: HttpUnread;
 
   constructor(storage: DurableObjectStorage) {
     this.storage = storage;
+    this.unread = new HttpUnread(storage);
   }
 
   /**
@@ -36,10 +45,12 @@ export class HttpRequests {
    */
   record(identity: string, id: string, queue: string, deadline: number, poller?: string): number {
     const expires = deadline + RESUME_WINDOW_MS;
+    // A row of this id past its expiry (read as gone, not purged yet) goes first, off the count.
+    this.unread.delete(identity, id);
     this.storage.sql.exec(
-      `INSERT OR REPLACE INTO http_requests
-         (identity, id, queue, deadline, expires, outcome, poller, seq)
-       VALUES (?, ?, ?, ?, ?, NULL, ?, NULL)`,
+      `INSERT INTO http_requests
+         (identity, id, queue, deadline, expires, outcome, poller, seq, size, read_at)
+       VALUES (?, ?, ?, ?, ?, NULL, ?, NULL, 0, NULL)`,
       identity,
       id,
       queue,
@@ -50,19 +61,27 @@ export class HttpRequests {
     return expires;
   }
 
-  /** Sets the deadline the queue gave the request. */
+  /**
+   * Sets the deadline the queue gave the request. An outcome read already (a poll may read it
+   * while the queue answers) stays kept no longer than READ_KEEP_MS past that read.
+   */
   accepted(identity: string, id: string, deadline: number): void {
+    const expires = deadline + RESUME_WINDOW_MS;
     this.storage.sql.exec(
-      "UPDATE http_requests SET deadline = ?, expires = ? WHERE identity = ? AND id = ?",
+      `UPDATE http_requests SET deadline = ?,
+         expires = CASE WHEN read_at IS NULL THEN ? ELSE MIN(?, read_at + ?) END
+       WHERE identity = ? AND id = ?`,
       deadline,
-      deadline + RESUME_WINDOW_MS,
+      expires,
+      expires,
+      READ_KEEP_MS,
       identity,
       id,
     );
   }
 
   forget(identity: string, id: string): void {
-    this.storage.sql.exec("DELETE FROM http_requests WHERE identity = ? AND id = ?", identity, id);
+    this.unread.delete(identity, id);
   }
 
   /**
@@ -81,7 +100,7 @@ export class HttpRequests {
       this.storage.sql.exec("SELECT 1 FROM http_requests LIMIT 1").toArray().length === 0;
     if (none) return { ...kept, rest: [...outcomes] };
     const now = Date.now();
-    this.storage.transactionSync(() => {
+    this.unread.transaction(() => {
       const seq = new OutcomeSeq(this.storage.sql, now);
       for (const outcome of outcomes) {
         const claimed = this.#claimOne(outcome, seq, now);
@@ -100,30 +119,38 @@ export class HttpRequests {
   }
 
   /**
-   * Stores `outcome` on its request's row unless the row has one; undefined when no row of an
-   * HTTP request takes it. The poller is named when the outcome got a number for it.
+   * Stores `outcome` on its request's row unless the row has one (the first outcome wins; it is
+   * unread, and counts); undefined when no row of an HTTP request takes it. The poller is named
+   * when the outcome got a number for it.
    */
   #claimOne(outcome: Outcome, seq: OutcomeSeq, now: number): { poller?: string } | undefined {
-    if (outcome.frame.id === undefined || outcome.viaHttp === false) return undefined;
-    const next = seq.peek();
-    // SET reads the row as it was: a number only with the first outcome, only with a poller.
+    const { to, frame } = outcome;
+    if (frame.id === undefined || outcome.viaHttp === false) return undefined;
     const row = this.storage.sql
       .exec(
-        `UPDATE http_requests SET outcome = COALESCE(outcome, ?),
-           seq = CASE WHEN outcome IS NULL AND poller IS NOT NULL THEN ? ELSE seq END
-         WHERE identity = ? AND id = ? AND expires > ?
-         RETURNING poller, seq`,
-        encodeFrame(outcome.frame),
-        next,
-        outcome.to,
-        outcome.frame.id,
+        `SELECT poller, outcome IS NULL AS open FROM http_requests
+         WHERE identity = ? AND id = ? AND expires > ?`,
+        to,
+        frame.id,
         now,
       )
       .toArray()[0];
     if (row === undefined) return undefined;
-    if (row.seq !== next || typeof row.poller !== "string") return {};
+    if (row.open !== 1) return {};
+    const poller = typeof row.poller === "string" ? row.poller : undefined;
+    const text = encodeFrame(frame);
+    this.storage.sql.exec(
+      "UPDATE http_requests SET outcome = ?, seq = ?, size = ? WHERE identity = ? AND id = ?",
+      text,
+      poller === undefined ? null : seq.peek(),
+      text.length,
+      to,
+      frame.id,
+    );
+    this.unread.stored(to, text.length);
+    if (poller === undefined) return {};
     seq.take();
-    return { poller: row.poller };
+    return { poller };
   }
 
   /**
@@ -169,18 +196,22 @@ export class HttpRequests {
       .toArray();
     const overdue = pending.filter((row) => Number(row.deadline) + overdueMs <= now);
     if (overdue.length > 0) {
-      this.storage.transactionSync(() => {
+      this.unread.transaction(() => {
         const seq = new OutcomeSeq(this.storage.sql, now);
         for (const { id } of overdue) {
           if (typeof id !== "string") continue;
-          this.storage.sql.exec(
-            `UPDATE http_requests SET outcome = ?, seq = ?
+          const text = encodeFrame(overdueError(id));
+          const { rowsWritten } = this.storage.sql.exec(
+            `UPDATE http_requests SET outcome = ?, seq = ?, size = ?
              WHERE identity = ? AND id = ? AND outcome IS NULL`,
-            encodeFrame(overdueError(id)),
+            text,
             seq.peek(),
+            text.length,
             identity,
             id,
           );
+          if (rowsWritten === 0) continue;
+          this.unread.stored(identity, text.length);
           seq.take();
         }
         seq.save();
@@ -220,10 +251,7 @@ export class HttpRequests {
 
   /** Deletes expired rows; returns when the next one expires, if any row is left. */
   purge(now: number): { purged: number; next: number | undefined } {
-    const purged = this.storage.sql.exec(
-      "DELETE FROM http_requests WHERE expires <= ?",
-      now,
-    ).rowsWritten;
+    const purged = this.unread.purge(now);
     const row = this.storage.sql.exec("SELECT MIN(expires) AS next FROM http_requests").one();
     return { purged, next: typeof row.next === "number" ? row.next : undefined };
   }

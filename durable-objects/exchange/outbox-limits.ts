@@ -1,21 +1,23 @@
 /**
  * Pure bounds on what the exchange holds for one client identity: the outcomes it keeps until the
- * client acks them (both outboxes together), and how many of those bytes may sit in the object's
+ * client acks them (both outboxes together) and the outcomes of its HTTP requests it has not read
+ * yet (http-requests.ts), under one cap, and how many of those bytes may sit in the object's
  * memory. An identity at its cap gets its new requests refused with `too_many_in_flight` (the
  * outcomes of requests already admitted are always kept); memory-mode outcomes past the memory
  * budget go to the SQLite outbox instead. Sizes count the frame's JSON text in UTF-16 code units
- * (`string.length`: bytes, for the ASCII JSON and base64 that outcomes mostly are). Also when
- * expired rows are purged (purgeAt). Used by exchange-do.ts, memory-outbox.ts and
- * http-clients.ts.
+ * (`string.length`: bytes, for the ASCII JSON and base64 that outcomes mostly are). Also how long
+ * a read HTTP outcome is kept (READ_KEEP_MS) and when expired rows are purged (purgeAt). Used by
+ * exchange-do.ts, memory-outbox.ts, http-requests.ts and http-clients.ts.
  */
 import { MAX_BATCH } from "../../protocol/index.js";
 
 /**
- * Most unacked outcomes the exchange holds for one identity before refusing its new requests:
- * ten times `maxInFlightPerClient` (1,000), and 100 s at the default rate limit (100/s). A client
- * that acks (the SDK acks every outcome at once) holds only what is on its way, a round trip's
- * worth; a client that never acks would otherwise make the exchange keep 30,000 (5 minutes of
- * its rate) for the resume window.
+ * Most unacked (or, over HTTP, unread) outcomes the exchange holds for one identity before
+ * refusing its new requests: ten times `maxInFlightPerClient` (1,000), and 100 s at the default
+ * rate limit (100/s). A client that acks (the SDK acks every outcome at once, and reads each HTTP
+ * outcome as it comes) holds only what is on its way, a round trip's worth; a client that never
+ * acks or reads would otherwise make the exchange keep 30,000 (5 minutes of its rate) for the
+ * resume window, or over HTTP, 60,000 (its longest deadline plus 5 minutes).
  */
 export const MAX_HELD_OUTCOMES = 10_000;
 
@@ -59,19 +61,40 @@ export function addHeld(a: Held, b: Held): Held {
   return { count: a.count + b.count, bytes: a.bytes + b.bytes };
 }
 
-/** True when the identity may not send new requests until it acks some outcomes. */
+/** True when the identity may not send new requests until it acks (or reads) some outcomes. */
 export function atCap(held: Held): boolean {
   return held.count >= MAX_HELD_OUTCOMES || held.bytes >= MAX_HELD_BYTES;
 }
 
-/** The message of the `too_many_in_flight` refusal of a request from an identity at its cap. */
-export function capMessage(held: Held): string {
-  return (
-    `${held.count} outcomes (${held.bytes} bytes) wait for this client's acknowledgement; ` +
-    `new requests are refused until it acks them (limit ${MAX_HELD_OUTCOMES} outcomes or ` +
-    `${MAX_HELD_BYTES} bytes)`
-  );
+/** How an HTTP client reads its outcomes, which releases them (docs/http-api.md). */
+const HOW_TO_READ =
+  "read them: GET /v1/outcomes?poller=<tag>&after=<your cursor>, or GET /v1/requests/{id}";
+
+/**
+ * The message of the `too_many_in_flight` refusal of a request from an identity at its cap:
+ * `unacked` wait for its WebSocket client's acks, `unread` are its HTTP requests' outcomes it has
+ * not read; it says how to release each.
+ */
+export function capMessage(unacked: Held, unread: Held = NOTHING_HELD): string {
+  const { count, bytes } = addHeld(unacked, unread);
+  const limit = `(limit ${MAX_HELD_OUTCOMES} outcomes or ${MAX_HELD_BYTES} bytes)`;
+  if (unread.count === 0) {
+    return `${count} outcomes (${bytes} bytes) wait for this client's acknowledgement; new requests are refused until it acks them ${limit}`;
+  }
+  if (unacked.count === 0) {
+    return `${count} outcomes (${bytes} bytes) of this client's HTTP requests are unread; new requests are refused until it reads them (${HOW_TO_READ}) ${limit}`;
+  }
+  return `${count} outcomes (${bytes} bytes) wait for this client: ${unacked.count} for its acknowledgement, ${unread.count} of its HTTP requests unread; new requests are refused until it acks or reads them (${HOW_TO_READ}) ${limit}`;
 }
+
+/**
+ * How long an HTTP request's outcome is kept after it was first read (a 200 of its synchronous
+ * POST or of GET /v1/requests/{id}, or a GET /v1/outcomes answer that held it), when its deadline
+ * plus the resume window does not end it sooner: read, it no longer counts toward the cap, and 60 s
+ * is enough for what may read it again, a client's retry after the answer was lost on its way
+ * (a POST or GET of the same id, or a poll with the same `after`). Past it the id is unknown.
+ */
+export const READ_KEEP_MS = 60_000;
 
 /** What keeping an outcome of `textLength` in memory costs the memory budgets. */
 export function memoryCost(textLength: number): number {

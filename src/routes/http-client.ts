@@ -10,7 +10,9 @@
  *     (routes/http-outcomes.ts).
  *   GET /v1/requests/:id[?wait=ms]
  *     200 reply, an error outcome's status, 204 still pending, 404 unknown or expired (ids are
- *     per identity: another identity's id is unknown).
+ *     per identity: another identity's id is unknown). An answer that carries the outcome (this,
+ *     or the synchronous POST's) reads it: it no longer counts toward the identity's cap, and is
+ *     kept 60 s more for a retry (durable-objects/exchange/http-unread.ts).
  *   DELETE /v1/queues/:queue/requests/:id
  *     Cancels one of your requests: it ends in `cancelled` (unless it already ended). 204, or 429
  *     when the identity's bucket in the queue object is empty (a cancel takes a token).
@@ -128,7 +130,7 @@ export async function getRequest(c: HttpContext): Promise<Response> {
         [HTTP_API_HEADERS.deadline]: String(outcome.deadline),
       });
     case "unknown": {
-      const message = `no request ${id} of this identity (unknown, or its outcome expired)`;
+      const message = `no request ${id} of this identity (unknown, or its outcome expired: 5 min past its deadline, or 60 s after an answer first carried it)`;
       return refusalResponse({ code: ERROR_CODE.notFound, message });
     }
   }
@@ -154,7 +156,7 @@ export async function cancelRequestById(c: HttpContext): Promise<Response> {
   const identity = principal.identity;
   const queue = await exchangeFor(c.env, identity).httpRequestQueue({ identity, id });
   if (queue === undefined) {
-    const message = `no HTTP request ${id} of this identity (unknown, or its deadline and the 5 min resume window passed): DELETE /v1/queues/{queue}/requests/${id} names its queue`;
+    const message = `no HTTP request ${id} of this identity (unknown, or its deadline and the 5 min resume window passed, or its outcome was read over 60 s ago): DELETE /v1/queues/{queue}/requests/${id} names its queue`;
     return refusalResponse({ code: ERROR_CODE.notFound, message });
   }
   return cancel(c, principal, queue, id);

@@ -279,6 +279,7 @@ describe("the exchange's cap on unacked outcomes per identity", () => {
       expect(sql.exec("SELECT version FROM _migrations").toArray()).toEqual([
         { version: 1 },
         { version: 2 },
+        { version: 3 },
       ]);
       await woken.deliver(replies("old-timer", 2).slice(1));
       return sql.exec("SELECT id, size FROM outbox ORDER BY rowid").toArray();

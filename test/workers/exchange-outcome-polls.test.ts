@@ -156,7 +156,7 @@ describe("the exchange's schema version 2", () => {
       // Back to version 1, as a relay of the previous release left it.
       sql.exec("DROP TABLE http_requests");
       sql.exec("DROP TABLE outcome_seq");
-      sql.exec("DELETE FROM _migrations WHERE version = 2");
+      sql.exec("DELETE FROM _migrations WHERE version >= 2");
       sql.exec(`CREATE TABLE http_requests (identity TEXT NOT NULL, id TEXT NOT NULL,
         queue TEXT NOT NULL, deadline INTEGER NOT NULL, expires INTEGER NOT NULL, outcome TEXT,
         PRIMARY KEY (identity, id))`);
@@ -178,7 +178,7 @@ describe("the exchange's schema version 2", () => {
 
       const woken = new ExchangeDO(state, env);
       const versions = sql.exec("SELECT version FROM _migrations ORDER BY version").toArray();
-      expect(versions).toEqual([{ version: 1 }, { version: 2 }]);
+      expect(versions).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
       const read = (id: string) => woken.awaitOutcome({ identity, id, waitMs: 0 });
       expect(await read("old-done")).toMatchObject({ state: "done", frame: { id: "old-done" } });
       expect(await read("old-pending")).toMatchObject({ state: "pending" });

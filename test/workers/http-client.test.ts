@@ -134,7 +134,7 @@ describe("HTTP clients", () => {
       error: {
         code: "not_found",
         message: expect.stringContaining(
-          "(unknown, or its deadline and the 5 min resume window passed)",
+          "(unknown, or its deadline and the 5 min resume window passed",
         ),
       },
     });

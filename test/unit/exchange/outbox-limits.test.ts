@@ -1,4 +1,7 @@
-/** The exchange's per-identity cap on held outcomes and its memory budgets (outbox-limits.ts). */
+/**
+ * The exchange's per-identity cap on held outcomes (unacked, and over HTTP unread) and its memory
+ * budgets (outbox-limits.ts).
+ */
 import { describe, expect, it } from "vitest";
 import {
   addHeld,
@@ -35,6 +38,37 @@ describe("the cap on unacked outcomes per identity", () => {
     const message = capMessage({ count: 10_000, bytes: 2_000 });
     expect(message).toContain("10000 outcomes");
     expect(message).toContain("acknowledgement");
+    expect(message).not.toContain("unread");
+  });
+
+  it("counts an HTTP client's unread outcomes with its unacked ones, one budget per identity", () => {
+    const unacked = { count: 10, bytes: MAX_HELD_BYTES / 2 };
+    const unread = { count: 10, bytes: MAX_HELD_BYTES / 2 };
+    expect(atCap(unacked)).toBe(false);
+    expect(atCap(addHeld(unacked, unread))).toBe(true);
+  });
+
+  it("tells an HTTP client whose outcomes are unread how to read them, which releases them", () => {
+    const message = capMessage({ count: 0, bytes: 0 }, { count: 32, bytes: MAX_HELD_BYTES });
+    expect(message).toContain(`32 outcomes (${MAX_HELD_BYTES} bytes)`);
+    expect(message).toContain("unread");
+    expect(message).toContain("GET /v1/outcomes");
+    expect(message).toContain("GET /v1/requests/{id}");
+    expect(message).not.toContain("acknowledgement");
+  });
+
+  it("names both, and both ways to release them, when an identity holds unacked and unread outcomes", () => {
+    const message = capMessage({ count: 6_000, bytes: 10 }, { count: 4_000, bytes: 20 });
+    expect(message).toContain("10000 outcomes (30 bytes)");
+    expect(message).toContain("6000 for its acknowledgement");
+    expect(message).toContain("4000 of its HTTP requests unread");
+    expect(message).toContain("acks or reads them");
+    expect(message).toContain("GET /v1/outcomes");
+  });
+
+  it("fits the queue's 512 characters for a refusal it relays (enqueue.ts resendsOnly)", () => {
+    const most = { count: 999_999_999, bytes: 999_999_999_999 };
+    expect(capMessage(most, most).length).toBeLessThanOrEqual(512);
   });
 });
 
