@@ -242,6 +242,41 @@ describe("request() over HTTP: one poll for all outcomes", () => {
     await expect(bytes).resolves.toEqual(new Uint8Array([0, 255]));
   });
 
+  it("rejects only the request whose POST is refused too_many_in_flight (outcomes unread at the relay), posting it once; the others and the poll carry on", async () => {
+    const relay = new FakeRelay();
+    const capped = "2 outcomes (64 bytes) of this client's HTTP requests are unread";
+    relay.postAnswer = (id) =>
+      relay.posts.length === 2
+        ? json(
+            429,
+            { error: { code: "too_many_in_flight", message: capped } },
+            {
+              "EdgeMQ-Request-Id": id,
+            },
+          )
+        : undefined;
+    const alice = await httpPeer(relay);
+    const statuses: Status[] = [];
+    void (async () => {
+      for await (const status of alice.status()) statuses.push(status);
+    })();
+    const waiting = alice.request("jobs", 1);
+    await until(() => relay.pollsUnderWay === 1);
+    // As over WebSocket: the request's own outcome, a typed error, not a retry or a broken peer.
+    await expect(alice.request("jobs", 2)).rejects.toMatchObject({
+      code: "too_many_in_flight",
+      message: capped,
+    });
+    expect(relay.posts).toHaveLength(2);
+    relay.finish(relay.posts[0]?.id ?? "", reply("one"));
+    await expect(waiting).resolves.toBe("one");
+    const later = alice.request("jobs", 3);
+    await until(() => relay.posts.length === 3 && relay.pollsUnderWay === 1);
+    relay.finish(relay.posts[2]?.id ?? "", reply("three"));
+    await expect(later).resolves.toBe("three");
+    expect(statuses.filter((status) => status.type === "error")).toEqual([]);
+  });
+
   it("keeps polling while one request waits after another was aborted; stops with the last", async () => {
     const relay = new FakeRelay();
     const alice = await httpPeer(relay);
