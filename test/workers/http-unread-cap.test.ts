@@ -5,7 +5,8 @@
  * too_many_in_flight`, storing nothing, while another identity on the same shard is served;
  * reading them (a poll, or GET /v1/requests/{id}) lets its next POST through; a read outcome is
  * kept 60 s for a retry and is gone after; a re-POST of its id then is refused `409 conflict`
- * and never runs again; the counts are read again after the object restarts. The probe that
+ * and never runs again; the delivery that puts it at its cap tells the queue (which then refuses
+ * its link requests, capped-identities.ts); the counts are read again after the object restarts. The probe that
  * found it: 80 replies of 1 MiB never read, 106 MiB held, and the next POST accepted.
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
@@ -234,16 +235,19 @@ describe("an identity's unread HTTP outcomes", () => {
 });
 
 describe("the counts of unread HTTP outcomes", () => {
-  it("are read again from storage after the object restarts: the identity is still at its cap, and reading releases it", async () => {
+  it("put the identity at its cap in the delivery's answer to the queue, and are read again from storage after the object restarts: still at its cap, and reading releases it", async () => {
     const identity = "rebuilt";
     const ids = Array.from({ length: CAP_REPLIES }, (_, i) => `rb-${i}`);
     await runInDurableObject(env.EXCHANGE.getByName("unread-rebuild"), async (instance, state) => {
       type Requests = { record(...args: [string, string, string, number, string]): number };
       const requests = (instance as unknown as { http: { requests: Requests } }).http.requests;
       for (const id of ids) requests.record(identity, id, "rb-q", Date.now() + 60_000, "tab");
+      let answer: Awaited<ReturnType<ExchangeDO["deliver"]>> = { capped: [] };
       for (let i = 0; i < ids.length; i += 8) {
-        await instance.deliver(bigReplies(identity, ids.slice(i, i + 8)));
+        answer = await instance.deliver(bigReplies(identity, ids.slice(i, i + 8)));
       }
+      // The delivery that put it at its cap says so, so queues refuse its link requests too.
+      expect(answer.capped).toEqual([{ identity, message: expect.stringContaining("unread") }]);
 
       const woken = new ExchangeDO(state, env);
       const submit = (id: string) =>
