@@ -67,8 +67,7 @@ export function atCap(held: Held): boolean {
 }
 
 /** How an HTTP client reads its outcomes, which releases them (docs/http-api.md). */
-const HOW_TO_READ =
-  "read them: GET /v1/outcomes?poller=<tag>&after=<your cursor>, or GET /v1/requests/{id}";
+const HOW_TO_READ = "GET /v1/outcomes?poller=<tag>&after=<your cursor>, or GET /v1/requests/{id}";
 
 /**
  * The message of the `too_many_in_flight` refusal of a request from an identity at its cap:
