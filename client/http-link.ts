@@ -5,13 +5,18 @@
  * error bodies turned into EdgeMQError, and retries of transient failures (network errors, 5xx
  * from a proxy, `internal`, and `rate_limited` unless the caller makes it final, as a new
  * request's POST does so request() reports it) with full-jitter backoff (backoff.ts) until a
- * give-up time. Used by http-requester.ts, http-service.ts and http-peer.ts.
+ * give-up time. A retry waiting out a delay because the relay was out of reach tries again as soon
+ * as any call of the link gets an answer from the relay: the relay is back (a restart), and every
+ * call goes then, as a WebSocket peer's frames all go once its socket reconnects, where each call
+ * slept its own draw of up to 10 s (a probe: an HTTP server's reply landed 7 s after its takes
+ * were answered again). Used by http-requester.ts, http-service.ts and http-peer.ts.
  */
 import { EdgeMQError, ERROR_CODE, HEADERS, HTTP_STATUS, isErrorCode } from "../protocol/index.js";
 import { type BackoffOptions, backoffDelay } from "./backoff.js";
 import type { HttpStatus } from "./http-status.js";
 import {
   type AbortSignalLike,
+  createAbortController,
   type PlatformAbortSignal,
   startTimer,
   stopTimer,
@@ -101,6 +106,8 @@ export class HttpLink {
   readonly #credentials: Credentials;
   readonly #fetch: FetchLike;
   readonly #backoff: BackoffOptions;
+  /** Wakes the retries waiting out a delay after the relay was out of reach (#relayAnswered). */
+  readonly #outOfReachWaits = new Set<() => void>();
 
   constructor(url: string, credentials: Credentials, fetch: FetchLike, backoff: BackoffOptions) {
     this.#base = httpBase(url);
@@ -131,6 +138,7 @@ export class HttpLink {
     if (signal !== undefined) request.signal = signal;
     if (init.keepalive === true) request.keepalive = true;
     const response = await this.#fetch(`${this.#base}${path}`, request);
+    if (fromRelay(response.status)) this.#relayAnswered();
     const bytes = new Uint8Array(await bodyBytes(response, signal));
     return {
       status: response.status,
@@ -141,9 +149,11 @@ export class HttpLink {
 
   /**
    * Calls until the answer is final: a success, or a refusal that retrying would not change.
-   * Transient failures are retried with full-jitter backoff, reported to `status`. Resolves with
-   * the answer, or with an EdgeMQError: `cancelled` after an abort, `timeout` when the last try,
-   * just before `giveUpAt`, failed too.
+   * Transient failures are retried with full-jitter backoff, reported to `status`. A delay after
+   * the relay was out of reach ends early when another call of this link gets an answer from it,
+   * once per retrying() (a call that fails again while others get through goes back to its
+   * backoff: no burst of tries). Resolves with the answer, or with an EdgeMQError: `cancelled`
+   * after an abort, `timeout` when the last try, just before `giveUpAt`, failed too.
    */
   async retrying(
     status: HttpStatus,
@@ -152,22 +162,72 @@ export class HttpLink {
   ): Promise<HttpAnswer | EdgeMQError> {
     const finalRateLimit = options.rateLimitedIsFinal === true;
     let lastTry = false;
+    /** Whether a delay may still be cut short by an answer to another call (once per call). */
+    const wake = { allowed: true };
     for (let attempt = 0; ; attempt++) {
       if (options.signal.aborted) return stopped(options.signal);
       const tried = await tryOnce(send, finalRateLimit);
       if (tried instanceof EdgeMQError) return tried;
-      if (typeof tried !== "string") return answered(status, tried);
+      if (!isFailure(tried)) return answered(status, tried);
       if (options.signal.aborted) return stopped(options.signal);
       const backoffMs = backoffDelay(attempt, this.#backoff);
       const delayMs: number | undefined = lastTry ? undefined : retryDelay(backoffMs, options);
       if (delayMs === undefined) {
-        return new EdgeMQError(ERROR_CODE.timeout, `the relay did not answer in time (${tried})`);
+        const why = tried.reason;
+        return new EdgeMQError(ERROR_CODE.timeout, `the relay did not answer in time (${why})`);
       }
       lastTry = Date.now() + delayMs >= options.giveUpAt - LAST_TRY_LEAD_MS;
-      status.down(tried, attempt + 1, delayMs);
-      await pause(delayMs, options.signal);
+      status.down(tried.reason, attempt + 1, delayMs);
+      // Woken, it tries sooner than planned: the give-up time may leave room for more tries.
+      if (await this.#pause(delayMs, options.signal, tried.outOfReach, wake)) lastTry = false;
     }
   }
+
+  /**
+   * Waits `ms`, or less when `signal` aborts; after the relay was `outOfReach`, also until a
+   * call gets an answer from it (then true), if `wake` still allows it (once).
+   */
+  async #pause(
+    ms: number,
+    signal: AbortSignalLike,
+    outOfReach: boolean,
+    wake: { allowed: boolean },
+  ): Promise<boolean> {
+    if (!outOfReach || !wake.allowed || signal.aborted) {
+      await pause(ms, signal);
+      return false;
+    }
+    const cut = createAbortController();
+    let answered = false;
+    const woken = () => {
+      answered = true;
+      wake.allowed = false;
+      cut.abort();
+    };
+    const abort = () => cut.abort();
+    this.#outOfReachWaits.add(woken);
+    signal.addEventListener("abort", abort, { once: true });
+    try {
+      await pause(ms, cut.signal);
+    } finally {
+      this.#outOfReachWaits.delete(woken);
+      signal.removeEventListener("abort", abort);
+    }
+    return answered;
+  }
+
+  /** The relay answered a call: retries waiting because it was out of reach go now. */
+  #relayAnswered(): void {
+    for (const wake of [...this.#outOfReachWaits]) wake();
+  }
+}
+
+/**
+ * Whether an answer with `status` came from a relay at work: not a proxy's or the relay's own
+ * 5xx (it may be starting, or out of reach behind the proxy), nor a 429 (the relay asks to wait).
+ */
+function fromRelay(status: number): boolean {
+  return status < 500 && status !== 429;
 }
 
 /**
@@ -219,20 +279,32 @@ function retryDelay(backoffMs: number, options: RetryOptions): number | undefine
   return Math.min(backoffMs, Math.max(0, left - LAST_TRY_LEAD_MS));
 }
 
+/** A try that failed, to retry: why, and whether the relay was out of reach (no answer of its). */
+interface Failure {
+  reason: string;
+  outOfReach: boolean;
+}
+
+function isFailure(tried: HttpAnswer | Failure): tried is Failure {
+  return "reason" in tried;
+}
+
 /**
  * One call: the answer when it is final (or the EdgeMQError `send` gave instead of calling), else
- * why it failed (to retry).
+ * why it failed (to retry): a network error or a proxy's 5xx is the relay out of reach.
  */
 async function tryOnce(
   send: () => Promise<HttpAnswer | EdgeMQError>,
   finalRateLimit: boolean,
-): Promise<HttpAnswer | EdgeMQError | string> {
+): Promise<HttpAnswer | EdgeMQError | Failure> {
   try {
     const answer = await send();
     if (answer instanceof EdgeMQError) return answer;
-    return isTransient(answer, finalRateLimit) ? `HTTP ${answer.status}` : answer;
+    if (!isTransient(answer, finalRateLimit)) return answer;
+    const outOfReach = answer.status >= 500 && relayError(answer) === undefined;
+    return { reason: `HTTP ${answer.status}`, outOfReach };
   } catch (error) {
-    return error instanceof Error ? error.message : String(error);
+    return { reason: error instanceof Error ? error.message : String(error), outOfReach: true };
   }
 }
 
