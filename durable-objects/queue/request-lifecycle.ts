@@ -92,15 +92,22 @@ export class RequestLifecycle {
    * After a restart, leases held by connections that no longer exist (sockets die with the
    * object) and that name no identity return to the queue. Those that name one wait for that
    * server to reconnect and claim them (lease-claims.ts), for ORPHAN_CLAIM_GRACE_MS at most,
-   * then return to the queue at their (shortened) lease end. Run once per wake.
+   * then return to the queue at their (shortened) lease end. An HTTP server's lease (no socket
+   * says whether the server knows of it) gets the same grace, in which a server that holds it
+   * extends it (the SDK's service renews every 2 s) or answers: a take whose answer the restart
+   * cut off leaves a lease no server knows of, which waited out the whole lease (30 s; a probe: a
+   * request with a shorter timeout ended in `timeout` 11 s after the relay and its server were
+   * back). Run once per wake.
    */
   reclaimOrphanLeases(now: number): void {
     const open = new Set(this.servers.all().map((s) => s.connId));
     for (const connId of this.store.leasedCounts().keys()) {
-      // HTTP servers' leases name no socket: they simply run out (http-takers.ts).
-      if (open.has(connId) || isHttpConn(connId)) continue;
-      if (identityOfConn(connId) === undefined) this.dropConnection(connId, now);
-      else this.shortenLeases(connId, now + ORPHAN_CLAIM_GRACE_MS);
+      if (open.has(connId)) continue;
+      if (isHttpConn(connId) || identityOfConn(connId) !== undefined) {
+        this.shortenLeases(connId, now + ORPHAN_CLAIM_GRACE_MS);
+      } else {
+        this.dropConnection(connId, now);
+      }
     }
   }
 

@@ -2,13 +2,15 @@
  * QueueDO recovery in workerd: deadlines ended by the alarm (timeout vs no_responders), leases
  * returned when a server disconnects or is replaced, the redelivery limit, requests kept across a
  * reset of every object (abortAllDurableObjects), and leases a reconnected server claims with
- * `ready {holding}` after a takeover or a reset, so its handler's answer counts.
+ * `ready {holding}` after a takeover or a reset, so its handler's answer counts; an HTTP server's
+ * lease held over a reset gets the same short grace, kept by its extension or answer.
  */
 
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ORPHAN_CLAIM_GRACE_MS } from "../../durable-objects/queue/lease-claims.js";
+import { http } from "./http-test-peer.js";
 import { outcomeFor, request, sleep, TestServer } from "./queue-test-server.js";
 
 const queueStub = (queue: string) => env.QUEUE.getByName(queue);
@@ -296,5 +298,70 @@ describe("QueueDO leases claimed by a reconnected server (ready {holding})", () 
     expect(await outcomeFor("xia", "r")).toMatchObject({ body: { data: '"mine"' } });
     owner.close();
     thief.close();
+  });
+});
+
+/** Posts HTTP request `id` of `client` to `queue`, then has HTTP server `worker` take it. */
+async function postAndTake(queue: string, client: string, worker: string, id: string) {
+  const posted = await http(`/v1/queues/${queue}/requests?async=true&timeout=120000`, {
+    identity: client,
+    contentType: "text/plain",
+    body: id,
+    headers: { "EdgeMQ-Request-Id": id },
+  });
+  expect(posted.status).toBe(202);
+  const taken = await http(`/v1/queues/${queue}/take?wait=5000`, { identity: worker });
+  expect(taken.status).toBe(200);
+  await taken.arrayBuffer();
+  return taken.headers.get("EdgeMQ-Request-Id") ?? "";
+}
+
+/** The lease end of `queue`'s leased request (epoch ms). */
+async function leaseEnd(queue: string): Promise<number> {
+  const row = await runInDurableObject(queueStub(queue), (_instance, state) =>
+    state.storage.sql.exec("SELECT lease_until FROM requests WHERE state = 'leased'").one(),
+  );
+  return Number(row.lease_until);
+}
+
+describe("QueueDO leases of HTTP servers across a reset of every object", () => {
+  it("keeps a lease its server extends or answers within a short grace", async () => {
+    const id = await postAndTake("http-claim-1", "hc-client", "hc-worker", "hc-1");
+    await abortAllDurableObjects();
+    // The next call wakes the queue: another server's take finds nothing to take.
+    const other = await http("/v1/queues/http-claim-1/take?wait=0", { identity: "hc-other" });
+    expect(other.status).toBe(204);
+    expect(await leaseEnd("http-claim-1")).toBeLessThanOrEqual(Date.now() + ORPHAN_CLAIM_GRACE_MS);
+    // Its server still runs the request: its renewal gives it a whole lease again, and it answers.
+    const path = `/v1/queues/http-claim-1`;
+    const renewed = await http(`${path}/leases/${id}`, { identity: "hc-worker" });
+    expect(renewed.status).toBe(204);
+    expect(await leaseEnd("http-claim-1")).toBeGreaterThan(Date.now() + ORPHAN_CLAIM_GRACE_MS);
+    const replied = await http(`${path}/replies/${id}`, { identity: "hc-worker", body: "kept" });
+    expect(replied.status).toBe(204);
+    const outcome = await http("/v1/requests/hc-1", { method: "GET", identity: "hc-client" });
+    expect({ status: outcome.status, body: await outcome.text() }).toEqual({
+      status: 200,
+      body: "kept",
+    });
+  });
+
+  it("returns a lease no server knows of (its take's answer lost) to the queue after the grace", async () => {
+    const id = await postAndTake("http-claim-2", "hc-client", "hc-lost", "hc-2");
+    await abortAllDurableObjects();
+    const other = await http("/v1/queues/http-claim-2/take?wait=0", { identity: "hc-other" });
+    expect(other.status).toBe(204);
+    // Not its whole lease (30 s, which outlasts many a request's deadline): the grace.
+    expect(await leaseEnd("http-claim-2")).toBeLessThanOrEqual(Date.now() + ORPHAN_CLAIM_GRACE_MS);
+    // The grace runs out with no renewal (as if it had passed): the alarm returns it to the queue.
+    await runInDurableObject(queueStub("http-claim-2"), (_instance, state) => {
+      state.storage.sql.exec("UPDATE requests SET lease_until = 1 WHERE state = 'leased'");
+    });
+    await runDurableObjectAlarm(queueStub("http-claim-2"));
+    const again = await http("/v1/queues/http-claim-2/take?wait=5000", { identity: "hc-other" });
+    expect(again.status).toBe(200);
+    expect(await again.text()).toBe("hc-2");
+    expect(again.headers.get("EdgeMQ-Request-Id")).toBe(id);
+    expect(again.headers.get("EdgeMQ-Attempt")).toBe("2");
   });
 });
