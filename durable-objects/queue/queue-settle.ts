@@ -24,6 +24,12 @@ export class QueueSettler {
   private readonly alarm: QueueAlarm;
   /** Whether leases of connections lost in a restart were returned since this wake. */
   private orphansReclaimed = false;
+  /**
+   * Whether sockets outlived what came before this instance (a hibernation: sockets survive it,
+   * and no take's answer was cut), read before any event could accept a new one. False after a
+   * restart (a deploy, a crash: every socket dies with it) or an eviction with no socket.
+   */
+  private readonly socketsSurvived: boolean;
   /** Set while delivered marks wait to be written on their own (recordSoon). */
   private recordTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -32,6 +38,7 @@ export class QueueSettler {
     readonly state: QueueState,
   ) {
     this.alarm = new QueueAlarm(ctx, state, () => this.onTimers());
+    this.socketsSurvived = ctx.getWebSockets().length > 0;
   }
 
   /**
@@ -47,7 +54,7 @@ export class QueueSettler {
     if (!nothingToDo)
       state.transaction(() => {
         state.delivery.recordDelivered();
-        if (!this.orphansReclaimed) state.lifecycle.reclaimOrphanLeases(now);
+        if (!this.orphansReclaimed) state.lifecycle.reclaimOrphanLeases(now, this.socketsSurvived);
         this.orphansReclaimed = true;
         closeExpiredServers(state.expiryDeps(now));
         for (const link of state.links.closeExpired(state.settings.devMode, now)) {

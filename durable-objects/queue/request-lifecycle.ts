@@ -97,13 +97,16 @@ export class RequestLifecycle {
    * extends it (the SDK's service renews every 2 s) or answers: a take whose answer the restart
    * cut off leaves a lease no server knows of, which waited out the whole lease (30 s; a probe: a
    * request with a shorter timeout ended in `timeout` 11 s after the relay and its server were
-   * back). Run once per wake.
+   * back). Not after a hibernation (`socketsSurvived`): no answer was cut, and a server of the
+   * user's own that holds a request without extending it keeps its whole lease. Run once per wake.
    */
-  reclaimOrphanLeases(now: number): void {
+  reclaimOrphanLeases(now: number, socketsSurvived: boolean): void {
     const open = new Set(this.servers.all().map((s) => s.connId));
     for (const connId of this.store.leasedCounts().keys()) {
       if (open.has(connId)) continue;
-      if (isHttpConn(connId) || identityOfConn(connId) !== undefined) {
+      if (isHttpConn(connId)) {
+        if (!socketsSurvived) this.shortenLeases(connId, now + ORPHAN_CLAIM_GRACE_MS);
+      } else if (identityOfConn(connId) !== undefined) {
         this.shortenLeases(connId, now + ORPHAN_CLAIM_GRACE_MS);
       } else {
         this.dropConnection(connId, now);

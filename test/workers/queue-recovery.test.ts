@@ -10,6 +10,7 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ORPHAN_CLAIM_GRACE_MS } from "../../durable-objects/queue/lease-claims.js";
+import { QueueDO } from "../../durable-objects/queue/queue-do.js";
 import { http } from "./http-test-peer.js";
 import { outcomeFor, request, sleep, TestServer } from "./queue-test-server.js";
 
@@ -363,5 +364,32 @@ describe("QueueDO leases of HTTP servers across a reset of every object", () => 
     expect(await again.text()).toBe("hc-2");
     expect(again.headers.get("EdgeMQ-Request-Id")).toBe(id);
     expect(again.headers.get("EdgeMQ-Attempt")).toBe("2");
+  });
+
+  it("keeps an HTTP server's whole lease across a hibernation wake, which cuts no answer", async () => {
+    const queue = "http-claim-3";
+    await postAndTake(queue, "hc-client", "hc-slow", "hc-3");
+    const whole = await leaseEnd(queue);
+    expect(whole).toBeGreaterThan(Date.now() + ORPHAN_CLAIM_GRACE_MS);
+    // A WebSocket server connected: its socket outlives a hibernation, as no restart's does.
+    const server = await TestServer.connect(queue, "hc-ws", 1);
+    await runInDurableObject(queueStub(queue), async (_instance, state) => {
+      // What a wake from hibernation does: a new instance over the same state and sockets.
+      const woken = new QueueDO(state, env);
+      const [answer] = await woken.enqueue({
+        queue,
+        from: "hc-other",
+        requests: [request("hc-4", queue)],
+      });
+      expect(answer).toMatchObject({ id: "hc-4", ok: true });
+    });
+    expect(await server.next("dispatch")).toMatchObject({ from: "hc-other" });
+    const row = await runInDurableObject(queueStub(queue), (_instance, state) =>
+      state.storage.sql
+        .exec("SELECT state, lease_until FROM requests WHERE client_id = ?", "hc-3")
+        .one(),
+    );
+    expect({ state: row.state, until: row.lease_until }).toEqual({ state: "leased", until: whole });
+    server.close();
   });
 });
