@@ -6,7 +6,8 @@
  * re-sends state. When reconnects keep failing as a bare 1006 (how browsers, Deno, Bun and Node 22
  * hide a refused upgrade's HTTP status), it asks its owner why (`explainRefusal`: the relay over
  * HTTP) before the next retry, so a refused reconnect (an expired token) ends the connection
- * instead of retrying forever.
+ * instead of retrying forever. A reconnect delay after the relay was out of reach ends early when
+ * another socket of the same peer is welcomed (relay-reachability.ts), once per outage.
  */
 import {
   CLOSE_CODE,
@@ -31,6 +32,7 @@ import {
 } from "./close-reasons.js";
 import { Heartbeat } from "./heartbeat.js";
 import { startTimer, stopTimer, type TimerHandle } from "./platform.js";
+import { lostReach, type RelayReachability } from "./relay-reachability.js";
 import type { Status } from "./status.js";
 import { type LiveCredentials, subprotocols } from "./url.js";
 import {
@@ -74,6 +76,11 @@ export interface ConnectionOptions {
    * heartbeat then pings faster, to find a half-open socket within a lease (heartbeat.ts).
    */
   busy?: (() => boolean) | undefined;
+  /**
+   * Shared by every socket of one peer (peer.ts): a welcome here tells the others the relay is
+   * back, and a delay after the relay was out of reach ends at another socket's welcome.
+   */
+  reachability?: RelayReachability | undefined;
   /** Tags statuses with the queue a server socket serves. */
   queue?: string;
   random?: () => number;
@@ -117,6 +124,10 @@ export class Connection {
   /** The credentials' revision the current socket opened with (renewed since: see #renewedSince). */
   #openedRevision: number | undefined;
   #closeWaiter: (() => void) | undefined;
+  /** Whether a reconnect delay may still end at another socket's welcome (once per outage). */
+  #wakeAllowed = true;
+  /** Stops the current delay's listening on the peer's reachability (set while it listens). */
+  #unwait: (() => void) | undefined;
 
   constructor(options: ConnectionOptions) {
     this.#options = options;
@@ -149,6 +160,7 @@ export class Connection {
     this.#flush();
     this.#state = "closed";
     stopTimer(this.#retry);
+    this.#stopWaking();
     this.#heartbeat.stop();
     this.#rejectOpened(new EdgeMQError(ERROR_CODE.closed, "connection closed by the client"));
     const socket = this.#socket;
@@ -247,11 +259,14 @@ export class Connection {
     this.limits = frame.limits;
     this.#attempt = 0;
     this.#hiddenFailures = 0;
+    this.#wakeAllowed = true;
     const reconnected = this.#everOpened;
     this.#everOpened = true;
     this.#status({ type: "connected" });
     this.#resolveOpened(frame);
     this.#options.events.welcome(frame, reconnected);
+    // The relay is within reach: the peer's other sockets waiting out a delay go now.
+    this.#options.reachability?.reached();
   }
 
   #dropped(code: number, reason: string): void {
@@ -277,22 +292,26 @@ export class Connection {
       this.#terminate(error);
       return;
     }
+    const outOfReach = lostReach(code, this.#httpStatus);
     const hidden = !welcomed && mayHideRefusal(code, this.#httpStatus);
     this.#hiddenFailures = hidden ? this.#hiddenFailures + 1 : 0;
     const explain = this.#options.explainRefusal;
     if (explain !== undefined && this.#hiddenFailures >= HIDDEN_FAILURES_BEFORE_ASKING) {
       this.#state = "waiting";
-      void this.#askWhy(explain);
+      void this.#askWhy(explain, outOfReach);
       return;
     }
-    this.#scheduleRetry();
+    this.#scheduleRetry(outOfReach);
   }
 
   /**
    * A reconnect failed in a way that may hide a refusal: asks the relay, then ends the connection
    * on a refusal as a reported one would, else retries (no answer, or a network error: transient).
    */
-  async #askWhy(explain: () => Promise<EdgeMQError | undefined>): Promise<void> {
+  async #askWhy(
+    explain: () => Promise<EdgeMQError | undefined>,
+    outOfReach: boolean,
+  ): Promise<void> {
     let answer: EdgeMQError | undefined;
     try {
       answer = await new Promise<EdgeMQError | undefined>((resolve, reject) => {
@@ -308,7 +327,7 @@ export class Connection {
     if (this.#state !== "waiting") return;
     const refusal = refusalOf(answer);
     if (refusal !== undefined) this.#terminate(refusal);
-    else this.#scheduleRetry();
+    else this.#scheduleRetry(outOfReach);
   }
 
   #terminate(error: EdgeMQError): void {
@@ -317,15 +336,34 @@ export class Connection {
     this.#options.events.terminated(error);
   }
 
-  #scheduleRetry(): void {
+  /**
+   * Reconnects after a backoff delay; after a drop that was `outOfReach`, sooner if another socket
+   * of the peer is welcomed first (once per outage: a woken try that fails waits out its delay).
+   */
+  #scheduleRetry(outOfReach: boolean): void {
     const delayMs = backoffDelay(this.#attempt, this.#options.backoff, this.#options.random);
     this.#attempt += 1;
     this.#state = "waiting";
     this.#status({ type: "reconnecting", attempt: this.#attempt, delayMs });
     this.#retry = startTimer(() => {
       this.#retry = undefined;
+      this.#stopWaking();
       if (this.#state === "waiting") this.#open();
     }, delayMs);
+    const reachability = this.#options.reachability;
+    if (!outOfReach || !this.#wakeAllowed || reachability === undefined) return;
+    this.#unwait = reachability.onReached(() => {
+      this.#unwait = undefined;
+      this.#wakeAllowed = false;
+      stopTimer(this.#retry);
+      this.#retry = undefined;
+      if (this.#state === "waiting") this.#open();
+    });
+  }
+
+  #stopWaking(): void {
+    this.#unwait?.();
+    this.#unwait = undefined;
   }
 
   /** A ping went unanswered too long (heartbeat.ts): give the socket up and reconnect. */

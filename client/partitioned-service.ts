@@ -77,6 +77,7 @@ export class PartitionedService implements Service {
       credentials: setup.credentials,
       WebSocket: setup.WebSocket,
       backoff: setup.backoff,
+      reachability: setup.reachability,
       explainRefusal: setup.explainRefusal,
       status: setup.status,
       ...(partition === undefined ? {} : { partition }),

@@ -29,6 +29,7 @@ import { PartitionedService } from "./partitioned-service.js";
 import { checkServe, drainPeer, handlerOf, type Peer, replyAs, type Service } from "./peer-api.js";
 import { QueueLinks } from "./queue-links.js";
 import { explainRefusal } from "./refusal.js";
+import { RelayReachability } from "./relay-reachability.js";
 import { Requester, type RequestOptions, type Route } from "./requester.js";
 import type { Handler, ServeOptions } from "./service.js";
 import { type Status, StatusFeed } from "./status.js";
@@ -170,6 +171,8 @@ export class SocketPeer implements Peer {
   /** Undefined with route "exchange". */
   readonly #links: QueueLinks | undefined;
   readonly #services = new Set<PartitionedService>();
+  /** Shared by all of this peer's sockets: one's welcome wakes the others' reconnect delays. */
+  readonly #reachability = new RelayReachability();
   #closing: Promise<void> | undefined;
   /** Why the client socket ended for good, when it did without close(). */
   #ended: EdgeMQError | undefined;
@@ -188,6 +191,7 @@ export class SocketPeer implements Peer {
       credentials: setup.credentials,
       WebSocket: setup.WebSocket,
       backoff: setup.backoff,
+      reachability: this.#reachability,
       explainRefusal: () => this.#explainHidden(),
       busy: () => this.#requester.size > 0,
       events: {
@@ -272,6 +276,7 @@ export class SocketPeer implements Peer {
       credentials: this.#setup.credentials,
       WebSocket: this.#setup.WebSocket,
       backoff: this.#setup.backoff,
+      reachability: this.#reachability,
       explainRefusal: () => this.#explainRoute(queue, "serve"),
       status: (status) => this.#feed.emit(status),
       closed: (closed) => this.#services.delete(closed),
@@ -313,6 +318,7 @@ export class SocketPeer implements Peer {
       credentials,
       WebSocket: this.#setup.WebSocket,
       backoff: this.#setup.backoff,
+      reachability: this.#reachability,
       busy: () => this.#requester.size > 0,
       explainRefusal: (queue) => this.#explainRoute(queue, "connect"),
       pendingQueues: () => this.#requester.pendingQueues(),

@@ -24,6 +24,7 @@ import { type EdgeMQError, type Frame, PATHS } from "../protocol/index.js";
 import type { BackoffOptions } from "./backoff.js";
 import { Connection } from "./connection.js";
 import { startTimer, stopTimer, type TimerHandle } from "./platform.js";
+import type { RelayReachability } from "./relay-reachability.js";
 import type { Route } from "./requester.js";
 import type { Status } from "./status.js";
 import type { LiveCredentials } from "./url.js";
@@ -46,6 +47,8 @@ export interface QueueLinksSetup {
   credentials: LiveCredentials | undefined;
   WebSocket: WebSocketConstructor;
   backoff: BackoffOptions;
+  /** The peer's, shared by all of its sockets (connection.ts `reachability`). */
+  reachability?: RelayReachability | undefined;
   /** True while the peer awaits outcomes: links then ping faster (connection.ts `busy`). */
   busy?: () => boolean;
   /** Why `queue`'s link keeps failing as a bare 1006 (connection.ts `explainRefusal`). */
@@ -148,6 +151,7 @@ export class QueueLinks {
       credentials: this.#setup.credentials,
       WebSocket: this.#setup.WebSocket,
       backoff: this.#setup.backoff,
+      reachability: this.#setup.reachability,
       // A first connection that fails is retried like a dropped one; only a refusal ends it.
       retryFirst: true,
       queue,

@@ -36,6 +36,7 @@ import {
   stopTimer,
   type TimerHandle,
 } from "./platform.js";
+import type { RelayReachability } from "./relay-reachability.js";
 import type { Status } from "./status.js";
 import { type ReplyBody, wireReplyOf } from "./typed-body.js";
 import type { LiveCredentials } from "./url.js";
@@ -115,6 +116,8 @@ export interface ServiceSetup {
   credentials: LiveCredentials | undefined;
   WebSocket: WebSocketConstructor;
   backoff: BackoffOptions;
+  /** The peer's, shared by all of its sockets (connection.ts `reachability`). */
+  reachability?: RelayReachability | undefined;
   status(status: Status): void;
   closed(service: SocketService): void;
   /** The partition this socket asks for (`?partition=`); undefined asks for the default, 0. */
@@ -176,6 +179,7 @@ export class SocketService implements Service {
       credentials: setup.credentials,
       WebSocket: setup.WebSocket,
       backoff: setup.backoff,
+      reachability: setup.reachability,
       retryFirst: true,
       queue: setup.queue,
       explainRefusal: setup.explainRefusal,
