@@ -21,6 +21,7 @@ import {
   startTimer,
   stopTimer,
 } from "./platform.js";
+import { RelayReachability } from "./relay-reachability.js";
 import type { Credentials } from "./url.js";
 
 /** What the SDK passes to fetch. */
@@ -106,8 +107,8 @@ export class HttpLink {
   readonly #credentials: Credentials;
   readonly #fetch: FetchLike;
   readonly #backoff: BackoffOptions;
-  /** Wakes the retries waiting out a delay after the relay was out of reach (#relayAnswered). */
-  readonly #outOfReachWaits = new Set<() => void>();
+  /** Wakes the retries waiting out a delay after the relay was out of reach (relay-reachability.ts). */
+  readonly #reachability = new RelayReachability();
 
   constructor(url: string, credentials: Credentials, fetch: FetchLike, backoff: BackoffOptions) {
     this.#base = httpBase(url);
@@ -138,7 +139,8 @@ export class HttpLink {
     if (signal !== undefined) request.signal = signal;
     if (init.keepalive === true) request.keepalive = true;
     const response = await this.#fetch(`${this.#base}${path}`, request);
-    if (fromRelay(response.status)) this.#relayAnswered();
+    // The relay answered: retries waiting because it was out of reach go now.
+    if (fromRelay(response.status)) this.#reachability.reached();
     const bytes = new Uint8Array(await bodyBytes(response, signal));
     return {
       status: response.status,
@@ -205,20 +207,15 @@ export class HttpLink {
       cut.abort();
     };
     const abort = () => cut.abort();
-    this.#outOfReachWaits.add(woken);
+    const unwait = this.#reachability.onReached(woken);
     signal.addEventListener("abort", abort, { once: true });
     try {
       await pause(ms, cut.signal);
     } finally {
-      this.#outOfReachWaits.delete(woken);
+      unwait();
       signal.removeEventListener("abort", abort);
     }
     return answered;
-  }
-
-  /** The relay answered a call: retries waiting because it was out of reach go now. */
-  #relayAnswered(): void {
-    for (const wake of [...this.#outOfReachWaits]) wake();
   }
 }
 

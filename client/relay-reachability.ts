@@ -8,8 +8,8 @@
  * SIGKILLed and back after 2 s: a server socket drew 7.5 s and reconnected 7 s after the peer's
  * other socket, its 40 replies waiting meanwhile). A socket is woken at most once per outage
  * (connection.ts), so a woken try that fails waits out its backoff: no burst of tries. A socket
- * refused (a close or status the relay gave on purpose) or closed by its user is never woken. As
- * http-link.ts does for an HTTP peer's retries. Pure.
+ * refused (a close or status the relay gave on purpose) or closed by its user is never woken.
+ * http-link.ts wakes an HTTP peer's retries with it the same way. Pure.
  */
 import { CLOSE_CODE } from "../protocol/index.js";
 

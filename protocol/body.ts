@@ -169,8 +169,14 @@ export function bodySize(wire: WireBody): number {
   return utf8Length(wire.data);
 }
 
-/** UTF-8 length of a string without allocating an encoded copy. */
+const PAST_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * UTF-8 length of a string without allocating an encoded copy: its length when it is ASCII (most
+ * JSON and base64 are; one regular-expression scan), else counted character by character.
+ */
 export function utf8Length(text: string): number {
+  if (!PAST_ASCII.test(text)) return text.length;
   let bytes = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);

@@ -10,6 +10,14 @@
  */
 import type { Held } from "./outbox-limits.js";
 
+/** A table's `SELECT COUNT(*) AS count, TOTAL(size) AS bytes` row as what it holds. */
+export function heldOfRow(row: Record<string, unknown>): Held {
+  return {
+    count: typeof row.count === "number" ? row.count : 0,
+    bytes: typeof row.bytes === "number" ? row.bytes : 0,
+  };
+}
+
 /** Counts kept for at most this many identities; past it they are dropped and read again. */
 export const MAX_COUNTED_IDENTITIES = 10_000;
 

@@ -10,7 +10,7 @@
  * current here as outcomes are stored, read and deleted), so a cap check reads nothing; every
  * delete of rows goes through here for that. Used by http-requests.ts and http-clients.ts.
  */
-import { HeldCounts } from "./held-counts.js";
+import { HeldCounts, heldOfRow } from "./held-counts.js";
 import { type Held, READ_KEEP_MS } from "./outbox-limits.js";
 
 /** Each row a DELETE removes, with its outcome's size when the outcome was unread (else NULL). */
@@ -131,16 +131,8 @@ export class HttpUnread {
 
   /** `identity`'s unread outcomes and their bytes, as the table holds them. */
   #count(identity: string): Held {
-    const row = this.storage.sql
-      .exec(
-        `SELECT COUNT(*) AS count, TOTAL(size) AS bytes FROM http_requests
-         WHERE identity = ? AND outcome IS NOT NULL AND read_at IS NULL`,
-        identity,
-      )
-      .one();
-    return {
-      count: typeof row.count === "number" ? row.count : 0,
-      bytes: typeof row.bytes === "number" ? row.bytes : 0,
-    };
+    const sql = `SELECT COUNT(*) AS count, TOTAL(size) AS bytes FROM http_requests
+      WHERE identity = ? AND outcome IS NOT NULL AND read_at IS NULL`;
+    return heldOfRow(this.storage.sql.exec(sql, identity).one());
   }
 }

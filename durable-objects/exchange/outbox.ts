@@ -12,7 +12,7 @@
  */
 import { encodeFrame, isIdentity, isRequestId } from "../../protocol/index.js";
 import type { Outcome } from "../shared/contracts.js";
-import { HeldCounts } from "./held-counts.js";
+import { HeldCounts, heldOfRow } from "./held-counts.js";
 import type { Held } from "./outbox-limits.js";
 import type { PendingOutcome } from "./replay-pages.js";
 
@@ -129,16 +129,8 @@ export class Outbox {
 
   /** `identity`'s rows and their bytes, as the table holds them. */
   private count(identity: string): Held {
-    const row = this.storage.sql
-      .exec(
-        "SELECT COUNT(*) AS count, TOTAL(size) AS bytes FROM outbox WHERE identity = ?",
-        identity,
-      )
-      .one();
-    return {
-      count: typeof row.count === "number" ? row.count : 0,
-      bytes: typeof row.bytes === "number" ? row.bytes : 0,
-    };
+    const sql = "SELECT COUNT(*) AS count, TOTAL(size) AS bytes FROM outbox WHERE identity = ?";
+    return heldOfRow(this.storage.sql.exec(sql, identity).one());
   }
 
   /**

@@ -42,18 +42,11 @@ export function takePolled(
   let cursor = after;
   for (const row of rows) {
     if (frames.length >= budget.frames) break;
-    const size = frameBytes(row.frame);
+    const size = utf8Length(row.frame);
     if (frames.length > 0 && bytes + size > budget.bytes) break;
     frames.push(row.frame);
     bytes += size;
     cursor = row.seq;
   }
   return { frames, after: cursor };
-}
-
-const PAST_ASCII = /[\u0080-\uffff]/;
-
-/** A frame's size as the answer sends it (UTF-8): its length when it is ASCII, as most are. */
-function frameBytes(frame: string): number {
-  return PAST_ASCII.test(frame) ? utf8Length(frame) : frame.length;
 }
