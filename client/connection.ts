@@ -357,7 +357,10 @@ export class Connection {
       this.#wakeAllowed = false;
       stopTimer(this.#retry);
       this.#retry = undefined;
-      if (this.#state === "waiting") this.#open();
+      if (this.#state !== "waiting") return;
+      // The delay reported above is cut short: say so, as the try goes now.
+      this.#status({ type: "reconnecting", attempt: this.#attempt, delayMs: 0 });
+      this.#open();
     });
   }
 

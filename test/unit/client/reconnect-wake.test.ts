@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Connection } from "../../../client/connection.js";
 import { connect, type Peer } from "../../../client/index.js";
 import { lostReach, RelayReachability } from "../../../client/relay-reachability.js";
+import type { Status } from "../../../client/status.js";
 import { closePeers, FakeRelay, settle } from "./fake-relay.js";
 
 const CONNECT = "/v1/connect";
@@ -36,7 +37,12 @@ afterEach(async () => {
 });
 
 /** A server-style socket at `path` (retries its first connection) whose draws are all `draw`. */
-function socketAt(path: string, reachability: RelayReachability, draw: number): Connection {
+function socketAt(
+  path: string,
+  reachability: RelayReachability,
+  draw: number,
+  status: (status: Status) => void = () => {},
+): Connection {
   const connection = new Connection({
     url: `ws://relay.test${path}`,
     WebSocket: relay.WebSocket,
@@ -44,7 +50,7 @@ function socketAt(path: string, reachability: RelayReachability, draw: number): 
     retryFirst: true,
     reachability,
     random: () => draw,
-    events: { welcome: () => {}, frame: () => {}, status: () => {}, terminated: () => {} },
+    events: { welcome: () => {}, frame: () => {}, status, terminated: () => {} },
   });
   connections.push(connection);
   return connection;
@@ -77,6 +83,24 @@ describe("a peer's socket waiting out a reconnect delay after the relay was out 
     expect(relay.latest(SERVE).framesOf("ready")).toHaveLength(1);
     expect(relay.socketsAt(LINK)).toHaveLength(2);
     expect(relay.latest(LINK).framesOf("request")).toHaveLength(1);
+  });
+
+  it("reports the woken try as a reconnect with no delay left, after the delay it drew", async () => {
+    const reachability = new RelayReachability();
+    const statuses: Status[] = [];
+    socketAt(CONNECT, reachability, 0.01);
+    const slow = socketAt(SERVE, reachability, 0.75, (status) => statuses.push(status));
+    await settle();
+
+    relay.latest(CONNECT).drop(1006, "");
+    relay.latest(SERVE).drop(1006, "");
+    await vi.advanceTimersByTimeAsync(200);
+    expect(slow.isOpen).toBe(true);
+    const reconnecting = statuses.filter((status) => status.type === "reconnecting");
+    expect(reconnecting).toEqual([
+      { type: "reconnecting", attempt: 1, delayMs: 7_500 },
+      { type: "reconnecting", attempt: 1, delayMs: 0 },
+    ]);
   });
 
   it("is woken once per outage: a woken try that fails waits out its backoff, whatever other sockets do", async () => {
