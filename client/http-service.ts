@@ -494,14 +494,25 @@ export class HttpService implements Service {
     if (this.#loops.size <= this.#handling.size) this.#drained();
   }
 
-  /** Runs the handler on a take and answers, its signal counted in #handling meanwhile. */
+  /**
+   * Runs the handler on a take and answers, its signal counted in #handling meanwhile. The loop
+   * waits for it only while its request holds: once its signal aborts (deadline passed, lease
+   * lost, cancelled) its answer could not be delivered, so the loop takes again and a handler that
+   * ignores `req.signal` runs on without its slot, as on a WebSocket server (the relay freed it).
+   */
   async #handle(taken: Taken): Promise<void> {
     const controller = createAbortController();
-    const over = () => this.#checkDrained();
+    let over = () => {};
+    const ended = new Promise<void>((resolve) => {
+      over = () => {
+        resolve();
+        this.#checkDrained();
+      };
+    });
     this.#handling.add(controller.signal);
     controller.signal.addEventListener("abort", over, { once: true });
     try {
-      await this.#runHandler(taken, controller);
+      await Promise.race([this.#runHandler(taken, controller), ended]);
     } finally {
       this.#handling.delete(controller.signal);
       controller.signal.removeEventListener("abort", over);

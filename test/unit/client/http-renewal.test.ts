@@ -3,8 +3,9 @@
  * handler returned neither re-arms (so no lease call follows the reply, nor service.close() and
  * peer.close(), even while the relay is unreachable) nor aborts the finished handler's signal; and
  * renewals stop at the request's deadline. The leases of a service's running handlers go in one
- * call per round (one call each on a relay without that route). Against a fake fetch on fake
- * timers.
+ * call per round (one call each on a relay without that route). A handler that ignores its
+ * signal and never returns holds its take loop only until its request is over (deadline passed,
+ * lease refused). Against a fake fetch on fake timers.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { CANCEL_CHECK_MS } from "../../../client/http-service.js";
@@ -346,5 +347,36 @@ describe("an HTTP server's lease renewals", () => {
     await vi.advanceTimersByTimeAsync(15_000);
     expect(relay.leaseCalls()).toBeGreaterThan(0);
     expect(relay.leaseCalls(relay.deadline)).toBe(0);
+  });
+});
+
+describe("an HTTP server's slot of a handler that ignores req.signal", () => {
+  /** A handler that never returns for "r1" (ignores its signal), and answers the others. */
+  const stuckOnFirst = (seen: string[]): Handler => {
+    return (request) => {
+      seen.push(request.id);
+      return request.id === "r1" ? new Promise<string>(() => {}) : "done";
+    };
+  };
+
+  it("is freed at the request's deadline: a concurrency-1 service takes the next request", async () => {
+    const relay = new FakeRelay(["r1", "r2"]);
+    relay.leaseDelayMs = 0;
+    relay.deadlineMs = 2_000;
+    const seen: string[] = [];
+    await serving(relay, stuckOnFirst(seen));
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(seen).toEqual(["r1", "r2"]);
+    expect(relay.calls.some((c) => c.path.includes("/replies/r2"))).toBe(true);
+  });
+
+  it("is freed once the relay says the lease is gone (cancelled): the service takes the next request", async () => {
+    const relay = new FakeRelay(["r1", "r2"]);
+    relay.leaseDelayMs = 0;
+    relay.leaseAnswer = () => Response.json({ error: { code: "conflict" } }, { status: 409 });
+    const seen: string[] = [];
+    await serving(relay, stuckOnFirst(seen));
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(seen).toEqual(["r1", "r2"]);
   });
 });
