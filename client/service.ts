@@ -459,7 +459,7 @@ export class SocketService implements Service {
 
   /**
    * While requests are in hand, renews their leases every third of the lease so none is redelivered:
-   * the running ones and those waiting for a handler slot (after a reconnect the relay may hand
+   * the running ones (not cancelled) and those waiting for a handler slot (after a reconnect the relay may hand
    * out a full window while handlers of the old socket still run).
    */
   #startExtending(): void {
@@ -467,8 +467,12 @@ export class SocketService implements Service {
     const leaseMs = this.#connection.limits.leaseMs || DEFAULT_LIMITS.leaseMs;
     const tick = () => {
       this.#extendTimer = undefined;
-      if (this.inHand === 0) return;
-      const ids = [...this.#running.keys(), ...this.#waiting.map((frame) => frame.id)];
+      // A cancelled run's handler may run on (it ignores req.signal): the relay ended its
+      // request, so its lease is not renewed (each extend would only be refused).
+      const ids: string[] = [];
+      for (const [id, running] of this.#running) if (!running.cancelled) ids.push(id);
+      for (const frame of this.#waiting) ids.push(frame.id);
+      if (ids.length === 0) return;
       this.#connection.send({ type: "extend", ids: ids.slice(0, MAX_EXTEND_IDS) });
       this.#extendTimer = startTimer(tick, renewEvery(leaseMs));
     };

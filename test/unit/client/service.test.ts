@@ -291,6 +291,31 @@ describe("peer.serve()", () => {
     await settle();
   });
 
+  it("stops extending a cancelled request whose handler ignores req.signal and runs on", async () => {
+    relay.limits = { ...relay.limits, leaseMs: 1_000 };
+    const { handler, finish } = gate();
+    peer.serve("resize", handler, { concurrency: 2 });
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    socket.deliver(dispatch("r1"), dispatch("r2"));
+    await settle();
+    socket.deliver({ type: "cancel", id: "r1" });
+    await settle();
+    await vi.advanceTimersByTimeAsync(1_100);
+    // r1's handler still runs, but the relay ended it: only r2's lease is worth renewing.
+    expect(socket.framesOf("extend")).toEqual([
+      { type: "extend", ids: ["r2"] },
+      { type: "extend", ids: ["r2"] },
+      { type: "extend", ids: ["r2"] },
+    ]);
+    finish("r2");
+    await settle();
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(socket.framesOf("extend")).toHaveLength(3);
+    finish("r1");
+    await settle();
+  });
+
   it("answers the relay's cancels with one ready, so a server whose lease ran out is heard again", async () => {
     const { handler } = gate();
     peer.serve("resize", handler, { concurrency: 3 });
