@@ -78,6 +78,29 @@ export class RequestLifecycle {
   }
 
   /**
+   * Server `identity`'s last connection to this queue closed (`connId`, now gone): the leases of
+   * its gone connections return to the queue, as dropConnection returns them, except those of a
+   * request's last allowed dispatch (`attempt` = maxAttempts). No other server may take such a
+   * request, and a socket that dropped (a network cut looks like a crash) may come back with its
+   * handler still running: its lease waits ORPHAN_CLAIM_GRACE_MS at most (never longer than it had)
+   * for the server to reconnect and claim it (lease-claims.ts), then ends the request with
+   * `server_error` at that lease end (reclaimEndedLeases). A server that comes back without it
+   * ends it at once (dropGoneConnections, after its `ready`).
+   */
+  serverLeft(connId: string, identity: string, now: number): void {
+    for (const gone of new Set([connId, ...this.store.leasedCounts().keys()])) {
+      const own = gone === connId || identityOfConn(gone) === identity;
+      if (!own || this.servers.get(gone) !== undefined) continue;
+      for (const row of this.store.leasedTo(gone)) {
+        if (row.attempt >= this.limits.maxAttempts)
+          this.shortenLease(row, now + ORPHAN_CLAIM_GRACE_MS);
+        else this.loseLease(row, now);
+      }
+    }
+    this.servers.invalidate();
+  }
+
+  /**
    * Leases still held by gone connections of server `identity` return to the queue: it
    * reconnected and claimed what it still holds (lease-claims.ts), or its last connection closed.
    */
@@ -116,10 +139,13 @@ export class RequestLifecycle {
 
   /** Leases of gone connection `connId` end by `until` at the latest (same lessee). */
   private shortenLeases(connId: string, until: number): void {
-    for (const row of this.store.leasedTo(connId)) {
-      if (row.leaseUntil !== null && row.leaseUntil <= until) continue;
-      this.store.transferLease(row.rid, connId, until);
-    }
+    for (const row of this.store.leasedTo(connId)) this.shortenLease(row, until);
+  }
+
+  /** Leased `row` ends by `until` at the latest (same lessee). */
+  private shortenLease(row: StoredRequest, until: number): void {
+    if (row.leaseConn === null || (row.leaseUntil !== null && row.leaseUntil <= until)) return;
+    this.store.transferLease(row.rid, row.leaseConn, until);
   }
 
   private loseLease(row: StoredRequest, now: number): void {

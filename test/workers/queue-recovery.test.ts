@@ -1,6 +1,7 @@
 /**
  * QueueDO recovery in workerd: deadlines ended by the alarm (timeout vs no_responders), leases
- * returned when a server disconnects or is replaced, the redelivery limit, requests kept across a
+ * returned when a server disconnects or is replaced, the redelivery limit (a last allowed
+ * dispatch whose socket closed waits a short grace for its server's claim), requests kept across a
  * reset of every object (abortAllDurableObjects), and leases a reconnected server claims with
  * `ready {holding}` after a takeover or a reset, so its handler's answer counts; an HTTP server's
  * lease held over a reset gets the same short grace, kept by its extension or answer.
@@ -25,6 +26,14 @@ async function expireOne(queue: string, from: string, id: string): Promise<void>
   });
   expect(answer).toMatchObject({ ok: true });
   await sleep(5);
+  await runDurableObjectAlarm(queueStub(queue));
+}
+
+/** Lets every lease of `queue` run out (as if its grace had passed) and runs the queue's alarm. */
+async function endGraces(queue: string): Promise<void> {
+  await runInDurableObject(queueStub(queue), (_instance, state) => {
+    state.storage.sql.exec("UPDATE requests SET lease_until = 1 WHERE state = 'leased'");
+  });
   await runDurableObjectAlarm(queueStub(queue));
 }
 
@@ -121,8 +130,57 @@ describe("QueueDO server loss", () => {
       server.close();
       await server.closed;
     }
+    // The last dispatch's lease waits a short grace for its server to come back and claim it
+    // (no other server may take it), then ends the request.
+    await endGraces("loss-3");
     const outcome = await outcomeFor("quin", "r");
     expect(outcome).toMatchObject({ type: "error", code: "server_error" });
+  });
+
+  it("lets the server of a request's last allowed dispatch reconnect and answer it: no server_error for a dropped socket", async () => {
+    let last: { id: string } | undefined;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const server = await TestServer.connect("loss-4", `w${attempt}`);
+      if (attempt === 1) {
+        await queueStub("loss-4").enqueue({
+          queue: "loss-4",
+          from: "rui",
+          requests: [request("r", "loss-4")],
+        });
+      }
+      last = await server.next("dispatch");
+      expect(last).toMatchObject({ attempt });
+      server.close(); // the third socket drops (a network cut), its handler still running
+      await server.closed;
+    }
+    expect(await queueStub("loss-4").stats()).toMatchObject({ leased: 1, queued: 0 });
+    const back = await TestServer.connect("loss-4", "w3", 0);
+    back.send([
+      { type: "ready", concurrency: 1, holding: [String(last?.id)] },
+      { type: "reply", id: String(last?.id), body: { enc: "json", data: '"answered"' } },
+    ]);
+    expect(await outcomeFor("rui", "r")).toMatchObject({ body: { data: '"answered"' } });
+    back.close();
+  });
+
+  it("ends a request's last allowed dispatch with server_error at once when its server comes back without it", async () => {
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const server = await TestServer.connect("loss-5", `w${attempt}`);
+      if (attempt === 1) {
+        await queueStub("loss-5").enqueue({
+          queue: "loss-5",
+          from: "sol",
+          requests: [request("r", "loss-5")],
+        });
+      }
+      expect(await server.next("dispatch")).toMatchObject({ attempt });
+      server.close();
+      await server.closed;
+    }
+    const restarted = await TestServer.connect("loss-5", "w3", 0);
+    restarted.send({ type: "ready", concurrency: 1 });
+    expect(await outcomeFor("sol", "r")).toMatchObject({ type: "error", code: "server_error" });
+    restarted.close();
   });
 
   it("keeps requests across a reset of every object and redelivers the lost lease", async () => {
