@@ -5,7 +5,8 @@
  * socket is down: after the next welcome, `ready {holding}` claims the leases of what is still in
  * hand (the relay moves them to the new connection, or answers `cancel`), and the answers
  * finished meanwhile follow it, with those the dead socket may not have delivered, so a
- * reconnect or relay restart does not run them again. Created by SocketPeer.serve (peer.ts);
+ * reconnect or relay restart does not run them again; a close() meanwhile waits for that (until
+ * their deadlines at most). Created by SocketPeer.serve (peer.ts);
  * the HTTP transport's counterpart is http-service.ts.
  */
 
@@ -128,6 +129,12 @@ export interface ServiceSetup {
   explainRefusal?: (() => Promise<EdgeMQError | undefined>) | undefined;
 }
 
+/** An answer (reply or fail) and its request's deadline: past it, it can no longer be delivered. */
+interface Answer {
+  frame: ServerFrame;
+  deadline: number;
+}
+
 interface Running {
   abort(reason: EdgeMQError): void;
   cancelled: boolean;
@@ -144,17 +151,19 @@ export class SocketService implements Service {
   readonly #running = new Map<string, Running>();
   readonly #waiting: DispatchFrame[] = [];
   /** Answers finished while the socket was down, sent after the next `ready {holding}`. */
-  readonly #unsent = new Map<string, ServerFrame>();
+  readonly #unsent = new Map<string, Answer>();
   /**
    * Answers handed to the current socket lately (RECENT_ANSWER_*): a socket
    * that dies may not have delivered them, so a drop moves them to #unsent, to be claimed and sent
    * again (the relay refuses a copy of one that arrived, which is ignored).
    */
-  readonly #recent = new Map<string, { frame: ServerFrame; at: number; chars: number }>();
+  readonly #recent = new Map<string, { answer: Answer; at: number; chars: number }>();
   #recentChars = 0;
   #closing: Promise<void> | undefined;
   /** While close() drains: checks whether a request is still held (after each run, cancel). */
   #drained: (() => void) | undefined;
+  /** While close() waits for unsent answers to go out: checks again (after each welcome). */
+  #flushed: (() => void) | undefined;
   /** A `ready` is queued for this tick's cancels (#readyAfterCancel). */
   #readyQueued = false;
   /**
@@ -191,7 +200,12 @@ export class SocketService implements Service {
         welcome: (frame) => this.#welcomed(frame),
         frame: (frame) => this.#onFrame(frame),
         status: (status) => this.#status(status),
-        terminated: (error) => this.#status({ type: "error", error, queue: setup.queue }),
+        terminated: (error) => {
+          // Refused for good: what was not sent never will be, and close() need not wait for it.
+          this.#unsent.clear();
+          this.#flushed?.();
+          this.#status({ type: "error", error, queue: setup.queue });
+        },
       },
     });
     this.ready = this.#connection.opened.then(() => {});
@@ -224,6 +238,7 @@ export class SocketService implements Service {
   async #shutdown(): Promise<void> {
     this.#connection.send({ type: "ready", concurrency: 0 });
     await this.#drain();
+    await this.#flush();
     this.#stopExtending();
     await this.#connection.close();
     this.#setup.closed(this);
@@ -249,6 +264,34 @@ export class SocketService implements Service {
         timer = startTimer(check, until - Date.now() + 1);
       };
       this.#drained = check;
+      check();
+    });
+  }
+
+  /**
+   * Resolves once the answers finished while the socket was down went out (the next welcome's
+   * `ready {holding}` claims them, then they follow), or once their requests' deadlines passed:
+   * they could not be delivered then. So close() during a drop does not lose them, which would
+   * run their requests again on another server. Re-checked after each welcome.
+   */
+  #flush(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: TimerHandle | undefined;
+      const check = () => {
+        stopTimer(timer);
+        const now = Date.now();
+        let until: number | undefined;
+        for (const { deadline } of this.#unsent.values()) {
+          if (deadline > now && (until === undefined || deadline > until)) until = deadline;
+        }
+        if (until === undefined) {
+          this.#flushed = undefined;
+          resolve();
+          return;
+        }
+        timer = startTimer(check, until - now + 1);
+      };
+      this.#flushed = check;
       check();
     });
   }
@@ -291,20 +334,21 @@ export class SocketService implements Service {
     );
     const unsent = [...this.#unsent];
     this.#unsent.clear();
-    for (const [id, outcome] of unsent) this.#sendAnswer(id, outcome);
+    for (const [id, answer] of unsent) this.#sendAnswer(id, answer);
+    this.#flushed?.();
   }
 
   /** Sends an answer, remembering it a while; kept for the next socket when none is open. */
-  #sendAnswer(id: string, outcome: ServerFrame): void {
-    if (!this.#connection.send(outcome)) {
-      this.#unsent.set(id, outcome);
+  #sendAnswer(id: string, answer: Answer): void {
+    if (!this.#connection.send(answer.frame)) {
+      this.#unsent.set(id, answer);
       return;
     }
     const now = Date.now();
-    const chars = outcome.type === "reply" ? outcome.body.data.length : 0;
+    const chars = answer.frame.type === "reply" ? answer.frame.body.data.length : 0;
     this.#recentChars -= this.#recent.get(id)?.chars ?? 0;
     this.#recent.delete(id);
-    this.#recent.set(id, { frame: outcome, at: now, chars });
+    this.#recent.set(id, { answer, at: now, chars });
     this.#recentChars += chars;
     for (const [oldId, old] of this.#recent) {
       const within =
@@ -319,7 +363,7 @@ export class SocketService implements Service {
 
   /** The socket dropped: what it was lately handed may be lost with it (see #recent). */
   #dropped(): void {
-    for (const [id, { frame }] of this.#recent) this.#unsent.set(id, frame);
+    for (const [id, { answer }] of this.#recent) this.#unsent.set(id, answer);
     this.#recent.clear();
     this.#recentChars = 0;
   }
@@ -434,7 +478,7 @@ export class SocketService implements Service {
     // welcome, whose `ready {holding}` claims its lease first.
     if (!running.cancelled) {
       this.#active--;
-      this.#sendAnswer(frame.id, outcome);
+      this.#sendAnswer(frame.id, { frame: outcome, deadline: frame.deadline });
     }
     this.#startWaiting();
     this.#checkDrained();

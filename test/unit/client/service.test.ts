@@ -484,6 +484,53 @@ describe("service.close()", () => {
     expect(socket.closedBy?.code).toBe(1000);
   });
 
+  it("waits, while its socket is down, to send a reply finished during close() after the next welcome", async () => {
+    const { handler, finish } = gate();
+    const service = peer.serve("resize", handler);
+    const first = relay.latest(SERVE);
+    await served(first);
+    first.deliver(dispatch("r1"));
+    await settle();
+    relay.answersAt(SERVE).push({ kind: "pending" }); // the relay is out of reach a while
+    first.drop(1006, "network");
+    let closed = false;
+    const closing = service.close().then(() => {
+      closed = true;
+    });
+    finish("r1");
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(closed).toBe(false);
+    const second = relay.latest(SERVE);
+    expect(second).not.toBe(first);
+    second.open();
+    await closing;
+    expect(second.framesOf("ready")).toEqual([{ type: "ready", concurrency: 0, holding: ["r1"] }]);
+    expect(second.framesOf("reply").map((frame) => frame.id)).toEqual(["r1"]);
+  });
+
+  it("gives up on a reply finished while its socket is down once the request's deadline passed", async () => {
+    const { handler, finish } = gate();
+    const service = peer.serve("resize", handler);
+    const first = relay.latest(SERVE);
+    await served(first);
+    first.deliver({ ...dispatch("r1"), deadline: Date.now() + 5_000 });
+    await settle();
+    relay.fallback = { kind: "pending" }; // the relay does not come back
+    first.drop(1006, "network");
+    let closed = false;
+    const closing = service.close().then(() => {
+      closed = true;
+    });
+    finish("r1");
+    await vi.advanceTimersByTimeAsync(4_000);
+    expect(closed).toBe(false);
+    await vi.advanceTimersByTimeAsync(2_000);
+    relay.latest(SERVE).open(); // only to let the socket's close handshake end
+    relay.fallback = { kind: "welcome" };
+    await closing;
+    expect(relay.latest(SERVE).framesOf("reply")).toEqual([]);
+  });
+
   it("does not wait for a handler that ignores req.signal after the relay cancelled its request", async () => {
     const { handler, finish } = gate();
     const service = peer.serve("resize", handler);
