@@ -53,6 +53,17 @@ export const MAX_BATCH = 1_000;
 /** Most characters of a `fail` message the relay keeps (longer ones are cut). */
 export const MAX_FAIL_MESSAGE_CHARS = 4_096;
 
+/**
+ * `message` cut to MAX_FAIL_MESSAGE_CHARS, never between the two halves of a surrogate pair (a
+ * half left over would reach a WebSocket client as a lone surrogate, an HTTP one as U+FFFD).
+ */
+export function cutFailMessage(message: string): string {
+  if (message.length <= MAX_FAIL_MESSAGE_CHARS) return message;
+  const last = message.charCodeAt(MAX_FAIL_MESSAGE_CHARS - 1);
+  const splitsPair = last >= 0xd800 && last <= 0xdbff;
+  return message.slice(0, splitsPair ? MAX_FAIL_MESSAGE_CHARS - 1 : MAX_FAIL_MESSAGE_CHARS);
+}
+
 export function encodeFrame(frame: Frame): string {
   return JSON.stringify(frame);
 }
@@ -154,7 +165,7 @@ const DECODERS: Record<FrameType, Decoder> = {
   fail: (f) => {
     if (!isRequestId(f.id)) return `id must be ${REQUEST_ID_RULE}`;
     if (typeof f.message !== "string") return "message must be a string";
-    return { type: "fail", id: f.id, message: f.message.slice(0, MAX_FAIL_MESSAGE_CHARS) };
+    return { type: "fail", id: f.id, message: cutFailMessage(f.message) };
   },
   extend: (f) => {
     const ids = readIds(f.ids);

@@ -8,10 +8,10 @@
  * caller's transaction; used by http-server-rpc.ts.
  */
 import {
+  cutFailMessage,
   ERROR_CODE,
   isRequestId,
   type Limits,
-  MAX_FAIL_MESSAGE_CHARS,
   type WireError,
 } from "../../protocol/index.js";
 import {
@@ -44,7 +44,7 @@ export function failAsHttpServer(
 ): HttpReplyAnswer {
   const held = heldBy(deps, identity, id);
   if (!held.ok) return held;
-  const text = message.slice(0, MAX_FAIL_MESSAGE_CHARS) || "handler failed";
+  const text = cutFailMessage(message) || "handler failed";
   deps.lifecycle.fail(held.row, ERROR_CODE.serverError, text, deps.now, httpConnId(identity));
   return { ok: true };
 }

@@ -7,6 +7,7 @@
  */
 import {
   bodySize,
+  cutFailMessage,
   decodeFrames,
   ERROR_CODE,
   type ErrorCode,
@@ -17,7 +18,6 @@ import {
   frameHead,
   headersOverLimits,
   type Limits,
-  MAX_FAIL_MESSAGE_CHARS,
   maxFrameChars,
   overFrameMessage,
   type ReplyFrame,
@@ -102,7 +102,7 @@ function failedAnswer(error: FrameError): FailFrame | undefined {
   const message =
     error.code === ERROR_CODE.tooLarge
       ? REPLY_TOO_LARGE_MESSAGE
-      : `${REPLY_MALFORMED_MESSAGE} (${error.message})`.slice(0, MAX_FAIL_MESSAGE_CHARS);
+      : cutFailMessage(`${REPLY_MALFORMED_MESSAGE} (${error.message})`);
   return { type: "fail", id: error.id, message };
 }
 

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   CLOSE_CODE,
+  cutFailMessage,
   DEFAULT_LIMITS,
   type DecodeResult,
   decodeFrames,
@@ -466,6 +467,15 @@ describe("evolution", () => {
       decodeFrames(JSON.stringify({ type: "fail", id: "1", message: "m".repeat(5000) })),
     );
     expect(fail).toEqual({ type: "fail", id: "1", message: "m".repeat(4096) });
+  });
+
+  it("never cuts a fail message between the two halves of a character outside the BMP", () => {
+    // 4,095 characters, then "😀" (two UTF-16 units): the cut at 4,096 would split it.
+    const message = `${"m".repeat(4095)}😀 and more`;
+    const [fail] = frames(decodeFrames(JSON.stringify({ type: "fail", id: "1", message })));
+    expect(fail).toEqual({ type: "fail", id: "1", message: "m".repeat(4095) });
+    // One character earlier, the pair fits whole.
+    expect(cutFailMessage(`${"m".repeat(4094)}😀 and more`)).toBe(`${"m".repeat(4094)}😀`);
   });
 });
 
