@@ -17,6 +17,7 @@ import {
   type JsonValue,
   jsonText,
   type SendBody,
+  strictUtf8,
   utf8Length,
 } from "../protocol/index.js";
 
@@ -30,8 +31,6 @@ export interface HttpBody {
 export const TEXT_CONTENT_TYPE = "text/plain; charset=utf-8";
 export const JSON_CONTENT_TYPE = "application/json";
 export const BYTES_CONTENT_TYPE = "application/octet-stream";
-
-const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** The HTTP body for an SDK body; throws `bad_request` for what JSON cannot carry (jsonText). */
 export function httpBodyOf(body: SendBody): HttpBody {
@@ -50,7 +49,7 @@ export function httpBodyOf(body: SendBody): HttpBody {
 export function bodyOfHttp(contentType: string | undefined, bytes: Uint8Array): Body {
   const type = contentType ?? BYTES_CONTENT_TYPE;
   if (isJsonMediaType(type)) {
-    const text = decodeUtf8(bytes);
+    const text = strictUtf8(bytes);
     try {
       if (text !== undefined) return JSON.parse(text) as JsonValue;
     } catch (cause) {
@@ -59,16 +58,8 @@ export function bodyOfHttp(contentType: string | undefined, bytes: Uint8Array): 
     throw new EdgeMQError(ERROR_CODE.badRequest, "body is not valid UTF-8 JSON");
   }
   if (isUtf8Text(type)) {
-    const text = decodeUtf8(bytes);
+    const text = strictUtf8(bytes);
     if (text !== undefined) return text;
   }
   return bytes;
-}
-
-function decodeUtf8(bytes: Uint8Array): string | undefined {
-  try {
-    return STRICT_UTF8.decode(bytes);
-  } catch {
-    return undefined;
-  }
 }

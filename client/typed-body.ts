@@ -4,7 +4,9 @@
  * class, so a plain object a handler returns is still a JSON body. The type follows the relay's
  * rule (protocol/content-type.ts); an undefined type means none, so a handler can echo a request's
  * `typed(req.body, req.contentType)`. Under a JSON media type a string is sent as a JSON string,
- * the value an SDK handler was given for it. Used by service.ts and http-service.ts.
+ * the value an SDK handler was given for it. Over either transport the content is then read by
+ * its type (protocol/typed-content.ts), so a client gets the same value whichever transport its
+ * server used. Used by service.ts and http-service.ts.
  */
 import {
   CONTENT_TYPE_RULE,
@@ -14,6 +16,7 @@ import {
   isContentType,
   isJsonMediaType,
   type SendBody,
+  typedWireBody,
   utf8Length,
   type WireBody,
 } from "../protocol/index.js";
@@ -53,15 +56,16 @@ export function typed(body: SendBody, contentType: string | undefined): TypedBod
   return new TypedBody(body, contentType);
 }
 
-/** The wire form of a reply (WebSocket transport): the body's encoding, plus its `type`. */
+/**
+ * The wire form of a reply (WebSocket transport). A typed body is its HTTP content mapped by its
+ * type as the relay maps an HTTP server's reply (typedWireBody), so a client gets the same value
+ * from either transport: bytes under a JSON type the parsed JSON, under text/* in UTF-8 a string.
+ */
 export function wireReplyOf(reply: ReplyBody): WireBody {
   if (!(reply instanceof TypedBody)) return encodeBody(reply);
-  const { body, contentType } = reply;
-  if (contentType === undefined) return encodeBody(body);
-  if (isJsonString(body, contentType)) {
-    return { enc: "json", data: JSON.stringify(body), type: contentType };
-  }
-  return { ...encodeBody(body), type: contentType };
+  const { contentType } = reply;
+  if (contentType === undefined) return encodeBody(reply.body);
+  return typedWireBody(contentType, httpReplyOf(reply).content);
 }
 
 /** The HTTP form of a reply (HTTP transport): the body's content under its Content-Type. */

@@ -14,4 +14,5 @@ export * from "./limits.js";
 export * from "./outcomes-answer.js";
 export * from "./result.js";
 export * from "./token.js";
+export * from "./typed-content.js";
 export * from "./validate.js";

@@ -10,14 +10,11 @@
  */
 import {
   base64ToBytes,
-  bytesToBase64,
   CONTENT_TYPE_RULE,
   EdgeMQError,
   ERROR_CODE,
   isContentType,
-  isJsonMediaType,
-  isUtf8Text,
-  mediaType,
+  typedWireBody,
   type WireBody,
 } from "../protocol/index.js";
 
@@ -44,21 +41,7 @@ export function wireBodyFromHttp(contentType: string | null, bytes: Uint8Array):
   if (!isContentType(type)) {
     throw new EdgeMQError(ERROR_CODE.badRequest, `Content-Type must be ${CONTENT_TYPE_RULE}`);
   }
-  if (isJsonMediaType(type)) {
-    const text = decodeUtf8(bytes);
-    if (text === undefined || !parsesAsJson(text)) {
-      throw new EdgeMQError(
-        ERROR_CODE.badRequest,
-        `the body is not valid JSON (${mediaType(type)})`,
-      );
-    }
-    return { enc: "json", data: text, type };
-  }
-  if (isUtf8Text(type)) {
-    const text = decodeUtf8(bytes);
-    if (text !== undefined) return { enc: "utf8", data: text, type };
-  }
-  return { enc: "base64", data: bytesToBase64(bytes), type };
+  return typedWireBody(type, bytes);
 }
 
 /** The HTTP form of a wire body: bytes (or text) and a Content-Type. */
@@ -67,23 +50,4 @@ export function httpFromWireBody(body: WireBody): HttpBody {
   const contentType = isContentType(body.type) ? body.type : fallback;
   const content = body.enc === "base64" ? base64ToBytes(body.data) : body.data;
   return { content, contentType };
-}
-
-const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-function decodeUtf8(bytes: Uint8Array): string | undefined {
-  try {
-    return STRICT_UTF8.decode(bytes);
-  } catch {
-    return undefined;
-  }
-}
-
-function parsesAsJson(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -74,3 +74,43 @@ describe.each([{ transport: "websocket" as const }, { transport: "http" as const
     });
   },
 );
+
+/** What a handler returns for each request body; the client must get the same value over both. */
+const TYPED_REPLIES: Record<string, () => ReturnType<typeof typed>> = {
+  "json-bytes": () => typed(new TextEncoder().encode('{"size":[640,480]}'), "application/json"),
+  "csv-bytes": () => typed(new TextEncoder().encode("a,b\n1,2\n"), "text/csv"),
+  "text-as-bytes": () => typed("raw", "application/octet-stream"),
+  "object-as-text": () => typed({ a: 1 }, "text/plain"),
+};
+
+describe.each([{ transport: "websocket" as const }, { transport: "http" as const }])(
+  "an SDK client served typed replies by an SDK server over $transport",
+  ({ transport }) => {
+    const queue = `typed-kinds-${transport}`;
+    let server: Peer | undefined;
+    let client: Peer | undefined;
+
+    beforeAll(async () => {
+      server = await connect(e2e.relay().url, { identity: `kinds-${transport}`, transport });
+      const service = server.serve(queue, (req) => TYPED_REPLIES[String(req.body)]?.());
+      await service.ready;
+      client = await connect(e2e.relay().url, { identity: `kinds-client-${transport}` });
+    });
+
+    afterAll(async () => {
+      await Promise.all([client?.close(), server?.close()]);
+    });
+
+    const ask = (kind: string) => client?.request(queue, kind, { timeout: 20_000 });
+
+    it("gets the parsed JSON for bytes under a JSON type, and a string for UTF-8 text bytes", async () => {
+      expect(await ask("json-bytes")).toEqual({ size: [640, 480] });
+      expect(await ask("csv-bytes")).toBe("a,b\n1,2\n");
+    });
+
+    it("gets bytes for text under a binary type, and text for an object under a text type", async () => {
+      expect(await ask("text-as-bytes")).toEqual(new TextEncoder().encode("raw"));
+      expect(await ask("object-as-text")).toBe('{"a":1}');
+    });
+  },
+);

@@ -12,7 +12,7 @@ import {
   isJsonMediaType,
   MAX_CONTENT_TYPE_CHARS,
 } from "../../../protocol/index.js";
-import { httpFromWireBody } from "../../../src/http-body.js";
+import { httpFromWireBody, wireBodyFromHttp } from "../../../src/http-body.js";
 import { codeOf } from "../thrown-code.js";
 
 describe("the Content-Type rule", () => {
@@ -85,6 +85,35 @@ describe("a reply's wire form (WebSocket transport)", () => {
     expect(wire).toEqual({ enc: "json", data: '"hi"', type: "application/json" });
     expect(decodeBody(wire)).toBe("hi");
     expect(httpFromWireBody(wire)).toEqual({ content: '"hi"', contentType: "application/json" });
+  });
+});
+
+describe("a typed reply's value at the client, the same over either server transport", () => {
+  const bytesOf = (text: string) => new TextEncoder().encode(text);
+  it("maps content by its type as the relay maps an HTTP server's reply", () => {
+    const cases = [
+      typed(bytesOf('{"a":1}'), "application/json"),
+      typed(bytesOf("x,y"), "text/csv"),
+      typed(bytesOf("\u00ff"), "text/plain; charset=latin1"),
+      typed("raw", "application/octet-stream"),
+      typed({ a: 1 }, "text/plain"),
+    ];
+    for (const reply of cases) {
+      const { content, contentType } = httpReplyOf(reply);
+      const overHttp = wireBodyFromHttp(
+        contentType,
+        typeof content === "string" ? bytesOf(content) : content,
+      );
+      expect(wireReplyOf(reply)).toEqual(overHttp);
+    }
+    expect(decodeBody(wireReplyOf(cases[0] as TypedBody))).toEqual({ a: 1 });
+    expect(decodeBody(wireReplyOf(cases[1] as TypedBody))).toBe("x,y");
+  });
+
+  it("refuses bytes under a JSON type that are not JSON, as the relay refuses them over HTTP", () => {
+    const reply = typed(bytesOf("{nope"), "application/json");
+    expect(codeOf(() => wireReplyOf(reply))).toBe("bad_request");
+    expect(() => wireReplyOf(reply)).toThrow("the body is not valid JSON (application/json)");
   });
 });
 
