@@ -4,7 +4,8 @@
  * partitions, the others (1 to K - 1) are opened with `?partition=p`, and the concurrency c asked
  * of serve() is split across them, each partition getting at least 1 (so a server holds at most
  * max(c, K) requests at once). A later welcome with another K opens the new partitions, or drains
- * and closes those beyond it. close() drains every partition. Created by SocketPeer.serve (peer.ts).
+ * and closes those beyond it. `ready` waits for every partition's welcome. close() drains every
+ * partition. Created by SocketPeer.serve (peer.ts).
  */
 import type { WelcomeFrame } from "../protocol/index.js";
 import type { Service } from "./peer-api.js";
@@ -28,7 +29,10 @@ export function concurrencyShare(
 
 export class PartitionedService implements Service {
   readonly queue: string;
-  /** Resolves once the first partition's socket was welcomed and `ready` was sent. */
+  /**
+   * Resolves once every partition's socket was welcomed and sent `ready` (the first welcome names
+   * K), so a failFast client of any partition finds this server connected.
+   */
   readonly ready: Promise<void>;
   readonly #setup: PartitionedSetup;
   /** Index = partition. */
@@ -36,12 +40,15 @@ export class PartitionedService implements Service {
   /** Sockets of partitions beyond a lowered count, finishing what they hold. */
   readonly #retired: SocketService[] = [];
   #closing: Promise<void> | undefined;
+  /** Called when a welcome changed the partitions (#everyPartitionReady waits again). */
+  #changed: () => void = () => {};
 
   constructor(setup: PartitionedSetup) {
     this.#setup = setup;
     this.queue = setup.queue;
     const first = this.#open(undefined, setup.concurrency);
-    this.ready = first.ready;
+    this.ready = first.ready.then(() => this.#everyPartitionReady());
+    this.ready.catch(() => {});
   }
 
   /** How many partitions this server serves (1 until the queue's welcome says more). */
@@ -65,6 +72,18 @@ export class PartitionedService implements Service {
     const all = [...this.#services, ...this.#retired];
     await Promise.all(all.map((service) => service.close()));
     this.#setup.closed(this);
+  }
+
+  /** Waits for every partition's socket, again if a welcome changed K meanwhile. */
+  async #everyPartitionReady(): Promise<void> {
+    for (;;) {
+      const waited = [...this.#services];
+      const changed = new Promise<false>((resolve) => {
+        this.#changed = () => resolve(false);
+      });
+      const all = Promise.all(waited.map((service) => service.ready)).then(() => true);
+      if (await Promise.race([all, changed])) return;
+    }
   }
 
   #open(partition: number | undefined, concurrency: number): SocketService {
@@ -104,5 +123,6 @@ export class PartitionedService implements Service {
     this.#services.forEach((kept, p) => {
       kept.setConcurrency(concurrencyShare(concurrency, partitions, p));
     });
+    this.#changed();
   }
 }

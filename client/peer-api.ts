@@ -71,7 +71,8 @@ export interface Service {
   readonly queue: string;
   /**
    * Resolves once the relay accepted this server (welcome, or a first take). On a partitioned
-   * queue that is partition 0's; the others follow within moments (scaling.md).
+   * queue, once it is connected to every partition (scaling.md), so a `failFast` request of any
+   * client finds it.
    */
   readonly ready: Promise<void>;
   /** Handlers running or waiting for a slot. */

@@ -46,6 +46,20 @@ async function serveOnPartitions(
   return service;
 }
 
+/** The welcome of `resize`'s partition `partition` of `partitions`. */
+function welcomeOf(partition: number, partitions: number) {
+  return {
+    type: "welcome",
+    v: 1,
+    identity: "worker-1",
+    role: "server",
+    queue: "resize",
+    partition,
+    partitions,
+    limits: DEFAULT_LIMITS,
+  } as const;
+}
+
 describe("serve() on a partitioned queue", () => {
   it("opens one socket per partition after the first welcome and splits its concurrency", async () => {
     await serveOnPartitions(3, 10);
@@ -94,6 +108,54 @@ describe("serve() on a partitioned queue", () => {
     const sockets = relay.socketsAt(SERVE);
     expect(sockets.map((s) => s.framesOf("ready").at(-1)?.concurrency)).toEqual([0, 0]);
     expect(sockets.every((s) => s.closedBy !== undefined)).toBe(true);
+  });
+
+  it("is ready only once every partition's socket was welcomed, so failFast finds a server on each", async () => {
+    // Found by a probe: `await service.ready` then a failFast request from a client of partition
+    // 1..3 got no_responders, since ready followed partition 0's welcome alone.
+    relay.answersAt(`${SERVE}`).push({ kind: "silent" }, { kind: "welcome" }, { kind: "silent" });
+    const service = peer.serve("resize", () => "ok", { concurrency: 6 });
+    let ready = false;
+    void service.ready.then(
+      () => {
+        ready = true;
+      },
+      () => {},
+    );
+    await settle();
+    relay.latest(SERVE).deliver(welcomeOf(0, 3));
+    await settle();
+    expect(relay.socketsAt(SERVE)).toHaveLength(3);
+    expect(ready).toBe(false);
+    const third = relay.socketsAt(SERVE)[2];
+    if (third === undefined) throw new Error("no socket for partition 2");
+    third.deliver(welcomeOf(2, 3));
+    await settle();
+    expect(ready).toBe(true);
+  });
+
+  it("is ready without a partition that a later welcome retired before it was welcomed", async () => {
+    relay.answersAt(`${SERVE}`).push({ kind: "silent" }, { kind: "welcome" }, { kind: "silent" });
+    const service = peer.serve("resize", () => "ok", { concurrency: 6 });
+    let ready = false;
+    void service.ready.then(
+      () => {
+        ready = true;
+      },
+      () => {},
+    );
+    await settle();
+    const first = relay.latest(SERVE);
+    first.deliver(welcomeOf(0, 3));
+    await settle();
+    expect(ready).toBe(false);
+    // Partition 0's socket reconnects (a deploy lowered K to 2) before partition 2 was welcomed.
+    relay.answersAt(`${SERVE}`).push({ kind: "silent" });
+    first.drop(1006, "deploy");
+    await vi.advanceTimersByTimeAsync(100);
+    relay.latest(SERVE).deliver(welcomeOf(0, 2));
+    await settle();
+    expect(ready).toBe(true);
   });
 
   it("stays on one socket when the queue has one partition", async () => {
