@@ -22,7 +22,8 @@
  * setToken, as does a reply or failure refused so (posted then, its lease permitting); only other
  * refusals (forbidden, a bad token, ...) end it. While its loops are busy in
  * handlers, the service keeps its presence on the partitions they cannot poll (http-presence.ts),
- * so `failFast` requests and `no_responders` still see a server.
+ * so `failFast` requests and `no_responders` still see a server; `ready` resolves once the relay
+ * counts it on every partition (#markReady).
  * Created by HttpPeer.serve (http-peer.ts); the WebSocket counterpart is service.ts.
  */
 
@@ -119,6 +120,8 @@ export class HttpService implements Service {
   readonly #leases: HttpLeases;
   /** Whether a take succeeded: from then on an expired token waits for setToken (#awaitsToken). */
   #wasReady = false;
+  /** Whether ready resolved, or waits for the presence call that counts it on every partition. */
+  #announced = false;
   /** While takes are refused for an expired token: settles at setToken or close. */
   #renewal: { promise: Promise<void>; resolve: () => void } | undefined;
   /** One take long-polls each partition at a time; the other idle loops wait their turn. */
@@ -253,7 +256,7 @@ export class HttpService implements Service {
       const { answer } = take;
       relearn = false;
       if (answer.status === 204) {
-        this.#markReady();
+        this.#markReady(take.partition === undefined);
         await paceEmptyPoll(take.startedAt, take.wait, this.#taking.signal);
         continue;
       }
@@ -264,7 +267,7 @@ export class HttpService implements Service {
         await this.#renewal?.promise;
         continue;
       }
-      this.#markReady();
+      this.#markReady(false);
       const taken = this.#read(answer);
       if (taken === undefined) continue;
       this.#inHand++;
@@ -443,9 +446,24 @@ export class HttpService implements Service {
     });
   }
 
-  #markReady(): void {
+  /**
+   * A take was answered. `ready` waits until the relay counts this server on every partition, so
+   * a failFast client of any partition finds it: a take that swept them all and found nothing
+   * (`everywhere`), or else one presence call for the whole queue (a first take that brought a
+   * request may have reached one partition only). A failed call leaves it to the take loops.
+   */
+  #markReady(everywhere: boolean): void {
     this.#wasReady = true;
-    this.#readyResolve();
+    if (this.#announced) return;
+    this.#announced = true;
+    if (everywhere || this.#partitions <= 1) {
+      this.#readyResolve();
+      return;
+    }
+    this.#setup.link
+      .call("POST", `${this.#base}/presence`, {}, this.#taking.signal)
+      .catch(() => {})
+      .finally(() => this.#readyResolve());
   }
 
   /**

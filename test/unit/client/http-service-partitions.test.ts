@@ -328,3 +328,36 @@ describe("an HTTP server whose loops are all busy in long handlers", () => {
     expect(route.presences).toEqual([]);
   });
 });
+
+describe("an HTTP server's ready on a partitioned queue", () => {
+  it("waits until the relay counts it on every partition when its first takes all brought requests", async () => {
+    // Found by a probe: a backlog on partition 0 made the first takes answer 200 from there, so
+    // ready resolved before any take or call reached the other partitions, and a failFast request
+    // of a client of another partition, sent right after ready, got no_responders.
+    const route = new FakeTakeRoute(4);
+    for (let i = 0; i < 8; i++) route.enqueue(0);
+    peer = await connect(BASE, { transport: "http", identity: "alice", fetch: route.fetch });
+    const slow = () => new Promise<string>((resolve) => setTimeout(() => resolve("done"), 5_000));
+    const service = peer.serve("jobs", slow, { concurrency: 4 });
+    let readyAt: number | undefined;
+    void service.ready.then(
+      () => {
+        readyAt = Date.now();
+      },
+      () => {},
+    );
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(readyAt).toBeDefined();
+    const wholeQueue = route.presences.filter((p) => p.partition === undefined);
+    expect(wholeQueue.length).toBeGreaterThan(0);
+    expect(Math.min(...wholeQueue.map((p) => p.end))).toBeLessThanOrEqual(readyAt ?? 0);
+  });
+
+  it("is ready without a presence call when a first take swept every partition and found none", async () => {
+    const route = new FakeTakeRoute(4);
+    peer = await connect(BASE, { transport: "http", identity: "alice", fetch: route.fetch });
+    const service = peer.serve("jobs", () => "done", { concurrency: 4 });
+    await service.ready;
+    expect(route.presences).toEqual([]);
+  });
+});
