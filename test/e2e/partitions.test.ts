@@ -4,8 +4,12 @@
  * all 4 partitions itself). Every reply reaches the client that sent it, and every partition's
  * requests were served (the handler sees `req.partition`). Then the same through an HTTP-transport
  * SDK server (identity `http-*`, peers/peer.mjs), whose answers must reach the right partition.
+ * Last, a server of either transport, once its serve() is ready, is found by a failFast request
+ * of a client of every partition (in-process SDK peers).
  */
 import { describe, expect, it } from "vitest";
+import { connect, type Peer } from "../../client/index.js";
+import { partitionOf } from "../../durable-objects/shared/queue-partitions.js";
 import { burst, serve, serverStats } from "./support/commands.js";
 import { useRelay } from "./support/fixture.js";
 
@@ -14,6 +18,26 @@ const PARTITIONS = 4;
 const IDENTITIES = 40;
 const REQUESTS_PER_IDENTITY = 10;
 const SERVERS = 2;
+
+/** An identity `<prefix>-<n>` whose requests go to `partition` of a queue of PARTITIONS. */
+function identityOn(prefix: string, partition: number): string {
+  for (let n = 0; ; n++) {
+    const identity = `${prefix}-${n}`;
+    if (partitionOf(identity, PARTITIONS) === partition) return identity;
+  }
+}
+
+/** Waits (bounded) until `queue`'s stats count `queued` requests waiting. */
+async function untilQueued(url: string, queue: string, queued: number): Promise<void> {
+  const stats = new URL(`/v1/queues/${queue}/stats`, url.replace(/^ws/, "http"));
+  for (let i = 0; i < 200; i++) {
+    const answer = await fetch(stats, { headers: { "EdgeMQ-Identity": "part-watcher" } });
+    const body = (await answer.json()) as { queued?: number };
+    if (body.queued === queued) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${queue} never held ${queued} queued requests`);
+}
 
 describe("a partitioned queue", () => {
   const e2e = useRelay({
@@ -88,4 +112,41 @@ describe("a partitioned queue", () => {
     expect(Object.keys(stats.byPartition).sort()).toEqual(["0", "1", "2", "3"]);
     expect(stats.handled).toBe(100);
   });
+
+  for (const transport of ["websocket", "http"] as const) {
+    it(`has a ${transport} server on every partition once serve() is ready: failFast finds it from each`, async () => {
+      // Found by a probe: ready followed partition 0's welcome alone (WebSocket), or a first take
+      // that brought a request from one partition (HTTP, hence the backlog on partition 0), so a
+      // failFast request sent right after it from another partition got no_responders.
+      const url = e2e.relay().url;
+      const queue = `part-ready-${transport}`;
+      const clients: Peer[] = [];
+      for (let p = 0; p < PARTITIONS; p++) {
+        clients.push(await connect(url, { identity: identityOn(`ready-${transport}`, p) }));
+      }
+      const [first] = clients;
+      if (first === undefined) throw new Error("no client");
+      const backlog = Array.from({ length: 8 }, (_, i) =>
+        first.request(queue, i, { timeout: 30_000 }),
+      );
+      await untilQueued(url, queue, backlog.length);
+      const server = await connect(url, { identity: `ready-server-${transport}`, transport });
+      try {
+        const service = server.serve(queue, (req) => req.partition ?? 0, { concurrency: 4 });
+        await service.ready;
+        const answers = await Promise.all(
+          clients.map((client) =>
+            client.request(queue, "x", { failFast: true, timeout: 10_000 }).then(
+              (partition) => partition,
+              (error: { code?: string }) => error.code,
+            ),
+          ),
+        );
+        expect(answers).toEqual([0, 1, 2, 3]);
+        await Promise.all(backlog);
+      } finally {
+        await Promise.all([server, ...clients].map((peer) => peer.close()));
+      }
+    });
+  }
 });
