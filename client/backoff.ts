@@ -4,12 +4,40 @@
  * Used by connection.ts.
  */
 
+import { EdgeMQError, ERROR_CODE } from "../protocol/index.js";
+
 export interface BackoffOptions {
   minDelayMs: number;
   maxDelayMs: number;
 }
 
 export const DEFAULT_BACKOFF: BackoffOptions = { minDelayMs: 100, maxDelayMs: 10_000 };
+
+/**
+ * connect()'s `reconnect` option with the defaults filled in. Throws `bad_request` for a bound that
+ * is not a finite number of at least 1 ms: NaN (a Number() of an unset variable), a negative or a
+ * zero bound made every delay 0, so a peer that lost the relay retried without pause.
+ */
+export function backoffOptions(reconnect?: Partial<BackoffOptions>): BackoffOptions {
+  const bounds = { ...DEFAULT_BACKOFF, ...definedOnly(reconnect) };
+  for (const [name, value] of Object.entries(bounds)) {
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 1) {
+      throw new EdgeMQError(
+        ERROR_CODE.badRequest,
+        `reconnect.${name} must be a finite number of milliseconds, at least 1 (not ${String(value)})`,
+      );
+    }
+  }
+  return bounds;
+}
+
+/** The bounds given, without those set to undefined (which mean the default). */
+function definedOnly(reconnect: Partial<BackoffOptions> | undefined): Partial<BackoffOptions> {
+  const given: Partial<BackoffOptions> = {};
+  if (reconnect?.minDelayMs !== undefined) given.minDelayMs = reconnect.minDelayMs;
+  if (reconnect?.maxDelayMs !== undefined) given.maxDelayMs = reconnect.maxDelayMs;
+  return given;
+}
 
 /** The delay before reconnect attempt `attempt` (0 for the first retry), in whole milliseconds. */
 export function backoffDelay(

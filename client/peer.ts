@@ -20,7 +20,7 @@ import {
   type SendBody,
 } from "../protocol/index.js";
 import { connectAuto } from "./auto-transport.js";
-import { type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
+import { type BackoffOptions, backoffOptions } from "./backoff.js";
 import { refusalOf } from "./close-reasons.js";
 import { Connection } from "./connection.js";
 import type { FetchLike } from "./http-link.js";
@@ -72,11 +72,15 @@ export interface ConnectOptions {
   fetch?: FetchLike;
   /** A WebSocket constructor; default globalThis.WebSocket, else the `ws` package in Node. */
   WebSocket?: WebSocketConstructor;
-  /** Full-jitter backoff bounds for reconnecting, or HTTP retries (defaults 100 ms and 10 s). */
+  /**
+   * Full-jitter backoff bounds for reconnecting, or HTTP retries (defaults 100 ms and 10 s); each
+   * a finite number of at least 1 ms, else connect() rejects with `bad_request`.
+   */
   reconnect?: { minDelayMs?: number; maxDelayMs?: number };
   /**
    * Most unfinished requests this peer holds (sent, or queued while disconnected). Past it,
-   * request() rejects at once with EdgeMQError `too_many_in_flight`. Default 10,000.
+   * request() rejects at once with EdgeMQError `too_many_in_flight`. Default 10,000; a positive
+   * integer, else connect() rejects with `bad_request`.
    */
   maxPendingRequests?: number;
 }
@@ -86,15 +90,27 @@ const PEER_CLOSED = new EdgeMQError(ERROR_CODE.closed, "close() was called");
 /** Slack after a request's timeout before the SDK's own backstop rejects it with `timeout`. */
 export const BACKSTOP_GRACE_MS = 2_000;
 
+/**
+ * connect()'s `maxPendingRequests`, default 10,000. Throws `bad_request` unless it is a positive
+ * integer: 0 or less connected, then refused every request with `too_many_in_flight`.
+ */
+function maxPendingOf(maxPendingRequests: number | undefined): number {
+  const maxPending = maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS;
+  if (!Number.isInteger(maxPending) || maxPending < 1) {
+    throw new EdgeMQError(
+      ERROR_CODE.badRequest,
+      `maxPendingRequests must be a positive integer (not ${String(maxPending)})`,
+    );
+  }
+  return maxPending;
+}
+
 /** Connects to the relay at `url`; resolves after the relay's welcome, rejects if that fails. */
 export async function connect(url: string, options: ConnectOptions = {}): Promise<Peer> {
   checkRelayUrl(url);
   const credentials = liveCredentials(options.identity, options.token);
-  const backoff: BackoffOptions = {
-    minDelayMs: options.reconnect?.minDelayMs ?? DEFAULT_BACKOFF.minDelayMs,
-    maxDelayMs: options.reconnect?.maxDelayMs ?? DEFAULT_BACKOFF.maxDelayMs,
-  };
-  const maxPending = options.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS;
+  const backoff = backoffOptions(options.reconnect);
+  const maxPending = maxPendingOf(options.maxPendingRequests);
   const route = options.route ?? "queue";
   if (route !== "queue" && route !== "exchange") {
     throw new EdgeMQError(ERROR_CODE.badRequest, 'route must be "queue" or "exchange"');

@@ -80,6 +80,41 @@ describe("connect()", () => {
   it("rejects a url that is not ws(s) or http(s) with bad_request", async () => {
     expect((await failure(open("ftp://relay.test"))).code).toBe("bad_request");
   });
+
+  // A probe: { minDelayMs: NaN } (a Number() of an unset variable) or a negative delay made a peer
+  // that lost the relay reconnect with no delay at all, 2,600 tries in 4 s; maxPendingRequests: 0
+  // connected, then refused every request with "0 requests are unfinished".
+  it.each<[string, ConnectOptions]>([
+    ["reconnect.minDelayMs NaN", { reconnect: { minDelayMs: Number.NaN } }],
+    ["reconnect.minDelayMs negative", { reconnect: { minDelayMs: -100, maxDelayMs: 100 } }],
+    ["reconnect.minDelayMs 0", { reconnect: { minDelayMs: 0, maxDelayMs: 5_000 } }],
+    ["reconnect.maxDelayMs 0", { reconnect: { minDelayMs: 100, maxDelayMs: 0 } }],
+    ["reconnect.maxDelayMs Infinity", { reconnect: { maxDelayMs: Number.POSITIVE_INFINITY } }],
+    ["maxPendingRequests 0", { maxPendingRequests: 0 }],
+    ["maxPendingRequests -1", { maxPendingRequests: -1 }],
+    ["maxPendingRequests 1.5", { maxPendingRequests: 1.5 }],
+  ])("rejects %s with bad_request naming the option, opening nothing", async (_, options) => {
+    const fetched: string[] = [];
+    const fetch = async (url: string) => {
+      fetched.push(url);
+      throw new Error("no relay here");
+    };
+    for (const transport of ["websocket", "http"] as const) {
+      const error = await failure(
+        connect("ws://relay.test", {
+          identity: "alice",
+          WebSocket: relay.WebSocket,
+          fetch,
+          transport,
+          ...options,
+        }),
+      );
+      expect(error.code).toBe("bad_request");
+      expect(error.message).toMatch(/minDelayMs|maxDelayMs|maxPendingRequests/);
+    }
+    expect(relay.sockets).toHaveLength(0);
+    expect(fetched).toEqual([]);
+  });
 });
 
 describe("peer.request()", () => {
