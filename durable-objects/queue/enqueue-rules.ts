@@ -64,7 +64,10 @@ export function admit(request: RequestFrame, ctx: AdmissionContext): Result<numb
     return refuse(ERROR_CODE.noResponders, "no server is connected to the queue");
   }
   if (ctx.depth >= limits.maxQueueDepth) {
-    return refuse(ERROR_CODE.queueFull, `the queue holds ${limits.maxQueueDepth} requests`);
+    return refuse(
+      ERROR_CODE.queueFull,
+      `the queue holds ${limits.maxQueueDepth} requests, its limit (maxQueueDepth, EDGEMQ_MAX_QUEUE_DEPTH): retry when it has drained`,
+    );
   }
   if (overMemory(ctx.memoryChars, request.body.data.length)) {
     const mi = MEMORY_QUEUE_CHARS / (1024 * 1024);
@@ -74,7 +77,7 @@ export function admit(request: RequestFrame, ctx: AdmissionContext): Result<numb
   if (ctx.clientInFlight >= limits.maxInFlightPerClient) {
     return refuse(
       ERROR_CODE.tooManyInFlight,
-      `this client has ${limits.maxInFlightPerClient} requests in flight in the queue`,
+      `this client has ${limits.maxInFlightPerClient} requests in flight in the queue, its limit (maxInFlightPerClient, EDGEMQ_MAX_IN_FLIGHT_PER_CLIENT): retry when one has ended`,
     );
   }
   return ok(ctx.now + timeout);

@@ -72,6 +72,22 @@ describe("admit", () => {
     expect(codeOf(req({ body }), { memoryChars: undefined })).toMatch(/^ok:/);
   });
 
+  // A newcomer probe: "the queue holds 3 requests" and "this client has 2 requests in flight in
+  // the queue" said neither that this was the limit nor what to do about it.
+  it("says which limit a queue_full or too_many_in_flight refusal hit, and what to do", () => {
+    const limits = { ...DEFAULT_LIMITS, maxQueueDepth: 3, maxInFlightPerClient: 2 };
+    const messageOf = (ctx: Partial<AdmissionContext>): string => {
+      const result = admit(req(), { ...base, limits, ...ctx });
+      return result.ok ? "ok" : result.error.message;
+    };
+    expect(messageOf({ depth: 3 })).toBe(
+      "the queue holds 3 requests, its limit (maxQueueDepth, EDGEMQ_MAX_QUEUE_DEPTH): retry when it has drained",
+    );
+    expect(messageOf({ clientInFlight: 2 })).toBe(
+      "this client has 2 requests in flight in the queue, its limit (maxInFlightPerClient, EDGEMQ_MAX_IN_FLIGHT_PER_CLIENT): retry when one has ended",
+    );
+  });
+
   it("refuses with too_many_in_flight once the client has its maximum live requests", () => {
     const limit = DEFAULT_LIMITS.maxInFlightPerClient;
     expect(codeOf(req(), { clientInFlight: limit - 1 })).toMatch(/^ok:/);
