@@ -72,7 +72,9 @@ export interface Service {
   /**
    * Resolves once the relay accepted this server (welcome, or a first take). On a partitioned
    * queue, once it is connected to every partition (scaling.md), so a `failFast` request of any
-   * client finds it.
+   * client finds it. Rejects with the EdgeMQError that ended the service first (`forbidden`: a
+   * token without the server role or this queue; `closed`: close() came first), which `status()`
+   * reports too; left unread, that rejection is not an unhandled one.
    */
   readonly ready: Promise<void>;
   /** Handlers running or waiting for a slot. */
