@@ -19,7 +19,12 @@ export interface CloseEventLike {
   readonly reason: string;
 }
 
+/**
+ * `type` is there so that the DOM's `Event` (no `message`) fits: a type of optional properties
+ * only takes a value that shares one of them.
+ */
 export interface ErrorEventLike {
+  readonly type?: string;
   readonly message?: unknown;
 }
 
