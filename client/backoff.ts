@@ -11,6 +11,9 @@ export interface BackoffOptions {
   maxDelayMs: number;
 }
 
+/** connect()'s `reconnect` option: either bound may be left out, or undefined, for its default. */
+export type ReconnectOption = { [K in keyof BackoffOptions]?: number | undefined } | undefined;
+
 export const DEFAULT_BACKOFF: BackoffOptions = { minDelayMs: 100, maxDelayMs: 10_000 };
 
 /**
@@ -18,7 +21,7 @@ export const DEFAULT_BACKOFF: BackoffOptions = { minDelayMs: 100, maxDelayMs: 10
  * is not a finite number of at least 1 ms: NaN (a Number() of an unset variable), a negative or a
  * zero bound made every delay 0, so a peer that lost the relay retried without pause.
  */
-export function backoffOptions(reconnect?: Partial<BackoffOptions>): BackoffOptions {
+export function backoffOptions(reconnect?: ReconnectOption): BackoffOptions {
   const bounds = { ...DEFAULT_BACKOFF, ...definedOnly(reconnect) };
   for (const [name, value] of Object.entries(bounds)) {
     if (typeof value !== "number" || !Number.isFinite(value) || value < 1) {
@@ -32,7 +35,7 @@ export function backoffOptions(reconnect?: Partial<BackoffOptions>): BackoffOpti
 }
 
 /** The bounds given, without those set to undefined (which mean the default). */
-function definedOnly(reconnect: Partial<BackoffOptions> | undefined): Partial<BackoffOptions> {
+function definedOnly(reconnect: ReconnectOption): Partial<BackoffOptions> {
   const given: Partial<BackoffOptions> = {};
   if (reconnect?.minDelayMs !== undefined) given.minDelayMs = reconnect.minDelayMs;
   if (reconnect?.maxDelayMs !== undefined) given.maxDelayMs = reconnect.maxDelayMs;

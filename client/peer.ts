@@ -48,9 +48,9 @@ export type { Peer, Service } from "./peer-api.js";
 
 export interface ConnectOptions {
   /** Dev mode: the identity this peer declares (sent as query `identity`). */
-  identity?: string;
+  identity?: string | undefined;
   /** Signed mode: a token naming the identity (sent as a WebSocket subprotocol, never in the URL). */
-  token?: string;
+  token?: string | undefined;
   /**
    * `"websocket"` (the default): one socket for requests and one per served queue.
    * `"http"`: plain HTTP calls (the HTTP API, docs/http-api.md), for networks that block
@@ -58,7 +58,7 @@ export interface ConnectOptions {
    * `"auto"`: a WebSocket when one is welcomed within 10 s, else HTTP when the relay answers it
    * (auto-transport.ts); `peer.transport` says which.
    */
-  transport?: "websocket" | "http" | "auto";
+  transport?: "websocket" | "http" | "auto" | undefined;
   /**
    * WebSocket transport: how requests reach their queue. `"queue"` (the default): a queue link per
    * queue this peer sends requests to (one more socket each, opened at the first request), on
@@ -67,22 +67,22 @@ export interface ConnectOptions {
    * relay, a token without that queue) stays on /v1/connect. `"exchange"`: one socket for all
    * queues (/v1/connect). Ignored by the HTTP transport.
    */
-  route?: "queue" | "exchange";
+  route?: "queue" | "exchange" | undefined;
   /** HTTP transport: a fetch function; default the platform's globalThis.fetch. */
-  fetch?: FetchLike;
+  fetch?: FetchLike | undefined;
   /** A WebSocket constructor; default globalThis.WebSocket, else the `ws` package in Node. */
-  WebSocket?: WebSocketConstructor;
+  WebSocket?: WebSocketConstructor | undefined;
   /**
    * Full-jitter backoff bounds for reconnecting, or HTTP retries (defaults 100 ms and 10 s); each
    * a finite number of at least 1 ms, else connect() rejects with `bad_request`.
    */
-  reconnect?: { minDelayMs?: number; maxDelayMs?: number };
+  reconnect?: { minDelayMs?: number | undefined; maxDelayMs?: number | undefined } | undefined;
   /**
    * Most unfinished requests this peer holds (sent, or queued while disconnected). Past it,
    * request() rejects at once with EdgeMQError `too_many_in_flight`. Default 10,000; a positive
    * integer, else connect() rejects with `bad_request`.
    */
-  maxPendingRequests?: number;
+  maxPendingRequests?: number | undefined;
 }
 
 export const DEFAULT_MAX_PENDING_REQUESTS = 10_000;

@@ -37,12 +37,12 @@ import { RequestIds } from "./request-ids.js";
 
 export interface RequestOptions {
   /** Milliseconds the relay waits for a reply (default and maximum: welcome.limits). */
-  timeout?: number;
+  timeout?: number | undefined;
   /** Fail at once with `no_responders` when no server serves the queue. */
-  failFast?: boolean;
-  headers?: Headers;
+  failFast?: boolean | undefined;
+  headers?: Headers | undefined;
   /** Aborting rejects the request with `cancelled` and asks the relay to drop it. */
-  signal?: AbortSignalLike;
+  signal?: AbortSignalLike | undefined;
 }
 
 /** The socket a frame went on or came from, named by its path (e.g. "/v1/connect"). */

@@ -91,7 +91,7 @@ export interface ServeOptions {
    * Most handlers running at once on this socket: 1 to 1,000, default 16, capped to the relay's
    * `maxConcurrency` (its welcome's limits).
    */
-  concurrency?: number;
+  concurrency?: number | undefined;
 }
 
 export const DEFAULT_CONCURRENCY = 16;
