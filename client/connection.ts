@@ -88,6 +88,10 @@ export interface ConnectionOptions {
 
 type State = "connecting" | "open" | "waiting" | "closed";
 
+/** Why a socket whose upgrade got no answer (still CONNECTING at the heartbeat's timeout) ended. */
+const UPGRADE_UNANSWERED =
+  'no answer to the WebSocket upgrade (a proxy may hold upgrades: transport "auto" or "http" goes through it)';
+
 /** How long close() waits for the socket's close handshake before ending the socket at once. */
 const CLOSE_WAIT_MS = 1_000;
 /**
@@ -369,12 +373,16 @@ export class Connection {
     this.#unwait = undefined;
   }
 
-  /** A ping went unanswered too long (heartbeat.ts): give the socket up and reconnect. */
+  /**
+   * A ping went unanswered too long (heartbeat.ts), or the upgrade itself got no answer in that
+   * time (a proxy that holds WebSocket upgrades): give the socket up and reconnect.
+   */
   #heartbeatTimeout(socket: WebSocketLike): void {
     this.#socket = undefined;
+    const reason = socket.readyState === CONNECTING ? UPGRADE_UNANSWERED : "heartbeat timeout";
     // The relay stopped answering: no close handshake would complete either.
-    terminateSocket(socket, CLOSE_CODE.normal, "heartbeat timeout");
-    this.#dropped(1006, "heartbeat timeout");
+    terminateSocket(socket, CLOSE_CODE.normal, reason);
+    this.#dropped(1006, reason);
   }
 
   #flush(): void {

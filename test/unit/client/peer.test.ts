@@ -77,6 +77,19 @@ describe("connect()", () => {
     expect((await pending).code).toBe("closed");
   });
 
+  // A probe behind a proxy that held WebSocket upgrades: connect() rejected after 45 s with
+  // "closed with code 1006 (heartbeat timeout)", though no socket had opened to miss a pong.
+  it("rejects an upgrade that is never answered with closed, saying so and naming the HTTP transports", async () => {
+    relay.answers.push({ kind: "pending" });
+    const pending = failure(open());
+    await vi.advanceTimersByTimeAsync(60_000);
+    const error = await pending;
+    expect(error.code).toBe("closed");
+    expect(error.message).toContain("no answer to the WebSocket upgrade");
+    expect(error.message).toContain('transport "auto" or "http"');
+    expect(error.message).not.toContain("heartbeat");
+  });
+
   it("rejects a url that is not ws(s) or http(s) with bad_request", async () => {
     expect((await failure(open("ftp://relay.test"))).code).toBe("bad_request");
   });
