@@ -55,8 +55,9 @@ export interface ServeRequest<T = Body> {
   readonly queue: string;
   readonly body: T;
   /**
-   * The body's media type (its Content-Type when an HTTP client sent it); undefined when the
-   * sender named none. Over the HTTP transport it is the take's Content-Type, always set.
+   * The body's media type (its Content-Type when an HTTP client sent it, an SDK client over HTTP
+   * included: the type of its body's encoding); undefined when the sender named none (an SDK
+   * client over WebSocket). Over the HTTP transport it is the take's Content-Type, always set.
    */
   readonly contentType: string | undefined;
   readonly headers: Headers;
