@@ -457,7 +457,7 @@ function encodeChecked(body: SendBody, limits: Limits): WireBody | EdgeMQError {
 
 /**
  * What encoding a request body threw, as the request's error: JSON.stringify throws a TypeError on
- * a BigInt or a cycle (and a toJSON may throw anything), which is the caller's body at fault
+ * a cycle (and a toJSON may throw anything), which is the caller's body at fault
  * (`bad_request`), as for a function body, not the SDK (`internal`).
  */
 export function bodyError(error: unknown): EdgeMQError {

@@ -3,7 +3,7 @@
  * the same kind with the same content. Bytes may be given as a Uint8Array, an ArrayBuffer or any
  * other ArrayBufferView (DataView, typed arrays: their bytes) and arrive as a Uint8Array. A value
  * JSON would silently mangle (a Map or Set, bytes or a RegExp inside a JSON value, ...) is refused
- * with `bad_request`, as JSON.stringify's own refusals (a BigInt, a cycle) are. On the wire a body
+ * with `bad_request`, as a BigInt and JSON.stringify's own refusals (a cycle) are. On the wire a body
  * is always a string plus its encoding, so the relay can measure and store it without parsing it:
  *   { enc: "json", data: "<JSON text>" } | { enc: "utf8", data: "<text>" } | { enc: "base64", data: "<bytes>" }
  */
@@ -70,9 +70,9 @@ export function binaryBody(body: unknown): Uint8Array | undefined {
 }
 
 /**
- * A JSON body's text. Throws `bad_request` when there is none (a function, a symbol), and for a
- * value JSON.stringify would silently mangle, at any depth (refusal): JSON.stringify's own
- * TypeErrors (a BigInt, a cycle) propagate, the caller maps them to `bad_request`.
+ * A JSON body's text. Throws `bad_request` when there is none (a function, a symbol), for a
+ * value JSON.stringify would silently mangle, and for a BigInt, at any depth (refusal):
+ * JSON.stringify's own TypeErrors (a cycle) propagate, the caller maps them to `bad_request`.
  */
 export function jsonText(body: unknown): string {
   const text = JSON.stringify(body, refuseMangled);
@@ -107,6 +107,8 @@ function refuse(message: string): never {
 const NOT_FINITE = "body holds NaN or Infinity, which JSON would send as null";
 const DROPPED = (kind: string) =>
   `body holds a ${kind}, which JSON would drop (or send as null in an array)`;
+const BIGINT =
+  "body holds a BigInt, which JSON cannot carry: convert it, e.g. String(n) or Number(n)";
 const INVALID_DATE = "body holds an invalid Date, which JSON would send as null";
 
 /**
@@ -116,6 +118,7 @@ const INVALID_DATE = "body holds an invalid Date, which JSON would send as null"
 function lostScalar(value: unknown, original: unknown): string | undefined {
   if (typeof value === "number" && !Number.isFinite(value)) return NOT_FINITE;
   if (typeof value === "function" || typeof value === "symbol") return DROPPED(typeof value);
+  if (typeof value === "bigint") return BIGINT;
   if (value === null && original instanceof Date && Number.isNaN(original.getTime())) {
     return INVALID_DATE;
   }

@@ -152,6 +152,18 @@ describe("encodeBody and decodeBody", () => {
     }
   });
 
+  // A newcomer probe: a BigInt in a request body was refused with "body is not serialisable as
+  // JSON", and in a handler's reply reached the client as V8's "Do not know how to serialize a
+  // BigInt"; neither said where, nor what to do, as the other refusals here do.
+  it("refuses a BigInt at any depth with bad_request naming it and a way out", () => {
+    for (const body of [1n, { n: 1n }, [{ deep: [2n] }]]) {
+      expectBadRequest(
+        () => encodeBody(untyped(body)),
+        /^body holds a BigInt, which JSON cannot carry: convert it, e\.g\. String\(n\) or Number\(n\)$/,
+      );
+    }
+  });
+
   it("finds bytes from another realm and bytes a toJSON hides (a nested Node Buffer)", () => {
     const foreign: unknown = runInNewContext("new Uint8Array([1, 2, 3]).buffer");
     expect(roundTrip(untyped(foreign))).toEqual(Uint8Array.from([1, 2, 3]));
