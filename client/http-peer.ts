@@ -43,12 +43,28 @@ export async function connectHttp(setup: HttpPeerSetup): Promise<Peer> {
   try {
     answer = await link.call("GET", "/v1/whoami");
   } catch (cause) {
-    const message = `cannot reach the relay at ${setup.url}`;
+    const why = causeChain(cause);
+    const message = `cannot reach the relay at ${setup.url}${why === "" ? "" : ` (${why})`}`;
     throw new EdgeMQError(ERROR_CODE.closed, message, { cause });
   }
   if (answer.status !== 200) throw answerError(answer);
   const whoami = readWhoami(UTF8.decode(answer.bytes));
   return new HttpPeer(link, whoami, setup);
+}
+
+/**
+ * What a failed fetch says, with its causes (Node's fetch throws "fetch failed" and puts the
+ * socket's error, "connect ECONNREFUSED ...", in its cause): the first line of each message.
+ */
+function causeChain(error: unknown): string {
+  const lines: string[] = [];
+  let current = error;
+  while (current instanceof Error && lines.length < 3) {
+    const line = current.message.split("\n", 1)[0]?.trim() ?? "";
+    if (line !== "") lines.push(line);
+    current = current.cause;
+  }
+  return lines.join(": ");
 }
 
 export class HttpPeer implements Peer {

@@ -392,6 +392,24 @@ describe("request() over HTTP", () => {
 });
 
 describe("connect() over HTTP", () => {
+  // A newcomer probe: against a relay not started, the WebSocket transport said "connect
+  // ECONNREFUSED 127.0.0.1:9539", the HTTP one only "cannot reach the relay at ...".
+  it("rejects with closed naming the network error's causes when the relay cannot be reached", async () => {
+    const refused = new Error("connect ECONNREFUSED 127.0.0.1:9539\n    at TCPConnectWrap");
+    const fetch: FetchLike = async () => {
+      throw new TypeError("fetch failed", { cause: refused });
+    };
+    const error = await connect(BASE, { transport: "http", identity: "alice", fetch }).then(
+      () => undefined,
+      (rejection: unknown) => rejection,
+    );
+    expect(error).toBeInstanceOf(EdgeMQError);
+    expect(error).toMatchObject({
+      code: "closed",
+      message: `cannot reach the relay at ${BASE} (fetch failed: connect ECONNREFUSED 127.0.0.1:9539)`,
+    });
+  });
+
   it("fails at connect when the relay refuses the identity", async () => {
     const fetch: FetchLike = async () => errorBody(401, "unauthorized", "bad token");
     await expect(connect(BASE, { transport: "http", token: "t", fetch })).rejects.toMatchObject({
