@@ -42,6 +42,7 @@ const inspectorPort =
       : undefined;
 const STOP_GRACE_MS = 5_000;
 const POLL_MS = 250;
+refuseSamePorts();
 await refuseBusyPort(portArg !== undefined ? "--port" : "PORT", port);
 if (inspectorPort !== undefined) {
   await refuseBusyPort(
@@ -112,6 +113,20 @@ function parsePort(name, raw) {
     process.exit(2);
   }
   return value;
+}
+
+/**
+ * Exits (code 2) when the inspector's port is the relay's: each is free on its own, and workerd
+ * then died binding the second ("Fatal uncaught kj::Exception ... Address already in use").
+ */
+function refuseSamePorts() {
+  if (inspectorPort !== port) return;
+  const name = inspectorPortArg !== undefined ? "--inspector-port" : "INSPECTOR_PORT";
+  const relayName = portArg !== undefined ? "--port" : "PORT";
+  console.error(
+    `${name}: ${port} is ${relayName} too; the relay and its inspector need a port each (${name}${name.startsWith("--") ? " " : "="}<another port>)`,
+  );
+  process.exit(2);
 }
 
 /**

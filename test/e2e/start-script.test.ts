@@ -138,6 +138,18 @@ describe("npm start", () => {
     }
   });
 
+  // A newcomer probe: PORT=9533 INSPECTOR_PORT=9533 passed both free-port checks, then workerd
+  // died with "Fatal uncaught kj::Exception ... Address already in use" and a native stack.
+  it("refuses an INSPECTOR_PORT equal to PORT with code 2, before wrangler starts", async () => {
+    const port = await pickFreePort(RELAY_PORTS);
+    const run = await runStart({ PORT: String(port), INSPECTOR_PORT: String(port) }, 30_000);
+    expect(run.stderr).toContain(
+      `INSPECTOR_PORT: ${port} is PORT too; the relay and its inspector need a port each`,
+    );
+    expect(run.stderr).not.toMatch(/kj::Exception/);
+    expect(run.code).toBe(2);
+  });
+
   it("refuses a secret given with --var, as NAME:value or NAME=value, with code 2", async () => {
     for (const binding of ["EDGEMQ_SECRET:x", "EDGEMQ_SECRET=x", "EDGEMQ_SECRET_PREVIOUS=x"]) {
       const run = await runStart({ PORT: "80a" }, 30_000, ["--var", binding]);
