@@ -234,7 +234,9 @@ export class Connection {
     this.#heartbeat.start(socket, {
       isCurrent: () => this.#socket === socket,
       onTimeout: () => this.#heartbeatTimeout(socket),
-      isBusy: this.#options.busy,
+      // Until its welcome a socket is watched at the busy pace: an upgrade no one answers (a
+      // proxy holding it) ends after 15 s, not the idle 45.
+      isBusy: () => this.#state === "connecting" || this.#options.busy?.() === true,
     });
   }
 
