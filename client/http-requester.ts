@@ -39,7 +39,13 @@ import {
   stopTimer,
 } from "./platform.js";
 import { RequestIds } from "./request-ids.js";
-import { bodyError, decodeOutcome, type Outcome, type RequestOptions } from "./requester.js";
+import {
+  bodyError,
+  decodeOutcome,
+  type Outcome,
+  pendingLimitError,
+  type RequestOptions,
+} from "./requester.js";
 
 /** Longest single long-poll for an outcome (the relay allows up to 60 s; proxies may not). */
 export const POLL_WAIT_MS = 25_000;
@@ -183,10 +189,7 @@ export class HttpRequester {
       });
     }
     if (this.#running.size >= this.#setup.maxPending) {
-      return new EdgeMQError(
-        ERROR_CODE.tooManyInFlight,
-        `${this.#running.size} requests are unfinished (maxPendingRequests)`,
-      );
+      return pendingLimitError(this.#running.size);
     }
     if (!isQueueName(queue)) {
       return new EdgeMQError(ERROR_CODE.badRequest, `queue must be ${QUEUE_NAME_RULE}`);

@@ -291,10 +291,7 @@ export class Requester {
     if (this.#closed) return this.#closed;
     if (options.signal?.aborted) return cancelled(options.signal);
     if (this.#pending.size >= this.#options.maxPending) {
-      return new EdgeMQError(
-        ERROR_CODE.tooManyInFlight,
-        `${this.#pending.size} requests are unfinished (maxPendingRequests)`,
-      );
+      return pendingLimitError(this.#pending.size);
     }
     if (!isQueueName(queue)) {
       return new EdgeMQError(ERROR_CODE.badRequest, `queue must be ${QUEUE_NAME_RULE}`);
@@ -458,13 +455,21 @@ function encodeChecked(body: SendBody, limits: Limits): WireBody | EdgeMQError {
 /**
  * What encoding a request body threw, as the request's error: JSON.stringify throws a TypeError on
  * a cycle (and a toJSON may throw anything), which is the caller's body at fault
- * (`bad_request`), as for a function body, not the SDK (`internal`).
+ * (`bad_request`), as for a function body, not the SDK (`internal`). The thrown message says
+ * where (V8 names the property that closes a cycle).
  */
 export function bodyError(error: unknown): EdgeMQError {
   if (error instanceof EdgeMQError) return error;
-  return new EdgeMQError(ERROR_CODE.badRequest, "body is not serialisable as JSON", {
+  const why = error instanceof Error && error.message !== "" ? `: ${error.message}` : "";
+  return new EdgeMQError(ERROR_CODE.badRequest, `body is not serialisable as JSON${why}`, {
     cause: error,
   });
+}
+
+/** request() past `maxPendingRequests`, with `size` requests unfinished (either transport). */
+export function pendingLimitError(size: number): EdgeMQError {
+  const unfinished = size === 1 ? "1 request is unfinished" : `${size} requests are unfinished`;
+  return new EdgeMQError(ERROR_CODE.tooManyInFlight, `${unfinished} (maxPendingRequests)`);
 }
 
 /** A reply's wire body as the request's outcome (a corrupt body is its error). */

@@ -380,7 +380,10 @@ describe("request() over HTTP", () => {
     cyclic.self = cyclic;
     for (const [body, message] of [
       [{ n: 1n }, /^body holds a BigInt/],
-      [cyclic, /^body is not serialisable as JSON$/],
+      [
+        cyclic,
+        /^body is not serialisable as JSON: Converting circular structure to JSON.*property .self. closes the circle/s,
+      ],
     ] as const) {
       await expect(alice.request("jobs", untypedBody(body))).rejects.toMatchObject({
         code: "bad_request",

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { Requester } from "../../../client/requester.js";
+import { pendingLimitError, Requester } from "../../../client/requester.js";
 import {
   type Body,
   type ClientFrame,
@@ -208,7 +208,9 @@ describe("Requester", () => {
     void requester.request("q", 2).catch(() => {});
     const error = await rejection(requester.request("q", 3));
     expect(error.code).toBe("too_many_in_flight");
+    expect(error.message).toBe("2 requests are unfinished (maxPendingRequests)");
     expect(requests().map((frame) => frame.body.data)).toEqual(["1", "2"]);
+    expect(pendingLimitError(1).message).toBe("1 request is unfinished (maxPendingRequests)");
     requester.resend();
     expect(requests().map((frame) => frame.body.data)).toEqual(["1", "2", "1", "2"]);
   });
@@ -507,7 +509,10 @@ describe("Requester", () => {
     cyclic.self = cyclic;
     for (const [body, message] of [
       [{ n: 1n }, /^body holds a BigInt/],
-      [cyclic, /^body is not serialisable as JSON$/],
+      [
+        cyclic,
+        /^body is not serialisable as JSON: Converting circular structure to JSON.*property .self. closes the circle/s,
+      ],
     ] as const) {
       const error = await rejection(requester.request("q", untypedBody(body)));
       expect(error.code).toBe("bad_request");
