@@ -5,10 +5,15 @@
  * of serve() is split across them, each partition getting at least 1 (so a server holds at most
  * max(c, K) requests at once). A later welcome with another K opens the new partitions, or drains
  * and closes those beyond it. `ready` waits for every partition's welcome. close() drains every
- * partition. Created by SocketPeer.serve (peer.ts).
+ * partition. A partition's socket refused as `bad_request` (a Worker that still counts fewer
+ * partitions: during a deploy that raised K, old instances answer for a while) opens again after
+ * a backoff delay while the latest welcome still counts its partition; a lowered K retires it
+ * instead. Created by SocketPeer.serve (peer.ts).
  */
-import type { WelcomeFrame } from "../protocol/index.js";
+import { EdgeMQError, ERROR_CODE, type WelcomeFrame } from "../protocol/index.js";
+import { backoffDelay } from "./backoff.js";
 import type { Service } from "./peer-api.js";
+import { startTimer, stopTimer, type TimerHandle } from "./platform.js";
 import { type ServiceSetup, SocketService } from "./service.js";
 
 export interface PartitionedSetup extends Omit<ServiceSetup, "url" | "closed" | "partition"> {
@@ -42,10 +47,18 @@ export class PartitionedService implements Service {
   #closing: Promise<void> | undefined;
   /** Called when a welcome changed the partitions (#everyPartitionReady waits again). */
   #changed: () => void = () => {};
+  /** Partitions whose refused socket opens again after a delay, and how often it was refused. */
+  readonly #reopening = new Map<number, { timer: TimerHandle | undefined; refusals: number }>();
+  /** Resolves when close() is called. */
+  readonly #whenClosing: Promise<void>;
+  #closingStarted: () => void = () => {};
 
   constructor(setup: PartitionedSetup) {
     this.#setup = setup;
     this.queue = setup.queue;
+    this.#whenClosing = new Promise((resolve) => {
+      this.#closingStarted = resolve;
+    });
     const first = this.#open(undefined, setup.concurrency);
     this.ready = first.ready.then(() => this.#everyPartitionReady());
     this.ready.catch(() => {});
@@ -64,11 +77,13 @@ export class PartitionedService implements Service {
 
   /** Takes no more requests on any partition, finishes those in hand, then closes them all. */
   close(): Promise<void> {
+    this.#closingStarted();
     this.#closing ??= this.#shutdown();
     return this.#closing;
   }
 
   async #shutdown(): Promise<void> {
+    for (const reopening of this.#reopening.values()) stopTimer(reopening.timer);
     const all = [...this.#services, ...this.#retired];
     await Promise.all(all.map((service) => service.close()));
     this.#setup.closed(this);
@@ -81,12 +96,26 @@ export class PartitionedService implements Service {
       const changed = new Promise<false>((resolve) => {
         this.#changed = () => resolve(false);
       });
-      const all = Promise.all(waited.map((service) => service.ready)).then(() => true);
-      if (await Promise.race([all, changed])) return;
+      const all = Promise.all(waited.map((service, p) => this.#readyOrReopened(service, p)));
+      if (await Promise.race([all.then(() => true), changed])) return;
     }
   }
 
-  #open(partition: number | undefined, concurrency: number): SocketService {
+  /**
+   * Partition p's `ready`; when its socket was refused as `bad_request` (#refused opens it again),
+   * the reopened socket's instead (a welcome calls #changed), or the refusal once close() is called.
+   */
+  #readyOrReopened(service: SocketService, p: number): Promise<void> {
+    if (p === 0) return service.ready;
+    return service.ready.catch((error: unknown) => {
+      if (!isBadRequest(error)) throw error;
+      return this.#whenClosing.then(() => {
+        throw error;
+      });
+    });
+  }
+
+  #open(partition: number | undefined, concurrency: number, at?: number): SocketService {
     const setup = this.#setup;
     const service = new SocketService({
       queue: setup.queue,
@@ -102,14 +131,39 @@ export class PartitionedService implements Service {
       ...(partition === undefined ? {} : { partition }),
       welcomed: (frame) => this.#welcomed(service, frame),
       closed: () => {},
+      terminated: (error) => this.#refused(service, error),
     });
-    this.#services.push(service);
+    if (at === undefined) this.#services.push(service);
+    else this.#services[at] = service;
     return service;
+  }
+
+  /**
+   * Partition p's socket was refused for good. As `bad_request`, the Worker that answered counts
+   * fewer partitions than the welcome did: open it again after a delay, unless a welcome retired
+   * it meanwhile (K lowered) or the service closes. Any other refusal (a token) stands.
+   */
+  #refused(service: SocketService, error: EdgeMQError): void {
+    const p = this.#services.indexOf(service);
+    if (p < 1 || !isBadRequest(error) || this.#closing !== undefined) return;
+    const reopening = this.#reopening.get(p) ?? { timer: undefined, refusals: 0 };
+    const delayMs = backoffDelay(reopening.refusals + 4, this.#setup.backoff);
+    reopening.refusals += 1;
+    reopening.timer = startTimer(() => {
+      reopening.timer = undefined;
+      if (this.#closing !== undefined || this.#services[p] !== service) return;
+      const partitions = this.#services.length;
+      this.#open(p, concurrencyShare(this.#setup.concurrency, partitions, p), p);
+      this.#changed();
+    }, delayMs);
+    this.#reopening.set(p, reopening);
   }
 
   /** The first partition's welcome names the partition count: open or close sockets to match. */
   #welcomed(service: SocketService, frame: WelcomeFrame): void {
-    if (this.#closing !== undefined || service !== this.#services[0]) return;
+    const p = this.#services.indexOf(service);
+    if (p > 0) this.#reopening.delete(p);
+    if (this.#closing !== undefined || p !== 0) return;
     const partitions = frame.partitions ?? 1;
     if (partitions === this.#services.length) return;
     const concurrency = this.#setup.concurrency;
@@ -125,4 +179,8 @@ export class PartitionedService implements Service {
     });
     this.#changed();
   }
+}
+
+function isBadRequest(error: unknown): boolean {
+  return error instanceof EdgeMQError && error.code === ERROR_CODE.badRequest;
 }

@@ -128,6 +128,8 @@ export interface ServiceSetup {
   welcomed?(frame: WelcomeFrame): void;
   /** Why reconnects keep failing as a bare 1006 (connection.ts): a refusal ends the service. */
   explainRefusal?: (() => Promise<EdgeMQError | undefined>) | undefined;
+  /** The socket was refused for good (after its `error` status): partitioned-service.ts. */
+  terminated?(error: EdgeMQError): void;
 }
 
 /** An answer (reply or fail) and its request's deadline: past it, it can no longer be delivered. */
@@ -206,6 +208,7 @@ export class SocketService implements Service {
           this.#unsent.clear();
           this.#flushed?.();
           this.#status({ type: "error", error, queue: setup.queue });
+          setup.terminated?.(error);
         },
       },
     });

@@ -9,6 +9,11 @@ let peer: Peer;
 
 beforeEach(async () => {
   vi.useFakeTimers();
+  // A refused upgrade is explained by the relay over HTTP (refusal.ts): answered at once here.
+  vi.stubGlobal("fetch", async () => {
+    const error = { code: "bad_request", message: "partition must be 0 to 0" };
+    return new Response(JSON.stringify({ error }), { status: 400 });
+  });
   relay = new FakeRelay();
   peer = await connect("ws://relay.test", {
     identity: "worker-1",
@@ -20,6 +25,8 @@ afterEach(async () => {
   await peer.close();
   await vi.runOnlyPendingTimersAsync();
   vi.useRealTimers();
+  vi.unstubAllGlobals();
+  vi.restoreAllMocks();
 });
 
 /** Serves `resize` and plays a first welcome that says the queue has `partitions`. */
@@ -158,6 +165,64 @@ describe("serve() on a partitioned queue", () => {
     expect(ready).toBe(true);
   });
 
+  // A deploy that raises K reaches the Worker's instances over seconds: one still counting the old
+  // K refuses the new partition's upgrade (400 "partition must be 0 to ..."). Before, the server
+  // gave that partition up for good, and `ready` rejected.
+  it("opens a partition's socket again after a refusal as bad_request, and is ready once it is welcomed", async () => {
+    relay.answers.push({ kind: "silent" });
+    const service = peer.serve("resize", () => "ok", { concurrency: 4 });
+    const settled = track(service.ready);
+    await settle();
+    relay.answersAt(SERVE).push({ kind: "http", status: 400 });
+    relay.latest(SERVE).deliver(welcomeOf(0, 2));
+    await settle();
+    expect(relay.socketsAt(SERVE).map((s) => s.query.partition)).toEqual([undefined, "1"]);
+    expect(settled()).toBe("pending");
+
+    await vi.advanceTimersByTimeAsync(100);
+    expect(relay.socketsAt(SERVE).map((s) => s.query.partition)).toEqual([undefined, "1", "1"]);
+    expect(relay.latest(SERVE).framesOf("ready").at(-1)?.concurrency).toBe(2);
+    expect(settled()).toBe("resolved");
+  });
+
+  it("does not open again a refused partition that a welcome retired (K lowered)", async () => {
+    relay.answers.push({ kind: "silent" });
+    const service = peer.serve("resize", () => "ok", { concurrency: 4 });
+    const settled = track(service.ready);
+    await settle();
+    relay.answersAt(SERVE).push({ kind: "http", status: 400 }, { kind: "silent" });
+    const random = vi.spyOn(Math, "random").mockReturnValue(0.9); // reopen partition 1 in 45 ms
+    const first = relay.latest(SERVE);
+    first.deliver(welcomeOf(0, 2));
+    await settle();
+    // Partition 1 was refused; partition 0 comes back at once with K = 1, before it opens again.
+    random.mockReturnValue(0);
+    first.drop(1006, "deploy");
+    await vi.advanceTimersByTimeAsync(10);
+    const back = relay.socketsAt(SERVE).at(-1);
+    expect(back?.query.partition).toBeUndefined();
+    back?.deliver(welcomeOf(0, 1));
+    await settle();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(relay.socketsAt(SERVE)).toHaveLength(3);
+    expect(settled()).toBe("resolved");
+  });
+
+  it("stops opening a refused partition again on close(), and ready then rejects with the refusal", async () => {
+    relay.answers.push({ kind: "silent" });
+    const service = peer.serve("resize", () => "ok", { concurrency: 4 });
+    const settled = track(service.ready);
+    await settle();
+    relay.answersAt(SERVE).push({ kind: "http", status: 400 });
+    relay.latest(SERVE).deliver(welcomeOf(0, 2));
+    await settle();
+    await service.close();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(relay.socketsAt(SERVE)).toHaveLength(2);
+    expect(settled()).toBe("rejected");
+    await expect(service.ready).rejects.toMatchObject({ code: "bad_request" });
+  });
+
   it("stays on one socket when the queue has one partition", async () => {
     const service = peer.serve("resize", () => "ok", { concurrency: 8 });
     await service.ready;
@@ -166,3 +231,17 @@ describe("serve() on a partitioned queue", () => {
     expect(relay.latest(SERVE).framesOf("ready").at(-1)?.concurrency).toBe(8);
   });
 });
+
+/** Whether `promise` is still pending, resolved or rejected, read at any time. */
+function track(promise: Promise<unknown>): () => "pending" | "resolved" | "rejected" {
+  let state: "pending" | "resolved" | "rejected" = "pending";
+  promise.then(
+    () => {
+      state = "resolved";
+    },
+    () => {
+      state = "rejected";
+    },
+  );
+  return () => state;
+}
