@@ -6,7 +6,8 @@
  * call renews its lease and is how it hears that its request ended (cancelled by its client, or
  * the lease lost), which it then hears within that interval. Once a lease runs to the deadline,
  * only that check goes on. A relay without the route (404 or 405 for the whole call) gets the
- * one-id calls (`.../leases/{id}`). Used by http-service.ts.
+ * one-id calls (`.../leases/{id}`). Each call asks for the service's lease (`?lease=`,
+ * HTTP_SERVER_LEASE_MS) where the relay takes it. Used by http-service.ts.
  */
 import { HTTP_API_HEADERS } from "../protocol/index.js";
 import type { HttpAnswer, HttpLink } from "./http-link.js";
@@ -17,6 +18,16 @@ import { startTimer, stopTimer, type TimerHandle } from "./platform.js";
  * reaches its signal no later than this after the relay took it.
  */
 export const CANCEL_CHECK_MS = 2_000;
+
+/**
+ * The lease an HTTP server asks for (`?lease=` of its takes and lease calls), from a relay that
+ * lists the "lease" feature: a server that dies (SIGKILL, a lost machine) holds its requests only
+ * this long, where the relay's whole leaseMs (30 s, the default timeout too) would see them end in
+ * `timeout` unrun. A WebSocket server's requests come back when its socket closes; over HTTP the
+ * relay hears of the crash only when the lease runs out. Renewed every CANCEL_CHECK_MS, so five
+ * renewals go out before a lease ends.
+ */
+export const HTTP_SERVER_LEASE_MS = 10_000;
 
 /** Most ids in one lease call (the relay's limit). */
 const MAX_IDS = 1_000;
@@ -47,14 +58,31 @@ export class HttpLeases {
   readonly #held = new Set<HeldLease>();
   #timer: TimerHandle | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
+  /** `lease=<ms>` for the calls' query ("" from a relay that does not take it). */
+  readonly #lease: string;
   /** False once the relay answered that it has no batch route. */
   #batch = true;
 
-  /** `base` is the queue's path (`/v1/queues/{q}`); `seen` notes a partition that answered. */
-  constructor(link: HttpLink, base: string, seen: (partition: number) => void) {
+  /**
+   * `base` is the queue's path (`/v1/queues/{q}`); `seen` notes a partition that answered;
+   * `leaseMs` is the lease to ask for (`?lease=`), undefined from a relay without the feature.
+   */
+  constructor(
+    link: HttpLink,
+    base: string,
+    seen: (partition: number) => void,
+    leaseMs: number | undefined,
+  ) {
     this.#link = link;
     this.#base = base;
     this.#seen = seen;
+    this.#lease = leaseMs === undefined ? "" : `lease=${leaseMs}`;
+  }
+
+  /** A call's query: its partition's (`?partition=p` or "") and the lease asked for. */
+  #query(partitionQuery: string): string {
+    if (this.#lease === "") return partitionQuery;
+    return partitionQuery === "" ? `?${this.#lease}` : `${partitionQuery}&${this.#lease}`;
   }
 
   /** Keeps `lease` renewed from its `due` on; the function returned stops (handler finished). */
@@ -133,7 +161,8 @@ export class HttpLeases {
     if (this.#batch) {
       const body = JSON.stringify({ ids: leases.map((lease) => lease.id) });
       const headers = { "Content-Type": "application/json" };
-      const answer = await this.#link.call("POST", `${this.#base}/leases${query}`, {
+      const path = `${this.#base}/leases${this.#query(query)}`;
+      const answer = await this.#link.call("POST", path, {
         body,
         headers,
       });
@@ -160,7 +189,8 @@ export class HttpLeases {
   }
 
   async #callOne(lease: HeldLease): Promise<LeaseResult> {
-    const path = `${this.#base}/leases/${encodeURIComponent(lease.id)}${lease.partitionQuery}`;
+    const id = encodeURIComponent(lease.id);
+    const path = `${this.#base}/leases/${id}${this.#query(lease.partitionQuery)}`;
     try {
       const answer = await this.#link.call("POST", path);
       if (answer.status < 300) this.#seen(lease.partition);

@@ -11,11 +11,13 @@ import {
   EdgeMQError,
   ERROR_CODE,
   isIdentity,
+  LEASE_FEATURE,
   type Limits,
   OUTCOMES_FEATURE,
   type SendBody,
 } from "../protocol/index.js";
 import type { BackoffOptions } from "./backoff.js";
+import { HTTP_SERVER_LEASE_MS } from "./http-leases.js";
 import { answerError, type FetchLike, HttpLink, resolveFetch } from "./http-link.js";
 import { HttpRequester } from "./http-requester.js";
 import { HttpService } from "./http-service.js";
@@ -73,6 +75,8 @@ export class HttpPeer implements Peer {
   readonly #link: HttpLink;
   readonly #credentials: LiveCredentials;
   readonly #limits: Limits;
+  /** Whether the relay's take and lease routes take `?lease=` (whoami's features). */
+  readonly #leaseFeature: boolean;
   readonly #feed = new StatusFeed();
   readonly #requester: HttpRequester;
   readonly #services = new Set<HttpService>();
@@ -84,6 +88,7 @@ export class HttpPeer implements Peer {
     this.#link = link;
     this.#credentials = setup.credentials;
     this.#limits = limits;
+    this.#leaseFeature = whoami.features.includes(LEASE_FEATURE);
     const status = new HttpStatus((s) => this.#feed.emit(s));
     status.up();
     this.#requester = new HttpRequester({
@@ -122,6 +127,7 @@ export class HttpPeer implements Peer {
       credentials: this.#credentials,
       status: new HttpStatus(emit, queue),
       limits: this.#limits,
+      leaseMs: this.#leaseFeature ? HTTP_SERVER_LEASE_MS : undefined,
       report: emit,
       closed: (closed) => this.#services.delete(closed),
     });

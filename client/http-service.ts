@@ -5,7 +5,10 @@
  * queue behind long-polls), running the handler on what it took and posting the reply
  * (`.../replies/{id}`) or, when the handler throws, its message (`.../failures/{id}`, the client
  * gets `server_error`; so does a reply the relay refuses for its content: over its limit, or
- * not fitting its Content-Type). While a handler runs its lease is renewed every third of the
+ * not fitting its Content-Type). Its takes and lease calls ask for a lease of
+ * HTTP_SERVER_LEASE_MS (`?lease=`, where the relay lists the feature), so the requests of a
+ * server that crashed go back to the queue within that, well before a default deadline. While a
+ * handler runs its lease is renewed every third of the
  * lease, at most every CANCEL_CHECK_MS (the length comes from the take's `EdgeMQ-Lease-Ms`), in
  * one `.../leases` call for all the service's handlers due (http-leases.ts); a renewal refused
  * (cancelled, lease lost, deadline passed) aborts the handler's signal and its reply is not sent. close()
@@ -75,6 +78,12 @@ export interface HttpServiceSetup {
   credentials: LiveCredentials;
   status: HttpStatus;
   limits: Limits;
+  /**
+   * The lease to ask for (`?lease=` of takes and lease calls): HTTP_SERVER_LEASE_MS from a relay
+   * whose whoami lists the "lease" feature; undefined from an older one (which refuses the
+   * parameter), whose leases run its leaseMs.
+   */
+  leaseMs: number | undefined;
   /** Reports what the relay refused (a take that will never work, a bad dispatch). */
   report(status: Status): void;
   closed(service: HttpService): void;
@@ -118,6 +127,8 @@ export class HttpService implements Service {
   readonly #presenceCalls = new Set<number>();
   #presenceTimer: TimerHandle | undefined;
   readonly #leases: HttpLeases;
+  /** `&lease=<ms>` for the takes ("" from a relay that does not take it). */
+  readonly #leaseParam: string;
   /** Whether a take succeeded: from then on an expired token waits for setToken (#awaitsToken). */
   #wasReady = false;
   /** Whether ready resolved, or waits for the presence call that counts it on every partition. */
@@ -137,9 +148,13 @@ export class HttpService implements Service {
     this.#setup = setup;
     this.queue = setup.queue;
     this.#base = `/v1/queues/${encodeURIComponent(setup.queue)}`;
-    this.#leases = new HttpLeases(setup.link, this.#base, (p) =>
-      this.#presence.seen(p, Date.now()),
+    this.#leases = new HttpLeases(
+      setup.link,
+      this.#base,
+      (p) => this.#presence.seen(p, Date.now()),
+      setup.leaseMs,
     );
+    this.#leaseParam = setup.leaseMs === undefined ? "" : `&lease=${setup.leaseMs}`;
     this.ready = new Promise<void>((resolve, reject) => {
       this.#readyResolve = resolve;
       this.#readyReject = reject;
@@ -335,7 +350,7 @@ export class HttpService implements Service {
         // changed K), ask without waiting: the answer's K opens a raised K's new partitions now,
         // not after a whole long-poll of the old ones.
         if (++tries > 1) wait = 0;
-        const path = `${this.#base}/take?wait=${wait}${only}`;
+        const path = `${this.#base}/take?wait=${wait}${only}${this.#leaseParam}`;
         return link.call("POST", path, {}, this.#taking.signal);
       })
       .finally(() => this.#presence.takeEnded(reaches, Date.now()));

@@ -35,6 +35,14 @@ export const HTTP_API_HEADERS = {
 } as const;
 
 /**
+ * What `GET /v1/whoami` lists in `features` for a relay whose take and lease routes take
+ * `?lease=ms` (the lease a server asks for, docs/http-api.md): the SDK's HTTP service asks for a
+ * short lease only then (an older relay refuses the parameter, as any query parameter it does not
+ * read, with `bad_request`).
+ */
+export const LEASE_FEATURE = "lease";
+
+/**
  * Reads an `EdgeMQ-Headers` value, or says why it is not one (a JSON object of at most 32
  * strings, names of HTTP token characters). Values past ASCII may come as `\u` escapes or as
  * UTF-8 (curl sends what it is given; workerd reads header bytes as UTF-8).

@@ -1,13 +1,15 @@
 /**
  * Path and query parameters of the HTTP API, validated strictly: the queue name and request id
  * in the path (`bad_request` when malformed), `wait` (long-poll milliseconds, 0 to
- * MAX_WAIT_MS), `timeout` (request deadline in milliseconds, 1 to the relay's maxTimeoutMs) and
+ * MAX_WAIT_MS), `timeout` (request deadline in milliseconds, 1 to the relay's maxTimeoutMs),
+ * `lease` (the lease an HTTP server asks for, in milliseconds, granted within 1,000 to leaseMs) and
  * boolean flags (`async`, `failFast`: true/false/1/0), and an outcome poll's `poller` tag (also
  * the `EdgeMQ-Poller` header) and `after` cursor. Anything else (signs, decimals, exponents,
  * spaces, values over the maximum) is `bad_request`. Also the `EdgeMQ-Headers` header (a
  * request's or reply's own headers) and a lease call's `{"ids": [...]}` body. Pure; used by
  * routes/http-*.ts.
  */
+import { grantedLeaseMs, MIN_ASKED_LEASE_MS } from "../durable-objects/shared/http-contracts.js";
 import {
   decodeHeadersHeader,
   EdgeMQError,
@@ -88,6 +90,25 @@ export function readTimeout(value: string | undefined, maxTimeoutMs: number): nu
     );
   }
   return n;
+}
+
+/**
+ * `lease` of a take or lease call: the lease (ms) the server asks for, granted within
+ * [MIN_ASKED_LEASE_MS, leaseMs] (an integer outside is brought within: a server need not know the
+ * relay's leaseMs); undefined when absent (the lease is leaseMs). Anything but an integer is
+ * `bad_request`.
+ */
+export function readLease(value: string | undefined, leaseMs: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = readInteger(value);
+  if (n === undefined) {
+    const low = Math.min(MIN_ASKED_LEASE_MS, leaseMs);
+    throw new EdgeMQError(
+      ERROR_CODE.badRequest,
+      `lease must be an integer number of milliseconds; the relay grants ${low} to ${leaseMs}`,
+    );
+  }
+  return grantedLeaseMs(n, leaseMs);
 }
 
 /** A boolean flag: true/1 or false/0; `false` when absent. */

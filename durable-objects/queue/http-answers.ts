@@ -1,8 +1,8 @@
 /**
  * The HTTP API's `failures` and `leases` routes, as a QueueDO applies them: an HTTP server fails a
  * request it holds (the client gets `server_error` with the message, as for a WebSocket `fail`
- * frame) or extends its lease by leaseMs (never past the deadline, as `extend` does), one id or
- * several. Both count
+ * frame) or extends its lease by leaseMs, or the shorter lease it asked for (`?lease=`), never
+ * past the deadline, as `extend` does, one id or several. Both count
  * only from the lessee (the virtual connection `http:<identity>`), once, before the deadline
  * (lease-rules.ts); refusals map to the HTTP statuses of `replies` (httpRefusal). Inside the
  * caller's transaction; used by http-server-rpc.ts.
@@ -15,6 +15,7 @@ import {
   type WireError,
 } from "../../protocol/index.js";
 import {
+  grantedLeaseMs,
   type HttpExtendAnswer,
   type HttpReplyAnswer,
   httpConnId,
@@ -49,15 +50,20 @@ export function failAsHttpServer(
   return { ok: true };
 }
 
-/** HTTP server `identity` keeps relay id `id`: its lease runs leaseMs from now (to the deadline). */
+/**
+ * HTTP server `identity` keeps relay id `id`: its lease runs leaseMs from now, or the lease it
+ * asked for (`asked`, grantedLeaseMs), never past the deadline.
+ */
 export function extendAsHttpServer(
   deps: HttpAnswerDeps,
   identity: string,
   id: string,
+  asked?: number,
 ): HttpExtendAnswer {
   const held = heldBy(deps, identity, id);
   if (!held.ok) return held;
-  const until = leaseUntil(deps.now, held.row.deadline, deps.limits.leaseMs);
+  const leaseMs = grantedLeaseMs(asked, deps.limits.leaseMs);
+  const until = leaseUntil(deps.now, held.row.deadline, leaseMs);
   deps.store.extend(held.row.rid, until);
   return { ok: true, leaseUntil: until };
 }
@@ -67,9 +73,10 @@ export function extendEachAsHttpServer(
   deps: HttpAnswerDeps,
   identity: string,
   ids: readonly unknown[],
+  asked?: number,
 ): HttpExtendAnswer[] {
   return ids.map((id) =>
-    isRequestId(id) ? extendAsHttpServer(deps, identity, id) : { ok: false, error: badId() },
+    isRequestId(id) ? extendAsHttpServer(deps, identity, id, asked) : { ok: false, error: badId() },
   );
 }
 
@@ -94,7 +101,7 @@ function heldBy(
 
 /** Re-validates a fail or extend handed over by the front door; undefined when it may proceed. */
 export function httpAnswerRefusal(
-  input: { queue: unknown; identity: unknown; id: unknown; message?: unknown },
+  input: { queue: unknown; identity: unknown; id: unknown; message?: unknown; leaseMs?: unknown },
   knownQueue: string | undefined,
 ): WireError | undefined {
   const refusal = httpInputRefusal(input, knownQueue);
@@ -108,7 +115,7 @@ export function httpAnswerRefusal(
 
 /** Re-validates a lease call for several ids; undefined when it may proceed. */
 export function httpLeasesRefusal(
-  input: { queue: unknown; identity: unknown; ids: unknown },
+  input: { queue: unknown; identity: unknown; ids: unknown; leaseMs?: unknown },
   knownQueue: string | undefined,
 ): WireError | undefined {
   const refusal = httpInputRefusal(input, knownQueue);

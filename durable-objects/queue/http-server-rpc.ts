@@ -56,13 +56,13 @@ export class HttpServerRpc implements HttpQueueRpc {
     const frame = state.transaction(() => {
       state.store.setQueueName(input.queue);
       state.store.markSawServer();
-      return state.takers.takeNow(state.dispatchDeps(now), input.identity);
+      return state.takers.takeNow(state.dispatchDeps(now), input.identity, input.leaseMs);
     });
     if (frame !== undefined) state.takers.handedOut(takeId, frame);
     // Registered before any await, so a request enqueued meanwhile is handed to this take.
     const waiting =
       frame === undefined && input.waitMs > 0
-        ? state.takers.wait(input.identity, input.waitMs, takeId)
+        ? state.takers.wait(input.identity, input.waitMs, takeId, input.leaseMs)
         : undefined;
     await this.rt.settle(now);
     const got = frame ?? (waiting === undefined ? null : await waiting);
@@ -115,7 +115,7 @@ export class HttpServerRpc implements HttpQueueRpc {
     return this.answer(
       input,
       (known) => httpAnswerRefusal(input, known),
-      (deps) => extendAsHttpServer(deps, input.identity, input.id),
+      (deps) => extendAsHttpServer(deps, input.identity, input.id, input.leaseMs),
     );
   }
 
@@ -130,7 +130,7 @@ export class HttpServerRpc implements HttpQueueRpc {
       (known) => httpLeasesRefusal(input, known),
       (deps) => ({
         ok: true as const,
-        leases: extendEachAsHttpServer(deps, input.identity, input.ids),
+        leases: extendEachAsHttpServer(deps, input.identity, input.ids, input.leaseMs),
       }),
     );
   }

@@ -1,7 +1,7 @@
 /**
  * HTTP servers of a queue (the HTTP API's `take` and `replies`). An HTTP server holds its leases
  * as the virtual connection `http:<identity>`, under the same rules as a socket: a lease lasts
- * leaseMs (never past the deadline), and a reply counts only from the lessee, once, before the
+ * leaseMs, or the shorter lease its take asked for (`?lease=`), never past the deadline, and a reply counts only from the lessee, once, before the
  * deadline. A take that finds nothing queued waits in memory; waiting takes are served first,
  * longest waiting first, each like a server with capacity 1 (so a waiting HTTP server is never
  * passed over for a WebSocket server). An HTTP server counts as connected while a take waits and
@@ -18,7 +18,7 @@ import {
   type WireBody,
   type WireError,
 } from "../../protocol/index.js";
-import { type HttpReplyAnswer, httpConnId } from "../shared/http-contracts.js";
+import { grantedLeaseMs, type HttpReplyAnswer, httpConnId } from "../shared/http-contracts.js";
 import { leaseUntil } from "./deadlines.js";
 import { ridOf } from "./dispatch-id.js";
 import { type DispatchDeps, dispatchFrame, nextDispatchable } from "./dispatcher.js";
@@ -44,6 +44,8 @@ export const LEFT = "left";
 interface Waiter {
   identity: string;
   takeId: string | undefined;
+  /** The lease its take asked for (`?lease=`), granted in takeNow; undefined: leaseMs. */
+  leaseMs: number | undefined;
   resolve: (frame: DispatchFrame | null | typeof LEFT) => void;
   timer: ReturnType<typeof setTimeout>;
 }
@@ -76,11 +78,14 @@ export class HttpTakers {
     return this.waiting.length;
   }
 
-  /** Leases the next queued request to `identity`'s HTTP connection. Inside a transaction. */
-  takeNow(deps: TakeDeps, identity: string): DispatchFrame | undefined {
+  /**
+   * Leases the next queued request to `identity`'s HTTP connection, for the lease it asked for
+   * (grantedLeaseMs; leaseMs when it did not ask). Inside a transaction.
+   */
+  takeNow(deps: TakeDeps, identity: string, asked?: number): DispatchFrame | undefined {
     const row = nextDispatchable(deps);
     if (row === undefined) return undefined;
-    const until = leaseUntil(deps.now, row.deadline, deps.limits.leaseMs);
+    const until = leaseUntil(deps.now, row.deadline, grantedLeaseMs(asked, deps.limits.leaseMs));
     deps.store.lease(row.rid, httpConnId(identity), until);
     return dispatchFrame(row, row.body, deps.queue);
   }
@@ -89,11 +94,17 @@ export class HttpTakers {
    * Waits up to `ms` for a request; resolves null when none came, LEFT when its server left.
    * Registered synchronously.
    */
-  wait(identity: string, ms: number, takeId?: string): Promise<DispatchFrame | null | typeof LEFT> {
+  wait(
+    identity: string,
+    ms: number,
+    takeId?: string,
+    leaseMs?: number,
+  ): Promise<DispatchFrame | null | typeof LEFT> {
     return new Promise((resolve) => {
       const waiter: Waiter = {
         identity,
         takeId,
+        leaseMs,
         resolve,
         timer: setTimeout(() => {
           this.remove(waiter);
@@ -108,7 +119,7 @@ export class HttpTakers {
   handOut(deps: TakeDeps): Handout[] {
     const handouts: Handout[] = [];
     for (const waiter of this.waiting) {
-      const frame = this.takeNow(deps, waiter.identity);
+      const frame = this.takeNow(deps, waiter.identity, waiter.leaseMs);
       if (frame === undefined) break;
       handouts.push({ waiter, frame });
     }

@@ -97,6 +97,8 @@ export interface HttpTakeInput {
   waitMs: number;
   /** Names this take, so `abandonTake` can end it if its HTTP caller goes away. */
   takeId?: string;
+  /** The lease the server asked for (`?lease=`), granted within grantedLeaseMs; else leaseMs. */
+  leaseMs?: number;
 }
 
 /** The HTTP caller of take `takeId` went away (the front door saw its request aborted). */
@@ -136,6 +138,8 @@ export interface HttpExtendInput {
   queue: string;
   identity: string;
   id: string;
+  /** The lease the server asked for (`?lease=`), granted within grantedLeaseMs; else leaseMs. */
+  leaseMs?: number;
 }
 
 /** The new end of the lease (epoch ms), or the refusal (as for a reply). */
@@ -149,6 +153,8 @@ export interface HttpExtendManyInput {
   queue: string;
   identity: string;
   ids: string[];
+  /** The lease the server asked for (`?lease=`), granted within grantedLeaseMs; else leaseMs. */
+  leaseMs?: number;
 }
 
 /** Each id's answer, in the order of the ids; or the refusal of the whole call. */
@@ -200,6 +206,24 @@ export interface HttpQueueRpc {
   httpExtendMany(input: HttpExtendManyInput): Promise<HttpExtendManyAnswer>;
   httpPresence(input: HttpPresenceInput): Promise<HttpPresenceAnswer>;
   httpLeave(input: HttpPresenceInput): Promise<HttpPresenceAnswer>;
+}
+
+/**
+ * The shortest lease an HTTP server may ask for (`?lease=` of take and the lease routes): a
+ * shorter ask is granted this, so a server cannot make the relay requeue and redispatch its
+ * requests every few milliseconds.
+ */
+export const MIN_ASKED_LEASE_MS = 1_000;
+
+/**
+ * The lease length (ms) granted to an HTTP server that asked for `asked` (`?lease=`; undefined:
+ * it did not ask), under the relay's `leaseMs`: within [MIN_ASKED_LEASE_MS, leaseMs] (leaseMs
+ * alone when that is shorter than the floor), or leaseMs when it did not ask. The front door
+ * (for EdgeMQ-Lease-Ms) and the queue object (for the lease itself) both apply it.
+ */
+export function grantedLeaseMs(asked: number | undefined, leaseMs: number): number {
+  if (asked === undefined) return leaseMs;
+  return Math.min(leaseMs, Math.max(asked, MIN_ASKED_LEASE_MS));
 }
 
 /** Leases held by HTTP servers name this virtual connection instead of a socket's connId. */

@@ -1,9 +1,10 @@
 /**
  * The HTTP API for servers (no WebSocket needed):
- *   POST /v1/queues/:queue/take[?wait=ms]
+ *   POST /v1/queues/:queue/take[?wait=ms][&lease=ms]
  *     200 with the next request's body and Content-Type, and EdgeMQ-Request-Id (the relay id to
  *     reply to), EdgeMQ-From, EdgeMQ-Deadline, EdgeMQ-Attempt; 204 when none came within `wait`.
- *     The request is leased to this identity's HTTP connection for leaseMs (as a dispatch is).
+ *     The request is leased to this identity's HTTP connection for leaseMs (as a dispatch is), or
+ *     for the `lease` asked, granted within 1,000 ms to leaseMs (EdgeMQ-Lease-Ms tells it).
  *     A take whose caller disconnects stops waiting; a request handed to it as it left goes
  *     back to the queue (abandonTake, when the runtime reports the disconnect).
  *   POST /v1/queues/:queue/replies/:id
@@ -12,10 +13,10 @@
  *   POST /v1/queues/:queue/failures/:id
  *     body = the failure message (text). The client gets server_error with it; same rules as
  *     a reply.
- *   POST /v1/queues/:queue/leases/:id
- *     Extends the lease by leaseMs (never past the deadline); same rules as a reply. 204 with
- *     EdgeMQ-Lease-Ms.
- *   POST /v1/queues/:queue/leases, body {"ids": [...]}
+ *   POST /v1/queues/:queue/leases/:id[?lease=ms]
+ *     Extends the lease by leaseMs, or the `lease` asked as on take (never past the deadline);
+ *     same rules as a reply. 204 with EdgeMQ-Lease-Ms.
+ *   POST /v1/queues/:queue/leases[?lease=ms], body {"ids": [...]}
  *     The same for several ids at once: 200 {"leases": [...]}, each id's status in order.
  *   POST /v1/queues/:queue/presence[?partition=p]
  *     The server still serves the queue while it is busy: it counts as connected (for
@@ -48,6 +49,7 @@ import { wireBodyFromHttp } from "../http-body.js";
 import { readBoundedBody } from "../http-body-reader.js";
 import {
   readFrameHeaders,
+  readLease,
   readLeaseIds,
   readQueue,
   readRequestId,
@@ -69,10 +71,12 @@ export async function take(c: HttpContext): Promise<Response> {
   // A take ends by the time its token no longer holds: a request handed to it later could be
   // neither answered nor extended, and would wait out its lease.
   const waitMs = waitWithinToken(readWait(c.req.query("wait")), principal.expiresAt, Date.now());
+  const { limits } = readSettings(c.env);
+  const leaseMs = readLease(c.req.query("lease"), limits.leaseMs);
   const partitions = partitionsOf(c.env, queue);
   const chosen = requirePartition(c.req.query("partition"), partitions);
   const identity = principal.identity;
-  const input = { queue, identity, waitMs, takeId: crypto.randomUUID() };
+  const input = { queue, identity, waitMs, takeId: crypto.randomUUID(), ...leaseOf(leaseMs) };
   const abandon = () => {
     const touched = chosen === undefined ? [...Array(partitions).keys()] : [chosen];
     const calls = touched.map((p) => partitionStub(c.env, queue, p).abandonTake(input));
@@ -96,10 +100,7 @@ export async function take(c: HttpContext): Promise<Response> {
   const id = takenId(answer.dispatch.id, partition, partitions);
   const response = dispatchResponse({ ...answer.dispatch, id });
   // The lease never runs past the deadline (lease-rules.ts): say how long this one runs.
-  const leaseEnd = Math.min(
-    Date.now() + readSettings(c.env).limits.leaseMs,
-    answer.dispatch.deadline,
-  );
+  const leaseEnd = Math.min(Date.now() + (leaseMs ?? limits.leaseMs), answer.dispatch.deadline);
   response.headers.set(HTTP_API_HEADERS.leaseMs, String(leaseMsLeft(leaseEnd)));
   for (const [name, value] of Object.entries(placement)) response.headers.set(name, value);
   return response;
@@ -148,9 +149,19 @@ export async function postFailure(c: HttpContext): Promise<Response> {
     : refusalResponse(answer.error, named);
 }
 
+/** `?lease=` of a take or lease call, granted (http-params.ts), as an RPC input's `leaseMs`. */
+function leaseOf(leaseMs: number | undefined): { leaseMs?: number } {
+  return leaseMs === undefined ? {} : { leaseMs };
+}
+
+/** `?lease=` of a lease call (the lease asked for), granted within the relay's leaseMs. */
+function askedLease(c: HttpContext): { leaseMs?: number } {
+  return leaseOf(readLease(c.req.query("lease"), readSettings(c.env).limits.leaseMs));
+}
+
 export async function postLease(c: HttpContext): Promise<Response> {
   const { queue, named, id, identity, stub } = await dispatchCall(c);
-  const answer = await stub.httpExtend({ queue, identity, id });
+  const answer = await stub.httpExtend({ queue, identity, id, ...askedLease(c) });
   if (!answer.ok) return refusalResponse(answer.error, named);
   return noContent({
     [HTTP_API_HEADERS.requestId]: named,
@@ -181,6 +192,7 @@ export async function postLeases(c: HttpContext): Promise<Response> {
   const principal = await establishPrincipal(c.req.raw, c.env);
   requireRole(principal, "server");
   requireQueue(principal, queue);
+  const asked = askedLease(c);
   const text = UTF8.decode(await readBoundedBody(c.req.raw, MAX_LEASE_BODY_BYTES));
   const named = readLeaseIds(text, MAX_LEASE_IDS);
   const { groups, entries } = groupLeaseIds(
@@ -193,7 +205,7 @@ export async function postLeases(c: HttpContext): Promise<Response> {
     [...groups].map(async ([partition, items]) => {
       const ids = items.map((item) => item.id);
       const stub = partitionStub(c.env, queue, partition);
-      return { items, answer: await stub.httpExtendMany({ queue, identity, ids }) };
+      return { items, answer: await stub.httpExtendMany({ queue, identity, ids, ...asked }) };
     }),
   );
   for (const { items, answer } of answered) {

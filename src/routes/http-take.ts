@@ -17,7 +17,7 @@ export interface PartitionTake {
 
 export async function takeFromPartitions(
   env: Env,
-  input: { queue: string; identity: string; waitMs: number; takeId?: string },
+  input: { queue: string; identity: string; waitMs: number; takeId?: string; leaseMs?: number },
   partitions: number,
   chosen: number | undefined,
   /** Aborted when the caller hangs up: the sweep stops there. */

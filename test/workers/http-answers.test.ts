@@ -8,7 +8,12 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_LIMITS, OUTCOMES_FEATURE, PROTOCOL_VERSION } from "../../protocol/index.js";
+import {
+  DEFAULT_LIMITS,
+  LEASE_FEATURE,
+  OUTCOMES_FEATURE,
+  PROTOCOL_VERSION,
+} from "../../protocol/index.js";
 import { call, mint, signedEnv } from "../security/signed-relay.js";
 import { expectError, field, http, sleep } from "./http-test-peer.js";
 
@@ -243,7 +248,7 @@ describe("HTTP answers beyond replies", () => {
       roles: ["client", "server"],
       protocol: PROTOCOL_VERSION,
       limits: DEFAULT_LIMITS,
-      features: [OUTCOMES_FEATURE],
+      features: [OUTCOMES_FEATURE, LEASE_FEATURE],
     });
     await expectError(await http("/v1/whoami", { method: "GET" }), 401, "unauthorized");
   });
@@ -258,7 +263,7 @@ describe("HTTP answers beyond replies", () => {
       roles: ["client"],
       protocol: PROTOCOL_VERSION,
       limits: { ...DEFAULT_LIMITS, leaseMs: 12_345, maxBodyBytes: 4_096 },
-      features: [OUTCOMES_FEATURE],
+      features: [OUTCOMES_FEATURE, LEASE_FEATURE],
     });
   });
 });

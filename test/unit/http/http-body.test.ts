@@ -6,6 +6,7 @@ import {
   MAX_WAIT_MS,
   readAfter,
   readFlag,
+  readLease,
   readPoller,
   readPollerParam,
   readTimeout,
@@ -129,6 +130,18 @@ describe("HTTP API parameters", () => {
     expect(readTimeout("1000", 1000)).toBe(1000);
     for (const bad of ["0", "1001", "-1", "1.5", "9007199254740993"]) {
       expect(codeOf(() => readTimeout(bad, 1000))).toBe("bad_request");
+    }
+  });
+
+  it("reads lease as the lease granted, within 1,000 ms and leaseMs, undefined when absent", () => {
+    expect(readLease(undefined, 30_000)).toBeUndefined();
+    expect(readLease("10000", 30_000)).toBe(10_000);
+    expect(readLease("0", 30_000)).toBe(1_000);
+    expect(readLease("60000", 30_000)).toBe(30_000);
+    // A relay whose leaseMs is under the floor grants its leaseMs.
+    expect(readLease("5000", 500)).toBe(500);
+    for (const bad of ["", "-1", "1.5", "1e4", "10s", "9007199254740993"]) {
+      expect(codeOf(() => readLease(bad, 30_000))).toBe("bad_request");
     }
   });
 
