@@ -122,47 +122,35 @@ describe("serve() on a partitioned queue", () => {
     // 1..3 got no_responders, since ready followed partition 0's welcome alone.
     relay.answersAt(`${SERVE}`).push({ kind: "silent" }, { kind: "welcome" }, { kind: "silent" });
     const service = peer.serve("resize", () => "ok", { concurrency: 6 });
-    let ready = false;
-    void service.ready.then(
-      () => {
-        ready = true;
-      },
-      () => {},
-    );
+    const settled = track(service.ready);
     await settle();
     relay.latest(SERVE).deliver(welcomeOf(0, 3));
     await settle();
     expect(relay.socketsAt(SERVE)).toHaveLength(3);
-    expect(ready).toBe(false);
+    expect(settled()).toBe("pending");
     const third = relay.socketsAt(SERVE)[2];
     if (third === undefined) throw new Error("no socket for partition 2");
     third.deliver(welcomeOf(2, 3));
     await settle();
-    expect(ready).toBe(true);
+    expect(settled()).toBe("resolved");
   });
 
   it("is ready without a partition that a later welcome retired before it was welcomed", async () => {
     relay.answersAt(`${SERVE}`).push({ kind: "silent" }, { kind: "welcome" }, { kind: "silent" });
     const service = peer.serve("resize", () => "ok", { concurrency: 6 });
-    let ready = false;
-    void service.ready.then(
-      () => {
-        ready = true;
-      },
-      () => {},
-    );
+    const settled = track(service.ready);
     await settle();
     const first = relay.latest(SERVE);
     first.deliver(welcomeOf(0, 3));
     await settle();
-    expect(ready).toBe(false);
+    expect(settled()).toBe("pending");
     // Partition 0's socket reconnects (a deploy lowered K to 2) before partition 2 was welcomed.
     relay.answersAt(`${SERVE}`).push({ kind: "silent" });
     first.drop(1006, "deploy");
     await vi.advanceTimersByTimeAsync(100);
     relay.latest(SERVE).deliver(welcomeOf(0, 2));
     await settle();
-    expect(ready).toBe(true);
+    expect(settled()).toBe("resolved");
   });
 
   // A deploy that raises K reaches the Worker's instances over seconds: one still counting the old
