@@ -14,7 +14,7 @@ import { EdgeMQError, ERROR_CODE, type WelcomeFrame } from "../protocol/index.js
 import { backoffDelay } from "./backoff.js";
 import type { Service } from "./peer-api.js";
 import { startTimer, stopTimer, type TimerHandle } from "./platform.js";
-import { type ServiceSetup, SocketService } from "./service.js";
+import { type Reopening, type ServiceSetup, SocketService } from "./service.js";
 
 export interface PartitionedSetup extends Omit<ServiceSetup, "url" | "closed" | "partition"> {
   /** The server socket URL of one partition (undefined: the default one). */
@@ -117,7 +117,7 @@ export class PartitionedService implements Service {
 
   #open(partition: number | undefined, concurrency: number, at?: number): SocketService {
     const setup = this.#setup;
-    const service = new SocketService({
+    const service: SocketService = new SocketService({
       queue: setup.queue,
       handler: setup.handler,
       concurrency,
@@ -140,12 +140,13 @@ export class PartitionedService implements Service {
 
   /**
    * Partition p's socket was refused for good. As `bad_request`, the Worker that answered counts
-   * fewer partitions than the welcome did: open it again after a delay, unless a welcome retired
-   * it meanwhile (K lowered) or the service closes. Any other refusal (a token) stands.
+   * fewer partitions than the welcome did: open it again after a delay (returned), unless a
+   * welcome retired it meanwhile (K lowered) or the service closes. Any other refusal (a token)
+   * stands (undefined).
    */
-  #refused(service: SocketService, error: EdgeMQError): void {
+  #refused(service: SocketService, error: EdgeMQError): Reopening | undefined {
     const p = this.#services.indexOf(service);
-    if (p < 1 || !isBadRequest(error) || this.#closing !== undefined) return;
+    if (p < 1 || !isBadRequest(error) || this.#closing !== undefined) return undefined;
     const reopening = this.#reopening.get(p) ?? { timer: undefined, refusals: 0 };
     const delayMs = backoffDelay(reopening.refusals + 4, this.#setup.backoff);
     reopening.refusals += 1;
@@ -157,6 +158,7 @@ export class PartitionedService implements Service {
       this.#changed();
     }, delayMs);
     this.#reopening.set(p, reopening);
+    return { attempt: reopening.refusals, delayMs };
   }
 
   /** The first partition's welcome names the partition count: open or close sockets to match. */

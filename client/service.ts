@@ -128,8 +128,17 @@ export interface ServiceSetup {
   welcomed?(frame: WelcomeFrame): void;
   /** Why reconnects keep failing as a bare 1006 (connection.ts): a refusal ends the service. */
   explainRefusal?: (() => Promise<EdgeMQError | undefined>) | undefined;
-  /** The socket was refused for good (after its `error` status): partitioned-service.ts. */
-  terminated?(error: EdgeMQError): void;
+  /**
+   * The socket was refused for good: partitioned-service.ts. Returns when its owner opens the
+   * partition again (reported as `reconnecting`), or undefined (reported as an `error`).
+   */
+  terminated?(error: EdgeMQError): Reopening | undefined;
+}
+
+/** A refused socket opened again by its owner: the attempt, and after how long. */
+export interface Reopening {
+  attempt: number;
+  delayMs: number;
 }
 
 /** An answer (reply or fail) and its request's deadline: past it, it can no longer be delivered. */
@@ -207,8 +216,9 @@ export class SocketService implements Service {
           // Refused for good: what was not sent never will be, and close() need not wait for it.
           this.#unsent.clear();
           this.#flushed?.();
-          this.#status({ type: "error", error, queue: setup.queue });
-          setup.terminated?.(error);
+          const reopening = setup.terminated?.(error);
+          if (reopening === undefined) this.#status({ type: "error", error, queue: setup.queue });
+          else this.#status({ type: "reconnecting", ...reopening, queue: setup.queue });
         },
       },
     });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { connect, type Peer, type ServeRequest } from "../../../client/index.js";
+import { connect, type Peer, type ServeRequest, type Status } from "../../../client/index.js";
 import { DEFAULT_LIMITS, encodeBody } from "../../../protocol/index.js";
 import { FakeRelay, settle } from "./fake-relay.js";
 
@@ -157,6 +157,10 @@ describe("serve() on a partitioned queue", () => {
   // K refuses the new partition's upgrade (400 "partition must be 0 to ..."). Before, the server
   // gave that partition up for good, and `ready` rejected.
   it("opens a partition's socket again after a refusal as bad_request, and is ready once it is welcomed", async () => {
+    const statuses: Status[] = [];
+    void (async () => {
+      for await (const status of peer.status()) statuses.push(status);
+    })();
     relay.answers.push({ kind: "silent" });
     const service = peer.serve("resize", () => "ok", { concurrency: 4 });
     const settled = track(service.ready);
@@ -166,6 +170,12 @@ describe("serve() on a partitioned queue", () => {
     await settle();
     expect(relay.socketsAt(SERVE).map((s) => s.query.partition)).toEqual([undefined, "1"]);
     expect(settled()).toBe("pending");
+    // Not an `error` (which says a socket ended for good): it opens again.
+    const ofPartition1 = statuses.filter(
+      (status) => "partition" in status && status.partition === 1,
+    );
+    expect(ofPartition1.map((status) => status.type)).toEqual(["reconnecting"]);
+    expect(ofPartition1[0]).toMatchObject({ queue: "resize", attempt: 1 });
 
     await vi.advanceTimersByTimeAsync(100);
     expect(relay.socketsAt(SERVE).map((s) => s.query.partition)).toEqual([undefined, "1", "1"]);
