@@ -40,6 +40,7 @@ import {
 } from "./platform.js";
 import { RequestIds } from "./request-ids.js";
 import {
+  abortedError,
   bodyError,
   decodeOutcome,
   type Outcome,
@@ -124,7 +125,7 @@ export class HttpRequester {
       };
       const fail = (error: EdgeMQError) => settle({ ok: false, error });
       const onAbort = () => {
-        fail(new EdgeMQError(ERROR_CODE.cancelled, "request cancelled", { cause: signal?.reason }));
+        fail(abortedError(signal));
         if (posted) this.#trackCancel(this.#cancelAtRelay(prepared, expiresAt), expiresAt);
       };
       const backstop = startTimer(() => {
@@ -183,11 +184,7 @@ export class HttpRequester {
 
   #prepare(queue: string, body: SendBody, options: RequestOptions): Prepared | EdgeMQError {
     if (this.#closed) return this.#closed;
-    if (options.signal?.aborted) {
-      return new EdgeMQError(ERROR_CODE.cancelled, "request cancelled", {
-        cause: options.signal.reason,
-      });
-    }
+    if (options.signal?.aborted) return abortedError(options.signal);
     if (this.#running.size >= this.#setup.maxPending) {
       return pendingLimitError(this.#running.size);
     }

@@ -187,7 +187,7 @@ export class Requester {
         detach: () => signal?.removeEventListener("abort", onAbort),
       };
       const onAbort = () => {
-        if (!this.#settle(id, { ok: false, error: cancelled(signal) })) return;
+        if (!this.#settle(id, { ok: false, error: abortedError(signal) })) return;
         const cancel: CancelFrame = { type: "cancel", id, queue };
         this.#options.send(cancel);
         // The relay may hold the request (it went out): the cancel is kept until it takes, so a
@@ -289,7 +289,7 @@ export class Requester {
 
   #build(queue: string, body: SendBody, options: RequestOptions): RequestFrame | EdgeMQError {
     if (this.#closed) return this.#closed;
-    if (options.signal?.aborted) return cancelled(options.signal);
+    if (options.signal?.aborted) return abortedError(options.signal);
     if (this.#pending.size >= this.#options.maxPending) {
       return pendingLimitError(this.#pending.size);
     }
@@ -514,6 +514,23 @@ function isResendRefusal(frame: ErrorFrame, entry: Pending): boolean {
   return frame.code === ERROR_CODE.internal && entry.copySent;
 }
 
-function cancelled(signal: AbortSignalLike | undefined): EdgeMQError {
-  return new EdgeMQError(ERROR_CODE.cancelled, "request cancelled", { cause: signal?.reason });
+/**
+ * A request aborted by its caller's `signal`, on either transport: `cancelled`, or `timeout` when
+ * the signal timed out (`AbortSignal.timeout()` aborts with a TimeoutError), as its deadline
+ * passing would have ended it. The signal's reason is the cause.
+ */
+export function abortedError(signal: AbortSignalLike | undefined): EdgeMQError {
+  const reason: unknown = signal?.reason;
+  if (isTimeoutReason(reason)) {
+    return new EdgeMQError(ERROR_CODE.timeout, "request timed out (its signal's timeout)", {
+      cause: reason,
+    });
+  }
+  return new EdgeMQError(ERROR_CODE.cancelled, "request cancelled", { cause: reason });
+}
+
+function isTimeoutReason(reason: unknown): boolean {
+  return typeof reason === "object" && reason !== null && "name" in reason
+    ? reason.name === "TimeoutError"
+    : false;
 }

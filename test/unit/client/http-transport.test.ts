@@ -269,6 +269,22 @@ describe("request() over HTTP", () => {
     expect(calls.find((c) => c.method === "DELETE")?.path).toBe(`/v1/queues/jobs/requests/${id}`);
   });
 
+  it("on a signal that timed out (AbortSignal.timeout()) rejects timeout and deletes the request at the relay", async () => {
+    const { fetch, calls } = fakeFetch((call) => {
+      if (call.method === "POST") return json(202, { id: "x", deadline: 0 });
+      return noContent();
+    });
+    const alice = await httpPeer(fetch);
+    const controller = new AbortController();
+    const pending = alice.request("jobs", 1, { signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    controller.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError"));
+    await expect(pending).rejects.toMatchObject({ code: "timeout" });
+    await expect.poll(() => calls.some((c) => c.method === "DELETE")).toBe(true);
+    const already = alice.request("jobs", 2, { signal: AbortSignal.timeout(0) });
+    await expect(already).rejects.toMatchObject({ code: "timeout" });
+  });
+
   it("retries the delete of an aborted request while the relay is out of reach, until it is done", async () => {
     let deletes = 0;
     const { fetch, calls } = fakeFetch((call) => {

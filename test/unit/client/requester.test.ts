@@ -176,6 +176,24 @@ describe("Requester", () => {
     expect(requester.size).toBe(0);
   });
 
+  it("rejects with timeout, and still sends the cancel, when the signal timed out (AbortSignal.timeout())", async () => {
+    const { requester, sent, lastId } = setup();
+    const controller = new AbortController();
+    const pending = rejection(requester.request("q", 1, { signal: controller.signal }));
+    const id = lastId();
+    // The reason AbortSignal.timeout() aborts with.
+    const reason = new DOMException("The operation was aborted due to timeout", "TimeoutError");
+    controller.abort(reason);
+    const error = await pending;
+    expect(error.code).toBe("timeout");
+    expect(error.cause).toBe(reason);
+    expect(sent.at(-1)).toEqual({ type: "cancel", id, queue: "q" });
+    const already = await rejection(
+      requester.request("q", 2, { signal: AbortSignal.abort(reason) }),
+    );
+    expect(already.code).toBe("timeout");
+  });
+
   it("rejects at once with cancelled, sending nothing, when the signal is already aborted", async () => {
     const { requester, sent } = setup();
     const error = await rejection(requester.request("q", 1, { signal: AbortSignal.abort() }));
