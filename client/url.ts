@@ -8,6 +8,8 @@
 import {
   EdgeMQError,
   ERROR_CODE,
+  IDENTITY_RULE,
+  isIdentity,
   PATHS,
   SUBPROTOCOL,
   TOKEN_SUBPROTOCOL_PREFIX,
@@ -30,8 +32,15 @@ export interface LiveCredentials extends Credentials {
   revision: number;
 }
 
-/** Credentials to renew: the options' identity or token (cleanToken), at revision 0. */
+/**
+ * Credentials to renew: the options' identity or token (cleanToken), at revision 0. Throws
+ * `bad_request` for an identity the relay would refuse (an empty one included, which it would
+ * take for none: `unauthorized`).
+ */
 export function liveCredentials(identity?: string, token?: string): LiveCredentials {
+  if (identity !== undefined && !isIdentity(identity)) {
+    throw new EdgeMQError(ERROR_CODE.badRequest, `identity must be ${IDENTITY_RULE}`);
+  }
   return { identity, token: token === undefined ? undefined : cleanToken(token), revision: 0 };
 }
 

@@ -107,6 +107,9 @@ describe("connect()", () => {
     ["maxPendingRequests 0", { maxPendingRequests: 0 }],
     ["maxPendingRequests -1", { maxPendingRequests: -1 }],
     ["maxPendingRequests 1.5", { maxPendingRequests: 1.5 }],
+    // The relay took an empty identity for none (401 unauthorized), and refused other bad ones.
+    ["identity empty", { identity: "" }],
+    ["identity with a space", { identity: "a b" }],
   ])("rejects %s with bad_request naming the option, opening nothing", async (_, options) => {
     const fetched: string[] = [];
     const fetch = async (url: string) => {
@@ -124,7 +127,7 @@ describe("connect()", () => {
         }),
       );
       expect(error.code).toBe("bad_request");
-      expect(error.message).toMatch(/minDelayMs|maxDelayMs|maxPendingRequests/);
+      expect(error.message).toMatch(/minDelayMs|maxDelayMs|maxPendingRequests|identity must be/);
     }
     expect(relay.sockets).toHaveLength(0);
     expect(fetched).toEqual([]);
