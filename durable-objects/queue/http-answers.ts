@@ -25,7 +25,7 @@ import { leaseUntil } from "./deadlines.js";
 import { ridOf } from "./dispatch-id.js";
 import { httpInputRefusal } from "./http-input.js";
 import { httpRefusal } from "./http-takers.js";
-import { checkAnswer } from "./lease-rules.js";
+import { checkAnswer, UNKNOWN_ID_MESSAGE } from "./lease-rules.js";
 import type { RequestLifecycle } from "./request-lifecycle.js";
 import type { RequestStore, StoredRequest } from "./store-contract.js";
 
@@ -94,7 +94,8 @@ function heldBy(
   const check = checkAnswer(row, httpConnId(identity), deps.now);
   if (!check.ok) return { ok: false, error: httpRefusal(check.error) };
   if (row === undefined) {
-    return { ok: false, error: { code: ERROR_CODE.notFound, message: "unknown request id" } };
+    const unknown = { code: ERROR_CODE.forbidden, message: UNKNOWN_ID_MESSAGE };
+    return { ok: false, error: httpRefusal(unknown) };
   }
   return { ok: true, row };
 }

@@ -23,7 +23,7 @@ import { leaseUntil } from "./deadlines.js";
 import { ridOf } from "./dispatch-id.js";
 import { type DispatchDeps, dispatchFrame, nextDispatchable } from "./dispatcher.js";
 import { HttpServerPresence } from "./http-server-presence.js";
-import { checkAnswer, type Refusal } from "./lease-rules.js";
+import { checkAnswer, type Refusal, UNKNOWN_ID_MESSAGE } from "./lease-rules.js";
 import { replyFrame } from "./outcome-frames.js";
 import type { RequestLifecycle } from "./request-lifecycle.js";
 import type { RequestStore } from "./store-contract.js";
@@ -217,16 +217,17 @@ export function replyAsHttpServer(
 /** A lease refusal as the HTTP API reports it. */
 export function httpRefusal(refusal: Refusal): WireError {
   if (refusal.code === ERROR_CODE.forbidden) {
-    return {
-      code: ERROR_CODE.notFound,
-      message: `not dispatched to this server (${refusal.message})`,
-    };
+    const why = refusal.message === UNKNOWN_ID_MESSAGE ? UNKNOWN_ID_HINT : refusal.message;
+    return { code: ERROR_CODE.notFound, message: `not dispatched to this server (${why})` };
   }
   return { code: refusal.code, message: refusal.message };
 }
 
+/** An id the queue does not know: most likely the client's, where the take's relay id belongs. */
+const UNKNOWN_ID_HINT = `${UNKNOWN_ID_MESSAGE}: answer with the relay id the take gave in EdgeMQ-Request-Id, not the client's own id`;
+
 function notDispatched(): Refusal {
-  return { code: ERROR_CODE.forbidden, message: "unknown request id" };
+  return { code: ERROR_CODE.forbidden, message: UNKNOWN_ID_MESSAGE };
 }
 
 /** Forgets the oldest take id in `ids` when it holds MAX_REMEMBERED_HANDOUTS already. */

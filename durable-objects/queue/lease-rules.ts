@@ -28,7 +28,7 @@ export function checkAnswer(
   connId: string,
   now: number,
 ): Result<void, Refusal> {
-  if (row === undefined) return err(refusal(ERROR_CODE.forbidden, "unknown request id"));
+  if (row === undefined) return err(refusal(ERROR_CODE.forbidden, UNKNOWN_ID_MESSAGE));
   // Only the connection that held the lease learns more about the request than that.
   if (row.leaseConn !== connId || row.state === "queued") {
     return err(refusal(ERROR_CODE.forbidden, "the request is not leased to this connection"));
@@ -37,6 +37,9 @@ export function checkAnswer(
   if (row.state === "done") return err(ALREADY_ENDED);
   return ok(undefined);
 }
+
+/** An answer naming no request this queue holds. */
+export const UNKNOWN_ID_MESSAGE = "unknown request id";
 
 /** An answer to a request that already has its outcome (the lessee answered, or it was cancelled). */
 export const ALREADY_ENDED: Readonly<Refusal> = {

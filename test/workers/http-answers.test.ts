@@ -117,6 +117,25 @@ describe("HTTP answers beyond replies", () => {
     expect(await answer.json()).toEqual({ error: { code: "server_error", message: kept } });
   });
 
+  it("a reply to the client's own id, not the take's relay id, is refused 404 saying which id to use", async () => {
+    expect((await post("ha-rules", "ha-client-4", "job-4")).status).toBe(202);
+    const id = await takenId("ha-rules", "ha-worker-4");
+    const mistaken = await http("/v1/queues/ha-rules/replies/job-4", {
+      identity: "ha-worker-4",
+      body: "ok",
+      contentType: "text/plain",
+    });
+    const { error } = (await mistaken.clone().json()) as { error: { message: string } };
+    await expectError(mistaken, 404, "not_found");
+    expect(error.message).toContain("the relay id the take gave in EdgeMQ-Request-Id");
+    const replied = await http(`/v1/queues/ha-rules/replies/${id}`, {
+      identity: "ha-worker-4",
+      body: "ok",
+      contentType: "text/plain",
+    });
+    expect(replied.status).toBe(204);
+  });
+
   it("a failure or lease from another server is refused 404, and after the answer 409", async () => {
     expect((await post("ha-rules", "ha-client-2", "job-2")).status).toBe(202);
     const id = await takenId("ha-rules", "ha-worker-2");
