@@ -2,9 +2,10 @@
  * Request and reply bodies on the wire. A body is a JSON value, a string or bytes, and arrives as
  * the same kind with the same content. Bytes may be given as a Uint8Array, an ArrayBuffer or any
  * other ArrayBufferView (DataView, typed arrays: their bytes) and arrive as a Uint8Array. A value
- * JSON would silently mangle (a Map or Set, bytes or a RegExp inside a JSON value, ...) is refused
- * with `bad_request`, as a BigInt and JSON.stringify's own refusals (a cycle) are. On the wire a body
- * is always a string plus its encoding, so the relay can measure and store it without parsing it:
+ * JSON would silently mangle (a Map or Set, a Blob or FormData, bytes or a RegExp inside a JSON
+ * value, ...) is refused with `bad_request`, as a BigInt and JSON.stringify's own refusals (a cycle)
+ * are. On the wire a body is always a string plus its encoding, so the relay can measure and store
+ * it without parsing it:
  *   { enc: "json", data: "<JSON text>" } | { enc: "utf8", data: "<text>" } | { enc: "base64", data: "<bytes>" }
  */
 import { EdgeMQError, ERROR_CODE } from "./errors.js";
@@ -136,6 +137,27 @@ const MANGLED_TAGS: ReadonlyMap<string, string> = new Map([
   ["[object WeakSet]", "a WeakSet, which JSON would send as {}"],
   ["[object RegExp]", "a RegExp, which JSON would send as {}: send its source"],
   ["[object Promise]", "a Promise, which JSON would send as {}: await it first"],
+  // Web bodies a page has at hand (a picked file, a form), which fetch would send but JSON not.
+  [
+    "[object Blob]",
+    "a Blob, which JSON would send as {}: send its bytes, new Uint8Array(await blob.arrayBuffer()), or its text, await blob.text()",
+  ],
+  [
+    "[object File]",
+    "a File, which JSON would send as {}: send its bytes, new Uint8Array(await file.arrayBuffer())",
+  ],
+  [
+    "[object FormData]",
+    "a FormData, which JSON would send as {}: convert it, e.g. Object.fromEntries(formData), its files as bytes",
+  ],
+  [
+    "[object URLSearchParams]",
+    "a URLSearchParams, which JSON would send as {}: send params.toString() or Object.fromEntries(params)",
+  ],
+  [
+    "[object ReadableStream]",
+    "a ReadableStream, which JSON would send as {}: read it first, e.g. new Uint8Array(await new Response(stream).arrayBuffer())",
+  ],
 ]);
 
 /** Why JSON would mangle `value`, or undefined when it carries it. */

@@ -152,6 +152,25 @@ describe("encodeBody and decodeBody", () => {
     }
   });
 
+  // A browser probe: a Blob (a file a page picked) went out as {} and the server got an empty
+  // object, where a Map is refused; FormData, URLSearchParams and a ReadableStream the same.
+  it("refuses a Blob, File, FormData, URLSearchParams or ReadableStream, saying how to send it", () => {
+    const webBodies: [unknown, RegExp][] = [
+      [new Blob(["x"]), /a Blob, which JSON would send as \{\}: .*await blob\.arrayBuffer\(\)/],
+      [new File(["x"], "a.txt"), /a File, which JSON would send as \{\}: .*file\.arrayBuffer\(\)/],
+      [{ upload: new Blob(["x"]) }, /a Blob/],
+      [new FormData(), /a FormData, which JSON would send as \{\}: .*Object\.fromEntries/],
+      [
+        new URLSearchParams("a=1"),
+        /a URLSearchParams, which JSON would send as \{\}: .*toString\(\)/,
+      ],
+      [new ReadableStream(), /a ReadableStream, which JSON would send as \{\}: read it first/],
+    ];
+    for (const [body, message] of webBodies) {
+      expectBadRequest(() => encodeBody(untyped(body)), message);
+    }
+  });
+
   // A newcomer probe: a BigInt in a request body was refused with "body is not serialisable as
   // JSON", and in a handler's reply reached the client as V8's "Do not know how to serialize a
   // BigInt"; neither said where, nor what to do, as the other refusals here do.
