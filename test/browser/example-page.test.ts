@@ -14,10 +14,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "../../client/index.js";
 import { signToken } from "../../protocol/index.js";
 import { REPO_ROOT, Relay } from "../e2e/relay.js";
-import { pickFreePort } from "../e2e/support/ports.js";
+import { pickFreePort, portRangesFromEnv } from "../e2e/support/ports.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const PORTS = { relay: { first: 18300, last: 18349 }, inspector: { first: 19300, last: 19349 } };
+// EDGEMQ_E2E_RELAY_PORTS and EDGEMQ_E2E_INSPECTOR_PORTS override them (e2e/support/ports.ts).
+const PORTS = portRangesFromEnv({
+  relay: { first: 18300, last: 18349 },
+  inspector: { first: 19300, last: 19349 },
+});
 const WAIT_MS = 20_000;
 const BUNDLE = join(REPO_ROOT, "dist", "browser", "edgemq.js");
 

@@ -12,9 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type EdgeMQError, type Peer } from "../../client/index.js";
 import { signToken } from "../../protocol/index.js";
 import { REPO_ROOT, Relay } from "../e2e/relay.js";
+import { portRangesFromEnv } from "../e2e/support/ports.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const PORTS = { relay: { first: 18300, last: 18349 }, inspector: { first: 19300, last: 19349 } };
+// EDGEMQ_E2E_RELAY_PORTS and EDGEMQ_E2E_INSPECTOR_PORTS override them (e2e/support/ports.ts).
+const PORTS = portRangesFromEnv({
+  relay: { first: 18300, last: 18349 },
+  inspector: { first: 19300, last: 19349 },
+});
 const SECRET = "browser-test-secret-0123456789abcdef";
 
 /** The SDK bundled for browsers: one IIFE exposing `EdgeMQ`; `ws` is never needed there. */

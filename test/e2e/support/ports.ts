@@ -8,6 +8,38 @@ import { createServer } from "node:net";
 export const RELAY_PORTS = { first: 18700, last: 18799 } as const;
 export const INSPECTOR_PORTS = { first: 19700, last: 19799 } as const;
 
+export interface PortRange {
+  first: number;
+  last: number;
+}
+
+/**
+ * `defaults`, or the ranges EDGEMQ_E2E_RELAY_PORTS and EDGEMQ_E2E_INSPECTOR_PORTS name
+ * ("first-last", e.g. 9560-9569), so a run beside other people's runs on one machine keeps to
+ * ports of its own. A value that is no such range throws, rather than being ignored.
+ */
+export function portRangesFromEnv(defaults: { relay: PortRange; inspector: PortRange }): {
+  relay: PortRange;
+  inspector: PortRange;
+} {
+  return {
+    relay: rangeFromEnv("EDGEMQ_E2E_RELAY_PORTS", defaults.relay),
+    inspector: rangeFromEnv("EDGEMQ_E2E_INSPECTOR_PORTS", defaults.inspector),
+  };
+}
+
+function rangeFromEnv(name: string, fallback: PortRange): PortRange {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const match = /^([0-9]{1,5})-([0-9]{1,5})$/.exec(raw);
+  const first = Number(match?.[1]);
+  const last = Number(match?.[2]);
+  if (!match || first < 1 || last > 65_535 || first > last) {
+    throw new Error(`${name} must be a port range first-last, e.g. 9560-9569 (not ${raw})`);
+  }
+  return { first, last };
+}
+
 /** Resolves true when 127.0.0.1:port can be bound right now. */
 export function isPortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
