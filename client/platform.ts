@@ -1,6 +1,6 @@
 /**
  * The few runtime globals the SDK needs beyond ECMAScript (timers, AbortController, crypto, a
- * page's `pagehide`), typed
+ * page's `pagehide` and `online`), typed
  * here because the SDK compiles without Node or DOM types. Every runtime EdgeMQ supports (Node 20+,
  * browsers, Workers, Deno, Bun) provides them. Used by every other file in client/.
  */
@@ -77,4 +77,21 @@ export function onPageHide(listener: () => void): () => void {
   if (typeof add !== "function" || typeof remove !== "function") return () => {};
   Reflect.apply(add, globalThis, ["pagehide", listener]);
   return () => Reflect.apply(remove, globalThis, ["pagehide", listener]);
+}
+
+/**
+ * Calls `listener` each time the browser says the network is back (`online`: a page or a web
+ * worker whose device reconnected); elsewhere (Node, Deno, Bun, Workers: no `navigator.onLine`)
+ * never. Returns the function that removes it.
+ */
+export function onNetworkBack(listener: () => void): () => void {
+  const navigator: unknown = Reflect.get(globalThis, "navigator");
+  const add: unknown = Reflect.get(globalThis, "addEventListener");
+  const remove: unknown = Reflect.get(globalThis, "removeEventListener");
+  if (typeof navigator !== "object" || navigator === null || !("onLine" in navigator)) {
+    return () => {};
+  }
+  if (typeof add !== "function" || typeof remove !== "function") return () => {};
+  Reflect.apply(add, globalThis, ["online", listener]);
+  return () => Reflect.apply(remove, globalThis, ["online", listener]);
 }

@@ -9,9 +9,12 @@
  * other socket, its 40 replies waiting meanwhile). A socket is woken at most once per outage
  * (connection.ts), so a woken try that fails waits out its backoff: no burst of tries. A socket
  * refused (a close or status the relay gave on purpose) or closed by its user is never woken.
- * http-link.ts wakes an HTTP peer's retries with it the same way. Pure.
+ * http-link.ts wakes an HTTP peer's retries with it the same way. In a browser the page's `online`
+ * event wakes them too, listened to only while one waits: a tab offline for 6 s otherwise got its
+ * reply up to 10 s after the network came back (a browser probe).
  */
 import { CLOSE_CODE } from "../protocol/index.js";
+import { onNetworkBack } from "./platform.js";
 
 /** The close code a WebSocket reports when the connection ended without a close frame. */
 const ABNORMAL_CLOSE = 1006;
@@ -29,15 +32,25 @@ export function lostReach(code: number, httpStatus: number | undefined): boolean
 
 export class RelayReachability {
   readonly #waiting = new Set<() => void>();
+  /** Subscribes to the platform's "the network is back" (platform.ts onNetworkBack). */
+  readonly #networkBack: (listener: () => void) => () => void;
+  /** Stops listening for the network coming back (set while a socket waits). */
+  #unlisten: (() => void) | undefined;
+
+  constructor(networkBack: (listener: () => void) => () => void = onNetworkBack) {
+    this.#networkBack = networkBack;
+  }
 
   /**
-   * Calls `wake` once, at the next reached(), unless the returned function is called first (the
-   * delay ended on its own, or the socket closed).
+   * Calls `wake` once, at the next reached() or the network's coming back, unless the returned
+   * function is called first (the delay ended on its own, or the socket closed).
    */
   onReached(wake: () => void): () => void {
     this.#waiting.add(wake);
+    this.#unlisten ??= this.#networkBack(() => this.reached());
     return () => {
       this.#waiting.delete(wake);
+      if (this.#waiting.size === 0) this.#stopListening();
     };
   }
 
@@ -45,7 +58,13 @@ export class RelayReachability {
   reached(): void {
     const woken = [...this.#waiting];
     this.#waiting.clear();
+    this.#stopListening();
     for (const wake of woken) wake();
+  }
+
+  #stopListening(): void {
+    this.#unlisten?.();
+    this.#unlisten = undefined;
   }
 
   /** How many sockets wait on reached() (for tests). */

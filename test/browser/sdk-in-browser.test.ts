@@ -3,7 +3,8 @@
  * `wrangler dev`: the browser build uses the platform WebSocket, with no `ws` and no Node APIs.
  * A browser client is served by a Node SDK server and a browser server serves a Node client; in
  * signed mode the browser passes its token as a WebSocket subprotocol, the only way a browser can;
- * with `transport: "auto"` a page whose WebSockets are blocked falls back to HTTP.
+ * with `transport: "auto"` a page whose WebSockets are blocked falls back to HTTP; a tab whose
+ * network comes back (Playwright's offline emulation) tries again at once.
  * Run with `npm run test:browser` (needs `apt-get install chromium`); not part of `npm test`.
  */
 import { build } from "esbuild";
@@ -222,6 +223,47 @@ describe("the SDK in a browser, dev mode", () => {
     }, relay.url);
     expect(replies).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     await gatherer.close();
+    await page.close();
+  });
+
+  it("tries again as soon as the browser is back online, not after its backoff", async () => {
+    // A probe: a tab on HTTP that went offline for 6 s got its reply 6 s after the network came
+    // back, its retry still sleeping a backoff drawn while offline (up to 10 s by default). Here
+    // every draw is pinned near 60 s, so the retry waits until just before the request's 20 s
+    // are up, too late for a server that takes 1 s: only the `online` event saves it.
+    const slow = await connect(relay.url, { identity: "node-slow-echo" });
+    await slow.serve("slow-echo", async (req) => {
+      await new Promise((r) => setTimeout(r, 1_000));
+      return req.body;
+    }).ready;
+    const page = await sdkPage(relay.url);
+    await page.evaluate(async (url) => {
+      const sdk = Reflect.get(globalThis, "EdgeMQ") as BrowserSdk;
+      Math.random = () => 0.999;
+      const reconnect = { minDelayMs: 60_000, maxDelayMs: 60_000 };
+      const peer = await sdk.connect(url, {
+        identity: "browser-offline",
+        transport: "http",
+        reconnect,
+      });
+      Reflect.set(globalThis, "peer", peer);
+    }, relay.url);
+    await page.context().setOffline(true);
+    const reply = page.evaluate(async () => {
+      const peer = Reflect.get(globalThis, "peer") as Peer;
+      try {
+        return await peer.request("slow-echo", "sent while offline", { timeout: 20_000 });
+      } catch (e) {
+        return e instanceof Error ? e.message : String(e);
+      } finally {
+        await peer.close();
+      }
+    });
+    // The POST fails while offline (the page sees "Failed to fetch"), then waits out its backoff.
+    await new Promise((r) => setTimeout(r, 1_000));
+    await page.context().setOffline(false);
+    expect(await reply).toBe("sent while offline");
+    await slow.close();
     await page.close();
   });
 

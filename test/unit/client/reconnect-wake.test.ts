@@ -128,6 +128,37 @@ describe("a peer's socket waiting out a reconnect delay after the relay was out 
     expect(slow.isOpen).toBe(true);
   });
 
+  // A browser probe: a tab whose network came back still slept out its draw (up to 10 s).
+  it("is woken when the browser says the network is back, listening only while a socket waits", async () => {
+    const online = new EventTarget();
+    const networkBack = (listener: () => void) => {
+      online.addEventListener("online", listener);
+      return () => online.removeEventListener("online", listener);
+    };
+    let listening = 0;
+    const reachability = new RelayReachability((listener) => {
+      listening++;
+      const stop = networkBack(listener);
+      return () => {
+        listening--;
+        stop();
+      };
+    });
+    const slow = socketAt(SERVE, reachability, 0.75);
+    await settle();
+    expect(listening).toBe(0);
+
+    relay.latest(SERVE).drop(1006, "");
+    await vi.advanceTimersByTimeAsync(200);
+    expect(relay.socketsAt(SERVE)).toHaveLength(1);
+    expect(listening).toBe(1);
+    online.dispatchEvent(new Event("online"));
+    await settle();
+    expect(relay.socketsAt(SERVE)).toHaveLength(2);
+    expect(slow.isOpen).toBe(true);
+    expect(listening).toBe(0);
+  });
+
   it("is woken again in a later outage", async () => {
     const reachability = new RelayReachability();
     socketAt(CONNECT, reachability, 0.01);
