@@ -31,7 +31,7 @@ export interface HttpRequestInit {
   /** Bytes over an ArrayBuffer, as DOM `fetch` takes them (so `fetch: globalThis.fetch` fits). */
   body?: Uint8Array<ArrayBuffer> | string;
   signal?: PlatformAbortSignal & AbortSignalLike;
-  /** Outlives the page that sends it (a browser's `fetch` keepalive): set only as a page goes. */
+  /** Outlives the page that sends it (a browser's `fetch` keepalive): leaving as a page goes, cancels. */
   keepalive?: boolean;
 }
 

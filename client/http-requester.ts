@@ -308,7 +308,9 @@ export class HttpRequester {
   /**
    * Deletes an aborted request at the relay, retrying while the relay is out of reach (else a
    * server would run it anyway) until `expiresAt`, its deadline, where the relay ends it anyway.
-   * rejectAll (the peer closed) stops the retries; a call under way still completes.
+   * rejectAll (the peer closed) stops the retries; a call under way still completes. Each call
+   * outlives the page (`keepalive`): a tab that aborts its requests as it closes (`pagehide`)
+   * otherwise lost the DELETE behind its CORS preflight, and the server ran them to their end.
    */
   async #cancelAtRelay(prepared: Prepared, expiresAt: number): Promise<void> {
     const { link, status } = this.#setup;
@@ -318,7 +320,7 @@ export class HttpRequester {
     this.#cancelling.add(stop);
     try {
       const retry = { signal: controller.signal, giveUpAt: expiresAt };
-      await link.retrying(status, retry, () => link.call("DELETE", path));
+      await link.retrying(status, retry, () => link.call("DELETE", path, { keepalive: true }));
     } catch {
       // Best effort: the request still ends at its deadline.
     } finally {

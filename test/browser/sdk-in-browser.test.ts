@@ -4,16 +4,18 @@
  * A browser client is served by a Node SDK server and a browser server serves a Node client; in
  * signed mode the browser passes its token as a WebSocket subprotocol, the only way a browser can;
  * with `transport: "auto"` a page whose WebSockets are blocked falls back to HTTP; a tab whose
- * network comes back (Playwright's offline emulation) tries again at once.
+ * network comes back (Playwright's offline emulation) tries again at once; requests a closing tab
+ * aborts on `pagehide` are cancelled at the relay, over either transport.
  * Run with `npm run test:browser` (needs `apt-get install chromium`); not part of `npm test`.
  */
+import { createServer, request } from "node:http";
 import { build } from "esbuild";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { connect, type EdgeMQError, type Peer } from "../../client/index.js";
 import { signToken } from "../../protocol/index.js";
 import { REPO_ROOT, Relay } from "../e2e/relay.js";
-import { portRangesFromEnv } from "../e2e/support/ports.js";
+import { pickFreePort, portRangesFromEnv } from "../e2e/support/ports.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 // EDGEMQ_E2E_RELAY_PORTS and EDGEMQ_E2E_INSPECTOR_PORTS override them (e2e/support/ports.ts).
@@ -66,11 +68,15 @@ afterAll(async () => {
 
 /**
  * A page of the relay's own origin (a loopback one: a dev-mode relay serves browser pages of this
- * machine only) with the SDK bundle loaded.
+ * machine only) with the SDK bundle loaded; with `crossOrigin`, of another origin (localhost for
+ * a relay on 127.0.0.1), as a page its own server serves: its calls to the relay then need CORS
+ * preflights. Each page has a context of its own, which outlives it as a browser outlives a tab
+ * (browser.newPage()'s context closes with its page, and with it the calls a page leaves behind).
  */
-async function sdkPage(relayUrl: string): Promise<Page> {
-  const page = await browser.newPage();
-  await page.goto(`${relayUrl.replace(/^ws/, "http")}/healthz`);
+async function sdkPage(relayUrl: string, crossOrigin = false): Promise<Page> {
+  const page = await (await browser.newContext()).newPage();
+  const site = relayUrl.replace(/^ws/, "http");
+  await page.goto(`${crossOrigin ? site.replace("127.0.0.1", "localhost") : site}/healthz`);
   await page.addScriptTag({ content: bundle });
   return page;
 }
@@ -86,6 +92,51 @@ async function waitForHttpServers(relayUrl: string, queue: string, present: bool
     if (Date.now() > giveUpAt) throw new Error(`httpServers still ${httpServers} after 10 s`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * An HTTP proxy to the relay (plain HTTP calls only) on a free port of PORTS.relay, which holds the
+ * answer to a DELETE's CORS preflight for 300 ms: a page that goes meanwhile loses every such
+ * DELETE but one sent `keepalive`, which the browser completes without the page.
+ */
+async function slowPreflightProxy(
+  relayUrl: string,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const target = new URL(relayUrl.replace(/^ws/, "http"));
+  const port = await pickFreePort(PORTS.relay);
+  const server = createServer((incoming, outgoing) => {
+    const deletePreflight =
+      incoming.method === "OPTIONS" &&
+      incoming.headers["access-control-request-method"] === "DELETE";
+    const forward = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: incoming.method,
+        path: incoming.url,
+        headers: { ...incoming.headers, host: target.host },
+      },
+      (answer) => {
+        const send = () => {
+          outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(outgoing);
+        };
+        if (deletePreflight) setTimeout(send, 300);
+        else send();
+      },
+    );
+    forward.on("error", () => outgoing.destroy());
+    incoming.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }
 
 describe("the SDK in a browser, dev mode", () => {
@@ -266,6 +317,53 @@ describe("the SDK in a browser, dev mode", () => {
     await slow.close();
     await page.close();
   });
+
+  for (const transport of ["websocket", "http"] as const) {
+    it(`cancels at the relay the requests a closing tab aborts on pagehide, over ${transport}`, async () => {
+      // A probe: over HTTP the cancel (a DELETE) died with a page of another origin than the
+      // relay's when its CORS preflight was slow to come back, and the server ran the aborted
+      // request to its end; over a WebSocket the cancel frame got out. Here over HTTP the tab
+      // reaches the relay through a proxy that holds a DELETE's preflight answer for 300 ms.
+      const queue = `aborted-on-close-${transport}`;
+      const worker = await connect(relay.url, { identity: `node-worker-${transport}` });
+      let started = false;
+      let abortedWith = "";
+      await worker.serve(queue, async (req) => {
+        started = true;
+        await new Promise<void>((resolve) => {
+          req.signal.addEventListener("abort", () => {
+            const reason: unknown = req.signal.reason;
+            abortedWith = reason instanceof Error && "code" in reason ? String(reason.code) : "?";
+            resolve();
+          });
+        });
+        return "too late";
+      }).ready;
+      const proxy = transport === "http" ? await slowPreflightProxy(relay.url) : undefined;
+      const page = await sdkPage(relay.url, true);
+      await page.evaluate(
+        async ({ url, queue, transport }) => {
+          const sdk = Reflect.get(globalThis, "EdgeMQ") as BrowserSdk;
+          const peer = await sdk.connect(url, {
+            identity: `browser-closing-${transport}`,
+            transport,
+          });
+          const controller = new AbortController();
+          const window = globalThis as unknown as EventTarget;
+          window.addEventListener("pagehide", () => controller.abort());
+          peer
+            .request(queue, "work", { timeout: 30_000, signal: controller.signal })
+            .catch(() => {});
+        },
+        { url: proxy?.url ?? relay.url, queue, transport },
+      );
+      await vi.waitFor(() => expect(started).toBe(true), { timeout: 10_000 });
+      await page.close();
+      await vi.waitFor(() => expect(abortedWith).toBe("cancelled"), { timeout: 10_000 });
+      await worker.close();
+      await proxy?.close();
+    });
+  }
 
   it("tells the relay as a tab serving over HTTP is reloaded, so no request goes to its dead take", async () => {
     // Under wrangler dev the relay does not hear a reloaded tab hang up: its take kept waiting,

@@ -24,6 +24,7 @@ interface Call {
   path: string;
   headers: Record<string, string>;
   body: string | Uint8Array | undefined;
+  keepalive: boolean | undefined;
 }
 
 type Script = (call: Call) => Response | Promise<Response>;
@@ -39,6 +40,7 @@ function fakeFetch(script: Script): { fetch: FetchLike; calls: Call[] } {
       path: url.slice(BASE.length),
       headers: init.headers,
       body: init.body,
+      keepalive: init.keepalive,
     };
     calls.push(call);
     if (call.path === "/v1/whoami") {
@@ -267,6 +269,8 @@ describe("request() over HTTP", () => {
     const id = calls.find((c) => c.method === "POST")?.headers["EdgeMQ-Request-Id"];
     await expect.poll(() => calls.some((c) => c.method === "DELETE")).toBe(true);
     expect(calls.find((c) => c.method === "DELETE")?.path).toBe(`/v1/queues/jobs/requests/${id}`);
+    // It outlives the page (a tab that aborts its requests as it closes: a browser probe).
+    expect(calls.find((c) => c.method === "DELETE")?.keepalive).toBe(true);
   });
 
   it("on a signal that timed out (AbortSignal.timeout()) rejects timeout and deletes the request at the relay", async () => {
