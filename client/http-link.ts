@@ -305,12 +305,27 @@ async function tryOnce(
   }
 }
 
-/** The relay's JSON error body as an EdgeMQError; a foreign body (a proxy's) by its status. */
+/**
+ * The relay's JSON error body as an EdgeMQError; a foreign body (a proxy's) by its status, with
+ * its start on one line.
+ */
 export function answerError(answer: HttpAnswer): EdgeMQError {
   const relayed = relayError(answer);
   if (relayed !== undefined) return relayed;
-  const text = UTF8.decode(answer.bytes).slice(0, 200);
-  return new EdgeMQError(codeForStatus(answer.status), `HTTP ${answer.status}: ${text}`);
+  const text = UTF8.decode(answer.bytes).slice(0, 200).replace(/\s+/g, " ").trim();
+  const message = text === "" ? `HTTP ${answer.status}` : `HTTP ${answer.status}: ${text}`;
+  return new EdgeMQError(codeForStatus(answer.status), message);
+}
+
+/**
+ * answerError for a peer's first call to `url` (connect's whoami): an answer that is no relay's
+ * (a page's own static server, on the port next to the relay's) says so.
+ */
+export function connectAnswerError(url: string, answer: HttpAnswer): EdgeMQError {
+  const error = answerError(answer);
+  if (relayError(answer) !== undefined) return error;
+  const message = `no EdgeMQ relay answers at ${url} (${error.message}): is that the relay's address?`;
+  return new EdgeMQError(error.code, message);
 }
 
 /**

@@ -18,7 +18,7 @@ import {
 } from "../protocol/index.js";
 import type { BackoffOptions } from "./backoff.js";
 import { HTTP_SERVER_LEASE_MS } from "./http-leases.js";
-import { answerError, type FetchLike, HttpLink, resolveFetch } from "./http-link.js";
+import { connectAnswerError, type FetchLike, HttpLink, resolveFetch } from "./http-link.js";
 import { HttpRequester } from "./http-requester.js";
 import { HttpService } from "./http-service.js";
 import { HttpStatus } from "./http-status.js";
@@ -49,7 +49,7 @@ export async function connectHttp(setup: HttpPeerSetup): Promise<Peer> {
     const message = `cannot reach the relay at ${setup.url}${why === "" ? "" : ` (${why})`}`;
     throw new EdgeMQError(ERROR_CODE.closed, message, { cause });
   }
-  if (answer.status !== 200) throw answerError(answer);
+  if (answer.status !== 200) throw connectAnswerError(setup.url, answer);
   const whoami = readWhoami(UTF8.decode(answer.bytes));
   return new HttpPeer(link, whoami, setup);
 }

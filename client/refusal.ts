@@ -11,7 +11,7 @@
  */
 import { type EdgeMQError, ERROR_CODE } from "../protocol/index.js";
 import type { BackoffOptions } from "./backoff.js";
-import { answerError, HttpLink, resolveFetch } from "./http-link.js";
+import { connectAnswerError, HttpLink, resolveFetch } from "./http-link.js";
 import { createAbortController, startTimer, stopTimer } from "./platform.js";
 import type { Credentials } from "./url.js";
 
@@ -47,7 +47,7 @@ export async function explainRefusal(
     const answer = await Promise.race([link.call("GET", path, {}, controller.signal), timedOut]);
     // 426: a route that would take the upgrade (the socket's failure was no refusal).
     const refused = answer !== undefined && answer.status >= 400 && answer.status !== 426;
-    return refused ? answerError(answer) : error;
+    return refused ? connectAnswerError(url, answer) : error;
   } catch {
     return error;
   } finally {

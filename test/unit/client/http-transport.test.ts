@@ -433,6 +433,19 @@ describe("connect() over HTTP", () => {
     });
   });
 
+  // A browser probe: a page pointed at its own static server (examples/browser/serve.mjs on 8080,
+  // the relay on 8787) was told only "HTTP 404: not found\n", newline included.
+  it("says no relay answers at the address when something else does", async () => {
+    const fetch: FetchLike = async () =>
+      new Response("not found\n", { status: 404, headers: { "content-type": "text/plain" } });
+    await expect(
+      connect(BASE, { transport: "http", identity: "alice", fetch }),
+    ).rejects.toMatchObject({
+      code: "not_found",
+      message: `no EdgeMQ relay answers at ${BASE} (HTTP 404: not found): is that the relay's address?`,
+    });
+  });
+
   it("fails at connect when the relay refuses the identity", async () => {
     const fetch: FetchLike = async () => errorBody(401, "unauthorized", "bad token");
     await expect(connect(BASE, { transport: "http", token: "t", fetch })).rejects.toMatchObject({
