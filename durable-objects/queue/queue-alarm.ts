@@ -2,13 +2,22 @@
  * The QueueDO's one timer: the storage alarm set to the earliest of request deadlines, lease ends,
  * delivery retries, purges and server token expiries (durable mode), or, in memory mode, an
  * in-memory WakeTimer for its requests and the storage alarm only for token expiries. Remembers
- * the alarm it set, so an earlier one is never pushed back. Used by queue-settle.ts.
+ * the alarm it set, so an earlier one is never pushed back, but not one long overdue: an alarm
+ * that never ran (the platform gives up on an alarm whose handler failed too often, and `wrangler
+ * dev` was seen keeping a past alarm time it never ran) is set again, or the queue would end no
+ * request at its deadline and reclaim no lease until the object restarts. Used by queue-settle.ts.
  */
 import { earliest } from "../shared/token-expiry.js";
 import { nextAlarm } from "./deadlines.js";
 import type { QueueState } from "./queue-state.js";
 import { nextServerExpiry } from "./server-expiry.js";
 import { WakeTimer } from "./wake-timer.js";
+
+/**
+ * How long past its time an alarm may still be waiting to run (the object is busy) before it
+ * counts as lost and is set again. Setting it again is harmless if it was only late.
+ */
+export const ALARM_OVERDUE_MS = 1_000;
 
 export class QueueAlarm {
   /** The alarm time set in storage: undefined until read after a wake, null when none. */
@@ -33,6 +42,8 @@ export class QueueAlarm {
   async schedule(): Promise<void> {
     const { store, servers, settings } = this.state;
     const now = Date.now();
+    // An alarm long overdue never ran: read the timers back and set it again (below).
+    if (typeof this.alarmAt === "number" && isOverdue(this.alarmAt, now)) this.alarmAt = undefined;
     const window = settings.limits.dedupWindowMs;
     const serverExpiry = earliest(nextServerExpiry(servers, now), this.state.links.nextExpiry(now));
     const written = store.takeEarliestTime(window);
@@ -57,8 +68,14 @@ export class QueueAlarm {
     }
     if (next === undefined) return;
     if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
-    if (this.alarmAt !== null && this.alarmAt <= next) return;
+    const set = this.alarmAt;
+    if (set !== null && set <= next && !isOverdue(set, now)) return;
     this.alarmAt = next;
     await this.ctx.storage.setAlarm(next);
   }
+}
+
+/** Whether an alarm set for `at` should have run by `now`, and so never will. */
+function isOverdue(at: number, now: number): boolean {
+  return at < now - ALARM_OVERDUE_MS;
 }

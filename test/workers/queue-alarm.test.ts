@@ -1,10 +1,12 @@
 /**
  * The durable queue's one alarm (queue-alarm.ts) moves earlier as requests bring earlier moments
- * (a deadline, a lease end), known from what the store just wrote, without reading the timers back.
+ * (a deadline, a lease end), known from what the store just wrote, without reading the timers back;
+ * an alarm long overdue (the platform dropped it) is set again by the next event.
  */
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { ALARM_OVERDUE_MS } from "../../durable-objects/queue/queue-alarm.js";
 import { encodeBody } from "../../protocol/index.js";
 import { idOf, linkSocket, serverSocket } from "./exchange-test-socket.js";
 import { request, TestServer } from "./queue-test-server.js";
@@ -19,6 +21,25 @@ function rowsOf(queue: string): Promise<Record<string, SqlStorageValue>[]> {
   return runInDurableObject(queueStub(queue), (_instance, state) =>
     state.storage.sql.exec("SELECT client_id, deadline, lease_until FROM requests").toArray(),
   );
+}
+
+function stateOf(queue: string, id: string): Promise<SqlStorageValue> {
+  return runInDurableObject(queueStub(queue), (_instance, state) => {
+    const row = state.storage.sql.exec("SELECT state FROM requests WHERE client_id = ?", id).one();
+    return row.state ?? null;
+  });
+}
+
+/** The state of request `id` once the queue's alarm, if one is set, has run (a bounded wait). */
+async function stateOnceAlarmed(queue: string, id: string): Promise<SqlStorageValue> {
+  let state: SqlStorageValue = null;
+  for (let i = 0; i < 20; i++) {
+    await runDurableObjectAlarm(queueStub(queue));
+    state = await stateOf(queue, id);
+    if (state === "done") return state;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return state;
 }
 
 describe("QueueDO alarm (durable queue)", () => {
@@ -73,5 +94,31 @@ describe("QueueDO alarm (durable queue)", () => {
     expect(await alarmOf(q)).toBe(Number(row?.lease_until));
     client.close();
     worker.close();
+  });
+
+  it("sets the alarm again when the one it set is long overdue and gone, so the request still times out", async () => {
+    const q = "alarm-lost";
+    const [lost] = await queueStub(q).enqueue({
+      queue: q,
+      from: "al",
+      requests: [request("lost", q, { timeout: 50 })],
+    });
+    if (lost === undefined || !lost.ok) throw new Error("lost not accepted");
+    expect(await alarmOf(q)).toBe(lost.deadline);
+    // The platform drops the alarm without running it (as after an alarm handler failed too
+    // often; a wrangler dev relay was seen keeping a past alarm time it never ran): the queue
+    // object still remembers it as set.
+    await runInDurableObject(queueStub(q), (_instance, state) => state.storage.deleteAlarm());
+    await new Promise((resolve) => setTimeout(resolve, 50 + ALARM_OVERDUE_MS + 200));
+
+    // The next event sees the alarm it remembers long overdue and sets one again.
+    await queueStub(q).enqueue({
+      queue: q,
+      from: "al",
+      requests: [request("later", q, { timeout: 120_000 })],
+    });
+    // Whether workerd runs the alarm by itself or the test does, "lost" ends at its deadline.
+    expect(await stateOnceAlarmed(q, "lost")).toBe("done");
+    expect(await stateOf(q, "later")).toBe("queued");
   });
 });
