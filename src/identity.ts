@@ -120,16 +120,27 @@ async function tokenPrincipal(request: Request, secrets: readonly string[]): Pro
 /** The token from the Authorization header, or from the token subprotocol. */
 export function presentedToken(request: Request): string | undefined {
   const authorization = request.headers.get("Authorization");
-  if (authorization !== null) {
-    const match = /^Bearer\s+(\S+)$/i.exec(authorization);
-    return match?.[1];
-  }
+  if (authorization !== null) return bearerToken(authorization);
   for (const protocol of offeredSubprotocols(request)) {
     if (protocol.startsWith(TOKEN_SUBPROTOCOL_PREFIX)) {
       return protocol.slice(TOKEN_SUBPROTOCOL_PREFIX.length);
     }
   }
   return undefined;
+}
+
+/**
+ * The token of an Authorization header, `Bearer <token>` (the scheme in any case; whitespace
+ * around the value ignored: workerd keeps a trailing space that curl sent). Any other value is
+ * refused with the form the relay wants, not "a token is required" when one was sent.
+ */
+function bearerToken(authorization: string): string {
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+  if (match?.[1] === undefined) {
+    const message = "Authorization must be Bearer followed by the token alone";
+    throw new EdgeMQError(ERROR_CODE.unauthorized, message);
+  }
+  return match[1];
 }
 
 /**

@@ -1,7 +1,7 @@
 /** The Hono front door in workerd: routes, typed errors, identity rules and header hygiene. */
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { PROTOCOL_VERSION } from "../../protocol/index.js";
+import { PROTOCOL_VERSION, signToken } from "../../protocol/index.js";
 import { app } from "../../src/app.js";
 import { TestSocket } from "./exchange-test-socket.js";
 
@@ -172,6 +172,35 @@ describe("front door", () => {
     expect(error.code).toBe("unauthorized");
     expect(error.message).toMatch(/^a token is required: Authorization: Bearer <token>/);
     expect(error.message).toContain("connect(url, { token })");
+  });
+
+  it("reads a Bearer token with whitespace after it, and names the form it wants for another Authorization", async () => {
+    const secret = "front-door-test-secret-0123456789abcdef";
+    const bindings = { QUEUE: env.QUEUE, EXCHANGE: env.EXCHANGE, EDGEMQ_SECRET: secret };
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const token = await signToken({ sub: "alice", role: "client", queues: ["q"], exp }, secret);
+    // A header built from a file or a template may keep a trailing space (curl and workerd keep it).
+    const padded = await app.request(
+      "/v1/whoami",
+      { headers: { Authorization: `Bearer ${token}  ` } },
+      bindings,
+    );
+    expect(padded.status).toBe(200);
+    expect(await padded.json()).toMatchObject({ identity: "alice" });
+    for (const authorization of [`Token ${token}`, "Bearer", `Bearer ${token} extra`]) {
+      const refused = await app.request(
+        "/v1/whoami",
+        { headers: { Authorization: authorization } },
+        bindings,
+      );
+      expect(refused.status).toBe(401);
+      const { error } = (await refused.json()) as { error: { code: string; message: string } };
+      expect(error).toEqual({
+        code: "unauthorized",
+        message: "Authorization must be Bearer followed by the token alone",
+      });
+      expect(refused.headers.get("WWW-Authenticate")).toContain('error="invalid_token"');
+    }
   });
 
   it("lets the secret win over dev mode: a declared identity with no token is refused 401", async () => {
