@@ -52,9 +52,3 @@ export function sweepExpiredClients(
   }
   return nextExpiry(expiries, now);
 }
-
-/** Sets the alarm to `at` unless one is already due no later. */
-export async function alarmNoLaterThan(storage: DurableObjectStorage, at: number): Promise<void> {
-  const current = await storage.getAlarm();
-  if (current === null || current > at) await storage.setAlarm(at);
-}

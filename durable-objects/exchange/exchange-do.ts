@@ -24,6 +24,7 @@ import {
 } from "../../protocol/index.js";
 import type { Env } from "../../src/env.js";
 import { errorResponse, isWebSocketUpgrade, upgradeRequired } from "../../src/http-error.js";
+import { alarmNoLaterThan } from "../shared/alarm.js";
 import {
   type DeliverAnswer,
   type EnqueueInput,
@@ -57,7 +58,7 @@ import {
   newAttachment,
   readAttachment,
 } from "./client-attachment.js";
-import { alarmNoLaterThan, authorizedPrincipal, sweepExpiredClients } from "./client-expiry.js";
+import { authorizedPrincipal, sweepExpiredClients } from "./client-expiry.js";
 import { cancelRefusal, planClientMessage } from "./client-message.js";
 import { DeferredAcks } from "./deferred-acks.js";
 import { answersFor, unreachableAnswers } from "./enqueue-answers.js";

@@ -18,6 +18,7 @@ import {
   isRequestId,
   type Limits,
 } from "../../protocol/index.js";
+import { alarmNoLaterThan } from "../shared/alarm.js";
 import type { EnqueueOutcome, Outcome, QueueRpc } from "../shared/contracts.js";
 import {
   type HttpAwaitAnswer,
@@ -180,7 +181,7 @@ export class HttpClients {
     const timeout = request.timeout ?? this.limits.defaultTimeoutMs;
     const deadline = Date.now() + timeout;
     const expires = this.requests.record(identity, request.id, queue, deadline, poller);
-    await this.alarmBy(purgeAt(expires));
+    await alarmNoLaterThan(this.storage, purgeAt(expires));
     return undefined;
   }
 
@@ -210,7 +211,8 @@ export class HttpClients {
     now: number,
   ): Promise<HttpAwaitAnswer> {
     if (answer.state !== "done") return answer;
-    if (this.requests.unread.markRead(identity, id, now)) await this.alarmBy(readPurge(now));
+    if (this.requests.unread.markRead(identity, id, now))
+      await alarmNoLaterThan(this.storage, readPurge(now));
     return answer;
   }
 
@@ -248,7 +250,7 @@ export class HttpClients {
     if (answer.frames.length === 0) return answer;
     const { identity, poller, after } = input;
     const read = this.requests.unread.markPolledRead(identity, poller, after, answer.after, now);
-    if (read) await this.alarmBy(readPurge(now));
+    if (read) await alarmNoLaterThan(this.storage, readPurge(now));
     return answer;
   }
 
@@ -279,12 +281,6 @@ export class HttpClients {
   /** Purges expired HTTP requests; returns when the next one expires, if any. */
   purge(now: number): number | undefined {
     return this.requests.purge(now).next;
-  }
-
-  /** Makes sure the alarm fires by `at` (it purges, then re-arms for what is left). */
-  private async alarmBy(at: number): Promise<void> {
-    const current = await this.storage.getAlarm();
-    if (current === null || current > at) await this.storage.setAlarm(at);
   }
 }
 

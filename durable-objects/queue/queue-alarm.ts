@@ -7,17 +7,12 @@
  * dev` was seen keeping a past alarm time it never ran) is set again, or the queue would end no
  * request at its deadline and reclaim no lease until the object restarts. Used by queue-settle.ts.
  */
+import { isOverdue, needsAlarm } from "../shared/alarm.js";
 import { earliest } from "../shared/token-expiry.js";
 import { nextAlarm } from "./deadlines.js";
 import type { QueueState } from "./queue-state.js";
 import { nextServerExpiry } from "./server-expiry.js";
 import { WakeTimer } from "./wake-timer.js";
-
-/**
- * How long past its time an alarm may still be waiting to run (the object is busy) before it
- * counts as lost and is set again. Setting it again is harmless if it was only late.
- */
-export const ALARM_OVERDUE_MS = 1_000;
 
 export class QueueAlarm {
   /** The alarm time set in storage: undefined until read after a wake, null when none. */
@@ -68,14 +63,8 @@ export class QueueAlarm {
     }
     if (next === undefined) return;
     if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
-    const set = this.alarmAt;
-    if (set !== null && set <= next && !isOverdue(set, now)) return;
+    if (!needsAlarm(this.alarmAt, next, now)) return;
     this.alarmAt = next;
     await this.ctx.storage.setAlarm(next);
   }
-}
-
-/** Whether an alarm set for `at` should have run by `now`, and so never will. */
-function isOverdue(at: number, now: number): boolean {
-  return at < now - ALARM_OVERDUE_MS;
 }

@@ -6,7 +6,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ALARM_OVERDUE_MS } from "../../durable-objects/queue/queue-alarm.js";
+import { ALARM_OVERDUE_MS } from "../../durable-objects/shared/alarm.js";
 import { encodeBody } from "../../protocol/index.js";
 import { idOf, linkSocket, serverSocket } from "./exchange-test-socket.js";
 import { request, TestServer } from "./queue-test-server.js";
