@@ -72,13 +72,23 @@ export function binaryBody(body: unknown): Uint8Array | undefined {
 
 /**
  * A JSON body's text. Throws `bad_request` when there is none (a function, a symbol), for a
- * value JSON.stringify would silently mangle, and for a BigInt, at any depth (refusal):
- * JSON.stringify's own TypeErrors (a cycle) propagate, the caller maps them to `bad_request`.
+ * value JSON.stringify would silently mangle, and for a BigInt, at any depth (refusal); and for
+ * what JSON.stringify itself throws on (a cycle, nesting too deep for the stack, a toJSON that
+ * throws), with its message, so a request and a handler's reply say the same.
  */
 export function jsonText(body: unknown): string {
-  const text = JSON.stringify(body, refuseMangled);
-  return text ?? refuse("body is not serialisable as JSON");
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(body, refuseMangled);
+  } catch (cause) {
+    if (cause instanceof EdgeMQError) throw cause;
+    const why = cause instanceof Error && cause.message !== "" ? `: ${cause.message}` : "";
+    throw new EdgeMQError(ERROR_CODE.badRequest, `${NOT_SERIALISABLE}${why}`, { cause });
+  }
+  return text ?? refuse(NOT_SERIALISABLE);
 }
+
+const NOT_SERIALISABLE = "body is not serialisable as JSON";
 
 /**
  * JSON.stringify replacer: passes every value on, throwing for those `mangledAs` names. `value` is

@@ -22,8 +22,14 @@ export function needsAlarm(current: number | null, at: number, now: number): boo
   return current === null || current > at || isOverdue(current, now);
 }
 
+/** The part of a Durable Object's storage the alarm rule uses. */
+export interface AlarmStorage {
+  getAlarm(): Promise<number | null>;
+  setAlarm(at: number): Promise<void>;
+}
+
 /** Sets the alarm to `at` unless one is already due no later (and not lost). */
-export async function alarmNoLaterThan(storage: DurableObjectStorage, at: number): Promise<void> {
+export async function alarmNoLaterThan(storage: AlarmStorage, at: number): Promise<void> {
   const current = await storage.getAlarm();
   if (needsAlarm(current, at, Date.now())) await storage.setAlarm(at);
 }

@@ -161,6 +161,34 @@ describe("peer.serve()", () => {
     expect(socket.sent.join("")).not.toContain("at ");
   });
 
+  it("fails a reply JSON cannot serialise (a cycle, nesting past the stack) as a request body is refused, and serves the next", async () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    let deep: unknown = 1;
+    for (let depth = 0; depth < 200_000; depth++) deep = [deep];
+    peer.serve("resize", (request) =>
+      request.id === "cycle" ? cyclic : request.id === "deep" ? deep : "ok",
+    );
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    socket.deliver(dispatch("cycle"), dispatch("deep"), dispatch("plain"));
+    await settle();
+    const messages = socket.framesOf("fail").map((frame) => [frame.id, frame.message]);
+    expect(messages).toEqual([
+      [
+        "cycle",
+        expect.stringMatching(/^body is not serialisable as JSON: Converting circular structure/),
+      ],
+      [
+        "deep",
+        expect.stringMatching(
+          /^body is not serialisable as JSON: Maximum call stack size exceeded/,
+        ),
+      ],
+    ]);
+    expect(socket.framesOf("reply").map((frame) => frame.id)).toEqual(["plain"]);
+  });
+
   it("sends fail instead of a reply that JSON escaping would take past the relay's frame size", async () => {
     peer.serve("resize", (request) => (request.id === "quotes" ? '"'.repeat(1_040_000) : "ok"));
     const socket = relay.latest(SERVE);
