@@ -164,7 +164,7 @@ describe("peer.serve()", () => {
   it("fails a reply JSON cannot serialise (a cycle, nesting past the stack) as a request body is refused, and serves the next", async () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    let deep: unknown = 1;
+    let deep: unknown[] = [1];
     for (let depth = 0; depth < 200_000; depth++) deep = [deep];
     peer.serve("resize", (request) =>
       request.id === "cycle" ? cyclic : request.id === "deep" ? deep : "ok",
