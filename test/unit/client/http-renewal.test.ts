@@ -7,15 +7,10 @@
  * signal and never returns holds its take loop only until its request is over (deadline passed,
  * lease refused). Against a fake fetch on fake timers.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { CANCEL_CHECK_MS } from "../../../client/http-service.js";
-import {
-  connect,
-  type FetchLike,
-  type Handler,
-  type Peer,
-  type Service,
-} from "../../../client/index.js";
+import { connect, type FetchLike, type Handler, type Service } from "../../../client/index.js";
+import { peerUnderFakeTimers } from "./http-fakes.js";
 
 const BASE = "http://relay.test";
 /** renewEvery(LEASE_MS) is 200 ms. */
@@ -133,26 +128,16 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-let peer: Peer | undefined;
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(async () => {
-  const closing = peer?.close();
-  await vi.advanceTimersByTimeAsync(30_000);
-  await closing;
-  peer = undefined;
-  vi.useRealTimers();
-});
+const held = peerUnderFakeTimers();
 
 async function serving(relay: FakeRelay, handler: Handler, concurrency = 1): Promise<Service> {
-  peer = await connect(BASE, {
+  held.peer = await connect(BASE, {
     transport: "http",
     identity: "alice",
     fetch: relay.fetch,
     reconnect: { minDelayMs: 1, maxDelayMs: 5 },
   });
-  return peer.serve("jobs", handler, { concurrency });
+  return held.peer.serve("jobs", handler, { concurrency });
 }
 
 /** A handler that takes 300 ms: a renewal (every 200 ms, answered in 250 ms) is then in flight. */
@@ -211,10 +196,10 @@ describe("an HTTP server's lease renewals", () => {
     };
     const service = await serving(relay, slowHandler([]));
     await vi.advanceTimersByTimeAsync(1_000);
-    const closing = Promise.all([service.close(), peer?.close()]);
+    const closing = Promise.all([service.close(), held.peer?.close()]);
     await vi.advanceTimersByTimeAsync(30_000);
     await closing;
-    peer = undefined;
+    held.peer = undefined;
     const closedAt = Date.now();
     await vi.advanceTimersByTimeAsync(60_000);
     expect(relay.leaseCalls(closedAt)).toBe(0);

@@ -6,10 +6,10 @@
  * feature (an older one, which refuses an unknown parameter) gets no `lease=`. Fake fetch and fake
  * timers.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { HTTP_SERVER_LEASE_MS } from "../../../client/http-leases.js";
-import { connect, type FetchLike, type Peer } from "../../../client/index.js";
-import { json, takeHeaders } from "./http-fakes.js";
+import { connect, type FetchLike } from "../../../client/index.js";
+import { json, peerUnderFakeTimers, takeHeaders } from "./http-fakes.js";
 
 const BASE = "http://relay.test";
 
@@ -68,22 +68,12 @@ class FakeRelay {
   }
 }
 
-let peer: Peer | undefined;
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(async () => {
-  const closing = peer?.close();
-  await vi.advanceTimersByTimeAsync(30_000);
-  await closing;
-  peer = undefined;
-  vi.useRealTimers();
-});
+const held = peerUnderFakeTimers();
 
 /** Serves with a handler that runs 7 s (lease calls go out meanwhile), for 10 s. */
 async function serveAwhile(relay: FakeRelay): Promise<void> {
-  peer = await connect(BASE, { transport: "http", identity: "alice", fetch: relay.fetch });
-  peer.serve("jobs", async () => {
+  held.peer = await connect(BASE, { transport: "http", identity: "alice", fetch: relay.fetch });
+  held.peer.serve("jobs", async () => {
     await new Promise((resolve) => setTimeout(resolve, 7_000));
     return "done";
   });

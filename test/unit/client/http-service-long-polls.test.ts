@@ -7,9 +7,9 @@
  * without waiting, so a burst is still taken in parallel, up to `concurrency`. Fake fetch and
  * fake timers.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { connect, type FetchLike, type HttpRequestInit, type Peer } from "../../../client/index.js";
-import { json, takeHeaders } from "./http-fakes.js";
+import { describe, expect, it, vi } from "vitest";
+import { connect, type FetchLike, type HttpRequestInit } from "../../../client/index.js";
+import { json, peerUnderFakeTimers, takeHeaders } from "./http-fakes.js";
 
 const BASE = "http://relay.test";
 
@@ -67,22 +67,12 @@ class FakeRelay {
 
 const PLACEMENT = { "EdgeMQ-Partition": "0", "EdgeMQ-Partitions": "1" };
 
-let peer: Peer | undefined;
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(async () => {
-  const closing = peer?.close();
-  await vi.advanceTimersByTimeAsync(30_000);
-  await closing;
-  peer = undefined;
-  vi.useRealTimers();
-});
+const held = peerUnderFakeTimers();
 
 async function serving(relay: FakeRelay, handler: () => Promise<string>, concurrency?: number) {
-  peer = await connect(BASE, { transport: "http", identity: "alice", fetch: relay.fetch });
+  held.peer = await connect(BASE, { transport: "http", identity: "alice", fetch: relay.fetch });
   const options = concurrency === undefined ? undefined : { concurrency };
-  return peer.serve("jobs", handler, options);
+  return held.peer.serve("jobs", handler, options);
 }
 
 describe("an HTTP server's takes waiting at the relay", () => {

@@ -5,9 +5,9 @@
  * concurrency below K still long-polls every partition (max(c, K) loops), and a service whose
  * loops are all busy in long handlers keeps its presence with presence calls.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { connect, type FetchLike, type HttpRequestInit, type Peer } from "../../../client/index.js";
-import { json } from "./http-fakes.js";
+import { json, peerUnderFakeTimers } from "./http-fakes.js";
 
 const BASE = "http://relay.test";
 /** The relay's HTTP server presence (docs/http-api.md). */
@@ -140,31 +140,21 @@ class FakeTakeRoute {
   }
 }
 
-let peer: Peer | undefined;
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(async () => {
-  const closing = peer?.close();
-  await vi.advanceTimersByTimeAsync(30_000);
-  await closing;
-  peer = undefined;
-  vi.useRealTimers();
-});
+const held = peerUnderFakeTimers();
 
 async function serving(
   route: FakeTakeRoute,
   concurrency: number,
   handler: () => string | Promise<string> = () => "done",
 ): Promise<Peer> {
-  peer = await connect(BASE, {
+  held.peer = await connect(BASE, {
     transport: "http",
     identity: "alice",
     fetch: route.fetch,
     reconnect: { minDelayMs: 1, maxDelayMs: 5 },
   });
-  peer.serve("jobs", handler, { concurrency });
-  return peer;
+  held.peer.serve("jobs", handler, { concurrency });
+  return held.peer;
 }
 
 describe("an HTTP server when K is lowered", () => {
@@ -196,8 +186,8 @@ describe("an HTTP server when K is lowered", () => {
       forbid && url.includes("/take?")
         ? Promise.resolve(json(403, { error: { code: "forbidden", message: "not your queue" } }))
         : fetch(url, init);
-    peer = await connect(BASE, { transport: "http", identity: "alice", fetch: guarded });
-    peer.serve("jobs", () => "done", { concurrency: 2 });
+    held.peer = await connect(BASE, { transport: "http", identity: "alice", fetch: guarded });
+    held.peer.serve("jobs", () => "done", { concurrency: 2 });
     await vi.advanceTimersByTimeAsync(5_000);
     forbid = true;
     await vi.advanceTimersByTimeAsync(60_000);
@@ -336,9 +326,9 @@ describe("an HTTP server's ready on a partitioned queue", () => {
     // of a client of another partition, sent right after ready, got no_responders.
     const route = new FakeTakeRoute(4);
     for (let i = 0; i < 8; i++) route.enqueue(0);
-    peer = await connect(BASE, { transport: "http", identity: "alice", fetch: route.fetch });
+    held.peer = await connect(BASE, { transport: "http", identity: "alice", fetch: route.fetch });
     const slow = () => new Promise<string>((resolve) => setTimeout(() => resolve("done"), 5_000));
-    const service = peer.serve("jobs", slow, { concurrency: 4 });
+    const service = held.peer.serve("jobs", slow, { concurrency: 4 });
     let readyAt: number | undefined;
     void service.ready.then(
       () => {
@@ -355,8 +345,8 @@ describe("an HTTP server's ready on a partitioned queue", () => {
 
   it("is ready without a presence call when a first take swept every partition and found none", async () => {
     const route = new FakeTakeRoute(4);
-    peer = await connect(BASE, { transport: "http", identity: "alice", fetch: route.fetch });
-    const service = peer.serve("jobs", () => "done", { concurrency: 4 });
+    held.peer = await connect(BASE, { transport: "http", identity: "alice", fetch: route.fetch });
+    const service = held.peer.serve("jobs", () => "done", { concurrency: 4 });
     await service.ready;
     expect(route.presences).toEqual([]);
   });
