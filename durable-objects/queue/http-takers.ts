@@ -8,7 +8,11 @@
  * for HTTP_SERVER_PRESENCE_MS after its last take or reply. Leases are made inside the caller's
  * transaction; waiters are resolved only after it commits. A take whose HTTP caller went away
  * (abandonTake) stops waiting, and a request just handed to it goes back to the queue, instead of
- * sitting leased to nobody for a whole lease. Used by http-server-rpc.ts and queue-settle.ts.
+ * sitting leased to nobody for a whole lease. A request that runs alone (lease-rules.ts
+ * runsAlone) goes only to an HTTP server holding no lease, which then takes nothing else until it
+ * ends; when the queue has no socket server to keep free for it, an HTTP server that holds leases
+ * takes nothing new until it holds none, and then takes it. Used by http-server-rpc.ts and
+ * queue-settle.ts.
  */
 import {
   type DispatchFrame,
@@ -21,11 +25,20 @@ import {
 import { grantedLeaseMs, type HttpReplyAnswer, httpConnId } from "../shared/http-contracts.js";
 import { leaseUntil } from "./deadlines.js";
 import { ridOf } from "./dispatch-id.js";
-import { type DispatchDeps, dispatchFrame, nextDispatchable } from "./dispatcher.js";
+import {
+  type DispatchableRow,
+  type DispatchDeps,
+  type DispatchServers,
+  dispatchable,
+  dispatchFrame,
+  nextDispatchable,
+} from "./dispatcher.js";
 import { HttpServerPresence } from "./http-server-presence.js";
-import { checkAnswer, type Refusal, UNKNOWN_ID_MESSAGE } from "./lease-rules.js";
+import { checkAnswer, type Refusal, runsAlone, UNKNOWN_ID_MESSAGE } from "./lease-rules.js";
 import { replyFrame } from "./outcome-frames.js";
+import type { Entry } from "./ready-index.js";
 import type { RequestLifecycle } from "./request-lifecycle.js";
+import { serverToKeepFree } from "./server-choice.js";
 import type { RequestStore } from "./store-contract.js";
 
 /** Most takes that may wait at once on one queue; more are refused with `rate_limited`. */
@@ -36,6 +49,7 @@ export const MAX_REMEMBERED_HANDOUTS = 1_000;
 
 export type TakeDeps = Pick<DispatchDeps, "store" | "ready" | "lifecycle" | "queue" | "now"> & {
   limits: Limits;
+  servers: Pick<DispatchServers, "all">;
 };
 
 /** A waiting take ended because its server left (HttpTakers.leave), not for want of work. */
@@ -63,6 +77,10 @@ export class HttpTakers {
   private readonly handouts = new Map<string, number>();
   /** Takes abandoned before they got here (a partition sweep's later calls), oldest first. */
   private readonly abandoned = new Set<string>();
+  /** HTTP servers holding a request that runs alone, with its relay id (memory only). */
+  private readonly aloneHolders = new Map<string, number>();
+  /** HTTP servers draining for a request that runs alone: they take nothing new meanwhile. */
+  private readonly draining = new Set<string>();
 
   /** Records that HTTP server `identity` took or replied at `now`. */
   seen(identity: string, now: number): void {
@@ -83,11 +101,49 @@ export class HttpTakers {
    * (grantedLeaseMs; leaseMs when it did not ask). Inside a transaction.
    */
   takeNow(deps: TakeDeps, identity: string, asked?: number): DispatchFrame | undefined {
-    const row = nextDispatchable(deps);
+    const row = this.nextFor(deps, identity);
     if (row === undefined) return undefined;
     const until = leaseUntil(deps.now, row.deadline, grantedLeaseMs(asked, deps.limits.leaseMs));
     deps.store.lease(row.rid, httpConnId(identity), until);
+    if (runsAlone(row.attempt, deps.limits.maxAttempts)) {
+      this.aloneHolders.set(identity, row.rid);
+      this.draining.delete(identity);
+    }
     return dispatchFrame(row, row.body, deps.queue);
+  }
+
+  /** The request HTTP server `identity` may take now, if any: one that runs alone first. */
+  private nextFor(deps: TakeDeps, identity: string): DispatchableRow | undefined {
+    if (this.holdsAlone(deps.store, identity)) return undefined;
+    const idle = holdsNothing(deps.store, identity);
+    const alone = idle() ? takeAloneRow(deps) : undefined;
+    if (alone !== undefined) return alone;
+    if (deps.ready.aloneCount === 0) this.draining.clear();
+    else if (serverToKeepFree(deps.servers.all(), new Set()) === undefined) {
+      this.draining.add(identity);
+    }
+    if (this.draining.has(identity)) return undefined;
+    const setApart: Entry[] = [];
+    try {
+      for (;;) {
+        const row = nextDispatchable(deps);
+        if (row === undefined) return undefined;
+        if (!runsAlone(row.attempt, deps.limits.maxAttempts) || idle()) return row;
+        setApart.push({ from: row.from, rid: row.rid });
+      }
+    } finally {
+      deps.ready.putBackAlone(setApart);
+    }
+  }
+
+  /** Whether HTTP server `identity` still holds the request that runs alone it took. */
+  private holdsAlone(store: RequestStore, identity: string): boolean {
+    const rid = this.aloneHolders.get(identity);
+    if (rid === undefined) return false;
+    const row = store.get(rid);
+    if (row?.state === "leased" && row.leaseConn === httpConnId(identity)) return true;
+    this.aloneHolders.delete(identity);
+    return false;
   }
 
   /**
@@ -120,8 +176,9 @@ export class HttpTakers {
     const handouts: Handout[] = [];
     for (const waiter of this.waiting) {
       const frame = this.takeNow(deps, waiter.identity, waiter.leaseMs);
-      if (frame === undefined) break;
-      handouts.push({ waiter, frame });
+      if (frame !== undefined) handouts.push({ waiter, frame });
+      else if (deps.ready.size === 0) break;
+      // Else this server may take nothing now (it holds or drains for a request that runs alone).
     }
     return handouts;
   }
@@ -228,6 +285,31 @@ const UNKNOWN_ID_HINT = `${UNKNOWN_ID_MESSAGE}: answer with the relay id the tak
 
 function notDispatched(): Refusal {
   return { code: ERROR_CODE.forbidden, message: UNKNOWN_ID_MESSAGE };
+}
+
+/** Whether HTTP server `identity` holds no lease, asked once and only when needed. */
+function holdsNothing(store: RequestStore, identity: string): () => boolean {
+  let idle: boolean | undefined;
+  return () => {
+    idle ??= store.leasedTo(httpConnId(identity)).length === 0;
+    return idle;
+  };
+}
+
+/** The oldest request that runs alone, taken from the index; the rest stay there. */
+function takeAloneRow(deps: TakeDeps): DispatchableRow | undefined {
+  const entries = deps.ready.takeAlone();
+  let at = 0;
+  let picked: DispatchableRow | undefined;
+  while (picked === undefined && at < entries.length) {
+    const entry = entries[at++];
+    const row = entry === undefined ? undefined : dispatchable(deps, entry);
+    if (row === undefined) continue;
+    if (runsAlone(row.attempt, deps.limits.maxAttempts)) picked = row;
+    else deps.ready.add(row.from, row.rid); // maxAttempts was raised since it was set apart
+  }
+  deps.ready.putBackAlone(entries.slice(at));
+  return picked;
 }
 
 /** Forgets the oldest take id in `ids` when it holds MAX_REMEMBERED_HANDOUTS already. */

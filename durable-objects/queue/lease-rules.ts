@@ -1,7 +1,8 @@
 /**
  * Pure lease rules: whether an answer (reply, fail, extend) from a server connection is accepted
- * for a request, and what happens to a request whose lease is lost (back to the queue, or
- * server_error past maxAttempts dispatches). Used by queue-do.ts; unit-tested.
+ * for a request, what happens to a request whose lease is lost (back to the queue, or
+ * server_error past maxAttempts dispatches), and which requests run alone (runsAlone). Used by
+ * queue-do.ts, dispatcher.ts and http-takers.ts; unit-tested.
  */
 import { ERROR_CODE, type ErrorCode, err, ok, type Result } from "../../protocol/index.js";
 
@@ -50,6 +51,23 @@ export const ALREADY_ENDED: Readonly<Refusal> = {
 /** What becomes of a request whose lease was lost after `attempt` dispatches. */
 export function afterLeaseLoss(attempt: number, maxAttempts: number): "requeue" | "fail" {
   return attempt >= maxAttempts ? "fail" : "requeue";
+}
+
+/**
+ * Whether a request dispatched `attempt` times so far runs alone on its next dispatch: it lost a
+ * lease before (its server crashed, stalled or dropped) and the next is its last allowed one. It
+ * then goes only to a server holding nothing else, which gets nothing else until it ends. A
+ * request that crashes every server it reaches (a poison request) then uses up only its own
+ * attempts: a request that shared a server with it runs its last attempt apart from it, instead
+ * of failing with it. With maxAttempts 1 no request runs alone (none had a lease before).
+ */
+export function runsAlone(attempt: number, maxAttempts: number): boolean {
+  return attempt >= 1 && attempt + 1 >= maxAttempts;
+}
+
+/** The least `attempt` of a lease that runs alone (runsAlone, counted after its dispatch). */
+export function loneAttempt(maxAttempts: number): number {
+  return Math.max(2, maxAttempts);
 }
 
 export const REDELIVERY_MESSAGE = "the request was redelivered too many times";

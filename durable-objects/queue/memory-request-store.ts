@@ -134,13 +134,23 @@ export class MemoryRequestStore implements RequestStore {
     return row === undefined ? undefined : view(row);
   }
 
-  queued(): { rid: number; from: string }[] {
-    const rows: { rid: number; from: string }[] = [];
+  queued(): { rid: number; from: string; attempt: number }[] {
+    const rows: { rid: number; from: string; attempt: number }[] = [];
     for (const rid of this.live) {
       const row = this.rows.get(rid);
-      if (row?.state === "queued") rows.push({ rid, from: row.from });
+      if (row?.state === "queued") rows.push({ rid, from: row.from, attempt: row.attempt });
     }
     return rows.sort((a, b) => a.rid - b.rid);
+  }
+
+  lesseesFromAttempt(minAttempt: number): Set<string> {
+    const conns = new Set<string>();
+    for (const row of this.liveRows()) {
+      if (row.state === "leased" && row.leaseConn !== null && row.attempt >= minAttempt) {
+        conns.add(row.leaseConn);
+      }
+    }
+    return conns;
   }
 
   leasedCounts(): Map<string, number> {

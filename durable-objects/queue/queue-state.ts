@@ -17,6 +17,7 @@ import { EarlyCancels } from "./early-cancels.js";
 import { EarlyFinishes } from "./early-finishes.js";
 import { FrameOutbox } from "./frame-outbox.js";
 import { HttpTakers } from "./http-takers.js";
+import { runsAlone } from "./lease-rules.js";
 import { LinkRegistry } from "./link-registry.js";
 import { MemoryRequestStore } from "./memory-request-store.js";
 import { OutcomeDelivery } from "./outcome-delivery.js";
@@ -77,7 +78,7 @@ export class QueueState {
       }
     });
     this.store = new SqlRequestStore(ctx.storage.sql);
-    this.servers = new ServerRegistry(ctx, this.store);
+    this.servers = new ServerRegistry(ctx, this.store, this.maxAttempts);
     this.lifecycle = this.requestLifecycle();
     this.delivery = this.outcomeDelivery();
   }
@@ -110,7 +111,7 @@ export class QueueState {
     }
     const known = this.store.queueName();
     this.store = new MemoryRequestStore((n) => writeQueueName(sql, n), known);
-    this.servers = new ServerRegistry(this.ctx, this.store);
+    this.servers = new ServerRegistry(this.ctx, this.store, this.maxAttempts);
     this.lifecycle = this.requestLifecycle();
     this.delivery = this.outcomeDelivery();
     this.ready = undefined;
@@ -205,6 +206,9 @@ export class QueueState {
     }
   }
 
+  /** The queue's current maxAttempts (settings are read per object). */
+  private readonly maxAttempts = (): number => this.settings.limits.maxAttempts;
+
   /** The index of queued requests, rebuilt when it is missing or stale (needsRebuild). */
   readyIndex(): ReadyIndex {
     const lifecycle = this.lifecycle;
@@ -212,7 +216,8 @@ export class QueueState {
       this.ready === undefined ||
       needsRebuild(this.ready, lifecycle.requeued, lifecycle.endedWhileQueued)
     ) {
-      this.ready = ReadyIndex.from(this.store.queued());
+      const max = this.settings.limits.maxAttempts;
+      this.ready = ReadyIndex.from(this.store.queued(), (attempt) => runsAlone(attempt, max));
       lifecycle.requeued = false;
       lifecycle.endedWhileQueued = 0;
     }

@@ -3,7 +3,9 @@
  * FIFO within an identity, taken round-robin across identities so one flooding client does not
  * hold back the others. Pure (no I/O); rebuilt from the store on wake, and once stale entries (a
  * request cancelled or expired while queued) make up half of it (queue-state.ts). The dispatcher
- * re-reads each row before leasing, so a stale entry is only skipped.
+ * re-reads each row before leasing, so a stale entry is only skipped. Requests that run alone
+ * (lease-rules.ts runsAlone) wait apart, oldest first, and are placed before the rest
+ * (dispatcher.ts), so the dispatcher knows to keep a server free for them.
  */
 
 /**
@@ -22,6 +24,14 @@ export function needsRebuild(
   return endedQueued > 0 && endedQueued * 2 >= index.size;
 }
 
+/** A queued request as the index holds it. */
+export interface Entry {
+  from: string;
+  rid: number;
+}
+
+const NONE: readonly Entry[] = Object.freeze([]);
+
 export class ReadyIndex {
   /** Identities with queued requests, in ring order. */
   private readonly ring: string[] = [];
@@ -29,17 +39,49 @@ export class ReadyIndex {
   /** Position in `ring` of the identity served next. */
   private cursor = 0;
   private count = 0;
+  /** Requests that run alone, in relay-id order. */
+  private alone: Entry[] = [];
 
-  /** Builds an index from rows in any order. */
-  static from(rows: Iterable<{ rid: number; from: string }>): ReadyIndex {
+  /**
+   * Builds an index from rows in any order; those for which `runsAlone(attempt)` holds wait
+   * apart (takeAlone).
+   */
+  static from(
+    rows: Iterable<Entry & { attempt?: number }>,
+    runsAlone?: (attempt: number) => boolean,
+  ): ReadyIndex {
     const index = new ReadyIndex();
-    for (const row of rows) index.add(row.from, row.rid);
+    for (const row of rows) {
+      if (runsAlone?.(row.attempt ?? 0) === true)
+        index.alone.push({ from: row.from, rid: row.rid });
+      else index.add(row.from, row.rid);
+    }
+    index.alone.sort((a, b) => a.rid - b.rid);
     return index;
   }
 
   /** Entries held, stale ones included. */
   get size(): number {
-    return this.count;
+    return this.count + this.alone.length;
+  }
+
+  /** Requests that run alone waiting, stale ones included. */
+  get aloneCount(): number {
+    return this.alone.length;
+  }
+
+  /** Takes every request that runs alone; the caller puts back what it could not place. */
+  takeAlone(): readonly Entry[] {
+    if (this.alone.length === 0) return NONE;
+    const taken = this.alone;
+    this.alone = [];
+    return taken;
+  }
+
+  /** Puts back requests that run alone and found no server (`entries` oldest first). */
+  putBackAlone(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    this.alone = [...entries, ...this.alone].sort((a, b) => a.rid - b.rid);
   }
 
   /** Adds a request; kept in relay-id order within its identity (ids grow with arrival). */

@@ -337,11 +337,22 @@ export class SqlRequestStore implements RequestStore {
   }
 
   /** Queued requests, for rebuilding the ready index. */
-  queued(): { rid: number; from: string }[] {
+  queued(): { rid: number; from: string; attempt: number }[] {
     return this.sql
-      .exec("SELECT rid, from_identity FROM requests WHERE state = 'queued' ORDER BY rid")
+      .exec("SELECT rid, from_identity, attempt FROM requests WHERE state = 'queued' ORDER BY rid")
       .toArray()
-      .map((row) => ({ rid: num(row.rid, "rid"), from: str(row.from_identity, "from_identity") }));
+      .map((row) => ({
+        rid: num(row.rid, "rid"),
+        from: str(row.from_identity, "from_identity"),
+        attempt: num(row.attempt, "attempt"),
+      }));
+  }
+
+  lesseesFromAttempt(minAttempt: number): Set<string> {
+    const q = "SELECT DISTINCT lease_conn FROM requests WHERE state = 'leased' AND attempt >= ?";
+    const conns = new Set<string>();
+    for (const row of this.sql.exec(q, minAttempt)) conns.add(str(row.lease_conn, "lease_conn"));
+    return conns;
   }
 
   /** Number of leased requests per connection. */

@@ -1,18 +1,17 @@
 /**
  * The QueueDO's in-memory view of its server connections: open sockets with a valid attachment,
- * their concurrency, how many requests each holds (from SQLite) and when each was last used.
+ * their concurrency, how many requests each holds (from SQLite), whether one of those runs alone
+ * (lease-rules.ts runsAlone) and when each was last used.
  * Rebuilt lazily from getWebSockets() + attachments + the requests table after any wake, and
  * whenever queue-do.ts invalidates it; only the least-recently-used order lives in memory alone.
  */
 
-import { readServerAttachment, SERVER_TAG, type ServerAttachment } from "./server-attachment.js";
-import type { ServerLoad } from "./server-choice.js";
+import { loneAttempt } from "./lease-rules.js";
+import { readServerAttachment, SERVER_TAG } from "./server-attachment.js";
+import type { LiveServer } from "./server-choice.js";
 import type { RequestStore } from "./store-contract.js";
 
-export interface LiveServer extends ServerLoad {
-  ws: WebSocket;
-  attachment: ServerAttachment;
-}
+export type { LiveServer } from "./server-choice.js";
 
 export class ServerRegistry {
   private servers: Map<string, LiveServer> | undefined;
@@ -30,6 +29,8 @@ export class ServerRegistry {
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly store: RequestStore,
+    /** The queue's current maxAttempts (settings may change it). */
+    private readonly maxAttempts: () => number,
   ) {}
 
   all(): LiveServer[] {
@@ -58,8 +59,10 @@ export class ServerRegistry {
     this.invalidate();
   }
 
-  markDispatched(server: LiveServer): void {
+  /** `server` was leased a request; `alone`: one that runs alone (it gets nothing else). */
+  markDispatched(server: LiveServer, alone = false): void {
     server.inFlight++;
+    if (alone) server.alone = true;
     server.lastUsed = ++this.uses;
     this.lastUsed.set(server.attachment.connId, server.lastUsed);
   }
@@ -80,12 +83,15 @@ export class ServerRegistry {
 
   release(connId: string | null): void {
     const server = connId === null ? undefined : this.servers?.get(connId);
-    if (server) server.inFlight = Math.max(0, server.inFlight - 1);
+    if (server === undefined) return;
+    server.inFlight = Math.max(0, server.inFlight - 1);
+    if (server.inFlight === 0) server.alone = false;
   }
 
   private load(): Map<string, LiveServer> {
     if (this.servers) return this.servers;
     const counts = this.store.leasedCounts();
+    const alone = this.store.lesseesFromAttempt(loneAttempt(this.maxAttempts()));
     const servers = new Map<string, LiveServer>();
     const present = new Set<string>();
     for (const ws of this.ctx.getWebSockets(SERVER_TAG)) {
@@ -102,6 +108,7 @@ export class ServerRegistry {
         inFlight: counts.get(connId) ?? 0,
         lastUsed: this.lastUsed.get(connId) ?? 0,
         stalled: this.stalled.has(connId),
+        alone: alone.has(connId),
       });
     }
     forgetAbsent(this.retired, present);

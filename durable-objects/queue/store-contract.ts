@@ -99,8 +99,10 @@ export interface RequestStore {
   /** `insert` for several requests at once (one statement); the rids line up with `rs`. */
   insertAll(rs: readonly NewRequest[]): (number | undefined)[];
   get(rid: number): StoredRequest | undefined;
-  queued(): { rid: number; from: string }[];
+  queued(): { rid: number; from: string; attempt: number }[];
   leasedCounts(): Map<string, number>;
+  /** Connections holding a leased request dispatched `minAttempt` times or more. */
+  lesseesFromAttempt(minAttempt: number): Set<string>;
   lease(rid: number, connId: string, until: number): void;
   /** Leases queued requests `rids` to `connId` in one write, each until min(`cap`, its deadline). */
   leaseAll(rids: readonly number[], connId: string, cap: number): void;

@@ -3,7 +3,8 @@
  *   echo   - returns the body unchanged (JSON, string or bytes) and records its SHA-256;
  *   tagged - returns { from: req.from, payload: req.body, server, attempt } after `delayMs`;
  *   script - body { op: "sleep", ms } | { op: "throw", message } | { op: "echo", value }
- *            | { op: "headers" } (answers the request's headers);
+ *            | { op: "headers" } (answers the request's headers)
+ *            | { op: "crash" } (a poison request: the whole process exits at once);
  *   hold   - never answers (until the request is cancelled); emits a `held` event.
  * Every handled request is counted in the process's stats (with its attempt and payload key).
  */
@@ -103,6 +104,9 @@ async function runScript(req) {
       return body.value ?? null;
     case "headers":
       return req.headers;
+    case "crash":
+      process.exit(70);
+      break;
     default:
       throw new Error(`unknown op ${JSON.stringify(body?.op)}`);
   }

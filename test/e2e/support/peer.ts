@@ -106,6 +106,11 @@ export class PeerProcess {
     return this.alive && this.child.kill(signal);
   }
 
+  /** Resolves when the peer process has exited, whatever ended it. */
+  whenExited(): Promise<void> {
+    return this.exited;
+  }
+
   kill9(): Promise<void> {
     if (this.alive && this.child.pid !== undefined) this.child.kill("SIGKILL");
     return this.exited;

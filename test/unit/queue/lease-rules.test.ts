@@ -1,9 +1,11 @@
-/** Which server answers are accepted, and what a lost lease becomes. */
+/** Which server answers are accepted, what a lost lease becomes, and which dispatches run alone. */
 import { describe, expect, it } from "vitest";
 import {
   afterLeaseLoss,
   checkAnswer,
   type LeaseView,
+  loneAttempt,
+  runsAlone,
 } from "../../../durable-objects/queue/lease-rules.js";
 
 const leased = (leaseConn: string, deadline = 10_000): LeaseView => ({
@@ -64,5 +66,20 @@ describe("afterLeaseLoss", () => {
     expect(afterLeaseLoss(1, 3)).toBe("requeue");
     expect(afterLeaseLoss(2, 3)).toBe("requeue");
     expect(afterLeaseLoss(3, 3)).toBe("fail");
+  });
+});
+
+describe("runsAlone", () => {
+  it("sets apart the last allowed dispatch of a request that lost a lease before", () => {
+    // maxAttempts 3: dispatches 1 and 2 share servers, the third (after two lost leases) runs alone.
+    expect([0, 1, 2].map((attempt) => runsAlone(attempt, 3))).toEqual([false, false, true]);
+    expect([0, 1].map((attempt) => runsAlone(attempt, 2))).toEqual([false, true]);
+    expect(loneAttempt(3)).toBe(3);
+    expect(loneAttempt(2)).toBe(2);
+  });
+
+  it("never sets apart a first dispatch, so maxAttempts 1 changes nothing", () => {
+    expect(runsAlone(0, 1)).toBe(false);
+    expect(loneAttempt(1)).toBe(2);
   });
 });

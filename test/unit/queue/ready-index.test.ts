@@ -89,3 +89,29 @@ describe("needsRebuild", () => {
     expect(needsRebuild(new ReadyIndex(), false, 1)).toBe(true);
   });
 });
+
+describe("ReadyIndex requests that run alone", () => {
+  it("keeps them apart, oldest first, counted in its size, and takes back what found no server", () => {
+    const index = ReadyIndex.from(
+      [
+        { rid: 5, from: "a", attempt: 2 },
+        { rid: 1, from: "a", attempt: 0 },
+        { rid: 3, from: "b", attempt: 2 },
+        { rid: 4, from: "b", attempt: 1 },
+      ],
+      (attempt) => attempt >= 2,
+    );
+    expect(index.size).toBe(4);
+    expect(index.aloneCount).toBe(2);
+    expect(index.takeAlone()).toEqual([
+      { from: "b", rid: 3 },
+      { from: "a", rid: 5 },
+    ]);
+    expect(index.size).toBe(2);
+    expect(drain(index)).toEqual(["a:1", "b:4"]);
+    index.putBackAlone([{ from: "a", rid: 5 }]);
+    index.putBackAlone([{ from: "b", rid: 3 }]);
+    expect(index.takeAlone().map((e) => e.rid)).toEqual([3, 5]);
+    expect(index.takeAlone()).toEqual([]);
+  });
+});

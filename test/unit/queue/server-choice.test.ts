@@ -1,6 +1,14 @@
-/** Server choice: free capacity first, then least recently used, ties to the older connection. */
+/**
+ * Server choice: free capacity first, then least recently used, ties to the older connection;
+ * for a request that runs alone, an idle server, or the one to keep free until it is.
+ */
 import { describe, expect, it } from "vitest";
-import { chooseServer, freeCapacity } from "../../../durable-objects/queue/server-choice.js";
+import {
+  chooseIdleServer,
+  chooseServer,
+  freeCapacity,
+  serverToKeepFree,
+} from "../../../durable-objects/queue/server-choice.js";
 
 const server = (connId: string, concurrency: number, inFlight: number, lastUsed: number) => ({
   connId,
@@ -37,5 +45,33 @@ describe("chooseServer", () => {
 
   it("never reports negative free capacity when concurrency was lowered below in-flight", () => {
     expect(freeCapacity(server("a", 1, 4, 0))).toBe(0);
+  });
+});
+
+describe("servers and requests that run alone", () => {
+  it("gives nothing to a server holding a request that runs alone, or one kept free for one", () => {
+    const alone = { ...server("alone", 8, 1, 0), alone: true };
+    const kept = server("kept", 8, 1, 1);
+    expect(chooseServer([alone, kept, server("other", 8, 7, 9)])?.connId).toBe("kept");
+    expect(chooseServer([alone, kept, server("other", 8, 7, 9)], new Set(["kept"]))?.connId).toBe(
+      "other",
+    );
+    expect(chooseServer([alone, kept], new Set(["kept"]))).toBeUndefined();
+  });
+
+  it("places a request that runs alone on an idle server only, least recently used first", () => {
+    const busy = server("busy", 8, 1, 0);
+    expect(chooseIdleServer([busy])).toBeUndefined();
+    expect(chooseIdleServer([busy, server("b", 1, 0, 5), server("c", 1, 0, 2)])?.connId).toBe("c");
+    const stalled = { ...server("stalled", 1, 0, 0), stalled: true };
+    expect(chooseIdleServer([stalled, server("draining", 0, 0, 0)])).toBeUndefined();
+  });
+
+  it("keeps free the server holding fewest, then the least recently used, never one again", () => {
+    const servers = [server("a", 4, 3, 1), server("b", 4, 1, 9), server("c", 4, 1, 2)];
+    expect(serverToKeepFree(servers, new Set())?.connId).toBe("c");
+    expect(serverToKeepFree(servers, new Set(["c"]))?.connId).toBe("b");
+    const alone = { ...server("alone", 4, 1, 0), alone: true };
+    expect(serverToKeepFree([alone, server("draining", 0, 0, 0)], new Set())).toBeUndefined();
   });
 });
