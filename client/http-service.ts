@@ -60,7 +60,7 @@ import {
 import { type Handler, handlerReply, type ServeRequest } from "./service.js";
 import type { Status } from "./status.js";
 import { TakeGate } from "./take-gate.js";
-import { httpReplyOf } from "./typed-body.js";
+import { httpReplyOf, httpReplyRefusal } from "./typed-body.js";
 import type { LiveCredentials } from "./url.js";
 
 /** Longest a take waits at the relay before answering 204 (under common proxy timeouts). */
@@ -601,10 +601,8 @@ export class HttpService implements Service {
         signal: controller.signal,
       };
       const body = httpReplyOf(await handlerReply(this.#setup.handler, request));
-      reply =
-        body.size > this.#setup.limits.maxBodyBytes
-          ? { ok: false, message: `reply body over ${this.#setup.limits.maxBodyBytes} bytes` }
-          : { ok: true, body };
+      const refusal = httpReplyRefusal(body, this.#setup.limits);
+      reply = refusal === undefined ? { ok: true, body } : { ok: false, message: refusal };
     } catch (error) {
       reply = { ok: false, message: failureMessage(error) };
     }

@@ -9,12 +9,15 @@
  * server used. Used by service.ts and http-service.ts.
  */
 import {
+  bodyFrameRefusal,
   CONTENT_TYPE_RULE,
   EdgeMQError,
   ERROR_CODE,
   encodeBody,
   isContentType,
   isJsonMediaType,
+  isUtf8Text,
+  type Limits,
   type SendBody,
   typedWireBody,
   utf8Length,
@@ -78,6 +81,35 @@ export function httpReplyOf(reply: ReplyBody): HttpBody {
     return { content: text, contentType, size: utf8Length(text) };
   }
   return { ...httpBodyOf(body), contentType };
+}
+
+/**
+ * Why the relay would refuse `body` as a reply, in the words a WebSocket service fails such a
+ * reply with before sending it (service.ts), so a client reads the same `server_error` message
+ * whichever transport its server uses; undefined when it fits. The HTTP service asks before
+ * posting: over `maxBodyBytes`; bytes under a JSON type that are not JSON; text that JSON escaping
+ * takes past one frame (the relay stores and sends a reply as one).
+ */
+export function httpReplyRefusal(
+  body: HttpBody,
+  limits: Pick<Limits, "maxBodyBytes" | "maxHeaderBytes">,
+): string | undefined {
+  if (body.size > limits.maxBodyBytes) return `reply body over ${limits.maxBodyBytes} bytes`;
+  const { content, contentType } = body;
+  // Other types travel as base64, which escaping does not lengthen.
+  if (!isJsonMediaType(contentType) && !isUtf8Text(contentType)) return undefined;
+  let wire: WireBody;
+  try {
+    // Text content is JSON already under a JSON type (httpReplyOf wrote it): no second parse.
+    wire =
+      typeof content === "string"
+        ? { enc: "utf8", data: content }
+        : typedWireBody(contentType, content);
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+  const overFrame = bodyFrameRefusal(wire, limits);
+  return overFrame === undefined ? undefined : `reply ${overFrame}`;
 }
 
 function isJsonString(body: SendBody, contentType: string): body is string {

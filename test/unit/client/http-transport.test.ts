@@ -14,8 +14,10 @@ import {
   type FetchLike,
   type HttpRequestInit,
   type Peer,
+  type ReplyBody,
   typed,
 } from "../../../client/index.js";
+import { bodyFrameRefusal, DEFAULT_LIMITS } from "../../../protocol/index.js";
 import { fakeToken } from "./fake-relay.js";
 import { json } from "./http-fakes.js";
 
@@ -524,21 +526,50 @@ describe("serve() over HTTP", () => {
     expect(replies.map((c) => c.body)).toEqual([new Uint8Array([0x50, 0x4e, 0x47]), "a,b\n1,2"]);
   });
 
-  it("posts a failure when the relay refuses a reply that does not fit its Content-Type", async () => {
+  it("posts a failure when the relay refuses a reply for its content", async () => {
     const script = takes(() => taken("13", "x"));
     const { fetch, calls } = fakeFetch((call) =>
       call.path.includes("/replies/")
-        ? errorBody(400, "bad_request", "the body is not valid JSON (application/json)")
+        ? errorBody(400, "bad_request", "reply headers are over the limit")
         : script(call),
     );
     const alice = await httpPeer(fetch);
-    alice.serve("jobs", () => typed(new Uint8Array([1]), "application/json"), {
+    alice.serve("jobs", () => typed(new TextEncoder().encode("[1]"), "application/json"), {
       concurrency: 1,
     });
     await expect.poll(() => calls.some((c) => c.path === "/v1/queues/jobs/failures/13")).toBe(true);
     expect(calls.find((c) => c.path === "/v1/queues/jobs/failures/13")?.body).toBe(
-      "reply refused by the relay: the body is not valid JSON (application/json)",
+      "reply refused by the relay: reply headers are over the limit",
     );
+  });
+
+  // The cross-transport probe: a reply the relay cannot carry reached its client as server_error
+  // "the body is not valid JSON (application/json)" / "reply body is N characters once escaped as
+  // JSON, ..." from a WebSocket server, but from an HTTP server (after uploading it) as "reply
+  // refused by the relay: ..." / "reply body over the relay's limit", which named no cause.
+  it("fails a reply the relay could not carry before posting it, in a WebSocket service's words", async () => {
+    const script = takes(
+      () => taken("14", "x"),
+      () => taken("15", "x"),
+      () => taken("16", "x"),
+    );
+    const { fetch, calls } = fakeFetch(script);
+    const alice = await httpPeer(fetch);
+    const controls = "\u0001".repeat(DEFAULT_LIMITS.maxBodyBytes - 100);
+    const replies: Record<string, ReplyBody> = {
+      "14": typed(new Uint8Array([1]), "application/json"),
+      "15": controls,
+      "16": typed(new TextEncoder().encode(controls), "text/csv"),
+    };
+    alice.serve("jobs", (req) => replies[req.id], { concurrency: 1 });
+    const failure = (id: string) => calls.find((c) => c.path === `/v1/queues/jobs/failures/${id}`);
+    await expect.poll(() => failure("16") !== undefined).toBe(true);
+    const overFrame = `reply ${bodyFrameRefusal({ enc: "utf8", data: controls }, DEFAULT_LIMITS)}`;
+    expect(overFrame).toMatch(/^reply body is \d+ characters once escaped as JSON/);
+    expect(failure("14")?.body).toBe("the body is not valid JSON (application/json)");
+    expect(failure("15")?.body).toBe(overFrame);
+    expect(failure("16")?.body).toBe(overFrame);
+    expect(calls.filter((c) => c.path.includes("/replies/"))).toEqual([]);
   });
 
   it("throws a TypeError for a handler that is not a function, taking nothing", async () => {
