@@ -15,6 +15,14 @@ import {
   type TimerHandle,
 } from "./platform.js";
 
+/**
+ * The reason a handler's signal gives when the relay ends its request, on either transport: a
+ * `cancel` frame over WebSocket, a refused lease renewal over HTTP. The relay does not say which
+ * of these it was.
+ */
+export const RELAY_ENDED_MESSAGE =
+  "the relay ended this request (cancelled by its client, answered elsewhere, or its lease lost)";
+
 export class HandlerSignal {
   #controller: ReturnType<typeof createAbortController> | undefined;
   #reason: unknown;

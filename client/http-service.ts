@@ -41,6 +41,7 @@ import {
   type Limits,
 } from "../protocol/index.js";
 import { failureMessage } from "./handler-failure.js";
+import { RELAY_ENDED_MESSAGE } from "./handler-signal.js";
 import { bodyOfHttp, type HttpBody, TEXT_CONTENT_TYPE } from "./http-body.js";
 import { CANCEL_CHECK_MS, HttpLeases, reachesDeadline } from "./http-leases.js";
 import { answerError, type HttpAnswer, type HttpLink, paceEmptyPoll } from "./http-link.js";
@@ -581,8 +582,7 @@ export class HttpService implements Service {
       lost: () => {
         if (finished) return;
         leaseLost = true;
-        const message = "the relay ended this request (cancelled by its client, or lease lost)";
-        controller.abort(new EdgeMQError(ERROR_CODE.cancelled, message));
+        controller.abort(new EdgeMQError(ERROR_CODE.cancelled, RELAY_ENDED_MESSAGE));
       },
     });
     let reply: { ok: true; body: HttpBody } | { ok: false; message: string };

@@ -27,7 +27,7 @@ import {
 import type { BackoffOptions } from "./backoff.js";
 import { Connection } from "./connection.js";
 import { failureMessage } from "./handler-failure.js";
-import { HandlerSignal } from "./handler-signal.js";
+import { HandlerSignal, RELAY_ENDED_MESSAGE } from "./handler-signal.js";
 import { renewEvery } from "./lease-renewal.js";
 import type { Service } from "./peer-api.js";
 import {
@@ -418,7 +418,7 @@ export class SocketService implements Service {
       this.#readyAfterCancel();
       if (!running.cancelled) this.#active--;
       running.cancelled = true;
-      running.abort(new EdgeMQError(ERROR_CODE.cancelled, "request cancelled by the relay"));
+      running.abort(new EdgeMQError(ERROR_CODE.cancelled, RELAY_ENDED_MESSAGE));
       this.#startWaiting();
       this.#checkDrained();
       return;

@@ -8,6 +8,7 @@
  * lease refused). Against a fake fetch on fake timers.
  */
 import { describe, expect, it, vi } from "vitest";
+import { RELAY_ENDED_MESSAGE } from "../../../client/handler-signal.js";
 import { CANCEL_CHECK_MS } from "../../../client/http-service.js";
 import { connect, type FetchLike, type Handler, type Service } from "../../../client/index.js";
 import { peerUnderFakeTimers } from "./http-fakes.js";
@@ -259,7 +260,8 @@ describe("an HTTP server's lease renewals", () => {
     });
     await vi.advanceTimersByTimeAsync(12_000);
     expect(signals[0]?.aborted).toBe(true);
-    expect(String(signals[0]?.reason)).toMatch(/cancelled by its client/);
+    // The same reason a WebSocket service's handler gets (service.test.ts).
+    expect(signals[0]?.reason).toMatchObject({ code: "cancelled", message: RELAY_ENDED_MESSAGE });
     expect(abortedAt).toBeGreaterThanOrEqual(cancelledAt);
     expect(abortedAt).toBeLessThanOrEqual(cancelledAt + CANCEL_CHECK_MS + 100);
   });

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { RELAY_ENDED_MESSAGE } from "../../../client/handler-signal.js";
 import { connect, type Peer, type ServeRequest, typed } from "../../../client/index.js";
 import { type DispatchFrame, decodeBody, encodeBody } from "../../../protocol/index.js";
 import { FakeRelay, type FakeSocket, settle } from "./fake-relay.js";
@@ -287,6 +288,11 @@ describe("peer.serve()", () => {
     socket.deliver({ type: "cancel", id: "r1" });
     await settle();
     expect(started[0]?.signal.aborted).toBe(true);
+    // The same reason an HTTP service's handler gets (http-renewal.test.ts).
+    expect(started[0]?.signal.reason).toMatchObject({
+      code: "cancelled",
+      message: RELAY_ENDED_MESSAGE,
+    });
     finish("r1");
     await settle();
     expect(socket.framesOf("reply")).toEqual([]);
