@@ -77,7 +77,10 @@ export class HttpTakers {
   private readonly handouts = new Map<string, number>();
   /** Takes abandoned before they got here (a partition sweep's later calls), oldest first. */
   private readonly abandoned = new Set<string>();
-  /** HTTP servers holding a request that runs alone, with its relay id (memory only). */
+  /**
+   * HTTP servers holding a request that runs alone, with its relay id (memory only; at most
+   * MAX_REMEMBERED_HANDOUTS, oldest forgotten first).
+   */
   private readonly aloneHolders = new Map<string, number>();
   /** HTTP servers draining for a request that runs alone: they take nothing new meanwhile. */
   private readonly draining = new Set<string>();
@@ -106,6 +109,7 @@ export class HttpTakers {
     const until = leaseUntil(deps.now, row.deadline, grantedLeaseMs(asked, deps.limits.leaseMs));
     deps.store.lease(row.rid, httpConnId(identity), until);
     if (runsAlone(row.attempt, deps.limits.maxAttempts)) {
+      makeRoom(this.aloneHolders);
       this.aloneHolders.set(identity, row.rid);
       this.draining.delete(identity);
     }
