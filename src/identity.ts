@@ -172,7 +172,7 @@ export function offeredSubprotocols(request: Request): string[] {
  */
 function declaredIdentity(request: Request): string | undefined {
   const header = request.headers.get(HEADERS.identity) || undefined;
-  const query = new URL(request.url).searchParams.get("identity") || undefined;
+  const query = queryIdentity(request);
   if (header !== undefined && query !== undefined && header !== query) {
     const message = `the ${HEADERS.identity} header and ?identity= name different identities`;
     throw new EdgeMQError(ERROR_CODE.badRequest, message);
@@ -184,4 +184,17 @@ function declaredIdentity(request: Request): string | undefined {
     throw new EdgeMQError(ERROR_CODE.badRequest, message);
   }
   return declared;
+}
+
+/**
+ * `?identity=`, refused with a hint when a `+` of it was read as a space (a query's `+` is one:
+ * `?identity=a+b` names `a b`, and the identity `a+b` is `?identity=a%2Bb`), as `?poller=` is.
+ */
+function queryIdentity(request: Request): string | undefined {
+  const query = new URL(request.url).searchParams.get("identity") || undefined;
+  if (query?.includes(" ") && isIdentity(query.replaceAll(" ", "+"))) {
+    const message = `identity must be ${IDENTITY_RULE}; a + in a query reads as a space: write it %2B`;
+    throw new EdgeMQError(ERROR_CODE.badRequest, message);
+  }
+  return query;
 }

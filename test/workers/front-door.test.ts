@@ -117,6 +117,24 @@ describe("front door", () => {
     await expectError(await get("/v1/connect?identity=a%2Fb", upgrade), 400, "bad_request");
   });
 
+  it("says, of a ?identity= whose + was read as a space, to write it %2B", async () => {
+    // The rule allows +, yet a query's + is a space: ?identity=a+b names "a b".
+    const response = await get("/v1/connect?identity=worker+1", upgrade);
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      error: {
+        code: "bad_request",
+        message: expect.stringContaining("a + in a query reads as a space: write it %2B"),
+      },
+    });
+    const whoami = await get("/v1/whoami?identity=worker%2B1");
+    expect(await whoami.json()).toMatchObject({ identity: "worker+1" });
+    const other = await (await get("/v1/connect?identity=a%20b/c", upgrade)).json();
+    expect(other).toEqual({
+      error: { code: "bad_request", message: expect.not.stringContaining("%2B") },
+    });
+  });
+
   it("refuses an identity sent only as X-EdgeMQ-Identity, since peers cannot set it", async () => {
     const response = await get("/v1/connect", { ...upgrade, "X-EdgeMQ-Identity": "mallory" });
     await expectError(response, 401, "unauthorized");
