@@ -12,6 +12,7 @@ import {
   type ErrorCode,
   type ErrorFrame,
   type Frame,
+  type FrameError,
   frameHead,
   type Limits,
   maxFrameChars,
@@ -62,7 +63,7 @@ export function planClientMessage(raw: unknown, limits: Limits): ClientPlan {
   for (const result of decodeFrames(raw)) {
     if (result.ok) addFrame(plan, result.value);
     else {
-      plan.refused.push(errorFrame(ERROR_CODE.badRequest, result.error.message, result.error.id));
+      plan.refused.push(malformedRefusal(result.error));
       plan.unreadable++;
     }
   }
@@ -89,10 +90,23 @@ function addFrame(plan: ClientPlan, frame: Frame): void {
       }
       return;
     default:
-      plan.refused.push(
-        errorFrame(ERROR_CODE.badRequest, `${frame.type} is not a client frame`, frameId(frame)),
-      );
+      // No id: to a client an error with an id ends (or refuses) the request of that id.
+      plan.refused.push(errorFrame(ERROR_CODE.badRequest, `${frame.type} is not a client frame`));
   }
+}
+
+/**
+ * The refusal of a frame the codec could not read. Only a request's names its id (it comes in
+ * place of that request's `accepted`); a cancel's is about the cancel, as for any refused
+ * cancel, since the request it names goes on; any other frame's names no id, so a client never
+ * takes it for the end of its request of that id (protocol.md, `error`).
+ */
+function malformedRefusal(error: FrameError): ErrorFrame {
+  const { id, frameType, message } = error;
+  if (id !== undefined && frameType === "cancel") {
+    return cancelRefusal(ERROR_CODE.badRequest, message, id);
+  }
+  return errorFrame(ERROR_CODE.badRequest, message, frameType === "request" ? id : undefined);
 }
 
 /**
@@ -123,7 +137,3 @@ function dropCancelledRequests(plan: ClientPlan): void {
 }
 
 const CANCELLED_IN_MESSAGE = "the request was cancelled by its client in the message that sent it";
-
-function frameId(frame: Frame): string | undefined {
-  return "id" in frame ? frame.id : undefined;
-}

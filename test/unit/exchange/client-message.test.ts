@@ -86,15 +86,41 @@ describe("planClientMessage", () => {
     expect(planClientMessage(huge, limits).unreadable).toBe(1);
   });
 
-  it("refuses frames a client may not send, such as reply or ready", () => {
+  it("refuses frames a client may not send, such as reply or ready, naming no id", () => {
+    // An error with an id ends (or refuses) the client's request of that id: a reply's id
+    // must not read as one.
     const raw = JSON.stringify([
       { type: "reply", id: "r", body: encodeBody("x") },
       { type: "ready", concurrency: 1 },
     ]);
     const plan = planClientMessage(raw, limits);
-    expect(plan.refused.map((f) => [f.code, f.id])).toEqual([
-      ["bad_request", "r"],
-      ["bad_request", undefined],
+    expect(plan.refused).toEqual([
+      {
+        type: "error",
+        code: "bad_request",
+        message: "2 frames of this message were refused; the first: reply is not a client frame",
+      },
+    ]);
+  });
+
+  it("refuses a malformed frame with the id of a request, about a cancel, and no id for any other", () => {
+    const raw = JSON.stringify([
+      { type: "request", id: "a", queue: "bad/q", body: encodeBody("x") },
+      { type: "cancel", id: "b", queue: "bad/q" },
+      { type: "cancel", id: "c", queue: null },
+    ]);
+    const plan = planClientMessage(raw, limits);
+    expect(plan.refused.map((f) => [f.id, f.code, f.about])).toEqual([
+      ["a", "bad_request", undefined],
+      ["b", "bad_request", "cancel"],
+      ["c", "bad_request", "cancel"],
+    ]);
+    const foreign = planClientMessage(
+      JSON.stringify({ type: "reply", id: "d", body: { enc: "json", data: 1 } }),
+      limits,
+    );
+    expect(foreign.refused).toEqual([
+      { type: "error", code: "bad_request", message: expect.stringMatching(/^reply: /) },
     ]);
   });
 
