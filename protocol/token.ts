@@ -52,6 +52,11 @@ export function secretProblem(secret: string): string | undefined {
 
 /** The latest time a JavaScript Date holds (ms); a later `exp` cannot be a real expiry. */
 const MAX_DATE_MS = 8.64e15;
+/**
+ * An `exp` from this many seconds on (the year 5138) is a time in milliseconds, as `Date.now()`
+ * gives (1.8e12 now): read as seconds it would be a token that never expires.
+ */
+const MILLISECONDS_LIKE_EXP = 1e11;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -193,8 +198,8 @@ function readClaims(payload: unknown, now: number): Result<Principal, EdgeMQErro
     return unauthorized(`token lists more than ${MAX_TOKEN_QUEUES} queue patterns`);
   }
   if (typeof exp !== "number" || !Number.isFinite(exp)) return unauthorized("token has no exp");
-  if (exp * 1000 > MAX_DATE_MS) return unauthorized("token exp is past any date");
-  if (exp * 1000 + TOKEN_SKEW_SECONDS * 1000 < now) return unauthorized("token expired");
+  const expRefusal = expProblem(exp, now);
+  if (expRefusal !== undefined) return unauthorized(expRefusal);
   if (nbf !== undefined && (typeof nbf !== "number" || !Number.isFinite(nbf))) {
     return unauthorized("token nbf must be a number of seconds");
   }
@@ -202,6 +207,16 @@ function readClaims(payload: unknown, now: number): Result<Principal, EdgeMQErro
     return unauthorized("token not valid yet (nbf)");
   }
   return ok({ identity: sub, roles, queues: queues as string[], expiresAt: exp * 1000 });
+}
+
+/** Why a token whose `exp` (epoch seconds) is `exp` does not hold at `now` (ms), if it does not. */
+function expProblem(exp: number, now: number): string | undefined {
+  if (exp * 1000 > MAX_DATE_MS) return "token exp is past any date";
+  if (exp >= MILLISECONDS_LIKE_EXP) {
+    return "token exp looks like milliseconds: exp is a time in epoch seconds";
+  }
+  if (exp * 1000 + TOKEN_SKEW_SECONDS * 1000 < now) return "token expired";
+  return undefined;
 }
 
 /**

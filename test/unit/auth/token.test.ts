@@ -90,6 +90,16 @@ describe("verifyToken", () => {
     expect(result.ok || result.error.message).toBe("token exp is past any date");
   });
 
+  it("refuses an exp in milliseconds, which read as seconds would never expire", async () => {
+    const token = await signToken({ ...claims, exp: NOW + 3_600_000 }, SECRET);
+    const result = await verifyToken(token, SECRET, NOW);
+    expect(result.ok || result.error.message).toBe(
+      "token exp looks like milliseconds: exp is a time in epoch seconds",
+    );
+    const tenYears = await signToken({ ...claims, exp: NOW / 1000 + 3650 * 86_400 }, SECRET);
+    expect((await verifyToken(tenYears, SECRET, NOW)).ok).toBe(true);
+  });
+
   it("refuses a header with crit, whose extensions it cannot honour (RFC 7515)", async () => {
     const header = b64url({ alg: "HS256", typ: "JWT", crit: ["exp"] });
     const payload = b64url(claims);
