@@ -5,12 +5,14 @@
  */
 export {
   type Body,
+  type BodyObject,
   EdgeMQError,
   ERROR_CODE,
   type ErrorCode,
   type Headers,
   isEdgeMQError,
   type JsonValue,
+  type NotCallable,
   type SendBody,
 } from "../protocol/index.js";
 export type { FetchLike, FetchResponseLike, HttpRequestInit } from "./http-link.js";
@@ -18,7 +20,7 @@ export { type ConnectOptions, connect, DEFAULT_MAX_PENDING_REQUESTS } from "./pe
 export type { Peer, Service } from "./peer-api.js";
 export type { AbortSignalLike } from "./platform.js";
 export type { RequestOptions } from "./requester.js";
-export type { Handler, ServeOptions, ServeRequest } from "./service.js";
+export type { Handler, HandlerResult, ServeOptions, ServeRequest } from "./service.js";
 export type { Status } from "./status.js";
 export { type ReplyBody, TypedBody, typed } from "./typed-body.js";
 export type {

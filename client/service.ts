@@ -72,12 +72,17 @@ export interface ServeRequest<T = Body> {
 }
 
 /**
- * A handler's return value is the reply body (`typed(body, contentType)` names its media type),
- * nothing for no body (a handler declared `void` included); a throw becomes `fail {message}` (no
- * stack).
+ * A handler's return value, or what its promise resolves to (an async handler), is the reply body
+ * (`typed(body, contentType)` names its media type), nothing for no body (a handler declared
+ * `void` or `Promise<void>` included); a throw or rejection becomes `fail {message}` (no stack).
+ * An async handler's value is checked as a sync one's is: `async () => 10n` does not compile.
  */
-// biome-ignore lint/suspicious/noConfusingVoidType: a return type; undefined would refuse () => {}
-export type Handler<T = Body> = (request: ServeRequest<T>) => ReplyBody | void | Promise<ReplyBody>;
+export type Handler<T = Body> = (request: ServeRequest<T>) => HandlerResult;
+
+/** What a handler returns: a ReplyBody, nothing, or a promise of either. */
+export type HandlerResult =
+  // biome-ignore lint/suspicious/noConfusingVoidType: a return type; undefined would refuse () => {}
+  ReplyBody | void | PromiseLike<ReplyBody | void>;
 
 /** What `handler` answers `request` with: a handler that returned nothing (void) has no body. */
 export async function handlerReply<T>(

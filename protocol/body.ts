@@ -24,9 +24,27 @@ export type Body = JsonValue | Uint8Array | undefined;
 /**
  * What an SDK user may send as a body: a Body, bytes in any ArrayBuffer form, or any other object
  * JSON carries (a value of an interface or class type, a Date), sent as JSON.stringify sends it.
- * What JSON would mangle is refused at run time (`bad_request`, jsonText).
+ * Not a Promise (await it first): TypeScript refuses one. What else JSON would mangle is refused at
+ * run time (`bad_request`, jsonText).
  */
-export type SendBody = Body | ArrayBuffer | ArrayBufferView | object;
+export type SendBody = Body | ArrayBuffer | ArrayBufferView | BodyObject;
+
+/**
+ * Any object but a promise (a thenable: one whose `then` is a function), which would be sent as
+ * `{}` (or, returned by a handler's async function, be a body no one checked).
+ */
+export type BodyObject = object & { then?: NotCallable };
+
+/** Any value but a function (an object with a callable `call`, as every function has). */
+export type NotCallable =
+  | string
+  | number
+  | boolean
+  | bigint
+  | symbol
+  | null
+  | undefined
+  | (object & { call?: never });
 
 export const BODY_ENCODING = { json: "json", utf8: "utf8", base64: "base64" } as const;
 export type BodyEncoding = (typeof BODY_ENCODING)[keyof typeof BODY_ENCODING];

@@ -4,7 +4,13 @@
  * of request and reply bodies, string headers and the transport a peer uses. Compiled by
  * `npm run typecheck` (tsconfig.types.json); nothing here runs.
  */
-import { connect, type Peer, type ServeRequest } from "../../client/index.js";
+import {
+  connect,
+  type HandlerResult,
+  type Peer,
+  type ServeRequest,
+  typed,
+} from "../../client/index.js";
 
 interface ResizeReq {
   url: string;
@@ -38,6 +44,55 @@ export async function sends(peer: Peer): Promise<void> {
   await peer.request("resize", req, { headers: { retries: 3 } });
   const transport: "websocket" | "http" = peer.transport;
   void transport;
+}
+
+declare function loadOrder(): Promise<ResizeReq>;
+declare const anyRecord: Record<string, unknown>;
+declare const rule: Rule;
+
+interface Rule {
+  when: string;
+  then: string;
+}
+
+/**
+ * A Promise is no body: forgetting `await` was accepted (every object was a SendBody) and sent
+ * `{}`, refused only at run time. An object with a `then` that is not a function still is one.
+ */
+export async function sendsNoPromise(peer: Peer): Promise<void> {
+  // @ts-expect-error a promise is no body: await it first
+  await peer.request("orders", loadOrder());
+  // @ts-expect-error nor inside typed()
+  typed(loadOrder(), "application/json");
+  await peer.request("orders", await loadOrder());
+  await peer.request("rules", rule);
+  await peer.request("rules", anyRecord);
+  const wrap = <B extends object>(body: B) => peer.request("orders", body);
+  void wrap;
+}
+
+/**
+ * An async handler's value is checked as a sync one's: it used to be any object (a Promise is
+ * one), so `async () => 10n` compiled while `() => 10n` did not, and failed every request.
+ */
+export function servesCheckedAsync(peer: Peer): void {
+  // @ts-expect-error a bigint is no reply body, also from an async handler
+  peer.serve("a", async () => 10n);
+  // @ts-expect-error nor a symbol
+  peer.serve("b", async (r) => Symbol(r.id));
+  // @ts-expect-error nor a promise a sync handler returns of one
+  peer.serve("c", () => Promise.resolve(10n));
+  // Valid: nothing, a body or a typed one, sync or async, an async one returning early.
+  peer.serve("e", async (r) => {
+    if (r.attempt > 1) return;
+    return { ok: true };
+  });
+  peer.serve("f", (): Promise<void> => Promise.resolve());
+  peer.serve("g", () => loadOrder());
+  peer.serve("h", async () => typed(new Uint8Array([1]), "image/png"));
+  peer.serve("i", async () => anyRecord);
+  const result: HandlerResult = Promise.resolve(new Date());
+  void result;
 }
 
 function logOnly(request: ServeRequest): void {
