@@ -183,6 +183,10 @@ export class HttpService implements Service {
     return this.#closing;
   }
 
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   async #shutdown(): Promise<void> {
     this.#taking.abort(new EdgeMQError(ERROR_CODE.closed, "service closed"));
     stopTimer(this.#presenceTimer);

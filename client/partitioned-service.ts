@@ -82,6 +82,10 @@ export class PartitionedService implements Service {
     return this.#closing;
   }
 
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   async #shutdown(): Promise<void> {
     for (const reopening of this.#reopening.values()) stopTimer(reopening.timer);
     const all = [...this.#services, ...this.#retired];

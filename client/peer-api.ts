@@ -81,6 +81,8 @@ export interface Service {
   readonly inHand: number;
   /** Takes no more requests, finishes (and replies to) those in hand, then resolves. */
   close(): Promise<void>;
+  /** close(), so `await using service = peer.serve(...)` closes it at the end of its scope. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /**

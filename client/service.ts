@@ -254,6 +254,10 @@ export class SocketService implements Service {
     return this.#closing;
   }
 
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   async #shutdown(): Promise<void> {
     this.#connection.send({ type: "ready", concurrency: 0 });
     await this.#drain();

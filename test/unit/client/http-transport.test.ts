@@ -662,6 +662,18 @@ describe("serve() over HTTP", () => {
     expect(left.map((c) => c.method)).toEqual(["DELETE"]);
   });
 
+  it("is closed by await using at the end of its scope, as close() closes it", async () => {
+    const { fetch, calls } = fakeFetch(takes());
+    const alice = await httpPeer(fetch);
+    {
+      await using service = alice.serve("jobs", () => "x");
+      await expect.poll(() => calls.some((c) => c.path.includes("/take?"))).toBe(true);
+      expect(service.queue).toBe("jobs");
+    }
+    const left = calls.filter((c) => c.path === "/v1/queues/jobs/takes");
+    expect(left.map((c) => c.method)).toEqual(["DELETE"]);
+  });
+
   it("close() does not wait for a handler that ignores req.signal once its request is over", async () => {
     const { fetch, calls } = fakeFetch(
       takes(

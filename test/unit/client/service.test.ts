@@ -497,6 +497,18 @@ describe("peer.serve()", () => {
 });
 
 describe("service.close()", () => {
+  it("is what await using does at the end of the service's scope", async () => {
+    let socket: FakeSocket | undefined;
+    {
+      await using service = peer.serve("resize", () => null);
+      socket = relay.latest(SERVE);
+      await served(socket);
+      expect(service.queue).toBe("resize");
+    }
+    expect(socket.framesOf("ready").at(-1)).toEqual({ type: "ready", concurrency: 0 });
+    expect(socket.closedBy?.code).toBe(1000);
+  });
+
   it("sends ready 0, finishes and replies to the requests in hand, then closes the socket", async () => {
     const { handler, finish } = gate();
     const service = peer.serve("resize", handler);
