@@ -79,10 +79,14 @@ export interface ServeRequest<T = Body> {
  */
 export type Handler<T = Body> = (request: ServeRequest<T>) => HandlerResult;
 
-/** What a handler returns: a ReplyBody, nothing, or a promise of either. */
+/**
+ * What a handler returns: a ReplyBody, nothing, or a promise (any thenable) of either. Promise is
+ * named beside PromiseLike so that TypeScript's error for an async handler names the value it
+ * resolves to, not the Promise.
+ */
 export type HandlerResult =
   // biome-ignore lint/suspicious/noConfusingVoidType: a return type; undefined would refuse () => {}
-  ReplyBody | void | PromiseLike<ReplyBody | void>;
+  ReplyBody | void | Promise<ReplyBody | void> | PromiseLike<ReplyBody | void>;
 
 /** What `handler` answers `request` with: a handler that returned nothing (void) has no body. */
 export async function handlerReply<T>(

@@ -49,6 +49,7 @@ export async function sends(peer: Peer): Promise<void> {
 declare function loadOrder(): Promise<ResizeReq>;
 declare const anyRecord: Record<string, unknown>;
 declare const rule: Rule;
+declare const queryBuilder: PromiseLike<ResizeReply[]>;
 
 interface Rule {
   when: string;
@@ -91,6 +92,8 @@ export function servesCheckedAsync(peer: Peer): void {
   peer.serve("g", () => loadOrder());
   peer.serve("h", async () => typed(new Uint8Array([1]), "image/png"));
   peer.serve("i", async () => anyRecord);
+  // A thenable that is no Promise (a query builder's) is awaited as one.
+  peer.serve("j", () => queryBuilder);
   const result: HandlerResult = Promise.resolve(new Date());
   void result;
 }
