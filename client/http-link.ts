@@ -26,10 +26,13 @@ import type { Credentials } from "./url.js";
 
 /** What the SDK passes to fetch. */
 export interface HttpRequestInit {
+  /** The HTTP method: GET, POST or DELETE. */
   method: string;
+  /** The call's headers (the token as `Authorization`, or the dev-mode identity, among them). */
   headers: Record<string, string>;
   /** Bytes over an ArrayBuffer, as DOM `fetch` takes them (so `fetch: globalThis.fetch` fits). */
   body?: Uint8Array<ArrayBuffer> | string;
+  /** Aborts the call (a request's abort, a long-poll no longer needed, close()). */
   signal?: PlatformAbortSignal & AbortSignalLike;
   /** Outlives the page that sends it (a browser's `fetch` keepalive): leaving as a page goes, cancels. */
   keepalive?: boolean;
@@ -42,6 +45,7 @@ export interface FetchResponseLike {
   arrayBuffer(): Promise<ArrayBuffer>;
 }
 
+/** The part of `fetch` the HTTP transport calls (connect option `fetch`). */
 export type FetchLike = (url: string, init: HttpRequestInit) => Promise<FetchResponseLike>;
 
 /** An answer read whole. */

@@ -22,6 +22,10 @@ declare global {
   }
 }
 
+/**
+ * A connection to the relay, made by connect(): a client (request()) and a server (serve()) at
+ * once. Reconnects by itself until close(); `status()` reports how it goes.
+ */
 export interface Peer {
   /** This peer's identity, as the relay established it. */
   readonly identity: string;
@@ -53,6 +57,7 @@ export interface Peer {
    * usual, every service finishes the requests it holds.
    */
   close(): Promise<void>;
+  /** close(), so `await using peer = await connect(...)` closes it at the end of its scope. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -68,6 +73,7 @@ export function handlerOf<T>(handler: Handler<T>): Handler {
 
 /** A served queue. */
 export interface Service {
+  /** The queue it serves. */
   readonly queue: string;
   /**
    * Resolves once the relay accepted this server (welcome, or a first take). On a partitioned

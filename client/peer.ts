@@ -46,6 +46,7 @@ import { resolveWebSocket, type WebSocketConstructor } from "./websocket.js";
 
 export type { Peer, Service } from "./peer-api.js";
 
+/** connect()'s options: every one may be left out (or undefined) for its default. */
 export interface ConnectOptions {
   /** Dev mode: the identity this peer declares (sent as query `identity`). */
   identity?: string | undefined;
@@ -85,6 +86,7 @@ export interface ConnectOptions {
   maxPendingRequests?: number | undefined;
 }
 
+/** connect()'s default `maxPendingRequests`: unfinished requests one peer holds at most. */
 export const DEFAULT_MAX_PENDING_REQUESTS = 10_000;
 const PEER_CLOSED = new EdgeMQError(ERROR_CODE.closed, "close() was called");
 /** Slack after a request's timeout before the SDK's own backstop rejects it with `timeout`. */

@@ -35,11 +35,13 @@ import { type BackoffOptions, backoffDelay } from "./backoff.js";
 import { type AbortSignalLike, startTimer, stopTimer, type TimerHandle } from "./platform.js";
 import { RequestIds } from "./request-ids.js";
 
+/** request()'s options: every one may be left out (or undefined) for its default. */
 export interface RequestOptions {
   /** Milliseconds the relay waits for a reply (default and maximum: welcome.limits). */
   timeout?: number | undefined;
   /** Fail at once with `no_responders` when no server serves the queue. */
   failFast?: boolean | undefined;
+  /** Headers the handler sees as `req.headers` (over either transport). */
   headers?: Headers | undefined;
   /** Aborting rejects the request with `cancelled` and asks the relay to drop it. */
   signal?: AbortSignalLike | undefined;

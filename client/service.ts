@@ -52,7 +52,9 @@ export interface ServeRequest<T = Body> {
   readonly id: string;
   /** The requester's identity, set by the relay (never by the requester). */
   readonly from: string;
+  /** The queue it was sent to (the one served). */
   readonly queue: string;
+  /** The request's body, as the client sent it (a JSON value, a string or bytes; null for none). */
   readonly body: T;
   /**
    * The body's media type (its Content-Type when an HTTP client sent it, an SDK client over HTTP
@@ -60,6 +62,7 @@ export interface ServeRequest<T = Body> {
    * client over WebSocket). Over the HTTP transport it is the take's Content-Type, always set.
    */
   readonly contentType: string | undefined;
+  /** The headers the client sent (`{}` for none). */
   readonly headers: Headers;
   /** Epoch milliseconds after which the requester has been answered `timeout`. */
   readonly deadline: number;
@@ -96,6 +99,7 @@ export async function handlerReply<T>(
   return (await handler(request)) as ReplyBody;
 }
 
+/** serve()'s options: every one may be left out (or undefined) for its default. */
 export interface ServeOptions {
   /**
    * Most handlers running at once on this socket: 1 to 1,000, default 16, capped to the relay's

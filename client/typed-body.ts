@@ -39,10 +39,12 @@ export class TypedBody {
     this.#contentType = contentType;
   }
 
+  /** The body, as given to typed(). */
   get body(): SendBody {
     return this.#body;
   }
 
+  /** Its media type; undefined for none. */
   get contentType(): string | undefined {
     return this.#contentType;
   }

@@ -10,10 +10,12 @@ import { startTimer, stopTimer } from "./platform.js";
 /** Event handler types compared bivariantly, so platform sockets with richer events fit. */
 type Handler<E> = { bivarianceHack(event: E): void }["bivarianceHack"];
 
+/** The part of a WebSocket's message event the SDK reads. */
 export interface MessageEventLike {
   readonly data: unknown;
 }
 
+/** The part of a WebSocket's close event the SDK reads. */
 export interface CloseEventLike {
   readonly code: number;
   readonly reason: string;
@@ -28,6 +30,7 @@ export interface ErrorEventLike {
   readonly message?: unknown;
 }
 
+/** The part of a WebSocket the SDK uses; the platform's WebSocket and `ws` fit it. */
 export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
@@ -38,6 +41,7 @@ export interface WebSocketLike {
   onerror: Handler<ErrorEventLike> | null;
 }
 
+/** A WebSocket class (connect option `WebSocket`), e.g. `globalThis.WebSocket` or `ws`'s. */
 export type WebSocketConstructor = new (url: string, protocols?: string[]) => WebSocketLike;
 
 /** WebSocket.CONNECTING and WebSocket.OPEN, the same numbers on every platform. */

@@ -10,6 +10,7 @@
  */
 import { EdgeMQError, ERROR_CODE } from "./errors.js";
 
+/** A value JSON carries as it is: what a JSON body arrives as. */
 export type JsonValue =
   | null
   | boolean

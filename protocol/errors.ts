@@ -39,6 +39,7 @@ export const ERROR_CODE = {
   internal: "internal",
 } as const;
 
+/** One of the codes in ERROR_CODE: a union, so a `switch` on `error.code` can be exhaustive. */
 export type ErrorCode = (typeof ERROR_CODE)[keyof typeof ERROR_CODE];
 
 const ERROR_CODES: ReadonlySet<string> = new Set(Object.values(ERROR_CODE));
@@ -73,8 +74,15 @@ export interface WireError {
   message: string;
 }
 
+/**
+ * How every request fails and every refusal is thrown, in the SDK and the relay: `code` says what
+ * happened (README, "How requests end"), `message` a short why. Test with `instanceof EdgeMQError`
+ * or isEdgeMQError().
+ */
 export class EdgeMQError extends Error {
+  /** Always "EdgeMQError". */
   override readonly name = "EdgeMQError";
+  /** What happened: one of ERROR_CODE's values. */
   readonly code: ErrorCode;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
@@ -82,10 +90,12 @@ export class EdgeMQError extends Error {
     this.code = code;
   }
 
+  /** The HTTP status the relay's HTTP API answers this code with (e.g. 504 for `timeout`). */
   get httpStatus(): number {
     return HTTP_STATUS[this.code];
   }
 
+  /** The error as it travels: `{ code, message }`. */
   toWire(): WireError {
     return { code: this.code, message: this.message };
   }
@@ -101,6 +111,7 @@ export class EdgeMQError extends Error {
   }
 }
 
+/** Whether `value` is an EdgeMQError (a type guard, e.g. for a `catch (error: unknown)`). */
 export function isEdgeMQError(value: unknown): value is EdgeMQError {
   return value instanceof EdgeMQError;
 }

@@ -24,6 +24,10 @@ export const FRAME_TYPE = {
 
 export type FrameType = (typeof FRAME_TYPE)[keyof typeof FRAME_TYPE];
 
+/**
+ * A request's or reply's headers: string values under names of 1-128 HTTP token characters, at
+ * most 32 of them and 8 KiB in all, or fewer as the relay's limits say (bad_request past them).
+ */
 export type Headers = Record<string, string>;
 
 export const ROLE = { client: "client", server: "server" } as const;
