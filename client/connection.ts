@@ -284,8 +284,10 @@ export class Connection {
     const refused = this.#renewedSince(code)
       ? undefined
       : closeFailure(code, this.#httpStatus, reason, this.#lastError ?? "");
-    // A socket that never opened and is refused was never connected: it only fails.
-    if (retrying && (this.#everOpened || !refused)) {
+    // A socket that never opened and is refused was never connected: it only fails. An outage is
+    // one `disconnected` (as over HTTP): a reconnect attempt that fails shows as the next
+    // `reconnecting` only (#attempt is 0 until the first retry after a welcome).
+    if (retrying && (this.#everOpened || !refused) && this.#attempt === 0) {
       this.#status({ type: "disconnected", code, reason });
     }
     if (refused || !retrying) {

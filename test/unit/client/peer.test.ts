@@ -206,6 +206,27 @@ describe("peer.request()", () => {
     ]);
   });
 
+  it("reports an outage as one disconnected, then a reconnecting per attempt, as over HTTP", async () => {
+    const peer = await openExchangeOnly();
+    const statuses = collect(peer);
+    const failedTry = { kind: "close", code: 1001, reason: "restarting" } as const;
+    relay.answersAt(CONNECT).push(failedTry, failedTry);
+    relay.latest(CONNECT).drop(1006, "network");
+    await vi.advanceTimersByTimeAsync(350);
+    await settle();
+    expect(relay.socketsAt(CONNECT).length).toBe(4);
+    expect(statuses.map((status) => status.type)).toEqual([
+      "disconnected",
+      "reconnecting",
+      "reconnecting",
+      "reconnecting",
+      "connected",
+    ]);
+    expect(statuses.flatMap((s) => (s.type === "reconnecting" ? [s.attempt] : []))).toEqual([
+      1, 2, 3,
+    ]);
+  });
+
   it("queues a request made while disconnected and sends it once reconnected", async () => {
     const peer = await openExchangeOnly();
     relay.latest(CONNECT).drop(1001, "going away");
