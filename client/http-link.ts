@@ -30,8 +30,12 @@ export interface HttpRequestInit {
   method: string;
   /** The call's headers (the token as `Authorization`, or the dev-mode identity, among them). */
   headers: Record<string, string>;
-  /** Bytes over an ArrayBuffer, as DOM `fetch` takes them (so `fetch: globalThis.fetch` fits). */
-  body?: Uint8Array<ArrayBuffer> | string;
+  /**
+   * Bytes over an ArrayBuffer, as DOM `fetch` takes them (so `fetch: globalThis.fetch` fits):
+   * `Uint8Array<ArrayBuffer>`, spelled as what `slice` returns so that TypeScript before 5.7 (no
+   * generic typed arrays) reads the .d.ts too, as a Uint8Array.
+   */
+  body?: ReturnType<Uint8Array["slice"]> | string;
   /** Aborts the call (a request's abort, a long-poll no longer needed, close()). */
   signal?: PlatformAbortSignal & AbortSignalLike;
   /** Outlives the page that sends it (a browser's `fetch` keepalive): leaving as a page goes, cancels. */
