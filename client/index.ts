@@ -14,11 +14,12 @@ export {
   type JsonValue,
   type NotCallable,
   type SendBody,
+  type WireError,
 } from "../protocol/index.js";
 export type { FetchLike, FetchResponseLike, HttpRequestInit } from "./http-link.js";
 export { type ConnectOptions, connect, DEFAULT_MAX_PENDING_REQUESTS } from "./peer.js";
 export type { Peer, Service } from "./peer-api.js";
-export type { AbortSignalLike } from "./platform.js";
+export type { AbortSignalLike, PlatformAbortSignal } from "./platform.js";
 export type { RequestOptions } from "./requester.js";
 export type { Handler, HandlerResult, ServeOptions, ServeRequest } from "./service.js";
 export type { Status } from "./status.js";
@@ -27,6 +28,7 @@ export type {
   CloseEventLike,
   ErrorEventLike,
   MessageEventLike,
+  SocketEventHandler,
   WebSocketConstructor,
   WebSocketLike,
 } from "./websocket.js";

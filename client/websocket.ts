@@ -7,8 +7,11 @@
 import { EdgeMQError, ERROR_CODE, isRecord } from "../protocol/index.js";
 import { startTimer, stopTimer } from "./platform.js";
 
-/** Event handler types compared bivariantly, so platform sockets with richer events fit. */
-type Handler<E> = { bivarianceHack(event: E): void }["bivarianceHack"];
+/**
+ * A WebSocketLike's event handler (`onmessage`, ...), compared bivariantly so that platform
+ * sockets with richer events fit.
+ */
+export type SocketEventHandler<E> = { bivarianceHack(event: E): void }["bivarianceHack"];
 
 /** The part of a WebSocket's message event the SDK reads. */
 export interface MessageEventLike {
@@ -35,10 +38,10 @@ export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: Handler<unknown> | null;
-  onmessage: Handler<MessageEventLike> | null;
-  onclose: Handler<CloseEventLike> | null;
-  onerror: Handler<ErrorEventLike> | null;
+  onopen: SocketEventHandler<unknown> | null;
+  onmessage: SocketEventHandler<MessageEventLike> | null;
+  onclose: SocketEventHandler<CloseEventLike> | null;
+  onerror: SocketEventHandler<ErrorEventLike> | null;
 }
 
 /** A WebSocket class (connect option `WebSocket`), e.g. `globalThis.WebSocket` or `ws`'s. */

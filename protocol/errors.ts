@@ -70,7 +70,9 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
 
 /** The shape of an error on the wire (inside an `error` frame, or an HTTP error body). */
 export interface WireError {
+  /** What happened: one of ERROR_CODE's values. */
   code: ErrorCode;
+  /** A short why, never a stack trace or internal details. */
   message: string;
 }
 
