@@ -77,8 +77,10 @@ export interface ServeRequest<T = Body> {
 /**
  * A handler's return value, or what its promise resolves to (an async handler), is the reply body
  * (`typed(body, contentType)` names its media type), nothing for no body (a handler declared
- * `void` or `Promise<void>` included); a throw or rejection becomes `fail {message}` (no stack).
- * An async handler's value is checked as a sync one's is: `async () => 10n` does not compile.
+ * `void` or `Promise<void>` included); a throw or rejection becomes `fail {message}` (no stack):
+ * the client gets `server_error` with that message, whatever the thrown error's code (a domain
+ * error the client should tell apart belongs in the reply body). An async handler's value is
+ * checked as a sync one's is: `async () => 10n` does not compile.
  */
 export type Handler<T = Body> = (request: ServeRequest<T>) => HandlerResult;
 
