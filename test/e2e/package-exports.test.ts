@@ -1,12 +1,19 @@
 /**
- * The package's `exports` as a CommonJS program meets them: `require("edgemq/client")` and
+ * The package as another project meets it. A CommonJS program: `require("edgemq/client")` and
  * `require("edgemq/protocol")` load the built ES modules (Node 20.19+ requires ES modules), as
- * TypeScript's NodeNext resolution already told a CommonJS project they would. Before, the
+ * TypeScript's NodeNext resolution already told a CommonJS project they would; before, the
  * exports had only an `import` condition, so `require` failed with ERR_PACKAGE_PATH_NOT_EXPORTED.
+ * A TypeScript project that installed it as README says (`npm install /path/to/edgemq`, a link):
+ * each moduleResolution finds the built .d.ts; before, `node10` (which reads no `exports`) found
+ * the repository's own client/index.ts and compiled the SDK's sources into the project.
  * Runs `node -e` in the repository (the package resolves itself); needs `npm run build`.
  */
 import { spawnSync } from "node:child_process";
-import { describe, expect, it } from "vitest";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import ts from "typescript";
+import { afterAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "./relay.js";
 
 /** Runs `code` as a CommonJS program in the repository, bounded; its exit code and output. */
@@ -39,5 +46,37 @@ describe("package exports", () => {
       sameClass: true,
       isError: true,
     });
+  });
+});
+
+/** A project dir whose node_modules/edgemq links to this repository (as `npm install <path>`). */
+function linkedProject(): string {
+  const dir = mkdtempSync(join(tmpdir(), "edgemq-consumer-"));
+  mkdirSync(join(dir, "node_modules"));
+  symlinkSync(REPO_ROOT, join(dir, "node_modules", "edgemq"), "dir");
+  writeFileSync(join(dir, "package.json"), '{ "name": "consumer", "private": true }');
+  return dir;
+}
+
+describe("TypeScript resolution of an installed edgemq", () => {
+  const project = linkedProject();
+  afterAll(() => rmSync(project, { recursive: true, force: true }));
+
+  const resolutions: [string, ts.ModuleResolutionKind, ts.ModuleKind][] = [
+    ["node10", ts.ModuleResolutionKind.Node10, ts.ModuleKind.CommonJS],
+    ["node16", ts.ModuleResolutionKind.Node16, ts.ModuleKind.Node16],
+    ["nodenext", ts.ModuleResolutionKind.NodeNext, ts.ModuleKind.NodeNext],
+    ["bundler", ts.ModuleResolutionKind.Bundler, ts.ModuleKind.ESNext],
+  ];
+  it.each(resolutions)("finds the built .d.ts with moduleResolution %s", (_, resolution, kind) => {
+    const from = join(project, "index.ts");
+    const options = { moduleResolution: resolution, module: kind };
+    for (const entry of ["client", "protocol"]) {
+      const found = ts.resolveModuleName(`edgemq/${entry}`, from, options, ts.sys);
+      const file = found.resolvedModule?.resolvedFileName ?? "(not found)";
+      expect(file.replace(`${REPO_ROOT}/`, "").replace(/^.*node_modules\/edgemq\//, "")).toBe(
+        `dist/${entry}/index.d.ts`,
+      );
+    }
   });
 });
