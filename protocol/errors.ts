@@ -113,7 +113,14 @@ export class EdgeMQError extends Error {
   }
 }
 
-/** Whether `value` is an EdgeMQError (a type guard, e.g. for a `catch (error: unknown)`). */
+/**
+ * Whether `value` is an EdgeMQError (a type guard, e.g. for a `catch (error: unknown)`), also one
+ * made by another copy of the SDK (a library's own edgemq, the browser bundle beside the module,
+ * another realm), which `instanceof` does not recognise: an Error named "EdgeMQError" with a
+ * known `code`.
+ */
 export function isEdgeMQError(value: unknown): value is EdgeMQError {
-  return value instanceof EdgeMQError;
+  if (value instanceof EdgeMQError) return true;
+  if (!(value instanceof Error) || value.name !== "EdgeMQError") return false;
+  return isErrorCode((value as { code?: unknown }).code);
 }

@@ -93,3 +93,28 @@ describe("EdgeMQError", () => {
     expect(isEdgeMQError({ code: "timeout", message: "x" })).toBe(false);
   });
 });
+
+describe("isEdgeMQError", () => {
+  it("recognises an EdgeMQError of another copy of the SDK, which instanceof does not", async () => {
+    // A second instance of the module, as a library's own copy of edgemq or the browser bundle.
+    const url = new URL("../../../protocol/errors.ts?another-copy", import.meta.url).href;
+    const copy: typeof import("../../../protocol/errors.js") = await import(/* @vite-ignore */ url);
+    expect(copy.EdgeMQError).not.toBe(EdgeMQError);
+    const foreign = new copy.EdgeMQError("timeout", "request timed out");
+    expect(foreign instanceof EdgeMQError).toBe(false);
+    expect(isEdgeMQError(foreign)).toBe(true);
+  });
+
+  it("refuses what is no EdgeMQError: another error, a lookalike without a known code", () => {
+    const named = (code: unknown) => Object.assign(new Error("x"), { name: "EdgeMQError", code });
+    for (const value of [
+      new Error("x"),
+      named("teapot"),
+      named(undefined),
+      { name: "EdgeMQError", code: "timeout" },
+    ]) {
+      expect(isEdgeMQError(value)).toBe(false);
+    }
+    expect(isEdgeMQError(named("timeout"))).toBe(true);
+  });
+});
