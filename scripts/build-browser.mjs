@@ -4,9 +4,11 @@
  * directly (`import { connect } from "/dist/browser/edgemq.js"`), with no bundler of their own;
  * examples/browser is one. Browsers have a WebSocket, so the `ws` package the SDK loads on demand
  * in Node 20 is swapped for a stub that refuses, and the output is checked to name nothing of
- * Node's (`require`, `node:` modules, `ws`).
+ * Node's (`require`, `node:` modules, `ws`). Beside it, edgemq.d.ts gives the bundle the SDK's
+ * types (tsc's declarations in dist/client), so a TypeScript page or a Deno program that
+ * imports the bundle is typed as one that imports edgemq/client.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -52,3 +54,9 @@ if (found.length > 0) {
   console.error(`${outfile} refers to Node-only code: ${found.join(", ")}`);
   process.exit(1);
 }
+
+/** The bundle exports what client/index.ts does: its types are tsc's (npm run build ran it). */
+writeFileSync(
+  join(root, "dist", "browser", "edgemq.d.ts"),
+  '/** The EdgeMQ SDK as one ES module for pages: the API of edgemq/client. */\nexport * from "../client/index.js";\n',
+);

@@ -5,7 +5,8 @@
  * exports had only an `import` condition, so `require` failed with ERR_PACKAGE_PATH_NOT_EXPORTED.
  * A TypeScript project that installed it as README says (`npm install /path/to/edgemq`, a link):
  * each moduleResolution finds the built .d.ts; before, `node10` (which reads no `exports`) found
- * the repository's own client/index.ts and compiled the SDK's sources into the project.
+ * the repository's own client/index.ts and compiled the SDK's sources into the project. And a
+ * TypeScript page that imports the browser bundle (dist/browser/edgemq.js) gets its types.
  * Runs `node -e` in the repository (the package resolves itself); needs `npm run build`.
  */
 import { spawnSync } from "node:child_process";
@@ -78,5 +79,37 @@ describe("TypeScript resolution of an installed edgemq", () => {
         `dist/${entry}/index.d.ts`,
       );
     }
+  });
+});
+
+/** A page of the repository importing the browser bundle, as a TypeScript page would. */
+const PAGE = `import { connect, type Peer } from "./dist/browser/edgemq.js";
+export const open = (url: string): Promise<Peer> => connect(url, { identity: "tab" });
+`;
+
+/** tsc's errors for PAGE, compiled (strict, DOM) as if it were the file `page`. */
+function pageErrors(page: string): string[] {
+  const options: ts.CompilerOptions = {
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    lib: ["lib.es2023.d.ts", "lib.dom.d.ts"],
+    types: [],
+    strict: true,
+    noEmit: true,
+  };
+  const host = ts.createCompilerHost(options);
+  const getSourceFile = host.getSourceFile.bind(host);
+  host.getSourceFile = (name, version) =>
+    name === page ? ts.createSourceFile(name, PAGE, version) : getSourceFile(name, version);
+  const program = ts.createProgram([page], options, host);
+  return ts
+    .getPreEmitDiagnostics(program)
+    .map((diagnostic) => ts.flattenDiagnosticMessageText(diagnostic.messageText, " "));
+}
+
+describe("TypeScript and the browser bundle", () => {
+  it("types an import of dist/browser/edgemq.js as edgemq/client", () => {
+    expect(pageErrors(join(REPO_ROOT, "page.ts"))).toEqual([]);
   });
 });
