@@ -82,34 +82,72 @@ describe("TypeScript resolution of an installed edgemq", () => {
   });
 });
 
-/** A page of the repository importing the browser bundle, as a TypeScript page would. */
-const PAGE = `import { connect, type Peer } from "./dist/browser/edgemq.js";
-export const open = (url: string): Promise<Peer> => connect(url, { identity: "tab" });
-`;
-
-/** tsc's errors for PAGE, compiled (strict, DOM) as if it were the file `page`. */
-function pageErrors(page: string): string[] {
-  const options: ts.CompilerOptions = {
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.ESNext,
-    moduleResolution: ts.ModuleResolutionKind.Bundler,
-    lib: ["lib.es2023.d.ts", "lib.dom.d.ts"],
-    types: [],
-    strict: true,
-    noEmit: true,
-  };
+/** tsc's errors for `text`, compiled with `options` as if it were the file `file`. */
+function compileErrors(file: string, text: string, options: ts.CompilerOptions): string[] {
   const host = ts.createCompilerHost(options);
   const getSourceFile = host.getSourceFile.bind(host);
   host.getSourceFile = (name, version) =>
-    name === page ? ts.createSourceFile(name, PAGE, version) : getSourceFile(name, version);
-  const program = ts.createProgram([page], options, host);
+    name === file ? ts.createSourceFile(name, text, version) : getSourceFile(name, version);
+  const program = ts.createProgram([file], { ...options, noEmit: true }, host);
   return ts
     .getPreEmitDiagnostics(program)
     .map((diagnostic) => ts.flattenDiagnosticMessageText(diagnostic.messageText, " "));
 }
 
+/** The strictest options a project may use, with the .d.ts files checked too. */
+const STRICTEST: ts.CompilerOptions = {
+  target: ts.ScriptTarget.ES2022,
+  lib: ["lib.es2023.d.ts", "lib.dom.d.ts", "lib.esnext.disposable.d.ts"],
+  types: [],
+  strict: true,
+  exactOptionalPropertyTypes: true,
+  noUncheckedIndexedAccess: true,
+  noPropertyAccessFromIndexSignature: true,
+  noImplicitOverride: true,
+  noImplicitReturns: true,
+  verbatimModuleSyntax: true,
+  skipLibCheck: false,
+};
+
+/** A program of another project, as README's snippets use the SDK. */
+const CONSUMER = `import { connect, EdgeMQError, ERROR_CODE, typed, type ServeRequest } from "edgemq/client";
+await using peer = await connect("ws://127.0.0.1:8787", { identity: "alice" });
+await using service = peer.serve("resize", async (req: ServeRequest<{ url: string }>) =>
+  req.attempt > 1 ? undefined : typed(new TextEncoder().encode(req.body.url), "text/plain"),
+);
+try {
+  await peer.request<Uint8Array>("resize", { url: "a" }, { signal: AbortSignal.timeout(1_000) });
+} catch (error) {
+  if (error instanceof EdgeMQError && error.code === ERROR_CODE.timeout) console.log(service.queue);
+}
+`;
+
+describe("TypeScript compiling a project against the installed edgemq", () => {
+  const project = linkedProject();
+  afterAll(() => rmSync(project, { recursive: true, force: true }));
+
+  it("reports no error, in the project or in the SDK's .d.ts, under the strictest options", () => {
+    const options = {
+      ...STRICTEST,
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    };
+    expect(compileErrors(join(project, "consumer.mts"), CONSUMER, options)).toEqual([]);
+  });
+});
+
+/** A page of the repository importing the browser bundle, as a TypeScript page would. */
+const PAGE = `import { connect, type Peer } from "./dist/browser/edgemq.js";
+export const open = (url: string): Promise<Peer> => connect(url, { identity: "tab" });
+`;
+
 describe("TypeScript and the browser bundle", () => {
   it("types an import of dist/browser/edgemq.js as edgemq/client", () => {
-    expect(pageErrors(join(REPO_ROOT, "page.ts"))).toEqual([]);
+    const options = {
+      ...STRICTEST,
+      module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
+    };
+    expect(compileErrors(join(REPO_ROOT, "page.ts"), PAGE, options)).toEqual([]);
   });
 });
