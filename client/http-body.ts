@@ -8,7 +8,6 @@
  * else → a Uint8Array. Pure; used by http-requester.ts and http-service.ts.
  */
 import {
-  type Body,
   binaryBody,
   EdgeMQError,
   ERROR_CODE,
@@ -16,6 +15,7 @@ import {
   isUtf8Text,
   type JsonValue,
   jsonText,
+  type ReceivedBody,
   type SendBody,
   strictUtf8,
   utf8Length,
@@ -46,7 +46,7 @@ export function httpBodyOf(body: SendBody): HttpBody {
 }
 
 /** The SDK body for an HTTP body; throws `bad_request` for a JSON type that does not parse. */
-export function bodyOfHttp(contentType: string | undefined, bytes: Uint8Array): Body {
+export function bodyOfHttp(contentType: string | undefined, bytes: Uint8Array): ReceivedBody {
   const type = contentType ?? BYTES_CONTENT_TYPE;
   if (isJsonMediaType(type)) {
     const text = strictUtf8(bytes);

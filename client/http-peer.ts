@@ -6,7 +6,6 @@
  * http-service.ts; statuses come from http-status.ts. Used by peer.ts.
  */
 import {
-  type Body,
   DEFAULT_LIMITS,
   EdgeMQError,
   ERROR_CODE,
@@ -14,6 +13,7 @@ import {
   LEASE_FEATURE,
   type Limits,
   OUTCOMES_FEATURE,
+  type ReceivedBody,
   type SendBody,
 } from "../protocol/index.js";
 import type { BackoffOptions } from "./backoff.js";
@@ -109,11 +109,15 @@ export class HttpPeer implements Peer {
     for (const service of this.#services) service.renewed();
   }
 
-  request<T = Body>(queue: string, body?: SendBody, options?: RequestOptions): Promise<T> {
+  request<T = ReceivedBody>(queue: string, body?: SendBody, options?: RequestOptions): Promise<T> {
     return replyAs<T>(this.#requester.request(queue, body, options));
   }
 
-  serve<T = Body>(queue: string, typedHandler: Handler<T>, options: ServeOptions = {}): Service {
+  serve<T = ReceivedBody>(
+    queue: string,
+    typedHandler: Handler<T>,
+    options: ServeOptions = {},
+  ): Service {
     const handler = handlerOf(typedHandler);
     if (this.#closing) throw new EdgeMQError(ERROR_CODE.closed, "peer is closed");
     const max = this.#limits.maxConcurrency;

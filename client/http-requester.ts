@@ -14,7 +14,6 @@
  * the request's deadline or the peer's close). Used by http-peer.ts.
  */
 import {
-  type Body,
   EdgeMQError,
   ERROR_CODE,
   encodeHeadersHeader,
@@ -24,6 +23,7 @@ import {
   type Limits,
   type PolledOutcome,
   QUEUE_NAME_RULE,
+  type ReceivedBody,
   readHeaders,
   type SendBody,
 } from "../protocol/index.js";
@@ -102,7 +102,7 @@ export class HttpRequester {
     return this.#running.size;
   }
 
-  request(queue: string, body: SendBody, options: RequestOptions = {}): Promise<Body> {
+  request(queue: string, body: SendBody, options: RequestOptions = {}): Promise<ReceivedBody> {
     const prepared = this.#prepare(queue, body, options);
     if (prepared instanceof EdgeMQError) return Promise.reject(prepared);
     const expiresAt = Date.now() + prepared.timeout;
@@ -110,7 +110,7 @@ export class HttpRequester {
     const controller = createAbortController();
     const signal = options.signal;
     let posted = false;
-    return new Promise<Body>((resolve, reject) => {
+    return new Promise<ReceivedBody>((resolve, reject) => {
       let done = false;
       const settle = (outcome: Outcome) => {
         if (done) return;

@@ -13,6 +13,7 @@ export {
   isEdgeMQError,
   type JsonValue,
   type NotCallable,
+  type ReceivedBody,
   type SendBody,
   type WireError,
 } from "../protocol/index.js";

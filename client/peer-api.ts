@@ -4,12 +4,12 @@
  * checks both transports share. connect() returns a Peer; peer.serve() a Service.
  */
 import {
-  type Body,
   DEFAULT_LIMITS,
   EdgeMQError,
   ERROR_CODE,
   isQueueName,
   QUEUE_NAME_RULE,
+  type ReceivedBody,
   type SendBody,
 } from "../protocol/index.js";
 import type { RequestOptions } from "./requester.js";
@@ -35,14 +35,14 @@ export interface Peer {
    * Sends `body` to `queue` and resolves with the reply body (same kind, same content).
    * `request<T>()` reads the reply as a T, which is not checked at run time (as `response.json()`).
    */
-  request<T = Body>(queue: string, body?: SendBody, options?: RequestOptions): Promise<T>;
+  request<T = ReceivedBody>(queue: string, body?: SendBody, options?: RequestOptions): Promise<T>;
   /**
    * Serves `queue`: `handler`'s return value is each reply's body. `serve<T>()` gives the handler
    * each request's body as a T, which is not checked at run time. Throws (bad_request) for a
    * queue this peer serves already, until that service's close() resolved; a TypeError for a
    * handler that is not a function.
    */
-  serve<T = Body>(queue: string, handler: Handler<T>, options?: ServeOptions): Service;
+  serve<T = ReceivedBody>(queue: string, handler: Handler<T>, options?: ServeOptions): Service;
   /**
    * Signed mode: renews this peer's token with one naming the same identity (bad_request
    * otherwise, or for a peer that connected without a token). The next connection, and the next
@@ -62,7 +62,7 @@ export interface Peer {
 }
 
 /** A reply as the T the caller names in `request<T>()`: a claim, not checked at run time. */
-export function replyAs<T>(reply: Promise<Body>): Promise<T> {
+export function replyAs<T>(reply: Promise<ReceivedBody>): Promise<T> {
   return reply as Promise<unknown> as Promise<T>;
 }
 

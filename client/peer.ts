@@ -10,12 +10,12 @@
  */
 import {
   type AckFrame,
-  type Body,
   type CancelFrame,
   EdgeMQError,
   ERROR_CODE,
   type Frame,
   PATHS,
+  type ReceivedBody,
   type RequestFrame,
   type SendBody,
 } from "../protocol/index.js";
@@ -275,12 +275,16 @@ export class SocketPeer implements Peer {
   }
 
   /** Sends `body` to `queue` and resolves with the reply body (same kind, same content). */
-  request<T = Body>(queue: string, body?: SendBody, options?: RequestOptions): Promise<T> {
+  request<T = ReceivedBody>(queue: string, body?: SendBody, options?: RequestOptions): Promise<T> {
     return replyAs<T>(this.#requester.request(queue, body, options));
   }
 
   /** Serves `queue` on its own socket: `handler`'s return value is each reply's body. */
-  serve<T = Body>(queue: string, typedHandler: Handler<T>, options: ServeOptions = {}): Service {
+  serve<T = ReceivedBody>(
+    queue: string,
+    typedHandler: Handler<T>,
+    options: ServeOptions = {},
+  ): Service {
     const handler = handlerOf(typedHandler);
     if (this.#closing) throw new EdgeMQError(ERROR_CODE.closed, "peer is closed");
     const max = this.#connection.limits.maxConcurrency;

@@ -11,7 +11,6 @@
 import {
   type AcceptedFrame,
   type AckFrame,
-  type Body,
   bodyFrameRefusal,
   bodySize,
   type CancelFrame,
@@ -25,6 +24,7 @@ import {
   type Limits,
   PATHS,
   QUEUE_NAME_RULE,
+  type ReceivedBody,
   type ReplyFrame,
   type RequestFrame,
   readHeaders,
@@ -86,7 +86,7 @@ interface Pending {
    * it yet: a refusal may answer that copy rather than the request (see isResendRefusal).
    */
   copySent: boolean;
-  resolve(body: Body): void;
+  resolve(body: ReceivedBody): void;
   reject(error: EdgeMQError): void;
   detach(): void;
 }
@@ -95,7 +95,7 @@ interface Pending {
 export type ResendFilter = (frame: RequestFrame, route: Route | undefined) => boolean;
 
 /** How a request ends: its reply's body, or an error. */
-export type Outcome = { ok: true; body: Body } | { ok: false; error: EdgeMQError };
+export type Outcome = { ok: true; body: ReceivedBody } | { ok: false; error: EdgeMQError };
 
 /**
  * A cancel kept until its request's outcome comes (the relay answers a cancel with the request's
@@ -164,8 +164,8 @@ export class Requester {
     return queues;
   }
 
-  request(queue: string, body: SendBody, options: RequestOptions = {}): Promise<Body> {
-    return new Promise<Body>((resolve, reject) => {
+  request(queue: string, body: SendBody, options: RequestOptions = {}): Promise<ReceivedBody> {
+    return new Promise<ReceivedBody>((resolve, reject) => {
       const built = this.#build(queue, body, options);
       if (built instanceof EdgeMQError) {
         reject(built);

@@ -11,7 +11,6 @@
  */
 
 import {
-  type Body,
   bodyFrameRefusal,
   bodySize,
   DEFAULT_LIMITS,
@@ -21,6 +20,7 @@ import {
   ERROR_CODE,
   type Frame,
   type Headers,
+  type ReceivedBody,
   type ServerFrame,
   type WelcomeFrame,
 } from "../protocol/index.js";
@@ -47,7 +47,7 @@ import type { WebSocketConstructor } from "./websocket.js";
  * One dispatched request, as a handler sees it. `T` is the body's type as the handler takes it
  * (`serve<T>()`; by default any Body): not checked at run time.
  */
-export interface ServeRequest<T = Body> {
+export interface ServeRequest<T = ReceivedBody> {
   /** The relay's id for this dispatch. */
   readonly id: string;
   /** The requester's identity, set by the relay (never by the requester). */
@@ -82,7 +82,7 @@ export interface ServeRequest<T = Body> {
  * error the client should tell apart belongs in the reply body). An async handler's value is
  * checked as a sync one's is: `async () => 10n` does not compile.
  */
-export type Handler<T = Body> = (request: ServeRequest<T>) => HandlerResult;
+export type Handler<T = ReceivedBody> = (request: ServeRequest<T>) => HandlerResult;
 
 /**
  * What a handler returns: a ReplyBody, nothing, or a promise (any thenable) of either. Promise is

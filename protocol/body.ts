@@ -19,8 +19,14 @@ export type JsonValue =
   | JsonValue[]
   | { [key: string]: JsonValue };
 
-/** What an SDK user sends and receives as a body. */
-export type Body = JsonValue | Uint8Array | undefined;
+/**
+ * A body as it arrives: a JSON value (null for none: a request sent without one, a handler that
+ * returned nothing), a string or bytes; never undefined.
+ */
+export type ReceivedBody = JsonValue | Uint8Array;
+
+/** What an SDK user sends and receives as a body (undefined, sent, arrives as null). */
+export type Body = ReceivedBody | undefined;
 
 /**
  * What an SDK user may send as a body: a Body, bytes in any ArrayBuffer form, or any other object
@@ -202,7 +208,7 @@ function mangledAs(value: object): string | undefined {
 }
 
 /** Turns a wire body back into the user's value. Throws `bad_request` on corrupt content. */
-export function decodeBody(wire: WireBody): Body {
+export function decodeBody(wire: WireBody): ReceivedBody {
   switch (wire.enc) {
     case "utf8":
       return wire.data;

@@ -7,7 +7,9 @@
 import {
   connect,
   type HandlerResult,
+  type JsonValue,
   type Peer,
+  type ReceivedBody,
   type ServeRequest,
   typed,
 } from "../../client/index.js";
@@ -44,6 +46,23 @@ export async function sends(peer: Peer): Promise<void> {
   await peer.request("resize", req, { headers: { retries: 3 } });
   const transport: "websocket" | "http" = peer.transport;
   void transport;
+}
+
+/**
+ * What arrives is never undefined (no body arrives as null), so a reply or a request's body is a
+ * JsonValue or bytes, with no `undefined` left to rule out after narrowing.
+ */
+export async function receives(peer: Peer): Promise<void> {
+  const reply = await peer.request("resize");
+  const arrived: JsonValue | Uint8Array = reply;
+  void arrived;
+  peer.serve("echo", (req) => {
+    const body: JsonValue | Uint8Array = req.body;
+    if (body === null || body instanceof Uint8Array || typeof body !== "object") return body;
+    return Array.isArray(body) ? body.length : Object.keys(body).length;
+  });
+  const received: ReceivedBody = reply;
+  void received;
 }
 
 declare function loadOrder(): Promise<ResizeReq>;
