@@ -132,10 +132,15 @@ async function sendUntilClosed(junkPeer: RawSocket, next: () => JunkMessage): Pr
 }
 
 /**
- * The error frames a junk message earns: one per frame whose request id could be read, and one
- * for all the others (unnamed-refusals.ts); a binary message (nothing decoded) earns one.
+ * The error frames a junk message earns: one per request or cancel whose id could be read (the
+ * only refusals that name an id, client-message.ts), and one for all the others
+ * (unnamed-refusals.ts); a binary message (nothing decoded) earns one.
  */
 function expectedRefusals(decoded: ReturnType<typeof decodeFrames>): number {
-  const named = decoded.filter((r) => !r.ok && r.error.id !== undefined).length;
+  const named = decoded.filter((r) => !r.ok && r.error.id !== undefined && namesId(r.error)).length;
   return named + (named === decoded.length && decoded.length > 0 ? 0 : 1);
+}
+
+function namesId(error: { frameType?: string | undefined }): boolean {
+  return error.frameType === "request" || error.frameType === "cancel";
 }
