@@ -5,12 +5,14 @@
  *   ArrayBufferView) → application/octet-stream, any other JSON value
  *   (and no body: null) → application/json.
  * Back: application/json or +json → the parsed JSON value, text/* in UTF-8 → a string, anything
- * else → a Uint8Array. Pure; used by http-requester.ts and http-service.ts.
+ * else → a Uint8Array. Also a request's or reply's `EdgeMQ-Headers`. Pure; used by http-requester.ts and http-service.ts.
  */
 import {
   binaryBody,
+  decodeHeadersHeader,
   EdgeMQError,
   ERROR_CODE,
+  type Headers,
   isJsonMediaType,
   isUtf8Text,
   type JsonValue,
@@ -62,4 +64,14 @@ export function bodyOfHttp(contentType: string | undefined, bytes: Uint8Array): 
     if (text !== undefined) return text;
   }
   return bytes;
+}
+
+/**
+ * A request's or reply's own headers from the `EdgeMQ-Headers` the relay sent with them (none
+ * when they have none; one that does not read, which the relay never sends, counts as none).
+ */
+export function headersOfHttp(value: string | undefined): Headers {
+  if (value === undefined) return {};
+  const headers = decodeHeadersHeader(value);
+  return typeof headers === "string" ? {} : headers;
 }

@@ -31,9 +31,9 @@
  */
 
 import {
-  decodeHeadersHeader,
   EdgeMQError,
   ERROR_CODE,
+  encodeHeadersHeader,
   type Headers,
   HTTP_API_HEADERS,
   isIdentity,
@@ -42,7 +42,7 @@ import {
 } from "../protocol/index.js";
 import { failureMessage } from "./handler-failure.js";
 import { RELAY_ENDED_MESSAGE } from "./handler-signal.js";
-import { bodyOfHttp, type HttpBody, TEXT_CONTENT_TYPE } from "./http-body.js";
+import { bodyOfHttp, type HttpBody, headersOfHttp, TEXT_CONTENT_TYPE } from "./http-body.js";
 import { CANCEL_CHECK_MS, HttpLeases, reachesDeadline } from "./http-leases.js";
 import { answerError, type HttpAnswer, type HttpLink, paceEmptyPoll } from "./http-link.js";
 import { readCount, takeLoops, takePartition } from "./http-partitions.js";
@@ -61,7 +61,12 @@ import {
 import { type Handler, handlerReply, type ServeRequest } from "./service.js";
 import type { Status } from "./status.js";
 import { TakeGate } from "./take-gate.js";
-import { httpReplyOf, httpReplyRefusal } from "./typed-body.js";
+import {
+  httpReplyOf,
+  httpReplyRefusal,
+  replyHeadersOf,
+  replyHeadersRefusal,
+} from "./typed-body.js";
 import type { LiveCredentials } from "./url.js";
 
 /** Longest a take waits at the relay before answering 204 (under common proxy timeouts). */
@@ -589,7 +594,25 @@ export class HttpService implements Service {
         controller.abort(new EdgeMQError(ERROR_CODE.cancelled, RELAY_ENDED_MESSAGE));
       },
     });
-    let reply: { ok: true; body: HttpBody } | { ok: false; message: string };
+    const reply = await this.#reply(taken, controller.signal);
+    finished = true;
+    stopTimer(expiry);
+    release();
+    if (leaseLost) return;
+    const refusal = reply.ok
+      ? await this.#answer(taken, "replies", reply.body, reply.headers)
+      : await this.#answer(taken, "failures", failureBody(reply.message));
+    if (refusal !== undefined) await this.#answer(taken, "failures", failureBody(refusal));
+  }
+
+  /**
+   * Runs the handler on a take: its reply as posted (body and headers), or the failure message
+   * to post instead (it threw, or its reply would be refused: checked as service.ts does).
+   */
+  async #reply(
+    taken: Taken,
+    signal: ServeRequest["signal"],
+  ): Promise<{ ok: true; body: HttpBody; headers: Headers } | { ok: false; message: string }> {
     try {
       const contentType = taken.answer.header("content-type");
       const request: ServeRequest = {
@@ -598,26 +621,22 @@ export class HttpService implements Service {
         queue: this.queue,
         body: bodyOfHttp(contentType, taken.answer.bytes),
         contentType,
-        headers: takenHeaders(taken.answer.header(HTTP_API_HEADERS.headers)),
+        headers: headersOfHttp(taken.answer.header(HTTP_API_HEADERS.headers)),
         deadline: taken.deadline,
         attempt: taken.attempt,
         partition: taken.partition,
-        signal: controller.signal,
+        signal,
       };
-      const body = httpReplyOf(await handlerReply(this.#setup.handler, request));
-      const refusal = httpReplyRefusal(body, this.#setup.limits);
-      reply = refusal === undefined ? { ok: true, body } : { ok: false, message: refusal };
+      const result = await handlerReply(this.#setup.handler, request);
+      const body = httpReplyOf(result);
+      const headers = replyHeadersOf(result);
+      const refusal =
+        httpReplyRefusal(body, this.#setup.limits) ??
+        replyHeadersRefusal(headers, this.#setup.limits);
+      return refusal === undefined ? { ok: true, body, headers } : { ok: false, message: refusal };
     } catch (error) {
-      reply = { ok: false, message: failureMessage(error) };
+      return { ok: false, message: failureMessage(error) };
     }
-    finished = true;
-    stopTimer(expiry);
-    release();
-    if (leaseLost) return;
-    const refusal = reply.ok
-      ? await this.#answer(taken, "replies", reply.body.content, reply.body.contentType)
-      : await this.#answer(taken, "failures", reply.message, TEXT_CONTENT_TYPE);
-    if (refusal !== undefined) await this.#answer(taken, "failures", refusal, TEXT_CONTENT_TYPE);
   }
 
   /**
@@ -627,13 +646,16 @@ export class HttpService implements Service {
   async #answer(
     taken: Taken,
     route: "replies" | "failures",
-    content: Uint8Array | string,
-    contentType: string,
+    { content, contentType }: Pick<HttpBody, "content" | "contentType">,
+    replyHeaders: Headers = {},
   ): Promise<string | undefined> {
     const { link, status, credentials } = this.#setup;
     const path = `${this.#base}/${route}/${encodeURIComponent(taken.id)}${taken.partitionQuery}`;
     const signal = createAbortController().signal;
-    const headers = { "Content-Type": contentType };
+    const headers: Record<string, string> = { "Content-Type": contentType };
+    if (Object.keys(replyHeaders).length > 0) {
+      headers[HTTP_API_HEADERS.headers] = encodeHeadersHeader(replyHeaders);
+    }
     let answer: HttpAnswer | EdgeMQError;
     for (;;) {
       const revision = credentials.revision;
@@ -678,11 +700,9 @@ function contentRefusal(error: EdgeMQError): string | undefined {
   return undefined;
 }
 
-/** A taken request's headers (`EdgeMQ-Headers`; the relay sends none when it has none). */
-function takenHeaders(value: string | undefined): Headers {
-  if (value === undefined) return {};
-  const headers = decodeHeadersHeader(value);
-  return typeof headers === "string" ? {} : headers;
+/** A failure message as the body its POST carries. */
+function failureBody(message: string): Pick<HttpBody, "content" | "contentType"> {
+  return { content: message, contentType: TEXT_CONTENT_TYPE };
 }
 
 export { CANCEL_CHECK_MS } from "./http-leases.js";

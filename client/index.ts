@@ -24,7 +24,7 @@ export type { AbortSignalLike, PlatformAbortSignal } from "./platform.js";
 export type { RequestOptions } from "./requester.js";
 export type { Handler, HandlerResult, ServeOptions, ServeRequest } from "./service.js";
 export type { Status } from "./status.js";
-export { type ReplyBody, TypedBody, typed } from "./typed-body.js";
+export { type ReplyBody, type ReplyOptions, reply, TypedBody, typed } from "./typed-body.js";
 export type {
   CloseEventLike,
   ErrorEventLike,

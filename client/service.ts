@@ -39,7 +39,7 @@ import {
 } from "./platform.js";
 import type { RelayReachability } from "./relay-reachability.js";
 import type { Status } from "./status.js";
-import { type ReplyBody, wireReplyOf } from "./typed-body.js";
+import { type ReplyBody, replyHeadersOf, replyHeadersRefusal, wireReplyOf } from "./typed-body.js";
 import type { LiveCredentials } from "./url.js";
 import type { WebSocketConstructor } from "./websocket.js";
 
@@ -76,7 +76,8 @@ export interface ServeRequest<T = ReceivedBody> {
 
 /**
  * A handler's return value, or what its promise resolves to (an async handler), is the reply body
- * (`typed(body, contentType)` names its media type), nothing for no body (a handler declared
+ * (`typed(body, contentType)` names its media type, `reply(body, { headers, contentType })` adds
+ * the reply's headers), nothing for no body (a handler declared
  * `void` or `Promise<void>` included); a throw or rejection becomes `fail {message}` (no stack):
  * the client gets `server_error` with that message, whatever the thrown error's code (a domain
  * error the client should tell apart belongs in the reply body). An async handler's value is
@@ -525,7 +526,12 @@ export class SocketService implements Service {
     }
     const overFrame = bodyFrameRefusal(wire, this.#connection.limits);
     if (overFrame !== undefined) throw new EdgeMQError(ERROR_CODE.tooLarge, `reply ${overFrame}`);
-    return { type: "reply", id, body: wire };
+    const headers = replyHeadersOf(reply);
+    const badHeaders = replyHeadersRefusal(headers, this.#connection.limits);
+    if (badHeaders !== undefined) throw new EdgeMQError(ERROR_CODE.badRequest, badHeaders);
+    return Object.keys(headers).length === 0
+      ? { type: "reply", id, body: wire }
+      : { type: "reply", id, body: wire, headers };
   }
 
   #checkDrained(): void {

@@ -1,7 +1,11 @@
 /**
- * A reply body with a media type: a handler returns `typed(body, "image/png")` instead of a plain
- * body, and HTTP clients get that Content-Type (docs/http-api.md#bodies). A TypedBody is its own
- * class, so a plain object a handler returns is still a JSON body. The type follows the relay's
+ * A reply body with a media type and headers: a handler returns `typed(body, "image/png")` or
+ * `reply(body, { contentType, headers })` instead of a plain body; HTTP clients get that
+ * Content-Type and the headers as `EdgeMQ-Headers` (docs/http-api.md#bodies), SDK clients read both
+ * with `peer.requestReply()`. A TypedBody is its own class, so a plain object a handler returns is
+ * still a JSON body. Its headers are checked as a request's are (protocol readHeaders: names,
+ * string values, the protocol's maxima) when it is made, and against the relay's own limits
+ * (replyHeadersRefusal) before the reply is sent. The type follows the relay's
  * rule (protocol/content-type.ts); an undefined type means none, so a handler can echo a request's
  * `typed(req.body, req.contentType)`. Under a JSON media type a string is sent as a JSON string,
  * the value an SDK handler was given for it. Over either transport the content is then read by
@@ -14,10 +18,13 @@ import {
   EdgeMQError,
   ERROR_CODE,
   encodeBody,
+  type Headers,
+  headersOverLimits,
   isContentType,
   isJsonMediaType,
   isUtf8Text,
   type Limits,
+  readHeaders,
   type SendBody,
   typedWireBody,
   utf8Length,
@@ -25,18 +32,27 @@ import {
 } from "../protocol/index.js";
 import { type HttpBody, httpBodyOf } from "./http-body.js";
 
-/** A body and the media type it is sent with; made by typed(), immutable. */
+/** No headers: a reply made without any. */
+const NO_HEADERS: Headers = Object.freeze({});
+
+/** A body with the media type and headers it is sent with; made by typed() or reply(), immutable. */
 export class TypedBody {
   readonly #body: SendBody;
   readonly #contentType: string | undefined;
+  readonly #headers: Headers;
 
-  /** Throws `bad_request` unless `contentType` is undefined or 1 to 256 printable ASCII chars. */
-  constructor(body: SendBody, contentType: string | undefined) {
+  /**
+   * Throws `bad_request` unless `contentType` is undefined or 1 to 256 printable ASCII chars, and
+   * unless `headers` (undefined: none) are headers a request could carry: an object of string
+   * values under names of HTTP token characters, at most 32 of them and 8 KiB in all.
+   */
+  constructor(body: SendBody, contentType: string | undefined, headers?: Headers | undefined) {
     if (contentType !== undefined && !isContentType(contentType)) {
       throw new EdgeMQError(ERROR_CODE.badRequest, `content type must be ${CONTENT_TYPE_RULE}`);
     }
     this.#body = body;
     this.#contentType = contentType;
+    this.#headers = headers === undefined ? NO_HEADERS : checkedHeaders(headers);
   }
 
   /** The body, as given to typed(). */
@@ -48,10 +64,26 @@ export class TypedBody {
   get contentType(): string | undefined {
     return this.#contentType;
   }
+
+  /** The reply's headers (a frozen copy of those given; `{}` for none). */
+  get headers(): Headers {
+    return this.#headers;
+  }
 }
 
-/** What a handler may return: a body, or a body with its media type. */
+/** What a handler may return: a body, or a body with its media type and headers. */
 export type ReplyBody = SendBody | TypedBody;
+
+/** reply()'s options: each may be left out (or undefined) for none. */
+export interface ReplyOptions {
+  /** The body's media type, as typed() takes it: HTTP clients get it as the Content-Type. */
+  contentType?: string | undefined;
+  /**
+   * The reply's headers, which the client reads from `peer.requestReply()` (an HTTP client from
+   * `EdgeMQ-Headers`): string values, with the bounds of a request's headers.
+   */
+  headers?: Headers | undefined;
+}
 
 /**
  * `body` sent with the media type `contentType` (undefined: none). Thrown in a handler, an
@@ -59,6 +91,44 @@ export type ReplyBody = SendBody | TypedBody;
  */
 export function typed(body: SendBody, contentType: string | undefined): TypedBody {
   return new TypedBody(body, contentType);
+}
+
+/**
+ * A handler's reply with headers and a media type: `return reply(body, { headers, contentType })`.
+ * Invalid headers or type throw `bad_request`; thrown in a handler, that fails the request with
+ * the message, like any throw. Headers within the protocol's maxima but over a relay's lowered
+ * limits fail the request the same way before it is sent.
+ */
+export function reply(body: SendBody, options: ReplyOptions = {}): TypedBody {
+  return new TypedBody(body, options.contentType, options.headers);
+}
+
+/** `headers` as a reply carries them (frozen), or throws `bad_request` saying why not. */
+function checkedHeaders(headers: Headers): Headers {
+  const checked = readHeaders(headers);
+  if (typeof checked === "string") {
+    throw new EdgeMQError(ERROR_CODE.badRequest, `reply headers refused: ${checked}`);
+  }
+  return Object.freeze(checked);
+}
+
+/** The headers a handler's reply carries (`{}` for none, a plain body included). */
+export function replyHeadersOf(reply: ReplyBody): Headers {
+  return reply instanceof TypedBody ? reply.headers : NO_HEADERS;
+}
+
+/**
+ * Why the relay would refuse a reply's headers (over its configured `maxHeaders` or
+ * `maxHeaderBytes`, or too long once escaped for HTTP), in the words both services fail such a
+ * reply with before sending it, so a client reads the same `server_error` message whichever
+ * transport its server uses; undefined when they fit.
+ */
+export function replyHeadersRefusal(
+  headers: Headers,
+  limits: Pick<Limits, "maxHeaders" | "maxHeaderBytes">,
+): string | undefined {
+  const over = headersOverLimits(headers, limits);
+  return over === undefined ? undefined : `reply headers refused: ${over}`;
 }
 
 /**

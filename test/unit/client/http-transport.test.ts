@@ -15,6 +15,7 @@ import {
   type HttpRequestInit,
   type Peer,
   type ReplyBody,
+  reply,
   typed,
 } from "../../../client/index.js";
 import { bodyFrameRefusal, DEFAULT_LIMITS } from "../../../protocol/index.js";
@@ -570,6 +571,68 @@ describe("serve() over HTTP", () => {
     expect(failure("15")?.body).toBe(overFrame);
     expect(failure("16")?.body).toBe(overFrame);
     expect(calls.filter((c) => c.path.includes("/replies/"))).toEqual([]);
+  });
+
+  it("posts reply()'s headers as EdgeMQ-Headers under its Content-Type, and no EdgeMQ-Headers for a plain body", async () => {
+    const withHeaders = () =>
+      taken("31", "a", undefined, undefined, { "EdgeMQ-Headers": '{"trace":"t-31"}' });
+    const { fetch, calls } = fakeFetch(takes(withHeaders, () => taken("32", "b")));
+    const alice = await httpPeer(fetch);
+    alice.serve(
+      "jobs",
+      (req) =>
+        req.id === "31"
+          ? reply(
+              { ok: true },
+              {
+                headers: { "trace-id": req.headers.trace ?? "", "Content-Language": "é" },
+                contentType: "text/plain",
+              },
+            )
+          : "plain",
+      { concurrency: 1 },
+    );
+    await expect.poll(() => calls.some((c) => c.path === "/v1/queues/jobs/replies/32")).toBe(true);
+    const replies = calls.filter((c) => c.path.startsWith("/v1/queues/jobs/replies/"));
+    expect(
+      replies.map((c) => [c.body, c.headers["Content-Type"], c.headers["EdgeMQ-Headers"]]),
+    ).toEqual([
+      ['{"ok":true}', "text/plain", '{"trace-id":"t-31","Content-Language":"\\u00e9"}'],
+      ["plain", "text/plain; charset=utf-8", undefined],
+    ]);
+  });
+
+  it("fails a reply whose headers the relay would refuse (invalid, or over its lowered limits) in a WebSocket service's words", async () => {
+    const script = takes(
+      () => taken("41", "x"),
+      () => taken("42", "x"),
+      () => taken("43", "x"),
+    );
+    const { fetch: base, calls } = fakeFetch(script);
+    const fetch: FetchLike = (url, init) =>
+      url.endsWith("/v1/whoami")
+        ? Promise.resolve(
+            json(200, { identity: "alice", roles: ["server"], limits: { maxHeaders: 2 } }),
+          )
+        : base(url, init);
+    const alice = await httpPeer(fetch);
+    const three = { a: "1", b: "2", c: "3" };
+    alice.serve(
+      "jobs",
+      (req) => {
+        if (req.id === "41") return reply("x", { headers: { "bad name": "1" } });
+        if (req.id === "42") return reply("x", { headers: three });
+        return reply("ok", { headers: { a: "1" } });
+      },
+      { concurrency: 1 },
+    );
+    await expect.poll(() => calls.some((c) => c.path === "/v1/queues/jobs/replies/43")).toBe(true);
+    const failure = (id: string) => calls.find((c) => c.path === `/v1/queues/jobs/failures/${id}`);
+    expect(failure("41")?.body).toBe('reply headers refused: bad header name "bad name"');
+    expect(failure("42")?.body).toBe("reply headers refused: 3 headers, over the limit of 2");
+    expect(calls.filter((c) => c.path.includes("/replies/")).map((c) => c.path)).toEqual([
+      "/v1/queues/jobs/replies/43",
+    ]);
   });
 
   it("throws a TypeError for a handler that is not a function, taking nothing", async () => {

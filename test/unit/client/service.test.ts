@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { RELAY_ENDED_MESSAGE } from "../../../client/handler-signal.js";
-import { connect, type Peer, type ServeRequest, typed } from "../../../client/index.js";
+import { connect, type Peer, reply, type ServeRequest, typed } from "../../../client/index.js";
 import { type DispatchFrame, decodeBody, encodeBody } from "../../../protocol/index.js";
 import { FakeRelay, type FakeSocket, settle } from "./fake-relay.js";
 
@@ -238,6 +238,57 @@ describe("peer.serve()", () => {
     expect(socket.framesOf("reply")).toEqual([
       { type: "reply", id: "good", body: { enc: "utf8", data: "ok", type: "text/csv" } },
     ]);
+  });
+
+  it("puts reply()'s headers and media type on the reply frame, and none for a plain body", async () => {
+    peer.serve("resize", (request) =>
+      request.id === "plain"
+        ? "hi"
+        : reply(
+            { ok: true },
+            { headers: { "trace-id": request.headers.trace ?? "" }, contentType: "text/plain" },
+          ),
+    );
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    socket.deliver(dispatch("with"), dispatch("plain"));
+    await settle();
+    expect(socket.framesOf("reply")).toEqual([
+      {
+        type: "reply",
+        id: "with",
+        body: { enc: "utf8", data: '{"ok":true}', type: "text/plain" },
+        headers: { "trace-id": "with" },
+      },
+      { type: "reply", id: "plain", body: { enc: "utf8", data: "hi" } },
+    ]);
+  });
+
+  it("fails a reply whose headers the relay would refuse (invalid, or over its lowered limits), and serves the next", async () => {
+    relay.limits = { ...relay.limits, maxHeaders: 2 };
+    const three = { a: "1", b: "2", c: "3" };
+    peer.serve("resize", (request) => {
+      if (request.id === "bad-name") return reply("x", { headers: { "bad name": "1" } });
+      if (request.id === "too-many") return reply("x", { headers: three });
+      return reply("ok", { headers: { a: "1" } });
+    });
+    const socket = relay.latest(SERVE);
+    await served(socket);
+    socket.deliver(dispatch("bad-name"), dispatch("too-many"), dispatch("good"));
+    await settle();
+    expect(socket.framesOf("fail")).toEqual([
+      {
+        type: "fail",
+        id: "bad-name",
+        message: 'reply headers refused: bad header name "bad name"',
+      },
+      {
+        type: "fail",
+        id: "too-many",
+        message: "reply headers refused: 3 headers, over the limit of 2",
+      },
+    ]);
+    expect(socket.framesOf("reply").map((frame) => frame.id)).toEqual(["good"]);
   });
 
   it("extends the lease of a handler every third of leaseMs while it runs", async () => {

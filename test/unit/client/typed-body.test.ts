@@ -4,7 +4,7 @@
  * bodies, and the wire and HTTP forms each transport sends.
  */
 import { describe, expect, it } from "vitest";
-import { TypedBody, typed } from "../../../client/index.js";
+import { reply, TypedBody, typed } from "../../../client/index.js";
 import { httpReplyOf, wireReplyOf } from "../../../client/typed-body.js";
 import {
   decodeBody,
@@ -51,6 +51,31 @@ describe("typed()", () => {
     expect(codeOf(() => typed("x", "text/plain\nX-Evil: 1"))).toBe("bad_request");
     expect(codeOf(() => typed("x", ""))).toBe("bad_request");
     expect(codeOf(() => typed("x", undefined))).toBeUndefined();
+  });
+});
+
+describe("reply()", () => {
+  it("keeps the body, its media type and a frozen copy of its headers; typed() and a bare reply() have none", () => {
+    const headers = { "trace-id": "4bf92f" };
+    const made = reply("hi", { headers, contentType: "text/csv" });
+    expect(made).toBeInstanceOf(TypedBody);
+    expect([made.body, made.contentType, made.headers]).toEqual(["hi", "text/csv", headers]);
+    headers["trace-id"] = "changed";
+    expect(made.headers).toEqual({ "trace-id": "4bf92f" });
+    expect(Object.isFrozen(made.headers)).toBe(true);
+    expect(typed("x", "text/plain").headers).toEqual({});
+    expect([reply("x").contentType, reply("x").headers]).toEqual([undefined, {}]);
+  });
+
+  it("refuses headers a request could not carry, and a bad media type, with bad_request", () => {
+    const many = Object.fromEntries(Array.from({ length: 33 }, (_, n) => [`h${n}`, "v"]));
+    const untyped = (value: unknown) => value as Record<string, string>;
+    expect(codeOf(() => reply("x", { headers: many }))).toBe("bad_request");
+    expect(codeOf(() => reply("x", { headers: { "a b": "1" } }))).toBe("bad_request");
+    expect(codeOf(() => reply("x", { headers: untyped({ n: 1 }) }))).toBe("bad_request");
+    expect(codeOf(() => reply("x", { headers: { big: "x".repeat(8_192) } }))).toBe("bad_request");
+    expect(codeOf(() => reply("x", { contentType: "" }))).toBe("bad_request");
+    expect(() => reply("x", { headers: many })).toThrow("reply headers refused: too many headers");
   });
 });
 
