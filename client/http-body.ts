@@ -5,7 +5,8 @@
  *   ArrayBufferView) → application/octet-stream, any other JSON value
  *   (and no body: null) → application/json.
  * Back: application/json or +json → the parsed JSON value, text/* in UTF-8 → a string, anything
- * else → a Uint8Array. Also a request's or reply's `EdgeMQ-Headers`. Pure; used by http-requester.ts and http-service.ts.
+ * else → a Uint8Array. Also a reply's or request's `EdgeMQ-Headers`, and the Content-Type of a
+ * polled outcome's wire body. Pure; used by http-requester.ts and http-service.ts.
  */
 import {
   binaryBody,
@@ -21,6 +22,7 @@ import {
   type SendBody,
   strictUtf8,
   utf8Length,
+  type WireBody,
 } from "../protocol/index.js";
 
 export interface HttpBody {
@@ -74,4 +76,11 @@ export function headersOfHttp(value: string | undefined): Headers {
   if (value === undefined) return {};
   const headers = decodeHeadersHeader(value);
   return typeof headers === "string" ? {} : headers;
+}
+
+/** The Content-Type the relay gives a wire body over HTTP: its `type`, else its encoding's. */
+export function contentTypeOfWire(body: WireBody): string {
+  if (body.type !== undefined) return body.type;
+  if (body.enc === "json") return JSON_CONTENT_TYPE;
+  return body.enc === "utf8" ? TEXT_CONTENT_TYPE : BYTES_CONTENT_TYPE;
 }

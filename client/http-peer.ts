@@ -22,8 +22,16 @@ import { connectAnswerError, type FetchLike, HttpLink, resolveFetch } from "./ht
 import { HttpRequester } from "./http-requester.js";
 import { HttpService } from "./http-service.js";
 import { HttpStatus } from "./http-status.js";
-import { checkServe, drainPeer, handlerOf, type Peer, replyAs, type Service } from "./peer-api.js";
-import type { RequestOptions } from "./requester.js";
+import {
+  checkServe,
+  drainPeer,
+  handlerOf,
+  type Peer,
+  replyAs,
+  type Service,
+  wholeReplyAs,
+} from "./peer-api.js";
+import type { ReceivedReply, RequestOptions } from "./requester.js";
 import type { Handler, ServeOptions } from "./service.js";
 import { type Status, StatusFeed } from "./status.js";
 import { type LiveCredentials, renewToken } from "./url.js";
@@ -111,6 +119,15 @@ export class HttpPeer implements Peer {
 
   request<T = ReceivedBody>(queue: string, body?: SendBody, options?: RequestOptions): Promise<T> {
     return replyAs<T>(this.#requester.request(queue, body, options));
+  }
+
+  /** As request(), resolving with the whole reply: its body, media type and headers. */
+  requestReply<T = ReceivedBody>(
+    queue: string,
+    body?: SendBody,
+    options?: RequestOptions,
+  ): Promise<ReceivedReply<T>> {
+    return wholeReplyAs<T>(this.#requester.requestReply(queue, body, options));
   }
 
   serve<T = ReceivedBody>(

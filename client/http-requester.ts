@@ -27,7 +27,13 @@ import {
   readHeaders,
   type SendBody,
 } from "../protocol/index.js";
-import { bodyOfHttp, type HttpBody, httpBodyOf } from "./http-body.js";
+import {
+  bodyOfHttp,
+  contentTypeOfWire,
+  type HttpBody,
+  headersOfHttp,
+  httpBodyOf,
+} from "./http-body.js";
 import { answerError, type HttpAnswer, type HttpLink, paceEmptyPoll } from "./http-link.js";
 import { OutcomePoller, type OutcomeWatch } from "./http-outcomes.js";
 import type { HttpStatus } from "./http-status.js";
@@ -45,6 +51,7 @@ import {
   decodeOutcome,
   type Outcome,
   pendingLimitError,
+  type ReceivedReply,
   type RequestOptions,
 } from "./requester.js";
 
@@ -102,7 +109,27 @@ export class HttpRequester {
     return this.#running.size;
   }
 
+  /** Sends a request; resolves with its reply's body. */
   request(queue: string, body: SendBody, options: RequestOptions = {}): Promise<ReceivedBody> {
+    return this.#run(queue, body, options, (reply) => reply.body);
+  }
+
+  /** Sends a request; resolves with its whole reply (body, media type, headers). */
+  requestReply(
+    queue: string,
+    body: SendBody,
+    options: RequestOptions = {},
+  ): Promise<ReceivedReply> {
+    return this.#run(queue, body, options, (reply) => reply);
+  }
+
+  /** Sends a request; resolves with what `pick` takes of its reply. */
+  #run<R>(
+    queue: string,
+    body: SendBody,
+    options: RequestOptions,
+    pick: (reply: ReceivedReply) => R,
+  ): Promise<R> {
     const prepared = this.#prepare(queue, body, options);
     if (prepared instanceof EdgeMQError) return Promise.reject(prepared);
     const expiresAt = Date.now() + prepared.timeout;
@@ -110,7 +137,7 @@ export class HttpRequester {
     const controller = createAbortController();
     const signal = options.signal;
     let posted = false;
-    return new Promise<ReceivedBody>((resolve, reject) => {
+    return new Promise<R>((resolve, reject) => {
       let done = false;
       const settle = (outcome: Outcome) => {
         if (done) return;
@@ -119,7 +146,7 @@ export class HttpRequester {
         signal?.removeEventListener("abort", onAbort);
         this.#running.delete(fail);
         controller.abort(new EdgeMQError(ERROR_CODE.cancelled, "request settled"));
-        if (outcome.ok) resolve(outcome.body);
+        if (outcome.ok) resolve(pick(outcome.reply));
         else reject(outcome.error);
         this.#checkIdle();
       };
@@ -375,14 +402,17 @@ function cancelledBy(signal: Signal): EdgeMQError {
 /** A polled outcome frame as the request's outcome. */
 function outcomeOfFrame(frame: PolledOutcome): Outcome {
   if (frame.type === "error") return { ok: false, error: EdgeMQError.fromWire(frame) };
-  return decodeOutcome(frame.body);
+  return decodeOutcome(frame, contentTypeOfWire);
 }
 
 /** A final answer of the requests routes as the request's outcome. */
 function outcomeOf(answer: HttpAnswer): Outcome {
   if (answer.status !== 200) return { ok: false, error: answerError(answer) };
+  const contentType = answer.header("content-type");
   try {
-    return { ok: true, body: bodyOfHttp(answer.header("content-type"), answer.bytes) };
+    const body = bodyOfHttp(contentType, answer.bytes);
+    const headers = headersOfHttp(answer.header(HTTP_API_HEADERS.headers));
+    return { ok: true, reply: { body, contentType, headers } };
   } catch (error) {
     return { ok: false, error: EdgeMQError.from(error) };
   }

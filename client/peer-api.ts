@@ -12,7 +12,7 @@ import {
   type ReceivedBody,
   type SendBody,
 } from "../protocol/index.js";
-import type { RequestOptions } from "./requester.js";
+import type { ReceivedReply, RequestOptions } from "./requester.js";
 import { DEFAULT_CONCURRENCY, type Handler, type ServeOptions } from "./service.js";
 import type { Status } from "./status.js";
 
@@ -37,7 +37,19 @@ export interface Peer {
    */
   request<T = ReceivedBody>(queue: string, body?: SendBody, options?: RequestOptions): Promise<T>;
   /**
-   * Serves `queue`: `handler`'s return value is each reply's body. `serve<T>()` gives the handler
+   * As request(), resolving with the whole reply: `{ body, contentType, headers }` (the headers and
+   * media type its handler replied with, `reply(body, { headers, contentType })`). The body is
+   * request()'s; `requestReply<T>()` reads it as a T, which is not checked at run time. Rejects
+   * as request() does.
+   */
+  requestReply<T = ReceivedBody>(
+    queue: string,
+    body?: SendBody,
+    options?: RequestOptions,
+  ): Promise<ReceivedReply<T>>;
+  /**
+   * Serves `queue`: `handler`'s return value is each reply's body (`reply(body, { headers,
+   * contentType })` adds headers and a media type). `serve<T>()` gives the handler
    * each request's body as a T, which is not checked at run time. Throws (bad_request) for a
    * queue this peer serves already, until that service's close() resolved; a TypeError for a
    * handler that is not a function.
@@ -64,6 +76,11 @@ export interface Peer {
 /** A reply as the T the caller names in `request<T>()`: a claim, not checked at run time. */
 export function replyAs<T>(reply: Promise<ReceivedBody>): Promise<T> {
   return reply as Promise<unknown> as Promise<T>;
+}
+
+/** A whole reply with its body as the T the caller names in `requestReply<T>()`: not checked. */
+export function wholeReplyAs<T>(reply: Promise<ReceivedReply>): Promise<ReceivedReply<T>> {
+  return reply as Promise<ReceivedReply<unknown>> as Promise<ReceivedReply<T>>;
 }
 
 /** A handler of T bodies (`serve<T>()`), as a service calls it with each Body: not checked. */

@@ -26,11 +26,19 @@ import { Connection } from "./connection.js";
 import type { FetchLike } from "./http-link.js";
 import { connectHttp } from "./http-peer.js";
 import { PartitionedService } from "./partitioned-service.js";
-import { checkServe, drainPeer, handlerOf, type Peer, replyAs, type Service } from "./peer-api.js";
+import {
+  checkServe,
+  drainPeer,
+  handlerOf,
+  type Peer,
+  replyAs,
+  type Service,
+  wholeReplyAs,
+} from "./peer-api.js";
 import { QueueLinks } from "./queue-links.js";
 import { explainRefusal } from "./refusal.js";
 import { RelayReachability } from "./relay-reachability.js";
-import { Requester, type RequestOptions, type Route } from "./requester.js";
+import { type ReceivedReply, Requester, type RequestOptions, type Route } from "./requester.js";
 import type { Handler, ServeOptions } from "./service.js";
 import { type Status, StatusFeed } from "./status.js";
 import {
@@ -277,6 +285,15 @@ export class SocketPeer implements Peer {
   /** Sends `body` to `queue` and resolves with the reply body (same kind, same content). */
   request<T = ReceivedBody>(queue: string, body?: SendBody, options?: RequestOptions): Promise<T> {
     return replyAs<T>(this.#requester.request(queue, body, options));
+  }
+
+  /** As request(), resolving with the whole reply: its body, media type and headers. */
+  requestReply<T = ReceivedBody>(
+    queue: string,
+    body?: SendBody,
+    options?: RequestOptions,
+  ): Promise<ReceivedReply<T>> {
+    return wholeReplyAs<T>(this.#requester.requestReply(queue, body, options));
   }
 
   /** Serves `queue` on its own socket: `handler`'s return value is each reply's body. */

@@ -47,6 +47,25 @@ export interface RequestOptions {
   signal?: AbortSignalLike | undefined;
 }
 
+/**
+ * A whole reply, as `peer.requestReply()` resolves with it: its body, the body's media type and
+ * the reply's headers, as a handler sees a request's (ServeRequest). `T` is the body's type as the
+ * caller names it (`requestReply<T>()`): not checked at run time.
+ */
+export interface ReceivedReply<T = ReceivedBody> {
+  /** The reply's body (a JSON value, a string or bytes; null for none), as `request()` gives it. */
+  readonly body: T;
+  /**
+   * The body's media type: the one its server named (`typed()`, `reply()`, an HTTP server's
+   * Content-Type); undefined when it named none (an SDK server over WebSocket that returned a
+   * plain body). Over the HTTP transport it is the reply's Content-Type, always set (for a body
+   * with none named: its kind's, as for a request, docs/http-api.md#bodies).
+   */
+  readonly contentType: string | undefined;
+  /** The headers the server replied with (`reply(body, { headers })`; `{}` for none). */
+  readonly headers: Headers;
+}
+
 /** The socket a frame went on or came from, named by its path (e.g. "/v1/connect"). */
 export type Route = string;
 
@@ -86,7 +105,7 @@ interface Pending {
    * it yet: a refusal may answer that copy rather than the request (see isResendRefusal).
    */
   copySent: boolean;
-  resolve(body: ReceivedBody): void;
+  resolve(reply: ReceivedReply): void;
   reject(error: EdgeMQError): void;
   detach(): void;
 }
@@ -94,8 +113,8 @@ interface Pending {
 /** Picks requests to re-send, from their frame and the route that last took them. */
 export type ResendFilter = (frame: RequestFrame, route: Route | undefined) => boolean;
 
-/** How a request ends: its reply's body, or an error. */
-export type Outcome = { ok: true; body: ReceivedBody } | { ok: false; error: EdgeMQError };
+/** How a request ends: its reply, or an error. */
+export type Outcome = { ok: true; reply: ReceivedReply } | { ok: false; error: EdgeMQError };
 
 /**
  * A cancel kept until its request's outcome comes (the relay answers a cancel with the request's
@@ -164,50 +183,72 @@ export class Requester {
     return queues;
   }
 
+  /** Sends a request; resolves with its reply's body. */
   request(queue: string, body: SendBody, options: RequestOptions = {}): Promise<ReceivedBody> {
     return new Promise<ReceivedBody>((resolve, reject) => {
-      const built = this.#build(queue, body, options);
-      if (built instanceof EdgeMQError) {
-        reject(built);
-        return;
-      }
-      const { id } = built;
-      const signal = options.signal;
-      const timeoutMs = options.timeout ?? this.#options.limits().defaultTimeoutMs;
-      const now = Date.now();
-      const entry: Pending = {
-        frame: built,
-        route: undefined,
-        expiresAt: now + timeoutMs,
-        deadline: undefined,
-        timer: undefined,
-        retry: undefined,
-        refusals: 0,
-        copySent: false,
-        resolve,
-        reject,
-        detach: () => signal?.removeEventListener("abort", onAbort),
-      };
-      const onAbort = () => {
-        if (!this.#settle(id, { ok: false, error: abortedError(signal) })) return;
-        const cancel: CancelFrame = { type: "cancel", id, queue };
-        this.#options.send(cancel);
-        // The relay may hold the request (it went out): the cancel is kept until it takes, so a
-        // refusal or a drop does not let a server run the request anyway.
-        if (entry.route !== undefined) {
-          this.#keepCancel({
-            frame: cancel,
-            expiresAt: entry.expiresAt,
-            refusals: 0,
-            retry: undefined,
-          });
-        }
-      };
-      entry.timer = startTimer(() => this.#deadlinePassed(id, entry), timeoutMs);
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#pending.set(id, entry);
-      this.#send(id, entry, now);
+      this.#start(queue, body, options, (reply) => resolve(reply.body), reject);
     });
+  }
+
+  /** Sends a request; resolves with its whole reply (body, media type, headers). */
+  requestReply(
+    queue: string,
+    body: SendBody,
+    options: RequestOptions = {},
+  ): Promise<ReceivedReply> {
+    return new Promise<ReceivedReply>((resolve, reject) => {
+      this.#start(queue, body, options, resolve, reject);
+    });
+  }
+
+  #start(
+    queue: string,
+    body: SendBody,
+    options: RequestOptions,
+    resolve: (reply: ReceivedReply) => void,
+    reject: (error: EdgeMQError) => void,
+  ): void {
+    const built = this.#build(queue, body, options);
+    if (built instanceof EdgeMQError) {
+      reject(built);
+      return;
+    }
+    const { id } = built;
+    const signal = options.signal;
+    const timeoutMs = options.timeout ?? this.#options.limits().defaultTimeoutMs;
+    const now = Date.now();
+    const entry: Pending = {
+      frame: built,
+      route: undefined,
+      expiresAt: now + timeoutMs,
+      deadline: undefined,
+      timer: undefined,
+      retry: undefined,
+      refusals: 0,
+      copySent: false,
+      resolve,
+      reject,
+      detach: () => signal?.removeEventListener("abort", onAbort),
+    };
+    const onAbort = () => {
+      if (!this.#settle(id, { ok: false, error: abortedError(signal) })) return;
+      const cancel: CancelFrame = { type: "cancel", id, queue };
+      this.#options.send(cancel);
+      // The relay may hold the request (it went out): the cancel is kept until it takes, so a
+      // refusal or a drop does not let a server run the request anyway.
+      if (entry.route !== undefined) {
+        this.#keepCancel({
+          frame: cancel,
+          expiresAt: entry.expiresAt,
+          refusals: 0,
+          retry: undefined,
+        });
+      }
+    };
+    entry.timer = startTimer(() => this.#deadlinePassed(id, entry), timeoutMs);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    this.#pending.set(id, entry);
+    this.#send(id, entry, now);
   }
 
   /** Handles `accepted`, `reply` and `error {id}` frames from the relay, arrived on `route`. */
@@ -230,7 +271,7 @@ export class Requester {
       return;
     }
     this.#ack(frame.id, route);
-    if (frame.type === "reply") this.#settle(frame.id, decodeOutcome(frame.body));
+    if (frame.type === "reply") this.#settle(frame.id, decodeOutcome(frame));
     else this.#settle(frame.id, { ok: false, error: EdgeMQError.fromWire(frame) });
   }
 
@@ -417,7 +458,7 @@ export class Requester {
     stopTimer(entry.timer);
     stopTimer(entry.retry);
     entry.detach();
-    if (outcome.ok) entry.resolve(outcome.body);
+    if (outcome.ok) entry.resolve(outcome.reply);
     else entry.reject(outcome.error);
     if (this.#pending.size === 0) {
       const waiters = this.#idleWaiters;
@@ -474,10 +515,21 @@ export function pendingLimitError(size: number): EdgeMQError {
   return new EdgeMQError(ERROR_CODE.tooManyInFlight, `${unfinished} (maxPendingRequests)`);
 }
 
-/** A reply's wire body as the request's outcome (a corrupt body is its error). */
-export function decodeOutcome(body: WireBody): Outcome {
+/**
+ * A reply frame as the request's outcome (a corrupt body is its error): its body, the media type
+ * `contentType` gives it (default: the body's own `type`) and its headers.
+ */
+export function decodeOutcome(
+  frame: Pick<ReplyFrame, "body" | "headers">,
+  contentType: (body: WireBody) => string | undefined = (body) => body.type,
+): Outcome {
   try {
-    return { ok: true, body: decodeBody(body) };
+    const reply = {
+      body: decodeBody(frame.body),
+      contentType: contentType(frame.body),
+      headers: frame.headers ?? {},
+    };
+    return { ok: true, reply };
   } catch (error) {
     return { ok: false, error: EdgeMQError.from(error) };
   }

@@ -1,11 +1,14 @@
 /**
  * Type-level checks of whole replies, as README documents them: a handler replies with headers
- * and a media type through reply() (sync or async, beside typed() and plain bodies).
+ * and a media type through reply() (sync or async, beside typed() and plain bodies), and a client
+ * reads `{ body, contentType, headers }` from requestReply(), its body typed as request()'s.
  * Compiled by `npm run typecheck` (tsconfig.types.json); nothing here runs.
  */
 import {
   type Headers,
   type Peer,
+  type ReceivedBody,
+  type ReceivedReply,
   type ReplyOptions,
   reply,
   type TypedBody,
@@ -40,4 +43,24 @@ export function repliesWithHeaders(peer: Peer): void {
   reply("x", { contentType: 1 });
   // @ts-expect-error a bigint is no reply body, also through reply()
   peer.serve("d", async () => reply(10n));
+}
+
+export async function readsWholeReplies(peer: Peer): Promise<void> {
+  const whole: ReceivedReply = await peer.requestReply("thumbs", { url: "x" }, { timeout: 5_000 });
+  const body: ReceivedBody = whole.body;
+  const type: string | undefined = whole.contentType;
+  const traceId: string | undefined = whole.headers["trace-id"];
+  void [body, type, traceId];
+  // The body can be read as what the caller knows it to be (not checked at run time).
+  const thumb = await peer.requestReply<Thumb>("thumbs");
+  const url: string = thumb.body.url;
+  void url;
+  // request() still resolves with the body alone.
+  const bare: ReceivedBody = await peer.request("thumbs");
+  void bare;
+  // @ts-expect-error a reply is read-only
+  whole.contentType = "text/html";
+  // @ts-expect-error the whole reply is no body
+  const notBody: Thumb = await peer.requestReply("thumbs");
+  void notBody;
 }

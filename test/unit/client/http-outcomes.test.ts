@@ -190,6 +190,28 @@ describe("request() over HTTP: one poll for all outcomes", () => {
     for (const poll of relay.polls) expect(poll.poller).toBe(poller);
   });
 
+  it("resolves requestReply() with a polled reply's headers and media type (its encoding's when it names none)", async () => {
+    const relay = new FakeRelay();
+    const alice = await httpPeer(relay);
+    const typedReply = alice.requestReply("jobs", "a");
+    const plainReply = alice.requestReply("jobs", "b");
+    const bodyOnly = alice.request("jobs", "c");
+    await until(() => relay.posts.length === 3 && relay.pollsUnderWay === 1);
+    const [a, b, c] = relay.posts.map((post) => post.id);
+    const headers = { "trace-id": "4bf92f", "Content-Language": "en" };
+    const csv = { ...encodeBody("a,b\n"), type: "text/csv" };
+    relay.finish(a ?? "", { type: "reply", body: csv, headers });
+    relay.finish(b ?? "", reply({ ok: true }));
+    relay.finish(c ?? "", { type: "reply", body: encodeBody("C"), headers });
+    await expect(typedReply).resolves.toEqual({ body: "a,b\n", contentType: "text/csv", headers });
+    await expect(plainReply).resolves.toEqual({
+      body: { ok: true },
+      contentType: "application/json",
+      headers: {},
+    });
+    await expect(bodyOnly).resolves.toBe("C");
+  });
+
   it("asks each poll after the last outcome it got", async () => {
     const relay = new FakeRelay();
     const alice = await httpPeer(relay);

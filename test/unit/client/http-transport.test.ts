@@ -160,6 +160,49 @@ describe("request() over HTTP", () => {
     expect(error).toMatchObject({ code: "server_error", message: "handler exploded" });
   });
 
+  it("resolves requestReply() with the reply's body, Content-Type and EdgeMQ-Headers, and request() with the body", async () => {
+    const answers = [
+      () =>
+        new Response("a,b\n", {
+          headers: { "content-type": "text/csv", "EdgeMQ-Headers": '{"Trace-Id":"caf\\u00e9"}' },
+        }),
+      () => json(200, { ok: true }),
+      () => new Response("c", { headers: { "EdgeMQ-Headers": '{"a":"1"}' } }),
+    ];
+    const { fetch } = fakeFetch((call) =>
+      call.method === "POST"
+        ? json(202, { id: "x", deadline: 0 })
+        : (answers.shift() ?? noContent)(),
+    );
+    const alice = await httpPeer(fetch);
+    await expect(alice.requestReply("jobs", 1)).resolves.toEqual({
+      body: "a,b\n",
+      contentType: "text/csv",
+      headers: { "Trace-Id": "café" },
+    });
+    await expect(alice.requestReply("jobs", 2)).resolves.toEqual({
+      body: { ok: true },
+      contentType: "application/json",
+      headers: {},
+    });
+    await expect(alice.request("jobs", 3)).resolves.toBe("c");
+  });
+
+  it("resolves requestReply() from a reply the POST itself answers (200)", async () => {
+    const { fetch } = fakeFetch(
+      () =>
+        new Response("hi", {
+          headers: { "content-type": "text/plain", "EdgeMQ-Headers": '{"x":"y"}' },
+        }),
+    );
+    const alice = await httpPeer(fetch);
+    await expect(alice.requestReply("jobs", 1)).resolves.toEqual({
+      body: "hi",
+      contentType: "text/plain",
+      headers: { x: "y" },
+    });
+  });
+
   it("retries a POST that failed on the network with the same request id", async () => {
     let posts = 0;
     const { fetch, calls } = fakeFetch((call) => {

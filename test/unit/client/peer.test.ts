@@ -182,6 +182,37 @@ describe("peer.request()", () => {
     expect(socket.framesOf("ack")).toEqual([{ type: "ack", ids: [request.id] }]);
   });
 
+  it("resolves requestReply() with the reply's body, media type and headers, and request() with the body alone", async () => {
+    const peer = await open();
+    const socket = relay.latest(CONNECT);
+    const whole = peer.requestReply("q", "a");
+    const plain = peer.requestReply("q", "b");
+    const bodyOnly = peer.request("q", "c");
+    await settle();
+    const [a, b, c] = socket.framesOf("request").map((frame) => frame.id);
+    const typedBody = { ...encodeBody("a,b\n"), type: "text/csv" };
+    const headers = { "trace-id": "4bf92f", "Content-Language": "en" };
+    socket.deliver(
+      { type: "reply", id: a ?? "", body: typedBody, headers },
+      { type: "reply", id: b ?? "", body: encodeBody({ ok: true }) },
+      { type: "reply", id: c ?? "", body: encodeBody("c"), headers },
+    );
+    expect(await whole).toEqual({ body: "a,b\n", contentType: "text/csv", headers });
+    expect(await plain).toEqual({ body: { ok: true }, contentType: undefined, headers: {} });
+    expect(await bodyOnly).toBe("c");
+  });
+
+  it("rejects requestReply() as request() with the relay's error", async () => {
+    const peer = await open();
+    const socket = relay.latest(CONNECT);
+    const whole = peer.requestReply("q", "a");
+    await settle();
+    const [request] = socket.framesOf("request");
+    socket.deliver({ type: "error", id: request?.id ?? "", code: "server_error", message: "boom" });
+    const error = await failure(whole);
+    expect([error.code, error.message]).toEqual(["server_error", "boom"]);
+  });
+
   it("re-sends pending requests with the same ids after a reconnect and resolves from replies sent then", async () => {
     const peer = await openExchangeOnly();
     const statuses = collect(peer);
