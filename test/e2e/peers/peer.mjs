@@ -4,7 +4,7 @@
  * consumer does (`edgemq/client`, the package's own `exports`). Each message from the test is
  * `{ seq, cmd, args }` and gets one answer `{ seq, ok, result | error }`; unsolicited events
  * (`{ event, ... }`) report what servers see and any unhandled error.
- * Commands: connect, transports, request, burst / startBurst / awaitBurst, serve, stats, closeServices, close.
+ * Commands: connect, transports, request, requestReply, burst / startBurst / awaitBurst, serve, stats, closeServices, close.
  */
 
 import { connect, EdgeMQError } from "edgemq/client";
@@ -62,6 +62,17 @@ const commands = {
     try {
       const reply = await peer.request(queue, body, options);
       return { ok: true, body: reply };
+    } catch (error) {
+      return { ok: false, ...describeError(error) };
+    }
+  },
+
+  /** requestReply(): the whole reply (body, contentType, headers), or the error. */
+  async requestReply({ identity, queue, body, options }) {
+    const peer = await peerFor(identity);
+    try {
+      const reply = await peer.requestReply(queue, body, options);
+      return { ok: true, reply: { ...reply } };
     } catch (error) {
       return { ok: false, ...describeError(error) };
     }

@@ -4,12 +4,15 @@
  *   tagged - returns { from: req.from, payload: req.body, server, attempt } after `delayMs`;
  *   script - body { op: "sleep", ms } | { op: "throw", message } | { op: "echo", value }
  *            | { op: "headers" } (answers the request's headers)
+ *            | { op: "reply", value, headers, contentType } (reply(value, { headers, contentType }),
+ *              the request's headers added under `echo-*` names)
  *            | { op: "crash" } (a poison request: the whole process exits at once);
  *   hold   - never answers (until the request is cancelled); emits a `held` event.
  * Every handled request is counted in the process's stats (with its attempt and payload key).
  */
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import { reply } from "edgemq/client";
 
 const MAX_SLEEP_MS = 60_000;
 
@@ -104,6 +107,12 @@ async function runScript(req) {
       return body.value ?? null;
     case "headers":
       return req.headers;
+    case "reply": {
+      const echoed = Object.entries(req.headers).map(([name, value]) => [`echo-${name}`, value]);
+      const headers =
+        body.headers === undefined ? undefined : { ...body.headers, ...Object.fromEntries(echoed) };
+      return reply(body.value ?? null, { headers, contentType: body.contentType });
+    }
     case "crash":
       process.exit(70);
       break;

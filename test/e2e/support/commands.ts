@@ -99,6 +99,34 @@ export async function request(
   };
 }
 
+/** A requestReply() outcome: the whole reply, or the error (as RequestOutcome's). */
+export type ReplyOutcome =
+  | { ok: true; reply: { body: unknown; contentType: string | undefined; headers: unknown } }
+  | Extract<RequestOutcome, { ok: false }>;
+
+export async function requestReply(
+  peer: PeerProcess,
+  args: { identity: string; queue: string; body: unknown; options: RequestOptions },
+  timeoutMs: number,
+): Promise<ReplyOutcome> {
+  const r = record(await peer.call("requestReply", { ...args }, timeoutMs), "requestReply result");
+  if (r.ok === true) {
+    const reply = record(r.reply, "requestReply reply");
+    const contentType =
+      reply.contentType === undefined ? undefined : str(reply.contentType, "contentType");
+    return {
+      ok: true,
+      reply: { body: reply.body, contentType, headers: record(reply.headers, "headers") },
+    };
+  }
+  return {
+    ok: false,
+    isEdgeMQError: r.isEdgeMQError === true,
+    code: typeof r.code === "string" ? r.code : undefined,
+    message: str(r.message, "error message"),
+  };
+}
+
 export async function burst(
   peer: PeerProcess,
   args: BurstArgs,
