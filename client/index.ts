@@ -1,7 +1,7 @@
 /**
  * The EdgeMQ SDK (`edgemq/client`): connect() to a relay, then request() replies from a queue (or
- * requestReply(), with their headers and media type) and serve() a queue. Runs in Node 20+ (with `ws`), browsers, Workers, Deno and Bun.
- * Only what is exported here is public.
+ * requestReply(), with their headers and media type) and serve() a queue. Runs in Node 20+ (with
+ * `ws`), browsers, Workers, Deno and Bun. Only what is exported here is public.
  */
 export {
   type Body,
