@@ -368,8 +368,6 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
     if (conn === undefined) return;
     const { servers, lifecycle } = this.state;
     servers.retire(conn.connId);
-    // Replaced by a newer connection of its identity: that one's `ready` settles the leases.
-    if (servers.all().some((s) => s.attachment.identity === conn.identity)) return;
-    this.state.transaction(() => lifecycle.serverLeft(conn.connId, conn.identity, Date.now()));
+    this.state.transaction(() => lifecycle.serverClosed(conn.connId, conn.identity, Date.now()));
   }
 }

@@ -78,6 +78,17 @@ export class RequestLifecycle {
   }
 
   /**
+   * Server connection `connId` of `identity` closed (retired from the registry first), by its
+   * peer or by the relay (server-expiry.ts closeServer: an expired token, unreadable frames).
+   * A newer connection of its identity, if one is open, took over: its `ready` settles the
+   * leases (lease-claims.ts). Otherwise this was the identity's last connection (serverLeft).
+   */
+  serverClosed(connId: string, identity: string, now: number): void {
+    if (this.servers.all().some((s) => s.attachment.identity === identity)) return;
+    this.serverLeft(connId, identity, now);
+  }
+
+  /**
    * Server `identity`'s last connection to this queue closed (`connId`, now gone): the leases of
    * its gone connections return to the queue, as dropConnection returns them, except those of a
    * request's last allowed dispatch (`attempt` = maxAttempts). No other server may take such a

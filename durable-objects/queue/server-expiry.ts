@@ -1,10 +1,10 @@
 /**
  * Token expiry on live server connections. A server whose token expired (or whose socket predates
  * token checks, outside dev mode) is closed with 4401 and a reason, is never dispatched to, and
- * its leased requests go back to the queue. The next expiry among connected servers joins the
- * queue's one alarm. Checked on each message, before every dispatch pass, and by the alarm.
- * Runs inside the caller's transaction; used by queue-do.ts, queue-settle.ts and
- * queue-alarm.ts.
+ * its leased requests go as a closed socket's do (back to the queue; a last allowed dispatch waits
+ * for its server's claim). The next expiry among connected servers joins the queue's one alarm.
+ * Checked on each message, before every dispatch pass, and by the alarm. Runs inside the
+ * caller's transaction; used by queue-do.ts, queue-settle.ts and queue-alarm.ts.
  */
 import { CLOSE_CODE } from "../../protocol/index.js";
 import { connectionRefusal, NEVER_EXPIRES, nextExpiry } from "../shared/token-expiry.js";
@@ -29,7 +29,12 @@ export interface ServerExpiryDeps {
   now: number;
 }
 
-/** Closes server `ws` with 4401 and returns its leases to the queue. */
+/**
+ * Closes server `ws` with 4401 (or `code`); its leases go as a closed socket's do
+ * (RequestLifecycle.serverClosed): back to the queue, but a last allowed dispatch waits the claim
+ * grace, since a server whose token expired reconnects at once with a fresh one, its handlers
+ * still running.
+ */
 export function closeServer(
   deps: ServerExpiryDeps,
   ws: WebSocket,
@@ -38,7 +43,7 @@ export function closeServer(
   code: number = CLOSE_CODE.unauthorized,
 ): void {
   deps.servers.retire(conn.connId);
-  deps.lifecycle.dropConnection(conn.connId, deps.now);
+  deps.lifecycle.serverClosed(conn.connId, conn.identity, deps.now);
   closeQuietly(ws, code, reason);
 }
 

@@ -12,6 +12,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ORPHAN_CLAIM_GRACE_MS } from "../../durable-objects/queue/lease-claims.js";
 import { QueueDO } from "../../durable-objects/queue/queue-do.js";
+import { TOKEN_SKEW_SECONDS } from "../../protocol/index.js";
 import { http } from "./http-test-peer.js";
 import { outcomeFor, request, sleep, TestServer } from "./queue-test-server.js";
 
@@ -181,6 +182,47 @@ describe("QueueDO server loss", () => {
     restarted.send({ type: "ready", concurrency: 1 });
     expect(await outcomeFor("sol", "r")).toMatchObject({ type: "error", code: "server_error" });
     restarted.close();
+  });
+
+  it("lets a server closed for an expired token (4401) reconnect and answer its last allowed dispatch", async () => {
+    let last: { id: string } | undefined;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      // The third server's token expires (past the allowed skew) a second after it connects.
+      const closeAt = Date.now() + 1000;
+      const expiresAt = attempt === 3 ? closeAt - TOKEN_SKEW_SECONDS * 1000 : undefined;
+      const server = await TestServer.connect("loss-6", `w${attempt}`, 10, expiresAt);
+      if (attempt === 1) {
+        await queueStub("loss-6").enqueue({
+          queue: "loss-6",
+          from: "ula",
+          requests: [request("r", "loss-6")],
+        });
+      }
+      last = await server.next("dispatch");
+      expect(last).toMatchObject({ attempt });
+      if (attempt < 3) {
+        server.close();
+        await server.closed;
+        continue;
+      }
+      // Its handler still runs; its next frame (or the alarm) finds the token expired.
+      await sleep(Math.max(0, closeAt - Date.now()) + 50);
+      try {
+        server.send({ type: "extend", id: last.id });
+      } catch {
+        // The queue's alarm closed it first.
+      }
+      expect(await server.closed).toMatchObject({ code: 4401, reason: "token expired" });
+    }
+    // As for a dropped socket: the lease waits for the server, back at once with a fresh token.
+    expect(await queueStub("loss-6").stats()).toMatchObject({ leased: 1, queued: 0 });
+    const back = await TestServer.connect("loss-6", "w3", 0);
+    back.send([
+      { type: "ready", concurrency: 1, holding: [String(last?.id)] },
+      { type: "reply", id: String(last?.id), body: { enc: "json", data: '"answered"' } },
+    ]);
+    expect(await outcomeFor("ula", "r")).toMatchObject({ body: { data: '"answered"' } });
+    back.close();
   });
 
   it("keeps requests across a reset of every object and redelivers the lost lease", async () => {

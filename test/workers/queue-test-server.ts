@@ -29,13 +29,27 @@ export class TestServer {
     ws.accept();
   }
 
-  /** Connects server `identity` to `queue`, checks the welcome and announces `concurrency`. */
-  static async connect(queue: string, identity: string, concurrency = 10): Promise<TestServer> {
-    const response = await env.QUEUE.getByName(queue).fetch(
-      new Request("https://x/", {
-        headers: { Upgrade: "websocket", "X-EdgeMQ-Identity": identity, "X-EdgeMQ-Queue": queue },
-      }),
-    );
+  /**
+   * Connects server `identity` to `queue`, checks the welcome and announces `concurrency`. With
+   * `expiresAt`, the front door's principal header carries that token expiry (ms); otherwise
+   * the object gives the dev principal, which never expires.
+   */
+  static async connect(
+    queue: string,
+    identity: string,
+    concurrency = 10,
+    expiresAt?: number,
+  ): Promise<TestServer> {
+    const headers: Record<string, string> = {
+      Upgrade: "websocket",
+      "X-EdgeMQ-Identity": identity,
+      "X-EdgeMQ-Queue": queue,
+    };
+    if (expiresAt !== undefined) {
+      const principal = { identity, roles: ["server"], queues: [queue], expiresAt };
+      headers["X-EdgeMQ-Principal"] = JSON.stringify(principal);
+    }
+    const response = await env.QUEUE.getByName(queue).fetch(new Request("https://x/", { headers }));
     const ws = response.webSocket;
     if (response.status !== 101 || ws === null) throw new Error(`upgrade got ${response.status}`);
     const server = new TestServer(ws);
