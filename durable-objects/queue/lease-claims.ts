@@ -1,7 +1,8 @@
 /**
  * Leases that outlive a server's connection (docs/guarantees.md). A server connection's id names
  * its identity (`<random>/<identity>`), so a lease held by a connection that is gone (replaced by
- * a newer connection of the same identity, or lost with a relay restart) still says whose it was.
+ * a newer connection of the same identity, closed by the relay for an expired token, or lost with
+ * a relay restart) still says whose it was.
  * The newer connection's `ready {holding}` lists the dispatches its server still has in hand:
  * those leased to a gone connection of the same identity, or queued again when it closed and not
  * dispatched since, move to it (same attempt, a fresh lease), and every other id it names gets
@@ -28,7 +29,8 @@ export function identityOfConn(connId: string): string | undefined {
 }
 
 /**
- * How long a lease orphaned by a relay restart waits for its server to reconnect and claim it
+ * How long a lease orphaned by a relay restart (or by a 4401 close, or a closed socket's last
+ * allowed dispatch: request-lifecycle.ts) waits for its server to reconnect and claim it
  * (about the SDK's longest reconnect backoff) before it returns to the queue for another server:
  * never its full lease, which may outlast the request's deadline.
  */

@@ -52,7 +52,7 @@ import { QueueSettler } from "./queue-settle.js";
 import { QueueState } from "./queue-state.js";
 import { migrateQueue } from "./schema.js";
 import { readServerAttachment, type ServerAttachment } from "./server-attachment.js";
-import { closeServer, serverRefusal } from "./server-expiry.js";
+import { closeServer, serverGone, serverRefusal } from "./server-expiry.js";
 import {
   type DecodedMessage,
   decodeServerMessage,
@@ -366,8 +366,7 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
     }
     const conn = readServerAttachment(attachment);
     if (conn === undefined) return;
-    const { servers, lifecycle } = this.state;
-    servers.retire(conn.connId);
-    this.state.transaction(() => lifecycle.serverClosed(conn.connId, conn.identity, Date.now()));
+    const deps = this.state.expiryDeps(Date.now());
+    this.state.transaction(() => serverGone(deps, conn));
   }
 }

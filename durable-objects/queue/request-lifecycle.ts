@@ -89,6 +89,20 @@ export class RequestLifecycle {
   }
 
   /**
+   * The relay closed server connection `connId` because its token expired (4401): a server
+   * alive to its last frame, which reconnects at once when its token was renewed (the SDK does)
+   * and claims what its handlers still run (lease-claims.ts). Its leases wait for that
+   * ORPHAN_CLAIM_GRACE_MS at most (never longer than they had), as after a restart, so no other
+   * server runs them meanwhile; then they return to the queue at their lease end
+   * (reclaimEndedLeases), or at once when the server comes back without them
+   * (dropGoneConnections, after its `ready`).
+   */
+  serverExpired(connId: string, now: number): void {
+    this.shortenLeases(connId, now + ORPHAN_CLAIM_GRACE_MS);
+    this.servers.invalidate();
+  }
+
+  /**
    * Server `identity`'s last connection to this queue closed (`connId`, now gone): the leases of
    * its gone connections return to the queue, as dropConnection returns them, except those of a
    * request's last allowed dispatch (`attempt` = maxAttempts). No other server may take such a

@@ -1,8 +1,8 @@
 /**
  * Token expiry on live server connections. A server whose token expired (or whose socket predates
  * token checks, outside dev mode) is closed with 4401 and a reason, is never dispatched to, and
- * its leased requests go as a closed socket's do (back to the queue; a last allowed dispatch waits
- * for its server's claim). The next expiry among connected servers joins the queue's one alarm.
+ * its leased requests wait a short grace for it to reconnect (renewed) and claim them, then go
+ * back to the queue. The next expiry among connected servers joins the queue's one alarm.
  * Checked on each message, before every dispatch pass, and by the alarm. Runs inside the
  * caller's transaction; used by queue-do.ts, queue-settle.ts and queue-alarm.ts.
  */
@@ -30,10 +30,10 @@ export interface ServerExpiryDeps {
 }
 
 /**
- * Closes server `ws` with 4401 (or `code`); its leases go as a closed socket's do
- * (RequestLifecycle.serverClosed): back to the queue, but a last allowed dispatch waits the claim
- * grace, since a server whose token expired reconnects at once with a fresh one, its handlers
- * still running.
+ * Closes server `ws` with 4401 (or `code`). After 4401 (its token expired) its leases wait a
+ * short grace for its claim (RequestLifecycle.serverExpired): a server renewed with setToken
+ * reconnects at once, its handlers still running, and no other server should run them meanwhile.
+ * After another code (1008, unreadable frames) they go as a closed socket's (serverClosed).
  */
 export function closeServer(
   deps: ServerExpiryDeps,
@@ -43,8 +43,24 @@ export function closeServer(
   code: number = CLOSE_CODE.unauthorized,
 ): void {
   deps.servers.retire(conn.connId);
-  deps.lifecycle.serverClosed(conn.connId, conn.identity, deps.now);
+  if (code === CLOSE_CODE.unauthorized) deps.lifecycle.serverExpired(conn.connId, deps.now);
+  else deps.lifecycle.serverClosed(conn.connId, conn.identity, deps.now);
   closeQuietly(ws, code, reason);
+}
+
+/**
+ * Server `conn`'s socket closed (its close or error event). A token that no longer holds means
+ * the relay closed it with 4401 (closeServer: this is the close's echo) or was about to: its
+ * leases wait for its claim (RequestLifecycle.serverExpired), as closeServer left them, and are
+ * not handed to other servers now. Otherwise they go as any closed socket's (serverClosed).
+ */
+export function serverGone(deps: ServerExpiryDeps, conn: ServerAttachment): void {
+  deps.servers.retire(conn.connId);
+  if (serverRefusal(conn, deps.devMode, deps.now) !== undefined) {
+    deps.lifecycle.serverExpired(conn.connId, deps.now);
+  } else {
+    deps.lifecycle.serverClosed(conn.connId, conn.identity, deps.now);
+  }
 }
 
 /** Closes every connected server that may no longer act; returns how many were closed. */

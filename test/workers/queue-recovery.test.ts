@@ -381,6 +381,40 @@ describe("QueueDO leases claimed by a reconnected server (ready {holding})", () 
     back.close();
   });
 
+  it("keeps the leases of a server closed for an expired token (4401) for its claim, with another server idle: no second run", async () => {
+    const closeAt = Date.now() + 1000;
+    const expiring = await TestServer.connect(
+      "claim-7",
+      "w1",
+      10,
+      closeAt - TOKEN_SKEW_SECONDS * 1000,
+    );
+    await queueStub("claim-7").enqueue({
+      queue: "claim-7",
+      from: "wes",
+      requests: [request("r", "claim-7")],
+    });
+    const dispatch = await expiring.next("dispatch");
+    const idle = await TestServer.connect("claim-7", "w2");
+    await sleep(Math.max(0, closeAt - Date.now()) + 50);
+    try {
+      expiring.send({ type: "extend", id: dispatch.id });
+    } catch {
+      // The queue's alarm closed it first.
+    }
+    expect(await expiring.closed).toMatchObject({ code: 4401 });
+    // Back at once with a renewed token, its handler still running.
+    const back = await TestServer.connect("claim-7", "w1", 0);
+    back.send([
+      { type: "ready", concurrency: 10, holding: [dispatch.id] },
+      { type: "reply", id: dispatch.id, body: { enc: "json", data: '"same run"' } },
+    ]);
+    expect(await outcomeFor("wes", "r")).toMatchObject({ body: { data: '"same run"' } });
+    expect(idle.pending("dispatch")).toEqual([]);
+    back.close();
+    idle.close();
+  });
+
   it("cancels held ids it may not claim and leaves their leases where they are", async () => {
     const owner = await TestServer.connect("claim-4", "w1");
     await queueStub("claim-4").enqueue({
