@@ -10,6 +10,7 @@
  */
 import {
   binaryBody,
+  CONTENT_TYPE_FOR_ENCODING,
   decodeHeadersHeader,
   EdgeMQError,
   ERROR_CODE,
@@ -22,7 +23,6 @@ import {
   type SendBody,
   strictUtf8,
   utf8Length,
-  type WireBody,
 } from "../protocol/index.js";
 
 export interface HttpBody {
@@ -32,9 +32,9 @@ export interface HttpBody {
   size: number;
 }
 
-export const TEXT_CONTENT_TYPE = "text/plain; charset=utf-8";
-export const JSON_CONTENT_TYPE = "application/json";
-export const BYTES_CONTENT_TYPE = "application/octet-stream";
+export const TEXT_CONTENT_TYPE = CONTENT_TYPE_FOR_ENCODING.utf8;
+export const JSON_CONTENT_TYPE = CONTENT_TYPE_FOR_ENCODING.json;
+export const BYTES_CONTENT_TYPE = CONTENT_TYPE_FOR_ENCODING.base64;
 
 /** The HTTP body for an SDK body; throws `bad_request` for what JSON cannot carry (jsonText). */
 export function httpBodyOf(body: SendBody): HttpBody {
@@ -76,11 +76,4 @@ export function headersOfHttp(value: string | undefined): Headers {
   if (value === undefined) return {};
   const headers = decodeHeadersHeader(value);
   return typeof headers === "string" ? {} : headers;
-}
-
-/** The Content-Type the relay gives a wire body over HTTP: its `type`, else its encoding's. */
-export function contentTypeOfWire(body: WireBody): string {
-  if (body.type !== undefined) return body.type;
-  if (body.enc === "json") return JSON_CONTENT_TYPE;
-  return body.enc === "utf8" ? TEXT_CONTENT_TYPE : BYTES_CONTENT_TYPE;
 }

@@ -28,8 +28,8 @@ import {
   type SendBody,
 } from "../protocol/index.js";
 import {
+  BYTES_CONTENT_TYPE,
   bodyOfHttp,
-  contentTypeOfWire,
   type HttpBody,
   headersOfHttp,
   httpBodyOf,
@@ -402,7 +402,7 @@ function cancelledBy(signal: Signal): EdgeMQError {
 /** A polled outcome frame as the request's outcome. */
 function outcomeOfFrame(frame: PolledOutcome): Outcome {
   if (frame.type === "error") return { ok: false, error: EdgeMQError.fromWire(frame) };
-  return decodeOutcome(frame, contentTypeOfWire);
+  return decodeOutcome(frame);
 }
 
 /** A final answer of the requests routes as the request's outcome. */
@@ -412,7 +412,8 @@ function outcomeOf(answer: HttpAnswer): Outcome {
   try {
     const body = bodyOfHttp(contentType, answer.bytes);
     const headers = headersOfHttp(answer.header(HTTP_API_HEADERS.headers));
-    return { ok: true, reply: { body, contentType, headers } };
+    // The relay always names one; none reads as bytes (bodyOfHttp).
+    return { ok: true, reply: { body, contentType: contentType ?? BYTES_CONTENT_TYPE, headers } };
   } catch (error) {
     return { ok: false, error: EdgeMQError.from(error) };
   }

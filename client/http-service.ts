@@ -42,7 +42,13 @@ import {
 } from "../protocol/index.js";
 import { failureMessage } from "./handler-failure.js";
 import { RELAY_ENDED_MESSAGE } from "./handler-signal.js";
-import { bodyOfHttp, type HttpBody, headersOfHttp, TEXT_CONTENT_TYPE } from "./http-body.js";
+import {
+  BYTES_CONTENT_TYPE,
+  bodyOfHttp,
+  type HttpBody,
+  headersOfHttp,
+  TEXT_CONTENT_TYPE,
+} from "./http-body.js";
 import { CANCEL_CHECK_MS, HttpLeases, reachesDeadline } from "./http-leases.js";
 import { answerError, type HttpAnswer, type HttpLink, paceEmptyPoll } from "./http-link.js";
 import { readCount, takeLoops, takePartition } from "./http-partitions.js";
@@ -620,7 +626,7 @@ export class HttpService implements Service {
         from: taken.from,
         queue: this.queue,
         body: bodyOfHttp(contentType, taken.answer.bytes),
-        contentType,
+        contentType: contentType ?? BYTES_CONTENT_TYPE, // none reads as bytes (bodyOfHttp)
         headers: headersOfHttp(taken.answer.header(HTTP_API_HEADERS.headers)),
         deadline: taken.deadline,
         attempt: taken.attempt,

@@ -14,6 +14,7 @@ import {
   bodyFrameRefusal,
   bodySize,
   type CancelFrame,
+  contentTypeOf,
   decodeBody,
   EdgeMQError,
   ERROR_CODE,
@@ -57,11 +58,11 @@ export interface ReceivedReply<T = ReceivedBody> {
   readonly body: T;
   /**
    * The body's media type: the one its server named (`typed()`, `reply()`, an HTTP server's
-   * Content-Type); undefined when it named none (an SDK server over WebSocket that returned a
-   * plain body). Over the HTTP transport it is the reply's Content-Type, always set (for a body
-   * with none named: its kind's, as for a request, docs/http-api.md#bodies).
+   * Content-Type), else its kind's (application/json for a JSON value, text/plain;
+   * charset=utf-8 for a string, application/octet-stream for bytes), as the relay gives it to
+   * HTTP clients (docs/http-api.md#bodies). The same on either transport.
    */
-  readonly contentType: string | undefined;
+  readonly contentType: string;
   /** The headers the server replied with (`reply(body, { headers })`; `{}` for none). */
   readonly headers: Headers;
 }
@@ -516,17 +517,15 @@ export function pendingLimitError(size: number): EdgeMQError {
 }
 
 /**
- * A reply frame as the request's outcome (a corrupt body is its error): its body, the media type
- * `contentType` gives it (default: the body's own `type`) and its headers.
+ * A reply frame as the request's outcome (a corrupt body is its error): its body, its media type
+ * (the one its server named, else its encoding's: contentTypeOf, as the relay gives it over
+ * HTTP) and its headers. The same on either transport.
  */
-export function decodeOutcome(
-  frame: Pick<ReplyFrame, "body" | "headers">,
-  contentType: (body: WireBody) => string | undefined = (body) => body.type,
-): Outcome {
+export function decodeOutcome(frame: Pick<ReplyFrame, "body" | "headers">): Outcome {
   try {
     const reply = {
       body: decodeBody(frame.body),
-      contentType: contentType(frame.body),
+      contentType: contentTypeOf(frame.body),
       headers: frame.headers ?? {},
     };
     return { ok: true, reply };

@@ -13,6 +13,7 @@
 import {
   bodyFrameRefusal,
   bodySize,
+  contentTypeOf,
   DEFAULT_LIMITS,
   type DispatchFrame,
   decodeBody,
@@ -57,11 +58,12 @@ export interface ServeRequest<T = ReceivedBody> {
   /** The request's body, as the client sent it (a JSON value, a string or bytes; null for none). */
   readonly body: T;
   /**
-   * The body's media type (its Content-Type when an HTTP client sent it, an SDK client over HTTP
-   * included: the type of its body's encoding); undefined when the sender named none (an SDK
-   * client over WebSocket). Over the HTTP transport it is the take's Content-Type, always set.
+   * The body's media type: the one its sender named (an HTTP client's Content-Type, a body the
+   * SDK sent typed), else its kind's (application/json for a JSON value, text/plain;
+   * charset=utf-8 for a string, application/octet-stream for bytes), as the relay gives it to
+   * HTTP servers (docs/http-api.md#bodies). The same on either transport.
    */
-  readonly contentType: string | undefined;
+  readonly contentType: string;
   /** The headers the client sent (`{}` for none). */
   readonly headers: Headers;
   /** Epoch milliseconds after which the requester has been answered `timeout`. */
@@ -491,7 +493,7 @@ export class SocketService implements Service {
         from: frame.from,
         queue: frame.queue,
         body: decodeBody(frame.body),
-        contentType: frame.body.type,
+        contentType: contentTypeOf(frame.body),
         headers: frame.headers ?? {},
         deadline: frame.deadline,
         attempt: frame.attempt,

@@ -1,8 +1,10 @@
 /**
  * Media types of bodies (a wire body's `type`, an HTTP Content-Type): the one rule for which ones
  * the relay accepts and gives back (src/http-body.ts) and an SDK handler may name (typed(),
- * client/typed-body.ts), and which media types mean JSON.
+ * client/typed-body.ts), which media types mean JSON, and the media type of a wire body that
+ * names none (contentTypeOf).
  */
+import type { WireBody } from "./body.js";
 
 /** Longest Content-Type kept (the wire's limit for `body.type`). */
 export const MAX_CONTENT_TYPE_CHARS = 256;
@@ -41,4 +43,20 @@ export function isUtf8Text(contentType: string): boolean {
   return (
     charset === undefined || charset === "utf-8" || charset === "utf8" || charset === "us-ascii"
   );
+}
+
+/** The media types of wire bodies that name none (bodies from SDK peers), by encoding. */
+export const CONTENT_TYPE_FOR_ENCODING = {
+  json: "application/json",
+  utf8: "text/plain; charset=utf-8",
+  base64: "application/octet-stream",
+} as const;
+
+/**
+ * A wire body's media type: the one it names, else its encoding's. The relay gives it as the
+ * Content-Type over HTTP, and the SDK as `req.contentType` and a reply's `contentType`, on
+ * either transport.
+ */
+export function contentTypeOf(body: Pick<WireBody, "enc" | "type">): string {
+  return isContentType(body.type) ? body.type : CONTENT_TYPE_FOR_ENCODING[body.enc];
 }

@@ -11,6 +11,7 @@
 import {
   base64ToBytes,
   CONTENT_TYPE_RULE,
+  contentTypeOf,
   EdgeMQError,
   ERROR_CODE,
   isContentType,
@@ -20,13 +21,6 @@ import {
 
 /** The Content-Type assumed when a request carries none. */
 export const DEFAULT_CONTENT_TYPE = "application/octet-stream";
-
-/** Content-Types given to wire bodies that carry no `type` (bodies from SDK peers). */
-export const CONTENT_TYPE_FOR_ENCODING = {
-  json: "application/json",
-  utf8: "text/plain; charset=utf-8",
-  base64: "application/octet-stream",
-} as const;
 
 /** An HTTP body ready to send: its content and Content-Type. */
 export interface HttpBody {
@@ -46,8 +40,7 @@ export function wireBodyFromHttp(contentType: string | null, bytes: Uint8Array):
 
 /** The HTTP form of a wire body: bytes (or text) and a Content-Type. */
 export function httpFromWireBody(body: WireBody): HttpBody {
-  const fallback = CONTENT_TYPE_FOR_ENCODING[body.enc];
-  const contentType = isContentType(body.type) ? body.type : fallback;
+  const contentType = contentTypeOf(body);
   const content = body.enc === "base64" ? base64ToBytes(body.data) : body.data;
   return { content, contentType };
 }

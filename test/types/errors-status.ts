@@ -110,7 +110,7 @@ export function serves(peer: Peer): void {
       req.attempt,
       req.partition,
     ];
-    const contentType: string | undefined = req.contentType;
+    const contentType: string = req.contentType;
     const trace: string | undefined = req.headers["trace-id"];
     // The signal is the platform's AbortSignal (DOM here): fetch and AbortSignal.any take it.
     const both: AbortSignal = AbortSignal.any([req.signal, AbortSignal.timeout(1_000)]);

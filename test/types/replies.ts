@@ -48,7 +48,7 @@ export function repliesWithHeaders(peer: Peer): void {
 export async function readsWholeReplies(peer: Peer): Promise<void> {
   const whole: ReceivedReply = await peer.requestReply("thumbs", { url: "x" }, { timeout: 5_000 });
   const body: ReceivedBody = whole.body;
-  const type: string | undefined = whole.contentType;
+  const type: string = whole.contentType;
   const traceId: string | undefined = whole.headers["trace-id"];
   void [body, type, traceId];
   // The body can be read as what the caller knows it to be (not checked at run time).

@@ -182,7 +182,7 @@ describe("peer.request()", () => {
     expect(socket.framesOf("ack")).toEqual([{ type: "ack", ids: [request.id] }]);
   });
 
-  it("resolves requestReply() with the reply's body, media type and headers, and request() with the body alone", async () => {
+  it("resolves requestReply() with the reply's body, media type (its kind's when none was named) and headers, and request() with the body alone", async () => {
     const peer = await open();
     const socket = relay.latest(CONNECT);
     const whole = peer.requestReply("q", "a");
@@ -198,7 +198,12 @@ describe("peer.request()", () => {
       { type: "reply", id: c ?? "", body: encodeBody("c"), headers },
     );
     expect(await whole).toEqual({ body: "a,b\n", contentType: "text/csv", headers });
-    expect(await plain).toEqual({ body: { ok: true }, contentType: undefined, headers: {} });
+    // A body whose server named no media type gets its kind's, as an HTTP client reads it.
+    expect(await plain).toEqual({
+      body: { ok: true },
+      contentType: "application/json",
+      headers: {},
+    });
     expect(await bodyOnly).toBe("c");
   });
 

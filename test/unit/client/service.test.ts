@@ -202,8 +202,8 @@ describe("peer.serve()", () => {
     expect(socket.framesOf("reply").map((frame) => frame.id)).toEqual(["plain"]);
   });
 
-  it("gives the handler the body's media type, and typed() puts it on the reply", async () => {
-    const seen: (string | undefined)[] = [];
+  it("gives the handler the body's media type (its kind's when none was named), and typed() puts it on the reply", async () => {
+    const seen: string[] = [];
     peer.serve("resize", (request) => {
       seen.push(request.contentType);
       return typed(request.body, request.contentType);
@@ -213,10 +213,11 @@ describe("peer.serve()", () => {
     const png = { enc: "base64", data: "iVBORw0KGgo=", type: "image/png" } as const;
     socket.deliver({ ...dispatch("typed"), body: png }, dispatch("plain", "hi"));
     await settle();
-    expect(seen).toEqual(["image/png", undefined]);
+    // A body its sender named no type for gets its kind's, as over HTTP.
+    expect(seen).toEqual(["image/png", "text/plain; charset=utf-8"]);
     expect(socket.framesOf("reply").map((frame) => frame.body)).toEqual([
       png,
-      { enc: "utf8", data: "hi" },
+      { enc: "utf8", data: "hi", type: "text/plain; charset=utf-8" },
     ]);
   });
 
