@@ -258,15 +258,14 @@ function bodyBytes(
   });
 }
 
-/** Statuses that refuse the caller's credentials (401, 403): they show no `connected`. */
-const REFUSED_CREDENTIALS: ReadonlySet<number> = new Set([401, 403]);
-
 /**
- * A final answer, shown as `connected` unless it refuses the credentials, which is no
- * connection, as a refused WebSocket upgrade is none.
+ * A final answer, shown as `connected` unless it refuses the credentials (401, 403), which is no
+ * connection, as a refused WebSocket upgrade is none. A 401 (the token, for every call) makes the
+ * next answer that is not refused show `connected` again; a 403 is about one queue.
  */
 function answered(status: HttpStatus, answer: HttpAnswer): HttpAnswer {
-  if (!REFUSED_CREDENTIALS.has(answer.status)) status.up();
+  if (answer.status === 401) status.refused();
+  else if (answer.status !== 403) status.up();
   return answer;
 }
 

@@ -5,6 +5,7 @@
  * requests worked again but nothing served its queue (a probe: `no_responders` from a Node
  * client). It reports the refusal once and takes again after setToken; a reply refused for the
  * expired token is posted once setToken renews it (it was dropped, and the handler ran again).
+ * Serving again after setToken shows as `connected`, as a WebSocket service's reconnect does.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { connect, type FetchLike, type Peer, type Status } from "../../../client/index.js";
@@ -84,6 +85,12 @@ describe("an HTTP service whose token expired", () => {
     for (let i = 0; i < 100 && relay.replied.length === 0; i++) await pause(30);
     expect(relay.replied).toEqual(["r1"]);
     expect(relay.tokens.at(-1)).toBe(`Bearer ${renewed}`);
+    // Serving again shows as connected, after the refusal's error (a dashboard sees it recover).
+    const afterError = statuses.slice(statuses.indexOf(errors[0] as Status));
+    expect(afterError.map((s) => [s.type, "queue" in s ? s.queue : undefined])).toContainEqual([
+      "connected",
+      "jobs",
+    ]);
   });
 
   it("posts a reply refused for an expired token once setToken renews it, running the handler once", async () => {
