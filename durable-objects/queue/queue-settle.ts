@@ -54,8 +54,7 @@ export class QueueSettler {
     if (!nothingToDo)
       state.transaction(() => {
         state.delivery.recordDelivered();
-        if (!this.orphansReclaimed) state.lifecycle.reclaimOrphanLeases(now, this.socketsSurvived);
-        this.orphansReclaimed = true;
+        this.reclaimOrphansOnce(now);
         closeExpiredServers(state.expiryDeps(now));
         for (const link of state.links.closeExpired(state.settings.devMode, now)) {
           state.delivery.release(link.attachment.identity, link.attachment.connId);
@@ -107,12 +106,22 @@ export class QueueSettler {
     state.transaction(() => {
       state.delivery.recordDelivered();
       state.lifecycle.expireDue(now);
+      // Before ended leases: after a restart the alarm of a lease that ran out while the relay
+      // was down is what wakes the queue, and that lease gets its grace (request-lifecycle.ts).
+      this.reclaimOrphansOnce(now);
       state.lifecycle.reclaimEndedLeases(now);
       state.store.purge(now, state.settings.limits.dedupWindowMs);
     });
     await this.settle(now);
     await state.delivery.flush(Date.now());
     await this.alarm.schedule();
+  }
+
+  /** Leases of connections lost in a restart: once per wake (reclaimOrphanLeases). */
+  private reclaimOrphansOnce(now: number): void {
+    if (this.orphansReclaimed) return;
+    this.state.lifecycle.reclaimOrphanLeases(now, this.socketsSurvived);
+    this.orphansReclaimed = true;
   }
 
   private async afterDelivery(delivering: Promise<boolean>): Promise<void> {

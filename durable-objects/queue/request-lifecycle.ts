@@ -139,8 +139,11 @@ export class RequestLifecycle {
   /**
    * After a restart, leases held by connections that no longer exist (sockets die with the
    * object) and that name no identity return to the queue. Those that name one wait for that
-   * server to reconnect and claim them (lease-claims.ts), for ORPHAN_CLAIM_GRACE_MS at most,
-   * then return to the queue at their (shortened) lease end. An HTTP server's lease (no socket
+   * server to reconnect and claim them (lease-claims.ts), ORPHAN_CLAIM_GRACE_MS from the wake
+   * (never past the request's deadline), then return to the queue: also a lease that ran out, or
+   * would sooner, while the relay was down, as its server could not extend it meanwhile (a chaos
+   * probe with a 5 s lease: a relay restart longer than a lease's rest ran an answered request
+   * again, or ended its last attempt in `server_error`). An HTTP server's lease (no socket
    * says whether the server knows of it) gets the same grace, in which a server that holds it
    * extends it (the SDK's service renews every 2 s) or answers: a take whose answer the restart
    * cut off leaves a lease no server knows of, which waited out the whole lease (30 s; a probe: a
@@ -155,10 +158,24 @@ export class RequestLifecycle {
       if (isHttpConn(connId)) {
         if (!socketsSurvived) this.shortenLeases(connId, now + ORPHAN_CLAIM_GRACE_MS);
       } else if (identityOfConn(connId) !== undefined) {
-        this.shortenLeases(connId, now + ORPHAN_CLAIM_GRACE_MS);
+        if (socketsSurvived) this.shortenLeases(connId, now + ORPHAN_CLAIM_GRACE_MS);
+        else this.graceLeases(connId, now);
       } else {
         this.dropConnection(connId, now);
       }
+    }
+  }
+
+  /**
+   * Leases of WebSocket connection `connId`, gone in a restart, end ORPHAN_CLAIM_GRACE_MS from
+   * `now` (never past their deadline): shortened if longer, lengthened if they ran out while the
+   * relay was down.
+   */
+  private graceLeases(connId: string, now: number): void {
+    for (const row of this.store.leasedTo(connId)) {
+      if (row.leaseConn === null) continue;
+      const until = Math.min(now + ORPHAN_CLAIM_GRACE_MS, row.deadline);
+      if (row.leaseUntil !== until) this.store.transferLease(row.rid, row.leaseConn, until);
     }
   }
 

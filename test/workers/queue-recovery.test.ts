@@ -360,6 +360,40 @@ describe("QueueDO leases claimed by a reconnected server (ready {holding})", () 
     other.close();
   });
 
+  it("gives a lease whose end passed while the relay was down its grace when the alarm wakes the queue", async () => {
+    const server = await TestServer.connect("claim-7", "w1", 1);
+    await queueStub("claim-7").enqueue({
+      queue: "claim-7",
+      from: "ada",
+      requests: [request("held", "claim-7")],
+    });
+    const held = await server.next("dispatch");
+    await abortAllDurableObjects();
+    await server.closed;
+    // The relay stayed down past the lease end (its server could not extend meanwhile): the
+    // alarm set for that end is what wakes the queue.
+    await runInDurableObject(queueStub("claim-7"), (_instance, state) => {
+      state.storage.sql.exec(
+        "UPDATE requests SET lease_until = ? WHERE state = 'leased'",
+        Date.now() - 1,
+      );
+    });
+    await runDurableObjectAlarm(queueStub("claim-7"));
+    const row = await runInDurableObject(queueStub("claim-7"), (_instance, state) =>
+      state.storage.sql.exec("SELECT state, attempt, lease_until FROM requests").one(),
+    );
+    expect({ state: row.state, attempt: row.attempt }).toEqual({ state: "leased", attempt: 1 });
+    expect(Number(row.lease_until)).toBeGreaterThan(Date.now());
+    // Its server comes back with the handler's answer: the same run counts.
+    const back = await TestServer.connect("claim-7", "w1", 0);
+    back.send([
+      { type: "ready", concurrency: 1, holding: [held.id] },
+      { type: "reply", id: held.id, body: { enc: "json", data: '"same run"' } },
+    ]);
+    expect(await outcomeFor("ada", "held")).toMatchObject({ body: { data: '"same run"' } });
+    back.close();
+  });
+
   it("claims back a request its closed socket lost when no other server took it: no redelivery", async () => {
     const old = await TestServer.connect("claim-6", "w1");
     await queueStub("claim-6").enqueue({
