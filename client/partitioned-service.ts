@@ -130,6 +130,7 @@ export class PartitionedService implements Service {
       WebSocket: setup.WebSocket,
       backoff: setup.backoff,
       reachability: setup.reachability,
+      gate: setup.gate,
       explainRefusal: setup.explainRefusal,
       status: setup.status,
       ...(partition === undefined ? {} : { partition }),

@@ -25,6 +25,7 @@ import { refusalOf } from "./close-reasons.js";
 import { Connection } from "./connection.js";
 import type { FetchLike } from "./http-link.js";
 import { connectHttp } from "./http-peer.js";
+import { LoneGate } from "./lone-gate.js";
 import { PartitionedService } from "./partitioned-service.js";
 import {
   checkServe,
@@ -199,6 +200,8 @@ export class SocketPeer implements Peer {
   readonly #services = new Set<PartitionedService>();
   /** Shared by all of this peer's sockets: one's welcome wakes the others' reconnect delays. */
   readonly #reachability = new RelayReachability();
+  /** Shared by all of this peer's services: a lone request runs alone in the peer (lone-gate.ts). */
+  readonly #gate = new LoneGate();
   #closing: Promise<void> | undefined;
   /** Why the client socket ended for good, when it did without close(). */
   #ended: EdgeMQError | undefined;
@@ -316,6 +319,7 @@ export class SocketPeer implements Peer {
       WebSocket: this.#setup.WebSocket,
       backoff: this.#setup.backoff,
       reachability: this.#reachability,
+      gate: this.#gate,
       explainRefusal: () => this.#explainRoute(queue, "serve"),
       status: (status) => this.#feed.emit(status),
       closed: (closed) => this.#services.delete(closed),

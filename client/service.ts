@@ -30,6 +30,7 @@ import { Connection } from "./connection.js";
 import { failureMessage } from "./handler-failure.js";
 import { HandlerSignal, RELAY_ENDED_MESSAGE } from "./handler-signal.js";
 import { renewEvery } from "./lease-renewal.js";
+import { type LoneGate, runsAlone } from "./lone-gate.js";
 import type { Service } from "./peer-api.js";
 import {
   type AbortSignalLike,
@@ -138,6 +139,8 @@ export interface ServiceSetup {
   backoff: BackoffOptions;
   /** The peer's, shared by all of its sockets (connection.ts `reachability`). */
   reachability?: RelayReachability | undefined;
+  /** The peer's, shared by all of its services: when a handler may start (lone-gate.ts). */
+  gate: LoneGate;
   status(status: Status): void;
   closed(service: SocketService): void;
   /** The partition this socket asks for (`?partition=`); undefined asks for the default, 0. */
@@ -167,6 +170,8 @@ interface Answer {
 
 interface Running {
   abort(reason: EdgeMQError): void;
+  /** Frees its place in the peer's lone gate (at its answer or cancel). */
+  release(): void;
   cancelled: boolean;
   /** The request's deadline (epoch ms): past it, its answer can no longer be delivered. */
   deadline: number;
@@ -207,6 +212,8 @@ export class SocketService implements Service {
   /** The partition this socket serves and the queue's partition count (from the welcome). */
   #partition: number;
   #partitions = 1;
+  /** Stops waking this service when the peer's lone gate opens (at close). */
+  readonly #unlisten: () => void;
 
   constructor(setup: ServiceSetup) {
     this.#setup = setup;
@@ -242,6 +249,7 @@ export class SocketService implements Service {
     });
     this.ready = this.#connection.opened.then(() => {});
     this.ready.catch(() => {});
+    this.#unlisten = setup.gate.listen(() => this.#startWaiting());
   }
 
   /** The partition this socket serves (0 until a partitioned queue's welcome says otherwise). */
@@ -277,6 +285,7 @@ export class SocketService implements Service {
     await this.#flush();
     this.#stopExtending();
     await this.#connection.close();
+    this.#unlisten();
     this.#setup.closed(this);
   }
 
@@ -415,10 +424,14 @@ export class SocketService implements Service {
 
   #onFrame(frame: Frame): void {
     switch (frame.type) {
-      case "dispatch":
-        if (this.#active < this.#concurrency) void this.#run(frame);
-        else this.#waiting.push(frame);
+      case "dispatch": {
+        const lone = runsAlone(frame.attempt, this.#connection.limits.maxAttempts);
+        this.#setup.gate.arrive(frame, lone, frame.deadline);
+        this.#waiting.push(frame);
+        this.#startExtending();
+        this.#startWaiting();
         return;
+      }
       case "cancel":
         this.#cancel(frame.id);
         return;
@@ -440,13 +453,14 @@ export class SocketService implements Service {
       this.#readyAfterCancel();
       if (!running.cancelled) this.#active--;
       running.cancelled = true;
+      running.release();
       running.abort(new EdgeMQError(ERROR_CODE.cancelled, RELAY_ENDED_MESSAGE));
       this.#startWaiting();
       this.#checkDrained();
       return;
     }
     const index = this.#waiting.findIndex((frame) => frame.id === id);
-    if (index >= 0) this.#waiting.splice(index, 1);
+    if (index >= 0) this.#setup.gate.leave(this.#waiting.splice(index, 1)[0] as DispatchFrame);
     this.#checkDrained();
   }
 
@@ -467,19 +481,27 @@ export class SocketService implements Service {
     });
   }
 
-  /** Starts waiting dispatches while a slot is free. */
+  /**
+   * Starts waiting dispatches, in order, while a slot is free and the peer's lone gate admits
+   * them (lone-gate.ts); one it drops (lone, past its deadline) leaves the list.
+   */
   #startWaiting(): void {
-    while (this.#active < this.#concurrency) {
-      const next = this.#waiting.shift();
-      if (next === undefined) return;
-      void this.#run(next);
+    let index = 0;
+    while (this.#active < this.#concurrency && index < this.#waiting.length) {
+      const next = this.#waiting[index] as DispatchFrame;
+      const admission = this.#setup.gate.admit(next);
+      if (admission === "wait") index++;
+      else this.#waiting.splice(index, 1);
+      if (admission === "start") void this.#run(next);
     }
+    this.#checkDrained();
   }
 
   async #run(frame: DispatchFrame): Promise<void> {
     const abort = new HandlerSignal(frame.deadline);
     const running: Running = {
       abort: (reason) => abort.abort(reason),
+      release: this.#setup.gate.start(frame),
       cancelled: false,
       deadline: frame.deadline,
     };
@@ -514,6 +536,7 @@ export class SocketService implements Service {
     // welcome, whose `ready {holding}` claims its lease first.
     if (!running.cancelled) {
       this.#active--;
+      running.release();
       this.#sendAnswer(frame.id, { frame: outcome, deadline: frame.deadline });
     }
     this.#startWaiting();
