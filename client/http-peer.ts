@@ -22,6 +22,7 @@ import { connectAnswerError, type FetchLike, HttpLink, resolveFetch } from "./ht
 import { HttpRequester } from "./http-requester.js";
 import { HttpService } from "./http-service.js";
 import { HttpStatus } from "./http-status.js";
+import { LoneGate } from "./lone-gate.js";
 import {
   checkServe,
   drainPeer,
@@ -83,6 +84,8 @@ export class HttpPeer implements Peer {
   readonly #link: HttpLink;
   readonly #credentials: LiveCredentials;
   readonly #limits: Limits;
+  /** Shared by all of this peer's services: a lone request runs alone in the peer (lone-gate.ts). */
+  readonly #gate = new LoneGate();
   /** Whether the relay's take and lease routes take `?lease=` (whoami's features). */
   readonly #leaseFeature: boolean;
   readonly #feed = new StatusFeed();
@@ -148,6 +151,7 @@ export class HttpPeer implements Peer {
       credentials: this.#credentials,
       status: new HttpStatus(emit, queue),
       limits: this.#limits,
+      gate: this.#gate,
       leaseMs: this.#leaseFeature ? HTTP_SERVER_LEASE_MS : undefined,
       report: emit,
       closed: (closed) => this.#services.delete(closed),

@@ -55,6 +55,7 @@ import { readCount, takeLoops, takePartition } from "./http-partitions.js";
 import { PartitionPresence, PRESENCE_CHECK_MS, takeReaches } from "./http-presence.js";
 import type { HttpStatus } from "./http-status.js";
 import { renewEvery } from "./lease-renewal.js";
+import { enterGate, type LoneGate, runsAlone } from "./lone-gate.js";
 import type { Service } from "./peer-api.js";
 import {
   type AbortSignalLike,
@@ -90,6 +91,8 @@ export interface HttpServiceSetup {
   credentials: LiveCredentials;
   status: HttpStatus;
   limits: Limits;
+  /** The peer's, shared by all of its services: when a handler may start (lone-gate.ts). */
+  gate: LoneGate;
   /**
    * The lease to ask for (`?lease=` of takes and lease calls): HTTP_SERVER_LEASE_MS from a relay
    * whose whoami lists the "lease" feature; undefined from an older one (which refuses the
@@ -600,15 +603,35 @@ export class HttpService implements Service {
         controller.abort(new EdgeMQError(ERROR_CODE.cancelled, RELAY_ENDED_MESSAGE));
       },
     });
-    const reply = await this.#reply(taken, controller.signal);
+    const reply = await this.#admittedReply(taken, controller.signal);
     finished = true;
     stopTimer(expiry);
     release();
-    if (leaseLost) return;
+    if (leaseLost || reply === undefined) return;
     const refusal = reply.ok
       ? await this.#answer(taken, "replies", reply.body, reply.headers)
       : await this.#answer(taken, "failures", failureBody(reply.message));
     if (refusal !== undefined) await this.#answer(taken, "failures", failureBody(refusal));
+  }
+
+  /**
+   * Runs the handler on a take once the peer's lone gate admits it (lone-gate.ts: a lone one waits
+   * for every other handler of the peer, the others for the lone ones; its lease is renewed
+   * meanwhile, as a running one's); undefined if its request ended first. Its place in the gate
+   * is freed when the handler returns or its request ends, whichever comes first.
+   */
+  async #admittedReply(taken: Taken, signal: ServeRequest["signal"]) {
+    const { gate, limits } = this.#setup;
+    gate.arrive(taken, runsAlone(taken.attempt, limits.maxAttempts), taken.deadline);
+    const free = await enterGate(gate, taken, signal);
+    if (free === undefined) return undefined;
+    signal.addEventListener("abort", free, { once: true });
+    try {
+      return await this.#reply(taken, signal);
+    } finally {
+      signal.removeEventListener("abort", free);
+      free();
+    }
   }
 
   /**

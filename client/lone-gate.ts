@@ -8,11 +8,11 @@
  * others wait in their services, their leases renewed as waiting ones' are). Lone dispatches
  * start in arrival order; one whose deadline passes while it waits is dropped from the gate (its
  * service drops it too: admit() answers "drop"). A handler counts from start() until its release
- * (its slot freed: answered, or its request ended by the relay). Used by service.ts and
- * http-service.ts; the services call wake listeners again (#startWaiting) when the gate opens.
+ * (its slot freed: answered, or its request ended by the relay). Used by service.ts (which asks
+ * again at each wake, #startWaiting) and http-service.ts (which waits in enterGate).
  */
 
-import { startTimer, stopTimer, type TimerHandle } from "./platform.js";
+import { type AbortSignalLike, startTimer, stopTimer, type TimerHandle } from "./platform.js";
 
 /** Whether a dispatch runs alone in the peer (the relay's runsAlone, in the dispatch's attempt). */
 export function runsAlone(attempt: number, maxAttempts: number): boolean {
@@ -111,4 +111,38 @@ export class LoneGate {
     this.#armExpiry();
     for (const wake of [...this.#listeners]) wake();
   }
+}
+
+/**
+ * Waits until `gate` admits `ticket` (arrived), then starts it: resolves with its release, or
+ * undefined once `signal` aborts (its request ended: it leaves the gate) or the gate drops it.
+ */
+export function enterGate(
+  gate: LoneGate,
+  ticket: object,
+  signal: AbortSignalLike,
+): Promise<(() => void) | undefined> {
+  return new Promise((resolve) => {
+    let stop = () => {};
+    const done = (release: (() => void) | undefined) => {
+      stop();
+      signal.removeEventListener("abort", aborted);
+      resolve(release);
+    };
+    const aborted = () => {
+      gate.leave(ticket);
+      done(undefined);
+    };
+    const check = () => {
+      const admission = gate.admit(ticket);
+      if (admission !== "wait") done(admission === "start" ? gate.start(ticket) : undefined);
+    };
+    if (signal.aborted) {
+      aborted();
+      return;
+    }
+    stop = gate.listen(check);
+    signal.addEventListener("abort", aborted, { once: true });
+    check();
+  });
 }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { LoneGate, runsAlone } from "../../../client/lone-gate.js";
+import { enterGate, LoneGate, runsAlone } from "../../../client/lone-gate.js";
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -100,5 +100,34 @@ describe("LoneGate", () => {
     expect(gate.admit(lone)).toBe("drop");
     expect(gate.admit(other)).toBe("start");
     stop();
+  });
+
+  it("enterGate waits for its turn, or leaves when its request ends", async () => {
+    const gate = new LoneGate();
+    const running = {};
+    gate.arrive(running, false, later());
+    const release = gate.start(running);
+    const lone = {};
+    gate.arrive(lone, true, later());
+    const entered = enterGate(gate, lone, new AbortController().signal);
+    const other = {};
+    gate.arrive(other, false, later());
+    const controller = new AbortController();
+    const ended = enterGate(gate, other, controller.signal);
+    let releaseLone: (() => void) | undefined;
+    void entered.then((free) => {
+      releaseLone = free;
+    });
+    await Promise.resolve();
+    expect(releaseLone).toBeUndefined();
+    release();
+    await Promise.resolve();
+    expect(releaseLone).toBeTypeOf("function");
+    controller.abort();
+    expect(await ended).toBeUndefined();
+    releaseLone?.();
+    const third = {};
+    gate.arrive(third, false, later());
+    expect(await enterGate(gate, third, new AbortController().signal)).toBeTypeOf("function");
   });
 });
