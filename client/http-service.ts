@@ -104,6 +104,11 @@ export interface HttpServiceSetup {
   closed(service: HttpService): void;
 }
 
+/** A handler's reply as posted (body and headers), or the failure message to post instead. */
+type HandlerOutcome =
+  | { ok: true; body: HttpBody; headers: Headers }
+  | { ok: false; message: string };
+
 /** What a take handed over, read from its answer. */
 interface Taken {
   id: string;
@@ -603,11 +608,20 @@ export class HttpService implements Service {
         controller.abort(new EdgeMQError(ERROR_CODE.cancelled, RELAY_ENDED_MESSAGE));
       },
     });
-    const reply = await this.#admittedReply(taken, controller.signal);
+    const free = await this.#admitted(taken, controller.signal);
+    const reply = free === undefined ? undefined : await this.#reply(taken, controller.signal);
     finished = true;
     stopTimer(expiry);
     release();
-    if (leaseLost || reply === undefined) return;
+    try {
+      if (!leaseLost && reply !== undefined) await this.#answerWith(taken, reply);
+    } finally {
+      free?.();
+    }
+  }
+
+  /** Posts the handler's reply, or its failure (and a failure for a reply refused). */
+  async #answerWith(taken: Taken, reply: HandlerOutcome) {
     const refusal = reply.ok
       ? await this.#answer(taken, "replies", reply.body, reply.headers)
       : await this.#answer(taken, "failures", failureBody(reply.message));
@@ -615,33 +629,28 @@ export class HttpService implements Service {
   }
 
   /**
-   * Runs the handler on a take once the peer's lone gate admits it (lone-gate.ts: a lone one waits
-   * for every other handler of the peer, the others for the lone ones; its lease is renewed
-   * meanwhile, as a running one's); undefined if its request ended first. Its place in the gate
-   * is freed when the handler returns or its request ends, whichever comes first.
+   * Waits until the peer's lone gate admits a take (lone-gate.ts: a lone one waits for every other
+   * handler of the peer, the others for the lone ones; its lease is renewed meanwhile, as a running
+   * one's): its place's release, or undefined if its request ended first. Call the release once
+   * its answer is posted; it is freed sooner if its request ends (the relay freed its slot).
    */
-  async #admittedReply(taken: Taken, signal: ServeRequest["signal"]) {
+  async #admitted(taken: Taken, signal: ServeRequest["signal"]) {
     const { gate, limits } = this.#setup;
     gate.arrive(taken, runsAlone(taken.attempt, limits.maxAttempts), taken.deadline);
     const free = await enterGate(gate, taken, signal);
     if (free === undefined) return undefined;
     signal.addEventListener("abort", free, { once: true });
-    try {
-      return await this.#reply(taken, signal);
-    } finally {
+    return () => {
       signal.removeEventListener("abort", free);
       free();
-    }
+    };
   }
 
   /**
    * Runs the handler on a take: its reply as posted (body and headers), or the failure message
    * to post instead (it threw, or its reply would be refused: checked as service.ts does).
    */
-  async #reply(
-    taken: Taken,
-    signal: ServeRequest["signal"],
-  ): Promise<{ ok: true; body: HttpBody; headers: Headers } | { ok: false; message: string }> {
+  async #reply(taken: Taken, signal: ServeRequest["signal"]): Promise<HandlerOutcome> {
     try {
       const contentType = taken.answer.header("content-type");
       const request: ServeRequest = {

@@ -30,6 +30,12 @@ export class LoneGate {
   #loneRunning = false;
   readonly #listeners = new Set<() => void>();
   #expiry: TimerHandle | undefined;
+  /**
+   * Set from a release that a lone start may follow until the next macrotask: the answers the
+   * ended handlers handed to their sockets (sent at a microtask) go out before a poison request's
+   * handler may kill the process, and a lone one's answer before the next handler starts.
+   */
+  #settling: TimerHandle | undefined;
   /** Lone tickets whose deadline passed while they waited: their services drop them. */
   readonly #expired = new WeakSet<object>();
 
@@ -43,7 +49,7 @@ export class LoneGate {
   /** Whether `ticket` may start now (then call start()), must wait, or is over (lone, expired). */
   admit(ticket: object): Admission {
     if (this.#expired.has(ticket)) return "drop";
-    if (this.#loneRunning) return "wait";
+    if (this.#loneRunning || this.#settling !== undefined) return "wait";
     if (!this.#lone.has(ticket)) return this.#lone.size === 0 ? "start" : "wait";
     const first = this.#lone.keys().next().value;
     return this.#running === 0 && first === ticket ? "start" : "wait";
@@ -60,7 +66,8 @@ export class LoneGate {
       released = true;
       if (lone) this.#loneRunning = false;
       else this.#running--;
-      this.#wake();
+      if (lone || this.#lone.size > 0) this.#settle();
+      else this.#wake();
     };
   }
 
@@ -105,6 +112,15 @@ export class LoneGate {
       },
       Math.max(0, earliest - Date.now()) + 1,
     );
+  }
+
+  /** Holds every start off until the next macrotask, then wakes the services. */
+  #settle(): void {
+    stopTimer(this.#settling);
+    this.#settling = startTimer(() => {
+      this.#settling = undefined;
+      this.#wake();
+    }, 0);
   }
 
   #wake(): void {

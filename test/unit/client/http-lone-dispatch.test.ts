@@ -89,9 +89,14 @@ describe("a lone dispatch, HTTP transport", () => {
   it("waits for the handlers of the peer's other queues, and holds theirs off while it runs", async () => {
     const relay = new FakeRelay();
     const { started, handler, finish } = handlers();
+    const repliedAtStart: string[][] = [];
+    const watched = (request: ServeRequest) => {
+      repliedAtStart.push(relay.replies());
+      return handler(request);
+    };
     held.peer = await connect(BASE, { transport: "http", identity: "alice", fetch: relay.fetch });
-    held.peer.serve("a", handler);
-    held.peer.serve("b", handler);
+    held.peer.serve("a", watched);
+    held.peer.serve("b", watched);
     await vi.advanceTimersByTimeAsync(10);
     relay.push("b", "000000000001");
     await vi.advanceTimersByTimeAsync(10);
@@ -110,6 +115,9 @@ describe("a lone dispatch, HTTP transport", () => {
     await finish("000000000002");
     expect(relay.replies()).toEqual(["000000000001", "000000000002"]);
     expect(started).toEqual(["000000000001", "000000000002", "000000000003"]);
+    // The next handler started only once the lone one's reply was posted.
+    expect(repliedAtStart[2]).toEqual(["000000000001", "000000000002"]);
+    expect(repliedAtStart[1]).toEqual(["000000000001"]);
     await finish("000000000003");
     expect(relay.replies()).toEqual(["000000000001", "000000000002", "000000000003"]);
   });

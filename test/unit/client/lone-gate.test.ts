@@ -32,6 +32,17 @@ describe("LoneGate", () => {
     expect(gate.admit(b)).toBe("start");
   });
 
+  it("hands other handlers on at once when no lone one is involved", () => {
+    const gate = new LoneGate();
+    const wakes = vi.fn();
+    gate.listen(wakes);
+    const a = {};
+    gate.arrive(a, false, later());
+    gate.start(a)();
+    expect(wakes).toHaveBeenCalledTimes(1);
+    expect(gate.admit({})).toBe("start");
+  });
+
   it("starts a lone one once the others end, and nothing beside it", () => {
     const gate = new LoneGate();
     const wakes = vi.fn();
@@ -46,12 +57,18 @@ describe("LoneGate", () => {
     gate.arrive(other, false, later());
     expect(gate.admit(other)).toBe("wait");
     release();
+    // Not before the next macrotask: the answers handed to sockets go out first.
+    expect(gate.admit(lone)).toBe("wait");
+    expect(wakes).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(0);
     expect(wakes).toHaveBeenCalled();
     expect(gate.admit(other)).toBe("wait");
     expect(gate.admit(lone)).toBe("start");
     const releaseLone = gate.start(lone);
     expect(gate.admit(other)).toBe("wait");
     releaseLone();
+    expect(gate.admit(other)).toBe("wait");
+    vi.advanceTimersByTime(0);
     expect(gate.admit(other)).toBe("start");
   });
 
@@ -66,6 +83,7 @@ describe("LoneGate", () => {
     expect(gate.admit(second)).toBe("wait");
     release();
     release();
+    vi.advanceTimersByTime(0);
     expect(gate.admit(second)).toBe("start");
   });
 
@@ -121,11 +139,12 @@ describe("LoneGate", () => {
     await Promise.resolve();
     expect(releaseLone).toBeUndefined();
     release();
-    await Promise.resolve();
+    await vi.advanceTimersByTimeAsync(0);
     expect(releaseLone).toBeTypeOf("function");
     controller.abort();
     expect(await ended).toBeUndefined();
     releaseLone?.();
+    await vi.advanceTimersByTimeAsync(0);
     const third = {};
     gate.arrive(third, false, later());
     expect(await enterGate(gate, third, new AbortController().signal)).toBeTypeOf("function");
