@@ -12,12 +12,11 @@
  * again at each wake, #startWaiting) and http-service.ts (which waits in enterGate).
  */
 
+import { isLoneDispatch } from "../protocol/index.js";
 import { type AbortSignalLike, startTimer, stopTimer, type TimerHandle } from "./platform.js";
 
-/** Whether a dispatch runs alone in the peer (the relay's runsAlone, in the dispatch's attempt). */
-export function runsAlone(attempt: number, maxAttempts: number): boolean {
-  return attempt >= 2 && attempt >= maxAttempts;
-}
+/** Whether a dispatch runs alone in the peer: the protocol's rule, in the dispatch's attempt. */
+export const runsAlone = isLoneDispatch;
 
 /** What a dispatch may do now: start its handler, wait, or be dropped (a lone one past its deadline). */
 export type Admission = "start" | "wait" | "drop";

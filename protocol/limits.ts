@@ -50,6 +50,16 @@ export const DEFAULT_LIMITS = {
 
 export type Limits = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };
 
+/**
+ * Whether dispatch number `attempt` (1 for the first) of a request runs alone: its last allowed
+ * one (`maxAttempts`) after an earlier one lost its lease, so possibly a poison request. The relay
+ * gives it to a server connection holding nothing else (durable-objects/queue/dispatcher.ts), and
+ * the SDK runs no other handler of its peer beside it (client/lone-gate.ts).
+ */
+export function isLoneDispatch(attempt: number, maxAttempts: number): boolean {
+  return attempt >= 2 && attempt >= maxAttempts;
+}
+
 /** Largest WebSocket message the relay reads: a max body in base64 plus room for the frame. */
 export function maxFrameChars(limits: Pick<Limits, "maxBodyBytes" | "maxHeaderBytes">): number {
   return Math.ceil((limits.maxBodyBytes * 4) / 3) + limits.maxHeaderBytes + 64 * 1024;

@@ -4,7 +4,14 @@
  * server_error past maxAttempts dispatches), and which requests run alone (runsAlone). Used by
  * queue-do.ts, dispatcher.ts and http-takers.ts; unit-tested.
  */
-import { ERROR_CODE, type ErrorCode, err, ok, type Result } from "../../protocol/index.js";
+import {
+  ERROR_CODE,
+  type ErrorCode,
+  err,
+  isLoneDispatch,
+  ok,
+  type Result,
+} from "../../protocol/index.js";
 
 export type RequestState = "queued" | "leased" | "done";
 
@@ -62,10 +69,10 @@ export function afterLeaseLoss(attempt: number, maxAttempts: number): "requeue" 
  * of failing with it. With maxAttempts 1 no request runs alone (none had a lease before).
  */
 export function runsAlone(attempt: number, maxAttempts: number): boolean {
-  return attempt >= 1 && attempt + 1 >= maxAttempts;
+  return isLoneDispatch(attempt + 1, maxAttempts);
 }
 
-/** The least `attempt` of a lease that runs alone (runsAlone, counted after its dispatch). */
+/** The least `attempt` of a lease that runs alone (isLoneDispatch, counted after its dispatch). */
 export function loneAttempt(maxAttempts: number): number {
   return Math.max(2, maxAttempts);
 }
