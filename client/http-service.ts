@@ -106,7 +106,7 @@ export interface HttpServiceSetup {
 
 /** A handler's reply as posted (body and headers), or the failure message to post instead. */
 type HandlerOutcome =
-  | { ok: true; body: HttpBody; headers: Headers }
+  | { ok: true; body: HttpBody; headers: Headers | undefined }
   | { ok: false; message: string };
 
 /** What a take handed over, read from its answer. */
@@ -685,13 +685,13 @@ export class HttpService implements Service {
     taken: Taken,
     route: "replies" | "failures",
     { content, contentType }: Pick<HttpBody, "content" | "contentType">,
-    replyHeaders: Headers = {},
+    replyHeaders?: Headers,
   ): Promise<string | undefined> {
     const { link, status, credentials } = this.#setup;
     const path = `${this.#base}/${route}/${encodeURIComponent(taken.id)}${taken.partitionQuery}`;
     const signal = createAbortController().signal;
     const headers: Record<string, string> = { "Content-Type": contentType };
-    if (Object.keys(replyHeaders).length > 0) {
+    if (replyHeaders !== undefined) {
       headers[HTTP_API_HEADERS.headers] = encodeHeadersHeader(replyHeaders);
     }
     let answer: HttpAnswer | EdgeMQError;

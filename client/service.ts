@@ -554,7 +554,7 @@ export class SocketService implements Service {
     const headers = replyHeadersOf(reply);
     const badHeaders = replyHeadersRefusal(headers, this.#connection.limits);
     if (badHeaders !== undefined) throw new EdgeMQError(ERROR_CODE.badRequest, badHeaders);
-    return Object.keys(headers).length === 0
+    return headers === undefined
       ? { type: "reply", id, body: wire }
       : { type: "reply", id, body: wire, headers };
   }

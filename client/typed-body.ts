@@ -112,9 +112,10 @@ function checkedHeaders(headers: Headers): Headers {
   return Object.freeze(checked);
 }
 
-/** The headers a handler's reply carries (`{}` for none, a plain body included). */
-export function replyHeadersOf(reply: ReplyBody): Headers {
-  return reply instanceof TypedBody ? reply.headers : NO_HEADERS;
+/** The headers a handler's reply carries; undefined for none (a plain body included). */
+export function replyHeadersOf(reply: ReplyBody): Headers | undefined {
+  if (!(reply instanceof TypedBody) || reply.headers === NO_HEADERS) return undefined;
+  return Object.keys(reply.headers).length > 0 ? reply.headers : undefined;
 }
 
 /**
@@ -124,7 +125,7 @@ export function replyHeadersOf(reply: ReplyBody): Headers {
  * transport its server uses; undefined when they fit.
  */
 export function replyHeadersRefusal(
-  headers: Headers,
+  headers: Headers | undefined,
   limits: Pick<Limits, "maxHeaders" | "maxHeaderBytes">,
 ): string | undefined {
   const over = headersOverLimits(headers, limits);
