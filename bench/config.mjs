@@ -32,6 +32,7 @@ export const PORTS = { relay: 18970, echo: 18971, relayInspector: 19970, echoIns
 export const SERIAL_PORTS = {
   durable: { port: 18972, inspector: 19972 },
   memory: { port: 18973, inspector: 19973 },
+  floor: { port: 18974, inspector: 19974 },
 };
 
 /** Path of the HTTP API's synchronous request route; `{queue}` is filled in. */

@@ -26,7 +26,7 @@ import { idleCountWithin, openFileLimit } from "./lib/file-limit.mjs";
 import { machine } from "./lib/machine.mjs";
 import { partitionRows, sweepPartitions } from "./lib/partitions.mjs";
 import { profileRelay } from "./lib/profile-run.mjs";
-import { appendReadme, buildRows, printTable } from "./lib/report.mjs";
+import { appendReadme, buildRows, floorRows, printTable } from "./lib/report.mjs";
 import { interleavedSerial } from "./lib/serial-rounds.mjs";
 import { openLoad, runHttp, runIdle, runLoad } from "./lib/workloads.mjs";
 import { startWrangler } from "./lib/wrangler.mjs";
@@ -156,6 +156,16 @@ async function serialFigures(echoTarget) {
     );
     relays.push({ kind: "relay", mode: mode.name, label: `relay ${mode.name}`, server });
   }
+  // The floor: the relay with a memory queue that only moves bytes (bench/floor/worker.ts).
+  const floor = await start(
+    "relay-floor-serial",
+    SERIAL_PORTS.floor.port,
+    SERIAL_PORTS.floor.inspector,
+    ["bench/floor", ...RELAY_FILES.filter((file) => file !== "wrangler.toml")],
+    "bench/floor/wrangler.toml",
+    relayVars(MODES.find((mode) => mode.name === "memory")),
+  );
+  relays.push({ kind: "relay", mode: "floor", label: "relay floor (does nothing)", server: floor });
   try {
     return await interleavedSerial({
       rounds: config.serialRounds,
@@ -241,7 +251,11 @@ try {
     : {};
 
   const info = machine(root);
-  const rows = [...buildRows(modes, baseline), ...partitionRows(partitions)];
+  const rows = [
+    ...buildRows(modes, baseline),
+    ...floorRows(serial?.relays.floor, baseline),
+    ...partitionRows(partitions),
+  ];
   const output = {
     date: new Date().toISOString(),
     quick,
@@ -249,6 +263,7 @@ try {
     config,
     baseline,
     modes,
+    floor: serial?.relays.floor,
     partitions,
     rows,
     seconds: (Date.now() - started) / 1000,

@@ -30,6 +30,19 @@ function roundRange(ratios) {
   return sorted.map((r) => r.toFixed(2)).join(", ");
 }
 
+/**
+ * The floor's serial rows (bench/floor/worker.ts: a memory queue that only moves bytes), beside
+ * the same run's echo: the least a relay speaking this protocol takes on this machine.
+ */
+export function floorRows(floor, echo) {
+  if (floor === undefined) return [];
+  const figure = "serial p50, a relay that does nothing";
+  return [
+    row(figure, "floor", "µs", round(floor.p50Us), round(echo.serial?.p50Us)),
+    row("serial p50 ÷ echo, each round", "floor", "", roundRange(floor.roundRatios), ""),
+  ];
+}
+
 export function buildRows(modes, echo) {
   const rows = [];
   for (const [mode, f] of Object.entries(modes)) {
