@@ -101,7 +101,11 @@ export function readPartition(
   count: number,
 ): number | undefined | string {
   if (value === undefined || value === null) return undefined;
-  if (!/^[0-9]{1,3}$/.test(value)) return "partition must be an integer";
+  // Written as takes write it (takenId): "01" would name partition 1 as well, so one id could be
+  // spelt two ways.
+  if (!/^(?:0|[1-9][0-9]{0,2})$/.test(value)) {
+    return "partition must be an integer: 0, 1, 2 and so on, with no leading zeros";
+  }
   const partition = Number(value);
   if (partition >= count) {
     return `partition must be 0 to ${count - 1} (this queue has ${count} partition${count === 1 ? "" : "s"})`;

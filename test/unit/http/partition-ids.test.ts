@@ -31,4 +31,9 @@ describe("partitioned dispatch ids", () => {
     expect(thrownCode(() => answeredId("p2.000000000007", undefined, 2))).toBe("bad_request");
     expect(thrownCode(() => answeredId("000000000007", "2", 2))).toBe("bad_request");
   });
+
+  it("refuses a partition written otherwise than a take writes it", () => {
+    expect(thrownCode(() => answeredId("p01.000000000007", undefined, 2))).toBe("bad_request");
+    expect(thrownCode(() => answeredId("000000000007", "01", 2))).toBe("bad_request");
+  });
 });

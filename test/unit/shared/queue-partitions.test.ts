@@ -98,6 +98,13 @@ describe("the partition parameter", () => {
     expect(readPartition("1", 1)).toMatch(/0 to 0/);
   });
 
+  it("is written as a take writes it: no leading zeros, no sign, no space", () => {
+    expect(readPartition("0", 4)).toBe(0);
+    for (const odd of ["01", "00", "+1", " 1", "1 ", "1.0", ""]) {
+      expect(readPartition(odd, 4)).toMatch(/integer/);
+    }
+  });
+
   it("places a server socket in the partition the front door named", () => {
     const parsed = parseQueuePartitions("jobs=4");
     expect(serverPlacement(parsed, "jobs", "2")).toEqual({ partition: 2, partitions: 4 });
