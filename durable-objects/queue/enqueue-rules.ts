@@ -40,6 +40,8 @@ export interface AdmissionContext {
   serverConnected: boolean;
   /** Characters held in memory (a memory-mode queue), or undefined (bodies are in SQLite). */
   memoryChars?: number | undefined;
+  /** Partitions of the queue (its limits hold per partition); absent: 1. */
+  partitions?: number | undefined;
 }
 
 /** Admits a request (giving its deadline) or refuses it with a typed error. */
@@ -61,17 +63,18 @@ export function admit(request: RequestFrame, ctx: AdmissionContext): Result<numb
   const overHeaders = headersOverLimits(request.headers, limits);
   if (overHeaders !== undefined) return refuse(ERROR_CODE.badRequest, overHeaders);
   if (request.failFast === true && !ctx.serverConnected) {
-    return refuse(ERROR_CODE.noResponders, "no server is connected to the queue");
+    return refuse(ERROR_CODE.noResponders, `no server is connected to ${where(ctx)}`);
   }
   if (ctx.depth >= limits.maxQueueDepth) {
+    const perPartition = (ctx.partitions ?? 1) > 1 ? ", per partition" : "";
     return refuse(
       ERROR_CODE.queueFull,
-      `the queue holds ${limits.maxQueueDepth} requests, its limit (maxQueueDepth, EDGEMQ_MAX_QUEUE_DEPTH): retry when it has drained`,
+      `${where(ctx)} holds ${limits.maxQueueDepth} requests, its limit (maxQueueDepth, EDGEMQ_MAX_QUEUE_DEPTH${perPartition}): retry when it has drained`,
     );
   }
   if (overMemory(ctx.memoryChars, request.body.data.length)) {
     const mi = MEMORY_QUEUE_CHARS / (1024 * 1024);
-    const message = `the queue holds ${mi} Mi characters of bodies and outcomes in memory (memory mode; bytes count as base64): retry when it has drained`;
+    const message = `${where(ctx)} holds ${mi} Mi characters of bodies and outcomes in memory (memory mode; bytes count as base64): retry when it has drained`;
     return refuse(ERROR_CODE.queueFull, message);
   }
   if (ctx.clientInFlight >= limits.maxInFlightPerClient) {
@@ -81,6 +84,14 @@ export function admit(request: RequestFrame, ctx: AdmissionContext): Result<numb
     );
   }
   return ok(ctx.now + timeout);
+}
+
+/** What holds the request: a queue, or on a partitioned queue the client's partition of it. */
+function where(ctx: AdmissionContext): string {
+  const partitions = ctx.partitions ?? 1;
+  return partitions > 1
+    ? `this client's partition of the queue (one of ${partitions})`
+    : "the queue";
 }
 
 function refuse(code: WireError["code"], message: string): Result<number, WireError> {

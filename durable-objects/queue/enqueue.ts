@@ -20,6 +20,7 @@ import {
   type WireError,
 } from "../../protocol/index.js";
 import type { EnqueueInput, EnqueueOutcome } from "../shared/contracts.js";
+import { partitionCount, type QueuePartitions } from "../shared/queue-partitions.js";
 import type { EarlyCancels } from "./early-cancels.js";
 import { type AdmissionContext, admit } from "./enqueue-rules.js";
 import type { NewRequest, RequestStore } from "./store-contract.js";
@@ -37,6 +38,8 @@ export interface EnqueueDeps {
   viaHttp?: boolean | undefined;
   /** Cancels that came before their requests (early-cancels.ts). */
   earlyCancels: EarlyCancels;
+  /** The relay's partition rules, so refusals can name a partition; absent: unpartitioned. */
+  queuePartitions?: Pick<QueuePartitions, "rules">;
 }
 
 export function enqueueAll(input: EnqueueInput, deps: EnqueueDeps): EnqueueOutcome[] {
@@ -84,7 +87,8 @@ export function enqueueDecoded(
     }
     store.setQueueName(queue);
   }
-  const planned = admitEach(requests, from, deps);
+  const partitions = deps.queuePartitions && partitionCount(deps.queuePartitions, queue);
+  const planned = admitEach(requests, from, deps, partitions);
   const fresh: NewRequest[] = [];
   for (const p of planned) if (p.kind === "admitted") fresh.push(p.row);
   const rids = store.insertAll(fresh);
@@ -127,6 +131,7 @@ function admitEach(
   requests: readonly (RequestFrame | EnqueueOutcome)[],
   from: string,
   deps: EnqueueDeps,
+  partitions: number | undefined,
 ): Planned[] {
   const { store, now } = deps;
   const ctx: AdmissionContext = {
@@ -136,6 +141,7 @@ function admitEach(
     clientInFlight: store.clientLive(from),
     serverConnected: deps.serverConnected,
     memoryChars: store.memoryChars(),
+    partitions,
   };
   return requests.map((request): Planned => {
     if (!("type" in request)) return { kind: "invalid", outcome: request };

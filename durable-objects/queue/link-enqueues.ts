@@ -130,5 +130,6 @@ function enqueueItem(state: QueueState, item: LinkEnqueue, now: number) {
     viaLink: true,
     viaHttp: false,
     earlyCancels: state.earlyCancels,
+    queuePartitions: state.settings.queuePartitions,
   });
 }

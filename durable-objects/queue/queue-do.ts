@@ -124,6 +124,7 @@ export class QueueDO extends DurableObject<Env> implements QueueRpc, HttpQueueRp
             onStored: (from, rid) => state.ready?.add(from, rid),
             viaHttp: typeof input.viaHttp === "boolean" ? input.viaHttp : undefined,
             earlyCancels: state.earlyCancels,
+            queuePartitions: state.settings.queuePartitions,
           }),
         ),
       );

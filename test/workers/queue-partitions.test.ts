@@ -141,4 +141,36 @@ describe("partitioned queues", () => {
     const take = await http("/v1/queues/part-bad/take?partition=5", { identity: "w1" });
     await expectError(take, 400, "bad_request");
   });
+  // The limits hold per partition, so a refusal says so (before: "no server is connected to the
+  // queue", "the queue holds N requests", read as the whole queue's).
+  it("name the client's partition in a refusal, on /v1/connect, a queue link and HTTP", async () => {
+    const failFast = {
+      type: "request",
+      queue: "part-nobody",
+      body: encodeBody("x"),
+      failFast: true,
+    };
+    const expected = {
+      type: "error",
+      code: "no_responders",
+      message: "no server is connected to this client's partition of the queue (one of 2)",
+    };
+    const { socket: viaExchange } = await TestSocket.client("pn-exchange");
+    viaExchange.send({ ...failFast, id: "r1" });
+    expect(await viaExchange.next()).toEqual({ ...expected, id: "r1" });
+    const link = await TestSocket.open("/v1/queues/part-nobody/connect?identity=pn-link");
+    await link.next();
+    link.send({ ...failFast, id: "r2" });
+    expect(await link.next()).toEqual({ ...expected, id: "r2" });
+    const response = await http("/v1/queues/part-nobody/requests?failFast=true", {
+      identity: "pn-http",
+      method: "POST",
+      body: "x",
+    });
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({
+      error: { code: "no_responders", message: expected.message },
+    });
+    for (const socket of [viaExchange, link]) socket.close();
+  });
 });

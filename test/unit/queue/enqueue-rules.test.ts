@@ -88,6 +88,28 @@ describe("admit", () => {
     );
   });
 
+  // The limits hold per partition: "the queue holds 3 requests" read as the whole queue's count
+  // when a partitioned queue held more across its partitions.
+  it("names the partition, not the queue, when the queue is partitioned", () => {
+    const limits = { ...DEFAULT_LIMITS, maxQueueDepth: 3 };
+    const messageOf = (ctx: Partial<AdmissionContext>, request = req()): string => {
+      const result = admit(request, { ...base, limits, ...ctx });
+      return result.ok ? "ok" : result.error.message;
+    };
+    expect(messageOf({ depth: 3, partitions: 4 })).toBe(
+      "this client's partition of the queue (one of 4) holds 3 requests, its limit (maxQueueDepth, EDGEMQ_MAX_QUEUE_DEPTH, per partition): retry when it has drained",
+    );
+    expect(messageOf({ depth: 3, partitions: 1 })).toMatch(/^the queue holds 3 requests/);
+    const full = { memoryChars: MEMORY_QUEUE_CHARS, partitions: 2 };
+    expect(messageOf(full)).toMatch(
+      /^this client's partition of the queue \(one of 2\) holds 32 Mi/,
+    );
+    const noServer = { serverConnected: false, partitions: 2 };
+    expect(messageOf(noServer, req({ failFast: true }))).toBe(
+      "no server is connected to this client's partition of the queue (one of 2)",
+    );
+  });
+
   it("refuses with too_many_in_flight once the client has its maximum live requests", () => {
     const limit = DEFAULT_LIMITS.maxInFlightPerClient;
     expect(codeOf(req(), { clientInFlight: limit - 1 })).toMatch(/^ok:/);
