@@ -27,6 +27,7 @@ import {
   readHeaders,
   type SendBody,
 } from "../protocol/index.js";
+import { onAbort } from "./abort-listeners.js";
 import {
   BYTES_CONTENT_TYPE,
   bodyOfHttp,
@@ -143,7 +144,7 @@ export class HttpRequester {
         if (done) return;
         done = true;
         stopTimer(backstop);
-        signal?.removeEventListener("abort", onAbort);
+        stopWatching();
         this.#running.delete(fail);
         controller.abort(new EdgeMQError(ERROR_CODE.cancelled, "request settled"));
         if (outcome.ok) resolve(pick(outcome.reply));
@@ -151,7 +152,7 @@ export class HttpRequester {
         this.#checkIdle();
       };
       const fail = (error: EdgeMQError) => settle({ ok: false, error });
-      const onAbort = () => {
+      const abortRequest = () => {
         fail(abortedError(signal));
         if (posted) this.#trackCancel(this.#cancelAtRelay(prepared, expiresAt), expiresAt);
       };
@@ -159,7 +160,7 @@ export class HttpRequester {
         fail(new EdgeMQError(ERROR_CODE.timeout, `no reply from ${queue} in time`));
       }, giveUpAt - Date.now());
       this.#running.add(fail);
-      signal?.addEventListener("abort", onAbort, { once: true });
+      const stopWatching = signal === undefined ? () => {} : onAbort(signal, abortRequest);
       void this.#exchange(prepared, controller.signal, expiresAt, giveUpAt, () => {
         posted = true;
       }).then(settle);

@@ -32,6 +32,7 @@ import {
   type SendBody,
   type WireBody,
 } from "../protocol/index.js";
+import { onAbort } from "./abort-listeners.js";
 import { type BackoffOptions, backoffDelay } from "./backoff.js";
 import { type AbortSignalLike, startTimer, stopTimer, type TimerHandle } from "./platform.js";
 import { RequestIds } from "./request-ids.js";
@@ -229,9 +230,9 @@ export class Requester {
       copySent: false,
       resolve,
       reject,
-      detach: () => signal?.removeEventListener("abort", onAbort),
+      detach: () => stopWatching(),
     };
-    const onAbort = () => {
+    const abortRequest = () => {
       if (!this.#settle(id, { ok: false, error: abortedError(signal) })) return;
       const cancel: CancelFrame = { type: "cancel", id, queue };
       this.#options.send(cancel);
@@ -247,7 +248,7 @@ export class Requester {
       }
     };
     entry.timer = startTimer(() => this.#deadlinePassed(id, entry), timeoutMs);
-    signal?.addEventListener("abort", onAbort, { once: true });
+    const stopWatching = signal === undefined ? () => {} : onAbort(signal, abortRequest);
     this.#pending.set(id, entry);
     this.#send(id, entry, now);
   }

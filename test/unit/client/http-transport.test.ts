@@ -6,6 +6,7 @@
  * hand. Its whoami lists no features (an older relay), so each request polls its own
  * `GET /v1/requests/{id}`; http-outcomes.test.ts tests the one poll for all.
  */
+import { getEventListeners } from "node:events";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type Body,
@@ -317,6 +318,27 @@ describe("request() over HTTP", () => {
     expect(calls.find((c) => c.method === "DELETE")?.path).toBe(`/v1/queues/jobs/requests/${id}`);
     // It outlives the page (a tab that aborts its requests as it closes: a browser probe).
     expect(calls.find((c) => c.method === "DELETE")?.keepalive).toBe(true);
+  });
+
+  it("holds one abort listener on a signal many unfinished requests share, and cancels them all when it aborts", async () => {
+    const { fetch, calls } = fakeFetch((call) => {
+      if (call.method === "POST") return json(202, { id: "x", deadline: 0 });
+      return noContent();
+    });
+    const alice = await httpPeer(fetch);
+    // A program's shutdown signal, passed to every request.
+    const shutdown = new AbortController();
+    const pending = Array.from({ length: 20 }, (_, i) =>
+      alice.request("jobs", i, { signal: shutdown.signal }).catch((error: unknown) => error),
+    );
+    await expect.poll(() => calls.filter((c) => c.method === "POST").length).toBe(20);
+    expect(getEventListeners(shutdown.signal, "abort")).toHaveLength(1);
+    shutdown.abort();
+    for (const error of await Promise.all(pending)) {
+      expect(error).toMatchObject({ code: "cancelled" });
+    }
+    await expect.poll(() => calls.filter((c) => c.method === "DELETE").length).toBe(20);
+    expect(getEventListeners(shutdown.signal, "abort")).toHaveLength(0);
   });
 
   it("on a signal that timed out (AbortSignal.timeout()) rejects timeout and deletes the request at the relay", async () => {

@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { pendingLimitError, Requester } from "../../../client/requester.js";
 import {
@@ -192,6 +193,40 @@ describe("Requester", () => {
       requester.request("q", 2, { signal: AbortSignal.abort(reason) }),
     );
     expect(already.code).toBe("timeout");
+  });
+
+  it("holds one abort listener on a signal many unfinished requests share, none once they settle, and cancels them all when it aborts", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    try {
+      const { requester, sent, requests } = setup();
+      // A program's shutdown signal, passed to every request.
+      const shutdown = new AbortController();
+      const settled = requester.request("q", 0, { signal: shutdown.signal });
+      const pending = Array.from({ length: 50 }, (_, i) =>
+        rejection(requester.request("q", i + 1, { signal: shutdown.signal })),
+      );
+      expect(getEventListeners(shutdown.signal, "abort")).toHaveLength(1);
+      const first = requests()[0]?.id ?? "";
+      requester.handle({ type: "reply", id: first, body: encodeBody("done") });
+      expect(await settled).toBe("done");
+      shutdown.abort();
+      const errors = await Promise.all(pending);
+      expect(errors.map((error) => error.code)).toEqual(pending.map(() => "cancelled"));
+      expect(sent.filter((frame) => frame.type === "cancel")).toHaveLength(50);
+      expect(requester.size).toBe(0);
+      // A signal outliving its requests holds no listener of theirs.
+      const later = new AbortController();
+      const answered = requester.request("q", "x", { signal: later.signal });
+      requester.handle({ type: "reply", id: requests().at(-1)?.id ?? "", body: encodeBody(1) });
+      await answered;
+      expect(getEventListeners(later.signal, "abort")).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(warnings.map((warning) => warning.name)).not.toContain("MaxListenersExceededWarning");
+    } finally {
+      process.off("warning", onWarning);
+    }
   });
 
   it("rejects at once with cancelled, sending nothing, when the signal is already aborted", async () => {
