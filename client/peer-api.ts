@@ -52,7 +52,8 @@ export interface Peer {
    * contentType })` adds headers and a media type). `serve<T>()` gives the handler
    * each request's body as a T, which is not checked at run time. Throws (bad_request) for a
    * queue this peer serves already, until that service's close() resolved; a TypeError for a
-   * handler that is not a function.
+   * handler that is not a function; `closed` once the peer was closed or ended for good (replaced,
+   * its token expired).
    */
   serve<T = ReceivedBody>(queue: string, handler: Handler<T>, options?: ServeOptions): Service;
   /**

@@ -277,12 +277,20 @@ export class SocketPeer implements Peer {
    */
   setToken(token: string): void {
     // A peer that ended for good (a 4401 with no renewal before it) reconnects no more.
-    const ended = this.#ended ?? (this.#closing === undefined ? undefined : PEER_CLOSED);
-    if (ended !== undefined) {
-      const message = `setToken: this peer has ended (${ended.message}): connect() again`;
-      throw new EdgeMQError(ERROR_CODE.closed, message);
-    }
+    this.#refuseIfEnded("setToken");
     renewToken(this.#setup.credentials, token, this.identity);
+  }
+
+  /**
+   * Throws `closed` once the peer ended for good (replaced, its token expired: its requests are
+   * refused) or close() was called: `connect()` again. setToken() and serve() call it, so a server
+   * socket is not opened for a peer whose requests already fail.
+   */
+  #refuseIfEnded(call: string): void {
+    const ended = this.#ended ?? (this.#closing === undefined ? undefined : PEER_CLOSED);
+    if (ended === undefined) return;
+    const message = `${call}: this peer has ended (${ended.message}): connect() again`;
+    throw new EdgeMQError(ERROR_CODE.closed, message);
   }
 
   /** Sends `body` to `queue` and resolves with the reply body (same kind, same content). */
@@ -307,6 +315,7 @@ export class SocketPeer implements Peer {
   ): Service {
     const handler = handlerOf(typedHandler);
     if (this.#closing) throw new EdgeMQError(ERROR_CODE.closed, "peer is closed");
+    this.#refuseIfEnded(`serve(${queue})`);
     const max = this.#connection.limits.maxConcurrency;
     const concurrency = checkServe(queue, handler, options, max, this.#services);
     const { url, credentials } = this.#setup;

@@ -287,6 +287,21 @@ describe("peer.request()", () => {
     expect(relay.sockets).toHaveLength(1);
   });
 
+  it("refuses serve() with closed once replaced, as request() and setToken() are, opening no server socket", async () => {
+    const peer = await openExchangeOnly();
+    relay.latest(CONNECT).drop(4001, "replaced");
+    await settle();
+    expect((await failure(peer.request("q", 1))).code).toBe("closed");
+    expect(() => peer.serve("jobs", () => 1)).toThrow(
+      expect.objectContaining({
+        code: "closed",
+        message: expect.stringMatching(/this peer has ended \(replaced.*connect\(\) again/),
+      }),
+    );
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(relay.sockets).toHaveLength(1);
+  });
+
   it("treats a socket with no pong for two heartbeat intervals as dead and reconnects", async () => {
     await open();
     relay.autoPong = false;
