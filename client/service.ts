@@ -166,6 +166,11 @@ export interface Reopening {
 interface Answer {
   frame: ServerFrame;
   deadline: number;
+  /**
+   * It went out on a socket that then dropped (#recent): most likely delivered, so it is sent
+   * again if a socket comes back, but close() does not wait for one (see #flush).
+   */
+  handedOver?: true;
 }
 
 interface Running {
@@ -317,28 +322,37 @@ export class SocketService implements Service {
    * Resolves once the answers finished while the socket was down went out (the next welcome's
    * `ready {holding}` claims them, then they follow), or once their requests' deadlines passed:
    * they could not be delivered then. So close() during a drop does not lose them, which would
-   * run their requests again on another server. Re-checked after each welcome.
+   * run their requests again on another server. Re-checked after each welcome. Answers that went
+   * out before the drop (handedOver) are not waited for: their clients most likely have them, and
+   * close() during an outage waited up to their deadlines (5 min at most) for nothing.
    */
   #flush(): Promise<void> {
     return new Promise<void>((resolve) => {
       let timer: TimerHandle | undefined;
       const check = () => {
         stopTimer(timer);
-        const now = Date.now();
-        let until: number | undefined;
-        for (const { deadline } of this.#unsent.values()) {
-          if (deadline > now && (until === undefined || deadline > until)) until = deadline;
-        }
+        const until = this.#unsentUntil();
         if (until === undefined) {
           this.#flushed = undefined;
           resolve();
           return;
         }
-        timer = startTimer(check, until - now + 1);
+        timer = startTimer(check, until - Date.now() + 1);
       };
       this.#flushed = check;
       check();
     });
+  }
+
+  /** The latest deadline still ahead of the answers close() waits to send (#flush). */
+  #unsentUntil(): number | undefined {
+    const now = Date.now();
+    let until: number | undefined;
+    for (const { deadline, handedOver } of this.#unsent.values()) {
+      if (handedOver) continue;
+      if (deadline > now && (until === undefined || deadline > until)) until = deadline;
+    }
+    return until;
   }
 
   /** The latest deadline of the requests still held (running, not cancelled, or waiting). */
@@ -408,7 +422,9 @@ export class SocketService implements Service {
 
   /** The socket dropped: what it was lately handed may be lost with it (see #recent). */
   #dropped(): void {
-    for (const [id, { answer }] of this.#recent) this.#unsent.set(id, answer);
+    for (const [id, { answer }] of this.#recent) {
+      this.#unsent.set(id, { ...answer, handedOver: true });
+    }
     this.#recent.clear();
     this.#recentChars = 0;
   }

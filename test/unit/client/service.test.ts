@@ -606,6 +606,28 @@ describe("service.close()", () => {
     expect(second.framesOf("reply").map((frame) => frame.id)).toEqual(["r1"]);
   });
 
+  it("does not wait, while its socket is down, for a reply that went out before the drop", async () => {
+    const { handler, finish } = gate();
+    const service = peer.serve("resize", handler);
+    const first = relay.latest(SERVE);
+    await served(first);
+    // A long deadline: close() used to wait for all of it, its client long since answered.
+    first.deliver({ ...dispatch("r1"), deadline: Date.now() + 300_000 });
+    await settle();
+    finish("r1");
+    await settle();
+    expect(first.framesOf("reply").map((frame) => frame.id)).toEqual(["r1"]);
+    relay.fallback = { kind: "pending" }; // the relay does not come back
+    first.drop(1006, "relay gone");
+    let closed = false;
+    const closing = service.close().then(() => {
+      closed = true;
+    });
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(closed).toBe(true);
+    await closing;
+  });
+
   it("gives up on a reply finished while its socket is down once the request's deadline passed", async () => {
     const { handler, finish } = gate();
     const service = peer.serve("resize", handler);
