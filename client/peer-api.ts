@@ -67,7 +67,8 @@ export interface Peer {
   status(): AsyncIterable<Status>;
   /**
    * Drains, then closes: new request() calls reject with `closed`, unfinished ones settle as
-   * usual, every service finishes the requests it holds.
+   * usual, every service finishes the requests it holds. A handler must not await it (it waits
+   * for that handler's reply: both would wait until the request's deadline); `void close()`.
    */
   close(): Promise<void>;
   /** close(), so `await using peer = await connect(...)` closes it at the end of its scope. */
@@ -103,7 +104,10 @@ export interface Service {
   readonly ready: Promise<void>;
   /** Handlers running or waiting for a slot. */
   readonly inHand: number;
-  /** Takes no more requests, finishes (and replies to) those in hand, then resolves. */
+  /**
+   * Takes no more requests, finishes (and replies to) those in hand, then resolves. Its own
+   * handler must not await it (it waits for that handler's reply); `void close()` there.
+   */
   close(): Promise<void>;
   /** close(), so `await using service = peer.serve(...)` closes it at the end of its scope. */
   [Symbol.asyncDispose](): Promise<void>;
