@@ -32,6 +32,7 @@ import {
   type Service,
   wholeReplyAs,
 } from "./peer-api.js";
+import { createAbortController, startTimer, stopTimer } from "./platform.js";
 import type { ReceivedReply, RequestOptions } from "./requester.js";
 import type { Handler, ServeOptions } from "./service.js";
 import { type Status, StatusFeed } from "./status.js";
@@ -48,15 +49,31 @@ export interface HttpPeerSetup {
 
 const UTF8 = new TextDecoder("utf-8");
 
+/**
+ * How long connect() waits for the relay's answer to `GET /v1/whoami`, as long as a WebSocket
+ * upgrade is given (connection.ts): an address that takes the connection and never answers (a
+ * wedged relay, another service's port) otherwise held connect() for Node fetch's 300 s headers
+ * timeout, and for good in a browser.
+ */
+export const CONNECT_ANSWER_WAIT_MS = 15_000;
+
 export async function connectHttp(setup: HttpPeerSetup): Promise<Peer> {
   const link = new HttpLink(setup.url, setup.credentials, resolveFetch(setup.fetch), setup.backoff);
+  const controller = createAbortController();
+  const silent = `no answer to GET /v1/whoami within ${CONNECT_ANSWER_WAIT_MS} ms`;
+  const timer = startTimer(
+    () => controller.abort(new EdgeMQError(ERROR_CODE.closed, silent)),
+    CONNECT_ANSWER_WAIT_MS,
+  );
   let answer: Awaited<ReturnType<HttpLink["call"]>>;
   try {
-    answer = await link.call("GET", "/v1/whoami");
+    answer = await link.call("GET", "/v1/whoami", {}, controller.signal);
   } catch (cause) {
     const why = causeChain(cause);
     const message = `cannot reach the relay at ${setup.url}${why === "" ? "" : ` (${why})`}`;
     throw new EdgeMQError(ERROR_CODE.closed, message, { cause });
+  } finally {
+    stopTimer(timer);
   }
   if (answer.status !== 200) throw connectAnswerError(setup.url, answer);
   const whoami = readWhoami(UTF8.decode(answer.bytes));

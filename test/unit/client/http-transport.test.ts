@@ -7,7 +7,7 @@
  * `GET /v1/requests/{id}`; http-outcomes.test.ts tests the one poll for all.
  */
 import { getEventListeners } from "node:events";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   type Body,
   connect,
@@ -512,6 +512,43 @@ describe("connect() over HTTP", () => {
       code: "not_found",
       message: `no EdgeMQ relay answers at ${BASE} (HTTP 404: not found): is that the relay's address?`,
     });
+  });
+
+  // A probe: connect(url, { transport: "http" }) to a port that accepts connections and never
+  // answers (a wedged relay, another service's port) hung for Node fetch's 300 s headers timeout
+  // (for good in a browser), where a WebSocket upgrade no one answers ends after 15 s.
+  it("rejects with closed when the relay's address does not answer within 15 s, aborting the call", async () => {
+    vi.useFakeTimers();
+    try {
+      const aborted: unknown[] = [];
+      const fetch: FetchLike = (_url, init) =>
+        new Promise((_resolve, reject) => {
+          init.signal?.addEventListener("abort", () => {
+            aborted.push(init.signal?.reason);
+            reject(init.signal?.reason);
+          });
+        });
+      let outcome: unknown;
+      connect(BASE, { transport: "http", identity: "alice", fetch }).then(
+        () => {
+          outcome = "connected";
+        },
+        (error: unknown) => {
+          outcome = error;
+        },
+      );
+      await vi.advanceTimersByTimeAsync(14_900);
+      expect(outcome).toBeUndefined();
+      await vi.advanceTimersByTimeAsync(200);
+      expect(outcome).toBeInstanceOf(EdgeMQError);
+      expect(outcome).toMatchObject({
+        code: "closed",
+        message: `cannot reach the relay at ${BASE} (no answer to GET /v1/whoami within 15000 ms)`,
+      });
+      expect(aborted).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("fails at connect when the relay refuses the identity", async () => {
