@@ -5,7 +5,8 @@
  * `MaxListenersExceededWarning: Possible EventTarget memory leak detected. 11 abort listeners
  * added to [AbortSignal]` at the eleventh concurrent request (a probe: 50 requests sharing one
  * signal, over either transport). The signal's listener goes once no request waits on it, so a
- * long-lived signal holds nothing between requests. Used by requester.ts and http-requester.ts.
+ * long-lived signal holds nothing between requests. Used by requester.ts and http-requester.ts,
+ * and by http-link.ts for the signal an HTTP service's take loops all share.
  */
 import type { AbortSignalLike } from "./platform.js";
 

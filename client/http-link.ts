@@ -12,6 +12,7 @@
  * were answered again). Used by http-requester.ts, http-service.ts and http-peer.ts.
  */
 import { EdgeMQError, ERROR_CODE, HEADERS, HTTP_STATUS, isErrorCode } from "../protocol/index.js";
+import { onAbort } from "./abort-listeners.js";
 import { type BackoffOptions, backoffDelay } from "./backoff.js";
 import type { HttpStatus } from "./http-status.js";
 import {
@@ -125,7 +126,11 @@ export class HttpLink {
     this.#backoff = backoff;
   }
 
-  /** One call; throws what fetch throws (network errors, aborts). */
+  /**
+   * One call; throws what fetch throws (network errors, aborts). A long-poll names its `waitMs`:
+   * one whose answer has not begun within waitMs + POLL_ANSWER_SLACK_MS is aborted and throws,
+   * as a network error (see POLL_ANSWER_SLACK_MS).
+   */
   async call(
     method: string,
     path: string,
@@ -133,6 +138,7 @@ export class HttpLink {
       body?: Uint8Array | string;
       headers?: Record<string, string>;
       keepalive?: boolean;
+      waitMs?: number;
     } = {},
     signal?: PlatformAbortSignal & AbortSignalLike,
   ): Promise<HttpAnswer> {
@@ -144,17 +150,24 @@ export class HttpLink {
     }
     const request: HttpRequestInit = { method, headers };
     if (init.body !== undefined) request.body = fetchBody(init.body);
-    if (signal !== undefined) request.signal = signal;
     if (init.keepalive === true) request.keepalive = true;
-    const response = await this.#fetch(`${this.#base}${path}`, request);
-    // The relay answered: retries waiting because it was out of reach go now.
-    if (fromRelay(response.status)) this.#reachability.reached();
-    const bytes = new Uint8Array(await bodyBytes(response, signal));
-    return {
-      status: response.status,
-      header: (name) => response.headers.get(name) ?? undefined,
-      bytes,
-    };
+    const bounded = init.waitMs === undefined ? undefined : answerBound(init.waitMs, signal);
+    const callSignal = bounded?.signal ?? signal;
+    if (callSignal !== undefined) request.signal = callSignal;
+    try {
+      const response = await this.#fetch(`${this.#base}${path}`, request);
+      bounded?.answered();
+      // The relay answered: retries waiting because it was out of reach go now.
+      if (fromRelay(response.status)) this.#reachability.reached();
+      const bytes = new Uint8Array(await bodyBytes(response, callSignal));
+      return {
+        status: response.status,
+        header: (name) => response.headers.get(name) ?? undefined,
+        bytes,
+      };
+    } finally {
+      bounded?.release();
+    }
   }
 
   /**
@@ -216,15 +229,52 @@ export class HttpLink {
     };
     const abort = () => cut.abort();
     const unwait = this.#reachability.onReached(woken);
-    signal.addEventListener("abort", abort, { once: true });
+    const unwatch = onAbort(signal, abort);
     try {
       await pause(ms, cut.signal);
     } finally {
       unwait();
-      signal.removeEventListener("abort", abort);
+      unwatch();
     }
     return answered;
   }
+}
+
+/**
+ * How long past its `wait` a long-poll (a take, the outcome poll) may go without the start of an
+ * answer before it is given up as a dead connection and tried again: the relay answers every
+ * long-poll by its wait (204 or an empty list when nothing came). A connection that died silently
+ * (a NAT or proxy that dropped it, no FIN) otherwise held the poll for Node fetch's 300 s headers
+ * timeout, and for good in a browser: a probe's HTTP server, its take on such a connection, was
+ * deaf for minutes (every request `no_responders`), where a WebSocket server's heartbeat finds a
+ * dead socket within 15 s. The same 15 s here.
+ */
+export const POLL_ANSWER_SLACK_MS = 15_000;
+
+/**
+ * A signal for one long-poll: aborted when the caller's `signal` aborts, or, until `answered()`,
+ * once `waitMs` + POLL_ANSWER_SLACK_MS passed (with an error saying so). `release()` stops both.
+ */
+function answerBound(waitMs: number, signal: (PlatformAbortSignal & AbortSignalLike) | undefined) {
+  const controller = createAbortController();
+  const limitMs = waitMs + POLL_ANSWER_SLACK_MS;
+  const forward = () => controller.abort(signal?.reason);
+  let unforward = () => {};
+  // One listener on a signal many calls share (an HTTP service's, for all its take loops).
+  if (signal?.aborted === true) forward();
+  else if (signal !== undefined) unforward = onAbort(signal, forward);
+  const silent = new Error(`no answer to a long-poll within ${limitMs} ms (a dead connection?)`);
+  const timer = startTimer(() => controller.abort(silent), limitMs);
+  return {
+    signal: controller.signal,
+    answered: () => {
+      stopTimer(timer);
+    },
+    release: () => {
+      stopTimer(timer);
+      unforward();
+    },
+  };
 }
 
 /**
@@ -253,8 +303,8 @@ function bodyBytes(
       aborted();
       return;
     }
-    signal.addEventListener("abort", aborted, { once: true });
-    read.then(resolve, reject).finally(() => signal.removeEventListener("abort", aborted));
+    const unwatch = onAbort(signal, aborted);
+    read.then(resolve, reject).finally(unwatch);
   });
 }
 
@@ -405,11 +455,12 @@ export function pause(ms: number, signal?: AbortSignalLike): Promise<void> {
     }
     const done = () => {
       stopTimer(timer);
-      signal?.removeEventListener("abort", done);
+      unwatch();
       resolve();
     };
     const timer = startTimer(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
+    // One listener on a signal many waits share (an HTTP service's, for all its take loops).
+    const unwatch = signal === undefined ? () => {} : onAbort(signal, done);
   });
 }
 

@@ -169,7 +169,7 @@ export class OutcomePoller {
       // After a failed try, ask without waiting: the requests are posted again right after.
       const wait = tries > 1 ? 0 : waitMs;
       const path = `/v1/outcomes?poller=${this.tag}&after=${this.#after}&wait=${wait}`;
-      return this.#link.call("GET", path, {}, signal);
+      return this.#link.call("GET", path, { waitMs: wait }, signal);
     });
     return { answer, retried: tries > 1 };
   }

@@ -316,7 +316,8 @@ export class HttpRequester {
       const answer = await link.retrying(status, retry, () => {
         tries += 1;
         // After a failed try, ask without waiting: the request is posted again right after.
-        return link.call("GET", `${poll}?wait=${tries > 1 ? 0 : wait}`, {}, signal);
+        const waitMs = tries > 1 ? 0 : wait;
+        return link.call("GET", `${poll}?wait=${waitMs}`, { waitMs }, signal);
       });
       if (answer instanceof EdgeMQError) return { ok: false, error: answer };
       if (answer.status !== 204) return outcomeOf(answer);

@@ -375,7 +375,7 @@ export class HttpService implements Service {
         // not after a whole long-poll of the old ones.
         if (++tries > 1) wait = 0;
         const path = `${this.#base}/take?wait=${wait}${only}${this.#leaseParam}`;
-        return link.call("POST", path, {}, this.#taking.signal);
+        return link.call("POST", path, { waitMs: wait }, this.#taking.signal);
       })
       .finally(() => this.#presence.takeEnded(reaches, Date.now()));
     if (answer instanceof EdgeMQError) return undefined;
