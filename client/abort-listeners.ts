@@ -28,7 +28,8 @@ export function onAbort(signal: AbortSignalLike, callback: () => void): () => vo
     const callbacks = new Set<() => void>();
     const fire = () => {
       bySignal.delete(signal);
-      for (const waiter of [...callbacks]) waiter();
+      // One removed meanwhile (by an earlier one) is not called, as a removed listener is not.
+      for (const waiter of [...callbacks]) if (callbacks.has(waiter)) waiter();
       callbacks.clear();
     };
     waiting = { callbacks, fire };
