@@ -608,11 +608,18 @@ export class HttpService implements Service {
         controller.abort(new EdgeMQError(ERROR_CODE.cancelled, RELAY_ENDED_MESSAGE));
       },
     });
+    // A request over (deadline passed, lease lost) needs neither: a handler that never returns
+    // then leaves no timer behind to hold a closed service's process open.
+    const over = () => {
+      stopTimer(expiry);
+      release();
+    };
+    controller.signal.addEventListener("abort", over, { once: true });
     const free = await this.#admitted(taken, controller.signal);
     const reply = free === undefined ? undefined : await this.#reply(taken, controller.signal);
     finished = true;
-    stopTimer(expiry);
-    release();
+    controller.signal.removeEventListener("abort", over);
+    over();
     try {
       if (!leaseLost && reply !== undefined) await this.#answerWith(taken, reply);
     } finally {

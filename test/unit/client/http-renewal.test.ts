@@ -5,7 +5,7 @@
  * renewals stop at the request's deadline. The leases of a service's running handlers go in one
  * call per round (one call each on a relay without that route). A handler that ignores its
  * signal and never returns holds its take loop only until its request is over (deadline passed,
- * lease refused). Against a fake fetch on fake timers.
+ * lease refused), and leaves no timer once it is. Against a fake fetch on fake timers.
  */
 import { describe, expect, it, vi } from "vitest";
 import { RELAY_ENDED_MESSAGE } from "../../../client/handler-signal.js";
@@ -365,5 +365,41 @@ describe("an HTTP server's slot of a handler that ignores req.signal", () => {
     await serving(relay, stuckOnFirst(seen));
     await vi.advanceTimersByTimeAsync(5_000);
     expect(seen).toEqual(["r1", "r2"]);
+  });
+
+  // A lifecycle probe: a handler that never returns left its lease's renewal timer running after
+  // close(), which kept a Node process alive after peer.close() resolved.
+  it("leaves no lease timer after close(), though the handler still runs", async () => {
+    const relay = new FakeRelay(["r1"]);
+    relay.leaseDelayMs = 0;
+    relay.deadlineMs = 60_000;
+    const seen: string[] = [];
+    const service = await serving(relay, stuckOnFirst(seen));
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(seen).toEqual(["r1"]);
+    // The client cancels r1: the relay refuses its lease, so its request is over.
+    relay.leaseAnswer = () => Response.json({ error: { code: "conflict" } }, { status: 409 });
+    await vi.advanceTimersByTimeAsync(CANCEL_CHECK_MS + 500);
+    const closing = Promise.all([service.close(), held.peer?.close()]);
+    await vi.advanceTimersByTimeAsync(3_000);
+    await closing;
+    const closedAt = Date.now();
+    held.peer = undefined;
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(relay.leaseCalls(closedAt)).toBe(0);
+  });
+
+  it("leaves no lease timer after a close() that waited for the request's deadline", async () => {
+    const relay = new FakeRelay(["r1"]);
+    relay.leaseDelayMs = 0;
+    relay.deadlineMs = 3_000;
+    const service = await serving(relay, stuckOnFirst([]));
+    await vi.advanceTimersByTimeAsync(500);
+    const closing = Promise.all([service.close(), held.peer?.close()]);
+    await vi.advanceTimersByTimeAsync(3_000);
+    await closing;
+    held.peer = undefined;
+    expect(vi.getTimerCount()).toBe(0);
   });
 });
