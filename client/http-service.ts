@@ -309,12 +309,7 @@ export class HttpService implements Service {
       this.#markReady(false);
       const taken = this.#read(answer);
       if (taken === undefined) continue;
-      this.#inHand++;
-      try {
-        await this.#handle(taken);
-      } finally {
-        this.#inHand--;
-      }
+      await this.#handle(taken);
     }
     return "stopped";
   }
@@ -578,6 +573,19 @@ export class HttpService implements Service {
   }
 
   async #runHandler(
+    taken: Taken,
+    controller: ReturnType<typeof createAbortController>,
+  ): Promise<void> {
+    // Counted until its handler returns, also past the end of its request (as on WebSocket).
+    this.#inHand++;
+    try {
+      await this.#runCounted(taken, controller);
+    } finally {
+      this.#inHand--;
+    }
+  }
+
+  async #runCounted(
     taken: Taken,
     controller: ReturnType<typeof createAbortController>,
   ): Promise<void> {

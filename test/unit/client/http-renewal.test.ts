@@ -390,6 +390,25 @@ describe("an HTTP server's slot of a handler that ignores req.signal", () => {
     expect(relay.leaseCalls(closedAt)).toBe(0);
   });
 
+  // A lifecycle probe: over WebSocket such a handler still counted in inHand, over HTTP not.
+  it("still counts in inHand while it runs, as over WebSocket", async () => {
+    const relay = new FakeRelay(["r1"]);
+    relay.leaseDelayMs = 0;
+    let finish = (_value: string) => {};
+    const service = await serving(
+      relay,
+      () => new Promise<string>((resolve) => (finish = resolve)),
+    );
+    await vi.advanceTimersByTimeAsync(500);
+    expect(service.inHand).toBe(1);
+    relay.leaseAnswer = () => Response.json({ error: { code: "conflict" } }, { status: 409 });
+    await vi.advanceTimersByTimeAsync(CANCEL_CHECK_MS + 500);
+    expect(service.inHand).toBe(1);
+    finish("late");
+    await vi.advanceTimersByTimeAsync(10);
+    expect(service.inHand).toBe(0);
+  });
+
   it("leaves no lease timer after a close() that waited for the request's deadline", async () => {
     const relay = new FakeRelay(["r1"]);
     relay.leaseDelayMs = 0;
