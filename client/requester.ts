@@ -5,7 +5,8 @@
  * unfinished requests after a reconnect, preceded by the cancels of aborted requests not yet
  * answered (a cancel is kept, and sent again after a refusal, until its request's outcome comes). Each request's deadline is fixed at request() (its timeout, else the relay's
  * default): every send and re-send carries the time left to it, and one with no time left is not
- * sent but settles `timeout`. Used by peer.ts; sends through callbacks, and the peer picks each
+ * sent: it settles `timeout` at once if it never went out, else at its backstop (its outcome,
+ * replayed after a reconnect, may still come). Used by peer.ts; sends through callbacks, and the peer picks each
  * frame's route (a socket).
  */
 import {
@@ -364,14 +365,17 @@ export class Requester {
 
   /**
    * Sends (or re-sends) a request with the time left to its deadline, as a positive integer of ms
-   * within the relay's maximum; with no time left it is not sent and settles `timeout`.
+   * within the relay's maximum. With no time left it is not sent: one never sent settles `timeout`
+   * now; one that went out before waits for its backstop (#deadlinePassed), since its outcome may
+   * be on its way (a reply made in time while the client was away comes from the outbox right
+   * after the reconnect's welcome, which is when resend() runs).
    */
   #send(id: string, entry: Pending, now: number): void {
     stopTimer(entry.retry);
     entry.retry = undefined;
     const left = entry.expiresAt - now;
     if (left <= 0) {
-      this.#expire(id);
+      if (entry.route === undefined) this.#expire(id);
       return;
     }
     const timeout = Math.max(1, Math.min(Math.ceil(left), this.#options.limits().maxTimeoutMs));
@@ -422,8 +426,8 @@ export class Requester {
 
   /**
    * Sends a request again after a backoff, when the relay refused its re-send: never later than its
-   * deadline, where it settles `timeout`. Disconnected meanwhile, it goes with the reconnect's
-   * re-send instead.
+   * deadline, after which it waits for its outcome until its backstop settles `timeout`.
+   * Disconnected meanwhile, it goes with the reconnect's re-send instead.
    */
   #sendLater(id: string, entry: Pending): void {
     retryLater(entry, () => {

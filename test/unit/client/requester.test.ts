@@ -156,6 +156,31 @@ describe("Requester", () => {
     expect(requester.size).toBe(0);
   });
 
+  it("keeps a request that went out through a reconnect after its deadline, so a reply from the outbox still resolves it within the grace", async () => {
+    // The relay produced the reply in time while the client was away; the exchange replays it
+    // right after the reconnect's welcome, which is also when the SDK re-sends what is unfinished.
+    const { requester, requests, lastId } = setup();
+    const pending = requester.request("q", "a", { timeout: 1_000 });
+    const id = lastId();
+    await vi.advanceTimersByTimeAsync(1_500);
+    requester.resend();
+    expect(requests()).toHaveLength(1);
+    expect(requester.size).toBe(1);
+    requester.handle({ type: "reply", id, body: encodeBody("made in time") });
+    expect(await pending).toBe("made in time");
+  });
+
+  it("still rejects such a request with timeout at its backstop when no outcome comes", async () => {
+    const { requester } = setup();
+    const pending = rejection(requester.request("q", 1, { timeout: 1_000 }));
+    await vi.advanceTimersByTimeAsync(1_500);
+    requester.resend();
+    await vi.advanceTimersByTimeAsync(1_499);
+    expect(requester.size).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect((await pending).code).toBe("timeout");
+  });
+
   it("uses the relay's default timeout for the backstop when none is given", async () => {
     const { requester } = setup();
     const pending = rejection(requester.request("q", 1));

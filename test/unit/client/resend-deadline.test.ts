@@ -72,13 +72,25 @@ describe("re-send deadline (WebSocket)", () => {
     expect(timeouts[1]).toBeGreaterThan(6_800);
   });
 
-  it("does not re-send a request whose deadline passed while away: it settles timeout", async () => {
+  it("does not re-send a request whose deadline passed while away: it settles timeout at its backstop", async () => {
     const peer = await open();
     const pending = failure(peer.request("jobs", "a"));
     await settle();
     await dropFor(6_500);
     expect(requests()).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(2_000);
     expect((await pending).code).toBe("timeout");
+  });
+
+  it("resolves with a reply the outbox replays after a reconnect that came past the deadline", async () => {
+    // The reply was made in time while the client was away; it arrives right after the welcome.
+    const peer = await open();
+    const reply = peer.request("jobs", "a");
+    await settle();
+    const id = requests()[0]?.id ?? "";
+    await dropFor(6_500);
+    relay.latest(CONNECT).deliver({ type: "reply", id, body: encodeBody("made in time") });
+    expect(await reply).toBe("made in time");
   });
 });
 
@@ -148,11 +160,12 @@ describe("refused re-sends", () => {
     expect((await pending).code).toBe("internal");
   });
 
-  it("stops sending a refused re-send again at its deadline, settling timeout", async () => {
+  it("stops sending a refused re-send again at its deadline, settling timeout at its backstop", async () => {
     const { reply } = await refusedResend("rate_limited");
     const pending = failure(reply);
     const socket = relay.latest(CONNECT);
-    for (let i = 0; i < 40; i++) {
+    // 24 s: past the 20 s deadline and the 2 s backstop after it.
+    for (let i = 0; i < 48; i++) {
       await vi.advanceTimersByTimeAsync(500);
       const last = socket.framesOf("request").at(-1);
       if (last) socket.deliver({ type: "error", id: last.id, code: "rate_limited", message: "" });
