@@ -256,9 +256,23 @@ export class HttpRequester {
     // Watched before the POST goes out: a poll under way may bring the outcome before the 202.
     const watch = this.#poller.supported ? this.#poller.watch(prepared.id) : undefined;
     try {
-      const post = this.#poster(prepared, signal, expiresAt, posted, watch !== undefined);
+      let tried = false;
+      const post = this.#poster(
+        prepared,
+        signal,
+        expiresAt,
+        () => {
+          tried = true;
+          posted();
+        },
+        watch !== undefined,
+      );
       const accepted = await post();
-      if (accepted instanceof EdgeMQError) return { ok: false, error: accepted };
+      if (accepted instanceof EdgeMQError) {
+        return mayBeStored(accepted, tried) && watch !== undefined
+          ? ((await awaitPolled(watch, post, signal)) ?? { ok: false, error: accepted })
+          : { ok: false, error: accepted };
+      }
       if (accepted.status !== 202) return outcomeOf(accepted);
       if (watch !== undefined) {
         const polled = await awaitPolled(watch, post, signal);
@@ -369,6 +383,16 @@ export class HttpRequester {
  * The outcome the peer's poll brings for a posted request (re-posting it whenever the poll found
  * the relay out of reach), or undefined when the relay has no outcomes route.
  */
+/**
+ * Whether a POST that ended in `error` may still have stored its request: it gave up at the
+ * deadline (`timeout`) after a try went out whose answer was lost (the connection cut after the
+ * relay took it). Its outcome, a reply its server made in time included, then comes from the
+ * outcome poll until the backstop, as a WebSocket client's comes from the outbox.
+ */
+function mayBeStored(error: EdgeMQError, tried: boolean): boolean {
+  return tried && error.code === ERROR_CODE.timeout;
+}
+
 function awaitPolled(
   watch: OutcomeWatch,
   post: () => Promise<HttpAnswer | EdgeMQError>,

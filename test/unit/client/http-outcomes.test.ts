@@ -248,6 +248,22 @@ describe("request() over HTTP: one poll for all outcomes", () => {
     await expect(slow).resolves.toBe("slow");
   });
 
+  it("resolves with a reply made in time when every answer to its POST was lost until past the deadline", async () => {
+    // The relay stored the request (its server replied in time) but the connection was cut
+    // before each 202 came back, until after the deadline: the POST gives up, and the outcome
+    // still comes from the poll before the backstop, as the WebSocket SDK's comes from the outbox.
+    const relay = new FakeRelay();
+    relay.postAnswer = () => {
+      throw new TypeError("fetch failed");
+    };
+    const alice = await httpPeer(relay);
+    const deadline = Date.now() + 200;
+    const result = alice.request("jobs", "a", { timeout: 200 });
+    await until(() => relay.posts.length > 0 && Date.now() > deadline + 50);
+    relay.finish(relay.posts[0]?.id ?? "", reply("made in time"));
+    await expect(result).resolves.toBe("made in time");
+  });
+
   it("rejects with an error outcome's code, and decodes text, JSON and bytes", async () => {
     const relay = new FakeRelay();
     const alice = await httpPeer(relay);
