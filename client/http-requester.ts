@@ -380,10 +380,6 @@ export class HttpRequester {
 }
 
 /**
- * The outcome the peer's poll brings for a posted request (re-posting it whenever the poll found
- * the relay out of reach), or undefined when the relay has no outcomes route.
- */
-/**
  * Whether a POST that ended in `error` may still have stored its request: it gave up at the
  * deadline (`timeout`) after a try went out whose answer was lost (the connection cut after the
  * relay took it). Its outcome, a reply its server made in time included, then comes from the
@@ -393,6 +389,10 @@ function mayBeStored(error: EdgeMQError, tried: boolean): boolean {
   return tried && error.code === ERROR_CODE.timeout;
 }
 
+/**
+ * The outcome the peer's poll brings for a posted request (re-posting it whenever the poll found
+ * the relay out of reach), or undefined when the relay has no outcomes route.
+ */
 function awaitPolled(
   watch: OutcomeWatch,
   post: () => Promise<HttpAnswer | EdgeMQError>,

@@ -6,8 +6,8 @@
  * answered (a cancel is kept, and sent again after a refusal, until its request's outcome comes). Each request's deadline is fixed at request() (its timeout, else the relay's
  * default): every send and re-send carries the time left to it, and one with no time left is not
  * sent: it settles `timeout` at once if it never went out, else at its backstop (its outcome,
- * replayed after a reconnect, may still come). Used by peer.ts; sends through callbacks, and the peer picks each
- * frame's route (a socket).
+ * replayed after a reconnect, may still come). Used by peer.ts; sends through callbacks, and the
+ * peer picks each frame's route (a socket).
  */
 import {
   type AcceptedFrame,
