@@ -263,8 +263,11 @@ function answerBound(waitMs: number, signal: (PlatformAbortSignal & AbortSignalL
   // One listener on a signal many calls share (an HTTP service's, for all its take loops).
   if (signal?.aborted === true) forward();
   else if (signal !== undefined) unforward = onAbort(signal, forward);
-  const silent = new Error(`no answer to a long-poll within ${limitMs} ms (a dead connection?)`);
-  const timer = startTimer(() => controller.abort(silent), limitMs);
+  const timer = startTimer(() => {
+    controller.abort(
+      new Error(`no answer to a long-poll within ${limitMs} ms (a dead connection?)`),
+    );
+  }, limitMs);
   return {
     signal: controller.signal,
     answered: () => {
