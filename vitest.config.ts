@@ -40,6 +40,9 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/workers/**/*.test.ts", "test/security/**/*.test.ts"],
+          // A bound for hangs, not a time asserted: vitest's 5 s default failed a test doing a
+          // dozen round trips once, on 2 cores shared with a browser test run.
+          testTimeout: 20_000,
         },
       },
       {
